@@ -1,0 +1,3 @@
+from dylive.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""The one entry point: ``dylive serve | demo | sim | watch | decode | token``.
+
+Each area registers its own subcommands (``register(subparsers)`` in its ``cli`` module); a
+subcommand's handler takes the parsed arguments and returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Sequence
+
+from dylive import __version__, settings
+
+#: Modules that register subcommands, in help order.
+COMMAND_MODULES = (
+    "dylive.serve.cli",  # serve, demo, token
+    "dylive.source.cli",  # watch
+    "dylive.sim.cli",  # sim
+    "dylive.decode.cli",  # decode
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dylive", description="Douyin live room data: collector, API service, simulator."
+    )
+    parser.add_argument("--version", action="version", version=f"dylive {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=settings.get("log_level"),
+        help="logging level (DYLIVE_LOG_LEVEL)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""One exception tree for dylive.
+
+::
+
+    DyliveError
+    ├── ProtocolError            bytes that do not follow the Douyin wire format
+    │   ├── FrameError           a PushFrame that cannot be parsed
+    │   ├── PayloadTooLarge      a (gzip) payload over the hard size limit
+    │   └── ResponseError        a Response body that cannot be parsed
+    ├── RoomError                room resolution failures (carry room_id / web_rid)
+    │   ├── RoomNotFound
+    │   └── RoomNotLive
+    ├── UpstreamError            HTTP/WebSocket failures talking to Douyin or the simulator
+    │   ├── HandshakeRefused     push handshake answered 200 + handshake-status (DEVICE_BLOCKED …)
+    │   └── SignatureRefused     HTTP 200 with an empty body (a_bogus / cookie refused)
+    └── StoreError               storage failures
+"""
+
+from __future__ import annotations
+
+
+class DyliveError(Exception):
+    """Base class of every error dylive raises on purpose."""
+
+    def __init__(self, message: str, *, room_id: int | str | None = None) -> None:
+        super().__init__(message)
+        self.room_id = room_id
+
+
+class ProtocolError(DyliveError):
+    """Bytes that do not follow the Douyin wire format."""
+
+
+class FrameError(ProtocolError):
+    """A PushFrame that cannot be parsed."""
+
+
+class PayloadTooLarge(ProtocolError):
+    """A payload that (after gunzip) exceeds the hard size limit: a gzip bomb or garbage."""
+
+
+class ResponseError(ProtocolError):
+    """A Response (push payload or im/fetch body) that cannot be parsed."""
+
+
+class RoomError(DyliveError):
+    """A room that cannot be resolved or joined."""
+
+
+class RoomNotFound(RoomError):
+    """The web_rid / room_id / URL names no room."""
+
+
+class RoomNotLive(RoomError):
+    """The room exists but is not broadcasting."""
+
+
+class UpstreamError(DyliveError):
+    """A failure talking to Douyin (or a Douyin-compatible upstream)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        room_id: int | str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, room_id=room_id)
+        self.retry_after = retry_after
+
+
+class HandshakeRefused(UpstreamError):
+    """The push handshake was refused (HTTP 200 with handshake-status/handshake-msg headers)."""
+
+    def __init__(self, status: str, message: str, *, room_id: int | str | None = None) -> None:
+        super().__init__(f"handshake refused: {status} {message}", room_id=room_id)
+        self.status = status
+        self.handshake_msg = message
+
+
+class SignatureRefused(UpstreamError):
+    """An HTTP endpoint answered 200 with an empty body: Douyin's way to refuse a signature."""
+
+
+class StoreError(DyliveError):
+    """A storage failure."""

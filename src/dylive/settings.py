@@ -1,0 +1,57 @@
+"""One declarative settings table: name, default, DYLIVE_* environment variable, help.
+
+Command-line options override environment variables, which override the defaults below.
+A test checks that every setting is documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return "DYLIVE_" + self.name.upper()
+
+    def get(self) -> str:
+        return os.environ.get(self.env, self.default)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "upstream",
+            "https://live.douyin.com",
+            "Base URL of Douyin's web live host; point it at `dylive sim` (http://127.0.0.1:9000).",
+        ),
+        Setting("push_url", "", "Override the push WebSocket base URL (default: from im/fetch)."),
+        Setting("user_agent", DEFAULT_USER_AGENT, "User-Agent sent (and signed) on every request."),
+        Setting(
+            "cookie", "", "Cookie header or path of a cookie file (Netscape or `Cookie:` line)."
+        ),
+        Setting("proxy", "", "HTTP or SOCKS proxy URL for upstream traffic."),
+        Setting("signing", "v2", "a_bogus generation for HTTP requests: v1, v2 or off."),
+        Setting("db", "dylive.sqlite3", "SQLite file path, or a postgresql:// URL."),
+        Setting("host", "127.0.0.1", "Address the API service listens on."),
+        Setting("port", "8000", "Port of the API service."),
+        Setting("log_level", "info", "Logging level: debug, info, warning, error."),
+    )
+}
+
+
+def get(name: str) -> str:
+    """The effective value of setting ``name`` (environment, else default)."""
+    return SETTINGS[name].get()

@@ -1,0 +1,200 @@
+"""PushFrame / Response codec (sans-I/O, pure functions over bytes).
+
+Wire format: ../shared/spec/douyin-protocol.md §3. Every WebSocket binary message is a PushFrame;
+a ``msg`` frame carries a (usually gzipped) Response; the im/fetch body is a bare Response.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+
+from dylive.errors import FrameError, PayloadTooLarge, ResponseError
+from dylive.proto import webcast_pb2 as pb
+
+#: Hard limit of one decompressed payload. Real Response payloads are a few KiB to ~100 KiB.
+MAX_PAYLOAD = 8 * 1024 * 1024
+
+#: The browser's heartbeat: PushFrame{payload_type: "hb"}.
+HEARTBEAT_FRAME = bytes.fromhex("3a026862")
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One element of Response.messages: a method name, its id and the undecoded payload."""
+
+    method: str
+    msg_id: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A parsed Response: messages plus everything a client needs to continue."""
+
+    messages: tuple[RawMessage, ...]
+    cursor: str = ""
+    internal_ext: str = ""
+    fetch_interval: int = 0  # ms
+    now: int = 0  # server ms
+    heartbeat_duration: int = 0
+    need_ack: bool = False
+    push_server: str = ""
+    history_no_more: bool = False
+    route_params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A parsed PushFrame with its payload already decompressed."""
+
+    seq_id: int
+    log_id: int
+    payload_type: str
+    headers: dict[str, str]
+    payload: bytes
+    service: int = 0
+    method: int = 0
+
+
+def gunzip(data: bytes, limit: int = MAX_PAYLOAD) -> bytes:
+    """Decompress gzip ``data``; more than ``limit`` bytes out is a PayloadTooLarge, not an OOM."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise FrameError(f"bad gzip payload: {exc}") from exc
+    if len(out) > limit or d.unconsumed_tail:
+        raise PayloadTooLarge(f"payload exceeds {limit} bytes after gunzip")
+    if not d.eof:
+        raise FrameError("truncated gzip payload")
+    return out
+
+
+def parse_frame(data: bytes, *, limit: int = MAX_PAYLOAD) -> Frame:
+    """Parse one PushFrame; gunzip its payload when the header says ``compress_type: gzip``."""
+    frame = pb.PushFrame()
+    try:
+        frame.ParseFromString(data)
+    except DecodeError as exc:
+        raise FrameError(f"bad PushFrame: {exc}") from exc
+    headers = {h.key: h.value for h in frame.headers}
+    payload = frame.payload
+    if headers.get("compress_type") == "gzip":
+        payload = gunzip(payload, limit)
+    elif len(payload) > limit:
+        raise PayloadTooLarge(f"payload exceeds {limit} bytes")
+    return Frame(
+        seq_id=frame.seq_id,
+        log_id=frame.log_id,
+        payload_type=frame.payload_type,
+        headers=headers,
+        payload=payload,
+        service=frame.service,
+        method=frame.method,
+    )
+
+
+def parse_response(body: bytes, *, limit: int = MAX_PAYLOAD) -> Batch:
+    """Parse a Response: a push payload or a bare im/fetch body (gzipped or not)."""
+    if body[:2] == GZIP_MAGIC:
+        body = gunzip(body, limit)
+    resp = pb.Response()
+    try:
+        resp.ParseFromString(body)
+    except DecodeError as exc:
+        raise ResponseError(f"bad Response: {exc}") from exc
+    return Batch(
+        messages=tuple(RawMessage(m.method, m.msg_id, m.payload) for m in resp.messages),
+        cursor=resp.cursor,
+        internal_ext=resp.internal_ext,
+        fetch_interval=resp.fetch_interval,
+        now=resp.now,
+        heartbeat_duration=resp.heartbeat_duration,
+        need_ack=resp.need_ack,
+        push_server=resp.push_server or resp.push_server_v2 or resp.proxy_server,
+        history_no_more=resp.history_no_more,
+        route_params=dict(resp.route_params),
+    )
+
+
+def build_ack(log_id: int, internal_ext: str) -> bytes:
+    """The ACK frame: log_id echoed, payload_type "ack", payload = internal_ext (UTF-8)."""
+    frame = pb.PushFrame(
+        log_id=log_id,
+        payload_type="ack",
+        payload_encoding="pb",
+        payload=internal_ext.encode("utf-8"),
+    )
+    return frame.SerializeToString()
+
+
+def build_heartbeat() -> bytes:
+    """The heartbeat frame (bytes ``3a 02 68 62``)."""
+    return HEARTBEAT_FRAME
+
+
+# ---------------------------------------------------------------- encoders (simulator, fixtures)
+
+
+def encode_response(
+    messages: list[RawMessage] | tuple[RawMessage, ...],
+    *,
+    cursor: str = "",
+    internal_ext: str = "",
+    fetch_interval: int = 1000,
+    now: int = 0,
+    heartbeat_duration: int = 0,
+    need_ack: bool = False,
+    push_server: str = "",
+    history_no_more: bool = False,
+) -> bytes:
+    """Serialize a Response as Douyin sends it (im/fetch body, or push payload before gzip)."""
+    resp = pb.Response(
+        cursor=cursor,
+        internal_ext=internal_ext,
+        fetch_interval=fetch_interval,
+        now=now,
+        heartbeat_duration=heartbeat_duration,
+        need_ack=need_ack,
+        push_server=push_server,
+        history_no_more=history_no_more,
+    )
+    for m in messages:
+        resp.messages.add(method=m.method, payload=m.payload, msg_id=m.msg_id)
+    return resp.SerializeToString()
+
+
+def encode_frame(
+    payload: bytes,
+    *,
+    log_id: int,
+    seq_id: int = 0,
+    payload_type: str = "msg",
+    headers: dict[str, str] | None = None,
+    compress: bool = True,
+    service: int = 8888,
+    method: int = 8,
+) -> bytes:
+    """Serialize a server PushFrame; with ``compress`` the payload is gzipped and flagged."""
+    hdrs = dict(headers or {})
+    if compress:
+        payload = gzip.compress(payload, compresslevel=6, mtime=0)
+        hdrs["compress_type"] = "gzip"
+    frame = pb.PushFrame(
+        seq_id=seq_id,
+        log_id=log_id,
+        service=service,
+        method=method,
+        payload_encoding="pb",
+        payload_type=payload_type,
+        payload=payload,
+    )
+    for k, v in hdrs.items():
+        frame.headers.add(key=k, value=v)
+    return frame.SerializeToString()

@@ -1,0 +1,101 @@
+"""Sans-I/O push session: bytes in, raw messages and bytes-to-send out.
+
+No sockets and no clocks: the asyncio driver (``push.py``) moves bytes and runs the heartbeat timer.
+Design after python-websockets' ``protocol.py``.
+
+    session = PushSession()
+    for raw in session.receive_frame(ws_bytes):   # decoded messages, in wire order
+        ...
+    for out in session.data_to_send():            # acks to write back, in order
+        await ws.send(out)
+    await ws.send(session.heartbeat())            # every max(10 s, heartbeat_duration)
+"""
+
+from __future__ import annotations
+
+from dylive.source.frames import (
+    HEARTBEAT_FRAME,
+    MAX_PAYLOAD,
+    Batch,
+    RawMessage,
+    build_ack,
+    parse_frame,
+    parse_response,
+)
+
+#: Never heartbeat less often than this (seconds); Douyin drops silent sockets after ~20-30 s.
+MIN_HEARTBEAT_INTERVAL = 10.0
+
+
+class PushSession:
+    """State of one push connection: continuation tokens, pending acks, server hints."""
+
+    def __init__(
+        self, *, cursor: str = "", internal_ext: str = "", limit: int = MAX_PAYLOAD
+    ) -> None:
+        self.cursor = cursor
+        self.internal_ext = internal_ext
+        self.fetch_interval = 0
+        self.heartbeat_duration = 0
+        self.push_server = ""
+        self.now = 0
+        self.closed_by_server = False
+        self.frames_received = 0
+        self.heartbeats_received = 0
+        self._limit = limit
+        self._outgoing: list[bytes] = []
+
+    def receive_frame(self, data: bytes) -> list[RawMessage]:
+        """Feed one WebSocket binary message; returns its messages (empty for hb/ack/close).
+
+        Raises ``FrameError``/``PayloadTooLarge``/``ResponseError`` for bytes that are not a valid
+        frame; the session stays usable (the driver decides whether to reconnect).
+        """
+        frame = parse_frame(data, limit=self._limit)
+        self.frames_received += 1
+        kind = frame.payload_type
+        if kind == "hb":
+            self.heartbeats_received += 1
+            return []
+        if kind == "close":
+            self.closed_by_server = True
+            return []
+        if kind != "msg":
+            return []
+        batch = parse_response(frame.payload, limit=self._limit)
+        self._update(batch, frame.headers)
+        if batch.need_ack:
+            ext = frame.headers.get("im-internal_ext") or batch.internal_ext
+            self._outgoing.append(build_ack(frame.log_id, ext))
+        return list(batch.messages)
+
+    def _update(self, batch: Batch, headers: dict[str, str]) -> None:
+        self.cursor = headers.get("im-cursor") or batch.cursor or self.cursor
+        self.internal_ext = (
+            headers.get("im-internal_ext") or batch.internal_ext or self.internal_ext
+        )
+        if batch.fetch_interval:
+            self.fetch_interval = batch.fetch_interval
+        if batch.heartbeat_duration:
+            self.heartbeat_duration = batch.heartbeat_duration
+        if batch.push_server:
+            self.push_server = batch.push_server
+        now = headers.get("im-now")
+        self.now = int(now) if now and now.isdigit() else batch.now or self.now
+
+    def data_to_send(self) -> list[bytes]:
+        """Frames to write back (acks), in order; the list is drained."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def heartbeat(self) -> bytes:
+        """The heartbeat frame to send now."""
+        return HEARTBEAT_FRAME
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats: max(10 s, the server's heartbeat_duration)."""
+        hd = float(self.heartbeat_duration)
+        if hd > 1000:  # some servers give ms
+            hd /= 1000.0
+        return max(MIN_HEARTBEAT_INTERVAL, hd)

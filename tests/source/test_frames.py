@@ -1,0 +1,126 @@
+"""Frame codec and sans-I/O push session, tested with bytes."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from dylive.errors import FrameError, PayloadTooLarge, ResponseError
+from dylive.proto import webcast_pb2 as pb
+from dylive.source.frames import (
+    HEARTBEAT_FRAME,
+    RawMessage,
+    build_ack,
+    encode_frame,
+    encode_response,
+    parse_frame,
+    parse_response,
+)
+from dylive.source.session import PushSession
+
+
+def _msg_frame(
+    *, need_ack: bool = True, ext: str = "ext-body", header_ext: str | None = None
+) -> bytes:
+    body = encode_response(
+        [RawMessage("WebcastChatMessage", 7041032912153662503, b"\x1a\x02hi")],
+        cursor="c-1",
+        internal_ext=ext,
+        fetch_interval=1000,
+        now=1639368239569,
+        heartbeat_duration=15,
+        need_ack=need_ack,
+        push_server="wss://example/webcast/im/push/v2/",
+    )
+    headers = {"im-cursor": "c-h"}
+    if header_ext is not None:
+        headers["im-internal_ext"] = header_ext
+    return encode_frame(body, log_id=123456789012345678, seq_id=703, headers=headers)
+
+
+def test_heartbeat_bytes_are_the_browsers() -> None:
+    assert HEARTBEAT_FRAME == bytes.fromhex("3a026862")
+    frame = pb.PushFrame()
+    frame.ParseFromString(HEARTBEAT_FRAME)
+    assert frame.payload_type == "hb"
+    assert PushSession().heartbeat() == HEARTBEAT_FRAME
+
+
+def test_ack_bytes() -> None:
+    ack = build_ack(5, "x")
+    assert ack == bytes.fromhex("1005320270623a0361636b420178")
+    frame = pb.PushFrame()
+    frame.ParseFromString(ack)
+    assert (frame.log_id, frame.payload_type, frame.payload) == (5, "ack", b"x")
+
+
+def test_session_decodes_gzip_frame_and_acks_with_header_ext() -> None:
+    session = PushSession()
+    msgs = session.receive_frame(_msg_frame(header_ext="ext-header"))
+    assert msgs == [RawMessage("WebcastChatMessage", 7041032912153662503, b"\x1a\x02hi")]
+    assert session.cursor == "c-h"
+    assert session.internal_ext == "ext-header"
+    assert session.heartbeat_duration == 15
+    assert session.heartbeat_interval == 15.0
+    assert session.push_server.startswith("wss://example")
+    (ack,) = session.data_to_send()
+    frame = pb.PushFrame()
+    frame.ParseFromString(ack)
+    assert frame.log_id == 123456789012345678
+    assert frame.payload_type == "ack"
+    assert frame.payload == b"ext-header"
+    assert session.data_to_send() == []
+
+
+def test_session_acks_with_response_ext_without_header() -> None:
+    session = PushSession()
+    session.receive_frame(_msg_frame(ext="from-response"))
+    (ack,) = session.data_to_send()
+    frame = pb.PushFrame()
+    frame.ParseFromString(ack)
+    assert frame.payload == b"from-response"
+
+
+def test_no_ack_when_not_needed() -> None:
+    session = PushSession()
+    session.receive_frame(_msg_frame(need_ack=False))
+    assert session.data_to_send() == []
+
+
+def test_hb_and_close_frames() -> None:
+    session = PushSession()
+    assert session.receive_frame(encode_frame(b"", log_id=1, payload_type="hb")) == []
+    assert session.heartbeats_received == 1
+    assert session.receive_frame(encode_frame(b"", log_id=1, payload_type="close")) == []
+    assert session.closed_by_server
+
+
+def test_heartbeat_interval_floor() -> None:
+    session = PushSession()
+    assert session.heartbeat_interval == 10.0
+
+
+def test_gzip_bomb_is_an_error() -> None:
+    bomb = gzip.compress(b"\0" * (9 * 1024 * 1024))
+    frame = pb.PushFrame(payload_type="msg", payload=bomb)
+    frame.headers.add(key="compress_type", value="gzip")
+    with pytest.raises(PayloadTooLarge):
+        parse_frame(frame.SerializeToString())
+
+
+def test_corrupt_gzip_and_truncated_protobuf() -> None:
+    frame = pb.PushFrame(payload_type="msg", payload=b"\x1f\x8bnot gzip")
+    frame.headers.add(key="compress_type", value="gzip")
+    with pytest.raises(FrameError):
+        parse_frame(frame.SerializeToString())
+    with pytest.raises(FrameError):
+        parse_frame(b"\x0a\xff\x01")
+    with pytest.raises(ResponseError):
+        parse_response(b"\x0a\x10\x0a")
+
+
+def test_bare_response_gzipped_or_not() -> None:
+    body = encode_response([RawMessage("M", 1, b"")], cursor="c")
+    assert parse_response(body).cursor == "c"
+    assert parse_response(gzip.compress(body)).messages[0].method == "M"
