@@ -1,0 +1,200 @@
+"""Our own typed events: frozen, slotted dataclasses, separate from the generated wire classes.
+
+Every event carries the envelope ``method, msg_id, room_id, created_at (ms, 0 when the wire has
+none), raw (the undecoded payload)`` plus ``payload_room_id``: Common.room_id exactly as on the
+wire (Douyin sends 0 for the room intro; the public JSON shape keeps that).
+Open wire enums stay ``int``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """The user fields dylive keeps (User.id, nickname, display_id as unique_id, sec_uid, levels)."""
+
+    uid: int = 0
+    nickname: str = ""
+    unique_id: str = ""
+    sec_uid: str = ""
+    short_id: int = 0
+    gender: int = 0
+    pay_grade_level: int = 0
+    fans_club_level: int = 0
+    fans_club_name: str = ""
+    avatar_url: str = ""
+    follower_count: int = 0
+
+
+NO_USER = UserInfo()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Envelope shared by every event."""
+
+    method: str
+    msg_id: int
+    room_id: int
+    created_at: int = 0
+    payload_room_id: int = 0
+    raw: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatEvent(Event):
+    user: UserInfo
+    content: str
+    event_time: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GiftEvent(Event):
+    user: UserInfo
+    to_user: UserInfo = NO_USER
+    gift_id: int = 0
+    gift_name: str = ""
+    diamond_count: int = 0
+    combo: bool = False
+    gift_type: int = 0
+    repeat_count: int = 0
+    combo_count: int = 0
+    group_count: int = 0
+    group_id: int = 0
+    repeat_end: int = 0
+    describe: str = ""
+    trace_id: str = ""
+
+    @property
+    def count(self) -> int:
+        """Gifts this message reports so far in its streak (repeat_count × group_count)."""
+        return max(self.repeat_count, 1) * max(self.group_count, 1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LikeEvent(Event):
+    user: UserInfo
+    count: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberEvent(Event):
+    user: UserInfo
+    member_count: int = 0
+    action: int = 0
+    enter_type: int = 0
+
+
+#: SocialMessage.action values.
+SOCIAL_FOLLOW = 1
+SOCIAL_SHARE = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SocialEvent(Event):
+    user: UserInfo
+    action: int = 0
+    share_type: int = 0
+    share_target: str = ""
+    follow_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RankEntry:
+    """One entry of an in-stream ranking (RoomUserSeq contributors, RoomRank items)."""
+
+    rank: int
+    user: UserInfo
+    score: int = 0
+    score_str: str = ""
+    delta: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomUserSeqEvent(Event):
+    total: int = 0
+    total_user: int = 0
+    total_user_str: str = ""
+    total_pv_for_anchor: str = ""
+    popularity: int = 0
+    ranks: tuple[RankEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FansclubEvent(Event):
+    user: UserInfo
+    action: int = 0
+    content: str = ""
+
+
+#: ControlMessage.action: 3 = the broadcast ended.
+CONTROL_LIVE_END = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ControlEvent(Event):
+    action: int = 0
+    tips: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.action == CONTROL_LIVE_END
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmojiChatEvent(Event):
+    user: UserInfo
+    emoji_id: int = 0
+    default_content: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomStatsEvent(Event):
+    display_short: str = ""
+    display_long: str = ""
+    display_value: int = 0
+    total: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomRankEvent(Event):
+    ranks: tuple[RankEntry, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomEvent(Event):
+    content: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomIntroEvent(Event):
+    user: UserInfo
+    intro: str = ""
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateFanTicketEvent(Event):
+    count: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveShoppingEvent(Event):
+    msg_type: int = 0
+    promotion_id: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownEvent(Event):
+    """A method dylive has no decoder for; ``raw`` keeps the payload."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecodeFailed(Event):
+    """A payload that failed to parse for its method; ``raw`` keeps the bytes."""
+
+    error: str = ""

@@ -1,0 +1,58 @@
+"""Gift streak accounting (pure, one ledger per room).
+
+Douyin sends a combo ("streak") as several GiftMessages sharing ``group_id`` with a cumulative
+``repeat_count`` (clicks so far) and ``repeat_end = 1`` on the last one; ``group_count`` is the
+number of gifts per click. Summing ``repeat_count`` double-counts; taking only the final message
+loses streaks whose end never arrives. The ledger instead remembers the highest count seen per
+streak and hands out the increment, so that the sum of ``delta`` over any order of the messages,
+with any duplication, equals the streak's final count × group_count.
+
+Streak key: (sender uid, gift_id, group_id) — group_id alone sometimes repeats across users.
+Messages without a group_id (non-combo gifts) are one gift event each, de-duplicated by msg_id.
+Memory is bounded: the oldest streaks and msg_ids are forgotten first.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from dylive.decode.events import GiftEvent
+
+StreakKey = tuple[int, int, int]
+
+
+class GiftLedger:
+    """Per-room gift counter: ``delta(event)`` = new gifts this message adds."""
+
+    def __init__(self, *, max_streaks: int = 50_000, max_ids: int = 100_000) -> None:
+        self._streaks: OrderedDict[StreakKey, int] = OrderedDict()
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._max_streaks = max_streaks
+        self._max_ids = max_ids
+        self.total_gifts = 0
+        self.total_diamonds = 0
+
+    def delta(self, event: GiftEvent) -> int:
+        """How many new gifts ``event`` adds (0 for duplicates and stale streak messages)."""
+        if event.msg_id:
+            if event.msg_id in self._seen:
+                return 0
+            self._seen[event.msg_id] = None
+            if len(self._seen) > self._max_ids:
+                self._seen.popitem(last=False)
+        per_click = max(event.group_count, 1)
+        clicks = max(event.repeat_count, 1)
+        if not event.group_id:
+            added = clicks * per_click
+        else:
+            key = (event.user.uid, event.gift_id, event.group_id)
+            before = self._streaks.get(key, 0)
+            if clicks > before:
+                self._streaks[key] = clicks
+                self._streaks.move_to_end(key)
+                if len(self._streaks) > self._max_streaks:
+                    self._streaks.popitem(last=False)
+            added = max(clicks - before, 0) * per_click
+        self.total_gifts += added
+        self.total_diamonds += added * event.diamond_count
+        return added

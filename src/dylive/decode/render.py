@@ -1,0 +1,202 @@
+"""Rendering events to the public JSON shape of ../shared/spec/api-contract.md.
+
+Every message renders as ``{"method", "msg_id", "payload": {"room_id", "content", "user", …}}``.
+``msg_id`` and ids stay Python ints (serialize with orjson: exact, never through a float).
+``content`` is Douyin's own wording where the contract gives it. Additive structured fields, by
+method (documented in docs/events.md):
+
+- every ``user``: ``uid, nickname, unique_id, sec_uid`` (the contract), plus ``short_id,
+  pay_grade_level, fans_club_level, fans_club_name, avatar_url``
+- gift: ``gift {id, name, diamond_count, combo, type, repeat_count, combo_count, group_count,
+  group_id, repeat_end, count}`` and, when a ledger was applied, ``gift.delta``
+- like: ``like {count, total}``; member: ``member_count``; social: ``social {action, follow_count}``
+- room user seq: ``viewers {total, total_user, total_user_str, total_pv_for_anchor}, ranks``
+- room stats: ``stats {display_long, display_value, total}``; room rank: ``ranks``
+- fans club: ``fansclub {action}``; control: ``control {action, ended}``
+- unknown / failed: ``raw_b64`` (the payload bytes) and ``error``
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from dylive.decode import events as ev
+
+JsonDict = dict[str, Any]
+
+CONTENT_MEMBER = "来了"
+CONTENT_LIKE = "点赞"
+CONTENT_FOLLOW = "关注了主播"
+CONTENT_SHARE = "分享了直播间"
+CONTENT_LIVE_END = "直播已结束"
+
+
+def render_user(u: ev.UserInfo) -> JsonDict:
+    return {
+        "uid": u.uid,
+        "nickname": u.nickname,
+        "unique_id": u.unique_id,
+        "sec_uid": u.sec_uid,
+        "short_id": u.short_id,
+        "pay_grade_level": u.pay_grade_level,
+        "fans_club_level": u.fans_club_level,
+        "fans_club_name": u.fans_club_name,
+        "avatar_url": u.avatar_url,
+    }
+
+
+def gift_content(e: ev.GiftEvent) -> str:
+    """Douyin's own gift line: ``<nickname>:送给主播 <n>个<gift name>``."""
+    if e.describe:
+        return e.describe
+    return f"{e.user.nickname}:送给主播 {e.count}个{e.gift_name}"
+
+
+def _ranks(ranks: tuple[ev.RankEntry, ...]) -> list[JsonDict]:
+    return [
+        {"rank": r.rank, "score": r.score, "score_str": r.score_str, "user": render_user(r.user)}
+        for r in ranks
+    ]
+
+
+def _chat(e: Any, p: JsonDict) -> None:
+    p["content"] = e.content
+    p["user"] = render_user(e.user)
+
+
+def _gift(e: Any, p: JsonDict) -> None:
+    p["content"] = gift_content(e)
+    p["user"] = render_user(e.user)
+    p["gift"] = {
+        "id": e.gift_id,
+        "name": e.gift_name,
+        "diamond_count": e.diamond_count,
+        "combo": e.combo,
+        "type": e.gift_type,
+        "repeat_count": e.repeat_count,
+        "combo_count": e.combo_count,
+        "group_count": e.group_count,
+        "group_id": e.group_id,
+        "repeat_end": e.repeat_end,
+        "count": e.count,
+    }
+    if e.to_user.uid:
+        p["to_user"] = render_user(e.to_user)
+
+
+def _like(e: Any, p: JsonDict) -> None:
+    p["content"] = CONTENT_LIKE
+    p["user"] = render_user(e.user)
+    p["like"] = {"count": e.count, "total": e.total}
+
+
+def _member(e: Any, p: JsonDict) -> None:
+    p["content"] = CONTENT_MEMBER
+    p["user"] = render_user(e.user)
+    p["member_count"] = e.member_count
+
+
+def _social(e: Any, p: JsonDict) -> None:
+    p["content"] = CONTENT_SHARE if e.action == ev.SOCIAL_SHARE else CONTENT_FOLLOW
+    p["user"] = render_user(e.user)
+    p["social"] = {"action": e.action, "follow_count": e.follow_count}
+
+
+def _room_user_seq(e: Any, p: JsonDict) -> None:
+    p["content"] = f"{e.total}在线观众"
+    p["viewers"] = {
+        "total": e.total,
+        "total_user": e.total_user,
+        "total_user_str": e.total_user_str,
+        "total_pv_for_anchor": e.total_pv_for_anchor,
+    }
+    p["ranks"] = _ranks(e.ranks)
+
+
+def _fansclub(e: Any, p: JsonDict) -> None:
+    p["content"] = e.content or ("加入了粉丝团" if e.action == 2 else "粉丝团升级")
+    p["user"] = render_user(e.user)
+    p["fansclub"] = {"action": e.action}
+
+
+def _control(e: Any, p: JsonDict) -> None:
+    p["content"] = e.tips or (CONTENT_LIVE_END if e.ended else "")
+    p["control"] = {"action": e.action, "ended": e.ended}
+
+
+def _emoji_chat(e: Any, p: JsonDict) -> None:
+    p["content"] = e.default_content
+    p["user"] = render_user(e.user)
+    p["emoji_id"] = e.emoji_id
+
+
+def _room_stats(e: Any, p: JsonDict) -> None:
+    p["content"] = e.display_long
+    p["stats"] = {
+        "display_long": e.display_long,
+        "display_value": e.display_value,
+        "total": e.total,
+    }
+
+
+def _room_rank(e: Any, p: JsonDict) -> None:
+    p["content"] = "音浪榜"
+    p["ranks"] = _ranks(e.ranks)
+
+
+def _room(e: Any, p: JsonDict) -> None:
+    p["content"] = e.content
+
+
+def _room_intro(e: Any, p: JsonDict) -> None:
+    p["content"] = e.intro
+    p["user"] = render_user(e.user)
+
+
+def _fan_ticket(e: Any, p: JsonDict) -> None:
+    p["content"] = e.text
+    p["fan_ticket_count"] = e.count
+
+
+def _live_shopping(e: Any, p: JsonDict) -> None:
+    p["content"] = ""
+    p["shopping"] = {"msg_type": e.msg_type, "promotion_id": e.promotion_id}
+
+
+def _opaque(e: Any, p: JsonDict) -> None:
+    p["content"] = ""
+    p["raw_b64"] = base64.b64encode(e.raw).decode("ascii")
+    if isinstance(e, ev.DecodeFailed):
+        p["error"] = e.error
+
+
+_RENDERERS: dict[type[ev.Event], Callable[[Any, JsonDict], None]] = {
+    ev.ChatEvent: _chat,
+    ev.GiftEvent: _gift,
+    ev.LikeEvent: _like,
+    ev.MemberEvent: _member,
+    ev.SocialEvent: _social,
+    ev.RoomUserSeqEvent: _room_user_seq,
+    ev.FansclubEvent: _fansclub,
+    ev.ControlEvent: _control,
+    ev.EmojiChatEvent: _emoji_chat,
+    ev.RoomStatsEvent: _room_stats,
+    ev.RoomRankEvent: _room_rank,
+    ev.RoomEvent: _room,
+    ev.RoomIntroEvent: _room_intro,
+    ev.UpdateFanTicketEvent: _fan_ticket,
+    ev.LiveShoppingEvent: _live_shopping,
+    ev.UnknownEvent: _opaque,
+    ev.DecodeFailed: _opaque,
+}
+
+
+def render(event: ev.Event, *, gift_delta: int | None = None) -> JsonDict:
+    """The public JSON object of one event (``gift_delta``: from a GiftLedger, optional)."""
+    payload: JsonDict = {"room_id": event.payload_room_id}
+    _RENDERERS.get(type(event), _opaque)(event, payload)
+    if gift_delta is not None and "gift" in payload:
+        payload["gift"]["delta"] = gift_delta
+    return {"method": event.method, "msg_id": event.msg_id, "payload": payload}
