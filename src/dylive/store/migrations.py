@@ -1,0 +1,110 @@
+"""Schema migrations for the SQL stores, applied in order; ``PRAGMA user_version`` (SQLite) or
+the ``dylive_schema`` table (PostgreSQL) records how many have run.
+
+Append new steps at the end; never edit a released one.
+"""
+
+from __future__ import annotations
+
+SQLITE: tuple[str, ...] = (
+    # 1: messages, rooms, tokens, positions, pins
+    """
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL,
+        msg_id INTEGER NOT NULL,
+        method TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL,
+        rendered BLOB NOT NULL,
+        raw BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX events_room_msg ON events (room_id, msg_id);
+    CREATE INDEX events_room_seq ON events (room_id, seq);
+    CREATE TABLE rooms (
+        room_id INTEGER PRIMARY KEY,
+        web_rid TEXT NOT NULL DEFAULT '',
+        status INTEGER NOT NULL DEFAULT 0,
+        anchor_uid INTEGER NOT NULL DEFAULT 0,
+        anchor_sec_uid TEXT NOT NULL DEFAULT '',
+        anchor_nickname TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX rooms_web_rid ON rooms (web_rid, updated_at);
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        room_limit INTEGER NOT NULL DEFAULT 0,
+        rate REAL NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE positions (
+        token_id INTEGER NOT NULL,
+        room_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (token_id, room_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE pins (ident TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
+)
+
+POSTGRES: tuple[str, ...] = (
+    """
+    CREATE TABLE events (
+        seq BIGSERIAL PRIMARY KEY,
+        room_id BIGINT NOT NULL,
+        msg_id BIGINT NOT NULL,
+        method TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        stored_at BIGINT NOT NULL,
+        rendered BYTEA NOT NULL,
+        raw BYTEA NOT NULL,
+        UNIQUE (room_id, msg_id)
+    );
+    CREATE INDEX events_room_seq ON events (room_id, seq);
+    CREATE TABLE rooms (
+        room_id BIGINT PRIMARY KEY,
+        web_rid TEXT NOT NULL DEFAULT '',
+        status INTEGER NOT NULL DEFAULT 0,
+        anchor_uid BIGINT NOT NULL DEFAULT 0,
+        anchor_sec_uid TEXT NOT NULL DEFAULT '',
+        anchor_nickname TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        updated_at BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX rooms_web_rid ON rooms (web_rid, updated_at);
+    CREATE TABLE tokens (
+        id BIGSERIAL PRIMARY KEY,
+        name TEXT NOT NULL,
+        digest TEXT NOT NULL UNIQUE,
+        room_limit INTEGER NOT NULL DEFAULT 0,
+        rate DOUBLE PRECISION NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        revoked_at BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE positions (
+        token_id BIGINT NOT NULL,
+        room_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (token_id, room_id)
+    );
+    CREATE TABLE pins (ident TEXT PRIMARY KEY);
+    """,
+)
+
+#: 64-bit unsigned ids (msg_id, room_id) are stored as signed BIGINT.
+_U64 = 1 << 64
+_I64_MAX = (1 << 63) - 1
+
+
+def to_signed(value: int) -> int:
+    """Map an unsigned 64-bit id onto the signed column range (identity below 2^63)."""
+    return value - _U64 if value > _I64_MAX else value
+
+
+def to_unsigned(value: int) -> int:
+    """Inverse of :func:`to_signed`."""
+    return value + _U64 if value < 0 else value

@@ -1,0 +1,476 @@
+"""SQLite implementation of :class:`EventStore`: the embedded default.
+
+One writer: every write is queued to a single task that batches whatever is pending into one
+transaction on a dedicated thread (WAL mode, ``synchronous=NORMAL`` by default: durable across a
+process crash). Reads run on a small pool of threads, each with its own read-only connection,
+never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dylive.errors import StoreError
+
+from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
+from .migrations import SQLITE, to_signed, to_unsigned
+
+log = logging.getLogger(__name__)
+
+_Fn = Callable[[sqlite3.Connection], Any]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: _Fn
+    future: asyncio.Future[Any] | None
+    rooms: tuple[int, ...] = field(default=())
+
+
+_EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
+_TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
+_ROOM_COLS = (
+    "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
+)
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    return StoredMessage(
+        seq=row[0],
+        room_id=to_unsigned(row[1]),
+        msg_id=to_unsigned(row[2]),
+        method=row[3],
+        created_at=row[4],
+        stored_at=row[5],
+        rendered=row[6],
+    )
+
+
+def _token(row: tuple[Any, ...]) -> TokenRecord:
+    return TokenRecord(*row)
+
+
+def _room(row: tuple[Any, ...]) -> RoomRecord:
+    return RoomRecord(to_unsigned(row[0]), *row[1:])
+
+
+class SQLiteStore(EventStore):
+    """``SQLiteStore(path)``; use as ``async with`` or call :meth:`open` / :meth:`close`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readers: int = 4,
+        max_batch: int = 1024,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        self.path = str(path)
+        self._readers = readers
+        self._max_batch = max_batch
+        self._synchronous = synchronous
+        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._wexec = ThreadPoolExecutor(1, thread_name_prefix="dylive-sqlite-w")
+        self._rexec = ThreadPoolExecutor(readers, thread_name_prefix="dylive-sqlite-r")
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._rconns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._last: dict[int, int] = {}  # room_id -> highest seq
+        self._max_seq = 0
+        self._signals: dict[int, asyncio.Event] = {}
+        self.batches = 0
+        self.appended = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._wexec, self._open_writer)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._writer = asyncio.create_task(self._write_loop(), name="dylive-sqlite-writer")
+
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate(conn)
+        for room_id, seq in conn.execute("SELECT room_id, max(seq) FROM events GROUP BY room_id"):
+            self._last[to_unsigned(room_id)] = seq
+        self._max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self._wconn = conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(SQLITE[version:], start=version + 1):
+            log.info("sqlite: applying migration %s", number)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._wexec, self._close_all)
+        self._wexec.shutdown(wait=True)
+        self._rexec.shutdown(wait=True)
+
+    def _close_all(self) -> None:
+        if self._wconn is not None:
+            self._wconn.close()
+            self._wconn = None
+        with self._lock:
+            for conn in self._rconns:
+                conn.close()
+            self._rconns.clear()
+
+    # -- writer -------------------------------------------------------------------------------
+    async def _submit(self, fn: _Fn, rooms: tuple[int, ...] = (), *, wait: bool = True) -> Any:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        future: asyncio.Future[Any] | None = (
+            asyncio.get_running_loop().create_future() if wait else None
+        )
+        self._queue.put_nowait(_Op(fn, future, rooms))
+        return await future if future is not None else None
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = False
+        while not stop:
+            op = await self._queue.get()
+            if op is None:
+                break
+            batch = [op]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            try:
+                results = await loop.run_in_executor(self._wexec, self._run_batch, batch)
+            except Exception as exc:  # commit failed: every op of the batch failed
+                log.exception("sqlite: batch of %s ops failed", len(batch))
+                results = [StoreError(f"write failed: {exc}")] * len(batch)
+            self._finish(batch, results)
+
+    def _run_batch(self, batch: list[_Op]) -> list[Any]:
+        conn = self._wconn
+        assert conn is not None
+        results: list[Any] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in batch:
+                try:
+                    results.append(op.fn(conn))
+                except sqlite3.Error as exc:
+                    results.append(StoreError(str(exc)))
+            rows = conn.execute(
+                "SELECT room_id, max(seq) FROM events WHERE seq > ? GROUP BY room_id",
+                (self._max_seq,),
+            ).fetchall()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        for room_id, seq in rows:
+            self._last[to_unsigned(room_id)] = seq
+            self._max_seq = max(self._max_seq, seq)
+        self.batches += 1
+        return results
+
+    def _finish(self, batch: list[_Op], results: list[Any]) -> None:
+        touched: set[int] = set()
+        for op, result in zip(batch, results, strict=True):
+            touched.update(op.rooms)
+            if op.future is None or op.future.done():
+                if isinstance(result, Exception):
+                    log.error("sqlite: unawaited write failed: %s", result)
+                continue
+            if isinstance(result, Exception):
+                op.future.set_exception(result)
+            else:
+                op.future.set_result(result)
+        for room_id in touched:
+            signal = self._signals.pop(room_id, None)
+            if signal is not None:
+                signal.set()
+
+    # -- readers ------------------------------------------------------------------------------
+    def _rconn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=1")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._local.conn = conn
+            with self._lock:
+                self._rconns.append(conn)
+        return conn
+
+    async def _query(self, fn: _Fn) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._rexec, lambda: fn(self._rconn()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
+    # -- messages -----------------------------------------------------------------------------
+    async def append(self, records: Sequence[Record]) -> int:
+        if not records:
+            return 0
+        stored_at = now_ms()
+        rows = [
+            (
+                to_signed(r.room_id),
+                to_signed(r.msg_id),
+                r.method,
+                r.created_at,
+                stored_at,
+                r.rendered,
+                r.raw,
+            )
+            for r in records
+        ]
+
+        def insert(conn: sqlite3.Connection) -> int:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (room_id, msg_id, method, created_at, stored_at,"
+                " rendered, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            return conn.total_changes - before
+
+        inserted: int = await self._submit(insert, tuple({r.room_id for r in records}))
+        self.appended += inserted
+        return inserted
+
+    async def read(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> Page:
+        if self._last.get(room_id, 0) <= after_seq or limit <= 0:
+            return Page([], after_seq)
+        page: Page = await self._query(
+            lambda conn: _read_page(conn, to_signed(room_id), after_seq, limit, methods)
+        )
+        return page
+
+    async def backlog_start(self, room_id: int, count: int) -> int:
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT seq FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
+                (to_signed(room_id), count),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        result: int = await self._query(query)
+        return result
+
+    async def last_seq(self, room_id: int) -> int:
+        return self._last.get(room_id, 0)
+
+    async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
+        signal = self._signals.setdefault(room_id, asyncio.Event())
+        if self._last.get(room_id, 0) > after_seq:
+            return True
+        try:
+            await asyncio.wait_for(signal.wait(), within)
+        except TimeoutError:
+            return self._last.get(room_id, 0) > after_seq
+        return self._last.get(room_id, 0) > after_seq
+
+    async def messages_of(
+        self, room_id: int, methods: Iterable[str], after_seq: int
+    ) -> list[tuple[int, str, bytes]]:
+        wanted = tuple(methods)
+        marks = ",".join("?" * len(wanted))
+        sql = (
+            f"SELECT seq, method, raw FROM events WHERE room_id = ? AND seq > ?"
+            f" AND method IN ({marks}) ORDER BY seq"
+        )
+        rows: list[tuple[int, str, bytes]] = await self._query(
+            lambda conn: conn.execute(sql, (to_signed(room_id), after_seq, *wanted)).fetchall()
+        )
+        return rows
+
+    async def prune(self, older_than_ms: int) -> int:
+        def delete(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1",
+                (older_than_ms,),
+            ).fetchone()
+            if row is None:
+                cur = conn.execute("DELETE FROM events WHERE stored_at < ?", (older_than_ms,))
+            else:
+                cur = conn.execute("DELETE FROM events WHERE seq < ?", (row[0],))
+            return cur.rowcount
+
+        deleted: int = await self._submit(delete)
+        return deleted
+
+    # -- rooms --------------------------------------------------------------------------------
+    async def upsert_room(self, room: RoomRecord) -> None:
+        values = (
+            to_signed(room.room_id),
+            room.web_rid,
+            room.status,
+            room.anchor_uid,
+            room.anchor_sec_uid,
+            room.anchor_nickname,
+            room.title,
+            room.updated_at or now_ms(),
+        )
+        await self._submit(
+            lambda conn: conn.execute(
+                f"INSERT OR REPLACE INTO rooms ({_ROOM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+
+    async def find_room(self, *, room_id: int = 0, web_rid: str = "") -> RoomRecord | None:
+        args: tuple[object, ...]
+        if room_id:
+            sql, args = f"SELECT {_ROOM_COLS} FROM rooms WHERE room_id = ?", (to_signed(room_id),)
+        else:
+            sql = f"SELECT {_ROOM_COLS} FROM rooms WHERE web_rid = ? ORDER BY updated_at DESC"
+            args = (web_rid,)
+        row = await self._query(lambda conn: conn.execute(sql, args).fetchone())
+        return _room(row) if row else None
+
+    # -- tokens -------------------------------------------------------------------------------
+    async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, digest, room_limit, rate, now_ms()),
+            )
+            return int(cur.lastrowid or 0)
+
+        token_id: int = await self._submit(insert)
+        return token_id
+
+    async def token_by_digest(self, digest: str) -> TokenRecord | None:
+        row = await self._query(
+            lambda conn: conn.execute(
+                f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,)
+            ).fetchone()
+        )
+        return _token(row) if row else None
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        rows = await self._query(
+            lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id").fetchall()
+        )
+        return [_token(r) for r in rows]
+
+    async def revoke_token(self, ident: str) -> int:
+        def revoke(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE revoked_at = 0"
+                " AND (name = ? OR CAST(id AS TEXT) = ?)",
+                (now_ms(), ident, ident),
+            )
+            return cur.rowcount
+
+        count: int = await self._submit(revoke)
+        return count
+
+    # -- positions ----------------------------------------------------------------------------
+    async def get_position(self, token_id: int, room_id: int) -> int | None:
+        row = await self._query(
+            lambda conn: conn.execute(
+                "SELECT seq FROM positions WHERE token_id = ? AND room_id = ?",
+                (token_id, to_signed(room_id)),
+            ).fetchone()
+        )
+        return int(row[0]) if row else None
+
+    async def set_position(self, token_id: int, room_id: int, seq: int, *, wait: bool) -> None:
+        args = (token_id, to_signed(room_id), seq)
+        await self._submit(
+            lambda conn: conn.execute(
+                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+                args,
+            ),
+            wait=wait,
+        )
+
+    # -- pins ---------------------------------------------------------------------------------
+    async def set_pin(self, ident: str, pinned: bool) -> None:
+        sql = (
+            "INSERT OR IGNORE INTO pins (ident) VALUES (?)"
+            if pinned
+            else ("DELETE FROM pins WHERE ident = ?")
+        )
+        await self._submit(lambda conn: conn.execute(sql, (ident,)))
+
+    async def pins(self) -> list[str]:
+        rows = await self._query(
+            lambda conn: conn.execute("SELECT ident FROM pins ORDER BY ident").fetchall()
+        )
+        return [r[0] for r in rows]
+
+
+def _read_page(
+    conn: sqlite3.Connection,
+    room_id: int,
+    after_seq: int,
+    limit: int,
+    methods: frozenset[str] | None,
+) -> Page:
+    """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work)."""
+    chunk = limit if methods is None else max(limit * 2, 200)
+    messages: list[StoredMessage] = []
+    ignored: dict[str, None] = {}
+    last = after_seq
+    for _ in range(20):
+        rows = conn.execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (room_id, last, chunk),
+        ).fetchall()
+        for row in rows:
+            last = row[0]
+            if methods is None or row[3] in methods:
+                messages.append(_message(row))
+                if len(messages) >= limit:
+                    return Page(messages, last, list(ignored))
+            else:
+                ignored[row[3]] = None
+        if len(rows) < chunk:
+            break
+    return Page(messages, last, list(ignored))

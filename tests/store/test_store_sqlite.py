@@ -1,0 +1,140 @@
+"""SQLiteStore: append/read semantics, dedupe, positions, tokens, pins, retention, reopen."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import orjson
+import pytest
+
+from dylive.store import Record, RoomRecord, SQLiteStore
+from dylive.store.cursor import (
+    CursorError,
+    make_cursor,
+    make_internal_ext,
+    parse_cursor,
+    parse_internal_ext,
+)
+
+BIG = 2**63 + 12345  # beyond signed 64 bits
+ROOM = 6922580638159719176
+
+
+def rec(msg_id: int, method: str = "WebcastChatMessage", room: int = ROOM) -> Record:
+    body = orjson.dumps({"method": method, "msg_id": msg_id, "payload": {"room_id": room}})
+    return Record(room, msg_id, method, 1, body, b"raw%d" % msg_id)
+
+
+async def test_append_dedupes_and_reads_in_order(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        assert await store.append([rec(5), rec(3), rec(BIG)]) == 3
+        assert await store.append([rec(3), rec(7)]) == 1
+        page = await store.read(ROOM, 0, 10)
+        assert [m.msg_id for m in page.messages] == [5, 3, BIG, 7]
+        assert [m.seq for m in page.messages] == sorted(m.seq for m in page.messages)
+        assert orjson.loads(page.messages[2].rendered)["msg_id"] == BIG
+        nxt = await store.read(ROOM, page.messages[1].seq, 2)
+        assert [m.msg_id for m in nxt.messages] == [BIG, 7]
+        assert nxt.last_seq == page.last_seq
+        assert (await store.read(ROOM, page.last_seq, 10)).messages == []
+        assert (await store.read(ROOM + 1, 0, 10)).messages == []
+
+
+async def test_methods_filter_lists_ignores(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append(
+            [rec(1), rec(2, "WebcastRoomUserSeqMessage"), rec(3), rec(4, "WebcastRoomMessage")]
+        )
+        page = await store.read(ROOM, 0, 10, frozenset({"WebcastChatMessage"}))
+        assert [m.msg_id for m in page.messages] == [1, 3]
+        assert page.ignored == ["WebcastRoomUserSeqMessage", "WebcastRoomMessage"]
+        assert page.last_seq == await store.last_seq(ROOM)
+
+
+async def test_backlog_start(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(i) for i in range(1, 11)])
+        start = await store.backlog_start(ROOM, 3)
+        page = await store.read(ROOM, start, 50)
+        assert [m.msg_id for m in page.messages] == [8, 9, 10]
+        assert await store.backlog_start(ROOM, 50) == 0
+
+
+async def test_wait_for_wakes_on_append(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        assert not await store.wait_for(ROOM, 0, 0.01)
+        waiter = asyncio.create_task(store.wait_for(ROOM, 0, 5))
+        await asyncio.sleep(0.01)
+        await store.append([rec(1)])
+        assert await waiter
+
+
+async def test_reopen_keeps_everything_and_seq_grows(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path) as store:
+        await store.append([rec(1), rec(2)])
+        tid = await store.create_token("alice", "d" * 64, 2, 5.0)
+        await store.set_position(tid, ROOM, 2, wait=True)
+        await store.set_position(tid, ROOM, 1, wait=True)  # never moves back
+        await store.upsert_room(RoomRecord(ROOM, web_rid="615189692839", status=2))
+        await store.set_pin("615189692839", True)
+        first_last = await store.last_seq(ROOM)
+    async with SQLiteStore(path) as store:
+        assert await store.last_seq(ROOM) == first_last
+        await store.append([rec(3)])
+        assert await store.last_seq(ROOM) > first_last
+        token = await store.token_by_digest("d" * 64)
+        assert token is not None and token.name == "alice" and token.room_limit == 2
+        assert await store.get_position(token.id, ROOM) == 2
+        room = await store.find_room(web_rid="615189692839")
+        assert room is not None and room.room_id == ROOM
+        assert (await store.find_room(room_id=ROOM)) == room
+        assert await store.pins() == ["615189692839"]
+        await store.set_pin("615189692839", False)
+        assert await store.pins() == []
+        assert await store.revoke_token("alice") == 1
+        assert await store.revoke_token("alice") == 0
+        revoked = await store.token_by_digest("d" * 64)
+        assert revoked is not None and not revoked.active
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+
+
+async def test_prune_keeps_seq_monotonic(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1), rec(2)])
+        last = await store.last_seq(ROOM)
+        assert await store.prune(2**62) == 2
+        await store.append([rec(3)])
+        page = await store.read(ROOM, 0, 10)
+        assert [m.msg_id for m in page.messages] == [3]
+        assert page.messages[0].seq > last
+
+
+async def test_messages_of_returns_raw(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1, "WebcastGiftMessage"), rec(2), rec(3, "WebcastGiftMessage")])
+        rows = await store.messages_of(ROOM, ["WebcastGiftMessage"], 0)
+        assert [(m, r) for _, m, r in rows] == [
+            ("WebcastGiftMessage", b"raw1"),
+            ("WebcastGiftMessage", b"raw3"),
+        ]
+
+
+def test_cursor_round_trip() -> None:
+    cur = make_cursor(1611801897133, 6922636435245915553, 42)
+    assert cur == "1611801897133_6922636435245915553_42_1"
+    assert parse_cursor(cur).seq == 42
+    ext = make_internal_ext(1611801897133, 1611801885555, cur, 42)
+    assert ext.startswith("fetch_time:1611801897133|start_time:1611801885555|")
+    assert f"|next_cursor:{cur}|" in ext
+    assert parse_internal_ext(ext).seq == 42
+    for bad in ("", "abc", "1_2_3", "1_2_x_1"):
+        with pytest.raises(CursorError):
+            parse_cursor(bad)
+    with pytest.raises(CursorError):
+        parse_internal_ext("fetch_time:1|door:1")
