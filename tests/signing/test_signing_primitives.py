@@ -43,6 +43,22 @@ def test_sm3_pure_matches_selected_on_all_padding_lengths():
         assert sm3_pure(b"x" * 1000) == hashlib.new("sm3", b"x" * 1000).digest()
 
 
+def test_sm3_pure_prefix_cache_is_transparent():
+    from dylive.source.signing import primitives
+
+    base = os.urandom(64 * 5 + 17)
+    variants = [base, base[:200] + b"x" * 300, base[:128], base[: 64 * 3] + b"tail", base + b"!"]
+    warm = [sm3_pure(v) for v in variants]
+    primitives._PREFIX_STATES.clear()
+    cold = []
+    for v in variants:
+        primitives._PREFIX_STATES.clear()
+        cold.append(sm3_pure(v))
+    assert warm == cold
+    if "sm3" in hashlib.algorithms_available:
+        assert warm == [hashlib.new("sm3", v).digest() for v in variants]
+
+
 def test_double_sm3_constants():
     assert sm3sm3("cus").hex() == "886572933a4dcfc9d7a29a5df80d8ea06949d7f1533a332bff26a88dd8c223ec"
     assert sm3sm3("dhzx").hex() == (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .primitives import S3, S4, latin1, mix, rc4s, sm3, sm3sm3, unmix, xor_all
 
@@ -36,8 +37,14 @@ _POS_A1 = (23, 28, 4, 15)
 _POS_A2 = (5, 16, 25, 29)
 
 
+@lru_cache(maxsize=256)
+def _body_hash(body: str) -> bytes:
+    return sm3sm3(body + SALT)
+
+
+@lru_cache(maxsize=256)
 def v1_ua_hash(user_agent: str, a1: int, a2: int, *, ua_padding: bool = True) -> bytes:
-    """``hU = SM3(base64_S3(RC4s([a1>>8, a1&255, a2&255], UA)))`` (§2.2 step 2)."""
+    """``hU = SM3(base64_S3(RC4s([a1>>8, a1&255, a2&255], UA)))`` (§2.2 step 2); memoised."""
     key = bytes(((a1 >> 8) & 255, a1 & 255, a2 & 255))
     ua_b64 = S3.encode(rc4s(key, latin1(user_agent)), pad=ua_padding)
     return sm3(ua_b64.encode("ascii"))
@@ -90,7 +97,7 @@ def a_bogus_v1(
     """
     a0, a1, a2 = args
     h_q = sm3sm3(query + SALT)
-    h_b = sm3sm3(body + SALT)
+    h_b = _body_hash(body)
     h_u = v1_ua_hash(user_agent, a1, a2, ua_padding=ua_padding)
     w_bytes = latin1(window)
     w_len = len(w_bytes)
@@ -200,7 +207,7 @@ def check_hashes_v1(decoded: V1Decoded, query: str, body: str, user_agent: str) 
     h_q = sm3sm3(query + SALT)
     if decoded.query_hash != (h_q[21], h_q[22]):
         return "a_bogus query hash mismatch"
-    h_b = sm3sm3(body + SALT)
+    h_b = _body_hash(body)
     if decoded.body_hash != (h_b[21], h_b[22]):
         return "a_bogus body hash mismatch"
     _, a1, a2 = decoded.args

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .primitives import S3, S4, latin1, mix, rc4m, sm3, sm3sm3, unmix, xor_all
 
@@ -38,8 +39,14 @@ _ORDER = (
 _AT = {u: i for i, u in enumerate(_ORDER)}
 
 
+@lru_cache(maxsize=256)
+def _body_hash(body: str) -> bytes:
+    return sm3sm3(body + SALT)
+
+
+@lru_cache(maxsize=256)
 def v2_ua_hash(user_agent: str, flag_e: int) -> bytes:
-    """``hU = SM3(base64_S3(RC4m([0, 1, E], UA)))`` (§3.2 step 2)."""
+    """``hU = SM3(base64_S3(RC4m([0, 1, E], UA)))`` (§3.2 step 2); memoised."""
     ua_b64 = S3.encode(rc4m(bytes((0, 1, flag_e & 255)), latin1(user_agent)))
     return sm3(ua_b64.encode("ascii"))
 
@@ -94,7 +101,7 @@ def a_bogus_v2(
       groups) instead of the genuine one; for compatibility testing only.
     """
     h_q = sm3sm3(query + SALT)
-    h_b = sm3sm3(body + SALT)
+    h_b = _body_hash(body)
     h_u = v2_ua_hash(user_agent, flag_e)
     w_bytes = latin1(screen)
     t_bytes = f"{(t_sign_ms + 3) & 255},".encode("ascii")
@@ -261,7 +268,7 @@ def check_hashes_v2(decoded: V2Decoded, query: str, body: str, user_agent: str) 
     h_q = sm3sm3(query + SALT)
     if decoded.query_hash != (h_q[9], h_q[18], h_q[3]):
         return "a_bogus query hash mismatch"
-    h_b = sm3sm3(body + SALT)
+    h_b = _body_hash(body)
     if decoded.body_hash != (h_b[10], h_b[19], h_b[4]):
         return "a_bogus body hash mismatch"
     h_u = v2_ua_hash(user_agent, decoded.flag_e)

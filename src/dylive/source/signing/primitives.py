@@ -120,13 +120,39 @@ def _sm3_compress(v: tuple[int, ...], block: bytes, offset: int) -> tuple[int, .
     )
 
 
+# Chaining values after whole 64-byte block prefixes of recent inputs. Signed queries to one
+# endpoint share long prefixes (aid=6383&app_name=douyin_web&live_id=1&…), so most of their
+# blocks need not be compressed again. Bounded; the oldest entries are dropped first.
+_PREFIX_STATES: dict[bytes, tuple[int, ...]] = {}
+_PREFIX_STATES_MAX = 2048
+
+
 def sm3_pure(data: bytes) -> bytes:
-    """SM3 digest (32 bytes), pure Python. Used when OpenSSL has no SM3."""
+    """SM3 digest (32 bytes), pure Python. Used when OpenSSL has no SM3.
+
+    Remembers the chaining value after each whole-block prefix of inputs longer than one
+    block, so inputs sharing a long prefix with a recent one compress only their new blocks.
+    """
     n = len(data)
     padded = data + b"\x80" + b"\x00" * ((55 - n) % 64) + struct.pack(">Q", n * 8)
     v: tuple[int, ...] = _SM3_IV
-    for off in range(0, len(padded), 64):
+    start = 0
+    full = n // 64  # blocks made only of data bytes
+    cache = _PREFIX_STATES
+    if full >= 1:
+        for k in range(full, 0, -1):
+            hit = cache.get(data[: 64 * k])
+            if hit is not None:
+                v = hit
+                start = 64 * k
+                break
+    for off in range(start, len(padded), 64):
         v = _sm3_compress(v, padded, off)
+        end = off + 64
+        if end <= 64 * full:
+            if len(cache) >= _PREFIX_STATES_MAX:
+                del cache[next(iter(cache))]
+            cache[data[:end]] = v
     return struct.pack(">8I", *v)
 
 
