@@ -29,17 +29,16 @@ def user_info(u: pb.User) -> ev.UserInfo:
     club = u.fans_club.data
     avatar = u.avatar_thumb.url_list
     return ev.UserInfo(
-        uid=u.id,
-        nickname=u.nickname,
-        unique_id=u.display_id,
-        sec_uid=u.sec_uid,
-        short_id=u.short_id,
-        gender=u.gender,
-        pay_grade_level=u.pay_grade.level,
-        fans_club_level=club.level,
-        fans_club_name=club.club_name,
-        avatar_url=avatar[0] if avatar else "",
-        follower_count=u.follow_info.follower_count,
+        u.id,
+        u.nickname,
+        u.display_id,
+        u.sec_uid,
+        u.short_id,
+        u.gender,
+        u.pay_grade.level,
+        club.level,
+        club.club_name,
+        avatar[0] if avatar else "",
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from google.protobuf.message import DecodeError
 
@@ -24,8 +25,7 @@ HEARTBEAT_FRAME = bytes.fromhex("3a026862")
 GZIP_MAGIC = b"\x1f\x8b"
 
 
-@dataclass(frozen=True, slots=True)
-class RawMessage:
+class RawMessage(NamedTuple):
     """One element of Response.messages: a method name, its id and the undecoded payload."""
 
     method: str
