@@ -1,0 +1,486 @@
+"""The collector: one room connection that survives Douyin (push + polling, failover, resume).
+
+Public API (stable; exported as ``dylive.Room``)::
+
+    async with Room("https://live.douyin.com/123456", upstream="http://127.0.0.1:9000",
+                    cookie="ttwid=…", proxy=None, user_agent=None, follow=False) as room:
+        print(room.info.anchor_nickname)
+        async for event in room:          # typed dylive.decode events + GapEvent, arrival order
+            ...
+        room.status()                     # RoomStatus snapshot
+
+Behaviour: start on push (its URL from im/fetch ``push_server`` unless DYLIVE_PUSH_URL); fall back
+to im/fetch polling when the handshake is refused or the socket keeps failing, and try push again
+after ``push_retry_after`` s; every reconnect resumes from the last cursor/internal_ext; backoff
+is an injectable policy; msg_ids are de-duplicated across transports and reconnects; a watchdog
+reconnects silent and fake-alive connections; a resume that lands later than asked yields a
+:class:`GapEvent`; live end finishes the iteration (or, with ``follow=True``, waits for the next
+broadcast of the same web_rid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from dylive import settings
+from dylive.decode import ControlEvent, Event, decode
+from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
+from dylive.source import urls
+from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
+from dylive.source.gaps import GapEvent, find_gap
+from dylive.source.identity import Identity
+from dylive.source.poll import fetch_batch, poll_stream
+from dylive.source.push import PushOptions, push_stream
+from dylive.source.rate import RateMeter
+from dylive.source.reconnect import Backoff, BackoffPolicy, Failure, StaleConnection, classify
+from dylive.source.room import STATUS_ENDED, RoomInfo, make_client, resolve_room
+from dylive.source.transport import Delivery, Position
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CollectorOptions", "GapEvent", "Room", "RoomStatus"]
+
+#: Messages that do not count as "business" for the fake-alive watchdog.
+HOUSEKEEPING = frozenset({"WebcastRoomUserSeqMessage", "WebcastRoomStatsMessage"})
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorOptions:
+    """Tunables; tests shrink the timeouts."""
+
+    transport: str = "auto"  # auto | push | poll
+    push_url: str = ""  # override of the push base URL (DYLIVE_PUSH_URL)
+    signing: str = ""  # a_bogus generation (DYLIVE_SIGNING); "" = the setting
+    heartbeat_interval: float | None = None  # None = max(10 s, heartbeat_duration)
+    silence_timeout: float = 30.0  # no frame at all → reconnect
+    fake_alive_timeout: float = 60.0  # no business message while live → reconnect
+    push_failures_before_fallback: int = 3
+    push_retry_after: float = 30.0  # in fallback, try push again after this many seconds
+    poll_min_interval: float = 0.0
+    poll_max_interval: float = 5.0
+    open_timeout: float = 10.0
+    http_timeout: float = 10.0
+    dedupe_capacity: int = DEFAULT_CAPACITY
+    follow_interval: float = 5.0  # first delay between status checks while waiting (follow)
+    follow_max_interval: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoomStatus:
+    """Health snapshot of one room connection."""
+
+    state: str  # resolving | connecting | live | reconnecting | waiting | ended | failed | closed
+    transport: str  # push | poll | ""
+    room_id: int
+    web_rid: str
+    connected_since: float | None  # unix seconds
+    messages_per_s: float
+    last_message_age: float | None  # seconds
+    reconnects: int
+    gaps: int
+    refusals: int
+    fallbacks: int
+    duplicates: int
+    messages: int
+    error: str = ""
+
+
+@dataclass(slots=True)
+class _Stats:
+    state: str = "resolving"
+    transport: str = ""
+    connected_since: float | None = None
+    last_message: float | None = None
+    reconnects: int = 0
+    gaps: int = 0
+    refusals: int = 0
+    fallbacks: int = 0
+    messages: int = 0
+    error: str = ""
+    rate: RateMeter = field(default_factory=RateMeter)
+
+
+class _SessionEnd(Exception):
+    """Internal: leave the current transport session (switch back to push)."""
+
+
+class Room:
+    """One Douyin live room, as an async iterator of events (see the module docstring)."""
+
+    def __init__(
+        self,
+        ident: str | int,
+        *,
+        upstream: str | None = None,
+        cookie: str | None = None,
+        proxy: str | None = None,
+        user_agent: str | None = None,
+        follow: bool = False,
+        options: CollectorOptions | None = None,
+        backoff: BackoffPolicy | None = None,
+        client: httpx.AsyncClient | None = None,
+        identity: Identity | None = None,
+    ) -> None:
+        self.ident = ident
+        self.upstream = (upstream or settings.get("upstream")).rstrip("/")
+        self.identity = identity or Identity.build(
+            cookie=cookie, user_agent=user_agent, proxy=proxy
+        )
+        self.follow = follow
+        opts = options or CollectorOptions()
+        self.options = replace(
+            opts,
+            signing=opts.signing or settings.get("signing"),
+            push_url=opts.push_url or settings.get("push_url"),
+        )
+        self.backoff: BackoffPolicy = backoff or Backoff()
+        self._client = client
+        self._own_client = client is None
+        self.info: RoomInfo | None = None
+        self._pos = Position()
+        self._push_server = ""
+        self._dedupe = Deduper(self.options.dedupe_capacity)
+        self._stats = _Stats()
+        self._mode = "poll" if self.options.transport == "poll" else "push"
+        self._push_failures = 0
+        self._push_retry_at = 0.0
+        self._ended = False
+        self._ended_room = 0
+        self._last_business = 0.0
+        self._last_server_ms = 0
+        self._pending_gap: GapEvent | None = None
+        self._gen: AsyncIterator[Event | GapEvent] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Room:
+        if self._client is None:
+            self._client = make_client(self.identity, timeout=self.options.http_timeout)
+        try:
+            self.info = await self._resolve(require_live=not self.follow)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._gen is not None:
+            gen, self._gen = self._gen, None
+            aclose = getattr(gen, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._stats.state not in ("ended", "failed"):
+            self._stats.state = "closed"
+
+    def __aiter__(self) -> AsyncIterator[Event | GapEvent]:
+        if self.info is None:
+            raise RuntimeError("use `async with Room(...) as room:` before iterating")
+        if self._gen is None:
+            self._gen = self._events()
+        return self._gen
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            raise RuntimeError("room is not open")
+        return self._client
+
+    async def _resolve(self, *, require_live: bool) -> RoomInfo:
+        ident = self.info.web_rid if self.info is not None and self.info.web_rid else self.ident
+        return await resolve_room(
+            ident,
+            upstream=self.upstream,
+            client=self.client,
+            identity=self.identity,
+            signing=self.options.signing,
+            require_live=require_live,
+        )
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> RoomStatus:
+        s = self._stats
+        now = time.monotonic()
+        info = self.info
+        return RoomStatus(
+            state=s.state,
+            transport=s.transport,
+            room_id=info.room_id if info else 0,
+            web_rid=info.web_rid if info else str(self.ident),
+            connected_since=s.connected_since,
+            messages_per_s=s.rate.rate(now),
+            last_message_age=None if s.last_message is None else now - s.last_message,
+            reconnects=s.reconnects,
+            gaps=s.gaps,
+            refusals=s.refusals,
+            fallbacks=s.fallbacks,
+            duplicates=self._dedupe.duplicates,
+            messages=s.messages,
+            error=s.error,
+        )
+
+    # ------------------------------------------------------------------ main loop
+
+    async def _events(self) -> AsyncIterator[Event | GapEvent]:
+        while True:
+            info = self._info()
+            if not info.live:
+                if not self.follow:
+                    self._stats.state = "ended"
+                    return
+                await self._wait_for_broadcast()
+            try:
+                async for event in self._session():
+                    yield event
+            except _SessionEnd:
+                pass
+            except Exception as exc:
+                await self._on_failure(exc)
+            if self._ended:
+                self._ended = False
+                self._ended_room = self._info().room_id
+                self._stats.connected_since = None
+                self.info = replace(self._info(), status=STATUS_ENDED)
+                log.info("room %s: live ended", self._info().room_id)
+
+    def _info(self) -> RoomInfo:
+        if self.info is None:
+            raise RuntimeError("room is not resolved")
+        return self.info
+
+    def _choose(self) -> str:
+        if self.options.transport in ("push", "poll"):
+            return self.options.transport
+        if self._mode == "poll" and time.monotonic() >= self._push_retry_at:
+            self._mode = "push"
+        return self._mode
+
+    async def _session(self) -> AsyncIterator[Event | GapEvent]:
+        transport = self._choose()
+        self._stats.state = "connecting"
+        self._stats.transport = transport
+        self._last_business = time.monotonic()
+        asked = self._pos
+        if transport == "push" and not (self._pos and self._push_server):
+            async for event in self._bootstrap():
+                yield event
+            asked = Position()  # bootstrap covered the resume; the socket continues from it
+        stream = self._open(transport)
+        first = True
+        try:
+            async for delivery in stream:
+                if first:
+                    first = False
+                    self._on_connected(transport)
+                    gap = self._gap(asked, delivery)
+                    if gap is not None:
+                        yield gap
+                for event in self._accept(delivery):
+                    yield event
+                if self._ended:
+                    return
+                await self._after_delivery(delivery, transport)
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _open(self, transport: str) -> AsyncIterator[Delivery]:
+        info = self._info()
+        o = self.options
+        if transport == "push":
+            opts = PushOptions(
+                heartbeat_interval=o.heartbeat_interval,
+                silence_timeout=o.silence_timeout,
+                open_timeout=o.open_timeout,
+            )
+            return push_stream(self._push_base(), info, self.identity, self._pos, opts)
+        return poll_stream(
+            self.client,
+            self.upstream,
+            info,
+            self.identity,
+            self._pos,
+            signing=o.signing,
+            min_interval=o.poll_min_interval,
+            max_interval=o.poll_max_interval,
+        )
+
+    def _push_base(self) -> str:
+        if self.options.push_url:
+            return self.options.push_url
+        if self._push_server:
+            return self._push_server
+        if "douyin.com" in self.upstream:
+            return urls.DEFAULT_PUSH_BASE
+        return self.upstream.replace("https://", "wss://").replace("http://", "ws://")
+
+    async def _bootstrap(self) -> AsyncIterator[Event | GapEvent]:
+        """One im/fetch: the first position, the push server and the recent backlog."""
+        info = self._info()
+        try:
+            batch = await fetch_batch(
+                self.client,
+                self.upstream,
+                info,
+                self.identity,
+                self._pos,
+                signing=self.options.signing,
+            )
+        except SignatureRefused:
+            self._stats.refusals += 1
+            log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
+            return
+        self._push_server = batch.push_server or self._push_server
+        pos = Position(batch.cursor, batch.internal_ext)
+        delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
+        for event in self._accept(delivery):
+            yield event
+
+    def _accept(self, delivery: Delivery) -> list[Event | GapEvent]:
+        """De-duplicate and decode one delivery; advance the position after it."""
+        info = self._info()
+        out: list[Event | GapEvent] = []
+        now = time.monotonic()
+        for raw in delivery.messages:
+            if self._dedupe.seen(raw.msg_id):
+                continue
+            event = decode(raw, room_id=info.room_id)
+            out.append(event)
+            if raw.method not in HOUSEKEEPING:
+                self._last_business = now
+            if isinstance(event, ControlEvent) and event.ended:
+                self._ended = True
+                break
+        if out:
+            self._stats.messages += len(out)
+            self._stats.last_message = now
+            self._stats.rate.add(now, len(out))
+            self.backoff.reset()
+        if delivery.messages:
+            self._push_failures = 0
+        if delivery.position:
+            self._pos = delivery.position
+        if delivery.now:
+            self._last_server_ms = delivery.now
+        return out
+
+    def _on_connected(self, transport: str) -> None:
+        self._stats.state = "live"
+        self._stats.transport = transport
+        self._stats.connected_since = time.time()
+        log.info("room %s: connected (%s)", self._info().room_id, transport)
+
+    def _gap(self, asked: Position, delivery: Delivery) -> GapEvent | None:
+        gap = find_gap(asked, delivery, room_id=self._info().room_id, last_ms=self._last_server_ms)
+        if gap is not None:
+            self._stats.gaps += 1
+            log.warning(
+                "room %s: gap %s..%s (%s)", gap.room_id, gap.start_ms, gap.end_ms, gap.reason
+            )
+        return gap
+
+    async def _after_delivery(self, delivery: Delivery, transport: str) -> None:
+        if delivery.closed:
+            info = await self._resolve(require_live=False)
+            if not info.live or info.room_id != self._info().room_id:
+                self._ended = True
+                return
+            raise UpstreamError("push closed by the server", room_id=info.room_id)
+        idle = time.monotonic() - self._last_business
+        if idle > self.options.fake_alive_timeout:
+            raise StaleConnection(
+                f"no business message for {idle:.1f} s (fake-alive)",
+                room_id=self._info().room_id,
+            )
+        auto = self.options.transport == "auto"
+        if transport == "poll" and auto and time.monotonic() >= self._push_retry_at:
+            raise _SessionEnd
+
+    # ------------------------------------------------------------------ failures
+
+    async def _on_failure(self, exc: Exception) -> None:
+        kind = classify(exc)
+        info = self._info()
+        transport = self._stats.transport
+        self._stats.reconnects += 1
+        self._stats.state = "reconnecting"
+        self._stats.connected_since = None
+        self._stats.error = f"{type(exc).__name__}: {exc}"
+        log.info("room %s: %s failed (%s): %s", info.room_id, transport, kind.value, exc)
+        if kind is Failure.FATAL:
+            self._stats.state = "failed"
+            raise exc
+        if kind is Failure.ENDED:
+            self._ended = True
+            return
+        if isinstance(exc, HandshakeRefused | SignatureRefused):
+            self._stats.refusals += 1
+        if transport == "push":
+            self._on_push_failure(exc, kind)
+        elif isinstance(exc, SignatureRefused) and self.options.transport == "auto":
+            self._mode = "push"  # polling is refused: push is the fallback
+        if kind is Failure.RERESOLVE:
+            await self._reresolve()
+        await asyncio.sleep(self.backoff.next_delay())
+
+    def _on_push_failure(self, exc: Exception, kind: Failure) -> None:
+        self._push_failures += 1
+        refused = isinstance(exc, HandshakeRefused)
+        many = self._push_failures >= self.options.push_failures_before_fallback
+        if self.options.transport == "auto" and (refused or many):
+            self._mode = "poll"
+            self._push_failures = 0
+            self._push_retry_at = time.monotonic() + self.options.push_retry_after
+            self._stats.fallbacks += 1
+            log.info("room %s: falling back to polling", self._info().room_id)
+
+    async def _reresolve(self) -> None:
+        try:
+            info = await self._resolve(require_live=False)
+        except Exception as exc:  # keep the old info; the next failure tries again
+            log.info("room %s: re-resolve failed: %s", self._info().room_id, exc)
+            return
+        if info.room_id != self._info().room_id:
+            self._new_broadcast(info)
+        else:
+            self.info = info
+
+    def _new_broadcast(self, info: RoomInfo) -> None:
+        self.info = info
+        self._pos = Position()
+        self._push_server = ""
+        self._last_server_ms = 0
+
+    async def _wait_for_broadcast(self) -> None:
+        """follow=True: poll the room status (with backoff) until a new broadcast is live."""
+        old = self._ended_room
+        self._stats.state = "waiting"
+        wait = Backoff(
+            initial=self.options.follow_interval, cap=self.options.follow_max_interval, jitter=0.2
+        )
+        while True:
+            try:
+                info = await self._resolve(require_live=False)
+            except (UpstreamError, httpx.HTTPError) as exc:
+                log.info("room %s: status check failed: %s", old, exc)
+            else:
+                if info.live and info.room_id != old:
+                    log.info("room %s: broadcast %s is live", info.web_rid, info.room_id)
+                    self._new_broadcast(info)
+                    return
+            await asyncio.sleep(wait.next_delay())

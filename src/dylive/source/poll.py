@@ -1,0 +1,97 @@
+"""Polling transport: ``GET /webcast/im/fetch/`` in a loop on cursor/internal_ext.
+
+``fetch_batch(client, upstream, info, identity, position, signing=…)`` does one request (signed
+with a_bogus unless ``signing == "off"``; an empty 200 body is retried once with a fresh signature,
+then raises :class:`~dylive.errors.SignatureRefused`). ``poll_stream(...)`` yields one
+:class:`~dylive.source.transport.Delivery` per response and waits ``fetch_interval`` ms (bounded
+by ``min_interval``/``max_interval`` seconds) before the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+
+from dylive.errors import SignatureRefused, UpstreamError
+from dylive.source import urls
+from dylive.source.frames import Batch, parse_response
+from dylive.source.identity import Identity, cookie_pairs
+from dylive.source.room import RoomInfo
+from dylive.source.signing import generate_mstoken, sign_query
+from dylive.source.transport import Delivery, Position
+
+log = logging.getLogger(__name__)
+
+
+def _query(info: RoomInfo, identity: Identity, pos: Position, signing: str) -> str:
+    ms_token = cookie_pairs(info.cookie).get("msToken") or generate_mstoken()
+    params = urls.fetch_params(
+        str(info.room_id),
+        info.user_unique_id,
+        cursor=pos.cursor,
+        internal_ext=pos.internal_ext,
+        user_agent=identity.user_agent,
+        ms_token=ms_token,
+    )
+    query = urls.encode_query(params, plus_spaces=True)
+    if signing != "off":
+        query = sign_query(query, identity.user_agent, generation=signing)
+    return query
+
+
+async def fetch_batch(
+    client: httpx.AsyncClient,
+    upstream: str,
+    info: RoomInfo,
+    identity: Identity,
+    position: Position,
+    *,
+    signing: str = "v2",
+) -> Batch:
+    """One im/fetch request → the parsed Response."""
+    headers = {"User-Agent": identity.user_agent, "Referer": urls.page_url(upstream, info.web_rid)}
+    if info.cookie:
+        headers["Cookie"] = info.cookie
+    for _attempt in range(2):
+        url = urls.fetch_url(upstream, _query(info, identity, position, signing))
+        try:
+            resp = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"im/fetch failed: {exc!r}", room_id=info.room_id) from exc
+        if resp.status_code != 200:
+            raise UpstreamError(f"im/fetch answered HTTP {resp.status_code}", room_id=info.room_id)
+        if resp.content:
+            return parse_response(resp.content)
+        log.info("room %s: im/fetch refused (empty 200 body); retrying", info.room_id)
+    raise SignatureRefused("im/fetch answered an empty body twice", room_id=info.room_id)
+
+
+async def poll_stream(
+    client: httpx.AsyncClient,
+    upstream: str,
+    info: RoomInfo,
+    identity: Identity,
+    position: Position,
+    *,
+    signing: str = "v2",
+    min_interval: float = 0.0,
+    max_interval: float = 5.0,
+) -> AsyncIterator[Delivery]:
+    """Deliveries from successive im/fetch responses, forever (the caller stops iterating)."""
+    pos = position
+    while True:
+        batch = await fetch_batch(client, upstream, info, identity, pos, signing=signing)
+        pos = Position(batch.cursor or pos.cursor, batch.internal_ext or pos.internal_ext)
+        yield Delivery(
+            batch.messages,
+            pos,
+            "poll",
+            now=batch.now,
+            push_server=batch.push_server,
+            fetch_interval=batch.fetch_interval,
+        )
+        wait = batch.fetch_interval / 1000.0 if batch.fetch_interval else 1.0
+        await asyncio.sleep(min(max_interval, max(min_interval, wait)))

@@ -1,0 +1,130 @@
+"""Asyncio WebSocket driver around the sans-I/O :class:`~dylive.source.session.PushSession`.
+
+``push_stream(push_server, info, identity, position, options)`` is an async generator of
+:class:`~dylive.source.transport.Delivery` (one per received frame, hb frames included so the
+collector's watchdog sees time pass). It sends the acks the session queues after every frame and a
+binary heartbeat every ``options.heartbeat_interval`` (default: the session's
+max(10 s, heartbeat_duration)); websockets answers the server's pings itself.
+
+A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
+:class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
+:class:`~dylive.source.reconnect.StaleConnection`; a corrupt frame raises the codec's
+:class:`~dylive.errors.ProtocolError` (the collector resumes from the last good position).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+from dylive.errors import HandshakeRefused, UpstreamError
+from dylive.source import urls
+from dylive.source.frames import MAX_PAYLOAD
+from dylive.source.identity import Identity
+from dylive.source.reconnect import StaleConnection
+from dylive.source.room import RoomInfo
+from dylive.source.session import PushSession
+from dylive.source.transport import Delivery, Position
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PushOptions:
+    heartbeat_interval: float | None = None  # None: the session's max(10 s, heartbeat_duration)
+    silence_timeout: float = 30.0  # no frame at all for this long → reconnect
+    open_timeout: float = 10.0
+    ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
+    max_size: int = MAX_PAYLOAD
+
+
+def build_push_url(push_server: str, info: RoomInfo, identity: Identity, pos: Position) -> str:
+    room_id = str(info.room_id)
+    ext = pos.internal_ext or urls.default_internal_ext(room_id, info.user_unique_id)
+    params = urls.push_params(
+        room_id,
+        info.user_unique_id,
+        cursor=pos.cursor,
+        internal_ext=ext,
+        user_agent=identity.user_agent,
+    )
+    return urls.push_url(push_server, params)
+
+
+async def open_socket(
+    url: str, info: RoomInfo, identity: Identity, opts: PushOptions
+) -> ClientConnection:
+    """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
+    headers = {"Cookie": info.cookie} if info.cookie else {}
+    try:
+        return await connect(
+            url,
+            additional_headers=headers,
+            user_agent_header=identity.user_agent,
+            proxy=identity.proxy or None,
+            open_timeout=opts.open_timeout,
+            ping_interval=opts.ping_interval,
+            max_size=opts.max_size,
+            compression=None,
+        )
+    except InvalidStatus as exc:
+        resp = exc.response
+        status = resp.headers.get("handshake-status")
+        if status:
+            msg = resp.headers.get("handshake-msg", "")
+            raise HandshakeRefused(status, msg, room_id=info.room_id) from exc
+        raise UpstreamError(
+            f"push handshake answered HTTP {resp.status_code}", room_id=info.room_id
+        ) from exc
+
+
+async def _heartbeat(ws: ClientConnection, session: PushSession, every: float | None) -> None:
+    while True:
+        await asyncio.sleep(every or session.heartbeat_interval)
+        await ws.send(session.heartbeat())
+
+
+async def push_stream(
+    push_server: str,
+    info: RoomInfo,
+    identity: Identity,
+    position: Position,
+    options: PushOptions | None = None,
+) -> AsyncIterator[Delivery]:
+    """Deliveries from one push connection until it closes or fails (see module docstring)."""
+    opts = options or PushOptions()
+    url = build_push_url(push_server, info, identity, position)
+    ws = await open_socket(url, info, identity, opts)
+    session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
+    hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
+    try:
+        while True:
+            try:
+                data = await asyncio.wait_for(ws.recv(), opts.silence_timeout)
+            except TimeoutError:
+                raise StaleConnection(
+                    f"push socket silent for {opts.silence_timeout:.1f} s", room_id=info.room_id
+                ) from None
+            if isinstance(data, str):
+                continue
+            messages = session.receive_frame(data)
+            for out in session.data_to_send():
+                await ws.send(out)
+            pos = Position(session.cursor, session.internal_ext)
+            yield Delivery(
+                tuple(messages), pos, "push", now=session.now, closed=session.closed_by_server
+            )
+            if session.closed_by_server:
+                return
+    finally:
+        hb.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await hb
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), 1.0)

@@ -1,0 +1,321 @@
+"""Room resolution: a live URL, a web_rid or a room_id → :class:`RoomInfo` (douyin-protocol.md §1).
+
+Public API (stable; the API service calls it)::
+
+    info = await resolve_room("https://live.douyin.com/123456", upstream="http://127.0.0.1:9000")
+    info.room_id, info.user_unique_id, info.status, info.anchor_nickname, info.cookie
+
+``resolve_room(ident, *, upstream, client=None, identity=None, signing=None, require_live=True)``
+raises :class:`~dylive.errors.RoomNotFound` (no such room / bad identifier),
+:class:`~dylive.errors.RoomNotLive` (``require_live`` and the broadcast is not on) and
+:class:`~dylive.errors.UpstreamError` (the upstream is down or refuses us).
+
+Method A scrapes the room page (``__ac_nonce`` challenge answered, Next.js chunks parsed);
+method B is ``/webcast/room/web/enter/`` (signed with a_bogus unless ``signing="off"``), also the
+only way for a bare room_id. An empty 200 body from web/enter is a refusal: one retry with a
+fresh signature, then the page result is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from dylive import settings
+from dylive.errors import RoomNotFound, RoomNotLive, SignatureRefused, UpstreamError
+from dylive.source import urls
+from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.signing import ac_signature, generate_mstoken, sign_query
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STATUS_ENDED", "STATUS_LIVE", "RoomInfo", "parse_ident", "resolve_room"]
+
+STATUS_LIVE = 2
+STATUS_ENDED = 4
+
+_ROOM_ID = re.compile(r'roomId\\?"\s*:\s*\\?"(\d+)\\?"')
+_UNIQUE_ID = re.compile(r'user_unique_id\\?"\s*:\s*\\?"(\d+)\\?"')
+_STATUS = re.compile(r'status_str\\?"\s*:\s*\\?"(\d+)\\?"')
+_PACE = re.compile(r'self\.__pace_f\.push\(\[1,\s*("(?:[^"\\]|\\.)*")\]\)')
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """What resolution learned about a room; ``cookie`` is the header to send from now on."""
+
+    web_rid: str
+    room_id: int
+    status: int
+    title: str = ""
+    anchor_nickname: str = ""
+    anchor_uid: str = ""
+    anchor_sec_uid: str = ""
+    anchor_display_id: str = ""
+    user_unique_id: str = ""
+    cookie: str = ""
+
+    @property
+    def live(self) -> bool:
+        return self.status == STATUS_LIVE
+
+
+def parse_ident(ident: str | int) -> tuple[str, str]:
+    """``(web_rid, room_id)``; one of them empty. A 16+ digit number is a room_id."""
+    text = str(ident).strip()
+    if "://" in text or text.startswith(("live.douyin.com", "www.")):
+        parts = urlsplit(text if "://" in text else "https://" + text)
+        segs = [s for s in parts.path.split("/") if s]
+        text = segs[-1] if segs else ""
+    if not text.isdigit():
+        raise RoomNotFound(f"not a Douyin live room URL, web_rid or room_id: {ident!r}")
+    return ("", text) if len(text) >= 16 else (text, "")
+
+
+def _random_unique_id() -> str:
+    return str(secrets.choice(range(73, 80))) + "".join(
+        secrets.choice("0123456789") for _ in range(17)
+    )
+
+
+class _Resolver:
+    """One resolution: keeps the growing cookie header and the request plumbing."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, upstream: str, identity: Identity, signing: str
+    ) -> None:
+        self.client = client
+        self.upstream = upstream.rstrip("/")
+        self.identity = identity
+        self.signing = signing
+        self.cookie = identity.cookie
+
+    def _headers(self, referer: str | None = None) -> dict[str, str]:
+        h = {"User-Agent": self.identity.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"}
+        if self.cookie:
+            h["Cookie"] = self.cookie
+        if referer:
+            h["Referer"] = referer
+        return h
+
+    async def get(self, url: str, referer: str | None = None) -> httpx.Response:
+        try:
+            resp = await self.client.get(url, headers=self._headers(referer))
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"upstream unreachable: {url.split('?')[0]}: {exc}") from exc
+        self.cookie = merge_cookies(self.cookie, set_cookies(resp.headers.multi_items()))
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise UpstreamError(f"upstream answered HTTP {resp.status_code} for {resp.url.path}")
+        return resp
+
+    async def ensure_ttwid(self) -> None:
+        if "ttwid" not in cookie_pairs(self.cookie):
+            await self.get(self.upstream + "/")
+        if "msToken" not in cookie_pairs(self.cookie):
+            self.cookie = merge_cookies(self.cookie, {"msToken": generate_mstoken()})
+
+    async def page(self, web_rid: str) -> str:
+        url = urls.page_url(self.upstream, web_rid)
+        resp = await self.get(url)
+        if resp.status_code == 404:
+            raise RoomNotFound(f"no live room {web_rid}", room_id=web_rid)
+        text = resp.text
+        nonce = cookie_pairs(self.cookie).get("__ac_nonce")
+        if _ROOM_ID.search(text) is None and nonce:
+            host = urlsplit(self.upstream).netloc + "/"
+            sig = ac_signature(host, nonce, self.identity.user_agent, ts=int(time.time()))
+            self.cookie = merge_cookies(self.cookie, {"__ac_signature": sig}, override=True)
+            resp = await self.get(url)
+            text = resp.text
+        return text
+
+    async def enter(self, web_rid: str, room_id: str) -> dict[str, Any]:
+        ms_token = cookie_pairs(self.cookie).get("msToken") or generate_mstoken()
+        params = urls.enter_params(
+            web_rid, room_id, user_agent=self.identity.user_agent, ms_token=ms_token
+        )
+        referer = urls.page_url(self.upstream, web_rid or "")
+        for _attempt in range(2):
+            query = urls.encode_query(params)
+            if self.signing != "off":
+                query = sign_query(query, self.identity.user_agent, generation=self.signing)
+            resp = await self.get(urls.enter_url(self.upstream, query), referer)
+            if resp.content.strip():
+                return _json(resp)
+            log.info("web/enter refused (empty 200 body) for %s; retrying", web_rid or room_id)
+        raise SignatureRefused("web/enter answered an empty body twice", room_id=web_rid or room_id)
+
+
+def _json(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise UpstreamError(f"web/enter: not JSON (HTTP {resp.status_code})") from exc
+    if not isinstance(data, dict):
+        raise UpstreamError("web/enter: unexpected JSON")
+    return data
+
+
+def _chunks(text: str) -> str:
+    """The page's Next.js script chunks, unescaped and concatenated."""
+    out = []
+    for m in _PACE.finditer(text):
+        try:
+            out.append(json.loads(m.group(1)))
+        except ValueError:
+            continue
+    return "\n".join(x for x in out if isinstance(x, str))
+
+
+def _object_at(text: str, key: str) -> dict[str, Any]:
+    m = re.search(rf'"{re.escape(key)}"\s*:\s*', text)
+    if m is None:
+        return {}
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text, m.end())
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def _s(obj: Any, *path: str) -> str:
+    for key in path:
+        if not isinstance(obj, dict):
+            return ""
+        obj = obj.get(key)
+    return "" if obj is None or isinstance(obj, dict | list) else str(obj)
+
+
+def info_from_page(web_rid: str, text: str) -> RoomInfo | None:
+    """Parse a room page; None when it carries no roomId (challenge page, unknown room)."""
+    plain = _chunks(text) or text
+    m = _ROOM_ID.search(plain) or _ROOM_ID.search(text)
+    if m is None:
+        return None
+    room_info = _object_at(plain, "roomInfo")
+    room = room_info.get("room") if isinstance(room_info.get("room"), dict) else {}
+    anchor = room_info.get("anchor") or (room or {}).get("owner") or {}
+    status = _s(room, "status") or _first(_STATUS, plain, text) or "0"
+    uid = _first(_UNIQUE_ID, plain, text)
+    return RoomInfo(
+        web_rid=web_rid,
+        room_id=int(_s(room_info, "roomId") or m.group(1)),
+        status=int(status) if status.isdigit() else 0,
+        title=_s(room, "title"),
+        anchor_nickname=_s(anchor, "nickname"),
+        anchor_uid=_s(anchor, "id_str") or _s(anchor, "uid"),
+        anchor_sec_uid=_s(anchor, "sec_uid"),
+        anchor_display_id=_s(anchor, "display_id") or _s(anchor, "unique_id"),
+        user_unique_id=uid,
+    )
+
+
+def _first(rx: re.Pattern[str], *texts: str) -> str:
+    for t in texts:
+        m = rx.search(t)
+        if m:
+            return m.group(1)
+    return ""
+
+
+def _dict(obj: Any) -> dict[str, Any]:
+    return obj if isinstance(obj, dict) else {}
+
+
+def info_from_enter(web_rid: str, data: dict[str, Any]) -> RoomInfo | None:
+    """Parse a web/enter JSON body; None when it names no room."""
+    body: dict[str, Any] = _dict(data.get("data"))
+    rooms = body.get("data") if isinstance(body.get("data"), list) else []
+    room = _dict(rooms[0] if rooms else body.get("room"))
+    room_id = _s(room, "id_str") or _s(body, "enter_room_id")
+    if not room_id.isdigit():
+        return None
+    anchor = _dict(body.get("user") or room.get("owner"))
+    status = _s(room, "status")
+    return RoomInfo(
+        web_rid=web_rid or _s(room, "owner", "web_rid") or _s(anchor, "web_rid"),
+        room_id=int(room_id),
+        status=int(status) if status.isdigit() else 0,
+        title=_s(room, "title"),
+        anchor_nickname=_s(anchor, "nickname"),
+        anchor_uid=_s(anchor, "id_str"),
+        anchor_sec_uid=_s(anchor, "sec_uid"),
+        anchor_display_id=_s(anchor, "display_id") or _s(anchor, "unique_id"),
+    )
+
+
+async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
+    await r.ensure_ttwid()
+    info: RoomInfo | None = None
+    if web_rid:
+        info = info_from_page(web_rid, await r.page(web_rid))
+    if info is None:
+        try:
+            entered = info_from_enter(web_rid, await r.enter(web_rid, room_id))
+        except SignatureRefused:
+            if info is None:
+                raise
+            log.info("web/enter refused for %s; using the page", web_rid)
+            entered = None
+        if entered is not None:
+            info = _combine(info, entered)
+    if info is None:
+        raise RoomNotFound(f"no live room {web_rid or room_id}", room_id=web_rid or room_id)
+    uid = info.user_unique_id or _random_unique_id()
+    return replace(info, user_unique_id=uid, cookie=r.cookie)
+
+
+def _combine(page: RoomInfo | None, enter: RoomInfo) -> RoomInfo:
+    if page is None:
+        return enter
+    return replace(
+        page,
+        title=page.title or enter.title,
+        anchor_nickname=page.anchor_nickname or enter.anchor_nickname,
+        anchor_uid=page.anchor_uid or enter.anchor_uid,
+        anchor_sec_uid=page.anchor_sec_uid or enter.anchor_sec_uid,
+        anchor_display_id=page.anchor_display_id or enter.anchor_display_id,
+    )
+
+
+def make_client(identity: Identity, *, timeout: float = 10.0) -> httpx.AsyncClient:
+    """An httpx client with the identity's proxy (env proxies ignored)."""
+    return httpx.AsyncClient(proxy=identity.proxy, timeout=timeout, trust_env=False)
+
+
+async def resolve_room(
+    ident: str | int,
+    *,
+    upstream: str | None = None,
+    client: httpx.AsyncClient | None = None,
+    identity: Identity | None = None,
+    signing: str | None = None,
+    require_live: bool = True,
+) -> RoomInfo:
+    """Resolve ``ident`` (URL, web_rid or room_id) against ``upstream`` (DYLIVE_UPSTREAM)."""
+    web_rid, room_id = parse_ident(ident)
+    ident_ = identity or Identity.build()
+    own = client is None
+    http = client or make_client(ident_)
+    try:
+        resolver = _Resolver(
+            http, upstream or settings.get("upstream"), ident_, signing or settings.get("signing")
+        )
+        info = await _resolve(resolver, web_rid, room_id)
+    finally:
+        if own:
+            await http.aclose()
+    if require_live and not info.live:
+        raise RoomNotLive(
+            f"room {info.web_rid or info.room_id} is not live (status {info.status})",
+            room_id=info.room_id,
+        )
+    return info
