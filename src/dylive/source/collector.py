@@ -165,7 +165,9 @@ class Room:
             self._client = make_client(self.identity, timeout=self.options.http_timeout)
         try:
             self.info = await self._resolve(require_live=not self.follow)
-        except BaseException:
+        except BaseException as exc:
+            self._stats.state = "failed"
+            self._stats.error = str(exc)
             await self.aclose()
             raise
         return self

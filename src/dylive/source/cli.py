@@ -1,0 +1,96 @@
+"""``dylive watch ROOM``: follow one live room in the terminal (rich view) or as JSON lines.
+
+``--format jsonl`` prints one rendered JSON object (``dylive.decode.render``) per message on
+stdout; gaps and status notes go to stderr. Errors (room not found, not live, upstream down) are
+one line on stderr and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import orjson
+
+from dylive import settings
+from dylive.decode import GiftEvent, GiftLedger, render
+from dylive.errors import DyliveError, RoomNotFound, RoomNotLive
+from dylive.source.collector import CollectorOptions, Room
+from dylive.source.gaps import GapEvent
+
+EXIT_NOT_FOUND = 2
+EXIT_NOT_LIVE = 3
+EXIT_UPSTREAM = 4
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "watch", help="watch a live room (chat, gifts, viewers) in the terminal or as JSON lines"
+    )
+    p.add_argument("room", help="live URL, web_rid or room_id")
+    p.add_argument("--upstream", default=None, help="Douyin-compatible host (DYLIVE_UPSTREAM)")
+    p.add_argument("--cookie", default=None, help="cookie string or cookie file (DYLIVE_COOKIE)")
+    p.add_argument("--proxy", default=None, help="HTTP or SOCKS proxy URL (DYLIVE_PROXY)")
+    p.add_argument("--user-agent", default=None, help="User-Agent (DYLIVE_USER_AGENT)")
+    p.add_argument("--follow", action="store_true", help="wait for the next broadcast at live end")
+    p.add_argument("--format", choices=("rich", "jsonl"), default="rich")
+    p.add_argument("--transport", choices=("auto", "push", "poll"), default="auto")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_watch(args))
+    except KeyboardInterrupt:
+        return 130
+    except RoomNotFound as exc:
+        return _fail(f"room not found: {exc}", EXIT_NOT_FOUND)
+    except RoomNotLive as exc:
+        return _fail(f"room not live: {exc} (use --follow to wait for it)", EXIT_NOT_LIVE)
+    except DyliveError as exc:
+        return _fail(f"upstream error: {exc}", EXIT_UPSTREAM)
+    except OSError as exc:
+        return _fail(f"error: {exc}", 1)
+
+
+def _fail(line: str, code: int) -> int:
+    sys.stderr.write(f"dylive watch: {line}\n")
+    return code
+
+
+def _room(args: argparse.Namespace) -> Room:
+    return Room(
+        args.room,
+        upstream=args.upstream or settings.get("upstream"),
+        cookie=args.cookie,
+        proxy=args.proxy,
+        user_agent=args.user_agent,
+        follow=args.follow,
+        options=CollectorOptions(transport=args.transport),
+    )
+
+
+async def _watch(args: argparse.Namespace) -> int:
+    async with _room(args) as room:
+        if args.format == "jsonl":
+            await _jsonl(room)
+        else:
+            from dylive.source.watch_view import run_view
+
+            await run_view(room)
+    return 0
+
+
+async def _jsonl(room: Room) -> None:
+    out = sys.stdout.buffer
+    ledger = GiftLedger()
+    async for event in room:
+        if isinstance(event, GapEvent):
+            sys.stderr.write(
+                f"dylive watch: gap {event.start_ms}..{event.end_ms} ({event.reason})\n"
+            )
+            continue
+        delta = ledger.delta(event) if isinstance(event, GiftEvent) else None
+        out.write(orjson.dumps(render(event, gift_delta=delta)) + b"\n")
+        out.flush()
