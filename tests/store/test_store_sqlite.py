@@ -119,7 +119,7 @@ async def test_messages_of_returns_raw(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         await store.append([rec(1, "WebcastGiftMessage"), rec(2), rec(3, "WebcastGiftMessage")])
         rows = await store.messages_of(ROOM, ["WebcastGiftMessage"], 0)
-        assert [(m, r) for _, m, r in rows] == [
+        assert [(m, r) for _, _, m, r in rows] == [
             ("WebcastGiftMessage", b"raw1"),
             ("WebcastGiftMessage", b"raw3"),
         ]

@@ -144,8 +144,8 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def messages_of(
         self, room_id: int, methods: Iterable[str], after_seq: int
-    ) -> list[tuple[int, str, bytes]]:
-        """``(seq, method, raw)`` of every message of ``room_id`` in ``methods`` after a seq."""
+    ) -> list[tuple[int, int, str, bytes]]:
+        """``(seq, msg_id, method, raw)`` of every message of ``room_id`` in ``methods`` after a seq."""
 
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:

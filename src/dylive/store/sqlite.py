@@ -314,17 +314,17 @@ class SQLiteStore(EventStore):
 
     async def messages_of(
         self, room_id: int, methods: Iterable[str], after_seq: int
-    ) -> list[tuple[int, str, bytes]]:
+    ) -> list[tuple[int, int, str, bytes]]:
         wanted = tuple(methods)
         marks = ",".join("?" * len(wanted))
         sql = (
-            f"SELECT seq, method, raw FROM events WHERE room_id = ? AND seq > ?"
+            f"SELECT seq, msg_id, method, raw FROM events WHERE room_id = ? AND seq > ?"
             f" AND method IN ({marks}) ORDER BY seq"
         )
-        rows: list[tuple[int, str, bytes]] = await self._query(
+        rows = await self._query(
             lambda conn: conn.execute(sql, (to_signed(room_id), after_seq, *wanted)).fetchall()
         )
-        return rows
+        return [(seq, to_unsigned(msg_id), method, raw) for seq, msg_id, method, raw in rows]
 
     async def prune(self, older_than_ms: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:

@@ -1,0 +1,192 @@
+"""Operational and REST endpoints: health, per-room status, pins, OpenAPI document and docs page.
+
+- ``GET /healthz`` — liveness (no token).
+- ``GET /api/rooms`` — status of every collected room (token).
+- ``GET /api/rooms/{room}`` — one room's status: transport, lag, gaps, messages/s (token).
+- ``POST /api/rooms/{room}/pin`` / ``DELETE /api/rooms/{room}/pin`` — collect without polling.
+- ``GET /openapi.json`` (hand-written OpenAPI 3.1) and ``GET /docs`` (a small HTML page).
+- ``GET /metrics`` — Prometheus (registered in the app factory).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from .errors import ALL_ERRORS, OK_MSG, ApiError, json_response, ok
+
+if TYPE_CHECKING:
+    from .app import Service
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+async def healthz(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    return ok({"status": "ok", "rooms": len(svc.rooms.rooms)})
+
+
+async def rooms(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    await svc.authorize(request)
+    return ok({"rooms": [s.status() for s in svc.rooms.rooms.values()]})
+
+
+async def room(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    await svc.authorize(request)
+    info, live = await svc.rooms.lookup(request.path_params["room"])
+    state = svc.rooms.rooms.get(info.room_id)
+    status: dict[str, Any] = (
+        state.status()
+        if state is not None
+        else {"room_id": info.room_id, "web_rid": info.web_rid, "collecting": False}
+    )
+    status["live"] = live
+    status["last_seq"] = await svc.store.last_seq(info.room_id)
+    return ok(status)
+
+
+async def pin(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    await svc.authorize(request)
+    ident = request.path_params["room"]
+    if request.method == "DELETE":
+        info, _ = await svc.rooms.lookup(ident)
+        await svc.rooms.unpin(info.web_rid or str(info.room_id))
+        return ok({"room_id": info.room_id, "pinned": False})
+    state = await svc.rooms.pin(ident)
+    return ok({"room_id": state.room_id, "web_rid": state.info.web_rid, "pinned": True})
+
+
+def _param(name: str, desc: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": desc,
+        "schema": {"type": kind},
+    }
+
+
+_TOKEN = _param("token", "API token (接口授权码); or `Authorization: Bearer`", required=True)
+_ROOM = _param("room_id", "web_rid, internal room_id or live.douyin.com URL", required=True)
+
+
+def openapi_document() -> dict[str, Any]:
+    errors = {
+        str(k.status): {"description": f"code {k.code}: {k.msg}"}
+        for k in sorted(ALL_ERRORS, key=lambda k: k.status)
+    }
+    envelope = {
+        "type": "object",
+        "required": ["code", "msg", "data"],
+        "properties": {
+            "code": {"type": "integer", "description": f"200 = {OK_MSG}; else an error code"},
+            "msg": {"type": "string"},
+            "data": {"type": "object"},
+        },
+    }
+    ok_resp = {"description": "success", "content": {"application/json": {"schema": envelope}}}
+
+    def op(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": summary,
+                "parameters": params,
+                "responses": {"200": ok_resp, **errors},
+            }
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "dylive API", "version": "1.0", "description": "Douyin live room data."},
+        "paths": {
+            "/douyin/liveroom/chat": op(
+                "Real-time chat and gift messages (实时弹幕和礼物信息)",
+                [
+                    _TOKEN,
+                    _ROOM,
+                    _param("cursor", "continue after this cursor (from the last response)"),
+                    _param("internal_ext", "continue after this internal_ext"),
+                    _param("count", "page size 1..500 (default 50)", kind="integer"),
+                    _param("methods", "comma-separated methods or short names; `all`"),
+                    _param("wait", "long-poll up to N seconds (max 30)", kind="number"),
+                ],
+            ),
+            "/douyin/liveroom/audience": op(
+                "Audience gift ranking and user levels (音浪榜); data.source = upstream|ledger",
+                [_TOKEN, _ROOM],
+            ),
+            "/healthz": op("Liveness", []),
+            "/api/rooms": op("Status of every collected room", [_TOKEN]),
+            "/api/rooms/{room}": op("One room's status", [_TOKEN]),
+            "/api/rooms/{room}/pin": {
+                "post": {
+                    "summary": "Pin a room (collect without polling)",
+                    "parameters": [_TOKEN],
+                    "responses": {"200": ok_resp, **errors},
+                },
+                "delete": {
+                    "summary": "Unpin a room",
+                    "parameters": [_TOKEN],
+                    "responses": {"200": ok_resp, **errors},
+                },
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text"}},
+                }
+            },
+        },
+    }
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+async def docs(request: Request) -> Response:
+    doc = openapi_document()
+    rows = []
+    for path, ops in doc["paths"].items():
+        for verb, spec in ops.items():
+            params = ", ".join(p["name"] for p in spec.get("parameters", []))
+            rows.append(
+                f"<tr><td>{verb.upper()}</td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(spec['summary'])}</td><td>{html.escape(params)}</td></tr>"
+            )
+    codes = "".join(
+        f"<tr><td>{k.code}</td><td>{k.status}</td><td>{html.escape(k.msg)}</td></tr>"
+        for k in ALL_ERRORS
+    )
+    page = (
+        "<!doctype html><meta charset=utf-8><title>dylive API</title>"
+        "<h1>dylive API</h1><p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
+        "<table border=1><tr><th>method</th><th>path</th><th>what</th><th>parameters</th></tr>"
+        + "".join(rows)
+        + "</table><h2>Error codes</h2><table border=1><tr><th>code</th><th>HTTP</th><th>msg</th></tr>"
+        + codes
+        + "</table>"
+    )
+    return HTMLResponse(page)
+
+
+def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
+    return [
+        Route("/healthz", guard("healthz", healthz), methods=["GET"]),
+        Route("/api/rooms", guard("rooms", rooms), methods=["GET"]),
+        Route("/api/rooms/{room}", guard("room", room), methods=["GET"]),
+        Route("/api/rooms/{room}/pin", guard("pin", pin), methods=["POST", "DELETE"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+
+
+__all__ = ["ApiError", "openapi_document", "routes"]

@@ -1,0 +1,229 @@
+"""The ASGI app factory: ``create_app(config)`` → Starlette app (store, rooms, routes, handlers).
+
+Every response is the envelope of :mod:`dylive.serve.errors`; an unexpected exception is logged
+and answered with code 50000, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dylive import settings
+from dylive.errors import StoreError
+from dylive.source.ranklist import fetch_audience_ranklist
+from dylive.source.room import RoomInfo
+from dylive.store import EventStore, TokenRecord, open_store
+
+from . import api, compat, tokens
+from .audience import AudienceService
+from .errors import (
+    INTERNAL,
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND,
+    STORE,
+    ApiError,
+    ErrorKind,
+    error_response,
+)
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceConfig:
+    """Everything ``dylive serve`` can set (CLI options / DYLIVE_* settings)."""
+
+    db: str = "dylive.sqlite3"
+    upstream: str = "https://live.douyin.com"
+    user_agent: str = settings.DEFAULT_USER_AGENT
+    cookie: str = ""
+    signing: str = "v2"
+    pins: list[str] = field(default_factory=list)
+    idle_timeout: float = 300.0
+    retention_hours: float = 0.0  # 0 = keep forever
+    page_size: int = 50
+    max_page: int = 500
+    max_wait: float = 30.0
+    fetch_interval: int = 1000
+    ranklist: bool = True
+    resolver: Resolver | None = None
+    source_factory: SourceFactory | None = None
+    store: EventStore | None = None
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> ServiceConfig:
+        base = cls(
+            db=settings.get("db"),
+            upstream=settings.get("upstream"),
+            user_agent=settings.get("user_agent"),
+            cookie=settings.get("cookie"),
+            signing=settings.get("signing"),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(base, key, value)
+        return base
+
+
+class Service:
+    """The running service: store, room manager, audience, limiter, metrics."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.store: EventStore = config.store or open_store(config.db)
+        self.metrics = Metrics()
+        self.limiter = RateLimiter()
+        self.started_ms = time.time_ns() // 1_000_000
+        self.http = httpx.AsyncClient(timeout=10.0, trust_env=False)
+        self.rooms = RoomManager(
+            self.store,
+            resolver=config.resolver
+            or default_resolver(upstream=config.upstream, signing=config.signing),
+            source_factory=config.source_factory
+            or collector_source(upstream=config.upstream, user_agent=config.user_agent),
+            idle_timeout=config.idle_timeout,
+            on_stored=self.metrics.on_stored,
+        )
+        fetcher = self._fetch_ranklist if config.ranklist else None
+        self.audience = AudienceService(self.store, fetcher)
+        self._pruner: Any = None
+
+    async def _fetch_ranklist(self, info: RoomInfo) -> dict[str, Any]:
+        return await fetch_audience_ranklist(
+            self.http,
+            upstream=self.config.upstream,
+            room_id=info.room_id,
+            anchor_id=info.anchor_uid,
+            sec_anchor_id=info.anchor_sec_uid,
+            web_rid=info.web_rid,
+            user_agent=self.config.user_agent,
+            cookie=info.cookie or self.config.cookie,
+            signing=self.config.signing,
+        )
+
+    async def authorize(self, request: Request) -> TokenRecord:
+        """Authenticate (query ``token`` or ``Authorization: Bearer``) and rate-limit."""
+        token = request.query_params.get("token")
+        if not token:
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("bearer "):
+                token = auth[7:].strip()
+        record = await tokens.authenticate(self.store, token)
+        self.limiter.check(record.id, record.rate)
+        return record
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.rooms.start(self.config.pins)
+        if self.config.retention_hours > 0:
+            import asyncio
+
+            self._pruner = asyncio.create_task(self._prune_loop())
+
+    async def _prune_loop(self) -> None:
+        import asyncio
+
+        while True:
+            cutoff = time.time_ns() // 1_000_000 - int(self.config.retention_hours * 3_600_000)
+            try:
+                deleted = await self.store.prune(cutoff)
+                if deleted:
+                    log.info("retention: deleted %s messages", deleted)
+            except StoreError as exc:
+                log.warning("retention: %s", exc)
+            await asyncio.sleep(600)
+
+    async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+        await self.rooms.stop()
+        await self.http.aclose()
+        await self.store.close()
+
+
+def _kind_for_status(status: int) -> ErrorKind:
+    if status == 404:
+        return NOT_FOUND
+    if status == 405:
+        return METHOD_NOT_ALLOWED
+    return ErrorKind(40000 + status if status < 500 else 50000, status, NOT_FOUND.msg)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(name: str, endpoint: Endpoint) -> Endpoint:
+    """Wrap an endpoint: ApiError → its envelope, StoreError → 50301, anything else → 50000
+    (logged); count and time every request in the metrics."""
+
+    async def handler(request: Request) -> Response:
+        metrics: Metrics = request.app.state.svc.metrics
+        started = time.perf_counter()
+        try:
+            response = await endpoint(request)
+            code = "200"
+        except ApiError as exc:
+            response, code = error_response(exc), str(exc.kind.code)
+        except StoreError as exc:
+            log.error("store failure on %s: %s", request.url.path, exc)
+            response, code = error_response(ApiError(STORE)), str(STORE.code)
+        except Exception as exc:
+            log.error("unexpected error on %s: %r", request.url.path, exc, exc_info=exc)
+            response, code = error_response(ApiError(INTERNAL)), str(INTERNAL.code)
+        metrics.requests.labels(name, code).inc()
+        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return response
+
+    return handler
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(ApiError(_kind_for_status(exc.status_code)))
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error on %s: %r", request.url.path, exc, exc_info=exc)
+    return error_response(ApiError(INTERNAL))
+
+
+def create_app(config: ServiceConfig) -> Starlette:
+    """The API app; the service starts and stops with the ASGI lifespan."""
+    svc = Service(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await svc.start()
+        try:
+            yield
+        finally:
+            await svc.stop()
+
+    routes = [
+        Route("/douyin/liveroom/chat", guarded("chat", compat.chat), methods=["GET"]),
+        Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
+        Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
+        *api.routes(guarded),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.svc = svc
+    return app

@@ -1,0 +1,205 @@
+"""The audience gift ranking (音浪榜): upstream ranklist first, our own gift ledger as fallback.
+
+``source`` (additive, beside ``data.data``) says who answered: ``"upstream"`` (Douyin's
+``/webcast/ranklist/audience/`` passed through untouched) or ``"ledger"`` (computed here: per
+sender, diamonds × GiftLedger deltas over every stored gift of the broadcast, merged with the
+scores of the in-stream RoomRankMessage / RoomUserSeqMessage rankings, whichever is higher).
+The ledger ranking uses Douyin's field names and the contract example's user keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dylive.decode import (
+    GiftEvent,
+    GiftLedger,
+    RoomRankEvent,
+    RoomUserSeqEvent,
+    UserInfo,
+    decode,
+)
+from dylive.errors import DyliveError
+from dylive.source.frames import RawMessage
+from dylive.source.room import RoomInfo
+from dylive.store import EventStore
+
+log = logging.getLogger(__name__)
+
+RankFetcher = Callable[[RoomInfo], Awaitable[dict[str, Any]]]
+
+_METHODS = ("WebcastGiftMessage", "WebcastRoomRankMessage", "WebcastRoomUserSeqMessage")
+MAX_RANKS = 50
+
+
+@dataclass
+class _RoomTally:
+    ledger: GiftLedger = field(default_factory=GiftLedger)
+    diamonds: dict[int, int] = field(default_factory=dict)
+    in_stream: dict[int, int] = field(default_factory=dict)
+    users: dict[int, UserInfo] = field(default_factory=dict)
+    last_seq: int = 0
+
+    def see_user(self, user: UserInfo) -> None:
+        old = self.users.get(user.uid)
+        if old is None or (user.pay_grade_level, user.fans_club_level, bool(user.nickname)) >= (
+            old.pay_grade_level,
+            old.fans_club_level,
+            bool(old.nickname),
+        ):
+            self.users[user.uid] = user
+
+    def add(self, msg_id: int, method: str, raw: bytes, room_id: int) -> None:
+        event = decode(RawMessage(method, msg_id, raw), room_id=room_id)
+        if isinstance(event, GiftEvent) and event.user.uid:
+            delta = self.ledger.delta(event)
+            self.diamonds[event.user.uid] = (
+                self.diamonds.get(event.user.uid, 0) + delta * event.diamond_count
+            )
+            self.see_user(event.user)
+        elif isinstance(event, RoomRankEvent | RoomUserSeqEvent):
+            for entry in event.ranks:
+                if not entry.user.uid:
+                    continue
+                score = entry.score or _int(entry.score_str)
+                self.in_stream[entry.user.uid] = max(self.in_stream.get(entry.user.uid, 0), score)
+                self.see_user(entry.user)
+
+    def scores(self) -> list[tuple[int, int]]:
+        uids = set(self.diamonds) | set(self.in_stream)
+        merged = [(u, max(self.diamonds.get(u, 0), self.in_stream.get(u, 0))) for u in uids]
+        merged = [(u, s) for u, s in merged if s > 0]
+        merged.sort(key=lambda us: (-us[1], us[0]))
+        return merged[:MAX_RANKS]
+
+
+def _int(text: str) -> int:
+    digits = "".join(ch for ch in text if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def douyin_user(user: UserInfo, anchor_uid: int = 0) -> dict[str, Any]:
+    """A Douyin ``user`` object (the contract example's keys and types) from a UserInfo."""
+    avatar = user.avatar_url
+    return {
+        "adversary_authorization_info": 0,
+        "adversary_user_status": 0,
+        "allow_be_located": False,
+        "allow_find_by_contacts": False,
+        "allow_others_download_video": False,
+        "allow_others_download_when_sharing_video": False,
+        "allow_share_show_profile": False,
+        "allow_show_in_gossip": False,
+        "allow_show_my_action": False,
+        "allow_strange_comment": False,
+        "allow_unfollower_comment": False,
+        "allow_use_linkmic": False,
+        "authorization_info": 0,
+        "avatar_thumb": {
+            "avg_color": "",
+            "height": 0,
+            "image_type": 0,
+            "is_animated": False,
+            "open_web_url": "",
+            "uri": "",
+            "url_list": [avatar] if avatar else [],
+            "width": 0,
+        },
+        "badge_image_list": [],
+        "bg_img_url": "",
+        "birthday": 0,
+        "birthday_description": "",
+        "birthday_valid": False,
+        "block_status": 0,
+        "city": "",
+        "comment_restrict": 0,
+        "commerce_webcast_config_ids": [],
+        "constellation": "",
+        "create_time": 0,
+        "disable_ichat": 0,
+        "display_id": user.unique_id,
+        "id": user.uid,
+        "id_str": str(user.uid),
+        "short_id": user.short_id,
+        "nickname": user.nickname,
+        "sec_uid": user.sec_uid,
+        "gender": user.gender,
+        "follow_info": {"follower_count": getattr(user, "follower_count", 0)},
+        "pay_grade": {"level": user.pay_grade_level, "grade_describe": ""},
+        "fans_club": {
+            "data": {
+                "level": user.fans_club_level,
+                "club_name": user.fans_club_name,
+                "anchor_id": anchor_uid if user.fans_club_level else 0,
+            }
+        },
+    }
+
+
+def ledger_ranking(tally: _RoomTally, anchor_uid: int) -> dict[str, Any]:
+    ranks: list[dict[str, Any]] = []
+    previous = 0
+    for position, (uid, score) in enumerate(tally.scores(), start=1):
+        gap = score if position == 1 else previous - score
+        ranks.append(
+            {
+                "delta": 0,
+                "first_gift": False,
+                "gap_description": str(gap),
+                "rank": position,
+                "score": score,
+                "exactly_score": score,
+                "score_description": "",
+                "is_hidden": False,
+                "user": douyin_user(tally.users.get(uid, UserInfo(uid=uid)), anchor_uid),
+            }
+        )
+        previous = score
+    return {
+        "currency": "音浪",
+        "has_more": False,
+        "has_once_live": True,
+        "music_wave": "音浪",
+        "ranks": ranks,
+        "total": len(ranks),
+        "invisible_total": 0,
+        "user_count_desc": "",
+    }
+
+
+class AudienceService:
+    """``ranking(info) -> (data, source)``; ``fetcher`` is the upstream call (None = off)."""
+
+    def __init__(self, store: EventStore, fetcher: RankFetcher | None) -> None:
+        self.store = store
+        self._fetcher = fetcher
+        self._tallies: dict[int, _RoomTally] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def ranking(self, info: RoomInfo) -> tuple[dict[str, Any], str]:
+        if self._fetcher is not None:
+            try:
+                data = await self._fetcher(info)
+            except DyliveError as exc:
+                log.info(
+                    "room %s: ranklist upstream failed (%s); using the ledger", info.room_id, exc
+                )
+            else:
+                if data.get("ranks"):
+                    return data, "upstream"
+                log.info("room %s: ranklist upstream empty; using the ledger", info.room_id)
+        return await self.ledger(info), "ledger"
+
+    async def ledger(self, info: RoomInfo) -> dict[str, Any]:
+        tally = self._tallies.setdefault(info.room_id, _RoomTally())
+        async with self._locks.setdefault(info.room_id, asyncio.Lock()):
+            rows = await self.store.messages_of(info.room_id, _METHODS, tally.last_seq)
+            for seq, msg_id, method, raw in rows:
+                tally.add(msg_id, method, raw, info.room_id)
+                tally.last_seq = seq
+        anchor = int(info.anchor_uid) if str(info.anchor_uid).isdigit() else 0
+        return ledger_ranking(tally, anchor)

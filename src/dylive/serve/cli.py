@@ -1,0 +1,178 @@
+"""``dylive serve``, ``dylive demo`` and ``dylive token create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+import uvicorn
+
+from dylive import settings
+from dylive.errors import DyliveError
+from dylive.store import open_store
+
+from . import tokens
+from .app import ServiceConfig, create_app
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_serve(subparsers)
+    _register_token(subparsers)
+    p = subparsers.add_parser(
+        "demo", help="start the simulator and the API service together and print curl commands"
+    )
+    p.add_argument("--db", default="dylive-demo.sqlite3", help="SQLite file (default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="API port (0 = any free port)")
+    p.add_argument("--sim-port", type=int, default=9000, help="simulator port (0 = any free)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(func=_run_demo)
+
+
+def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("serve", help="run the vendor-compatible HTTP API service")
+    p.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
+    p.add_argument("--upstream", default=None, help="Douyin-compatible host (DYLIVE_UPSTREAM)")
+    p.add_argument("--host", default=None, help="listen address (DYLIVE_HOST)")
+    p.add_argument("--port", type=int, default=None, help="listen port, 0 = any (DYLIVE_PORT)")
+    p.add_argument(
+        "--room",
+        action="append",
+        default=[],
+        metavar="ROOM",
+        help="pin a room (URL, web_rid or room_id): collect it without polling; repeatable",
+    )
+    p.add_argument("--idle-timeout", type=float, default=None, help="stop idle rooms (s, 300)")
+    p.add_argument(
+        "--retention-hours", type=float, default=None, help="delete messages older than this"
+    )
+    p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
+    p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
+    p.add_argument("--no-ranklist", action="store_true", help="never ask upstream for the ranking")
+    p.set_defaults(func=_run_serve)
+
+
+def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("token", help="create, list or revoke API tokens")
+    sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="create a token and print it (shown only once)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--room-limit", type=int, default=0, help="rooms at a time (0 = no limit)")
+    create.add_argument("--rate", type=float, default=0.0, help="requests/s (0 = no limit)")
+    listing = sub.add_parser("list", help="list tokens (never their secrets)")
+    revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
+    revoke.add_argument("ident", help="token name or id")
+    for q in (create, listing, revoke):
+        q.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
+    create.set_defaults(func=_token_create)
+    listing.set_defaults(func=_token_list)
+    revoke.set_defaults(func=_token_revoke)
+
+
+# -- token --------------------------------------------------------------------------------------
+def _db(args: argparse.Namespace) -> str:
+    return str(args.db or settings.get("db"))
+
+
+async def _with_store(db: str, action: Any) -> Any:
+    store = open_store(db)
+    await store.open()
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def _token_create(args: argparse.Namespace) -> int:
+    async def create(store: Any) -> str:
+        return await tokens.create(store, args.name, room_limit=args.room_limit, rate=args.rate)
+
+    try:
+        secret = asyncio.run(_with_store(_db(args), create))
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {exc}\n")
+        return 1
+    sys.stdout.write(secret + "\n")
+    return 0
+
+
+def _token_list(args: argparse.Namespace) -> int:
+    async def listing(store: Any) -> Any:
+        return await store.list_tokens()
+
+    records = asyncio.run(_with_store(_db(args), listing))
+    sys.stdout.write("id\tname\troom_limit\trate\tcreated\tstatus\n")
+    for r in records:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at / 1000))
+        status = "active" if r.active else "revoked"
+        sys.stdout.write(f"{r.id}\t{r.name}\t{r.room_limit}\t{r.rate:g}\t{created}\t{status}\n")
+    return 0
+
+
+def _token_revoke(args: argparse.Namespace) -> int:
+    async def revoke(store: Any) -> int:
+        count: int = await store.revoke_token(args.ident)
+        return count
+
+    count = asyncio.run(_with_store(_db(args), revoke))
+    if not count:
+        sys.stderr.write(f"dylive token: no active token named {args.ident!r}\n")
+        return 1
+    sys.stdout.write(f"revoked {count} token(s)\n")
+    return 0
+
+
+# -- serve --------------------------------------------------------------------------------------
+def serve_config(args: argparse.Namespace) -> ServiceConfig:
+    return ServiceConfig.from_settings(
+        db=args.db,
+        upstream=args.upstream,
+        pins=list(args.room),
+        idle_timeout=args.idle_timeout,
+        retention_hours=args.retention_hours,
+        signing=args.signing,
+        cookie=args.cookie,
+        ranklist=False if args.no_ranklist else None,
+    )
+
+
+async def run_server(config: ServiceConfig, host: str, port: int, *, announce: bool = True) -> None:
+    """Run the API until cancelled or signalled; print the bound URL once listening."""
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
+        await asyncio.sleep(0.02)
+    if server.started and announce:
+        bound = server.servers[0].sockets[0].getsockname()
+        sys.stdout.write(f"dylive serve: listening on http://{bound[0]}:{bound[1]}\n")
+        sys.stdout.flush()
+    await task
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    config = serve_config(args)
+    host = args.host or settings.get("host")
+    port = settings.get("port") if args.port is None else args.port
+    try:
+        asyncio.run(run_server(config, host, int(port)))
+    except KeyboardInterrupt:
+        return 130
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive serve: {exc}\n")
+        return 1
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        code: int = asyncio.run(run_demo(args))
+        return code
+    except KeyboardInterrupt:
+        return 130

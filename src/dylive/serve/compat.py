@@ -1,0 +1,212 @@
+"""The vendor-compatible endpoints: ``GET /douyin/liveroom/chat`` and ``/douyin/liveroom/audience``.
+
+Contract: ../shared/spec/api-contract.md. Additive query parameters of the chat endpoint:
+``cursor`` / ``internal_ext`` (echo the last response's value to continue after it), ``count``
+(page size, 1..500, default 50), ``methods`` (comma-separated method names or short names such
+as ``chat,gift``; ``all`` for every method), ``wait`` (long-poll up to N seconds, max 30).
+Without a cursor the server continues from where this token last read this room; the first
+call returns the recent backlog (the latest ``count`` messages).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dylive.store import Page
+from dylive.store.cursor import (
+    CursorError,
+    make_cursor,
+    make_internal_ext,
+    parse_cursor,
+    parse_internal_ext,
+)
+
+from .errors import BAD_PARAM, MISSING_ROOM, ApiError, ok
+
+if TYPE_CHECKING:
+    from .app import Service
+
+DEFAULT_METHODS = frozenset(
+    {
+        "WebcastChatMessage",
+        "WebcastGiftMessage",
+        "WebcastLikeMessage",
+        "WebcastMemberMessage",
+        "WebcastSocialMessage",
+        "WebcastRoomIntroMessage",
+        "WebcastEmojiChatMessage",
+        "WebcastFansclubMessage",
+    }
+)
+
+SHORT_NAMES = {
+    "chat": "WebcastChatMessage",
+    "gift": "WebcastGiftMessage",
+    "like": "WebcastLikeMessage",
+    "member": "WebcastMemberMessage",
+    "social": "WebcastSocialMessage",
+    "room_intro": "WebcastRoomIntroMessage",
+    "emoji_chat": "WebcastEmojiChatMessage",
+    "fansclub": "WebcastFansclubMessage",
+    "room_user_seq": "WebcastRoomUserSeqMessage",
+    "room_stats": "WebcastRoomStatsMessage",
+    "room_rank": "WebcastRoomRankMessage",
+    "room": "WebcastRoomMessage",
+    "control": "WebcastControlMessage",
+}
+
+_HEAD = b'{"code":200,"msg":"' + "成功".encode() + b'","data":{"messages":['
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def room_param(q: QueryParams) -> str:
+    ident = (q.get("room_id") or "").strip()
+    if not ident:
+        raise ApiError(MISSING_ROOM)
+    return ident
+
+
+def int_param(q: QueryParams, name: str, default: int, low: int, high: int) -> int:
+    text = q.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ApiError(BAD_PARAM, f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise ApiError(BAD_PARAM, f"{name} must be between {low} and {high}")
+    return value
+
+
+def float_param(q: QueryParams, name: str, default: float, high: float) -> float:
+    text = q.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(BAD_PARAM, f"{name} must be a number") from None
+    if not 0 <= value <= high:
+        raise ApiError(BAD_PARAM, f"{name} must be between 0 and {high}")
+    return value
+
+
+def methods_param(q: QueryParams) -> frozenset[str] | None:
+    """The method set to include (None = all); default: the contract's set."""
+    text = q.get("methods")
+    if text is None or not text.strip():
+        return DEFAULT_METHODS
+    wanted: set[str] = set()
+    for name in (n.strip() for n in text.split(",")):
+        if not name:
+            continue
+        if name.lower() == "all":
+            return None
+        full = SHORT_NAMES.get(name.lower(), name)
+        if not full.startswith("Webcast") or not full.isidentifier():
+            raise ApiError(BAD_PARAM, f"unknown method {name[:60]!r}")
+        wanted.add(full)
+    if not wanted:
+        raise ApiError(BAD_PARAM, "methods is empty")
+    return frozenset(wanted)
+
+
+def position_param(q: QueryParams) -> int | None:
+    """The seq named by ``cursor`` (preferred) or ``internal_ext``; None when neither is given."""
+    try:
+        if q.get("cursor"):
+            return parse_cursor(q["cursor"]).seq
+        if q.get("internal_ext"):
+            return parse_internal_ext(q["internal_ext"]).seq
+    except CursorError as exc:
+        raise ApiError(BAD_PARAM, str(exc)) from None
+    return None
+
+
+def chat_body(page: Page, *, last_msg_id: int, now: int, start: int, interval: int) -> bytes:
+    """The response bytes: stored rendered JSON spliced in (no re-serialization)."""
+    cursor = make_cursor(now, last_msg_id, page.last_seq)
+    tail = orjson.dumps(
+        {
+            "cursor": cursor,
+            "fetch_interval": interval,
+            "now": now,
+            "internal_ext": make_internal_ext(now, start, cursor, page.last_seq),
+            "ignores": page.ignored,
+        }
+    )
+    rendered = b",".join(m.rendered for m in page.messages)
+    return b"".join((_HEAD, rendered, b"],", tail[1:], b"}"))
+
+
+async def _read(
+    svc: Service, room_id: int, after: int, count: int, methods: frozenset[str] | None, wait: float
+) -> Page:
+    page = await svc.store.read(room_id, after, count, methods)
+    deadline = time.monotonic() + wait
+    ignored = dict.fromkeys(page.ignored)
+    while not page.messages and (remaining := deadline - time.monotonic()) > 0:
+        if not await svc.store.wait_for(room_id, page.last_seq, remaining):
+            break
+        page = await svc.store.read(room_id, page.last_seq, count, methods)
+        ignored.update(dict.fromkeys(page.ignored))
+    return Page(page.messages, page.last_seq, list(ignored))
+
+
+async def chat(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    q = request.query_params
+    token = await svc.authorize(request)
+    ident = room_param(q)
+    count = int_param(q, "count", svc.config.page_size, 1, svc.config.max_page)
+    wait = float_param(q, "wait", 0.0, svc.config.max_wait)
+    methods = methods_param(q)
+    given = position_param(q)
+    info, live = await svc.rooms.lookup(ident)
+    svc.rooms.touch(token.id, token.room_limit, info, live)
+    after = given
+    if after is None:
+        after = await svc.store.get_position(token.id, info.room_id)
+    if after is None:
+        after = await svc.store.backlog_start(info.room_id, count)
+    page = await _read(svc, info.room_id, after, count, methods, wait if live else 0.0)
+    if page.last_seq > after or given is None:
+        await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=given is None)
+    last_msg_id = page.messages[-1].msg_id if page.messages else _given_msg_id(q)
+    svc.metrics.delivered.inc(len(page.messages))
+    interval = 0 if len(page.messages) >= count else svc.config.fetch_interval
+    body = chat_body(
+        page, last_msg_id=last_msg_id, now=now_ms(), start=svc.started_ms, interval=interval
+    )
+    return Response(body, media_type="application/json")
+
+
+def _given_msg_id(q: QueryParams) -> int:
+    try:
+        if q.get("cursor"):
+            return parse_cursor(q["cursor"]).msg_id
+        if q.get("internal_ext"):
+            return parse_internal_ext(q["internal_ext"]).msg_id
+    except CursorError:
+        pass
+    return 0
+
+
+async def audience(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    token = await svc.authorize(request)
+    ident = room_param(request.query_params)
+    info, live = await svc.rooms.lookup(ident)
+    svc.rooms.touch(token.id, token.room_limit, info, live)
+    data, source = await svc.audience.ranking(info)
+    return ok({"data": data, "source": source})

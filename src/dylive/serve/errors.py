@@ -1,0 +1,110 @@
+"""The one JSON envelope ``{code, msg, data}`` for success and every error.
+
+Error codes (``code`` in the body; the HTTP status matches):
+
+==========  ======  ==========================  ==============================================
+code        HTTP    msg                         meaning
+==========  ======  ==========================  ==============================================
+200         200     成功                         success
+40001       401     缺少token参数                 no ``token`` (query) / Bearer header
+40002       401     token无效或已被吊销            unknown or revoked token
+40003       400     缺少room_id参数               no ``room_id``
+40004       400     room_id格式错误               not a web_rid, room_id or live.douyin.com URL
+40005       400     参数错误                      bad ``count`` / ``wait`` / ``methods`` /
+                                                ``cursor`` / ``internal_ext``
+40301       403     超出房间数量限制               the token's room limit is reached
+40400       404     接口不存在                    unknown path
+40401       404     直播间不存在                  upstream knows no such room
+40405       405     请求方法不允许                 wrong HTTP method
+40901       409     直播间未开播                  the room exists but is not live (and we have
+                                                nothing stored for it)
+42901       429     请求过于频繁                  per-token rate limit; ``Retry-After`` header
+50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
+50201       502     上游服务异常                  Douyin / the upstream failed or refused
+50301       503     存储服务异常                  the store failed
+==========  ======  ==========================  ==============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+OK_MSG = "成功"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorKind:
+    code: int
+    status: int
+    msg: str
+
+
+MISSING_TOKEN = ErrorKind(40001, 401, "缺少token参数")
+BAD_TOKEN = ErrorKind(40002, 401, "token无效或已被吊销")
+MISSING_ROOM = ErrorKind(40003, 400, "缺少room_id参数")
+BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
+BAD_PARAM = ErrorKind(40005, 400, "参数错误")
+ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
+NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
+UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
+METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
+ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
+RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
+INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
+UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
+STORE = ErrorKind(50301, 503, "存储服务异常")
+
+ALL_ERRORS = (
+    MISSING_TOKEN,
+    BAD_TOKEN,
+    MISSING_ROOM,
+    BAD_ROOM,
+    BAD_PARAM,
+    ROOM_LIMIT,
+    NOT_FOUND,
+    UNKNOWN_ROOM,
+    METHOD_NOT_ALLOWED,
+    ROOM_NOT_LIVE,
+    RATE_LIMITED,
+    INTERNAL,
+    UPSTREAM,
+    STORE,
+)
+
+
+class ApiError(Exception):
+    """Raised by handlers; rendered as the envelope with ``kind``'s code, status and msg."""
+
+    def __init__(
+        self, kind: ErrorKind, detail: str = "", *, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail or kind.msg)
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """orjson-serialized response (big integers written exactly)."""
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def ok(data: Any) -> Response:
+    return json_response({"code": 200, "msg": OK_MSG, "data": data})
+
+
+def error_response(err: ApiError) -> Response:
+    headers: dict[str, str] = {}
+    if err.retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(err.retry_after + 0.999)))
+    data: dict[str, Any] = {}
+    if err.detail:
+        data["detail"] = err.detail
+    body = {"code": err.kind.code, "msg": err.kind.msg, "data": data}
+    return json_response(body, err.kind.status, headers)

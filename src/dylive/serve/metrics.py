@@ -1,0 +1,45 @@
+"""Prometheus metrics (one registry per app, so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import Response
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "dylive_http_requests",
+            "API requests by endpoint and envelope code",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "dylive_http_request_seconds",
+            "API request latency by endpoint",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.delivered = Counter(
+            "dylive_messages_delivered",
+            "Messages returned by the chat endpoint",
+            registry=self.registry,
+        )
+        self.stored = Counter(
+            "dylive_messages_stored",
+            "Messages newly stored (duplicates excluded)",
+            registry=self.registry,
+        )
+        self.rooms = Gauge(
+            "dylive_rooms_collecting", "Rooms currently collected", registry=self.registry
+        )
+
+    def on_stored(self, room_id: int, count: int) -> None:
+        self.stored.inc(count)
+
+    async def endpoint(self, request: Request) -> Response:
+        self.rooms.set(len(request.app.state.svc.rooms.rooms))
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,368 @@
+"""On-demand collection: resolve rooms, run one collector per room into the store, stop idle ones.
+
+A room starts collecting on the first authorized request for it (subject to the token's room
+limit) or when pinned; it stops after ``idle_timeout`` seconds without a poll unless pinned.
+Ingestion is "an async iterator of events per room → store": the source is injectable
+(``source_factory(info)`` returns an async context manager yielding an async iterator of
+events); the default is the collector ``dylive.source.collector.Room``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from dylive.decode import ControlEvent, Event, render
+from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
+from dylive.source.collector import Room
+from dylive.source.room import RoomInfo, parse_ident, resolve_room
+from dylive.store import EventStore, Record, RoomRecord
+
+from .errors import BAD_ROOM, ROOM_LIMIT, ROOM_NOT_LIVE, UNKNOWN_ROOM, UPSTREAM, ApiError
+
+log = logging.getLogger(__name__)
+
+SourceFactory = Callable[[RoomInfo], AbstractAsyncContextManager[AsyncIterable[Any]]]
+Resolver = Callable[[str], Awaitable[RoomInfo]]
+
+_STOP = object()
+
+
+def to_record(room_id: int, event: Event) -> Record:
+    """The store record of one decoded event (rendered once, here, with orjson)."""
+    return Record(
+        room_id=room_id,
+        msg_id=event.msg_id,
+        method=event.method,
+        created_at=event.created_at,
+        rendered=orjson.dumps(render(event)),
+        raw=event.raw,
+    )
+
+
+def room_record(info: RoomInfo) -> RoomRecord:
+    return RoomRecord(
+        room_id=info.room_id,
+        web_rid=info.web_rid,
+        status=info.status,
+        anchor_uid=int(info.anchor_uid) if str(info.anchor_uid).isdigit() else 0,
+        anchor_sec_uid=info.anchor_sec_uid,
+        anchor_nickname=info.anchor_nickname,
+        title=info.title,
+    )
+
+
+def collector_source(**options: Any) -> SourceFactory:
+    """The default source: ``dylive.source.collector.Room(ident, **options)``."""
+
+    @asynccontextmanager
+    async def open_room(info: RoomInfo) -> AsyncIterator[AsyncIterable[Any]]:
+        ident = info.web_rid or str(info.room_id)
+        async with Room(ident, **options) as room:
+            yield room
+
+    return open_room
+
+
+@dataclass
+class RoomState:
+    """One collected room and its counters."""
+
+    info: RoomInfo
+    pinned: bool = False
+    task: asyncio.Task[None] | None = None
+    source: Any = None
+    started_at: float = field(default_factory=time.time)
+    last_polled: float = field(default_factory=time.monotonic)
+    received: int = 0
+    stored: int = 0
+    gaps: int = 0
+    last_created_at: int = 0
+    last_received_at: float = 0.0
+    error: str = ""
+    ended: bool = False
+    window: deque[tuple[float, int]] = field(default_factory=deque)
+
+    @property
+    def room_id(self) -> int:
+        return self.info.room_id
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        while self.window and now - self.window[0][0] > 10.0:
+            self.window.popleft()
+        return sum(n for _, n in self.window) / 10.0
+
+    def status(self) -> dict[str, Any]:
+        transport: Any = None
+        status_fn = getattr(self.source, "status", None)
+        if callable(status_fn):
+            with contextlib.suppress(Exception):
+                snap = status_fn()
+                transport = (
+                    asdict(snap) if is_dataclass(snap) and not isinstance(snap, type) else snap
+                )
+        lag = (time.time() * 1000 - self.last_created_at) / 1000 if self.last_created_at else None
+        return {
+            "room_id": self.room_id,
+            "web_rid": self.info.web_rid,
+            "title": self.info.title,
+            "anchor": self.info.anchor_nickname,
+            "collecting": self.task is not None and not self.task.done(),
+            "pinned": self.pinned,
+            "ended": self.ended,
+            "transport": transport,
+            "lag_seconds": lag,
+            "gaps": self.gaps,
+            "messages_per_second": self.rate(),
+            "received": self.received,
+            "stored": self.stored,
+            "idle_seconds": time.monotonic() - self.last_polled,
+            "error": self.error,
+        }
+
+
+class RoomManager:
+    """Resolves room identifiers and runs the collectors."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        resolver: Resolver,
+        source_factory: SourceFactory,
+        idle_timeout: float = 300.0,
+        resolve_ttl: float = 30.0,
+        retry_delay: float = 2.0,
+        on_stored: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self._resolver = resolver
+        self._source_factory = source_factory
+        self.idle_timeout = idle_timeout
+        self._resolve_ttl = resolve_ttl
+        self._retry_delay = retry_delay
+        self._on_stored = on_stored
+        self.rooms: dict[int, RoomState] = {}
+        self._cache: dict[str, tuple[float, RoomInfo]] = {}
+        self._token_rooms: dict[int, dict[int, float]] = {}
+        self._reaper: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self, pins: list[str]) -> None:
+        for ident in [*await self.store.pins(), *pins]:
+            try:
+                await self.pin(ident, persist=False)
+            except ApiError as exc:
+                log.warning("room %s: cannot pin: %s", ident, exc.kind.msg)
+        self._reaper = asyncio.create_task(self._reap(), name="dylive-room-reaper")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await asyncio.gather(*(self._stop_room(s) for s in list(self.rooms.values())))
+
+    # -- resolution ---------------------------------------------------------------------------
+    def _active(self, web_rid: str, room_id: str) -> RoomState | None:
+        for state in self.rooms.values():
+            if (room_id and str(state.room_id) == room_id) or (
+                web_rid and state.info.web_rid == web_rid and not state.ended
+            ):
+                return state
+        return None
+
+    async def lookup(self, ident: str) -> tuple[RoomInfo, bool]:
+        """``(info, live)`` for a URL / web_rid / room_id; ApiError when it cannot be served."""
+        try:
+            web_rid, room_id = parse_ident(ident)
+        except RoomNotFound as exc:
+            raise ApiError(BAD_ROOM, str(exc)) from None
+        state = self._active(web_rid, room_id)
+        if state is not None and not state.ended:
+            return state.info, True
+        key = web_rid or room_id
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1], cached[1].live
+        info = await self._resolve(key, web_rid, room_id)
+        self._cache[key] = (time.monotonic() + self._resolve_ttl, info)
+        if info.room_id:
+            await self.store.upsert_room(room_record(info))
+        return info, info.live
+
+    async def _resolve(self, key: str, web_rid: str, room_id: str) -> RoomInfo:
+        try:
+            info = await self._resolver(key)
+        except RoomNotFound as exc:
+            known = await self._known(web_rid, room_id)
+            if known is None:
+                raise ApiError(UNKNOWN_ROOM, str(exc)) from None
+            return known
+        except RoomNotLive as exc:
+            known = await self._known(web_rid, room_id)
+            if known is None:
+                raise ApiError(ROOM_NOT_LIVE, str(exc)) from None
+            return known
+        except (UpstreamError, httpx.HTTPError, DyliveError) as exc:
+            log.warning("room %s: upstream failed: %s", key, exc)
+            known = await self._known(web_rid, room_id)
+            if known is None:
+                raise ApiError(UPSTREAM, str(exc) or type(exc).__name__) from None
+            return known
+        if not info.live:
+            known = await self._known(info.web_rid, "") or await self._known("", room_id)
+            if known is None:
+                raise ApiError(ROOM_NOT_LIVE, f"room {key} is not live (status {info.status})")
+            return known
+        return info
+
+    async def _known(self, web_rid: str, room_id: str) -> RoomInfo | None:
+        """A room we stored messages for (served from the store even when not live)."""
+        rec = await self.store.find_room(room_id=int(room_id or 0), web_rid=web_rid)
+        if rec is None or await self.store.last_seq(rec.room_id) == 0:
+            return None
+        return RoomInfo(
+            web_rid=rec.web_rid,
+            room_id=rec.room_id,
+            status=rec.status if rec.status != 2 else 4,
+            title=rec.title,
+            anchor_nickname=rec.anchor_nickname,
+            anchor_uid=str(rec.anchor_uid or ""),
+            anchor_sec_uid=rec.anchor_sec_uid,
+        )
+
+    # -- collection ---------------------------------------------------------------------------
+    def touch(self, token_id: int, room_limit: int, info: RoomInfo, live: bool) -> None:
+        """Record a poll by a token; start collecting a live room (room limit enforced)."""
+        now = time.monotonic()
+        seen = self._token_rooms.setdefault(token_id, {})
+        for rid, stamp in list(seen.items()):
+            if now - stamp > self.idle_timeout:
+                del seen[rid]
+        if info.room_id not in seen and room_limit and len(seen) >= room_limit:
+            raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
+        seen[info.room_id] = now
+        state = self.rooms.get(info.room_id)
+        if state is None and live:
+            state = self._start(info, pinned=False)
+        if state is not None:
+            state.last_polled = now
+
+    async def pin(self, ident: str, *, persist: bool = True) -> RoomState:
+        info, live = await self.lookup(ident)
+        if not live:
+            raise ApiError(ROOM_NOT_LIVE, f"room {ident} is not live")
+        state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
+        state.pinned = True
+        if persist:
+            await self.store.set_pin(info.web_rid or str(info.room_id), True)
+        return state
+
+    async def unpin(self, ident: str) -> None:
+        web_rid, room_id = parse_ident(ident)
+        state = self._active(web_rid, room_id)
+        if state is not None:
+            state.pinned = False
+            state.last_polled = time.monotonic()
+            await self.store.set_pin(state.info.web_rid or str(state.room_id), False)
+        await self.store.set_pin(web_rid or room_id, False)
+
+    def _start(self, info: RoomInfo, *, pinned: bool) -> RoomState:
+        state = RoomState(info=info, pinned=pinned)
+        self.rooms[info.room_id] = state
+        state.task = asyncio.create_task(self._run(state), name=f"dylive-room-{info.room_id}")
+        log.info("room %s (%s): collecting", info.room_id, info.web_rid)
+        return state
+
+    async def _stop_room(self, state: RoomState) -> None:
+        self.rooms.pop(state.room_id, None)
+        if state.task is not None and not state.task.done():
+            state.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await state.task
+        log.info("room %s: stopped", state.room_id)
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.05, min(self.idle_timeout / 4, 10.0)))
+            now = time.monotonic()
+            for state in list(self.rooms.values()):
+                idle = now - state.last_polled > self.idle_timeout
+                done = state.task is None or state.task.done()
+                if (idle and not state.pinned) or done:
+                    await self._stop_room(state)
+
+    async def _run(self, state: RoomState) -> None:
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=50_000)
+        flusher = asyncio.create_task(self._flush(state, queue))
+        try:
+            await self._consume(state, queue)
+        finally:
+            await queue.put(_STOP)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(flusher), 5.0)
+
+    async def _consume(self, state: RoomState, queue: asyncio.Queue[Any]) -> None:
+        while not state.ended:
+            try:
+                async with self._source_factory(state.info) as source:
+                    state.source = source
+                    state.error = ""
+                    async for item in source:
+                        if not isinstance(item, Event):
+                            state.gaps += 1
+                            continue
+                        await queue.put(item)
+                        if isinstance(item, ControlEvent) and item.ended:
+                            state.ended = True
+                            break
+                return
+            except RoomNotLive:
+                state.ended = True
+            except Exception as exc:  # retry: the collector has its own reconnect policy
+                state.error = f"{type(exc).__name__}: {exc}"
+                log.warning("room %s: source failed: %s", state.room_id, state.error)
+                await asyncio.sleep(self._retry_delay)
+
+    async def _flush(self, state: RoomState, queue: asyncio.Queue[Any]) -> None:
+        while True:
+            item = await queue.get()
+            batch = [item]
+            while not queue.empty() and len(batch) < 1000:
+                batch.append(queue.get_nowait())
+            stop = any(x is _STOP for x in batch)
+            events = [x for x in batch if x is not _STOP]
+            if events:
+                await self._store(state, events)
+            if stop:
+                return
+
+    async def _store(self, state: RoomState, events: list[Event]) -> None:
+        records = [to_record(state.room_id, e) for e in events]
+        state.received += len(records)
+        state.last_received_at = time.monotonic()
+        state.last_created_at = max(state.last_created_at, max(e.created_at for e in events))
+        state.window.append((time.monotonic(), len(records)))
+        inserted = await self.store.append(records)
+        state.stored += inserted
+        if self._on_stored is not None:
+            self._on_stored(state.room_id, inserted)
+
+
+def default_resolver(**options: Any) -> Resolver:
+    async def resolve(ident: str) -> RoomInfo:
+        return await resolve_room(ident, require_live=False, **options)
+
+    return resolve

@@ -1,0 +1,43 @@
+"""API tokens: generated secrets, stored as sha256 digests, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from dylive.store import EventStore, TokenRecord
+
+from .errors import BAD_TOKEN, MISSING_TOKEN, ApiError
+
+PREFIX = "dyl_"
+
+
+def new_token() -> str:
+    """A fresh token secret (``dyl_`` + 32 url-safe random characters)."""
+    return PREFIX + secrets.token_urlsafe(24)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+async def create(store: EventStore, name: str, *, room_limit: int = 0, rate: float = 0.0) -> str:
+    """Create a token and return its secret (only its digest is stored)."""
+    token = new_token()
+    await store.create_token(name, digest(token), room_limit, rate)
+    return token
+
+
+async def authenticate(store: EventStore, token: str | None) -> TokenRecord:
+    """The active token record for ``token``; ApiError MISSING_TOKEN / BAD_TOKEN otherwise.
+
+    Looked up in the store on every call, so a revocation is effective immediately.
+    """
+    if not token:
+        raise ApiError(MISSING_TOKEN)
+    wanted = digest(token)
+    record = await store.token_by_digest(wanted)
+    if record is None or not hmac.compare_digest(record.digest, wanted) or not record.active:
+        raise ApiError(BAD_TOKEN)
+    return record
