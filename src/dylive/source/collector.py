@@ -34,7 +34,7 @@ from dylive.decode import ControlEvent, Event, decode
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
 from dylive.source import urls
 from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
-from dylive.source.gaps import GapEvent, find_gap
+from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.identity import Identity
 from dylive.source.poll import fetch_batch, poll_stream
 from dylive.source.push import PushOptions, push_stream
@@ -144,7 +144,7 @@ class Room:
         self._client = client
         self._own_client = client is None
         self.info: RoomInfo | None = None
-        self._pos = Position()
+        self._track = PositionTracker()
         self._push_server = ""
         self._dedupe = Deduper(self.options.dedupe_capacity)
         self._stats = _Stats()
@@ -276,8 +276,8 @@ class Room:
         self._stats.state = "connecting"
         self._stats.transport = transport
         self._last_business = time.monotonic()
-        asked = self._pos
-        if transport == "push" and not (self._pos and self._push_server):
+        asked = self._track.position
+        if transport == "push" and not (self._track.position and self._push_server):
             async for event in self._bootstrap():
                 yield event
             asked = Position()  # bootstrap covered the resume; the socket continues from it
@@ -288,7 +288,9 @@ class Room:
                 if first:
                     first = False
                     self._on_connected(transport)
+                if asked and delivery.messages:
                     gap = self._gap(asked, delivery)
+                    asked = Position()
                     if gap is not None:
                         yield gap
                 for event in self._accept(delivery):
@@ -310,13 +312,13 @@ class Room:
                 silence_timeout=o.silence_timeout,
                 open_timeout=o.open_timeout,
             )
-            return push_stream(self._push_base(), info, self.identity, self._pos, opts)
+            return push_stream(self._push_base(), info, self.identity, self._track.position, opts)
         return poll_stream(
             self.client,
             self.upstream,
             info,
             self.identity,
-            self._pos,
+            self._track.position,
             signing=o.signing,
             min_interval=o.poll_min_interval,
             max_interval=o.poll_max_interval,
@@ -340,7 +342,7 @@ class Room:
                 self.upstream,
                 info,
                 self.identity,
-                self._pos,
+                self._track.position,
                 signing=self.options.signing,
             )
         except SignatureRefused:
@@ -358,9 +360,11 @@ class Room:
         info = self._info()
         out: list[Event | GapEvent] = []
         now = time.monotonic()
+        fresh = 0
         for raw in delivery.messages:
             if self._dedupe.seen(raw.msg_id):
                 continue
+            fresh += 1
             event = decode(raw, room_id=info.room_id)
             out.append(event)
             if raw.method not in HOUSEKEEPING:
@@ -375,8 +379,7 @@ class Room:
             self.backoff.reset()
         if delivery.messages:
             self._push_failures = 0
-        if delivery.position:
-            self._pos = delivery.position
+        self._track.advance(delivery.position, fresh)
         if delivery.now:
             self._last_server_ms = delivery.now
         return out
@@ -464,7 +467,7 @@ class Room:
 
     def _new_broadcast(self, info: RoomInfo) -> None:
         self.info = info
-        self._pos = Position()
+        self._track = PositionTracker()
         self._push_server = ""
         self._last_server_ms = 0
 
@@ -486,3 +489,12 @@ class Room:
                     self._new_broadcast(info)
                     return
             await asyncio.sleep(wait.next_delay())
+
+
+def __getattr__(name: str) -> object:
+    """``Supervisor`` lives in :mod:`dylive.source.supervisor`; re-exported here lazily."""
+    if name == "Supervisor":
+        from dylive.source.supervisor import Supervisor
+
+        return Supervisor
+    raise AttributeError(name)

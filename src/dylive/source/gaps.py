@@ -54,3 +54,54 @@ def find_gap(asked: Position, delivery: Delivery, *, room_id: int, last_ms: int)
         reason=f"resumed at position {first}, asked {want}",
         missed=first - want,
     )
+
+
+class PositionTracker:
+    """The resume position: the end of the contiguous prefix of what was received.
+
+    When positions carry a log sequence number, a delivery that starts after the current
+    position (a frame sent out of order, the earlier one still in flight) is parked, and the
+    position advances only once the hole is filled: a reconnect then resumes before the hole.
+    Without sequence numbers the latest position is taken as is.
+    """
+
+    __slots__ = ("_ahead", "position")
+
+    def __init__(self, position: Position | None = None) -> None:
+        self.position = position or Position()
+        self._ahead: dict[int, tuple[int, Position]] = {}  # start seq → (end seq, position)
+
+    def reset(self, position: Position | None = None) -> None:
+        self.position = position or Position()
+        self._ahead.clear()
+
+    def advance(self, new: Position, fresh: int) -> None:
+        """Record a delivery of ``fresh`` not-seen-before messages ending at ``new``."""
+        if not new:
+            return
+        end = log_position(new)
+        cur = log_position(self.position)
+        if end is None or cur is None:
+            self.position = new
+            self._ahead.clear()
+            return
+        start = end - fresh
+        if start > cur:
+            self._ahead[start] = (end, new)
+            return
+        if end > cur:
+            self.position = new
+        self._absorb()
+
+    def _absorb(self) -> None:
+        cur = log_position(self.position) or 0
+        moved = True
+        while moved and self._ahead:
+            moved = False
+            for start in sorted(self._ahead):
+                if start > cur:
+                    break
+                end, pos = self._ahead.pop(start)
+                if end > cur:
+                    self.position, cur = pos, end
+                moved = True
