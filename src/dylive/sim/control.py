@@ -1,0 +1,130 @@
+"""The control plane under ``/__sim/`` (JSON in, JSON out).
+
+Errors use one envelope: ``{"code": <http status>, "error": <specific code>, "msg": <text>}``
+with 400 (bad input), 404 (unknown room) or 409 (wrong room state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .core import Simulator, StateError
+from .upstream import json_response
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def error(status: int, code: str, msg: str) -> Response:
+    return json_response({"code": status, "error": code, "msg": msg}, status)
+
+
+def guarded(fn: Callable[[Simulator, Request], Awaitable[Any]]) -> Handler:
+    """Run ``fn`` and map its exceptions to the JSON error envelope."""
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            return json_response(await fn(request.app.state.sim, request))
+        except LookupError as exc:
+            return error(404, "room_not_found", str(exc).strip("'\""))
+        except StateError as exc:
+            return error(409, "bad_room_state", str(exc))
+        except ValueError as exc:
+            return error(400, "bad_request", str(exc))
+
+    return endpoint
+
+
+async def body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValueError("body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("body must be a JSON object")
+    return data
+
+
+async def list_rooms(sim: Simulator, request: Request) -> Any:
+    return [room.info() for room in sim.registry.rooms.values()]
+
+
+async def create_room(sim: Simulator, request: Request) -> Any:
+    return sim.create_room(await body(request)).info()
+
+
+async def get_room(sim: Simulator, request: Request) -> Any:
+    return sim.room(request.path_params["web_rid"]).info()
+
+
+async def room_log(sim: Simulator, request: Request) -> Any:
+    since = request.query_params.get("since", "0")
+    if not since.isdigit():
+        raise ValueError("since must be a non-negative integer (a seq)")
+    return sim.log_of(request.path_params["web_rid"], int(since))
+
+
+async def connections(sim: Simulator, request: Request) -> Any:
+    room = sim.room(request.path_params["web_rid"])
+    return [conn.info() for conn in room.conns]
+
+
+async def faults(sim: Simulator, request: Request) -> Any:
+    return sim.set_faults(request.path_params["web_rid"], await body(request)).as_dict()
+
+
+async def faults_all(sim: Simulator, request: Request) -> Any:
+    return sim.set_faults_all(await body(request)).as_dict()
+
+
+async def end(sim: Simulator, request: Request) -> Any:
+    return sim.end(request.path_params["web_rid"]).info()
+
+
+async def start(sim: Simulator, request: Request) -> Any:
+    data = await body(request)
+    room_id = data.get("room_id", 0)
+    if isinstance(room_id, bool) or not isinstance(room_id, int) or room_id < 0:
+        raise ValueError("room_id must be a positive integer")
+    return sim.start(request.path_params["web_rid"], room_id).info()
+
+
+async def inject(sim: Simulator, request: Request) -> Any:
+    return sim.inject(request.path_params["web_rid"], await body(request))
+
+
+async def rate(sim: Simulator, request: Request) -> Any:
+    data = await body(request)
+    if "rate" not in data:
+        raise ValueError('body must be {"rate": <messages per second>}')
+    return sim.set_rate(request.path_params["web_rid"], data["rate"]).info()
+
+
+async def stats(sim: Simulator, request: Request) -> Any:
+    return sim.stats()
+
+
+def routes() -> list[Route]:
+    r = "/__sim/rooms/{web_rid}"
+    return [
+        Route("/__sim/rooms", guarded(list_rooms), methods=["GET"]),
+        Route("/__sim/rooms", guarded(create_room), methods=["POST"]),
+        Route(r, guarded(get_room), methods=["GET"]),
+        Route(r + "/log", guarded(room_log), methods=["GET"]),
+        Route(r + "/connections", guarded(connections), methods=["GET"]),
+        Route(r + "/faults", guarded(faults), methods=["POST"]),
+        Route(r + "/end", guarded(end), methods=["POST"]),
+        Route(r + "/start", guarded(start), methods=["POST"]),
+        Route(r + "/inject", guarded(inject), methods=["POST"]),
+        Route(r + "/rate", guarded(rate), methods=["POST"]),
+        Route("/__sim/faults", guarded(faults_all), methods=["POST"]),
+        Route("/__sim/stats", guarded(stats), methods=["GET"]),
+    ]

@@ -1,0 +1,121 @@
+"""The web pages: ``GET /`` (sets ``ttwid``) and ``GET /<web_rid>`` (anti-crawl, then room page).
+
+The room page embeds its data the way live.douyin.com does: escaped JSON inside
+``self.__pace_f.push([1,"…"])`` script chunks, so the clients' regexes
+(``roomId\\":\\"(\\d+)\\"``, ``user_unique_id\\":\\"(\\d+)\\"``, ``status_str\\":\\"(\\d+)\\"``,
+``roomInfo\\":{…},\\"emojiList\\"``) find roomId, the visitor id, the status and the anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from html import escape
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from dylive.source.signing import new_ac_nonce
+
+from .catalog import EMOJIS
+from .core import Simulator
+from .rooms import Room
+from .upstream import avatar, room_fault, room_json
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+ANTI_CRAWL = """<!DOCTYPE html><html><head><meta charset="UTF-8"></head><body>
+<script>
+var nonce = "{nonce}";
+document.cookie = "__ac_nonce=" + nonce + "; path=/; max-age=1800";
+document.cookie = "__ac_referer=" + encodeURIComponent(location.href) + "; path=/";
+window.setTimeout(function () {{ window.location.reload(); }}, 10);
+</script></body></html>"""
+
+
+def new_ttwid() -> str:
+    """``1%7C<43 chars>%7C<unix s>%7C<64 hex>`` (douyin-protocol.md §1)."""
+    mid = "".join(secrets.choice(_B64URL) for _ in range(43))
+    return f"1%7C{mid}%7C{int(time.time())}%7C{secrets.token_hex(32)}"
+
+
+def visitor_id(request: Request) -> str:
+    """A 19-digit user_unique_id tied to the ttwid cookie (random without one)."""
+    ttwid = request.cookies.get("ttwid") or secrets.token_hex(16)
+    n = int.from_bytes(hashlib.sha256(ttwid.encode()).digest()[:8], "big")
+    return str(7_300_000_000_000_000_000 + n % 600_000_000_000_000_000)
+
+
+async def home(request: Request) -> Response:
+    resp = HTMLResponse(
+        "<!DOCTYPE html><html><head><title>抖音直播</title></head><body></body></html>"
+    )
+    if "ttwid" not in request.cookies:
+        resp.set_cookie("ttwid", new_ttwid(), max_age=31_536_000, path="/", httponly=True)
+    return resp
+
+
+async def room_page(request: Request) -> Response:
+    sim: Simulator = request.app.state.sim
+    web_rid = request.path_params["web_rid"]
+    if not request.cookies.get("__ac_nonce"):
+        resp = HTMLResponse(ANTI_CRAWL.format(nonce=new_ac_nonce()))
+        resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
+        return resp
+    room = sim.registry.get(web_rid) if web_rid.isdigit() else None
+    fault = await room_fault(sim, room)
+    if fault is not None:
+        return fault
+    uid = visitor_id(request)
+    if room is None:
+        return HTMLResponse(render_page("抖音直播", [_odin(uid), {"error": "直播间不存在"}]))
+    title = f"{room.anchor.nickname}的抖音直播间 - 抖音直播"
+    return HTMLResponse(render_page(title, [_odin(uid), {"state": _state(room, uid)}]))
+
+
+def _odin(uid: str) -> dict[str, Any]:
+    return {"odin": {"user_id": "0", "user_unique_id": uid, "user_type": 12, "user_is_login": 0}}
+
+
+def _state(room: Room, uid: str) -> dict[str, Any]:
+    anchor = room.anchor
+    info = {
+        "roomId": str(room.room_id),
+        "web_rid": room.web_rid,
+        "room": room_json(room),
+        "anchor": {
+            "id_str": str(anchor.id),
+            "sec_uid": anchor.sec_uid,
+            "nickname": anchor.nickname,
+            "avatar_thumb": avatar(anchor),
+            "follow_info": {"follower_count": anchor.follower_count},
+        },
+        "partition_road_map": {},
+    }
+    emojis = [{"emoji_id": i, "display_name": text} for i, text in EMOJIS]
+    return {
+        "appStore": {"appId": 6383, "isLogin": False},
+        "userStore": {"odin": {"user_id": "0", "user_unique_id": uid, "user_is_login": 0}},
+        "roomStore": {"roomInfo": info, "emojiList": emojis, "isLiving": room.status == 2},
+    }
+
+
+def render_page(title: str, payloads: list[dict[str, Any]]) -> str:
+    """HTML with one ``self.__pace_f.push([1,"…"])`` chunk per payload (Next.js RSC style)."""
+    chunks = ['<script nonce="">self.__pace_f.push([0])</script>']
+    for i, payload in enumerate(payloads):
+        line = f"{i + 10:x}:" + json.dumps(
+            ["$", "$L13", None, payload], ensure_ascii=False, separators=(",", ":")
+        )
+        chunk = json.dumps([1, line + "\n"], ensure_ascii=False, separators=(",", ":"))
+        safe = chunk.replace("</", "<\\/")
+        chunks.append(f'<script nonce="">self.__pace_f.push({safe})</script>')
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<title>{escape(title)}</title></head><body><div id="root"></div>'
+        + "".join(chunks)
+        + "</body></html>"
+    )
