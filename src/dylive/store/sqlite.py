@@ -93,6 +93,7 @@ class SQLiteStore(EventStore):
         self._last: dict[int, int] = {}  # room_id -> highest seq
         self._max_seq = 0
         self._signals: dict[int, asyncio.Event] = {}
+        self._pending_pos: dict[tuple[int, int], int] = {}
         self.batches = 0
         self.appended = 0
 
@@ -411,24 +412,37 @@ class SQLiteStore(EventStore):
 
     # -- positions ----------------------------------------------------------------------------
     async def get_position(self, token_id: int, room_id: int) -> int | None:
+        pending = self._pending_pos.get((token_id, room_id))
         row = await self._query(
             lambda conn: conn.execute(
                 "SELECT seq FROM positions WHERE token_id = ? AND room_id = ?",
                 (token_id, to_signed(room_id)),
             ).fetchone()
         )
-        return int(row[0]) if row else None
+        stored = int(row[0]) if row else None
+        if pending is not None:
+            return max(pending, stored or 0)
+        return stored
 
     async def set_position(self, token_id: int, room_id: int, seq: int, *, wait: bool) -> None:
-        args = (token_id, to_signed(room_id), seq)
-        await self._submit(
-            lambda conn: conn.execute(
-                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-                args,
-            ),
-            wait=wait,
+        """Awaited writes commit before returning; unawaited ones are coalesced per
+        (token, room) and written by the next writer batch."""
+        key = (token_id, room_id)
+        with self._lock:
+            first = not self._pending_pos
+            self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
+        if wait or first:
+            await self._submit(self._write_positions, wait=wait)
+
+    def _write_positions(self, conn: sqlite3.Connection) -> int:
+        with self._lock:
+            pending, self._pending_pos = self._pending_pos, {}
+        conn.executemany(
+            "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+            [(t, to_signed(r), seq) for (t, r), seq in pending.items()],
         )
+        return len(pending)
 
     # -- pins ---------------------------------------------------------------------------------
     async def set_pin(self, ident: str, pinned: bool) -> None:

@@ -1,0 +1,209 @@
+"""API service benchmarks; prints figures (no assertions).
+
+(a) ingest: messages/s appended into SQLite (WAL, synchronous=NORMAL: durable across a process
+    crash; also FULL), 20 rooms appending concurrently in batches as the collectors do.
+(b) chat endpoint: 50-message pages under concurrent keep-alive pollers vs a bare endpoint
+    returning a fixed body of the same size on the same server (ratio; target ≥ 0.6).
+(c) end to end: 200 rooms × 10 messages/s from the simulator through the collector and the store
+    to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery.
+
+Usage: ``python bench/api.py [a] [b] [c]`` (default: all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from dylive.store import Record, RoomRecord, SQLiteStore
+
+ROOM = 6922580638159719176
+
+
+def record(room: int, msg_id: int) -> Record:
+    rendered = orjson.dumps(
+        {
+            "method": "WebcastChatMessage",
+            "msg_id": msg_id,
+            "payload": {
+                "room_id": room,
+                "content": "想要长款连衣裙,23号大衣还有吗可以回复一下吗",
+                "user": {
+                    "uid": 61152922824 + msg_id % 1000,
+                    "nickname": "若他",
+                    "unique_id": "834508049",
+                    "sec_uid": "MS4wLjABAAAAofSXImUFD30Qi7j1fV66kn0U7VinMZwzVkAfQnHZFvg",
+                    "short_id": 0,
+                    "pay_grade_level": 12,
+                    "fans_club_level": 3,
+                    "fans_club_name": "熊粉团",
+                    "avatar_url": "https://p3-dy-ipv6.byteimg.com/aweme/100x100/316e3000c72bee4420e2d.jpeg",
+                },
+            },
+        }
+    )
+    return Record(room, msg_id, "WebcastChatMessage", 1611801897133, rendered, os.urandom(220))
+
+
+# -- (a) ingest ----------------------------------------------------------------------------------
+async def ingest(path: str, total: int, synchronous: str) -> float:
+    rooms, batch = 20, 200
+    per_room = total // rooms
+    records = {
+        r: [record(ROOM + r, 6922636275858098944 + i) for i in range(per_room)] for r in range(rooms)
+    }
+    async with SQLiteStore(path, synchronous=synchronous) as store:
+
+        async def room(r: int) -> None:
+            rows = records[r]
+            for i in range(0, len(rows), batch):
+                await store.append(rows[i : i + batch])
+
+        start = time.perf_counter()
+        await asyncio.gather(*(room(r) for r in range(rooms)))
+        elapsed = time.perf_counter() - start
+        batches = store.batches
+    rate = rooms * per_room / elapsed
+    print(
+        f"(a) ingest SQLite synchronous={synchronous}: {rooms * per_room} msgs in {elapsed:.2f} s"
+        f" = {rate:,.0f} msgs/s ({batches} commits)"
+    )
+    return rate
+
+
+# -- (b) chat endpoint vs bare -------------------------------------------------------------------
+CHILD = """
+import asyncio, sys
+from starlette.responses import Response
+from starlette.routing import Route
+from dylive.serve.app import ServiceConfig, create_app
+import uvicorn
+db, port, body_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+body = open(body_path, "rb").read()
+async def bare(request):
+    return Response(body, media_type="application/json")
+app = create_app(ServiceConfig(db=db, upstream="http://127.0.0.1:9", ranklist=False))
+app.router.routes.append(Route("/bare", bare))
+uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+"""
+
+
+async def http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return await reader.readexactly(length)
+
+
+async def poller(port: int, paths: list[str], until: float, counts: list[int]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    while time.perf_counter() < until:
+        await http_get(reader, writer, paths[i % len(paths)])
+        i += 1
+    counts.append(i)
+    writer.close()
+
+
+async def load(port: int, paths: list[list[str]], seconds: float) -> float:
+    counts: list[int] = []
+    until = time.perf_counter() + seconds
+    await asyncio.gather(*(poller(port, p, until, counts) for p in paths))
+    return sum(counts) / seconds
+
+
+async def chat_vs_bare(tmp: str, pollers: int = 32, seconds: float = 5.0) -> float:
+    from dylive.serve import tokens
+
+    db = str(Path(tmp) / "b.sqlite3")
+    async with SQLiteStore(db) as store:
+        rows = [record(ROOM, 6922636275858098944 + i) for i in range(100_000)]
+        for i in range(0, len(rows), 5000):
+            await store.append(rows[i : i + 5000])
+        token = await tokens.create(store, "bench")
+        await store.upsert_room(RoomRecord(ROOM, web_rid="615189692839", status=2))
+    now = int(time.time() * 1000)
+    chat_paths = [
+        [
+            f"/douyin/liveroom/chat?token={token}&room_id={ROOM}&count=50"
+            f"&cursor={now}_0_{(p * 3001 + k * 50) % 99_900}_1"
+            for k in range(400)
+        ]
+        for p in range(pollers)
+    ]
+    port = 18000 + os.getpid() % 1000
+    body_path = str(Path(tmp) / "body.json")
+    Path(body_path).write_bytes(b"{}")
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
+    try:
+        # a sample page is the bare body: same size
+        for _ in range(200):
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        sample = await http_get(reader, writer, chat_paths[0][0])
+        writer.close()
+        Path(body_path).write_bytes(sample)
+        proc.terminate()
+        proc.wait()
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
+        await asyncio.sleep(1.5)
+        await load(port, chat_paths, 1.0)  # warm up
+        bare = await load(port, [["/bare"]] * pollers, seconds)
+        chat = await load(port, chat_paths, seconds)
+    finally:
+        proc.terminate()
+        proc.wait()
+    ratio = chat / bare
+    print(
+        f"(b) {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes):"
+        f" chat {chat:,.0f} req/s = {chat * 50:,.0f} msgs/s, bare {bare:,.0f} req/s,"
+        f" ratio {ratio:.2f}"
+    )
+    return ratio
+
+
+# -- (c) end to end --------------------------------------------------------------------------------
+async def end_to_end(tmp: str, rooms: int = 200, rate: float = 10.0, seconds: float = 20.0) -> None:
+    from e2e import run_e2e  # bench/e2e.py
+
+    lat = await run_e2e(tmp, rooms=rooms, rate=rate, seconds=seconds)
+    if not lat:
+        print("(c) no messages delivered")
+        return
+    lat.sort()
+    p50 = statistics.median(lat)
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    print(
+        f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered,"
+        f" emit→delivery p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+    )
+
+
+async def main(parts: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if "a" in parts:
+            await ingest(str(Path(tmp) / "a1.sqlite3"), 200_000, "NORMAL")
+            await ingest(str(Path(tmp) / "a2.sqlite3"), 100_000, "FULL")
+        if "b" in parts:
+            await chat_vs_bare(tmp)
+        if "c" in parts:
+            await end_to_end(tmp)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    asyncio.run(main(sys.argv[1:] or ["a", "b", "c"]))
