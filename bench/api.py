@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC220, ASYNC240  (a benchmark driver: blocking setup calls are fine here)
 """API service benchmarks; prints figures (no assertions).
 
 (a) ingest: messages/s appended into SQLite (WAL, synchronous=NORMAL: durable across a process
