@@ -275,7 +275,7 @@ class PushConn:
                     return
                 await room.changed.wait()
         except (OSError, RuntimeError) as exc:  # the client went away mid-send
-            log.debug("push: send failed: %s", exc)
+            log.debug("push: send failed: %r", exc)
 
     async def _finish(self) -> None:
         if self.held is not None:
