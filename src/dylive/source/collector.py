@@ -70,6 +70,7 @@ class CollectorOptions:
     dedupe_capacity: int = DEFAULT_CAPACITY
     follow_interval: float = 5.0  # first delay between status checks while waiting (follow)
     follow_max_interval: float = 60.0
+    resolve_attempts: int = 5  # at open: tries before an upstream failure is raised
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,13 +165,23 @@ class Room:
         if self._client is None:
             self._client = make_client(self.identity, timeout=self.options.http_timeout)
         try:
-            self.info = await self._resolve(require_live=not self.follow)
+            self.info = await self._first_resolve()
         except BaseException as exc:
             self._stats.state = "failed"
             self._stats.error = str(exc)
             await self.aclose()
             raise
         return self
+
+    async def _first_resolve(self) -> RoomInfo:
+        """Resolve, retrying upstream failures (5xx, refusals) a few times with backoff."""
+        for _attempt in range(self.options.resolve_attempts - 1):
+            try:
+                return await self._resolve(require_live=not self.follow)
+            except UpstreamError as exc:
+                log.info("room %s: resolution failed (%s); retrying", self.ident, exc)
+                await asyncio.sleep(self.backoff.next_delay())
+        return await self._resolve(require_live=not self.follow)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
@@ -288,6 +299,8 @@ class Room:
                 if first:
                     first = False
                     self._on_connected(transport)
+                if delivery.asked is not None:
+                    asked = delivery.asked  # every im/fetch response is a resume
                 if asked and delivery.messages:
                     gap = self._gap(asked, delivery)
                     asked = Position()
@@ -393,6 +406,7 @@ class Room:
     def _gap(self, asked: Position, delivery: Delivery) -> GapEvent | None:
         gap = find_gap(asked, delivery, room_id=self._info().room_id, last_ms=self._last_server_ms)
         if gap is not None:
+            self._track.reset(delivery.position)  # the hole is reported; continue after it
             self._stats.gaps += 1
             log.warning(
                 "room %s: gap %s..%s (%s)", gap.room_id, gap.start_ms, gap.end_ms, gap.reason

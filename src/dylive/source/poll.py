@@ -84,11 +84,13 @@ async def poll_stream(
     pos = position
     while True:
         batch = await fetch_batch(client, upstream, info, identity, pos, signing=signing)
+        asked = pos
         pos = Position(batch.cursor or pos.cursor, batch.internal_ext or pos.internal_ext)
         yield Delivery(
             batch.messages,
             pos,
             "poll",
+            asked=asked,
             now=batch.now,
             push_server=batch.push_server,
             fetch_interval=batch.fetch_interval,

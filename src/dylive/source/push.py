@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from dylive.errors import HandshakeRefused, UpstreamError
 from dylive.source import urls
@@ -90,6 +90,15 @@ async def _heartbeat(ws: ClientConnection, session: PushSession, every: float | 
         await ws.send(session.heartbeat())
 
 
+async def _send_acks(ws: ClientConnection, session: PushSession) -> None:
+    """Write the queued acks; a socket closing meanwhile must not lose the frame's messages."""
+    try:
+        for out in session.data_to_send():
+            await ws.send(out)
+    except ConnectionClosed:
+        log.debug("push: socket closed while acking")
+
+
 async def push_stream(
     push_server: str,
     info: RoomInfo,
@@ -114,8 +123,7 @@ async def push_stream(
             if isinstance(data, str):
                 continue
             messages = session.receive_frame(data)
-            for out in session.data_to_send():
-                await ws.send(out)
+            await _send_acks(ws, session)
             pos = Position(session.cursor, session.internal_ext)
             yield Delivery(
                 tuple(messages), pos, "push", now=session.now, closed=session.closed_by_server

@@ -213,7 +213,9 @@ def info_from_page(web_rid: str, text: str) -> RoomInfo | None:
         anchor_nickname=_s(anchor, "nickname"),
         anchor_uid=_s(anchor, "id_str") or _s(anchor, "uid"),
         anchor_sec_uid=_s(anchor, "sec_uid"),
-        anchor_display_id=_s(anchor, "display_id") or _s(anchor, "unique_id"),
+        anchor_display_id=_s(anchor, "display_id")
+        or _s(room, "owner", "display_id")
+        or _s(anchor, "unique_id"),
         user_unique_id=uid,
     )
 
@@ -267,6 +269,10 @@ async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
             entered = None
         if entered is not None:
             info = _combine(info, entered)
+    if info is None and room_id:
+        # A bare room_id that web/enter does not resolve: im/fetch and push need nothing else.
+        log.info("room %s: no room info; assuming it is live", room_id)
+        info = RoomInfo(web_rid="", room_id=int(room_id), status=STATUS_LIVE)
     if info is None:
         raise RoomNotFound(f"no live room {web_rid or room_id}", room_id=web_rid or room_id)
     uid = info.user_unique_id or _random_unique_id()

@@ -30,3 +30,4 @@ class Delivery:
     closed: bool = False  # the server sent a "close" frame
     push_server: str = ""
     fetch_interval: int = 0  # ms
+    asked: Position | None = None  # poll: the position this response answers
