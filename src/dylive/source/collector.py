@@ -179,7 +179,7 @@ class Room:
             try:
                 return await self._resolve(require_live=not self.follow)
             except UpstreamError as exc:
-                log.info("room %s: resolution failed (%s); retrying", self.ident, exc)
+                log.debug("room %s: resolution failed (%s); retrying", self.ident, exc)
                 await asyncio.sleep(self.backoff.next_delay())
         return await self._resolve(require_live=not self.follow)
 
@@ -480,8 +480,9 @@ class Room:
             self.info = info
 
     def _new_broadcast(self, info: RoomInfo) -> None:
+        # The position is kept: an upstream whose log spans broadcasts (the simulator) then
+        # replays the new broadcast from its start; others ignore a foreign cursor.
         self.info = info
-        self._track = PositionTracker()
         self._push_server = ""
         self._last_server_ms = 0
 
