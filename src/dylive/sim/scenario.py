@@ -183,8 +183,13 @@ class Script:
     # ------------------------------------------------------------ clock
 
     def tick(self, now_ms: int, dt: float, rate: float, unknown: float = 0.0) -> list[b.Draft]:
-        """Drafts for ``dt`` seconds at ``rate`` messages/s, plus the periodic room messages."""
+        """Drafts for ``dt`` seconds at ``rate`` messages/s, plus the periodic room messages.
+
+        A rate of 0 is a silent room (no periodic messages either): only injects emit.
+        """
         out: list[b.Draft] = []
+        if rate <= 0:
+            return out
         for _ in range(self._poisson(rate * dt)):
             if unknown and self.rng.random() < unknown:
                 out.append(self.unknown())
