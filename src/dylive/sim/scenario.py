@@ -52,6 +52,7 @@ def default_rooms() -> list[RoomSpec]:
         ),
         RoomSpec(
             web_rid="80017709309",
+            room_id=7439018246715328306,
             anchor_id=93124710551,
             nickname="小甜甜爱唱歌",
             display_id="xtt520",
@@ -62,6 +63,7 @@ def default_rooms() -> list[RoomSpec]:
         ),
         RoomSpec(
             web_rid="646454278948",
+            room_id=7439021897614200620,
             anchor_id=2105533891043,
             nickname="老王户外钓鱼",
             display_id="laowang_fish",
@@ -72,6 +74,7 @@ def default_rooms() -> list[RoomSpec]:
         ),
         RoomSpec(
             web_rid="208823316033",
+            room_id=7439033310986744591,
             anchor_id=71236650012,
             nickname="阿May的美妆间",
             display_id="amay_beauty",
@@ -82,6 +85,7 @@ def default_rooms() -> list[RoomSpec]:
         ),
         RoomSpec(
             web_rid="11052815917",
+            room_id=7438877120345712394,
             anchor_id=58890102234,
             nickname="休息中的主播",
             display_id="offline_anchor",
