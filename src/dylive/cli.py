@@ -50,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # One line per upstream request is noise at info level; keep it for debug.
+    if logging.getLogger().level > logging.DEBUG:
+        for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
