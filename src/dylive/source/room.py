@@ -110,7 +110,7 @@ class _Resolver:
         try:
             resp = await self.client.get(url, headers=self._headers(referer))
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"upstream unreachable: {url.split('?')[0]}: {exc}") from exc
+            raise UpstreamError(f"upstream unreachable: {url.split('?')[0]}: {exc!r}") from exc
         self.cookie = merge_cookies(self.cookie, set_cookies(resp.headers.multi_items()))
         if resp.status_code >= 500 or resp.status_code == 429:
             raise UpstreamError(f"upstream answered HTTP {resp.status_code} for {resp.url.path}")

@@ -25,9 +25,10 @@ from typing import Any
 import httpx
 
 from dylive.decode import Event
-from dylive.errors import DyliveError
+from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
 from dylive.source.collector import CollectorOptions, Room, RoomStatus
 from dylive.source.gaps import GapEvent
+from dylive.source.reconnect import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class Supervisor:
         options: CollectorOptions | None = None,
         queue_size: int = 10_000,
         max_connections: int = 200,
+        open_concurrency: int = 20,
     ) -> None:
         self.upstream = upstream
         self.options = options or CollectorOptions()
@@ -51,6 +53,7 @@ class Supervisor:
         self.rooms: dict[str, Room] = {}
         self.errors: dict[str, str] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._opening = asyncio.Semaphore(open_concurrency)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
         self._client = httpx.AsyncClient(
             limits=limits, timeout=self.options.http_timeout, trust_env=False
@@ -76,17 +79,39 @@ class Supervisor:
         self._tasks[name] = asyncio.create_task(self._run(name, room), name=f"room:{name}")
         return name
 
+    async def _open(self, key: str, room: Room) -> bool:
+        """Enter ``room`` (at most ``open_concurrency`` at a time); upstream failures are
+        retried with backoff, a room that does not exist or is not live is final."""
+        wait = Backoff(initial=1.0, cap=30.0)
+        while True:
+            try:
+                async with self._opening:
+                    await room.__aenter__()
+                return True
+            except (RoomNotFound, RoomNotLive) as exc:
+                self.errors[key] = str(exc)
+                log.warning("room %s stopped: %s", key, exc)
+                return False
+            except UpstreamError as exc:
+                self.errors[key] = str(exc)
+                log.info("room %s: cannot open yet: %s", key, exc)
+                await asyncio.sleep(wait.next_delay())
+
     async def _run(self, key: str, room: Room) -> None:
+        if not await self._open(key, room):
+            return
+        self.errors.pop(key, None)
         try:
-            async with room:
-                async for event in room:
-                    await self.queue.put((key, event))
+            async for event in room:
+                await self.queue.put((key, event))
         except DyliveError as exc:
             self.errors[key] = str(exc)
             log.warning("room %s stopped: %s", key, exc)
         except Exception as exc:
             self.errors[key] = f"{type(exc).__name__}: {exc}"
             log.exception("room %s crashed", key)
+        finally:
+            await room.aclose()
 
     async def remove(self, key: str) -> None:
         task = self._tasks.pop(key, None)
@@ -107,6 +132,10 @@ class Supervisor:
             yield await self.queue.get()
 
     async def close(self) -> None:
-        for key in list(self._tasks):
-            await self.remove(key)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.rooms.clear()
         await self._client.aclose()
