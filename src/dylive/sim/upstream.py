@@ -1,5 +1,7 @@
 """Douyin's HTTP endpoints: web/enter, im/fetch, ranklist/audience, gift/list.
 
+web/enter looks the room up by ``web_rid``, or by ``room_id_str`` when no web_rid is given.
+
 Refusals like Douyin: a request whose ``a_bogus`` fails the configured strictness gets HTTP 200
 with an empty body. Per-room faults add delay, 502s and empty 200s.
 """
@@ -19,7 +21,7 @@ from dylive.source.signing import verify_signed_query
 from .catalog import GIFTS
 from .core import Simulator
 from .positions import fetch_ext, make_cursor
-from .rooms import LIVE, Room, now_ms
+from .rooms import ENDED, LIVE, Room, now_ms
 from .users import SimUser, user_json
 
 PROTOBUF = "application/x-protobuf"
@@ -77,12 +79,13 @@ def owner_json(u: SimUser) -> dict[str, Any]:
     }
 
 
-def room_json(room: Room) -> dict[str, Any]:
-    """``data.data[0]`` of web/enter (also embedded in the room page)."""
-    status = room.status
+def room_json(room: Room, past_room_id: int = 0) -> dict[str, Any]:
+    """``data.data[0]`` of web/enter (also embedded in the room page); ``past_room_id``
+    describes an earlier, ended broadcast of the room instead of its current one."""
+    status = ENDED if past_room_id else room.status
     online = room.script.c.online if status == LIVE else 0
     return {
-        "id_str": str(room.room_id),
+        "id_str": str(past_room_id or room.room_id),
         "status": status,
         "status_str": str(status),
         "title": room.spec.title,
@@ -106,11 +109,28 @@ def room_json(room: Room) -> dict[str, Any]:
     }
 
 
+def _enter_target(sim: Simulator, request: Request) -> tuple[Room | None, int]:
+    """The room web/enter asks about and the room_id to describe (0 = its current one).
+
+    ``web_rid`` wins; without it ``room_id_str`` names the room, possibly an earlier broadcast
+    of it (then described as that broadcast: its own room_id, status ended).
+    """
+    q = request.query_params
+    web_rid = q.get("web_rid", "")
+    if web_rid:
+        return sim.registry.get(web_rid), 0
+    room = _room_by_id(sim, q.get("room_id_str"))
+    if room is None:
+        return None, 0
+    asked = int(q["room_id_str"])
+    return room, 0 if asked == room.room_id else asked
+
+
 async def web_enter(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     if refused(sim, request):
         return empty()
-    room = sim.registry.get(request.query_params.get("web_rid", ""))
+    room, old_id = _enter_target(sim, request)
     fault = await room_fault(sim, room)
     if fault is not None:
         return fault
@@ -118,11 +138,12 @@ async def web_enter(request: Request) -> Response:
         data: dict[str, Any] = {"data": [], "enter_room_id": "", "room_status": 2, "user": {}}
         data["prompts"] = "直播间不存在"
     else:
+        entry = room_json(room, old_id)
         data = {
-            "data": [room_json(room)],
-            "enter_room_id": str(room.room_id),
+            "data": [entry],
+            "enter_room_id": entry["id_str"],
             "user": owner_json(room.anchor),
-            "room_status": 0 if room.status == LIVE else 2,
+            "room_status": 0 if entry["status"] == LIVE else 2,
             "qrcode_url": "",
             "partition_road_map": {},
             "similar_rooms": [],
