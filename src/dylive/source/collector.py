@@ -75,7 +75,12 @@ class CollectorOptions:
 
 @dataclass(frozen=True, slots=True)
 class RoomStatus:
-    """Health snapshot of one room connection."""
+    """Health snapshot of one room connection.
+
+    ``refusals`` counts every refusal: each empty 200 body of web/enter or im/fetch (a_bogus or
+    cookie refused; retried once with a fresh signature, then the page scrape / push takes over)
+    and each refused push handshake. ``fallbacks`` counts switches from push to polling.
+    """
 
     state: str  # resolving | connecting | live | reconnecting | waiting | ended | failed | closed
     transport: str  # push | poll | ""
@@ -221,7 +226,13 @@ class Room:
             identity=self.identity,
             signing=self.options.signing,
             require_live=require_live,
+            on_refusal=self._on_refusal,
         )
+
+    def _on_refusal(self, endpoint: str) -> None:
+        """An HTTP endpoint answered an empty 200 body (a_bogus / cookie refused)."""
+        self._stats.refusals += 1
+        log.debug("room %s: %s refused (%d so far)", self.ident, endpoint, self._stats.refusals)
 
     # ------------------------------------------------------------------ status
 
@@ -335,6 +346,7 @@ class Room:
             signing=o.signing,
             min_interval=o.poll_min_interval,
             max_interval=o.poll_max_interval,
+            on_refusal=self._on_refusal,
         )
 
     def _push_base(self) -> str:
@@ -357,9 +369,9 @@ class Room:
                 self.identity,
                 self._track.position,
                 signing=self.options.signing,
+                on_refusal=self._on_refusal,
             )
         except SignatureRefused:
-            self._stats.refusals += 1
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
         self._push_server = batch.push_server or self._push_server
@@ -447,8 +459,8 @@ class Room:
         if kind is Failure.ENDED:
             self._ended = True
             return
-        if isinstance(exc, HandshakeRefused | SignatureRefused):
-            self._stats.refusals += 1
+        if isinstance(exc, HandshakeRefused):
+            self._stats.refusals += 1  # HTTP refusals are counted as they happen (_on_refusal)
         if transport == "push":
             self._on_push_failure(exc, kind)
         elif isinstance(exc, SignatureRefused) and self.options.transport == "auto":

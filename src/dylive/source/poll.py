@@ -1,8 +1,9 @@
 """Polling transport: ``GET /webcast/im/fetch/`` in a loop on cursor/internal_ext.
 
-``fetch_batch(client, upstream, info, identity, position, signing=…)`` does one request (signed
-with a_bogus unless ``signing == "off"``; an empty 200 body is retried once with a fresh signature,
-then raises :class:`~dylive.errors.SignatureRefused`). ``poll_stream(...)`` yields one
+``fetch_batch(client, upstream, info, identity, position, signing=…, on_refusal=…)`` does one
+request (signed with a_bogus, appended last, unless ``signing == "off"``; an empty 200 body is
+a refusal, reported to ``on_refusal("im/fetch")`` and retried once with a fresh signature, then
+:class:`~dylive.errors.SignatureRefused` is raised). ``poll_stream(...)`` yields one
 :class:`~dylive.source.transport.Delivery` per response and waits ``fetch_interval`` ms (bounded
 by ``min_interval``/``max_interval`` seconds) before the next request.
 """
@@ -19,7 +20,7 @@ from dylive.errors import SignatureRefused, UpstreamError
 from dylive.source import urls
 from dylive.source.frames import Batch, parse_response
 from dylive.source.identity import Identity, cookie_pairs
-from dylive.source.room import RoomInfo
+from dylive.source.room import RefusalHook, RoomInfo
 from dylive.source.signing import generate_mstoken, sign_query
 from dylive.source.transport import Delivery, Position
 
@@ -50,6 +51,7 @@ async def fetch_batch(
     position: Position,
     *,
     signing: str = "v2",
+    on_refusal: RefusalHook | None = None,
 ) -> Batch:
     """One im/fetch request → the parsed Response."""
     headers = {"User-Agent": identity.user_agent, "Referer": urls.page_url(upstream, info.web_rid)}
@@ -65,7 +67,9 @@ async def fetch_batch(
             raise UpstreamError(f"im/fetch answered HTTP {resp.status_code}", room_id=info.room_id)
         if resp.content:
             return parse_response(resp.content)
-        log.info("room %s: im/fetch refused (empty 200 body); retrying", info.room_id)
+        log.info("room %s: im/fetch refused (empty 200 body)", info.room_id)
+        if on_refusal is not None:
+            on_refusal("im/fetch")
     raise SignatureRefused("im/fetch answered an empty body twice", room_id=info.room_id)
 
 
@@ -79,11 +83,14 @@ async def poll_stream(
     signing: str = "v2",
     min_interval: float = 0.0,
     max_interval: float = 5.0,
+    on_refusal: RefusalHook | None = None,
 ) -> AsyncIterator[Delivery]:
     """Deliveries from successive im/fetch responses, forever (the caller stops iterating)."""
     pos = position
     while True:
-        batch = await fetch_batch(client, upstream, info, identity, pos, signing=signing)
+        batch = await fetch_batch(
+            client, upstream, info, identity, pos, signing=signing, on_refusal=on_refusal
+        )
         asked = pos
         pos = Position(batch.cursor or pos.cursor, batch.internal_ext or pos.internal_ext)
         yield Delivery(

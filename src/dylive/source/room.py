@@ -5,15 +5,18 @@ Public API (stable; the API service calls it)::
     info = await resolve_room("https://live.douyin.com/123456", upstream="http://127.0.0.1:9000")
     info.room_id, info.user_unique_id, info.status, info.anchor_nickname, info.cookie
 
-``resolve_room(ident, *, upstream, client=None, identity=None, signing=None, require_live=True)``
-raises :class:`~dylive.errors.RoomNotFound` (no such room / bad identifier),
+``resolve_room(ident, *, upstream, client=None, identity=None, signing=None, require_live=True,
+on_refusal=None)`` raises :class:`~dylive.errors.RoomNotFound` (no such room / bad identifier),
 :class:`~dylive.errors.RoomNotLive` (``require_live`` and the broadcast is not on) and
 :class:`~dylive.errors.UpstreamError` (the upstream is down or refuses us).
 
-Method A scrapes the room page (``__ac_nonce`` challenge answered, Next.js chunks parsed);
-method B is ``/webcast/room/web/enter/`` (signed with a_bogus unless ``signing="off"``), also the
-only way for a bare room_id. An empty 200 body from web/enter is a refusal: one retry with a
-fresh signature, then the page result is used.
+Method B, ``/webcast/room/web/enter/`` (signed with a_bogus unless ``signing="off"``), is asked
+first: it is the only way for a bare room_id. An empty 200 body from web/enter is a refusal: one
+retry with a fresh signature, then method A, the page scrape (``__ac_nonce`` challenge answered,
+Next.js chunks parsed), gives the room info. The page is also used when web/enter names no room.
+Every empty body is reported to ``on_refusal("web/enter")`` (the collector counts them in its
+health). A bare room_id that neither resolves is assumed live (im/fetch and push need nothing
+else).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +41,10 @@ from dylive.source.signing import ac_signature, generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 
-__all__ = ["STATUS_ENDED", "STATUS_LIVE", "RoomInfo", "parse_ident", "resolve_room"]
+__all__ = ["STATUS_ENDED", "STATUS_LIVE", "RefusalHook", "RoomInfo", "parse_ident", "resolve_room"]
+
+#: Called with the endpoint ("web/enter", "im/fetch") each time it answers an empty 200 body.
+RefusalHook = Callable[[str], None]
 
 STATUS_LIVE = 2
 STATUS_ENDED = 4
@@ -90,12 +97,18 @@ class _Resolver:
     """One resolution: keeps the growing cookie header and the request plumbing."""
 
     def __init__(
-        self, client: httpx.AsyncClient, upstream: str, identity: Identity, signing: str
+        self,
+        client: httpx.AsyncClient,
+        upstream: str,
+        identity: Identity,
+        signing: str,
+        on_refusal: RefusalHook | None = None,
     ) -> None:
         self.client = client
         self.upstream = upstream.rstrip("/")
         self.identity = identity
         self.signing = signing
+        self.on_refusal = on_refusal
         self.cookie = identity.cookie
 
     def _headers(self, referer: str | None = None) -> dict[str, str]:
@@ -150,7 +163,9 @@ class _Resolver:
             resp = await self.get(urls.enter_url(self.upstream, query), referer)
             if resp.content.strip():
                 return _json(resp)
-            log.info("web/enter refused (empty 200 body) for %s; retrying", web_rid or room_id)
+            log.info("web/enter refused (empty 200 body) for %s", web_rid or room_id)
+            if self.on_refusal is not None:
+                self.on_refusal("web/enter")
         raise SignatureRefused("web/enter answered an empty body twice", room_id=web_rid or room_id)
 
 
@@ -257,18 +272,17 @@ def info_from_enter(web_rid: str, data: dict[str, Any]) -> RoomInfo | None:
 async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
     await r.ensure_ttwid()
     info: RoomInfo | None = None
-    if web_rid:
+    refused: SignatureRefused | None = None
+    try:
+        info = info_from_enter(web_rid, await r.enter(web_rid, room_id))
+    except SignatureRefused as exc:
+        refused = exc
+    if info is None and web_rid:
+        if refused is not None:
+            log.info("web/enter refused for %s; scraping the page", web_rid)
         info = info_from_page(web_rid, await r.page(web_rid))
-    if info is None:
-        try:
-            entered = info_from_enter(web_rid, await r.enter(web_rid, room_id))
-        except SignatureRefused:
-            if info is None:
-                raise
-            log.info("web/enter refused for %s; using the page", web_rid)
-            entered = None
-        if entered is not None:
-            info = _combine(info, entered)
+        if info is None and refused is not None:
+            raise refused  # no room info at all: an upstream failure, not an unknown room
     if info is None and room_id:
         # A bare room_id that web/enter does not resolve: im/fetch and push need nothing else.
         log.info("room %s: no room info; assuming it is live", room_id)
@@ -277,19 +291,6 @@ async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
         raise RoomNotFound(f"no live room {web_rid or room_id}", room_id=web_rid or room_id)
     uid = info.user_unique_id or _random_unique_id()
     return replace(info, user_unique_id=uid, cookie=r.cookie)
-
-
-def _combine(page: RoomInfo | None, enter: RoomInfo) -> RoomInfo:
-    if page is None:
-        return enter
-    return replace(
-        page,
-        title=page.title or enter.title,
-        anchor_nickname=page.anchor_nickname or enter.anchor_nickname,
-        anchor_uid=page.anchor_uid or enter.anchor_uid,
-        anchor_sec_uid=page.anchor_sec_uid or enter.anchor_sec_uid,
-        anchor_display_id=page.anchor_display_id or enter.anchor_display_id,
-    )
 
 
 def make_client(identity: Identity, *, timeout: float = 10.0) -> httpx.AsyncClient:
@@ -305,15 +306,21 @@ async def resolve_room(
     identity: Identity | None = None,
     signing: str | None = None,
     require_live: bool = True,
+    on_refusal: RefusalHook | None = None,
 ) -> RoomInfo:
-    """Resolve ``ident`` (URL, web_rid or room_id) against ``upstream`` (DYLIVE_UPSTREAM)."""
+    """Resolve ``ident`` (URL, web_rid or room_id) against ``upstream`` (DYLIVE_UPSTREAM);
+    ``signing`` is the a_bogus generation (DYLIVE_SIGNING: v1, v2 or off)."""
     web_rid, room_id = parse_ident(ident)
     ident_ = identity or Identity.build()
     own = client is None
     http = client or make_client(ident_)
     try:
         resolver = _Resolver(
-            http, upstream or settings.get("upstream"), ident_, signing or settings.get("signing")
+            http,
+            upstream or settings.get("upstream"),
+            ident_,
+            signing or settings.get("signing"),
+            on_refusal,
         )
         info = await _resolve(resolver, web_rid, room_id)
     finally:
