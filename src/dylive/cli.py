@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "dylive.source.cli",  # watch
     "dylive.sim.cli",  # sim
     "dylive.decode.cli",  # decode
+    "dylive.store.cli",  # export
 )
 
 
