@@ -1,4 +1,9 @@
-"""Durable storage: one :class:`EventStore` interface, SQLite by default (see ``base``)."""
+"""Durable storage: one :class:`EventStore` interface, SQLite by default (see ``base``).
+
+``open_store(url)`` picks the backend: a ``postgresql://`` / ``postgres://`` URL opens
+:class:`~dylive.store.postgres.PostgresStore` (needs the ``postgres`` extra: psycopg), anything
+else is an SQLite file path.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,23 @@ from dylive.errors import StoreError
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .sqlite import SQLiteStore
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.strip().lower().startswith(POSTGRES_SCHEMES)
+
 
 def open_store(url: str) -> EventStore:
     """The store for ``url``: a ``postgresql://`` URL, else an SQLite file path (not opened yet)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostgreSQL is not supported yet")
+    if is_postgres_url(url):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"PostgreSQL needs psycopg: pip install 'dylive[postgres]' (import failed: {exc})"
+            ) from exc
+        return PostgresStore(url.strip())
     return SQLiteStore(url)
 
 
@@ -23,5 +40,6 @@ __all__ = [
     "SQLiteStore",
     "StoredMessage",
     "TokenRecord",
+    "is_postgres_url",
     "open_store",
 ]

@@ -64,7 +64,8 @@ def _token(row: tuple[Any, ...]) -> TokenRecord:
 
 
 def _room(row: tuple[Any, ...]) -> RoomRecord:
-    return RoomRecord(to_unsigned(row[0]), *row[1:])
+    room_id, web_rid, status, anchor_uid, *rest = row
+    return RoomRecord(to_unsigned(room_id), web_rid, status, to_unsigned(anchor_uid), *rest)
 
 
 class SQLiteStore(EventStore):
@@ -192,7 +193,7 @@ class SQLiteStore(EventStore):
             for op in batch:
                 try:
                     results.append(op.fn(conn))
-                except sqlite3.Error as exc:
+                except (sqlite3.Error, OverflowError) as exc:  # one bad op fails alone
                     results.append(StoreError(str(exc)))
             rows = conn.execute(
                 "SELECT room_id, max(seq) FROM events WHERE seq > ? GROUP BY room_id",
@@ -348,7 +349,7 @@ class SQLiteStore(EventStore):
             to_signed(room.room_id),
             room.web_rid,
             room.status,
-            room.anchor_uid,
+            to_signed(room.anchor_uid),
             room.anchor_sec_uid,
             room.anchor_nickname,
             room.title,

@@ -1,0 +1,615 @@
+"""PostgreSQL implementation of :class:`EventStore`: for when one machine is not enough.
+
+Same semantics as :class:`~dylive.store.sqlite.SQLiteStore`, and safe for several processes
+sharing one database:
+
+- One writer task per process batches every pending write into one transaction (durable
+  commits: ``synchronous_commit`` as the server sets it, ``on`` by default). A batch of records
+  is one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` statement.
+- ``seq`` is a ``BIGSERIAL``. Transactions that insert messages first take a transaction-level
+  advisory lock, so seq values become visible in commit order across processes and a keyset
+  reader (``seq > ?``) never skips a row that commits late. Duplicates may leave holes in seq
+  (the sequence is consumed); seq is monotonic, not dense.
+- ``wait_for`` works across processes: every committed insert sends ``NOTIFY`` on a channel
+  named after the schema (``dylive_<schema>``) with ``<room_id>:<seq>``; a listener connection
+  wakes the waiters, which then check the database. If the listener is down, waiters poll.
+- Ids: ``room_id``, ``msg_id`` and ``anchor_uid`` are unsigned 64-bit on the wire and stored in
+  signed ``BIGINT`` columns through :func:`~dylive.store.migrations.to_signed` (identity below
+  2^63, ``value - 2^64`` above); reads map them back, so callers only ever see unsigned ids.
+  Uniqueness and equality are preserved (the mapping is a bijection); ordering by id is not used.
+- Reads use a small pool of autocommit connections, never OFFSET except in ``backlog_start``.
+- Schema versions are rows of ``dylive_schema``; migrations run under an advisory lock.
+
+Select a schema with libpq's ``options``:
+``postgresql://user@host/db?options=-csearch_path%3Ddylive``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from dylive.errors import StoreError
+
+from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
+from .migrations import POSTGRES, to_signed, to_unsigned
+
+log = logging.getLogger(__name__)
+
+Conn = psycopg.AsyncConnection[Any]
+_Fn = Callable[[Conn], Awaitable[Any]]
+
+_EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
+_TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
+_ROOM_COLS = (
+    "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
+)
+_INSERT = """
+WITH ins AS (
+    INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered, raw)
+    SELECT r, m, me, c, %s, re, ra
+    FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[])
+        AS t(r, m, me, c, re, ra)
+    ON CONFLICT (room_id, msg_id) DO NOTHING
+    RETURNING room_id, seq
+)
+SELECT room_id, max(seq), count(*), pg_notify(%s, room_id::text || ':' || max(seq)::text)
+FROM ins GROUP BY room_id
+"""
+_UPSERT_ROOM = f"""
+INSERT INTO rooms ({_ROOM_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (room_id) DO UPDATE SET web_rid = excluded.web_rid, status = excluded.status,
+    anchor_uid = excluded.anchor_uid, anchor_sec_uid = excluded.anchor_sec_uid,
+    anchor_nickname = excluded.anchor_nickname, title = excluded.title,
+    updated_at = excluded.updated_at
+"""
+_SET_POSITIONS = """
+INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
+ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
+"""
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def redact(url: str) -> str:
+    """``url`` without its password (for error messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: _Fn
+    future: asyncio.Future[Any] | None
+    rooms: tuple[int, ...] = field(default=())
+    events: bool = False  # inserts messages: takes the seq-ordering lock
+
+
+def _message(row: tuple[Any, ...]) -> StoredMessage:
+    return StoredMessage(
+        seq=row[0],
+        room_id=to_unsigned(row[1]),
+        msg_id=to_unsigned(row[2]),
+        method=row[3],
+        created_at=row[4],
+        stored_at=row[5],
+        rendered=bytes(row[6]),
+    )
+
+
+def _room(row: tuple[Any, ...]) -> RoomRecord:
+    return RoomRecord(
+        to_unsigned(row[0]), row[1], row[2], to_unsigned(row[3]), row[4], row[5], row[6], row[7]
+    )
+
+
+class _Pool:
+    """A few autocommit connections, opened on demand, replaced when broken."""
+
+    def __init__(self, connect: Callable[[], Awaitable[Conn]], size: int) -> None:
+        self._connect = connect
+        self._idle: list[Conn] = []
+        self._slots = asyncio.Semaphore(size)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await self._connect()
+            keep = False
+            try:
+                yield conn
+                keep = True
+            except psycopg.Error:
+                keep = not conn.broken
+                raise
+            finally:
+                if keep and not conn.closed:
+                    self._idle.append(conn)
+                else:  # broken, or interrupted mid-query (cancelled): never reuse
+                    await conn.close()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+class PostgresStore(EventStore):
+    """``PostgresStore("postgresql://user@host/db")``; ``async with`` or :meth:`open`/:meth:`close`.
+
+    ``poll_interval``: how often waiters re-check the database while the notification listener
+    is down (seconds).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readers: int = 4,
+        max_batch: int = 1024,
+        connect_timeout: int = 10,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.url = url
+        self._max_batch = max_batch
+        self._connect_timeout = connect_timeout
+        self._poll_interval = poll_interval
+        self._pool = _Pool(self._connect, readers)
+        self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._listening = False
+        self._wconn: Conn | None = None
+        self._channel = ""
+        self._lock_key = (0, 0)
+        self._signals: dict[int, asyncio.Event] = {}
+        self._pending_pos: dict[tuple[int, int], int] = {}
+        self.batches = 0
+        self.appended = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def _connect(self) -> Conn:
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self.url, autocommit=True, connect_timeout=self._connect_timeout
+            )
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to {redact(self.url)}: {exc}") from exc
+
+    async def open(self) -> None:
+        self._wconn = await self._connect()
+        try:
+            schema = await self._migrate(self._wconn)
+        except psycopg.Error as exc:
+            await self.close()
+            raise StoreError(f"cannot open {redact(self.url)}: {exc}") from exc
+        self._channel = f"dylive_{schema}"[:63]
+        self._lock_key = (0x64796C76, zlib.crc32(schema.encode()) - (1 << 31))
+        ready = asyncio.get_running_loop().create_future()
+        self._listener = asyncio.create_task(self._listen(ready), name="dylive-pg-listener")
+        await asyncio.wait([ready, self._listener], return_when=asyncio.FIRST_COMPLETED)
+        self._writer = asyncio.create_task(self._write_loop(), name="dylive-pg-writer")
+
+    @staticmethod
+    async def _migrate(conn: Conn) -> str:
+        """Apply pending migrations under an advisory lock; the schema name."""
+        async with conn.transaction():
+            cur = await conn.execute("SELECT current_schema()")
+            row = await cur.fetchone()
+            if row is None or row[0] is None:
+                raise psycopg.errors.InvalidSchemaName("no schema selected (search_path)")
+            schema = str(row[0])
+            await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (0x64796C76,))
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS dylive_schema"
+                " (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
+            )
+            cur = await conn.execute("SELECT coalesce(max(version), 0) FROM dylive_schema")
+            version = int((await cur.fetchone() or (0,))[0])
+            for number, script in enumerate(POSTGRES[version:], start=version + 1):
+                log.info("postgres: applying migration %s to schema %s", number, schema)
+                await conn.execute(script.encode())
+                await conn.execute(
+                    "INSERT INTO dylive_schema (version, applied_at) VALUES (%s, %s)",
+                    (number, now_ms()),
+                )
+        return schema
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        await self._pool.close()
+        if self._wconn is not None:
+            await self._wconn.close()
+            self._wconn = None
+
+    # -- notifications ------------------------------------------------------------------------
+    async def _listen(self, ready: asyncio.Future[None]) -> None:
+        """Keep a LISTEN connection; reconnect with backoff, waking every waiter on reconnect."""
+        delay = self._poll_interval
+        while True:
+            try:
+                conn = await self._connect()
+            except StoreError as exc:
+                log.warning("postgres: listener cannot connect: %s", exc)
+            else:
+                try:
+                    await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    self._listening = True
+                    self._wake_all()  # notifications may have been missed while down
+                    if not ready.done():
+                        ready.set_result(None)
+                    delay = self._poll_interval
+                    async for note in conn.notifies():
+                        self._notified(note.payload)
+                except psycopg.Error as exc:
+                    log.warning("postgres: listener lost: %s", exc)
+                finally:
+                    self._listening = False
+                    await conn.close()
+            if not ready.done():
+                ready.set_result(None)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    def _notified(self, payload: str) -> None:
+        room, _, _ = payload.partition(":")
+        try:
+            room_id = to_unsigned(int(room))
+        except ValueError:
+            return
+        self._wake(room_id)
+
+    def _wake(self, room_id: int) -> None:
+        signal = self._signals.pop(room_id, None)
+        if signal is not None:
+            signal.set()
+
+    def _wake_all(self) -> None:
+        signals, self._signals = self._signals, {}
+        for signal in signals.values():
+            signal.set()
+
+    # -- writer -------------------------------------------------------------------------------
+    async def _submit(
+        self, fn: _Fn, rooms: tuple[int, ...] = (), *, wait: bool = True, events: bool = False
+    ) -> Any:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        future: asyncio.Future[Any] | None = (
+            asyncio.get_running_loop().create_future() if wait else None
+        )
+        self._queue.put_nowait(_Op(fn, future, rooms, events))
+        return await future if future is not None else None
+
+    async def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            op = await self._queue.get()
+            if op is None:
+                break
+            batch = [op]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._finish(batch, await self._run_batch(batch))
+
+    async def _run_batch(self, batch: list[_Op]) -> list[Any]:
+        """One transaction for the batch; if it fails, each op alone (one bad op fails alone)."""
+        self.batches += 1
+        try:
+            return await self._transaction(batch)
+        except Exception as exc:
+            if len(batch) == 1:
+                log.error("postgres: write failed: %s", exc)
+                return [StoreError(f"write failed: {exc}")]
+            log.warning(
+                "postgres: batch of %s ops failed (%s); retrying one by one", len(batch), exc
+            )
+        results: list[Any] = []
+        for op in batch:
+            try:
+                results.extend(await self._transaction([op]))
+            except Exception as exc:
+                log.error("postgres: write failed: %s", exc)
+                results.append(StoreError(f"write failed: {exc}"))
+        return results
+
+    async def _transaction(self, batch: list[_Op]) -> list[Any]:
+        if self._wconn is None or self._wconn.closed or self._wconn.broken:
+            if self._wconn is not None:
+                await self._wconn.close()
+            self._wconn = None
+            self._wconn = await self._connect()
+        conn = self._wconn
+        async with conn.transaction():
+            if any(op.events for op in batch):
+                await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock_key)
+            return [await op.fn(conn) for op in batch]
+
+    def _finish(self, batch: list[_Op], results: list[Any]) -> None:
+        touched: set[int] = set()
+        for op, result in zip(batch, results, strict=True):
+            touched.update(op.rooms)
+            if op.future is None or op.future.done():
+                if isinstance(result, Exception):
+                    log.error("postgres: unawaited write failed: %s", result)
+                continue
+            if isinstance(result, Exception):
+                op.future.set_exception(result)
+            else:
+                op.future.set_result(result)
+        for room_id in touched:
+            self._wake(room_id)
+
+    # -- readers ------------------------------------------------------------------------------
+    async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(query, args)
+                return await cur.fetchall()
+        except psycopg.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
+    async def _fetch_one(self, query: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = await self._fetch(query, args)
+        return rows[0] if rows else None
+
+    # -- messages -----------------------------------------------------------------------------
+    async def append(self, records: Sequence[Record]) -> int:
+        if not records:
+            return 0
+        args = (
+            now_ms(),
+            [to_signed(r.room_id) for r in records],
+            [to_signed(r.msg_id) for r in records],
+            [r.method for r in records],
+            [r.created_at for r in records],
+            [r.rendered for r in records],
+            [r.raw for r in records],
+        )
+
+        async def insert(conn: Conn) -> int:
+            cur = await conn.execute(_INSERT, (*args, self._channel))
+            return sum(int(row[2]) for row in await cur.fetchall())
+
+        rooms = tuple({r.room_id for r in records})
+        inserted: int = await self._submit(insert, rooms, events=True)
+        self.appended += inserted
+        return inserted
+
+    async def read(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> Page:
+        """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work)."""
+        if limit <= 0:
+            return Page([], after_seq)
+        chunk = limit if methods is None else max(limit * 2, 200)
+        messages: list[StoredMessage] = []
+        ignored: dict[str, None] = {}
+        last = after_seq
+        query = (
+            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = %s AND seq > %s"
+            " ORDER BY seq LIMIT %s"
+        )
+        for _ in range(20):
+            rows = await self._fetch(query, (to_signed(room_id), last, chunk))
+            for row in rows:
+                last = row[0]
+                if methods is None or row[3] in methods:
+                    messages.append(_message(row))
+                    if len(messages) >= limit:
+                        return Page(messages, last, list(ignored))
+                else:
+                    ignored[row[3]] = None
+            if len(rows) < chunk:
+                break
+        return Page(messages, last, list(ignored))
+
+    async def backlog_start(self, room_id: int, count: int) -> int:
+        row = await self._fetch_one(
+            "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s",
+            (to_signed(room_id), count),
+        )
+        return int(row[0]) if row else 0
+
+    async def last_seq(self, room_id: int) -> int:
+        row = await self._fetch_one(
+            "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1",
+            (to_signed(room_id),),
+        )
+        return int(row[0]) if row else 0
+
+    async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            signal = self._signals.setdefault(room_id, asyncio.Event())  # before the check
+            if await self.last_seq(room_id) > after_seq:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            timeout = remaining if self._listening else min(remaining, self._poll_interval)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), timeout)
+
+    async def messages_of(
+        self, room_id: int, methods: Iterable[str], after_seq: int
+    ) -> list[tuple[int, int, str, bytes]]:
+        rows = await self._fetch(
+            "SELECT seq, msg_id, method, raw FROM events WHERE room_id = %s AND seq > %s"
+            " AND method = ANY(%s) ORDER BY seq",
+            (to_signed(room_id), after_seq, list(methods)),
+        )
+        return [(seq, to_unsigned(msg_id), method, bytes(raw)) for seq, msg_id, method, raw in rows]
+
+    async def prune(self, older_than_ms: int) -> int:
+        """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
+
+        async def delete(conn: Conn) -> int:
+            cur = await conn.execute(
+                "SELECT seq FROM events WHERE stored_at >= %s ORDER BY seq LIMIT 1",
+                (older_than_ms,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(
+                    "DELETE FROM events WHERE stored_at < %s", (older_than_ms,)
+                )
+            else:
+                cur = await conn.execute("DELETE FROM events WHERE seq < %s", (row[0],))
+            return cur.rowcount
+
+        deleted: int = await self._submit(delete)
+        return deleted
+
+    # -- rooms --------------------------------------------------------------------------------
+    async def upsert_room(self, room: RoomRecord) -> None:
+        values = (
+            to_signed(room.room_id),
+            room.web_rid,
+            room.status,
+            to_signed(room.anchor_uid),
+            room.anchor_sec_uid,
+            room.anchor_nickname,
+            room.title,
+            room.updated_at or now_ms(),
+        )
+
+        async def upsert(conn: Conn) -> None:
+            await conn.execute(_UPSERT_ROOM, values)
+
+        await self._submit(upsert)
+
+    async def find_room(self, *, room_id: int = 0, web_rid: str = "") -> RoomRecord | None:
+        if room_id:
+            row = await self._fetch_one(
+                f"SELECT {_ROOM_COLS} FROM rooms WHERE room_id = %s", (to_signed(room_id),)
+            )
+        else:
+            row = await self._fetch_one(
+                f"SELECT {_ROOM_COLS} FROM rooms WHERE web_rid = %s"
+                " ORDER BY updated_at DESC LIMIT 1",
+                (web_rid,),
+            )
+        return _room(row) if row else None
+
+    # -- tokens -------------------------------------------------------------------------------
+    async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
+        async def insert(conn: Conn) -> int:
+            cur = await conn.execute(
+                "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
+                " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                (name, digest, room_limit, rate, now_ms()),
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+        token_id: int = await self._submit(insert)
+        return token_id
+
+    async def token_by_digest(self, digest: str) -> TokenRecord | None:
+        row = await self._fetch_one(
+            f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = %s", (digest,)
+        )
+        return TokenRecord(*row) if row else None
+
+    async def list_tokens(self) -> list[TokenRecord]:
+        rows = await self._fetch(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id")
+        return [TokenRecord(*r) for r in rows]
+
+    async def revoke_token(self, ident: str) -> int:
+        async def revoke(conn: Conn) -> int:
+            cur = await conn.execute(
+                "UPDATE tokens SET revoked_at = %s WHERE revoked_at = 0"
+                " AND (name = %s OR id::text = %s)",
+                (now_ms(), ident, ident),
+            )
+            return cur.rowcount
+
+        count: int = await self._submit(revoke)
+        return count
+
+    # -- positions ----------------------------------------------------------------------------
+    async def get_position(self, token_id: int, room_id: int) -> int | None:
+        pending = self._pending_pos.get((token_id, room_id))
+        row = await self._fetch_one(
+            "SELECT seq FROM positions WHERE token_id = %s AND room_id = %s",
+            (token_id, to_signed(room_id)),
+        )
+        stored = int(row[0]) if row else None
+        if pending is not None:
+            return max(pending, stored or 0)
+        return stored
+
+    async def set_position(self, token_id: int, room_id: int, seq: int, *, wait: bool) -> None:
+        """Awaited writes commit before returning; unawaited ones are coalesced per
+        (token, room) and written by the next writer batch."""
+        key = (token_id, room_id)
+        first = not self._pending_pos
+        self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
+        if wait or first:
+            await self._submit(self._positions_op(), wait=wait)
+
+    def _positions_op(self) -> _Fn:
+        taken: dict[tuple[int, int], int] | None = None
+
+        async def write(conn: Conn) -> int:
+            nonlocal taken
+            if taken is None:  # taken once: a retried op writes the same positions
+                taken, self._pending_pos = self._pending_pos, {}
+            if taken:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        _SET_POSITIONS,
+                        [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+                    )
+            return len(taken)
+
+        return write
+
+    # -- pins ---------------------------------------------------------------------------------
+    async def set_pin(self, ident: str, pinned: bool) -> None:
+        query = (
+            "INSERT INTO pins (ident) VALUES (%s) ON CONFLICT DO NOTHING"
+            if pinned
+            else "DELETE FROM pins WHERE ident = %s"
+        )
+
+        async def write(conn: Conn) -> None:
+            await conn.execute(query, (ident,))
+
+        await self._submit(write)
+
+    async def pins(self) -> list[str]:
+        rows = await self._fetch("SELECT ident FROM pins ORDER BY ident")
+        return [r[0] for r in rows]
