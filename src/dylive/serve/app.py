@@ -26,7 +26,7 @@ from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, TokenRecord, open_store
 
-from . import api, compat, tokens
+from . import api, compat, dashboard, stream, tokens
 from .audience import AudienceService
 from .errors import (
     INTERNAL,
@@ -90,6 +90,7 @@ class Service:
         self.limiter = RateLimiter()
         self.started_ms = time.time_ns() // 1_000_000
         self.http = httpx.AsyncClient(timeout=10.0, trust_env=False)
+        self.stream = stream.StreamHub(self.store)  # live fan-out (SSE); fed by _stored
         self.rooms = RoomManager(
             self.store,
             resolver=config.resolver
@@ -97,11 +98,16 @@ class Service:
             source_factory=config.source_factory
             or collector_source(upstream=config.upstream, user_agent=config.user_agent),
             idle_timeout=config.idle_timeout,
-            on_stored=self.metrics.on_stored,
+            on_stored=self._stored,
         )
         fetcher = self._fetch_ranklist if config.ranklist else None
         self.audience = AudienceService(self.store, fetcher)
         self._pruner: Any = None
+
+    def _stored(self, room_id: int, inserted: int) -> None:
+        """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
+        self.metrics.on_stored(room_id, inserted)
+        self.stream.notify(room_id, inserted)
 
     async def _fetch_ranklist(self, info: RoomInfo) -> dict[str, Any]:
         return await fetch_audience_ranklist(
@@ -151,6 +157,7 @@ class Service:
     async def stop(self) -> None:
         if self._pruner is not None:
             self._pruner.cancel()
+        await self.stream.close()
         await self.rooms.stop()
         await self.http.aclose()
         await self.store.close()
@@ -219,6 +226,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
         Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
         *api.routes(guarded),
+        *stream.routes(guarded),
+        *dashboard.routes(),
     ]
     app = Starlette(
         routes=routes,

@@ -1,0 +1,53 @@
+"""The live dashboard page: ``GET /dashboard`` (and ``/`` → ``/dashboard``), assets under ``/static``.
+
+The page is plain HTML/CSS/JS from ``serve/static/`` (no build step, nothing fetched from another
+origin). It asks for a token (kept in the browser's localStorage) and a room (web_rid, room_id
+or live.douyin.com URL) — or takes both from the query string, ``/dashboard?token=…&room=…``,
+and connects at once. It reads the room's live stream (``/api/rooms/{room}/stream``, SSE) and
+the audience ranking (``/douyin/liveroom/audience``, every 10 s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).with_name("static")
+
+#: Only this origin: scripts, styles, data; images may be inline (data:) only.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(
+        STATIC / "dashboard.html",
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": CSP,
+            "Cache-Control": "no-cache",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
+
+
+async def root(request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse("/dashboard" + (f"?{query}" if query else ""), status_code=307)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", root, methods=["GET"]),
+        Route("/dashboard", page, methods=["GET"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+
+
+__all__ = ["CSP", "STATIC", "routes"]
