@@ -324,6 +324,10 @@ class PostgresStore(EventStore):
         try:
             return await self._transaction(batch)
         except Exception as exc:
+            if self._wconn is None or self._wconn.broken or self._wconn.closed:
+                log.warning("postgres: writer connection lost (%s); retrying the batch", exc)
+                with suppress(Exception):
+                    return await self._transaction(batch)
             if len(batch) == 1:
                 log.error("postgres: write failed: %s", exc)
                 return [StoreError(f"write failed: {exc}")]
