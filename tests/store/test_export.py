@@ -153,11 +153,9 @@ def test_since_seq_and_methods(db: str, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_method_names() -> None:
-    assert method_names("chat, room_user_seq ,WebcastGiftMessage") == {
-        "WebcastChatMessage",
-        "WebcastRoomUserSeqMessage",
-        "WebcastGiftMessage",
-    }
+    assert method_names("chat, room_user_seq ,WebcastGiftMessage") == frozenset(
+        {"WebcastChatMessage", "WebcastRoomUserSeqMessage", "WebcastGiftMessage"}
+    )
     assert method_names("") is None and method_names("all") is None
     with pytest.raises(ValueError):
         method_names("chat;drop")
@@ -180,7 +178,8 @@ async def test_streams_page_by_page_in_seq_order(tmp_path: Path) -> None:
         message(i, "WebcastChatMessage" if i % 3 else "WebcastMemberMessage", f"m{i}")
         for i in range(1, 101)
     ]
-    async with CountingStore(tmp_path / "s.db") as store:
+    store = CountingStore(tmp_path / "s.db")
+    async with store:
         await store.append(records)
         out = io.StringIO()
         count = await export_room(
