@@ -59,7 +59,8 @@ async def ingest(path: str, total: int, synchronous: str) -> float:
     rooms, batch = 20, 200
     per_room = total // rooms
     records = {
-        r: [record(ROOM + r, 6922636275858098944 + i) for i in range(per_room)] for r in range(rooms)
+        r: [record(ROOM + r, 6922636275858098944 + i) for i in range(per_room)]
+        for r in range(rooms)
     }
     async with SQLiteStore(path, synchronous=synchronous) as store:
 
@@ -178,9 +179,74 @@ async def chat_vs_bare(tmp: str, pollers: int = 32, seconds: float = 5.0) -> flo
 
 
 # -- (c) end to end --------------------------------------------------------------------------------
-async def end_to_end(tmp: str, rooms: int = 200, rate: float = 10.0, seconds: float = 20.0) -> None:
-    from e2e import run_e2e  # bench/e2e.py
+async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> list[float]:
+    """Sim with ``rooms`` rooms → pinned collectors → SQLite → one long-poller per room."""
+    import sqlite3
 
+    import httpx
+    import uvicorn
+
+    from dylive.serve import tokens
+    from dylive.serve.app import ServiceConfig, create_app
+    from dylive.sim import RoomSpec, SimConfig, SimServer
+    from dylive.store.migrations import to_signed
+
+    specs = [
+        RoomSpec(
+            web_rid=str(700_000_000_000 + i),
+            anchor_id=80_000_000_000 + i,
+            nickname=f"主播{i}",
+            display_id=f"anchor{i}",
+            sec_uid=f"MS4wLjABAAAA{i:040d}",
+            title=f"room {i}",
+            intro="bench",
+            club_name="粉丝团",
+        )
+        for i in range(rooms)
+    ]
+    db = str(Path(tmp) / "c.sqlite3")
+    delivered: list[tuple[int, float]] = []
+    async with SimServer(SimConfig(seed=2, rate=rate, rooms=specs)) as sim:
+        config = ServiceConfig(db=db, upstream=sim.base_url, signing="off", ranklist=False)
+        config.pins = [s.web_rid for s in specs]
+        app = create_app(config)
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+        task = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+        token = await tokens.create(app.state.svc.store, "e2e")
+        until = 0.0
+
+        async def poll(web_rid: str, client: httpx.AsyncClient) -> None:
+            params = {"token": token, "room_id": web_rid, "methods": "all", "wait": 5, "count": 200}
+            while time.time() < until:
+                resp = await client.get("/douyin/liveroom/chat", params=params)
+                now = time.time()
+                data = orjson.loads(resp.content)["data"]
+                params["cursor"] = data["cursor"]
+                delivered.extend((m["msg_id"], now) for m in data["messages"])
+
+        limits = httpx.Limits(max_connections=rooms + 10)
+        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+            # skip the warm-up backlog: start every poller at the current end
+            await asyncio.sleep(2.0)
+            for s in specs:
+                await client.get(
+                    "/douyin/liveroom/chat",
+                    params={"token": token, "room_id": s.web_rid, "count": 500, "methods": "all"},
+                )
+            until = time.time() + seconds
+            await asyncio.gather(*(poll(s.web_rid, client) for s in specs))
+        server.should_exit = True
+        await task
+    conn = sqlite3.connect(db)
+    created = dict(conn.execute("SELECT msg_id, created_at FROM events"))
+    conn.close()
+    return [t - created[to_signed(m)] / 1000 for m, t in delivered if created.get(to_signed(m))]
+
+
+async def end_to_end(tmp: str, rooms: int = 200, rate: float = 10.0, seconds: float = 20.0) -> None:
     lat = await run_e2e(tmp, rooms=rooms, rate=rate, seconds=seconds)
     if not lat:
         print("(c) no messages delivered")
