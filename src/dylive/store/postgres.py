@@ -175,6 +175,7 @@ class PostgresStore(EventStore):
         self._listener: asyncio.Task[None] | None = None
         self._listening = False
         self._wconn: Conn | None = None
+        self._lconn: Conn | None = None  # the LISTEN connection (while connected)
         self._channel = ""
         self._lock_key = (0, 0)
         self._signals: dict[int, asyncio.Event] = {}
@@ -250,7 +251,7 @@ class PostgresStore(EventStore):
         delay = self._poll_interval
         while True:
             try:
-                conn = await self._connect()
+                conn = self._lconn = await self._connect()
             except StoreError as exc:
                 log.warning("postgres: listener cannot connect: %s", exc)
             else:
@@ -267,6 +268,7 @@ class PostgresStore(EventStore):
                     log.warning("postgres: listener lost: %s", exc)
                 finally:
                     self._listening = False
+                    self._lconn = None
                     await conn.close()
             if not ready.done():
                 ready.set_result(None)
@@ -372,12 +374,19 @@ class PostgresStore(EventStore):
 
     # -- readers ------------------------------------------------------------------------------
     async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(query, args)
-                return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise StoreError(f"read failed: {exc}") from exc
+        """Rows of a read; retried once on a fresh connection if the pooled one was dead."""
+        for attempt in (1, 2):
+            try:
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(query, args)
+                    return await cur.fetchall()
+            except psycopg.OperationalError as exc:
+                if attempt == 2 or not conn.broken:
+                    raise StoreError(f"read failed: {exc}") from exc
+                log.warning("postgres: reader connection lost (%s); retrying", exc)
+            except psycopg.Error as exc:
+                raise StoreError(f"read failed: {exc}") from exc
+        raise AssertionError("unreachable")
 
     async def _fetch_one(self, query: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         rows = await self._fetch(query, args)
