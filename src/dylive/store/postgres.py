@@ -58,7 +58,7 @@ _INSERT = """
 WITH ins AS (
     INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered, raw)
     SELECT r, m, me, c, %s, re, ra
-    FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::bigint[], %s::bytea[], %s::bytea[])
+    FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::bytea[], %b::bytea[])
         AS t(r, m, me, c, re, ra)
     ON CONFLICT (room_id, msg_id) DO NOTHING
     RETURNING room_id, seq
