@@ -82,7 +82,7 @@ async def _export(db: str, args: argparse.Namespace, methods: frozenset[str] | N
     try:
         room_id = await resolve_room(store, args.room)
         if room_id is None:
-            raise ExportError(f"unknown room {args.room!r}: nothing stored for it in {db}")
+            raise ExportError(f"unknown room {args.room!r}: nothing stored for it")
         with _output(args.output) as out:
             return await export_room(
                 store,
