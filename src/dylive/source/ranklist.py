@@ -2,8 +2,9 @@
 
 :func:`fetch_audience_ranklist` returns the response's ``data`` object untouched (Douyin's own
 field names: ``ranks[]``, ``currency``, ``has_more``…). An empty 200 body (Douyin's refusal of a
-signature or of an anonymous visitor) raises :class:`SignatureRefused`; transport errors, HTTP
-errors, non-JSON bodies and a non-zero ``status_code`` raise :class:`UpstreamError`.
+signature or of an anonymous visitor) is retried once with a fresh signature, then raises
+:class:`SignatureRefused`; transport errors, HTTP errors, non-JSON bodies and a non-zero
+``status_code`` raise :class:`UpstreamError`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dylive.source.signing import generate_mstoken, sign_query
 log = logging.getLogger(__name__)
 
 RANKLIST_PATH = "/webcast/ranklist/audience/"
+REFUSAL_ATTEMPTS = 2  # an empty 200 body is retried once with a fresh signature
 
 
 def ranklist_params(
@@ -70,14 +72,11 @@ async def fetch_audience_ranklist(
     cookie: str = "",
     signing: str = "v2",
 ) -> dict[str, Any]:
-    """The ``data`` object of the ranklist response (see module docstring for errors)."""
-    ms_token = cookie_pairs(cookie).get("msToken") or generate_mstoken()
-    params = ranklist_params(
-        room_id, anchor_id, sec_anchor_id, user_agent=user_agent, ms_token=ms_token
-    )
-    query = urls.encode_query(params)
-    if signing != "off":
-        query = sign_query(query, user_agent, generation=signing)
+    """The ``data`` object of the ranklist response (see module docstring for errors).
+
+    An empty 200 body is retried once with a fresh signature (and msToken, unless the cookie
+    carries one) before :class:`SignatureRefused` is raised.
+    """
     headers = {
         "User-Agent": user_agent,
         "Referer": urls.page_url(upstream, web_rid) if web_rid else upstream,
@@ -85,17 +84,31 @@ async def fetch_audience_ranklist(
     }
     if cookie:
         headers["Cookie"] = cookie
-    url = urls.join(upstream, RANKLIST_PATH) + "?" + query
+    for attempt in range(REFUSAL_ATTEMPTS):
+        ms_token = cookie_pairs(cookie).get("msToken") or generate_mstoken()
+        params = ranklist_params(
+            room_id, anchor_id, sec_anchor_id, user_agent=user_agent, ms_token=ms_token
+        )
+        query = urls.encode_query(params)
+        if signing != "off":
+            query = sign_query(query, user_agent, generation=signing)
+        url = urls.join(upstream, RANKLIST_PATH) + "?" + query
+        try:
+            resp = await client.get(url, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"ranklist unreachable: {exc}", room_id=room_id) from exc
+        if resp.status_code != 200:
+            raise UpstreamError(f"ranklist answered HTTP {resp.status_code}", room_id=room_id)
+        if resp.content.strip():
+            return _data(resp.content, room_id)
+        log.info("room %s: ranklist refused (empty body), attempt %s", room_id, attempt + 1)
+    raise SignatureRefused("ranklist answered an empty body", room_id=room_id)
+
+
+def _data(content: bytes, room_id: int | str) -> dict[str, Any]:
+    """The ``data`` object of a non-empty ranklist body."""
     try:
-        resp = await client.get(url, headers=headers)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"ranklist unreachable: {exc}", room_id=room_id) from exc
-    if resp.status_code != 200:
-        raise UpstreamError(f"ranklist answered HTTP {resp.status_code}", room_id=room_id)
-    if not resp.content.strip():
-        raise SignatureRefused("ranklist answered an empty body", room_id=room_id)
-    try:
-        body = orjson.loads(resp.content)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise UpstreamError(f"ranklist answered non-JSON: {exc}", room_id=room_id) from exc
     if not isinstance(body, dict) or body.get("status_code", 0) != 0:
