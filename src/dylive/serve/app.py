@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from dylive import settings
 from dylive.errors import StoreError
+from dylive.source.collector import CollectorOptions
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, TokenRecord, open_store
@@ -96,7 +97,12 @@ class Service:
             resolver=config.resolver
             or default_resolver(upstream=config.upstream, signing=config.signing),
             source_factory=config.source_factory
-            or collector_source(upstream=config.upstream, user_agent=config.user_agent),
+            or collector_source(
+                upstream=config.upstream,
+                user_agent=config.user_agent,
+                cookie=config.cookie or None,
+                options=CollectorOptions(signing=config.signing),
+            ),
             idle_timeout=config.idle_timeout,
             on_stored=self._stored,
         )
