@@ -145,7 +145,7 @@ def chat_body(page: Page, *, last_msg_id: int, now: int, start: int, interval: i
             "ignores": page.ignored,
         }
     )
-    rendered = b",".join(m.rendered for m in page.messages)
+    rendered = b",".join([m.rendered for m in page.messages])
     return b"".join((_HEAD, rendered, b"],", tail[1:], b"}"))
 
 

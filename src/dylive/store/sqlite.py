@@ -4,6 +4,11 @@ One writer: every write is queued to a single task that batches whatever is pend
 transaction on a dedicated thread (WAL mode, ``synchronous=NORMAL`` by default: durable across a
 process crash). Reads run on a small pool of threads, each with its own read-only connection,
 never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
+
+Two in-memory fast paths keep live polling off the reader threads: the committed tail of each
+polled room (:class:`~dylive.store.tail.TailCache`, fed by the writer after each commit) and
+token records, cached per ``PRAGMA data_version`` of a watch connection (any commit, by this
+process or another one such as ``dylive token revoke``, invalidates them before the next lookup).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dylive.errors import StoreError
 
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .migrations import SQLITE, to_signed, to_unsigned
+from .tail import TailCache
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,15 @@ _Fn = Callable[[sqlite3.Connection], Any]
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class _Commit:
+    """What a committed batch published: new last seq per room, new rows of cached rooms."""
+
+    last: dict[int, int]
+    rows: list[StoredMessage]
+    covered: frozenset[int]
 
 
 @dataclass(slots=True)
@@ -78,6 +93,9 @@ class SQLiteStore(EventStore):
         readers: int = 4,
         max_batch: int = 1024,
         synchronous: str = "NORMAL",
+        tail_size: int = 256,
+        tail_rooms: int = 1024,
+        position_delay: float = 0.1,
     ) -> None:
         self.path = str(path)
         self._readers = readers
@@ -95,6 +113,10 @@ class SQLiteStore(EventStore):
         self._max_seq = 0
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
+        self._position_delay = position_delay
+        self.tail = TailCache(tail_size, tail_rooms)
+        self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
+        self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
         self.batches = 0
         self.appended = 0
 
@@ -105,6 +127,7 @@ class SQLiteStore(EventStore):
             await loop.run_in_executor(self._wexec, self._open_writer)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._writer = asyncio.create_task(self._write_loop(), name="dylive-sqlite-writer")
 
     def _open_writer(self) -> None:
@@ -136,6 +159,7 @@ class SQLiteStore(EventStore):
 
     async def close(self) -> None:
         if self._writer is not None:
+            self._flush_positions()
             await self._queue.put(None)
             await self._writer
             self._writer = None
@@ -148,6 +172,9 @@ class SQLiteStore(EventStore):
         if self._wconn is not None:
             self._wconn.close()
             self._wconn = None
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
         with self._lock:
             for conn in self._rconns:
                 conn.close()
@@ -178,13 +205,21 @@ class SQLiteStore(EventStore):
                     break
                 batch.append(nxt)
             try:
-                results = await loop.run_in_executor(self._wexec, self._run_batch, batch)
+                results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
+                self._publish(commit)
             except Exception as exc:  # commit failed: every op of the batch failed
                 log.exception("sqlite: batch of %s ops failed", len(batch))
                 results = [StoreError(f"write failed: {exc}")] * len(batch)
             self._finish(batch, results)
 
-    def _run_batch(self, batch: list[_Op]) -> list[Any]:
+    def _publish(self, commit: _Commit) -> None:
+        """On the loop thread, in one step: new last seqs and the tail cache."""
+        self.tail.extend(commit.rows, commit.covered)
+        self.tail.drop(r for r in commit.last if r not in commit.covered)
+        for room_id, seq in commit.last.items():
+            self._last[room_id] = max(seq, self._last.get(room_id, 0))
+
+    def _run_batch(self, batch: list[_Op]) -> tuple[list[Any], _Commit]:
         conn = self._wconn
         assert conn is not None
         results: list[Any] = []
@@ -199,15 +234,30 @@ class SQLiteStore(EventStore):
                 "SELECT room_id, max(seq) FROM events WHERE seq > ? GROUP BY room_id",
                 (self._max_seq,),
             ).fetchall()
+            commit = self._new_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        for room_id, seq in rows:
-            self._last[to_unsigned(room_id)] = seq
+        for _room_id, seq in rows:
             self._max_seq = max(self._max_seq, seq)
         self.batches += 1
-        return results
+        return results, commit
+
+    def _new_rows(self, conn: sqlite3.Connection, rows: list[tuple[int, int]]) -> _Commit:
+        """The batch's new rows of the rooms the tail cache holds (read before COMMIT,
+        published only after it)."""
+        last = {to_unsigned(room_id): seq for room_id, seq in rows}
+        cached = self.tail.cached
+        covered = frozenset(r for r in last if r in cached)
+        if not covered:
+            return _Commit(last, [], covered)
+        marks = ",".join("?" * len(covered))
+        new = conn.execute(
+            f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? AND room_id IN ({marks}) ORDER BY seq",
+            (self._max_seq, *(to_signed(r) for r in covered)),
+        ).fetchall()
+        return _Commit(last, [_message(row) for row in new], covered)
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
         touched: set[int] = set()
@@ -285,9 +335,21 @@ class SQLiteStore(EventStore):
     ) -> Page:
         if self._last.get(room_id, 0) <= after_seq or limit <= 0:
             return Page([], after_seq)
-        page: Page = await self._query(
-            lambda conn: _read_page(conn, to_signed(room_id), after_seq, limit, methods)
-        )
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return cached
+        fill = room_id not in self.tail.cached and self.tail.size > 0
+        size = self.tail.size
+
+        def query(conn: sqlite3.Connection) -> tuple[Page, list[StoredMessage]]:
+            signed = to_signed(room_id)
+            page = _read_page(conn, signed, after_seq, limit, methods)
+            return page, (_tail_rows(conn, signed, size) if fill else [])
+
+        result: tuple[Page, list[StoredMessage]] = await self._query(query)
+        page, rows = result
+        if rows:
+            self.tail.install(room_id, rows, self._last.get(room_id, 0))
         return page
 
     async def backlog_start(self, room_id: int, count: int) -> int:
@@ -341,6 +403,8 @@ class SQLiteStore(EventStore):
             return cur.rowcount
 
         deleted: int = await self._submit(delete)
+        if deleted:
+            self.tail.clear()  # the tail may hold pruned rows
         return deleted
 
     # -- rooms --------------------------------------------------------------------------------
@@ -386,12 +450,31 @@ class SQLiteStore(EventStore):
         return token_id
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
+        """Cached while the database is unchanged (``PRAGMA data_version`` of the watch
+        connection moves on every commit of any other connection, in any process)."""
+        version = self._data_version()
+        hit = self._tokens.get(digest)
+        if hit is not None and hit[0] == version >= 0:
+            return hit[1]
         row = await self._query(
             lambda conn: conn.execute(
                 f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,)
             ).fetchone()
         )
-        return _token(row) if row else None
+        record = _token(row) if row else None
+        if len(self._tokens) >= 10_000:
+            self._tokens.clear()
+        self._tokens[digest] = (version, record)
+        return record
+
+    def _data_version(self) -> int:
+        """A counter that changes whenever another connection committed (-1: no watch)."""
+        if self._watch is None:
+            return -1
+        try:
+            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._query(
@@ -427,13 +510,19 @@ class SQLiteStore(EventStore):
 
     async def set_position(self, token_id: int, room_id: int, seq: int, *, wait: bool) -> None:
         """Awaited writes commit before returning; unawaited ones are coalesced per
-        (token, room) and written by the next writer batch."""
+        (token, room) and written ``position_delay`` seconds later (or at close)."""
         key = (token_id, room_id)
         with self._lock:
             first = not self._pending_pos
             self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
-        if wait or first:
-            await self._submit(self._write_positions, wait=wait)
+        if wait:
+            await self._submit(self._write_positions)
+        elif first:  # debounced: one writer op per interval, however many polls
+            asyncio.get_running_loop().call_later(self._position_delay, self._flush_positions)
+
+    def _flush_positions(self) -> None:
+        if self._writer is not None and self._pending_pos:
+            self._queue.put_nowait(_Op(self._write_positions, None))
 
     def _write_positions(self, conn: sqlite3.Connection) -> int:
         with self._lock:
@@ -459,6 +548,15 @@ class SQLiteStore(EventStore):
             lambda conn: conn.execute("SELECT ident FROM pins ORDER BY ident").fetchall()
         )
         return [r[0] for r in rows]
+
+
+def _tail_rows(conn: sqlite3.Connection, room_id: int, size: int) -> list[StoredMessage]:
+    """The room's latest ``size`` rows, ascending (one snapshot)."""
+    rows = conn.execute(
+        f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT ?",
+        (room_id, size),
+    ).fetchall()
+    return [_message(row) for row in reversed(rows)]
 
 
 def _read_page(

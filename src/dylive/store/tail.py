@@ -1,0 +1,107 @@
+"""A bounded in-memory cache of the most recent committed messages of each polled room.
+
+Live pollers read the tail of a room; serving those pages from memory avoids a thread hop and an
+SQL query per request. Invariant per cached room: every stored row of the room with
+``seq > floor`` is in the cache, in seq order, up to the store's published ``last_seq``. The
+store keeps it by feeding :meth:`TailCache.extend` with the rows of each committed batch (never
+uncommitted ones) on the event loop thread, in the same step that publishes the new last seq.
+Reads older than ``floor`` go to SQL. Rooms are evicted least recently read first.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .base import Page, StoredMessage
+
+
+@dataclass(slots=True)
+class _Room:
+    floor: int  # every row of the room with seq > floor is cached
+    seqs: list[int] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    rows: list[StoredMessage] = field(default_factory=list)
+
+
+class TailCache:
+    """``TailCache(size, rooms)``: up to ``size`` messages for each of up to ``rooms`` rooms."""
+
+    def __init__(self, size: int = 256, rooms: int = 1024) -> None:
+        self.size = size
+        self.max_rooms = rooms
+        self._rooms: OrderedDict[int, _Room] = OrderedDict()
+        self.cached: frozenset[int] = frozenset()  # read by the writer thread (atomic swap)
+        self.hits = 0
+        self.misses = 0
+
+    def page(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> Page | None:
+        """The page after ``after_seq`` from memory, or None when it is not (all) cached."""
+        room = self._rooms.get(room_id)
+        if room is None or after_seq < room.floor:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._rooms.move_to_end(room_id)
+        start = bisect_right(room.seqs, after_seq)
+        if methods is None or methods.issuperset(room.methods[start : start + limit]):
+            rows = room.rows[start : start + limit]  # every row wanted: one slice
+            return Page(rows, rows[-1].seq if rows else after_seq)
+        messages: list[StoredMessage] = []
+        ignored: dict[str, None] = {}
+        last = after_seq
+        for row in room.rows[start:]:
+            last = row.seq
+            if methods is None or row.method in methods:
+                messages.append(row)
+                if len(messages) >= limit:
+                    break
+            else:
+                ignored[row.method] = None
+        return Page(messages, last, list(ignored))
+
+    def install(self, room_id: int, rows: list[StoredMessage], published: int) -> None:
+        """Cache ``rows`` (the room's latest, ascending, read in one snapshot) unless rows were
+        published since that snapshot (``published`` > the last fetched seq)."""
+        if room_id in self._rooms or not rows or rows[-1].seq < published:
+            return
+        floor = rows[0].seq - 1 if len(rows) >= self.size else 0
+        self._rooms[room_id] = _Room(
+            floor, [r.seq for r in rows], [r.method for r in rows], list(rows)
+        )
+        while len(self._rooms) > self.max_rooms:
+            self._rooms.popitem(last=False)
+        self.cached = frozenset(self._rooms)
+
+    def extend(self, rows: Iterable[StoredMessage], covered: frozenset[int]) -> None:
+        """Append committed rows (ascending seq) of the rooms in ``covered`` (the rooms whose
+        rows the writer selected)."""
+        for row in rows:
+            room = self._rooms.get(row.room_id)
+            if room is None or (room.seqs and row.seq <= room.seqs[-1]):
+                continue
+            room.seqs.append(row.seq)
+            room.methods.append(row.method)
+            room.rows.append(row)
+        for room_id in covered:
+            room = self._rooms.get(room_id)
+            if room is not None and len(room.rows) > self.size:
+                drop = len(room.rows) - self.size
+                room.floor = room.seqs[drop] - 1
+                del room.seqs[:drop], room.methods[:drop], room.rows[:drop]
+
+    def drop(self, room_ids: Iterable[int]) -> None:
+        """Forget rooms whose new rows were not captured (the invariant cannot be kept)."""
+        changed = False
+        for room_id in room_ids:
+            changed |= self._rooms.pop(room_id, None) is not None
+        if changed:
+            self.cached = frozenset(self._rooms)
+
+    def clear(self) -> None:
+        self._rooms.clear()
+        self.cached = frozenset()

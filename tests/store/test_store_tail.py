@@ -1,0 +1,85 @@
+"""SQLiteStore's in-memory fast paths: the committed tail cache serves the same pages as SQL
+(methods filter, ignores, paging, trimming, concurrent appends, eviction, prune), and cached
+token records follow revocations at once."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from pathlib import Path
+
+import orjson
+
+from dylive.store import Page, Record, SQLiteStore
+from dylive.store.migrations import to_signed
+from dylive.store.sqlite import _read_page
+
+ROOM = 6922580638159719176
+METHODS = ("WebcastChatMessage", "WebcastGiftMessage", "WebcastRoomUserSeqMessage")
+CHAT_GIFT = frozenset(METHODS[:2])
+
+
+def rec(msg_id: int, room: int = ROOM) -> Record:
+    method = METHODS[msg_id % 3]
+    body = orjson.dumps({"method": method, "msg_id": msg_id})
+    return Record(room, msg_id, method, 1, body, b"")
+
+
+def shape(page: Page) -> tuple[list[tuple[int, int, bytes]], int, list[str]]:
+    return [(m.seq, m.msg_id, m.rendered) for m in page.messages], page.last_seq, page.ignored
+
+
+async def test_tail_pages_equal_sql_pages(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    rnd = random.Random(3)
+    conn = sqlite3.connect(path)
+    async with SQLiteStore(path, tail_size=64) as cached:
+        await cached.append([rec(i) for i in range(1, 200)])
+        await cached.read(ROOM, 0, 10)  # a miss: installs the tail
+        assert ROOM in cached.tail.cached
+        msg = 200
+        for _ in range(60):
+            batch = [rec(msg + i) for i in range(rnd.randint(0, 9))]
+            msg += len(batch)
+            await asyncio.gather(cached.append(batch), cached.read(ROOM, 150, 5))
+            last = await cached.last_seq(ROOM)
+            for after in (last - 1, last - 7, last - 40, last - 63):
+                for methods in (None, CHAT_GIFT, frozenset({"WebcastGiftMessage"})):
+                    for limit in (1, 5, 50):
+                        got = await cached.read(ROOM, after, limit, methods)
+                        want = _read_page(conn, to_signed(ROOM), after, limit, methods)
+                        assert shape(got) == shape(want), (after, limit, methods)
+        assert cached.tail.hits > 0
+        assert len(cached.tail._rooms[ROOM].rows) <= 64  # trimmed to its size
+    conn.close()
+
+
+async def test_old_reads_fall_back_to_sql_and_rooms_are_evicted(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "t.db", tail_size=16, tail_rooms=2) as store:
+        for room in (1, 2, 3):
+            await store.append([rec(i, room) for i in range(1, 41)])
+            await store.read(room, 0, 1)
+        assert store.tail.cached == frozenset({2, 3})  # least recently read room evicted
+        misses = store.tail.misses
+        page = await store.read(3, 0, 100)  # older than the cached tail: SQL, complete
+        assert [m.msg_id for m in page.messages] == list(range(1, 41))
+        assert store.tail.misses == misses + 1
+        deleted = await store.prune(2**62)
+        assert deleted == 120 and store.tail.cached == frozenset()
+        assert (await store.read(3, 0, 100)).messages == []
+
+
+async def test_cached_token_follows_revocation_by_another_connection(tmp_path: Path) -> None:
+    path = tmp_path / "t.db"
+    async with SQLiteStore(path) as store:
+        await store.create_token("a", "d" * 64, 0, 0.0)
+        first = await store.token_by_digest("d" * 64)
+        assert first is not None and first.active
+        assert await store.token_by_digest("d" * 64) == first  # cached
+        conn = sqlite3.connect(path)  # another connection, as `dylive token revoke` uses
+        conn.execute("UPDATE tokens SET revoked_at = 1")
+        conn.commit()
+        conn.close()
+        again = await store.token_by_digest("d" * 64)
+        assert again is not None and not again.active
