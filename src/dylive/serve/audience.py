@@ -23,6 +23,7 @@ from dylive.decode import (
     UserInfo,
     decode,
 )
+from dylive.decode.douyin_json import image_json, user_json
 from dylive.errors import DyliveError
 from dylive.source.frames import RawMessage
 from dylive.source.room import RoomInfo
@@ -85,59 +86,23 @@ def _int(text: str) -> int:
 def douyin_user(user: UserInfo, anchor_uid: int = 0) -> dict[str, Any]:
     """A Douyin ``user`` object (the contract example's keys and types) from a UserInfo."""
     avatar = user.avatar_url
-    return {
-        "adversary_authorization_info": 0,
-        "adversary_user_status": 0,
-        "allow_be_located": False,
-        "allow_find_by_contacts": False,
-        "allow_others_download_video": False,
-        "allow_others_download_when_sharing_video": False,
-        "allow_share_show_profile": False,
-        "allow_show_in_gossip": False,
-        "allow_show_my_action": False,
-        "allow_strange_comment": False,
-        "allow_unfollower_comment": False,
-        "allow_use_linkmic": False,
-        "authorization_info": 0,
-        "avatar_thumb": {
-            "avg_color": "",
-            "height": 0,
-            "image_type": 0,
-            "is_animated": False,
-            "open_web_url": "",
-            "uri": "",
-            "url_list": [avatar] if avatar else [],
-            "width": 0,
+    return user_json(
+        uid=user.uid,
+        nickname=user.nickname,
+        display_id=user.unique_id,
+        sec_uid=user.sec_uid,
+        short_id=user.short_id,
+        gender=user.gender,
+        avatar_thumb=image_json([avatar] if avatar else []),
+        pay_grade={"level": user.pay_grade_level, "grade_describe": ""},
+        fans_club_data={
+            "level": user.fans_club_level,
+            "club_name": user.fans_club_name,
+            "anchor_id": anchor_uid if user.fans_club_level else 0,
         },
-        "badge_image_list": [],
-        "bg_img_url": "",
-        "birthday": 0,
-        "birthday_description": "",
-        "birthday_valid": False,
-        "block_status": 0,
-        "city": "",
-        "comment_restrict": 0,
-        "commerce_webcast_config_ids": [],
-        "constellation": "",
-        "create_time": 0,
-        "disable_ichat": 0,
-        "display_id": user.unique_id,
-        "id": user.uid,
-        "id_str": str(user.uid),
-        "short_id": user.short_id,
-        "nickname": user.nickname,
-        "sec_uid": user.sec_uid,
-        "gender": user.gender,
-        "follow_info": {"follower_count": getattr(user, "follower_count", 0)},
-        "pay_grade": {"level": user.pay_grade_level, "grade_describe": ""},
-        "fans_club": {
-            "data": {
-                "level": user.fans_club_level,
-                "club_name": user.fans_club_name,
-                "anchor_id": anchor_uid if user.fans_club_level else 0,
-            }
-        },
-    }
+        follow_info={"follower_count": 0},
+        authorization_info=0,
+    )
 
 
 def ledger_ranking(tally: _RoomTally, anchor_uid: int) -> dict[str, Any]:

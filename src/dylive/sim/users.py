@@ -6,6 +6,7 @@ import random
 import string
 from dataclasses import dataclass, field
 
+from dylive.decode import douyin_json
 from dylive.proto import webcast_pb2 as pb
 
 from .catalog import NICK_PREFIXES
@@ -86,68 +87,29 @@ def grade_bounds(level: int) -> tuple[int, int]:
 def user_json(u: SimUser) -> dict[str, object]:
     """The full Douyin user object of ranklist/audience (api-contract.md §2 field names)."""
     lo, hi = grade_bounds(u.pay_level)
-    avatar = {
-        "avg_color": "",
-        "height": 0,
-        "image_type": 0,
-        "is_animated": False,
-        "open_web_url": "",
-        "uri": f"100x100/{u.avatar_uri}",
-        "url_list": u.avatar_urls(),
-        "width": 0,
-    }
-    obj: dict[str, object] = {
-        "adversary_authorization_info": 0,
-        "adversary_user_status": 0,
-        "allow_be_located": False,
-        "allow_find_by_contacts": False,
-        "allow_others_download_video": False,
-        "allow_others_download_when_sharing_video": False,
-        "allow_share_show_profile": False,
-        "allow_show_in_gossip": False,
-        "allow_show_my_action": False,
-        "allow_strange_comment": False,
-        "allow_unfollower_comment": False,
-        "allow_use_linkmic": False,
-        "authorization_info": 3,
-        "avatar_thumb": avatar,
-        "badge_image_list": [],
-        "bg_img_url": "",
-        "birthday": 0,
-        "birthday_description": "",
-        "birthday_valid": False,
-        "block_status": 0,
-        "city": u.city,
-        "comment_restrict": 0,
-        "commerce_webcast_config_ids": [],
-        "constellation": "",
-        "create_time": 0,
-        "disable_ichat": 0,
-        "display_id": u.display_id,
-        "fans_club": {
-            "data": {"level": u.fans_level, "club_name": u.club_name, "anchor_id": u.anchor_id}
-        },
-        "follow_info": {
-            "follow_status": 0,
-            "follower_count": u.follower_count,
-            "following_count": u.following_count,
-            "push_status": 0,
-        },
-        "gender": u.gender,
-        "id": u.id,
-        "id_str": str(u.id),
-        "nickname": u.nickname,
-        "pay_grade": {
+    return douyin_json.user_json(
+        uid=u.id,
+        nickname=u.nickname,
+        display_id=u.display_id,
+        sec_uid=u.sec_uid,
+        short_id=u.short_id,
+        gender=u.gender,
+        avatar_thumb=douyin_json.image_json(u.avatar_urls(), f"100x100/{u.avatar_uri}"),
+        pay_grade={
             "level": u.pay_level,
             "grade_describe": grade_describe(u.pay_level),
             "this_grade_min_diamond": lo,
             "this_grade_max_diamond": hi,
         },
-        "sec_uid": u.sec_uid,
-        "short_id": u.short_id,
-        "top_vip_no": 0,
-    }
-    return obj
+        fans_club_data={"level": u.fans_level, "club_name": u.club_name, "anchor_id": u.anchor_id},
+        follow_info={
+            "follow_status": 0,
+            "follower_count": u.follower_count,
+            "following_count": u.following_count,
+            "push_status": 0,
+        },
+        city=u.city,
+    ) | {"top_vip_no": 0}
 
 
 def random_sec_uid(rng: random.Random) -> str:
