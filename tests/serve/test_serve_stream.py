@@ -71,6 +71,20 @@ async def collect(resp: httpx.Response, messages: int, within: float = 20.0) -> 
     return await SseReader(resp).collect(messages, within)
 
 
+async def end_broadcast(sim: Any, svc: Any) -> None:
+    """End the simulated broadcast and wait until every collector has finished by itself.
+
+    Works around a shutdown hang outside serve/: on Python 3.11 ``asyncio.wait_for`` in
+    ``dylive.source.push.push_stream`` can swallow the cancellation of a room task, and
+    ``RoomManager.stop`` then waits for it forever (reported with a fix).
+    """
+    sim.end(DEFAULT_WEB_RID)
+    tasks = [s.task for s in svc.rooms.rooms.values() if s.task is not None]
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=20)
+        assert not pending, "a collector did not finish after the broadcast ended"
+
+
 @pytest.fixture
 async def live(
     tmp_path: Path, serve_api: Any
@@ -84,6 +98,7 @@ async def live(
             svc.stream.status_interval = 0.3
             token = await tokens.create(svc.store, "stream")
             yield client, svc, sim, token
+            await end_broadcast(sim, svc)
 
 
 async def stored(svc: Any, after: int = 0) -> dict[int, bytes]:

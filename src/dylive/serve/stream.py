@@ -93,7 +93,8 @@ class Subscription:
         """Everything queued, waiting up to ``within`` seconds for something ([] on timeout)."""
         if not self.items and not self.overflowed:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), max(within, 0.0))
+                async with asyncio.timeout(max(within, 0.0)):  # not wait_for: see _pump
+                    await self.wake.wait()
         self.wake.clear()
         out = list(self.items)
         self.items.clear()
@@ -202,8 +203,11 @@ class StreamHub:
         with contextlib.suppress(StoreError):
             await self._seed(channel)
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
+            # arrives as the awaited event fires, and close() would then wait forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(channel.wake.wait(), self.poll_interval)
+                async with asyncio.timeout(self.poll_interval):
+                    await channel.wake.wait()
             channel.wake.clear()
             try:
                 await self._publish(channel)

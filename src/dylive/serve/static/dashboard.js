@@ -26,7 +26,7 @@
 
   function freshState() {
     return {
-      room: "", lastSeq: 0, paused: false, pending: 0, status: null, connectedAt: 0,
+      room: "", firstSeq: 0, lastSeq: 0, paused: false, pending: 0, status: null, connectedAt: 0,
       likes: 0, viewers: null, giftCount: 0, diamonds: 0,
       streaks: new Map(), byGift: new Map(), errorShown: false,
     };
@@ -195,6 +195,7 @@
 
   function onMessage(ev) {
     state.lastSeq = Number(ev.lastEventId) || state.lastSeq;
+    if (!state.firstSeq) state.firstSeq = state.lastSeq;
     let msg;
     try { msg = parseMessage(ev.data); } catch (e) { return; }
     const p = msg.payload || {};
@@ -350,4 +351,12 @@
   }
   if (el.token.value && el.room.value && (qToken || qRoom)) connect(el.token.value, el.room.value);
   setInterval(() => { if (source) statusLine(); }, 5000);
+
+  // Read-only snapshot for tests and the browser console.
+  window.dylive = Object.freeze({
+    summary: () => ({
+      room: state.room, firstSeq: state.firstSeq, lastSeq: state.lastSeq,
+      gifts: state.giftCount, diamonds: state.diamonds, likes: state.likes, viewers: state.viewers,
+    }),
+  });
 })();
