@@ -52,6 +52,10 @@ def _bound_port(host: str, port: int) -> int:
 def curl_lines(base: str, token: str) -> str:
     return "\n".join(
         [
+            "Live dashboard (open in a browser):",
+            f"  {base}/dashboard?token={token}&room={WEB_RID}",
+            "Live stream (Server-Sent Events):",
+            f"  curl -N '{base}/api/rooms/{WEB_RID}/stream?token={token}'",
             "Chat and gifts (repeat to continue; add &wait=10 to long-poll):",
             f"  curl '{base}/douyin/liveroom/chat?token={token}&room_id={WEB_RID}'",
             f"  curl '{base}/douyin/liveroom/chat?token={token}&room_id={ROOM_ID}&count=5'",
