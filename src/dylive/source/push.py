@@ -115,7 +115,10 @@ async def push_stream(
     try:
         while True:
             try:
-                data = await asyncio.wait_for(ws.recv(), opts.silence_timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as recv() completes, and the room task never stops.
+                async with asyncio.timeout(opts.silence_timeout):
+                    data = await ws.recv()
             except TimeoutError:
                 raise StaleConnection(
                     f"push socket silent for {opts.silence_timeout:.1f} s", room_id=info.room_id
@@ -135,4 +138,5 @@ async def push_stream(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await hb
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(), 1.0)
+            async with asyncio.timeout(1.0):
+                await ws.close()
