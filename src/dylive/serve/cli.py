@@ -44,9 +44,17 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="ROOM",
         help="pin a room (URL, web_rid or room_id): collect it without polling; repeatable",
     )
-    p.add_argument("--idle-timeout", type=float, default=None, help="stop idle rooms (s, 300)")
     p.add_argument(
-        "--retention-hours", type=float, default=None, help="delete messages older than this"
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="stop rooms not polled for this many seconds (DYLIVE_IDLE_TIMEOUT, 300)",
+    )
+    p.add_argument(
+        "--retention-hours",
+        type=float,
+        default=None,
+        help="delete messages older than this; 0 = keep forever (DYLIVE_RETENTION_HOURS, 0)",
     )
     p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
     p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
@@ -125,13 +133,31 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 # -- serve --------------------------------------------------------------------------------------
+class SettingError(DyliveError):
+    """A setting (option or DYLIVE_* variable) has an unusable value."""
+
+
+def number_setting(name: str, given: float | None) -> float:
+    """The option's value, else the DYLIVE_* setting's; a non-negative number."""
+    if given is None:
+        text = settings.get(name)
+        try:
+            given = float(text)
+        except ValueError:
+            env = settings.SETTINGS[name].env
+            raise SettingError(f"{env} must be a number, not {text!r}") from None
+    if not given >= 0:
+        raise SettingError(f"{name.replace('_', '-')} must be a number >= 0, not {given}")
+    return given
+
+
 def serve_config(args: argparse.Namespace) -> ServiceConfig:
     return ServiceConfig.from_settings(
         db=args.db,
         upstream=args.upstream,
         pins=list(args.room),
-        idle_timeout=args.idle_timeout,
-        retention_hours=args.retention_hours,
+        idle_timeout=number_setting("idle_timeout", args.idle_timeout),
+        retention_hours=number_setting("retention_hours", args.retention_hours),
         signing=args.signing,
         cookie=args.cookie,
         ranklist=False if args.no_ranklist else None,
@@ -142,7 +168,14 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
     """Run the API until cancelled or signalled; print the bound URL once listening."""
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
@@ -155,10 +188,10 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    config = serve_config(args)
     host = args.host or settings.get("host")
     port = settings.get("port") if args.port is None else args.port
     try:
+        config = serve_config(args)
         asyncio.run(run_server(config, host, int(port)))
     except KeyboardInterrupt:
         return 130
