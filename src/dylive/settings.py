@@ -48,6 +48,12 @@ SETTINGS: dict[str, Setting] = {
         Setting("host", "127.0.0.1", "Address the API service listens on."),
         Setting("port", "8000", "Port of the API service."),
         Setting("log_level", "info", "Logging level: debug, info, warning, error."),
+        Setting(
+            "idle_timeout", "300", "Seconds a polled room stays collected without polls (serve)."
+        ),
+        Setting(
+            "retention_hours", "0", "Delete stored messages older than this (0 = keep forever)."
+        ),
     )
 }
 

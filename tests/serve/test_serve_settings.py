@@ -1,0 +1,39 @@
+"""``dylive serve`` takes --idle-timeout / --retention-hours from DYLIVE_IDLE_TIMEOUT /
+DYLIVE_RETENTION_HOURS when the options are absent; bad values are a clear error, exit 1."""
+
+from __future__ import annotations
+
+import pytest
+
+from dylive.cli import build_parser
+from dylive.serve.cli import serve_config
+
+
+def args(*argv: str) -> object:
+    return build_parser().parse_args(["serve", *argv])
+
+
+def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DYLIVE_IDLE_TIMEOUT", raising=False)
+    monkeypatch.delenv("DYLIVE_RETENTION_HOURS", raising=False)
+    config = serve_config(args())  # type: ignore[arg-type]
+    assert (config.idle_timeout, config.retention_hours) == (300.0, 0.0)
+    monkeypatch.setenv("DYLIVE_IDLE_TIMEOUT", "45")
+    monkeypatch.setenv("DYLIVE_RETENTION_HOURS", "72")
+    config = serve_config(args())  # type: ignore[arg-type]
+    assert (config.idle_timeout, config.retention_hours) == (45.0, 72.0)
+    config = serve_config(args("--idle-timeout", "5", "--retention-hours", "1.5"))  # type: ignore[arg-type]
+    assert (config.idle_timeout, config.retention_hours) == (5.0, 1.5)
+
+
+def test_bad_values_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parsed = args("--db", "/nonexistent/never.sqlite3")
+    monkeypatch.setenv("DYLIVE_IDLE_TIMEOUT", "soon")
+    assert parsed.func(parsed) == 1  # type: ignore[attr-defined]
+    assert "DYLIVE_IDLE_TIMEOUT must be a number, not 'soon'" in capsys.readouterr().err
+    monkeypatch.delenv("DYLIVE_IDLE_TIMEOUT")
+    parsed = args("--retention-hours", "-1")
+    assert parsed.func(parsed) == 1  # type: ignore[attr-defined]
+    assert "retention-hours must be a number >= 0" in capsys.readouterr().err
