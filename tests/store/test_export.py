@@ -5,51 +5,26 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import psycopg
 import pytest
 
 from dylive.cli import main
 from dylive.store import Page, Record, RoomRecord, SQLiteStore, open_store
 from dylive.store.export import CSV_COLUMNS, export_room, method_names
 
-ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ROOM = 7713439806789773866
 BIG = 2**63 + 7  # msg_id beyond signed 64 bits (and far beyond 2^53)
 WEB_RID = "615189692839"
 
 
-def pg_schema_url() -> Iterator[str]:
-    """A fresh schema in the test database (dropped afterwards); skip if no server."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI but unreachable at {ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
-    schema = "dylive_t_" + uuid.uuid4().hex[:16]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "s.db")
-    else:
-        yield from pg_schema_url()
+@pytest.fixture
+def db(store_url: str) -> str:
+    return store_url
 
 
 def user(uid: int, nickname: str) -> dict[str, Any]:

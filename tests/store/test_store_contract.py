@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
-import psycopg
 import pytest
 
 from dylive.errors import StoreError
 from dylive.store import EventStore, Record, RoomRecord, open_store
 
-ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BIG = 2**63 + 12345  # beyond signed 64 bits
 MAX = 2**64 - 1
 ROOM = 6922580638159719176
@@ -31,33 +26,10 @@ GIFT = "WebcastGiftMessage"
 Factory = Callable[[], EventStore]
 
 
-def pg_schema_url() -> Iterator[str]:
-    """A fresh schema in the test database (dropped afterwards); skip if no server."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI but unreachable at {ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
-    schema = "dylive_t_" + uuid.uuid4().hex[:16]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def make(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "sqlite":
-        path = str(tmp_path / "s.db")
-        yield lambda: open_store(path)
-    else:
-        for url in pg_schema_url():
-            yield functools.partial(open_store, url)
+@pytest.fixture
+def make(store_url: str) -> Factory:
+    """Opens a store of the backend under test (SQLite file, then a PostgreSQL schema)."""
+    return functools.partial(open_store, store_url)
 
 
 def rec(msg_id: int, method: str = CHAT, room: int = ROOM) -> Record:

@@ -7,10 +7,8 @@ The shared behaviour (same as SQLite) is in test_store_contract.py.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import uuid
-from collections.abc import Iterator
 
 import orjson
 import psycopg
@@ -23,36 +21,8 @@ from dylive.store.postgres import PostgresStore, redact
 
 pytestmark = pytest.mark.postgres
 
-ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ROOM = 7713439806789773866
 BIG = 2**64 - 2
-
-
-@pytest.fixture
-def admin() -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    try:
-        conn = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI but unreachable at {ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
-    with conn:
-        yield conn
-
-
-@pytest.fixture
-def schema(admin: psycopg.Connection[tuple[object, ...]]) -> Iterator[str]:
-    name = "dylive_t_" + uuid.uuid4().hex[:16]
-    admin.execute(f"CREATE SCHEMA {name}")
-    try:
-        yield name
-    finally:
-        admin.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-@pytest.fixture
-def url(schema: str) -> str:
-    return f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
 
 
 def rec(msg_id: int, room: int = ROOM) -> Record:
@@ -60,43 +30,43 @@ def rec(msg_id: int, room: int = ROOM) -> Record:
     return Record(room, msg_id, "WebcastChatMessage", 1, body, b"\x00raw\xff")
 
 
-async def test_open_store_picks_postgres_for_urls(url: str) -> None:
-    assert isinstance(open_store(url), PostgresStore)
-    assert isinstance(open_store(url.replace("postgresql://", "postgres://")), PostgresStore)
+async def test_open_store_picks_postgres_for_urls(pg_url: str) -> None:
+    assert isinstance(open_store(pg_url), PostgresStore)
+    assert isinstance(open_store(pg_url.replace("postgresql://", "postgres://")), PostgresStore)
 
 
 async def test_unsigned_ids_use_the_documented_signed_mapping(
-    url: str, schema: str, admin: psycopg.Connection[tuple[object, ...]]
+    pg_url: str, pg_schema: str, pg_admin: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    async with PostgresStore(url) as store:
+    async with PostgresStore(pg_url) as store:
         await store.append([rec(BIG, room=BIG), rec(2**63), rec(2**63 - 1)])
         await store.upsert_room(RoomRecord(BIG, web_rid="x", anchor_uid=2**63))
         msgs = (await store.read(BIG, 0, 5)).messages
         assert [(m.room_id, m.msg_id) for m in msgs] == [(BIG, BIG)]
         assert [m.msg_id for m in (await store.read(ROOM, 0, 5)).messages] == [2**63, 2**63 - 1]
-    rows = admin.execute(
-        f"SELECT room_id, msg_id, raw FROM {schema}.events ORDER BY seq"
+    rows = pg_admin.execute(
+        f"SELECT room_id, msg_id, raw FROM {pg_schema}.events ORDER BY seq"
     ).fetchall()
     assert rows == [
         (-2, -2, b"\x00raw\xff"),  # 2^64 - 2 → -2
         (ROOM, -(2**63), b"\x00raw\xff"),  # 2^63 → -2^63
         (ROOM, 2**63 - 1, b"\x00raw\xff"),  # identity below 2^63
     ]
-    assert admin.execute(f"SELECT anchor_uid FROM {schema}.rooms").fetchall() == [(-(2**63),)]
+    assert pg_admin.execute(f"SELECT anchor_uid FROM {pg_schema}.rooms").fetchall() == [(-(2**63),)]
 
 
 async def test_migrations_are_recorded_and_applied_once(
-    url: str, schema: str, admin: psycopg.Connection[tuple[object, ...]]
+    pg_url: str, pg_schema: str, pg_admin: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    stores = [PostgresStore(url) for _ in range(3)]
+    stores = [PostgresStore(pg_url) for _ in range(3)]
     await asyncio.gather(*(s.open() for s in stores))  # racing openers: one migrates
     try:
         await stores[0].append([rec(1)])
     finally:
         await asyncio.gather(*(s.close() for s in stores))
-    async with PostgresStore(url) as store:
+    async with PostgresStore(pg_url) as store:
         assert [m.msg_id for m in (await store.read(ROOM, 0, 5)).messages] == [1]
-    versions = admin.execute(f"SELECT version FROM {schema}.dylive_schema").fetchall()
+    versions = pg_admin.execute(f"SELECT version FROM {pg_schema}.dylive_schema").fetchall()
     assert versions == [(n,) for n in range(1, len(POSTGRES) + 1)]
 
 
@@ -112,11 +82,11 @@ asyncio.run(main())
 """
 
 
-async def test_wait_for_wakes_on_an_append_by_another_process(url: str) -> None:
-    async with PostgresStore(url) as store:
+async def test_wait_for_wakes_on_an_append_by_another_process(pg_url: str) -> None:
+    async with PostgresStore(pg_url) as store:
         waiter = asyncio.create_task(store.wait_for(ROOM, 0, 60))
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", APPEND_SCRIPT, url, str(ROOM)
+            sys.executable, "-c", APPEND_SCRIPT, pg_url, str(ROOM)
         )
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         # far sooner than the waiter's own 60 s timeout: woken by NOTIFY
@@ -124,14 +94,14 @@ async def test_wait_for_wakes_on_an_append_by_another_process(url: str) -> None:
         assert [m.msg_id for m in (await store.read(ROOM, 0, 5)).messages] == [42]
 
 
-async def test_concurrent_writers_never_let_a_keyset_reader_skip_a_row(url: str) -> None:
+async def test_concurrent_writers_never_let_a_keyset_reader_skip_a_row(pg_url: str) -> None:
     """Four stores (as four processes would) append while a fifth tails with ``seq > last``.
 
     Without commit-ordered seq a row whose transaction commits after a higher seq is visible
     gets skipped by the reader (this test then times out waiting for it).
     """
     writers, per_writer = 4, 200
-    stores = [PostgresStore(url) for _ in range(writers + 1)]
+    stores = [PostgresStore(pg_url) for _ in range(writers + 1)]
     await asyncio.gather(*(s.open() for s in stores))
     reader = stores[-1]
 
@@ -162,9 +132,9 @@ async def test_concurrent_writers_never_let_a_keyset_reader_skip_a_row(url: str)
 
 
 async def test_lost_connections_are_replaced(
-    url: str, admin: psycopg.Connection[tuple[object, ...]]
+    pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]]
 ) -> None:
-    store = PostgresStore(url, poll_interval=0.05)
+    store = PostgresStore(pg_url, poll_interval=0.05)
     async with store:
         await store.append([rec(1)])
         assert (await store.read(ROOM, 0, 5)).messages
@@ -173,12 +143,12 @@ async def test_lost_connections_are_replaced(
         pids += [c.info.backend_pid for c in store._pool._idle]  # the readers
         assert len(pids) >= 3
         for pid in pids:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            pg_admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
         assert await store.append([rec(2)]) == 1  # writer: reconnects and retries the batch
         msgs = (await store.read(ROOM, 0, 5)).messages  # readers: dead ones replaced
         assert [m.msg_id for m in msgs] == [1, 2]
         last = msgs[-1].seq
-        async with PostgresStore(url) as other:
+        async with PostgresStore(pg_url) as other:
             waiter = asyncio.create_task(store.wait_for(ROOM, last, 60))
             await asyncio.sleep(0.05)
             await other.append([rec(3)])
@@ -198,7 +168,8 @@ async def test_connection_errors_are_store_errors_without_the_password() -> None
     assert "cannot connect" in str(err.value) and "s3cret" not in str(err.value)
 
 
-async def test_a_missing_schema_is_a_store_error(admin: object) -> None:
-    url = f"{ADMIN_URL}?options=-csearch_path%3Ddylive_no_such_schema_{uuid.uuid4().hex[:8]}"
+async def test_a_missing_schema_is_a_store_error(pg_url: str) -> None:
+    base = pg_url.split("?", 1)[0]
+    pg_url = f"{base}?options=-csearch_path%3Ddylive_no_such_schema_{uuid.uuid4().hex[:8]}"
     with pytest.raises(StoreError, match="no schema"):
-        await PostgresStore(url).open()
+        await PostgresStore(pg_url).open()
