@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC220, ASYNC240  (a benchmark driver: blocking setup calls are fine here)
+# ruff: noqa: ASYNC220, ASYNC221, ASYNC240  (a benchmark driver: blocking setup calls are fine here)
 """API service benchmarks; prints figures (no assertions).
 
 (a) ingest: messages/s appended into SQLite (WAL, synchronous=NORMAL: durable across a process
@@ -11,11 +11,14 @@
 (c) end to end: 200 rooms × 10 messages/s from the simulator through the collector and the store
     to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery.
 
-Usage: ``python bench/api.py [a] [b] [c]`` (default: all).
+Usage: ``python bench/api.py [a] [b] [c] [--rooms N --rate R --seconds S]`` (default: all).
+(c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
+if SIGTERM is ignored) and the pollers in this process; bounded by ``--seconds`` + 30 s.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -190,88 +193,137 @@ async def chat_vs_bare(tmp: str, pollers: int = 32, seconds: float = 5.0) -> flo
 
 
 # -- (c) end to end --------------------------------------------------------------------------------
-async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> list[float]:
-    """Sim with ``rooms`` rooms → pinned collectors → SQLite → one long-poller per room."""
-    import sqlite3
+def free_port() -> int:
+    import socket
 
-    import httpx
-    import uvicorn
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    from dylive.serve import tokens
-    from dylive.serve.app import ServiceConfig, create_app
-    from dylive.sim import RoomSpec, SimConfig, SimServer
-    from dylive.store.migrations import to_signed
 
-    specs = [
-        RoomSpec(
-            web_rid=str(700_000_000_000 + i),
-            anchor_id=80_000_000_000 + i,
-            nickname=f"主播{i}",
-            display_id=f"anchor{i}",
-            sec_uid=f"MS4wLjABAAAA{i:040d}",
-            title=f"room {i}",
-            intro="bench",
-            club_name="粉丝团",
-        )
-        for i in range(rooms)
-    ]
-    db = str(Path(tmp) / "c.sqlite3")
-    delivered: list[tuple[int, float]] = []
-    async with SimServer(SimConfig(seed=2, rate=rate, rooms=specs)) as sim:
-        config = ServiceConfig(db=db, upstream=sim.base_url, signing="off", ranklist=False)
-        config.pins = [s.web_rid for s in specs]
-        app = create_app(config)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
-        task = asyncio.create_task(server.serve())
-        while not server.started:  # noqa: ASYNC110
+def spawn(*args: str) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "dylive", *args]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s: never leaves a child behind."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident set size of a process in MB."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+async def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(400):
+        if proc.poll() is not None:
+            raise RuntimeError(f"child exited with {proc.returncode}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
             await asyncio.sleep(0.05)
-        base = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-        token = await tokens.create(app.state.svc.store, "e2e")
-        until = 0.0
+    raise RuntimeError(f"nothing listens on {port}")
 
-        async def poll(web_rid: str, client: httpx.AsyncClient) -> None:
-            params = {"token": token, "room_id": web_rid, "methods": "all", "wait": 5, "count": 200}
+
+async def long_poll(port: int, path: str, until: float, out: list[tuple[int, float]]) -> None:
+    """One room's poller: keep-alive, ``wait=`` long-poll, cursor echoed back."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    data = orjson.loads(await http_get(reader, writer, path + "&count=1"))["data"]
+    while time.time() < until:
+        body = await http_get(reader, writer, f"{path}&count=200&wait=2&cursor={data['cursor']}")
+        now = time.time()
+        data = orjson.loads(body)["data"]
+        out.extend((m["msg_id"], now) for m in data["messages"])
+    writer.close()
+
+
+async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> None:
+    """Sim (subprocess) with ``rooms`` rooms → ``dylive serve`` (subprocess, pinned collectors,
+    SQLite) → one long-poller per room in this process."""
+    import httpx
+
+    db = str(Path(tmp) / "c.sqlite3")
+    sim_port, api_port = free_port(), free_port()
+    web_rids = [str(700_000_000_000 + i) for i in range(rooms)]
+    out = subprocess.run(
+        [sys.executable, "-m", "dylive", "token", "create", "--db", db, "--name", "e2e"],
+        check=True,
+        capture_output=True,
+    )
+    token = out.stdout.decode().split()[-1]
+    sim = spawn("sim", "--port", str(sim_port), "--rate", str(rate), "--seed", "2")
+    serve: subprocess.Popen[bytes] | None = None
+    try:
+        await wait_listening(sim_port, sim)
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
+            for web_rid in web_rids:
+                resp = await client.post("/__sim/rooms", json={"web_rid": web_rid})
+                resp.raise_for_status()
+        pins = [arg for w in web_rids for arg in ("--room", w)]
+        serve = spawn(
+            "serve", "--db", db, "--upstream", sim_url, "--port", str(api_port),
+            "--signing", "off", "--no-ranklist", *pins,
+        )  # fmt: skip
+        await wait_listening(api_port, serve)
+        await asyncio.sleep(5.0)  # collectors connect
+        delivered: list[tuple[int, float]] = []
+        rss_start, _ = rss_mb(serve.pid)
+        until = time.time() + seconds
+        paths = [f"/douyin/liveroom/chat?token={token}&room_id={w}&methods=all" for w in web_rids]
+        samples: list[float] = []
+
+        async def sample_rss() -> None:
             while time.time() < until:
-                resp = await client.get("/douyin/liveroom/chat", params=params)
-                now = time.time()
-                data = orjson.loads(resp.content)["data"]
-                params["cursor"] = data["cursor"]
-                delivered.extend((m["msg_id"], now) for m in data["messages"])
+                samples.append(rss_mb(serve.pid)[0])
+                await asyncio.sleep(min(10.0, seconds / 4))
 
-        limits = httpx.Limits(max_connections=rooms + 10)
-        async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
-            # skip the warm-up backlog: start every poller at the current end
-            await asyncio.sleep(2.0)
-            for s in specs:
-                await client.get(
-                    "/douyin/liveroom/chat",
-                    params={"token": token, "room_id": s.web_rid, "count": 500, "methods": "all"},
-                )
-            until = time.time() + seconds
-            await asyncio.gather(*(poll(s.web_rid, client) for s in specs))
-        server.should_exit = True
-        await task
-    conn = sqlite3.connect(db)
-    created = dict(conn.execute("SELECT msg_id, created_at FROM events"))
-    conn.close()
-    return [t - created[to_signed(m)] / 1000 for m, t in delivered if created.get(to_signed(m))]
-
-
-async def end_to_end(tmp: str, rooms: int = 200, rate: float = 10.0, seconds: float = 20.0) -> None:
-    lat = await run_e2e(tmp, rooms=rooms, rate=rate, seconds=seconds)
+        pollers = asyncio.gather(
+            sample_rss(), *(long_poll(api_port, p, until, delivered) for p in paths)
+        )
+        await asyncio.wait_for(pollers, seconds + 30)
+        rss, peak = rss_mb(serve.pid)
+        sim_rss, _ = rss_mb(sim.pid)
+        created: dict[int, int] = {}
+        async with httpx.AsyncClient(base_url=sim_url, timeout=60) as client:
+            for web_rid in web_rids:
+                log = orjson.loads((await client.get(f"/__sim/rooms/{web_rid}/log")).content)
+                created.update((e["msg_id"], e["created_at"]) for e in log)
+    finally:
+        if serve is not None:
+            stop(serve)
+        stop(sim)
+    lat = sorted(t - created[m] / 1000 for m, t in delivered if m in created)
     if not lat:
-        print("(c) no messages delivered")
+        print(f"(c) {rooms} rooms: no messages delivered")
         return
-    lat.sort()
     p50 = statistics.median(lat)
     p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     print(
-        f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered,"
-        f" emit→delivery p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+        f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered"
+        f" ({len(lat) / seconds:,.0f}/s), emit→delivery p50 {p50 * 1000:.0f} ms,"
+        f" p99 {p99 * 1000:.0f} ms; service RSS {rss_start:.0f} MB at start, {rss:.0f} MB at end"
+        f" (peak {peak:.0f} MB),"
+        f" simulator RSS {sim_rss:.0f} MB; service RSS samples (MB): "
+        + ", ".join(f"{x:.0f}" for x in samples)
     )
 
 
-async def main(parts: list[str]) -> None:
+async def main(args: argparse.Namespace) -> None:
+    parts = args.parts or ["a", "b", "c"]
     with tempfile.TemporaryDirectory() as tmp:
         if "a" in parts:
             await ingest(str(Path(tmp) / "a1.sqlite3"), 200_000, "NORMAL")
@@ -279,9 +331,14 @@ async def main(parts: list[str]) -> None:
         if "b" in parts:
             await chat_vs_bare(tmp)
         if "c" in parts:
-            await end_to_end(tmp)
+            await run_e2e(tmp, rooms=args.rooms, rate=args.rate, seconds=args.seconds)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    asyncio.run(main(sys.argv[1:] or ["a", "b", "c"]))
+    parser = argparse.ArgumentParser(description="API service benchmarks")
+    parser.add_argument("parts", nargs="*", choices=["a", "b", "c"], help="default: all")
+    parser.add_argument("--rooms", type=int, default=200, help="(c) rooms")
+    parser.add_argument("--rate", type=float, default=10.0, help="(c) messages/s per room")
+    parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
+    asyncio.run(main(parser.parse_args()))

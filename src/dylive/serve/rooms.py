@@ -92,16 +92,25 @@ class RoomState:
     error: str = ""
     ended: bool = False
     window: deque[tuple[float, int]] = field(default_factory=deque)
+    window_seconds: float = 10.0  # messages/s is averaged over this span
 
     @property
     def room_id(self) -> int:
         return self.info.room_id
 
-    def rate(self) -> float:
+    def count(self, n: int) -> None:
+        """Record a stored batch; the window keeps the last ``window_seconds`` only."""
+        self.window.append((time.monotonic(), n))
+        self._trim()
+
+    def _trim(self) -> None:
         now = time.monotonic()
-        while self.window and now - self.window[0][0] > 10.0:
+        while self.window and now - self.window[0][0] > self.window_seconds:
             self.window.popleft()
-        return sum(n for _, n in self.window) / 10.0
+
+    def rate(self) -> float:
+        self._trim()
+        return sum(n for _, n in self.window) / self.window_seconds
 
     def status(self) -> dict[str, Any]:
         transport: Any = None
@@ -354,7 +363,7 @@ class RoomManager:
         state.received += len(records)
         state.last_received_at = time.monotonic()
         state.last_created_at = max(state.last_created_at, max(e.created_at for e in events))
-        state.window.append((time.monotonic(), len(records)))
+        state.count(len(records))
         inserted = await self.store.append(records)
         state.stored += inserted
         if self._on_stored is not None:
