@@ -62,6 +62,9 @@ class ServiceConfig:
     max_wait: float = 30.0
     fetch_interval: int = 1000
     ranklist: bool = True
+    # msg_ids each collector remembers (~100 bytes each): the store dedupes exactly by
+    # (room_id, msg_id), so the collector's window only needs to cover reconnect replays
+    dedupe_capacity: int = 10_000
     resolver: Resolver | None = None
     source_factory: SourceFactory | None = None
     store: EventStore | None = None
@@ -101,7 +104,9 @@ class Service:
                 upstream=config.upstream,
                 user_agent=config.user_agent,
                 cookie=config.cookie or None,
-                options=CollectorOptions(signing=config.signing),
+                options=CollectorOptions(
+                    signing=config.signing, dedupe_capacity=config.dedupe_capacity
+                ),
             ),
             idle_timeout=config.idle_timeout,
             on_stored=self._stored,
