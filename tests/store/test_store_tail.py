@@ -83,3 +83,16 @@ async def test_cached_token_follows_revocation_by_another_connection(tmp_path: P
         conn.close()
         again = await store.token_by_digest("d" * 64)
         assert again is not None and not again.active
+
+
+async def test_sparse_filter_scans_in_growing_chunks(tmp_path: Path) -> None:
+    """SQL path: one gift per 300 rows still fills a page (chunks double from ~limit)."""
+    async with SQLiteStore(tmp_path / "t.db", tail_size=0) as store:
+        rows = [
+            Record(ROOM, i, METHODS[1] if i % 300 == 0 else METHODS[0], 1, b"{}", b"")
+            for i in range(1, 3001)
+        ]
+        await store.append(rows)
+        page = await store.read(ROOM, 0, 5, frozenset({METHODS[1]}))
+        assert [m.msg_id for m in page.messages] == [300, 600, 900, 1200, 1500]
+        assert page.ignored == [METHODS[0]] and page.last_seq == page.messages[-1].seq

@@ -566,8 +566,9 @@ def _read_page(
     limit: int,
     methods: frozenset[str] | None,
 ) -> Page:
-    """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work)."""
-    chunk = limit if methods is None else max(limit * 2, 200)
+    """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work: chunks
+    start a little above ``limit`` and double, up to 20 chunks of at most 2,000 rows)."""
+    chunk = limit if methods is None else limit + limit // 4 + 8
     messages: list[StoredMessage] = []
     ignored: dict[str, None] = {}
     last = after_seq
@@ -586,4 +587,5 @@ def _read_page(
                 ignored[row[3]] = None
         if len(rows) < chunk:
             break
+        chunk = min(chunk * 2, 2000)
     return Page(messages, last, list(ignored))
