@@ -163,6 +163,8 @@ class RoomManager:
         self._retry_delay = retry_delay
         self._on_stored = on_stored
         self.rooms: dict[int, RoomState] = {}
+        self._web_rids: dict[str, int] = {}  # web_rid -> room_id of its latest collected room
+        self._inflight: dict[str, asyncio.Future[RoomInfo]] = {}
         self._cache: dict[str, tuple[float, RoomInfo]] = {}
         self._token_rooms: dict[int, dict[int, float]] = {}
         self._reaper: asyncio.Task[None] | None = None
@@ -185,10 +187,11 @@ class RoomManager:
 
     # -- resolution ---------------------------------------------------------------------------
     def _active(self, web_rid: str, room_id: str) -> RoomState | None:
-        for state in self.rooms.values():
-            if (room_id and str(state.room_id) == room_id) or (
-                web_rid and state.info.web_rid == web_rid and not state.ended
-            ):
+        if room_id.isdigit() and (state := self.rooms.get(int(room_id))) is not None:
+            return state
+        if web_rid and web_rid in self._web_rids:
+            state = self.rooms.get(self._web_rids[web_rid])
+            if state is not None and not state.ended:
                 return state
         return None
 
@@ -205,11 +208,20 @@ class RoomManager:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1], cached[1].live
-        info = await self._resolve(key, web_rid, room_id)
+        info = await self._resolve_once(key, web_rid, room_id)
         self._cache[key] = (time.monotonic() + self._resolve_ttl, info)
         if info.room_id:
             await self.store.upsert_room(room_record(info))
         return info, info.live
+
+    async def _resolve_once(self, key: str, web_rid: str, room_id: str) -> RoomInfo:
+        """One resolution per key at a time: concurrent requests share it."""
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._resolve(key, web_rid, room_id))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
 
     async def _resolve(self, key: str, web_rid: str, room_id: str) -> RoomInfo:
         try:
@@ -291,12 +303,16 @@ class RoomManager:
     def _start(self, info: RoomInfo, *, pinned: bool) -> RoomState:
         state = RoomState(info=info, pinned=pinned)
         self.rooms[info.room_id] = state
+        if info.web_rid:
+            self._web_rids[info.web_rid] = info.room_id
         state.task = asyncio.create_task(self._run(state), name=f"dylive-room-{info.room_id}")
         log.info("room %s (%s): collecting", info.room_id, info.web_rid)
         return state
 
     async def _stop_room(self, state: RoomState) -> None:
         self.rooms.pop(state.room_id, None)
+        if self._web_rids.get(state.info.web_rid) == state.room_id:
+            del self._web_rids[state.info.web_rid]
         if state.task is not None and not state.task.done():
             state.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
