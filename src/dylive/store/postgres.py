@@ -32,7 +32,6 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,11 +42,13 @@ from dylive.errors import StoreError
 
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .migrations import POSTGRES, to_signed, to_unsigned
+from .rows import WriteOp, message_from_row, room_from_row, settle, token_from_row
 
 log = logging.getLogger(__name__)
 
 Conn = psycopg.AsyncConnection[Any]
 _Fn = Callable[[Conn], Awaitable[Any]]
+_Op = WriteOp[_Fn]
 
 _EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
 _TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
@@ -90,32 +91,6 @@ def redact(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-@dataclass(slots=True)
-class _Op:
-    fn: _Fn
-    future: asyncio.Future[Any] | None
-    rooms: tuple[int, ...] = field(default=())
-    events: bool = False  # inserts messages: takes the seq-ordering lock
-
-
-def _message(row: tuple[Any, ...]) -> StoredMessage:
-    return StoredMessage(
-        seq=row[0],
-        room_id=to_unsigned(row[1]),
-        msg_id=to_unsigned(row[2]),
-        method=row[3],
-        created_at=row[4],
-        stored_at=row[5],
-        rendered=bytes(row[6]),
-    )
-
-
-def _room(row: tuple[Any, ...]) -> RoomRecord:
-    return RoomRecord(
-        to_unsigned(row[0]), row[1], row[2], to_unsigned(row[3]), row[4], row[5], row[6], row[7]
-    )
 
 
 class _Pool:
@@ -358,18 +333,7 @@ class PostgresStore(EventStore):
             return [await op.fn(conn) for op in batch]
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
-        touched: set[int] = set()
-        for op, result in zip(batch, results, strict=True):
-            touched.update(op.rooms)
-            if op.future is None or op.future.done():
-                if isinstance(result, Exception):
-                    log.error("postgres: unawaited write failed: %s", result)
-                continue
-            if isinstance(result, Exception):
-                op.future.set_exception(result)
-            else:
-                op.future.set_result(result)
-        for room_id in touched:
+        for room_id in settle(batch, results, "postgres"):
             self._wake(room_id)
 
     # -- readers ------------------------------------------------------------------------------
@@ -438,7 +402,7 @@ class PostgresStore(EventStore):
             for row in rows:
                 last = row[0]
                 if methods is None or row[3] in methods:
-                    messages.append(_message(row))
+                    messages.append(message_from_row(row))
                     if len(messages) >= limit:
                         return Page(messages, last, list(ignored))
                 else:
@@ -534,7 +498,7 @@ class PostgresStore(EventStore):
                 " ORDER BY updated_at DESC LIMIT 1",
                 (web_rid,),
             )
-        return _room(row) if row else None
+        return room_from_row(row) if row else None
 
     # -- tokens -------------------------------------------------------------------------------
     async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
@@ -554,11 +518,11 @@ class PostgresStore(EventStore):
         row = await self._fetch_one(
             f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = %s", (digest,)
         )
-        return TokenRecord(*row) if row else None
+        return token_from_row(row) if row else None
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._fetch(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id")
-        return [TokenRecord(*r) for r in rows]
+        return [token_from_row(r) for r in rows]
 
     async def revoke_token(self, ident: str) -> int:
         async def revoke(conn: Conn) -> int:

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,13 @@ from dylive.errors import StoreError
 
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .migrations import SQLITE, to_signed, to_unsigned
+from .rows import WriteOp, message_from_row, room_from_row, settle, token_from_row
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
 
 _Fn = Callable[[sqlite3.Connection], Any]
+_Op = WriteOp[_Fn]
 
 
 def now_ms() -> int:
@@ -48,39 +50,11 @@ class _Commit:
     covered: frozenset[int]
 
 
-@dataclass(slots=True)
-class _Op:
-    fn: _Fn
-    future: asyncio.Future[Any] | None
-    rooms: tuple[int, ...] = field(default=())
-
-
 _EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
 _TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
 _ROOM_COLS = (
     "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
 )
-
-
-def _message(row: tuple[Any, ...]) -> StoredMessage:
-    return StoredMessage(
-        seq=row[0],
-        room_id=to_unsigned(row[1]),
-        msg_id=to_unsigned(row[2]),
-        method=row[3],
-        created_at=row[4],
-        stored_at=row[5],
-        rendered=row[6],
-    )
-
-
-def _token(row: tuple[Any, ...]) -> TokenRecord:
-    return TokenRecord(*row)
-
-
-def _room(row: tuple[Any, ...]) -> RoomRecord:
-    room_id, web_rid, status, anchor_uid, *rest = row
-    return RoomRecord(to_unsigned(room_id), web_rid, status, to_unsigned(anchor_uid), *rest)
 
 
 class SQLiteStore(EventStore):
@@ -257,21 +231,10 @@ class SQLiteStore(EventStore):
             f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? AND room_id IN ({marks}) ORDER BY seq",
             (self._max_seq, *(to_signed(r) for r in covered)),
         ).fetchall()
-        return _Commit(last, [_message(row) for row in new], covered)
+        return _Commit(last, [message_from_row(row) for row in new], covered)
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
-        touched: set[int] = set()
-        for op, result in zip(batch, results, strict=True):
-            touched.update(op.rooms)
-            if op.future is None or op.future.done():
-                if isinstance(result, Exception):
-                    log.error("sqlite: unawaited write failed: %s", result)
-                continue
-            if isinstance(result, Exception):
-                op.future.set_exception(result)
-            else:
-                op.future.set_result(result)
-        for room_id in touched:
+        for room_id in settle(batch, results, "sqlite"):
             signal = self._signals.pop(room_id, None)
             if signal is not None:
                 signal.set()
@@ -434,7 +397,7 @@ class SQLiteStore(EventStore):
             sql = f"SELECT {_ROOM_COLS} FROM rooms WHERE web_rid = ? ORDER BY updated_at DESC"
             args = (web_rid,)
         row = await self._query(lambda conn: conn.execute(sql, args).fetchone())
-        return _room(row) if row else None
+        return room_from_row(row) if row else None
 
     # -- tokens -------------------------------------------------------------------------------
     async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
@@ -461,7 +424,7 @@ class SQLiteStore(EventStore):
                 f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,)
             ).fetchone()
         )
-        record = _token(row) if row else None
+        record = token_from_row(row) if row else None
         if len(self._tokens) >= 10_000:
             self._tokens.clear()
         self._tokens[digest] = (version, record)
@@ -480,7 +443,7 @@ class SQLiteStore(EventStore):
         rows = await self._query(
             lambda conn: conn.execute(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id").fetchall()
         )
-        return [_token(r) for r in rows]
+        return [token_from_row(r) for r in rows]
 
     async def revoke_token(self, ident: str) -> int:
         def revoke(conn: sqlite3.Connection) -> int:
@@ -556,7 +519,7 @@ def _tail_rows(conn: sqlite3.Connection, room_id: int, size: int) -> list[Stored
         f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT ?",
         (room_id, size),
     ).fetchall()
-    return [_message(row) for row in reversed(rows)]
+    return [message_from_row(row) for row in reversed(rows)]
 
 
 def _read_page(
@@ -580,7 +543,7 @@ def _read_page(
         for row in rows:
             last = row[0]
             if methods is None or row[3] in methods:
-                messages.append(_message(row))
+                messages.append(message_from_row(row))
                 if len(messages) >= limit:
                     return Page(messages, last, list(ignored))
             else:

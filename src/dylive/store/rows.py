@@ -1,0 +1,70 @@
+"""Pieces both SQL backends share: row mappers, the queued write operation, settling a batch.
+
+Both stores funnel writes through one writer task that runs a batch of ``WriteOp`` in one
+transaction, then ``settle`` hands each caller its result and reports the rooms to wake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from dylive.store.base import RoomRecord, StoredMessage, TokenRecord
+from dylive.store.migrations import to_unsigned
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F")
+
+
+@dataclass(slots=True)
+class WriteOp(Generic[F]):
+    """One queued write: the function run in the writer's transaction and who waits for it."""
+
+    fn: F
+    future: asyncio.Future[Any] | None
+    rooms: tuple[int, ...] = field(default=())
+    events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
+
+
+def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) -> set[int]:
+    """Resolve each op's future with its result (or exception); the rooms the batch touched."""
+    touched: set[int] = set()
+    for op, result in zip(batch, results, strict=True):
+        touched.update(op.rooms)
+        if op.future is None or op.future.done():
+            if isinstance(result, Exception):
+                log.error("%s: unawaited write failed: %s", backend, result)
+            continue
+        if isinstance(result, Exception):
+            op.future.set_exception(result)
+        else:
+            op.future.set_result(result)
+    return touched
+
+
+def message_from_row(row: Sequence[Any]) -> StoredMessage:
+    """(seq, room_id, msg_id, method, created_at, stored_at, rendered) → StoredMessage."""
+    return StoredMessage(
+        seq=row[0],
+        room_id=to_unsigned(row[1]),
+        msg_id=to_unsigned(row[2]),
+        method=row[3],
+        created_at=row[4],
+        stored_at=row[5],
+        rendered=bytes(row[6]),
+    )
+
+
+def room_from_row(row: Sequence[Any]) -> RoomRecord:
+    """(room_id, web_rid, status, anchor_uid, sec_uid, nickname, title, updated_at) → RoomRecord."""
+    room_id, web_rid, status, anchor_uid, *rest = row
+    return RoomRecord(to_unsigned(room_id), web_rid, status, to_unsigned(anchor_uid), *rest)
+
+
+def token_from_row(row: Sequence[Any]) -> TokenRecord:
+    """(id, name, digest, room_limit, rate, created_at, revoked_at) → TokenRecord."""
+    return TokenRecord(*row)
