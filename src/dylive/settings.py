@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from dylive.errors import DyliveError
+
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/126.0.0.0 Safari/537.36"
@@ -61,3 +63,20 @@ SETTINGS: dict[str, Setting] = {
 def get(name: str) -> str:
     """The effective value of setting ``name`` (environment, else default)."""
     return SETTINGS[name].get()
+
+
+class SettingError(DyliveError):
+    """A setting (command-line option or DYLIVE_* variable) has an unusable value."""
+
+
+def number(name: str, given: float | None = None) -> float:
+    """A non-negative number: ``given`` (an option's value) if set, else setting ``name``."""
+    if given is None:
+        text = get(name)
+        try:
+            given = float(text)
+        except ValueError:
+            raise SettingError(f"{SETTINGS[name].env} must be a number, not {text!r}") from None
+    if not given >= 0:
+        raise SettingError(f"{name.replace('_', '-')} must be a number >= 0, not {given}")
+    return given

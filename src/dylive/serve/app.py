@@ -77,6 +77,8 @@ class ServiceConfig:
             user_agent=settings.get("user_agent"),
             cookie=settings.get("cookie"),
             signing=settings.get("signing"),
+            idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
+            retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
         )
         for key, value in overrides.items():
             if value is not None:

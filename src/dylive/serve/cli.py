@@ -133,31 +133,13 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 # -- serve --------------------------------------------------------------------------------------
-class SettingError(DyliveError):
-    """A setting (option or DYLIVE_* variable) has an unusable value."""
-
-
-def number_setting(name: str, given: float | None) -> float:
-    """The option's value, else the DYLIVE_* setting's; a non-negative number."""
-    if given is None:
-        text = settings.get(name)
-        try:
-            given = float(text)
-        except ValueError:
-            env = settings.SETTINGS[name].env
-            raise SettingError(f"{env} must be a number, not {text!r}") from None
-    if not given >= 0:
-        raise SettingError(f"{name.replace('_', '-')} must be a number >= 0, not {given}")
-    return given
-
-
 def serve_config(args: argparse.Namespace) -> ServiceConfig:
     return ServiceConfig.from_settings(
         db=args.db,
         upstream=args.upstream,
         pins=list(args.room),
-        idle_timeout=number_setting("idle_timeout", args.idle_timeout),
-        retention_hours=number_setting("retention_hours", args.retention_hours),
+        idle_timeout=settings.number("idle_timeout", args.idle_timeout),
+        retention_hours=settings.number("retention_hours", args.retention_hours),
         signing=args.signing,
         cookie=args.cookie,
         ranklist=False if args.no_ranklist else None,
@@ -209,3 +191,6 @@ def _run_demo(args: argparse.Namespace) -> int:
         return code
     except KeyboardInterrupt:
         return 130
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive demo: {exc}\n")
+        return 1
