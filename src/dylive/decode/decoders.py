@@ -192,30 +192,30 @@ _unknown_seen: set[str] = set()
 
 def decode(raw: RawMessage, *, room_id: int = 0) -> ev.Event:
     """Decode one raw message into our event; never raises."""
-    entry = DECODERS.get(raw.method)
+    method, msg_id, payload = raw
+    entry = DECODERS.get(method)
     if entry is None:
-        if raw.method not in _unknown_seen and len(_unknown_seen) < 1000:
-            _unknown_seen.add(raw.method)
-            log.info("room %s: unknown method %s (logged once)", room_id, raw.method)
-        return ev.UnknownEvent(
-            method=raw.method, msg_id=raw.msg_id, room_id=room_id, raw=raw.payload
-        )
+        if method not in _unknown_seen and len(_unknown_seen) < 1000:
+            _unknown_seen.add(method)
+            log.info("room %s: unknown method %s (logged once)", room_id, method)
+        return ev.UnknownEvent(method=method, msg_id=msg_id, room_id=room_id, raw=payload)
     cls, build = entry
     msg = cls()
     try:
-        msg.ParseFromString(raw.payload)
+        msg.ParseFromString(payload)
         common = msg.common
+        wire_room = common.room_id
         env: Envelope = {
-            "method": raw.method,
-            "msg_id": raw.msg_id or common.msg_id,
-            "room_id": common.room_id or room_id,
+            "method": method,
+            "msg_id": msg_id or common.msg_id,
+            "room_id": wire_room or room_id,
             "created_at": common.create_time,
-            "payload_room_id": common.room_id,
-            "raw": raw.payload,
+            "payload_room_id": wire_room,
+            "raw": payload,
         }
         return build(msg, env)
     except (DecodeError, ValueError) as exc:
-        log.warning("room %s: %s %s failed to decode: %s", room_id, raw.method, raw.msg_id, exc)
+        log.warning("room %s: %s %s failed to decode: %s", room_id, method, msg_id, exc)
         return ev.DecodeFailed(
-            method=raw.method, msg_id=raw.msg_id, room_id=room_id, raw=raw.payload, error=str(exc)
+            method=method, msg_id=msg_id, room_id=room_id, raw=payload, error=str(exc)
         )
