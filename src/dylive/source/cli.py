@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
 
 import orjson
@@ -44,6 +46,12 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_watch(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`dylive watch … | head`): stop quietly, like other Unix tools.
+        # Point stdout at /dev/null so the flush at exit does not fail again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except RoomNotFound as exc:
         return _fail(f"room not found: {exc}", EXIT_NOT_FOUND)
     except RoomNotLive as exc:
