@@ -68,7 +68,8 @@ async def ingest(path: str, total: int, synchronous: str) -> float:
         r: [record(ROOM + r, 6922636275858098944 + i) for i in range(per_room)]
         for r in range(rooms)
     }
-    async with SQLiteStore(path, synchronous=synchronous) as store:
+    store = SQLiteStore(path, synchronous=synchronous)
+    async with store:
 
         async def room(r: int) -> None:
             rows = records[r]
