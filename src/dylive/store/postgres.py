@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -42,7 +41,15 @@ from dylive.errors import StoreError
 
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .migrations import POSTGRES, to_signed, to_unsigned
-from .rows import WriteOp, message_from_row, room_from_row, settle, token_from_row
+from .rows import (
+    WriteOp,
+    message_from_row,
+    now_ms,
+    room_from_row,
+    room_values,
+    settle,
+    token_from_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +85,6 @@ _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
 ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
 """
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def redact(url: str) -> str:
@@ -471,16 +474,7 @@ class PostgresStore(EventStore):
 
     # -- rooms --------------------------------------------------------------------------------
     async def upsert_room(self, room: RoomRecord) -> None:
-        values = (
-            to_signed(room.room_id),
-            room.web_rid,
-            room.status,
-            to_signed(room.anchor_uid),
-            room.anchor_sec_uid,
-            room.anchor_nickname,
-            room.title,
-            room.updated_at or now_ms(),
-        )
+        values = room_values(room)
 
         async def upsert(conn: Conn) -> None:
             await conn.execute(_UPSERT_ROOM, values)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from dylive.store.base import RoomRecord, StoredMessage, TokenRecord
-from dylive.store.migrations import to_unsigned
+from dylive.store.migrations import to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,24 @@ def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) 
         else:
             op.future.set_result(result)
     return touched
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def room_values(room: RoomRecord) -> tuple[Any, ...]:
+    """The rooms-table row of ``room`` (ids mapped to signed 64 bits, updated_at defaulted)."""
+    return (
+        to_signed(room.room_id),
+        room.web_rid,
+        room.status,
+        to_signed(room.anchor_uid),
+        room.anchor_sec_uid,
+        room.anchor_nickname,
+        room.title,
+        room.updated_at or now_ms(),
+    )
 
 
 def message_from_row(row: Sequence[Any]) -> StoredMessage:

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,17 +27,21 @@ from dylive.errors import StoreError
 
 from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
 from .migrations import SQLITE, to_signed, to_unsigned
-from .rows import WriteOp, message_from_row, room_from_row, settle, token_from_row
+from .rows import (
+    WriteOp,
+    message_from_row,
+    now_ms,
+    room_from_row,
+    room_values,
+    settle,
+    token_from_row,
+)
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
 
 _Fn = Callable[[sqlite3.Connection], Any]
 _Op = WriteOp[_Fn]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass(slots=True)
@@ -372,16 +375,7 @@ class SQLiteStore(EventStore):
 
     # -- rooms --------------------------------------------------------------------------------
     async def upsert_room(self, room: RoomRecord) -> None:
-        values = (
-            to_signed(room.room_id),
-            room.web_rid,
-            room.status,
-            to_signed(room.anchor_uid),
-            room.anchor_sec_uid,
-            room.anchor_nickname,
-            room.title,
-            room.updated_at or now_ms(),
-        )
+        values = room_values(room)
         await self._submit(
             lambda conn: conn.execute(
                 f"INSERT OR REPLACE INTO rooms ({_ROOM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
