@@ -14,8 +14,9 @@ import orjson
 import pytest
 
 from dylive.cli import main
+from dylive.decode.methods import method_names
 from dylive.store import Page, Record, RoomRecord, SQLiteStore, open_store
-from dylive.store.export import CSV_COLUMNS, export_room, method_names
+from dylive.store.export import CSV_COLUMNS, export_room
 
 ROOM = 7713439806789773866
 BIG = 2**63 + 7  # msg_id beyond signed 64 bits (and far beyond 2^53)

@@ -18,6 +18,8 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dylive.decode import DECODERS
+from dylive.decode.methods import method_names
 from dylive.store import Page
 from dylive.store.cursor import (
     CursorError,
@@ -45,21 +47,6 @@ DEFAULT_METHODS = frozenset(
     }
 )
 
-SHORT_NAMES = {
-    "chat": "WebcastChatMessage",
-    "gift": "WebcastGiftMessage",
-    "like": "WebcastLikeMessage",
-    "member": "WebcastMemberMessage",
-    "social": "WebcastSocialMessage",
-    "room_intro": "WebcastRoomIntroMessage",
-    "emoji_chat": "WebcastEmojiChatMessage",
-    "fansclub": "WebcastFansclubMessage",
-    "room_user_seq": "WebcastRoomUserSeqMessage",
-    "room_stats": "WebcastRoomStatsMessage",
-    "room_rank": "WebcastRoomRankMessage",
-    "room": "WebcastRoomMessage",
-    "control": "WebcastControlMessage",
-}
 
 _HEAD = b'{"code":200,"msg":"' + "成功".encode() + b'","data":{"messages":['
 
@@ -106,19 +93,13 @@ def methods_param(q: QueryParams) -> frozenset[str] | None:
     text = q.get("methods")
     if text is None or not text.strip():
         return DEFAULT_METHODS
-    wanted: set[str] = set()
-    for name in (n.strip() for n in text.split(",")):
-        if not name:
-            continue
-        if name.lower() == "all":
-            return None
-        full = SHORT_NAMES.get(name.lower(), name)
-        if not full.startswith("Webcast") or not full.isidentifier():
-            raise ApiError(BAD_PARAM, f"unknown method {name[:60]!r}")
-        wanted.add(full)
-    if not wanted:
+    try:
+        wanted = method_names(text, known=DECODERS)
+    except ValueError as exc:
+        raise ApiError(BAD_PARAM, str(exc)) from None
+    if wanted is None and "all" not in (n.strip().lower() for n in text.split(",")):
         raise ApiError(BAD_PARAM, "methods is empty")
-    return frozenset(wanted)
+    return wanted
 
 
 def position_param(q: QueryParams) -> int | None:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import TextIO
 
 from dylive import settings
+from dylive.decode.methods import method_names
 from dylive.errors import DyliveError
 
 from . import is_postgres_url, open_store
-from .export import FORMATS, export_room, method_names, resolve_room
+from .export import FORMATS, export_room, resolve_room
 
 EXIT_USAGE = 2
 

@@ -40,26 +40,6 @@ CSV_COLUMNS = (
 _U64_MAX = (1 << 64) - 1
 
 
-def method_names(text: str) -> frozenset[str] | None:
-    """``"chat,WebcastGiftMessage,room_user_seq"`` → full method names; None for all/empty.
-
-    A short name is the snake_case middle of the method name (``room_intro`` →
-    ``WebcastRoomIntroMessage``). Raises ValueError for a name that is neither.
-    """
-    wanted: set[str] = set()
-    for name in (n.strip() for n in text.split(",")):
-        if not name:
-            continue
-        if name.lower() == "all":
-            return None
-        if not name.startswith("Webcast"):
-            name = "Webcast" + "".join(p.capitalize() for p in name.split("_")) + "Message"
-        if not name.isidentifier() or not name.isascii():
-            raise ValueError(f"not a method name: {name[:60]!r}")
-        wanted.add(name)
-    return frozenset(wanted) if wanted else None
-
-
 async def resolve_room(store: EventStore, ident: str) -> int | None:
     """The room_id named by a room_id, a web_rid or a live URL (``…/<web_rid>``); None if unknown."""
     ident = ident.strip()
