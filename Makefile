@@ -24,8 +24,11 @@ test: install
 proto: install
 	$(BIN)/python scripts/gen_proto.py
 
+# The quick benchmarks; bench/sim.py, bench/collector.py, bench/api.py and bench/store.py take
+# minutes each and are run by hand (see README, Benchmarks).
 bench: install
 	$(BIN)/python bench/decode.py
+	$(BIN)/python bench/signing.py --seconds 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
