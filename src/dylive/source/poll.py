@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from dylive.errors import SignatureRefused, UpstreamError
+from dylive.errors import UpstreamError
 from dylive.source import urls
 from dylive.source.frames import Batch, parse_response
 from dylive.source.identity import Identity, cookie_pairs
-from dylive.source.room import RefusalHook, RoomInfo
+from dylive.source.refusal import RefusalHook, send_signed
+from dylive.source.room import RoomInfo
 from dylive.source.signing import generate_mstoken, sign_query
 from dylive.source.transport import Delivery, Position
 
@@ -57,20 +58,24 @@ async def fetch_batch(
     headers = {"User-Agent": identity.user_agent, "Referer": urls.page_url(upstream, info.web_rid)}
     if info.cookie:
         headers["Cookie"] = info.cookie
-    for _attempt in range(2):
-        url = urls.fetch_url(upstream, _query(info, identity, position, signing))
+
+    async def send(url: str) -> httpx.Response:
         try:
             resp = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"im/fetch failed: {exc!r}", room_id=info.room_id) from exc
         if resp.status_code != 200:
             raise UpstreamError(f"im/fetch answered HTTP {resp.status_code}", room_id=info.room_id)
-        if resp.content:
-            return parse_response(resp.content)
-        log.info("room %s: im/fetch refused (empty 200 body)", info.room_id)
-        if on_refusal is not None:
-            on_refusal("im/fetch")
-    raise SignatureRefused("im/fetch answered an empty body twice", room_id=info.room_id)
+        return resp
+
+    resp = await send_signed(
+        "im/fetch",
+        lambda: urls.fetch_url(upstream, _query(info, identity, position, signing)),
+        send,
+        room_id=info.room_id,
+        on_refusal=on_refusal,
+    )
+    return parse_response(resp.content)
 
 
 async def poll_stream(

@@ -15,15 +15,15 @@ from typing import Any
 import httpx
 import orjson
 
-from dylive.errors import SignatureRefused, UpstreamError
+from dylive.errors import UpstreamError
 from dylive.source import urls
 from dylive.source.identity import cookie_pairs
+from dylive.source.refusal import send_signed
 from dylive.source.signing import generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 
 RANKLIST_PATH = "/webcast/ranklist/audience/"
-REFUSAL_ATTEMPTS = 2  # an empty 200 body is retried once with a fresh signature
 
 
 def ranklist_params(
@@ -84,7 +84,8 @@ async def fetch_audience_ranklist(
     }
     if cookie:
         headers["Cookie"] = cookie
-    for attempt in range(REFUSAL_ATTEMPTS):
+
+    def signed_url() -> str:
         ms_token = cookie_pairs(cookie).get("msToken") or generate_mstoken()
         params = ranklist_params(
             room_id, anchor_id, sec_anchor_id, user_agent=user_agent, ms_token=ms_token
@@ -92,17 +93,19 @@ async def fetch_audience_ranklist(
         query = urls.encode_query(params)
         if signing != "off":
             query = sign_query(query, user_agent, generation=signing)
-        url = urls.join(upstream, RANKLIST_PATH) + "?" + query
+        return urls.join(upstream, RANKLIST_PATH) + "?" + query
+
+    async def send(url: str) -> httpx.Response:
         try:
             resp = await client.get(url, headers=headers)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"ranklist unreachable: {exc}", room_id=room_id) from exc
         if resp.status_code != 200:
             raise UpstreamError(f"ranklist answered HTTP {resp.status_code}", room_id=room_id)
-        if resp.content.strip():
-            return _data(resp.content, room_id)
-        log.info("room %s: ranklist refused (empty body), attempt %s", room_id, attempt + 1)
-    raise SignatureRefused("ranklist answered an empty body", room_id=room_id)
+        return resp
+
+    resp = await send_signed("ranklist", signed_url, send, room_id=room_id)
+    return _data(resp.content, room_id)
 
 
 def _data(content: bytes, room_id: int | str) -> dict[str, Any]:

@@ -26,7 +26,6 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +36,7 @@ from dylive import settings
 from dylive.errors import RoomNotFound, RoomNotLive, SignatureRefused, UpstreamError
 from dylive.source import urls
 from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.refusal import RefusalHook, send_signed
 from dylive.source.signing import ac_signature, generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 __all__ = ["STATUS_ENDED", "STATUS_LIVE", "RefusalHook", "RoomInfo", "parse_ident", "resolve_room"]
 
 #: Called with the endpoint ("web/enter", "im/fetch") each time it answers an empty 200 body.
-RefusalHook = Callable[[str], None]
 
 STATUS_LIVE = 2
 STATUS_ENDED = 4
@@ -156,17 +155,21 @@ class _Resolver:
             web_rid, room_id, user_agent=self.identity.user_agent, ms_token=ms_token
         )
         referer = urls.page_url(self.upstream, web_rid or "")
-        for _attempt in range(2):
+
+        def signed_url() -> str:
             query = urls.encode_query(params)
             if self.signing != "off":
                 query = sign_query(query, self.identity.user_agent, generation=self.signing)
-            resp = await self.get(urls.enter_url(self.upstream, query), referer)
-            if resp.content.strip():
-                return _json(resp)
-            log.info("web/enter refused (empty 200 body) for %s", web_rid or room_id)
-            if self.on_refusal is not None:
-                self.on_refusal("web/enter")
-        raise SignatureRefused("web/enter answered an empty body twice", room_id=web_rid or room_id)
+            return urls.enter_url(self.upstream, query)
+
+        resp = await send_signed(
+            "web/enter",
+            signed_url,
+            lambda url: self.get(url, referer),
+            room_id=web_rid or room_id,
+            on_refusal=self.on_refusal,
+        )
+        return _json(resp)
 
 
 def _json(resp: httpx.Response) -> dict[str, Any]:
