@@ -22,13 +22,14 @@ from typing import Any
 import httpx
 import orjson
 
-from dylive.decode import ControlEvent, Event, render
+from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
 from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
 from dylive.source.collector import Room
 from dylive.source.room import RoomInfo, parse_ident, resolve_room
 from dylive.store import EventStore, Record, RoomRecord
 
 from .errors import BAD_ROOM, ROOM_LIMIT, ROOM_NOT_LIVE, UNKNOWN_ROOM, UPSTREAM, ApiError
+from .gift_delta import ledger_from_store
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,18 @@ Resolver = Callable[[str], Awaitable[RoomInfo]]
 _STOP = object()
 
 
-def to_record(room_id: int, event: Event) -> Record:
-    """The store record of one decoded event (rendered once, here, with orjson)."""
+def to_record(room_id: int, event: Event, ledger: GiftLedger | None = None) -> Record:
+    """The store record of one decoded event (rendered once, here, with orjson).
+
+    With a ledger, a gift's rendered JSON carries ``gift.delta`` (the new gifts it adds).
+    """
+    delta = ledger.delta(event) if ledger is not None and isinstance(event, GiftEvent) else None
     return Record(
         room_id=room_id,
         msg_id=event.msg_id,
         method=event.method,
         created_at=event.created_at,
-        rendered=orjson.dumps(render(event)),
+        rendered=orjson.dumps(render(event, gift_delta=delta)),
         raw=event.raw,
     )
 
@@ -93,6 +98,7 @@ class RoomState:
     ended: bool = False
     window: deque[tuple[float, int]] = field(default_factory=deque)
     window_seconds: float = 10.0  # messages/s is averaged over this span
+    ledger: GiftLedger = field(default_factory=GiftLedger)  # rebuilt from the store at start
 
     @property
     def room_id(self) -> int:
@@ -330,6 +336,12 @@ class RoomManager:
                     await self._stop_room(state)
 
     async def _run(self, state: RoomState) -> None:
+        try:
+            state.ledger = await ledger_from_store(self.store, state.room_id)
+        except Exception as exc:  # the store is unusable: collecting would lose messages
+            state.error = f"{type(exc).__name__}: {exc}"
+            log.warning("room %s: cannot read stored gifts: %s", state.room_id, state.error)
+            return
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=50_000)
         flusher = asyncio.create_task(self._flush(state, queue))
         try:
@@ -375,7 +387,7 @@ class RoomManager:
                 return
 
     async def _store(self, state: RoomState, events: list[Event]) -> None:
-        records = [to_record(state.room_id, e) for e in events]
+        records = [to_record(state.room_id, e, state.ledger) for e in events]
         state.received += len(records)
         state.last_received_at = time.monotonic()
         state.last_created_at = max(state.last_created_at, max(e.created_at for e in events))
