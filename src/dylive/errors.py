@@ -83,4 +83,15 @@ class SignatureRefused(UpstreamError):
 
 
 class StoreError(DyliveError):
-    """A storage failure."""
+    """A storage failure.
+
+    ``transient``: the same operation may succeed when retried later (connection lost, server
+    restarting, database locked, disk full); False when the database refuses the data itself
+    (e.g. a number out of range), which no retry changes.
+    """
+
+    def __init__(
+        self, message: str, *, room_id: int | str | None = None, transient: bool = False
+    ) -> None:
+        super().__init__(message, room_id=room_id)
+        self.transient = transient

@@ -10,12 +10,13 @@ import asyncio
 import functools
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import orjson
 import pytest
 
 from dylive.errors import StoreError
-from dylive.store import EventStore, Record, RoomRecord, open_store
+from dylive.store import EventStore, Record, RoomRecord, UpstreamPosition, open_store
 
 BIG = 2**63 + 12345  # beyond signed 64 bits
 MAX = 2**64 - 1
@@ -291,3 +292,51 @@ async def test_closed_store_refuses_writes(make: Factory) -> None:
         await store.append([rec(1)])
     async with store:
         assert await store.append([rec(1)]) == 1
+
+
+async def test_upstream_position_is_stored_with_its_batch(make: Factory) -> None:
+    pos = UpstreamPosition(ROOM, "push", "c1", "seq:10", "ws://h/push", MAX)
+    async with make() as store:
+        assert await store.upstream_position(ROOM) is None
+        assert await store.append([rec(1), rec(2)], position=pos) == 2
+        got = await store.upstream_position(ROOM)
+        assert got is not None and got.updated_at > 0
+        assert replace(got, updated_at=0) == pos
+        later = replace(pos, transport="poll", cursor="c2", internal_ext="seq:12", last_msg_id=2)
+        assert await store.append([], position=later) == 0  # a position alone is stored too
+        assert replace(await store.upstream_position(ROOM), updated_at=0) == later  # type: ignore[arg-type]
+        assert await store.upstream_position(ROOM + 1) is None
+    async with make() as store:  # durable: reopened, the position is there
+        got = await store.upstream_position(ROOM)
+        assert got is not None and got.cursor == "c2" and got.last_msg_id == 2
+
+
+async def test_a_refused_batch_stores_neither_records_nor_position(make: Factory) -> None:
+    """Atomic: the record overflowing the database's int64 fails the batch and its position."""
+    first = UpstreamPosition(ROOM, "poll", "c1", "seq:1")
+    poison = Record(ROOM, 3, CHAT, 2**64 - 1, b"{}", b"\x0a\x0b")
+    async with make() as store:
+        await store.append([rec(1)], position=first)
+        with pytest.raises(StoreError) as info:
+            await store.append(
+                [rec(2), poison, rec(4)], position=UpstreamPosition(ROOM, "poll", "c2", "seq:4")
+            )
+        assert info.value.transient is False  # the data, not the database: no retry helps
+        assert [m.msg_id for m in (await store.read(ROOM, 0, 9)).messages] == [1]
+        got = await store.upstream_position(ROOM)
+        assert got is not None and got.cursor == "c1"
+        assert await store.append([rec(2), rec(4)]) == 2  # the store still works
+
+
+async def test_quarantine_keeps_the_raw_bytes_and_the_error(make: Factory) -> None:
+    poison = Record(ROOM, MAX, "WebcastLiveShoppingMessage", 2**64 - 1, b"", b"\x0a\x0b\xff")
+    async with make() as store:
+        await store.quarantine(poison, "integer overflow")
+        await store.quarantine(rec(5), "second")
+        got = await store.quarantined(ROOM)
+        assert [(q.msg_id, q.error) for q in got] == [(5, "second"), (MAX, "integer overflow")]
+        assert got[1].raw == b"\x0a\x0b\xff" and got[1].method == "WebcastLiveShoppingMessage"
+        assert got[1].room_id == ROOM and got[1].stored_at > 0
+        assert await store.quarantined(ROOM, limit=1) == got[:1]
+        assert await store.quarantined(ROOM + 1) == []
+        assert (await store.read(ROOM, 0, 9)).messages == []

@@ -17,6 +17,7 @@ from dylive.store.cursor import (
     parse_cursor,
     parse_internal_ext,
 )
+from dylive.store.migrations import SQLITE
 
 BIG = 2**63 + 12345  # beyond signed 64 bits
 ROOM = 6922580638159719176
@@ -100,7 +101,7 @@ async def test_reopen_keeps_everything_and_seq_grows(tmp_path: Path) -> None:
         assert revoked is not None and not revoked.active
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE)
     conn.close()
 
 

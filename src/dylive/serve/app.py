@@ -38,6 +38,7 @@ from .errors import (
     ErrorKind,
     error_response,
 )
+from .ingest import Tuning
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
@@ -68,6 +69,7 @@ class ServiceConfig:
     resolver: Resolver | None = None
     source_factory: SourceFactory | None = None
     store: EventStore | None = None
+    ingest: Tuning = field(default_factory=Tuning)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:
@@ -111,7 +113,8 @@ class Service:
                 ),
             ),
             idle_timeout=config.idle_timeout,
-            on_stored=self._stored,
+            tuning=config.ingest,
+            hooks=_Hooks(self),
         )
         fetcher = self._fetch_ranklist if config.ranklist else None
         self.audience = AudienceService(self.store, fetcher)
@@ -174,6 +177,28 @@ class Service:
         await self.rooms.stop()
         await self.http.aclose()
         await self.store.close()
+
+
+class _Hooks:
+    """Ingestion reports → metrics; a stored batch also wakes the live stream."""
+
+    def __init__(self, svc: Service) -> None:
+        self._svc = svc
+
+    def on_stored(self, room_id: int, inserted: int) -> None:
+        self._svc._stored(room_id, inserted)
+
+    def on_retry(self, room_id: int) -> None:
+        self._svc.metrics.on_retry(room_id)
+
+    def on_quarantined(self, room_id: int) -> None:
+        self._svc.metrics.on_quarantined(room_id)
+
+    def on_restart(self, room_id: int) -> None:
+        self._svc.metrics.on_restart(room_id)
+
+    def on_gap(self, room_id: int, missed: int) -> None:
+        self._svc.metrics.on_gap(room_id, missed)
 
 
 def _kind_for_status(status: int) -> ErrorKind:

@@ -33,12 +33,50 @@ class Metrics:
             "Messages newly stored (duplicates excluded)",
             registry=self.registry,
         )
+        self.store_retries = Counter(
+            "dylive_store_retries",
+            "Store operations of the ingestion that failed transiently and were retried",
+            registry=self.registry,
+        )
+        self.quarantined = Counter(
+            "dylive_messages_quarantined",
+            "Poison messages kept aside in the quarantine table",
+            registry=self.registry,
+        )
+        self.restarts = Counter(
+            "dylive_ingest_restarts",
+            "Room ingestion pipelines restarted after an unexpected exception",
+            registry=self.registry,
+        )
+        self.gaps = Counter(
+            "dylive_gaps",
+            "Resumes upstream could not honour (messages lost upstream)",
+            registry=self.registry,
+        )
+        self.gap_missed = Counter(
+            "dylive_gap_messages_missed",
+            "Messages known to be lost in gaps",
+            registry=self.registry,
+        )
         self.rooms = Gauge(
             "dylive_rooms_collecting", "Rooms currently collected", registry=self.registry
         )
 
     def on_stored(self, room_id: int, count: int) -> None:
         self.stored.inc(count)
+
+    def on_retry(self, room_id: int) -> None:
+        self.store_retries.inc()
+
+    def on_quarantined(self, room_id: int) -> None:
+        self.quarantined.inc()
+
+    def on_restart(self, room_id: int) -> None:
+        self.restarts.inc()
+
+    def on_gap(self, room_id: int, missed: int) -> None:
+        self.gaps.inc()
+        self.gap_missed.inc(missed)
 
     async def endpoint(self, request: Request) -> Response:
         self.rooms.set(len(request.app.state.svc.rooms.rooms))

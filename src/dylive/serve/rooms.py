@@ -2,9 +2,11 @@
 
 A room starts collecting on the first authorized request for it (subject to the token's room
 limit) or when pinned; it stops after ``idle_timeout`` seconds without a poll unless pinned.
-Ingestion is "an async iterator of events per room → store": the source is injectable
-(``source_factory(info)`` returns an async context manager yielding an async iterator of
-events); the default is the collector ``dylive.source.collector.Room``.
+Ingestion is "an async iterator of events per room → store" (:mod:`dylive.serve.ingest`): the
+source is injectable (``source_factory(info, resume)`` returns an async context manager yielding
+an async iterator of events; ``resume`` is the checkpoint to continue after, or None); the
+default is the collector ``dylive.source.collector.Room``, resumed from the room's stored
+upstream position.
 """
 
 from __future__ import annotations
@@ -13,46 +15,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import asdict, dataclass, field, is_dataclass
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import orjson
 
-from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
 from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
 from dylive.source.collector import Room
 from dylive.source.room import RoomInfo, parse_ident, resolve_room
-from dylive.store import EventStore, Record, RoomRecord
+from dylive.source.transport import Checkpoint
+from dylive.store import EventStore, RoomRecord
 
 from .errors import BAD_ROOM, ROOM_LIMIT, ROOM_NOT_LIVE, UNKNOWN_ROOM, UPSTREAM, ApiError
-from .gift_delta import ledger_from_store
+from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
+
+__all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
 
 log = logging.getLogger(__name__)
 
-SourceFactory = Callable[[RoomInfo], AbstractAsyncContextManager[AsyncIterable[Any]]]
 Resolver = Callable[[str], Awaitable[RoomInfo]]
-
-_STOP = object()
-
-
-def to_record(room_id: int, event: Event, ledger: GiftLedger | None = None) -> Record:
-    """The store record of one decoded event (rendered once, here, with orjson).
-
-    With a ledger, a gift's rendered JSON carries ``gift.delta`` (the new gifts it adds).
-    """
-    delta = ledger.delta(event) if ledger is not None and isinstance(event, GiftEvent) else None
-    return Record(
-        room_id=room_id,
-        msg_id=event.msg_id,
-        method=event.method,
-        created_at=event.created_at,
-        rendered=orjson.dumps(render(event, gift_delta=delta)),
-        raw=event.raw,
-    )
 
 
 def room_record(info: RoomInfo) -> RoomRecord:
@@ -71,80 +53,14 @@ def collector_source(**options: Any) -> SourceFactory:
     """The default source: ``dylive.source.collector.Room(ident, **options)``."""
 
     @asynccontextmanager
-    async def open_room(info: RoomInfo) -> AsyncIterator[AsyncIterable[Any]]:
+    async def open_room(
+        info: RoomInfo, resume: Checkpoint | None
+    ) -> AsyncIterator[AsyncIterable[Any]]:
         ident = info.web_rid or str(info.room_id)
-        async with Room(ident, **options) as room:
+        async with Room(ident, resume=resume, **options) as room:
             yield room
 
     return open_room
-
-
-@dataclass
-class RoomState:
-    """One collected room and its counters."""
-
-    info: RoomInfo
-    pinned: bool = False
-    task: asyncio.Task[None] | None = None
-    source: Any = None
-    started_at: float = field(default_factory=time.time)
-    last_polled: float = field(default_factory=time.monotonic)
-    received: int = 0
-    stored: int = 0
-    gaps: int = 0
-    last_created_at: int = 0
-    last_received_at: float = 0.0
-    error: str = ""
-    ended: bool = False
-    window: deque[tuple[float, int]] = field(default_factory=deque)
-    window_seconds: float = 10.0  # messages/s is averaged over this span
-    ledger: GiftLedger = field(default_factory=GiftLedger)  # rebuilt from the store at start
-
-    @property
-    def room_id(self) -> int:
-        return self.info.room_id
-
-    def count(self, n: int) -> None:
-        """Record a stored batch; the window keeps the last ``window_seconds`` only."""
-        self.window.append((time.monotonic(), n))
-        self._trim()
-
-    def _trim(self) -> None:
-        now = time.monotonic()
-        while self.window and now - self.window[0][0] > self.window_seconds:
-            self.window.popleft()
-
-    def rate(self) -> float:
-        self._trim()
-        return sum(n for _, n in self.window) / self.window_seconds
-
-    def status(self) -> dict[str, Any]:
-        transport: Any = None
-        status_fn = getattr(self.source, "status", None)
-        if callable(status_fn):
-            with contextlib.suppress(Exception):
-                snap = status_fn()
-                transport = (
-                    asdict(snap) if is_dataclass(snap) and not isinstance(snap, type) else snap
-                )
-        lag = (time.time() * 1000 - self.last_created_at) / 1000 if self.last_created_at else None
-        return {
-            "room_id": self.room_id,
-            "web_rid": self.info.web_rid,
-            "title": self.info.title,
-            "anchor": self.info.anchor_nickname,
-            "collecting": self.task is not None and not self.task.done(),
-            "pinned": self.pinned,
-            "ended": self.ended,
-            "transport": transport,
-            "lag_seconds": lag,
-            "gaps": self.gaps,
-            "messages_per_second": self.rate(),
-            "received": self.received,
-            "stored": self.stored,
-            "idle_seconds": time.monotonic() - self.last_polled,
-            "error": self.error,
-        }
 
 
 class RoomManager:
@@ -158,16 +74,16 @@ class RoomManager:
         source_factory: SourceFactory,
         idle_timeout: float = 300.0,
         resolve_ttl: float = 30.0,
-        retry_delay: float = 2.0,
-        on_stored: Callable[[int, int], None] | None = None,
+        tuning: Tuning | None = None,
+        hooks: IngestHooks | None = None,
     ) -> None:
         self.store = store
         self._resolver = resolver
         self._source_factory = source_factory
         self.idle_timeout = idle_timeout
         self._resolve_ttl = resolve_ttl
-        self._retry_delay = retry_delay
-        self._on_stored = on_stored
+        self.tuning = tuning or Tuning()
+        self.hooks = hooks
         self.rooms: dict[int, RoomState] = {}
         self._web_rids: dict[str, int] = {}  # web_rid -> room_id of its latest collected room
         self._inflight: dict[str, asyncio.Future[RoomInfo]] = {}
@@ -336,66 +252,10 @@ class RoomManager:
                     await self._stop_room(state)
 
     async def _run(self, state: RoomState) -> None:
-        try:
-            state.ledger = await ledger_from_store(self.store, state.room_id)
-        except Exception as exc:  # the store is unusable: collecting would lose messages
-            state.error = f"{type(exc).__name__}: {exc}"
-            log.warning("room %s: cannot read stored gifts: %s", state.room_id, state.error)
-            return
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=50_000)
-        flusher = asyncio.create_task(self._flush(state, queue))
-        try:
-            await self._consume(state, queue)
-        finally:
-            await queue.put(_STOP)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(flusher), 5.0)
-
-    async def _consume(self, state: RoomState, queue: asyncio.Queue[Any]) -> None:
-        while not state.ended:
-            try:
-                async with self._source_factory(state.info) as source:
-                    state.source = source
-                    state.error = ""
-                    async for item in source:
-                        if not isinstance(item, Event):
-                            state.gaps += 1
-                            continue
-                        await queue.put(item)
-                        if isinstance(item, ControlEvent) and item.ended:
-                            state.ended = True
-                            break
-                return
-            except RoomNotLive:
-                state.ended = True
-            except Exception as exc:  # retry: the collector has its own reconnect policy
-                state.error = f"{type(exc).__name__}: {exc}"
-                log.warning("room %s: source failed: %s", state.room_id, state.error)
-                await asyncio.sleep(self._retry_delay)
-
-    async def _flush(self, state: RoomState, queue: asyncio.Queue[Any]) -> None:
-        while True:
-            item = await queue.get()
-            batch = [item]
-            while not queue.empty() and len(batch) < 1000:
-                batch.append(queue.get_nowait())
-            stop = any(x is _STOP for x in batch)
-            events = [x for x in batch if x is not _STOP]
-            if events:
-                await self._store(state, events)
-            if stop:
-                return
-
-    async def _store(self, state: RoomState, events: list[Event]) -> None:
-        records = [to_record(state.room_id, e, state.ledger) for e in events]
-        state.received += len(records)
-        state.last_received_at = time.monotonic()
-        state.last_created_at = max(state.last_created_at, max(e.created_at for e in events))
-        state.count(len(records))
-        inserted = await self.store.append(records)
-        state.stored += inserted
-        if self._on_stored is not None:
-            self._on_stored(state.room_id, inserted)
+        ingest = Ingest(
+            state, self.store, self._source_factory, tuning=self.tuning, hooks=self.hooks
+        )
+        await ingest.run()
 
 
 def default_resolver(**options: Any) -> Resolver:

@@ -8,6 +8,9 @@ Public API (stable; exported as ``dylive.Room``)::
         async for event in room:          # typed dylive.decode events + GapEvent, arrival order
             ...
         room.status()                     # RoomStatus snapshot
+        room.checkpoint                   # Checkpoint covering every event yielded so far
+
+    Room(ident, resume=checkpoint)        # continue exactly after an earlier Room's checkpoint
 
 Behaviour: start on push (its URL from im/fetch ``push_server`` unless DYLIVE_PUSH_URL); fall back
 to im/fetch polling when the handshake is refused or the socket keeps failing, and try push again
@@ -16,6 +19,13 @@ is an injectable policy; msg_ids are de-duplicated across transports and reconne
 reconnects silent and fake-alive connections; a resume that lands later than asked yields a
 :class:`GapEvent`; live end finishes the iteration (or, with ``follow=True``, waits for the next
 broadcast of the same web_rid).
+
+Resume across processes: ``room.checkpoint`` (a :class:`~dylive.source.transport.Checkpoint`)
+covers exactly the events the iterator has handed out: read right after receiving an event, it
+includes that event and everything before it, never a message not yet yielded. A new ``Room``
+given ``resume=checkpoint`` continues after it (push with the stored position when the push
+server is known, else an im/fetch with it first); when upstream can no longer replay that far,
+the first delivery yields a :class:`GapEvent` with the number of messages missed.
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 
 import httpx
@@ -41,11 +51,11 @@ from dylive.source.push import PushOptions, push_stream
 from dylive.source.rate import RateMeter
 from dylive.source.reconnect import Backoff, BackoffPolicy, Failure, StaleConnection, classify
 from dylive.source.room import STATUS_ENDED, RoomInfo, make_client, resolve_room
-from dylive.source.transport import Delivery, Position
+from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CollectorOptions", "GapEvent", "Room", "RoomStatus"]
+__all__ = ["Checkpoint", "CollectorOptions", "GapEvent", "Room", "RoomStatus"]
 
 #: Messages that do not count as "business" for the fake-alive watchdog.
 HOUSEKEEPING = frozenset({"WebcastRoomUserSeqMessage", "WebcastRoomStatsMessage"})
@@ -133,6 +143,7 @@ class Room:
         backoff: BackoffPolicy | None = None,
         client: httpx.AsyncClient | None = None,
         identity: Identity | None = None,
+        resume: Checkpoint | None = None,
     ) -> None:
         self.ident = ident
         self.upstream = (upstream or settings.get("upstream")).rstrip("/")
@@ -150,8 +161,9 @@ class Room:
         self._client = client
         self._own_client = client is None
         self.info: RoomInfo | None = None
-        self._track = PositionTracker()
-        self._push_server = ""
+        self._checkpoint = resume or Checkpoint()
+        self._track = PositionTracker(self._checkpoint.position)
+        self._push_server = self._checkpoint.push_server
         self._dedupe = Deduper(self.options.dedupe_capacity)
         self._stats = _Stats()
         self._mode = "poll" if self.options.transport == "poll" else "push"
@@ -236,6 +248,26 @@ class Room:
 
     # ------------------------------------------------------------------ status
 
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The resumable point after every event yielded so far (see the module docstring)."""
+        return self._checkpoint
+
+    def _emit(self, events: list[Event | GapEvent], transport: str) -> Iterator[Event | GapEvent]:
+        """Yield a delivery's events; the checkpoint moves past the delivery just before its
+        last event is handed out (at once when there is none)."""
+        yield from events[:-1]
+        last = next((e.msg_id for e in reversed(events) if isinstance(e, Event)), 0)
+        self._checkpoint = Checkpoint(
+            cursor=self._track.position.cursor,
+            internal_ext=self._track.position.internal_ext,
+            push_server=self._push_server,
+            transport=transport,
+            last_msg_id=last or self._checkpoint.last_msg_id,
+        )
+        if events:
+            yield events[-1]
+
     def status(self) -> RoomStatus:
         s = self._stats
         now = time.monotonic()
@@ -312,12 +344,14 @@ class Room:
                     self._on_connected(transport)
                 if delivery.asked is not None:
                     asked = delivery.asked  # every im/fetch response is a resume
+                events: list[Event | GapEvent] = []
                 if asked and delivery.messages:
                     gap = self._gap(asked, delivery)
                     asked = Position()
                     if gap is not None:
-                        yield gap
-                for event in self._accept(delivery):
+                        events.append(gap)
+                events.extend(self._accept(delivery))
+                for event in self._emit(events, transport):
                     yield event
                 if self._ended:
                     return
@@ -361,13 +395,14 @@ class Room:
     async def _bootstrap(self) -> AsyncIterator[Event | GapEvent]:
         """One im/fetch: the first position, the push server and the recent backlog."""
         info = self._info()
+        asked = self._track.position
         try:
             batch = await fetch_batch(
                 self.client,
                 self.upstream,
                 info,
                 self.identity,
-                self._track.position,
+                asked,
                 signing=self.options.signing,
                 on_refusal=self._on_refusal,
             )
@@ -375,9 +410,15 @@ class Room:
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
         self._push_server = batch.push_server or self._push_server
-        pos = Position(batch.cursor, batch.internal_ext)
+        pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
-        for event in self._accept(delivery):
+        events: list[Event | GapEvent] = []
+        if asked and delivery.messages:
+            gap = self._gap(asked, delivery)
+            if gap is not None:
+                events.append(gap)
+        events.extend(self._accept(delivery))
+        for event in self._emit(events, "poll"):
             yield event
 
     def _accept(self, delivery: Delivery) -> list[Event | GapEvent]:

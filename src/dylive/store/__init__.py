@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dylive.errors import StoreError
 
-from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
+from .base import (
+    EventStore,
+    Page,
+    QuarantinedMessage,
+    Record,
+    RoomRecord,
+    StoredMessage,
+    TokenRecord,
+    UpstreamPosition,
+)
 from .sqlite import SQLiteStore
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
@@ -35,11 +44,13 @@ def open_store(url: str) -> EventStore:
 __all__ = [
     "EventStore",
     "Page",
+    "QuarantinedMessage",
     "Record",
     "RoomRecord",
     "SQLiteStore",
     "StoredMessage",
     "TokenRecord",
+    "UpstreamPosition",
     "is_postgres_url",
     "open_store",
 ]

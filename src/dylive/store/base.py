@@ -12,6 +12,9 @@ Model:
 - ``tokens``: API tokens, stored as sha256 hex digests only.
 - ``positions``: where a token last read a room (the seq after which it continues).
 - ``pins``: rooms collected without being polled.
+- ``upstream_positions``: per room, where the collector stands upstream (:class:`UpstreamPosition`),
+  written in the same transaction as the batch of messages it covers, so a restart resumes
+  exactly after the last stored message.
 """
 
 from __future__ import annotations
@@ -75,6 +78,46 @@ class RoomRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class UpstreamPosition:
+    """Where the collection of one room stands upstream (Douyin or the simulator).
+
+    ``cursor``/``internal_ext`` are the continuation tokens the next im/fetch request or push
+    connection sends to get the messages *after* everything stored; ``push_server`` the push
+    base URL im/fetch announced ("" = ask im/fetch first); ``transport`` the one that produced
+    the position (``push`` | ``poll`` | ""); ``last_msg_id`` the newest stored msg_id it covers
+    (informational); ``updated_at`` the commit time in ms (set by the store when 0).
+
+    Stored by :meth:`EventStore.append` in the same transaction as the records it covers, so
+    the stored position never runs ahead of the stored messages: resuming from it can only
+    repeat messages (ignored as duplicates), never skip one.
+    """
+
+    room_id: int
+    transport: str = ""
+    cursor: str = ""
+    internal_ext: str = ""
+    push_server: str = ""
+    last_msg_id: int = 0
+    updated_at: int = 0  # ms
+
+    def __bool__(self) -> bool:
+        return bool(self.cursor or self.internal_ext)
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedMessage:
+    """A message the store refused on its own (a poison message), kept aside with the error."""
+
+    id: int
+    room_id: int
+    msg_id: int
+    method: str
+    raw: bytes
+    error: str
+    stored_at: int  # ms
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     """An API token (its secret is never stored, only the sha256 hex digest)."""
 
@@ -116,8 +159,30 @@ class EventStore(abc.ABC):
 
     # -- messages -----------------------------------------------------------------------------
     @abc.abstractmethod
-    async def append(self, records: Sequence[Record]) -> int:
-        """Store ``records`` (duplicates of ``(room_id, msg_id)`` ignored); number inserted."""
+    async def append(
+        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+    ) -> int:
+        """Store ``records`` (duplicates of ``(room_id, msg_id)`` ignored); number inserted.
+
+        ``position``, when given, is the upstream position after ``records`` for its room; it
+        is stored in the same transaction (atomically with the records: both or neither), also
+        when ``records`` is empty. Raises :class:`~dylive.errors.StoreError`; its ``transient``
+        attribute says whether retrying the same call may succeed (connection lost, database
+        locked, disk full) or not (a record the database refuses, e.g. an out-of-range number).
+        Further keyword-only arguments may be added (e.g. a lease epoch); callers pass keywords.
+        """
+
+    @abc.abstractmethod
+    async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
+        """The upstream position last stored for ``room_id`` by :meth:`append` (None if none)."""
+
+    @abc.abstractmethod
+    async def quarantine(self, record: Record, error: str) -> None:
+        """Keep ``record`` (a poison message: its raw bytes) aside with ``error``."""
+
+    @abc.abstractmethod
+    async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:
+        """The latest ``limit`` quarantined messages of ``room_id``, newest first."""
 
     @abc.abstractmethod
     async def read(

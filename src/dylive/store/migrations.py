@@ -49,6 +49,28 @@ SQLITE: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE TABLE pins (ident TEXT PRIMARY KEY) WITHOUT ROWID;
     """,
+    # 2: per-room upstream position (stored with each batch); quarantined (poison) messages
+    """
+    CREATE TABLE upstream_positions (
+        room_id INTEGER PRIMARY KEY,
+        transport TEXT NOT NULL DEFAULT '',
+        cursor TEXT NOT NULL DEFAULT '',
+        internal_ext TEXT NOT NULL DEFAULT '',
+        push_server TEXT NOT NULL DEFAULT '',
+        last_msg_id INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL,
+        msg_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        raw BLOB NOT NULL,
+        error TEXT NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    CREATE INDEX quarantine_room ON quarantine (room_id, id);
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -92,6 +114,28 @@ POSTGRES: tuple[str, ...] = (
         PRIMARY KEY (token_id, room_id)
     );
     CREATE TABLE pins (ident TEXT PRIMARY KEY);
+    """,
+    # 2: per-room upstream position (stored with each batch); quarantined (poison) messages
+    """
+    CREATE TABLE upstream_positions (
+        room_id BIGINT PRIMARY KEY,
+        transport TEXT NOT NULL DEFAULT '',
+        cursor TEXT NOT NULL DEFAULT '',
+        internal_ext TEXT NOT NULL DEFAULT '',
+        push_server TEXT NOT NULL DEFAULT '',
+        last_msg_id BIGINT NOT NULL DEFAULT 0,
+        updated_at BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE quarantine (
+        id BIGSERIAL PRIMARY KEY,
+        room_id BIGINT NOT NULL,
+        msg_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        raw BYTEA NOT NULL,
+        error TEXT NOT NULL,
+        stored_at BIGINT NOT NULL
+    );
+    CREATE INDEX quarantine_room ON quarantine (room_id, id);
     """,
 )
 

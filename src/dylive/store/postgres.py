@@ -39,12 +39,27 @@ from psycopg import sql
 
 from dylive.errors import StoreError
 
-from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
+from .base import (
+    EventStore,
+    Page,
+    QuarantinedMessage,
+    Record,
+    RoomRecord,
+    StoredMessage,
+    TokenRecord,
+    UpstreamPosition,
+)
 from .migrations import POSTGRES, to_signed, to_unsigned
 from .rows import (
+    POSITION_COLS,
+    QUARANTINE_COLS,
     WriteOp,
     message_from_row,
     now_ms,
+    position_from_row,
+    position_values,
+    quarantine_values,
+    quarantined_from_row,
     room_from_row,
     room_values,
     settle,
@@ -80,6 +95,12 @@ ON CONFLICT (room_id) DO UPDATE SET web_rid = excluded.web_rid, status = exclude
     anchor_uid = excluded.anchor_uid, anchor_sec_uid = excluded.anchor_sec_uid,
     anchor_nickname = excluded.anchor_nickname, title = excluded.title,
     updated_at = excluded.updated_at
+"""
+_SET_UPSTREAM = f"""
+INSERT INTO upstream_positions ({POSITION_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (room_id) DO UPDATE SET transport = excluded.transport, cursor = excluded.cursor,
+    internal_ext = excluded.internal_ext, push_server = excluded.push_server,
+    last_msg_id = excluded.last_msg_id, updated_at = excluded.updated_at
 """
 _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
@@ -168,7 +189,9 @@ class PostgresStore(EventStore):
                 self.url, autocommit=True, connect_timeout=self._connect_timeout
             )
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to {redact(self.url)}: {exc}") from exc
+            raise StoreError(
+                f"cannot connect to {redact(self.url)}: {exc}", transient=True
+            ) from exc
 
     async def open(self) -> None:
         self._wconn = await self._connect()
@@ -299,28 +322,36 @@ class PostgresStore(EventStore):
             self._finish(batch, await self._run_batch(batch))
 
     async def _run_batch(self, batch: list[_Op]) -> list[Any]:
-        """One transaction for the batch; if it fails, each op alone (one bad op fails alone)."""
+        """One transaction for the batch. A lost connection is retried once on a fresh one,
+        then the batch fails as transient; any other failure retries each op alone (one bad
+        op fails alone)."""
         self.batches += 1
         try:
             return await self._transaction(batch)
         except Exception as exc:
-            if self._wconn is None or self._wconn.broken or self._wconn.closed:
-                log.warning("postgres: writer connection lost (%s); retrying the batch", exc)
-                with suppress(Exception):
-                    return await self._transaction(batch)
-            if len(batch) == 1:
-                log.error("postgres: write failed: %s", exc)
-                return [StoreError(f"write failed: {exc}")]
-            log.warning(
-                "postgres: batch of %s ops failed (%s); retrying one by one", len(batch), exc
-            )
+            failure: Exception = exc
+        if _error(failure).transient:
+            log.warning("postgres: writer connection lost (%s); retrying the batch", failure)
+            try:
+                return await self._transaction(batch)
+            except Exception as exc:
+                if _error(exc).transient:
+                    log.warning("postgres: batch of %s ops failed: %s", len(batch), exc)
+                    return [_error(exc)] * len(batch)
+                failure = exc
+        if len(batch) == 1:
+            log.error("postgres: write failed: %s", failure)
+            return [_error(failure)]
+        log.warning(
+            "postgres: batch of %s ops failed (%s); retrying one by one", len(batch), failure
+        )
         results: list[Any] = []
         for op in batch:
             try:
                 results.extend(await self._transaction([op]))
             except Exception as exc:
                 log.error("postgres: write failed: %s", exc)
-                results.append(StoreError(f"write failed: {exc}"))
+                results.append(_error(exc))
         return results
 
     async def _transaction(self, batch: list[_Op]) -> list[Any]:
@@ -349,7 +380,7 @@ class PostgresStore(EventStore):
                     return await cur.fetchall()
             except psycopg.OperationalError as exc:
                 if attempt == 2 or not conn.broken:
-                    raise StoreError(f"read failed: {exc}") from exc
+                    raise StoreError(f"read failed: {exc}", transient=True) from exc
                 log.warning("postgres: reader connection lost (%s); retrying", exc)
             except psycopg.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
@@ -360,9 +391,12 @@ class PostgresStore(EventStore):
         return rows[0] if rows else None
 
     # -- messages -----------------------------------------------------------------------------
-    async def append(self, records: Sequence[Record]) -> int:
-        if not records:
+    async def append(
+        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+    ) -> int:
+        if not records and position is None:
             return 0
+        pos = position_values(position) if position is not None else None
         args = (
             now_ms(),
             [to_signed(r.room_id) for r in records],
@@ -374,13 +408,45 @@ class PostgresStore(EventStore):
         )
 
         async def insert(conn: Conn) -> int:
-            cur = await conn.execute(_INSERT, (*args, self._channel))
-            return sum(int(row[2]) for row in await cur.fetchall())
+            inserted = 0
+            if records:
+                cur = await conn.execute(_INSERT, (*args, self._channel))
+                inserted = sum(int(row[2]) for row in await cur.fetchall())
+            if pos is not None:
+                await conn.execute(_SET_UPSTREAM, pos)
+            return inserted
 
         rooms = tuple({r.room_id for r in records})
-        inserted: int = await self._submit(insert, rooms, events=True)
+        inserted: int = await self._submit(insert, rooms, events=bool(records))
         self.appended += inserted
         return inserted
+
+    async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
+        row = await self._fetch_one(
+            f"SELECT {POSITION_COLS} FROM upstream_positions WHERE room_id = %s",
+            (to_signed(room_id),),
+        )
+        return position_from_row(row) if row else None
+
+    async def quarantine(self, record: Record, error: str) -> None:
+        values = quarantine_values(record, error)
+
+        async def insert(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                values,
+            )
+
+        await self._submit(insert)
+
+    async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:
+        rows = await self._fetch(
+            f"SELECT {QUARANTINE_COLS} FROM quarantine WHERE room_id = %s"
+            " ORDER BY id DESC LIMIT %s",
+            (to_signed(room_id), limit),
+        )
+        return [quarantined_from_row(r) for r in rows]
 
     async def read(
         self,
@@ -584,3 +650,16 @@ class PostgresStore(EventStore):
     async def pins(self) -> list[str]:
         rows = await self._fetch("SELECT ident FROM pins ORDER BY ident")
         return [r[0] for r in rows]
+
+
+#: Failures caused by the data of one operation (out of range, a constraint, a type that cannot
+#: be sent): retrying it cannot succeed. Anything else (connection lost, server restarting or
+#: shutting down, disk full, a missing table) is transient.
+_PERMANENT = (psycopg.DataError, psycopg.IntegrityError, OverflowError, ValueError, TypeError)
+
+
+def _error(exc: BaseException) -> StoreError:
+    """A StoreError for a failed write, ``transient`` when a retry may succeed."""
+    if isinstance(exc, StoreError):
+        return exc
+    return StoreError(f"write failed: {exc}", transient=not isinstance(exc, _PERMANENT))

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from dylive.store.base import RoomRecord, StoredMessage, TokenRecord
+from dylive.store.base import (
+    QuarantinedMessage,
+    Record,
+    RoomRecord,
+    StoredMessage,
+    TokenRecord,
+    UpstreamPosition,
+)
 from dylive.store.migrations import to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
@@ -87,3 +94,56 @@ def room_from_row(row: Sequence[Any]) -> RoomRecord:
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
     """(id, name, digest, room_limit, rate, created_at, revoked_at) → TokenRecord."""
     return TokenRecord(*row)
+
+
+#: Columns of ``upstream_positions`` in the order of :func:`position_values`.
+POSITION_COLS = "room_id, transport, cursor, internal_ext, push_server, last_msg_id, updated_at"
+
+
+def position_values(pos: UpstreamPosition) -> tuple[Any, ...]:
+    """The ``upstream_positions`` row of ``pos`` (ids signed, updated_at defaulted to now)."""
+    return (
+        to_signed(pos.room_id),
+        pos.transport,
+        pos.cursor,
+        pos.internal_ext,
+        pos.push_server,
+        to_signed(pos.last_msg_id),
+        pos.updated_at or now_ms(),
+    )
+
+
+def position_from_row(row: Sequence[Any]) -> UpstreamPosition:
+    room_id, transport, cursor, ext, push_server, last_msg_id, updated_at = row
+    return UpstreamPosition(
+        to_unsigned(room_id),
+        transport,
+        cursor,
+        ext,
+        push_server,
+        to_unsigned(last_msg_id),
+        updated_at,
+    )
+
+
+#: Columns of ``quarantine`` read back by :func:`quarantined_from_row`.
+QUARANTINE_COLS = "id, room_id, msg_id, method, raw, error, stored_at"
+
+
+def quarantine_values(record: Record, error: str) -> tuple[Any, ...]:
+    """(room_id, msg_id, method, raw, error, stored_at); msg_id as text: it may be the poison."""
+    return (
+        to_signed(record.room_id),
+        str(record.msg_id),
+        record.method,
+        record.raw,
+        error[:2000],
+        now_ms(),
+    )
+
+
+def quarantined_from_row(row: Sequence[Any]) -> QuarantinedMessage:
+    ident, room_id, msg_id, method, raw, error, stored_at = row
+    return QuarantinedMessage(
+        ident, to_unsigned(room_id), int(msg_id), method, bytes(raw), error, stored_at
+    )

@@ -14,6 +14,7 @@ process or another one such as ``dylive token revoke``, invalidates them before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -25,12 +26,27 @@ from typing import Any
 
 from dylive.errors import StoreError
 
-from .base import EventStore, Page, Record, RoomRecord, StoredMessage, TokenRecord
+from .base import (
+    EventStore,
+    Page,
+    QuarantinedMessage,
+    Record,
+    RoomRecord,
+    StoredMessage,
+    TokenRecord,
+    UpstreamPosition,
+)
 from .migrations import SQLITE, to_signed, to_unsigned
 from .rows import (
+    POSITION_COLS,
+    QUARANTINE_COLS,
     WriteOp,
     message_from_row,
     now_ms,
+    position_from_row,
+    position_values,
+    quarantine_values,
+    quarantined_from_row,
     room_from_row,
     room_values,
     settle,
@@ -185,8 +201,8 @@ class SQLiteStore(EventStore):
                 results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
                 self._publish(commit)
             except Exception as exc:  # commit failed: every op of the batch failed
-                log.exception("sqlite: batch of %s ops failed", len(batch))
-                results = [StoreError(f"write failed: {exc}")] * len(batch)
+                log.warning("sqlite: batch of %s ops failed: %s", len(batch), exc)
+                results = [_error(exc)] * len(batch)
             self._finish(batch, results)
 
     def _publish(self, commit: _Commit) -> None:
@@ -203,10 +219,16 @@ class SQLiteStore(EventStore):
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
+                conn.execute("SAVEPOINT op")
                 try:
                     results.append(op.fn(conn))
-                except (sqlite3.Error, OverflowError) as exc:  # one bad op fails alone
-                    results.append(StoreError(str(exc)))
+                except Exception as exc:  # one bad op fails alone, whole
+                    error = _error(exc)
+                    if error.transient:  # the database, not the op: the whole batch fails
+                        raise
+                    conn.execute("ROLLBACK TO op")
+                    results.append(error)
+                conn.execute("RELEASE op")
             rows = conn.execute(
                 "SELECT room_id, max(seq) FROM events WHERE seq > ? GROUP BY room_id",
                 (self._max_seq,),
@@ -214,7 +236,9 @@ class SQLiteStore(EventStore):
             commit = self._new_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
         for _room_id, seq in rows:
             self._max_seq = max(self._max_seq, seq)
@@ -262,8 +286,10 @@ class SQLiteStore(EventStore):
             raise StoreError(f"read failed: {exc}") from exc
 
     # -- messages -----------------------------------------------------------------------------
-    async def append(self, records: Sequence[Record]) -> int:
-        if not records:
+    async def append(
+        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+    ) -> int:
+        if not records and position is None:
             return 0
         stored_at = now_ms()
         rows = [
@@ -279,6 +305,8 @@ class SQLiteStore(EventStore):
             for r in records
         ]
 
+        pos = position_values(position) if position is not None else None
+
         def insert(conn: sqlite3.Connection) -> int:
             before = conn.total_changes
             conn.executemany(
@@ -286,11 +314,47 @@ class SQLiteStore(EventStore):
                 " rendered, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            return conn.total_changes - before
+            inserted = conn.total_changes - before
+            if pos is not None:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    pos,
+                )
+            return inserted
 
         inserted: int = await self._submit(insert, tuple({r.room_id for r in records}))
         self.appended += inserted
         return inserted
+
+    async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
+        row = await self._query(
+            lambda conn: conn.execute(
+                f"SELECT {POSITION_COLS} FROM upstream_positions WHERE room_id = ?",
+                (to_signed(room_id),),
+            ).fetchone()
+        )
+        return position_from_row(row) if row else None
+
+    async def quarantine(self, record: Record, error: str) -> None:
+        values = quarantine_values(record, error)
+        await self._submit(
+            lambda conn: conn.execute(
+                "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+
+    async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:
+        rows = await self._query(
+            lambda conn: conn.execute(
+                f"SELECT {QUARANTINE_COLS} FROM quarantine WHERE room_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (to_signed(room_id), limit),
+            ).fetchall()
+        )
+        return [quarantined_from_row(r) for r in rows]
 
     async def read(
         self,
@@ -546,3 +610,21 @@ def _read_page(
             break
         chunk = min(chunk * 2, 2000)
     return Page(messages, last, list(ignored))
+
+
+#: Failures caused by the data of one operation (a value out of range, a type SQLite cannot
+#: bind, a constraint): retrying the same operation cannot succeed. Every other failure (locked,
+#: busy, I/O error, disk full, a schema changed under us) is the database's: transient.
+_PERMANENT = (
+    OverflowError,
+    ValueError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+)
+
+
+def _error(exc: BaseException) -> StoreError:
+    """A StoreError for a failed write, ``transient`` when a retry may succeed."""
+    return StoreError(f"write failed: {exc}", transient=not isinstance(exc, _PERMANENT))

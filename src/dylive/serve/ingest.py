@@ -1,0 +1,437 @@
+"""One room's ingestion: collector → bounded pending batch → store, with its upstream position.
+
+:func:`Ingest.run` is the task :class:`~dylive.serve.rooms.RoomManager` runs per room:
+
+- The *reader* opens the source (the collector) resumed from the room's stored
+  :class:`~dylive.store.UpstreamPosition` and queues every event with the checkpoint covering
+  it. The queue is bounded (``Tuning.max_pending``): while the store cannot keep up or is down,
+  the reader blocks, so nothing more is read upstream, whose replay fills the hole once reading
+  resumes. A source failure reopens the source from the last queued checkpoint (capped backoff).
+- The *writer* stores up to ``batch_size`` queued events at a time together with the position
+  of the last one, in one transaction (the stored position never runs ahead of the stored
+  messages). A transient store error (connection lost, database locked, disk full) is retried
+  with capped exponential backoff, the batch kept. A batch the store refuses for its data is
+  split in halves until each poison message is alone; poison messages go to the quarantine
+  table (raw bytes and error) and the rest is stored.
+- Any unexpected exception restarts the pipeline with capped backoff, resuming from the stored
+  position (``RoomState.restarts``); the error stays visible in the room's status. Each start
+  rebuilds the room's gift ledger from the store (:mod:`dylive.serve.gift_delta`).
+- Stopping (SIGTERM, idle, unpin) stops the reader and lets the writer drain the queue, which
+  stores the final position with the last batch (bounded by ``Tuning.drain_timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import asdict, dataclass, field, is_dataclass
+from typing import Any, Protocol, TypeVar
+
+import orjson
+
+from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
+from dylive.errors import RoomNotLive, StoreError
+from dylive.source.gaps import GapEvent
+from dylive.source.reconnect import Backoff
+from dylive.source.room import RoomInfo
+from dylive.source.transport import Checkpoint
+from dylive.store import EventStore, Record, UpstreamPosition
+
+from .gift_delta import ledger_from_store
+
+log = logging.getLogger(__name__)
+
+SourceFactory = Callable[
+    [RoomInfo, Checkpoint | None], AbstractAsyncContextManager[AsyncIterable[Any]]
+]
+T = TypeVar("T")
+_STOP = object()
+Item = tuple[Event, Checkpoint | None]
+
+
+class IngestHooks(Protocol):
+    """What ingestion reports (the service's metrics implement it)."""
+
+    def on_stored(self, room_id: int, inserted: int) -> None: ...
+
+    def on_retry(self, room_id: int) -> None: ...
+
+    def on_quarantined(self, room_id: int) -> None: ...
+
+    def on_restart(self, room_id: int) -> None: ...
+
+    def on_gap(self, room_id: int, missed: int) -> None: ...
+
+
+class NoHooks:
+    def on_stored(self, room_id: int, inserted: int) -> None:
+        pass
+
+    def on_retry(self, room_id: int) -> None:
+        pass
+
+    def on_quarantined(self, room_id: int) -> None:
+        pass
+
+    def on_restart(self, room_id: int) -> None:
+        pass
+
+    def on_gap(self, room_id: int, missed: int) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    """Bounds and delays of one room's pipeline (tests shrink them)."""
+
+    max_pending: int = 50_000  # events queued before reading upstream pauses
+    batch_size: int = 1000  # events per store transaction
+    retry_initial: float = 0.05  # s, first delay after a transient store error
+    retry_cap: float = 5.0  # s, longest delay between store retries
+    source_initial: float = 0.5  # s, first delay before reopening a failed source
+    source_cap: float = 30.0
+    restart_initial: float = 0.5  # s, first delay before restarting a crashed pipeline
+    restart_cap: float = 60.0
+    drain_timeout: float = 5.0  # s, how long stopping waits for the queue to be stored
+
+
+def to_record(room_id: int, event: Event, ledger: GiftLedger | None = None) -> Record:
+    """The store record of one decoded event (rendered once, here, with orjson).
+
+    With a ledger, a gift's rendered JSON carries ``gift.delta`` (the new gifts it adds).
+    """
+    delta = ledger.delta(event) if ledger is not None and isinstance(event, GiftEvent) else None
+    return Record(
+        room_id=room_id,
+        msg_id=event.msg_id,
+        method=event.method,
+        created_at=event.created_at,
+        rendered=orjson.dumps(render(event, gift_delta=delta)),
+        raw=event.raw,
+    )
+
+
+@dataclass
+class RoomState:
+    """One collected room and its counters."""
+
+    info: RoomInfo
+    pinned: bool = False
+    task: asyncio.Task[None] | None = None
+    source: Any = None
+    started_at: float = field(default_factory=time.time)
+    last_polled: float = field(default_factory=time.monotonic)
+    received: int = 0
+    stored: int = 0
+    gaps: int = 0
+    missed: int = 0  # messages the gaps are known to have lost
+    retries: int = 0  # store attempts that failed transiently and were retried
+    quarantined: int = 0  # poison messages kept aside
+    restarts: int = 0  # pipeline restarts after an unexpected exception
+    pending: int = 0  # events queued, not stored yet
+    last_write_at: float = 0.0  # unix s of the last successful store write
+    last_created_at: int = 0
+    last_received_at: float = 0.0
+    error: str = ""
+    error_at: float = 0.0  # unix s when ``error`` was set
+    ended: bool = False
+    window: deque[tuple[float, int]] = field(default_factory=deque)
+    window_seconds: float = 10.0  # messages/s is averaged over this span
+    ledger: GiftLedger = field(default_factory=GiftLedger)  # rebuilt from the store at start
+
+    @property
+    def room_id(self) -> int:
+        return self.info.room_id
+
+    def count(self, n: int) -> None:
+        """Record a stored batch; the window keeps the last ``window_seconds`` only."""
+        self.window.append((time.monotonic(), n))
+        self._trim()
+
+    def _trim(self) -> None:
+        now = time.monotonic()
+        while self.window and now - self.window[0][0] > self.window_seconds:
+            self.window.popleft()
+
+    def rate(self) -> float:
+        self._trim()
+        return sum(n for _, n in self.window) / self.window_seconds
+
+    def fail(self, error: str) -> None:
+        self.error = error[:300]
+        self.error_at = time.time()
+
+    @property
+    def collecting(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def status(self) -> dict[str, Any]:
+        transport: Any = None
+        status_fn = getattr(self.source, "status", None)
+        if callable(status_fn):
+            with contextlib.suppress(Exception):
+                snap = status_fn()
+                transport = (
+                    asdict(snap) if is_dataclass(snap) and not isinstance(snap, type) else snap
+                )
+        lag = (time.time() * 1000 - self.last_created_at) / 1000 if self.last_created_at else None
+        return {
+            "room_id": self.room_id,
+            "web_rid": self.info.web_rid,
+            "title": self.info.title,
+            "anchor": self.info.anchor_nickname,
+            "collecting": self.collecting,
+            "pinned": self.pinned,
+            "ended": self.ended,
+            "transport": transport,
+            "lag_seconds": lag,
+            "gaps": self.gaps,
+            "missed": self.missed,
+            "messages_per_second": self.rate(),
+            "received": self.received,
+            "stored": self.stored,
+            "pending": self.pending,
+            "retries": self.retries,
+            "quarantined": self.quarantined,
+            "restarts": self.restarts,
+            "last_write_at": self.last_write_at or None,
+            "idle_seconds": time.monotonic() - self.last_polled,
+            "error": self.error,
+        }
+
+
+def to_checkpoint(pos: UpstreamPosition | None) -> Checkpoint | None:
+    if pos is None or not pos:
+        return None
+    return Checkpoint(pos.cursor, pos.internal_ext, pos.push_server, pos.transport, pos.last_msg_id)
+
+
+def to_position(room_id: int, cp: Checkpoint) -> UpstreamPosition:
+    return UpstreamPosition(
+        room_id=room_id,
+        transport=cp.transport,
+        cursor=cp.cursor,
+        internal_ext=cp.internal_ext,
+        push_server=cp.push_server,
+        last_msg_id=cp.last_msg_id,
+    )
+
+
+class Ingest:
+    """The pipeline of one room (see the module docstring)."""
+
+    def __init__(
+        self,
+        state: RoomState,
+        store: EventStore,
+        source_factory: SourceFactory,
+        *,
+        tuning: Tuning | None = None,
+        hooks: IngestHooks | None = None,
+    ) -> None:
+        self.state = state
+        self.store = store
+        self._factory = source_factory
+        self.tuning = tuning or Tuning()
+        self.hooks: IngestHooks = hooks or NoHooks()
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(self.tuning.max_pending)
+        self._queued: Checkpoint | None = None  # covers every event queued so far
+
+    # -- supervision --------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until the broadcast ends or the task is cancelled; restart after a crash."""
+        t = self.tuning
+        backoff = Backoff(initial=t.restart_initial, cap=t.restart_cap, jitter=0.2)
+        while True:
+            try:
+                await self._pipeline()
+                return
+            except Exception as exc:
+                self.state.restarts += 1
+                self.state.fail(f"{type(exc).__name__}: {exc}")
+                self.hooks.on_restart(self.state.room_id)
+                log.exception("room %s: ingestion crashed; restarting", self.state.room_id)
+            await asyncio.sleep(backoff.next_delay())
+
+    async def _pipeline(self) -> None:
+        self._queue = asyncio.Queue(self.tuning.max_pending)
+        self.state.pending = 0
+        stored = await self._retry("read the position", self._stored_position)
+        self._queued = to_checkpoint(stored)
+        # the gift ledger knows exactly what the store knows (see gift_delta)
+        self.state.ledger = await self._retry(
+            "read stored gifts", lambda: ledger_from_store(self.store, self.state.room_id)
+        )
+        writer = asyncio.create_task(self._write_loop(), name=f"dylive-writer-{self.state.room_id}")
+        reader = asyncio.create_task(self._read_loop(), name=f"dylive-reader-{self.state.room_id}")
+        try:
+            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+            if writer in done:
+                writer.result()  # the writer only ends by raising
+                raise RuntimeError("the writer stopped")
+            reader.result()
+        finally:
+            await _cancel(reader)
+            await self._drain(writer)
+
+    async def _stored_position(self) -> UpstreamPosition | None:
+        return await self.store.upstream_position(self.state.room_id)
+
+    async def _drain(self, writer: asyncio.Task[None]) -> None:
+        """Let the writer store what is queued, the final position with it (bounded)."""
+        if writer.done():
+            return
+        try:
+            async with asyncio.timeout(self.tuning.drain_timeout):
+                await self._queue.put(_STOP)
+                await asyncio.shield(writer)
+        except TimeoutError:
+            log.warning(
+                "room %s: %s events not stored at stop (they are replayed on restart)",
+                self.state.room_id,
+                self._queue.qsize(),
+            )
+        finally:
+            await _cancel(writer)
+
+    # -- reader -------------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        t = self.tuning
+        backoff = Backoff(initial=t.source_initial, cap=t.source_cap, jitter=0.2)
+        state = self.state
+        while not state.ended:
+            try:
+                async with self._factory(state.info, self._queued) as source:
+                    state.source = source
+                    backoff.reset()
+                    await self._read(source)
+                return
+            except RoomNotLive:
+                state.ended = True
+            except Exception as exc:  # the collector has its own reconnect policy; reopen
+                state.fail(f"{type(exc).__name__}: {exc}")
+                log.warning("room %s: source failed: %s", state.room_id, state.error)
+                await asyncio.sleep(backoff.next_delay())
+
+    async def _read(self, source: AsyncIterable[Any]) -> None:
+        state = self.state
+        async for item in source:
+            if isinstance(item, GapEvent):
+                state.gaps += 1
+                state.missed += item.missed
+                self.hooks.on_gap(state.room_id, item.missed)
+                continue
+            if not isinstance(item, Event):
+                continue
+            checkpoint = getattr(source, "checkpoint", None)
+            await self._queue.put((item, checkpoint))
+            state.pending += 1
+            if checkpoint is not None:
+                self._queued = checkpoint
+            if isinstance(item, ControlEvent) and item.ended:
+                state.ended = True
+                return
+
+    # -- writer -------------------------------------------------------------------------------
+    async def _write_loop(self) -> None:
+        limit = self.tuning.batch_size
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < limit and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            items: list[Item] = [x for x in batch if x is not _STOP]
+            if items:
+                await self._store(items)
+                self.state.pending = max(0, self.state.pending - len(items))
+            if len(items) < len(batch):
+                return
+
+    async def _store(self, items: list[Item]) -> None:
+        state = self.state
+        records: list[Record] = []
+        for event, _ in items:
+            try:
+                records.append(to_record(state.room_id, event, state.ledger))
+            except Exception as exc:  # rendering is not supposed to fail: keep the bytes aside
+                raw = Record(state.room_id, event.msg_id, event.method, 0, b"", event.raw)
+                await self._quarantine(raw, f"render failed: {type(exc).__name__}: {exc}")
+        checkpoint = next((cp for _, cp in reversed(items) if cp is not None), None)
+        position = to_position(state.room_id, checkpoint) if checkpoint else None
+        state.received += len(items)
+        state.last_received_at = time.monotonic()
+        state.last_created_at = max(state.last_created_at, *(e.created_at for e, _ in items))
+        inserted = await self._append(records, position)
+        state.count(len(items))
+        state.stored += inserted
+        self.hooks.on_stored(state.room_id, inserted)
+
+    async def _append(self, records: list[Record], position: UpstreamPosition | None) -> int:
+        """Store with retries; a refused batch is split until its poison messages are alone."""
+        try:
+            return await self._retry("store", lambda: self.store.append(records, position=position))
+        except StoreError as exc:  # not transient: the data
+            if len(records) <= 1:
+                if records:
+                    await self._quarantine(records[0], str(exc))
+                if position is not None:
+                    await self._retry("store", lambda: self.store.append([], position=position))
+                return 0
+        half = len(records) // 2
+        first = await self._append(records[:half], None)
+        return first + await self._append(records[half:], position)
+
+    async def _quarantine(self, record: Record, error: str) -> None:
+        log.warning(
+            "room %s: message %s (%s) quarantined: %s",
+            record.room_id,
+            record.msg_id,
+            record.method,
+            error,
+        )
+        try:
+            await self._retry("quarantine", lambda: self.store.quarantine(record, error))
+        except StoreError as exc:
+            log.error("room %s: cannot quarantine %s: %s", record.room_id, record.msg_id, exc)
+        self.state.quarantined += 1
+        self.hooks.on_quarantined(record.room_id)
+
+    async def _retry(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
+        """``op()``, retried with capped backoff while it fails transiently."""
+        t = self.tuning
+        backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
+        while True:
+            try:
+                result = await op()
+            except StoreError as exc:
+                if not exc.transient:
+                    raise
+                self.state.retries += 1
+                self.state.fail(f"cannot {what}: {exc}")
+                self.hooks.on_retry(self.state.room_id)
+                delay = backoff.next_delay()
+                log.warning(
+                    "room %s: cannot %s (%s); retrying in %.2f s",
+                    self.state.room_id,
+                    what,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            if backoff.attempt:
+                self.state.error = ""
+                log.info("room %s: %s works again", self.state.room_id, what)
+            self.state.last_write_at = time.time()
+            return result
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
