@@ -208,13 +208,25 @@ async def test_watch_cli_errors_and_jsonl() -> None:
         assert code == 4 and b"Traceback" not in err
         assert err.strip().splitlines()[-1].startswith(b"dylive watch: upstream error")
 
-        task = asyncio.create_task(
-            _dylive("watch", DEFAULT_WEB_RID, "--upstream", sim.base_url, "--format", "jsonl")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "dylive", "watch", DEFAULT_WEB_RID, "--upstream", sim.base_url),
+            *("--format", "jsonl"),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        await asyncio.sleep(2.5)
+        assert proc.stdout is not None
+        out = b""
+        # end the room only once the subprocess is connected and printing (however busy the
+        # machine is): a condition, not a fixed sleep
+        while out.count(b"\n") <= 10:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+            assert line, "dylive watch ended early"
+            out += line
         sim.end(DEFAULT_WEB_RID)
-        code, out, err = await asyncio.wait_for(task, 20)
-    assert code == 0, err
+        rest, err = await asyncio.wait_for(proc.communicate(), 60)
+        out += rest
+    assert proc.returncode == 0, err
     lines = [orjson.loads(x) for x in out.splitlines()]
     assert len(lines) > 10 and lines[-1]["method"] == "WebcastControlMessage"
     assert all({"method", "msg_id", "payload"} <= set(x) for x in lines)

@@ -10,9 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from dylive.decode import events as ev
+from dylive.numbers import I64_MAX, ascii_uint
 from dylive.proto import webcast_pb2 as pb
 from dylive.source.frames import RawMessage
 
@@ -140,7 +139,9 @@ def _room_stats(m: pb.RoomStatsMessage, env: Envelope) -> ev.Event:
 
 def _room_rank(m: pb.RoomRankMessage, env: Envelope) -> ev.Event:
     ranks = tuple(
-        ev.RankEntry(rank=i, user=user_info(r.user), score=_int(r.score_str), score_str=r.score_str)
+        ev.RankEntry(
+            rank=i, user=user_info(r.user), score=_score(r.score_str), score_str=r.score_str
+        )
         for i, r in enumerate(m.ranks, start=1)
     )
     return ev.RoomRankEvent(ranks=ranks, **env)
@@ -164,8 +165,11 @@ def _live_shopping(m: pb.LiveShoppingMessage, env: Envelope) -> ev.Event:
     return ev.LiveShoppingEvent(msg_type=m.msg_type, promotion_id=m.promotion_id, **env)
 
 
-def _int(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+def _score(text: str) -> int:
+    """A rank's ``score_str`` as an integer: ASCII digits only (else 0), clamped to 2^63-1 so
+    it always serializes; ``score_str`` keeps the exact text."""
+    value = ascii_uint(text, max_digits=40)
+    return 0 if value is None else min(value, I64_MAX)
 
 
 #: The one METHOD → (wire class, builder) table.
@@ -214,8 +218,12 @@ def decode(raw: RawMessage, *, room_id: int = 0) -> ev.Event:
             "raw": payload,
         }
         return build(msg, env)
-    except (DecodeError, ValueError) as exc:
+    except Exception as exc:  # DecodeError, or anything a builder trips over: never raises
         log.warning("room %s: %s %s failed to decode: %s", room_id, method, msg_id, exc)
         return ev.DecodeFailed(
-            method=method, msg_id=msg_id, room_id=room_id, raw=payload, error=str(exc)
+            method=method,
+            msg_id=msg_id,
+            room_id=room_id,
+            raw=payload,
+            error=f"{type(exc).__name__}: {exc}"[:300],
         )

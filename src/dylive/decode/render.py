@@ -14,6 +14,11 @@ method (documented in docs/events.md):
 - room stats: ``stats {display_long, display_value, total}``; room rank: ``ranks``
 - fans club: ``fansclub {action}``; control: ``control {action, ended}``
 - unknown / failed: ``raw_b64`` (the payload bytes) and ``error``
+
+``render`` never raises and its result always serializes (orjson): every number in it is a
+wire integer (at most 64 bits) or clamped, e.g. a rank ``score`` is its ``score_str`` clamped to
+2^63-1 (``score_str`` stays exact). Should a renderer still fail, the event is rendered as an
+opaque one (``raw_b64``) with ``error`` saying why.
 """
 
 from __future__ import annotations
@@ -194,9 +199,16 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any, JsonDict], None]] = {
 
 
 def render(event: ev.Event, *, gift_delta: int | None = None) -> JsonDict:
-    """The public JSON object of one event (``gift_delta``: from a GiftLedger, optional)."""
+    """The public JSON object of one event (``gift_delta``: from a GiftLedger, optional).
+
+    Never raises (see the module docstring)."""
     payload: JsonDict = {"room_id": event.payload_room_id}
-    _RENDERERS.get(type(event), _opaque)(event, payload)
+    try:
+        _RENDERERS.get(type(event), _opaque)(event, payload)
+    except Exception as exc:  # a renderer bug must not stop a room's ingestion
+        payload = {"room_id": event.payload_room_id, "content": ""}
+        payload["raw_b64"] = base64.b64encode(getattr(event, "raw", b"")).decode("ascii")
+        payload["error"] = f"render failed: {type(exc).__name__}: {exc}"[:300]
     if gift_delta is not None and "gift" in payload:
         payload["gift"]["delta"] = gift_delta
     return {"method": event.method, "msg_id": event.msg_id, "payload": payload}

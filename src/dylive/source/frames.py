@@ -11,13 +11,16 @@ import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from google.protobuf.message import DecodeError
-
 from dylive.errors import FrameError, PayloadTooLarge, ResponseError
 from dylive.proto import webcast_pb2 as pb
 
 #: Hard limit of one decompressed payload. Real Response payloads are a few KiB to ~100 KiB.
 MAX_PAYLOAD = 8 * 1024 * 1024
+
+#: Hard limit of messages in one Response (an im/fetch body or a push frame's payload). Douyin
+#: sends a few dozen; without a cap, 8 MiB of two-byte empty messages (a 8 KB gzip frame) would
+#: build four million message objects.
+MAX_MESSAGES = 5_000
 
 #: The browser's heartbeat: PushFrame{payload_type: "hb"}.
 HEARTBEAT_FRAME = bytes.fromhex("3a026862")
@@ -81,7 +84,7 @@ def parse_frame(data: bytes, *, limit: int = MAX_PAYLOAD) -> Frame:
     frame = pb.PushFrame()
     try:
         frame.ParseFromString(data)
-    except DecodeError as exc:
+    except Exception as exc:  # DecodeError, or whatever else the parser raises
         raise FrameError(f"bad PushFrame: {exc}") from exc
     headers = {h.key: h.value for h in frame.headers}
     payload = frame.payload
@@ -100,14 +103,20 @@ def parse_frame(data: bytes, *, limit: int = MAX_PAYLOAD) -> Frame:
     )
 
 
-def parse_response(body: bytes, *, limit: int = MAX_PAYLOAD) -> Batch:
-    """Parse a Response: a push payload or a bare im/fetch body (gzipped or not)."""
+def parse_response(
+    body: bytes, *, limit: int = MAX_PAYLOAD, max_messages: int = MAX_MESSAGES
+) -> Batch:
+    """Parse a Response: a push payload or a bare im/fetch body (gzipped or not).
+
+    More than ``max_messages`` messages is a ResponseError, found before any is built."""
     if body[:2] == GZIP_MAGIC:
         body = gunzip(body, limit)
+    if count_messages(body, max_messages) > max_messages:
+        raise ResponseError(f"Response carries more than {max_messages} messages")
     resp = pb.Response()
     try:
         resp.ParseFromString(body)
-    except DecodeError as exc:
+    except Exception as exc:  # DecodeError, or whatever else the parser raises
         raise ResponseError(f"bad Response: {exc}") from exc
     return Batch(
         messages=tuple(RawMessage(m.method, m.msg_id, m.payload) for m in resp.messages),
@@ -121,6 +130,48 @@ def parse_response(body: bytes, *, limit: int = MAX_PAYLOAD) -> Batch:
         history_no_more=resp.history_no_more,
         route_params=dict(resp.route_params),
     )
+
+
+def count_messages(body: bytes, cap: int) -> int:
+    """How many ``messages`` (field 1) a serialized Response holds, counting stops past ``cap``.
+
+    A wire-level walk over the top-level fields, without building anything; bodies too short to
+    hold more than ``cap`` messages (two bytes each at least) are not walked. Malformed bytes end
+    the walk: the parser reports them.
+    """
+    if len(body) <= 2 * cap:
+        return 0
+    count = pos = 0
+    end = len(body)
+    while pos < end and count <= cap:
+        key, pos = _varint(body, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(body, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            size, pos = _varint(body, pos)
+            pos += size
+            count += key >> 3 == 1
+        else:
+            break
+    return count
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """The varint at ``pos`` and the position after it (past the end when truncated)."""
+    value = shift = 0
+    while pos < len(data) and shift < 70:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    return 0, len(data) + 1
 
 
 def build_ack(log_id: int, internal_ext: str) -> bytes:

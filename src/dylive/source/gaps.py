@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from dylive.source.transport import Delivery, Position
 
-_EXT_SEQ = re.compile(r"(?:^|\|)seq:(\d+)")
-_CURSOR_SEQ = re.compile(r"(?:^|_)r-(\d+)")
+# ASCII digits, at most 19 (a bigger or non-ASCII number carries no position)
+_EXT_SEQ = re.compile(r"(?:^|\|)seq:([0-9]{1,19})(?![0-9])")
+_CURSOR_SEQ = re.compile(r"(?:^|_)r-([0-9]{1,19})(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ import httpx
 
 from dylive import settings
 from dylive.errors import RoomNotFound, RoomNotLive, SignatureRefused, UpstreamError
+from dylive.numbers import I64_MAX, ascii_uint, is_ascii_digits
 from dylive.source import urls
 from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
 from dylive.source.refusal import RefusalHook, send_signed
@@ -48,7 +49,7 @@ __all__ = ["STATUS_ENDED", "STATUS_LIVE", "RefusalHook", "RoomInfo", "parse_iden
 STATUS_LIVE = 2
 STATUS_ENDED = 4
 
-_ROOM_ID = re.compile(r'roomId\\?"\s*:\s*\\?"(\d+)\\?"')
+_ROOM_ID = re.compile(r'roomId\\?"\s*:\s*\\?"([0-9]+)\\?"')
 _UNIQUE_ID = re.compile(r'user_unique_id\\?"\s*:\s*\\?"(\d+)\\?"')
 _STATUS = re.compile(r'status_str\\?"\s*:\s*\\?"(\d+)\\?"')
 _PACE = re.compile(r'self\.__pace_f\.push\(\[1,\s*("(?:[^"\\]|\\.)*")\]\)')
@@ -81,8 +82,10 @@ def parse_ident(ident: str | int) -> tuple[str, str]:
         parts = urlsplit(text if "://" in text else "https://" + text)
         segs = [s for s in parts.path.split("/") if s]
         text = segs[-1] if segs else ""
-    if not text.isdigit():
-        raise RoomNotFound(f"not a Douyin live room URL, web_rid or room_id: {ident!r}")
+    if not is_ascii_digits(text, 19):
+        raise RoomNotFound(f"not a Douyin live room URL, web_rid or room_id: {str(ident)[:100]!r}")
+    if len(text) >= 16 and int(text) > I64_MAX:
+        raise RoomNotFound(f"room_id out of range (Douyin's are 64-bit): {text!r}")
     return ("", text) if len(text) >= 16 else (text, "")
 
 
@@ -219,14 +222,17 @@ def info_from_page(web_rid: str, text: str) -> RoomInfo | None:
     if m is None:
         return None
     room_info = _object_at(plain, "roomInfo")
+    room_id = _room_id(_s(room_info, "roomId") or m.group(1))
+    if room_id is None:
+        return None
     room = room_info.get("room") if isinstance(room_info.get("room"), dict) else {}
     anchor = room_info.get("anchor") or (room or {}).get("owner") or {}
     status = _s(room, "status") or _first(_STATUS, plain, text) or "0"
     uid = _first(_UNIQUE_ID, plain, text)
     return RoomInfo(
         web_rid=web_rid,
-        room_id=int(_s(room_info, "roomId") or m.group(1)),
-        status=int(status) if status.isdigit() else 0,
+        room_id=room_id,
+        status=ascii_uint(status, max_digits=4) or 0,
         title=_s(room, "title"),
         anchor_nickname=_s(anchor, "nickname"),
         anchor_uid=_s(anchor, "id_str") or _s(anchor, "uid"),
@@ -236,6 +242,12 @@ def info_from_page(web_rid: str, text: str) -> RoomInfo | None:
         or _s(anchor, "unique_id"),
         user_unique_id=uid,
     )
+
+
+def _room_id(text: str) -> int | None:
+    """A room id upstream gave: ASCII digits within Douyin's int64, else None."""
+    value = ascii_uint(text, max_digits=19)
+    return value if value is not None and 0 < value <= I64_MAX else None
 
 
 def _first(rx: re.Pattern[str], *texts: str) -> str:
@@ -255,15 +267,15 @@ def info_from_enter(web_rid: str, data: dict[str, Any]) -> RoomInfo | None:
     body: dict[str, Any] = _dict(data.get("data"))
     rooms = body.get("data") if isinstance(body.get("data"), list) else []
     room = _dict(rooms[0] if rooms else body.get("room"))
-    room_id = _s(room, "id_str") or _s(body, "enter_room_id")
-    if not room_id.isdigit():
+    room_id = _room_id(_s(room, "id_str") or _s(body, "enter_room_id"))
+    if room_id is None:
         return None
     anchor = _dict(body.get("user") or room.get("owner"))
     status = _s(room, "status")
     return RoomInfo(
         web_rid=web_rid or _s(room, "owner", "web_rid") or _s(anchor, "web_rid"),
-        room_id=int(room_id),
-        status=int(status) if status.isdigit() else 0,
+        room_id=room_id,
+        status=ascii_uint(status, max_digits=4) or 0,
         title=_s(room, "title"),
         anchor_nickname=_s(anchor, "nickname"),
         anchor_uid=_s(anchor, "id_str"),

@@ -13,6 +13,8 @@ Design after python-websockets' ``protocol.py``.
 
 from __future__ import annotations
 
+from dylive.errors import FrameError
+from dylive.numbers import ascii_uint
 from dylive.source.frames import (
     HEARTBEAT_FRAME,
     MAX_PAYLOAD,
@@ -48,8 +50,10 @@ class PushSession:
     def receive_frame(self, data: bytes) -> list[RawMessage]:
         """Feed one WebSocket binary message; returns its messages (empty for hb/ack/close).
 
-        Raises ``FrameError``/``PayloadTooLarge``/``ResponseError`` for bytes that are not a valid
-        frame; the session stays usable (the driver decides whether to reconnect).
+        Raises ``FrameError``/``PayloadTooLarge``/``ResponseError`` (all ``ProtocolError``) for
+        bytes that are not a valid frame, a header that does not parse (``im-now`` must be ASCII
+        digits) or a Response over ``MAX_MESSAGES``; the session stays usable (the driver
+        decides whether to reconnect).
         """
         frame = parse_frame(data, limit=self._limit)
         self.frames_received += 1
@@ -70,6 +74,7 @@ class PushSession:
         return list(batch.messages)
 
     def _update(self, batch: Batch, headers: dict[str, str]) -> None:
+        now = _header_ms(headers)  # first: a bad header leaves the session unchanged
         self.cursor = headers.get("im-cursor") or batch.cursor or self.cursor
         self.internal_ext = (
             headers.get("im-internal_ext") or batch.internal_ext or self.internal_ext
@@ -80,8 +85,7 @@ class PushSession:
             self.heartbeat_duration = batch.heartbeat_duration
         if batch.push_server:
             self.push_server = batch.push_server
-        now = headers.get("im-now")
-        self.now = int(now) if now and now.isdigit() else batch.now or self.now
+        self.now = now or batch.now or self.now
 
     def data_to_send(self) -> list[bytes]:
         """Frames to write back (acks), in order; the list is drained."""
@@ -99,3 +103,14 @@ class PushSession:
         if hd > 1000:  # some servers give ms
             hd /= 1000.0
         return max(MIN_HEARTBEAT_INTERVAL, hd)
+
+
+def _header_ms(headers: dict[str, str]) -> int:
+    """The ``im-now`` header (server ms), 0 when absent; FrameError when it is not a number."""
+    text = headers.get("im-now", "")
+    if not text:
+        return 0
+    value = ascii_uint(text)
+    if value is None:
+        raise FrameError(f"bad im-now header: {text[:40]!r}")
+    return value
