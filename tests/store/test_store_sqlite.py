@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from dylive.errors import StoreError
 from dylive.store import Record, RoomRecord, SQLiteStore
 from dylive.store.cursor import (
     CursorError,
@@ -139,3 +140,23 @@ def test_cursor_round_trip() -> None:
             parse_cursor(bad)
     with pytest.raises(CursorError):
         parse_internal_ext("fetch_time:1|door:1")
+
+
+async def test_a_locked_database_is_a_transient_error_and_the_write_succeeds_later(
+    tmp_path: Path,
+) -> None:
+    """Another process holding the write lock: the append fails as transient (retry it)."""
+    path = tmp_path / "locked.db"
+    async with SQLiteStore(path, busy_timeout=0.05) as store:
+        await store.append([rec(1)])
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StoreError) as info:
+                await store.append([rec(2)])
+            assert info.value.transient
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert await store.append([rec(2)]) == 1
+        assert [m.msg_id for m in (await store.read(ROOM, 0, 9)).messages] == [1, 2]

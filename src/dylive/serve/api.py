@@ -27,8 +27,12 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 async def healthz(request: Request) -> Response:
+    """``ok``, or ``degraded`` with the reasons (a room whose storage or source is failing and
+    being retried, a room that stopped collecting); HTTP 200 either way: the service runs."""
     svc: Service = request.app.state.svc
-    return ok({"status": "ok", "rooms": len(svc.rooms.rooms)})
+    reasons = [r for state in svc.rooms.rooms.values() for r in state.problems()]
+    status = "degraded" if reasons else "ok"
+    return ok({"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20]})
 
 
 async def rooms(request: Request) -> Response:

@@ -170,6 +170,15 @@ class RoomState:
     def collecting(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    def problems(self) -> list[str]:
+        """Why this room is not healthy (empty when it is): for ``/healthz``."""
+        out = []
+        if self.error:
+            out.append(f"room {self.room_id}: {self.error}")
+        if not self.collecting and not self.ended:
+            out.append(f"room {self.room_id}: not collecting")
+        return out
+
     def status(self) -> dict[str, Any]:
         transport: Any = None
         status_fn = getattr(self.source, "status", None)
@@ -253,7 +262,7 @@ class Ingest:
                 return
             except Exception as exc:
                 self.state.restarts += 1
-                self.state.fail(f"{type(exc).__name__}: {exc}")
+                self.state.fail(f"crashed: {type(exc).__name__}: {exc}")
                 self.hooks.on_restart(self.state.room_id)
                 log.exception("room %s: ingestion crashed; restarting", self.state.room_id)
             await asyncio.sleep(backoff.next_delay())
@@ -314,13 +323,15 @@ class Ingest:
             except RoomNotLive:
                 state.ended = True
             except Exception as exc:  # the collector has its own reconnect policy; reopen
-                state.fail(f"{type(exc).__name__}: {exc}")
+                state.fail(f"source: {type(exc).__name__}: {exc}")
                 log.warning("room %s: source failed: %s", state.room_id, state.error)
                 await asyncio.sleep(backoff.next_delay())
 
     async def _read(self, source: AsyncIterable[Any]) -> None:
         state = self.state
         async for item in source:
+            if state.error.startswith("source:"):
+                state.error = ""  # the reopened source works
             if isinstance(item, GapEvent):
                 state.gaps += 1
                 state.missed += item.missed
@@ -366,6 +377,9 @@ class Ingest:
         state.last_received_at = time.monotonic()
         state.last_created_at = max(state.last_created_at, *(e.created_at for e, _ in items))
         inserted = await self._append(records, position)
+        state.last_write_at = time.time()
+        if state.error.startswith("crashed:"):
+            state.error = ""  # the restarted pipeline stores again
         state.count(len(items))
         state.stored += inserted
         self.hooks.on_stored(state.room_id, inserted)
@@ -426,7 +440,6 @@ class Ingest:
             if backoff.attempt:
                 self.state.error = ""
                 log.info("room %s: %s works again", self.state.room_id, what)
-            self.state.last_write_at = time.time()
             return result
 
 

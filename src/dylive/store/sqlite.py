@@ -77,7 +77,11 @@ _ROOM_COLS = (
 
 
 class SQLiteStore(EventStore):
-    """``SQLiteStore(path)``; use as ``async with`` or call :meth:`open` / :meth:`close`."""
+    """``SQLiteStore(path)``; use as ``async with`` or call :meth:`open` / :meth:`close`.
+
+    ``busy_timeout``: seconds a write waits for another process's lock before it fails (as a
+    transient StoreError the caller may retry).
+    """
 
     def __init__(
         self,
@@ -89,6 +93,7 @@ class SQLiteStore(EventStore):
         tail_size: int = 256,
         tail_rooms: int = 1024,
         position_delay: float = 0.1,
+        busy_timeout: float = 5.0,
     ) -> None:
         self.path = str(path)
         self._readers = readers
@@ -107,6 +112,7 @@ class SQLiteStore(EventStore):
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._position_delay = position_delay
+        self._busy_ms = int(busy_timeout * 1000)
         self.tail = TailCache(tail_size, tail_rooms)
         self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
@@ -127,7 +133,7 @@ class SQLiteStore(EventStore):
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         self._migrate(conn)
         for room_id, seq in conn.execute("SELECT room_id, max(seq) FROM events GROUP BY room_id"):
             self._last[to_unsigned(room_id)] = seq

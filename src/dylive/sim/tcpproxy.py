@@ -1,0 +1,101 @@
+"""A TCP proxy that can be taken down: an outage of whatever server stands behind it.
+
+Tests and benchmarks put it between dylive and a shared server (PostgreSQL) to simulate that
+server failing without touching it::
+
+    async with TcpProxy("127.0.0.1", 5432) as proxy:   # listens on 127.0.0.1:<proxy.port>
+        ...                                             # connect through proxy.port
+        await proxy.down()   # open connections are cut, new ones refused (nothing listens)
+        await proxy.up()     # accepting again, on the same port
+
+Bytes are relayed unchanged in both directions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class TcpProxy:
+    """Relay ``host:port`` (ours, 0 = any free port) to ``target_host:target_port``."""
+
+    def __init__(
+        self, target_host: str, target_port: int, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        self.target = (target_host, target_port)
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.Task[Any]] = set()
+        self.connections = 0  # accepted so far
+
+    async def __aenter__(self) -> TcpProxy:
+        await self.up()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.down()
+
+    @property
+    def is_up(self) -> bool:
+        return self._server is not None
+
+    async def up(self) -> None:
+        """Accept connections again (on the same port once one was chosen)."""
+        if self._server is not None:
+            return
+        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def down(self) -> None:
+        """Stop listening (new connections are refused) and cut every open connection."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        pipes, self._pipes = self._pipes, set()
+        for task in pipes:
+            task.cancel()
+        for task in pipes:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if server is not None:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._pipes.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError as exc:
+            log.info("tcpproxy: cannot reach %s:%s: %s", *self.target, exc)
+            writer.transport.abort()
+            return
+        try:
+            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        finally:
+            for w in (writer, up_writer):
+                w.transport.abort()  # a cut, not a polite close: what a crash looks like
+            self._pipes.discard(task)
+
+
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.write_eof()
