@@ -10,6 +10,7 @@ from __future__ import annotations
 from dylive.errors import StoreError
 
 from .base import (
+    DeadLetter,
     EventStore,
     Page,
     QuarantinedMessage,
@@ -18,6 +19,7 @@ from .base import (
     StoredMessage,
     TokenRecord,
     UpstreamPosition,
+    WebhookRecord,
 )
 from .sqlite import SQLiteStore
 
@@ -42,6 +44,7 @@ def open_store(url: str) -> EventStore:
 
 
 __all__ = [
+    "DeadLetter",
     "EventStore",
     "Page",
     "QuarantinedMessage",
@@ -51,6 +54,7 @@ __all__ = [
     "StoredMessage",
     "TokenRecord",
     "UpstreamPosition",
+    "WebhookRecord",
     "is_postgres_url",
     "open_store",
 ]

@@ -15,6 +15,10 @@ Model:
 - ``upstream_positions``: per room, where the collector stands upstream (:class:`UpstreamPosition`),
   written in the same transaction as the batch of messages it covers, so a restart resumes
   exactly after the last stored message.
+- ``outbox_positions``: where each named delivery consumer (``webhook:<id>``, ``nats:<name>``…)
+  has delivered each room up to (see :mod:`dylive.deliver.outbox`).
+- ``dead_letters``: batches a consumer gave up on, with their bytes and last error.
+- ``webhooks``: registered webhook targets (their secrets are never returned by the API).
 """
 
 from __future__ import annotations
@@ -132,6 +136,43 @@ class TokenRecord:
     @property
     def active(self) -> bool:
         return self.revoked_at == 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A batch a delivery consumer gave up on: the seq range it covered, why, and its messages.
+
+    ``body`` is a JSON array of ``{"seq", "msg_id", "method", "created_at", "stored_at",
+    "message"}`` objects (``message`` = the rendered JSON), enough to send the batch again.
+    """
+
+    id: int
+    consumer: str
+    room_id: int
+    first_seq: int
+    last_seq: int
+    count: int
+    error: str
+    attempts: int
+    created_at: int  # ms
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """A registered webhook. ``secret`` is needed to sign and is never shown after creation."""
+
+    id: int
+    token_id: int
+    url: str
+    secret: str = field(repr=False)
+    rooms: tuple[str, ...]  # room identifiers as given (web_rid, room_id)
+    methods: tuple[str, ...] = ()  # () = the chat endpoint's default set
+    batch_size: int = 100
+    batch_ms: int = 100
+    created_at: int = 0  # ms
+    paused_at: int = 0  # ms, 0 = delivering
+    pause_reason: str = ""
 
 
 class EventStore(abc.ABC):
@@ -259,3 +300,59 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def pins(self) -> list[str]:
         """The pinned room identifiers."""
+
+    # -- delivery outbox (dylive.deliver) -------------------------------------------------------
+    @abc.abstractmethod
+    async def consumer_positions(self, consumer: str) -> dict[int, int]:
+        """``{room_id: seq}`` delivered (acknowledged) by the named consumer, per room."""
+
+    @abc.abstractmethod
+    async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
+        """Record that ``consumer`` delivered ``room_id`` up to ``seq`` (only moves forward);
+        returns once committed."""
+
+    @abc.abstractmethod
+    async def add_dead_letter(self, letter: DeadLetter) -> int:
+        """Store ``letter`` (its ``id`` is ignored) and, in the same transaction, move the
+        consumer's position in that room forward to ``letter.last_seq``; the new id."""
+
+    @abc.abstractmethod
+    async def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]:
+        """The consumer's dead letters, oldest first (at most ``limit``)."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, consumer: str, letter_id: int) -> DeadLetter | None:
+        """One dead letter of the consumer (None if there is no such letter)."""
+
+    @abc.abstractmethod
+    async def count_dead_letters(self, consumer: str) -> int:
+        """How many dead letters the consumer has."""
+
+    @abc.abstractmethod
+    async def delete_dead_letter(self, consumer: str, letter_id: int) -> bool:
+        """Remove one dead letter (after a successful replay); False if there was none."""
+
+    @abc.abstractmethod
+    async def drop_consumer(self, consumer: str) -> None:
+        """Forget the consumer's positions and dead letters."""
+
+    @abc.abstractmethod
+    async def room_heads(self) -> dict[int, int]:
+        """``{room_id: last seq}`` of every room with stored messages (for all-rooms consumers)."""
+
+    # -- webhooks -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def create_webhook(self, hook: WebhookRecord) -> int:
+        """Store a webhook (its ``id`` and ``created_at`` are assigned); the new id."""
+
+    @abc.abstractmethod
+    async def webhooks(self, token_id: int | None = None) -> list[WebhookRecord]:
+        """Every webhook (of one token when ``token_id`` is given), oldest first."""
+
+    @abc.abstractmethod
+    async def delete_webhook(self, hook_id: int) -> bool:
+        """Remove a webhook with its positions and dead letters; False if unknown."""
+
+    @abc.abstractmethod
+    async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
+        """Pause (``paused_at`` > 0) or resume (0) a webhook."""

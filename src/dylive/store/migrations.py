@@ -71,6 +71,43 @@ SQLITE: tuple[str, ...] = (
     );
     CREATE INDEX quarantine_room ON quarantine (room_id, id);
     """,
+    # 3: delivery outbox (consumer positions, dead letters) and webhooks
+    """
+    CREATE TABLE outbox_positions (
+        consumer TEXT NOT NULL,
+        room_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (consumer, room_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        consumer TEXT NOT NULL,
+        room_id INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX dead_letters_consumer ON dead_letters (consumer, id);
+    CREATE TABLE webhooks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        token_id INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        rooms TEXT NOT NULL,
+        methods TEXT NOT NULL,
+        batch_size INTEGER NOT NULL,
+        batch_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        paused_at INTEGER NOT NULL DEFAULT 0,
+        pause_reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX webhooks_token ON webhooks (token_id);
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -136,6 +173,43 @@ POSTGRES: tuple[str, ...] = (
         stored_at BIGINT NOT NULL
     );
     CREATE INDEX quarantine_room ON quarantine (room_id, id);
+    """,
+    # 3: delivery outbox (consumer positions, dead letters) and webhooks
+    """
+    CREATE TABLE outbox_positions (
+        consumer TEXT NOT NULL,
+        room_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (consumer, room_id)
+    );
+    CREATE TABLE dead_letters (
+        id BIGSERIAL PRIMARY KEY,
+        consumer TEXT NOT NULL,
+        room_id BIGINT NOT NULL,
+        first_seq BIGINT NOT NULL,
+        last_seq BIGINT NOT NULL,
+        count INTEGER NOT NULL,
+        error TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        body BYTEA NOT NULL
+    );
+    CREATE INDEX dead_letters_consumer ON dead_letters (consumer, id);
+    CREATE TABLE webhooks (
+        id BIGSERIAL PRIMARY KEY,
+        token_id BIGINT NOT NULL,
+        url TEXT NOT NULL,
+        secret TEXT NOT NULL,
+        rooms TEXT NOT NULL,
+        methods TEXT NOT NULL,
+        batch_size INTEGER NOT NULL,
+        batch_ms INTEGER NOT NULL,
+        created_at BIGINT NOT NULL,
+        paused_at BIGINT NOT NULL DEFAULT 0,
+        pause_reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX webhooks_token ON webhooks (token_id);
     """,
 )
 

@@ -50,6 +50,7 @@ from .base import (
     UpstreamPosition,
 )
 from .migrations import POSTGRES, to_signed, to_unsigned
+from .postgres_delivery import PostgresDelivery
 from .rows import (
     POSITION_COLS,
     QUARANTINE_COLS,
@@ -148,7 +149,7 @@ class _Pool:
             await conn.close()
 
 
-class PostgresStore(EventStore):
+class PostgresStore(PostgresDelivery, EventStore):
     """``PostgresStore("postgresql://user@host/db")``; ``async with`` or :meth:`open`/:meth:`close`.
 
     ``poll_interval``: how often waiters re-check the database while the notification listener

@@ -52,6 +52,7 @@ from .rows import (
     settle,
     token_from_row,
 )
+from .sqlite_delivery import SQLiteDelivery
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ _ROOM_COLS = (
 )
 
 
-class SQLiteStore(EventStore):
+class SQLiteStore(SQLiteDelivery, EventStore):
     """``SQLiteStore(path)``; use as ``async with`` or call :meth:`open` / :meth:`close`.
 
     ``busy_timeout``: seconds a write waits for another process's lock before it fails (as a

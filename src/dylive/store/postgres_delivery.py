@@ -1,0 +1,172 @@
+"""The delivery half of :class:`~dylive.store.postgres.PostgresStore`: outbox positions, dead
+letters and webhooks (mixed into the store class; writes go through its one writer task)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from .base import DeadLetter, WebhookRecord
+from .delivery_rows import (
+    HOOK_COLS,
+    HOOK_INSERT_COLS,
+    LETTER_COLS,
+    hook_from_row,
+    hook_values,
+    letter_from_row,
+    letter_values,
+)
+from .migrations import to_signed, to_unsigned
+from .rows import now_ms
+
+Conn = psycopg.AsyncConnection[Any]
+_Fn = Callable[[Conn], Awaitable[Any]]
+
+_SET_POSITION = """
+INSERT INTO outbox_positions (consumer, room_id, seq, updated_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (consumer, room_id) DO UPDATE
+SET seq = greatest(outbox_positions.seq, excluded.seq), updated_at = excluded.updated_at
+"""
+# every room with stored messages and its newest seq: a loose index scan over events_room_seq
+# (one index probe per room, never a scan of every row)
+_ROOM_HEADS = """
+WITH RECURSIVE r AS (
+    (SELECT room_id FROM events ORDER BY room_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT room_id FROM events WHERE events.room_id > r.room_id ORDER BY room_id LIMIT 1)
+    FROM r WHERE r.room_id IS NOT NULL
+)
+SELECT r.room_id, (SELECT max(seq) FROM events WHERE events.room_id = r.room_id)
+FROM r WHERE r.room_id IS NOT NULL
+"""
+
+
+class PostgresDelivery:
+    """Delivery tables on PostgreSQL (needs the store's ``_submit`` and ``_fetch``)."""
+
+    if TYPE_CHECKING:
+
+        async def _submit(
+            self, fn: _Fn, rooms: tuple[int, ...] = (), *, wait: bool = True, events: bool = False
+        ) -> Any: ...
+
+        async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def _write(self, query: str, args: Sequence[Any]) -> int:
+        async def run(conn: Conn) -> int:
+            cur = await conn.execute(query, args)
+            return cur.rowcount
+
+        count: int = await self._submit(run)
+        return count
+
+    # -- outbox positions ---------------------------------------------------------------------
+    async def consumer_positions(self, consumer: str) -> dict[int, int]:
+        rows = await self._fetch(
+            "SELECT room_id, seq FROM outbox_positions WHERE consumer = %s", (consumer,)
+        )
+        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
+
+    async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
+        await self._write(_SET_POSITION, (consumer, to_signed(room_id), seq, now_ms()))
+
+    async def room_heads(self) -> dict[int, int]:
+        rows = await self._fetch(_ROOM_HEADS)
+        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
+
+    # -- dead letters ---------------------------------------------------------------------------
+    async def add_dead_letter(self, letter: DeadLetter) -> int:
+        now = now_ms()
+        values = letter_values(letter, now)
+        position = (letter.consumer, to_signed(letter.room_id), letter.last_seq, now)
+
+        async def insert(conn: Conn) -> int:
+            cur = await conn.execute(
+                f"INSERT INTO dead_letters ({LETTER_COLS.removeprefix('id, ')})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                values,
+            )
+            row = await cur.fetchone()
+            await conn.execute(_SET_POSITION, position)
+            return int(row[0]) if row else 0
+
+        letter_id: int = await self._submit(insert)
+        return letter_id
+
+    async def dead_letters(self, consumer: str, limit: int = 100) -> list[DeadLetter]:
+        rows = await self._fetch(
+            f"SELECT {LETTER_COLS} FROM dead_letters WHERE consumer = %s ORDER BY id LIMIT %s",
+            (consumer, limit),
+        )
+        return [letter_from_row(r) for r in rows]
+
+    async def dead_letter(self, consumer: str, letter_id: int) -> DeadLetter | None:
+        rows = await self._fetch(
+            f"SELECT {LETTER_COLS} FROM dead_letters WHERE consumer = %s AND id = %s",
+            (consumer, letter_id),
+        )
+        return letter_from_row(rows[0]) if rows else None
+
+    async def count_dead_letters(self, consumer: str) -> int:
+        rows = await self._fetch(
+            "SELECT count(*) FROM dead_letters WHERE consumer = %s", (consumer,)
+        )
+        return int(rows[0][0])
+
+    async def delete_dead_letter(self, consumer: str, letter_id: int) -> bool:
+        deleted = await self._write(
+            "DELETE FROM dead_letters WHERE consumer = %s AND id = %s", (consumer, letter_id)
+        )
+        return deleted > 0
+
+    async def drop_consumer(self, consumer: str) -> None:
+        async def drop(conn: Conn) -> None:
+            await conn.execute("DELETE FROM outbox_positions WHERE consumer = %s", (consumer,))
+            await conn.execute("DELETE FROM dead_letters WHERE consumer = %s", (consumer,))
+
+        await self._submit(drop)
+
+    # -- webhooks -------------------------------------------------------------------------------
+    async def create_webhook(self, hook: WebhookRecord) -> int:
+        values = hook_values(hook, now_ms())
+
+        async def insert(conn: Conn) -> int:
+            cur = await conn.execute(
+                f"INSERT INTO webhooks ({HOOK_INSERT_COLS})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                values,
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+        hook_id: int = await self._submit(insert)
+        return hook_id
+
+    async def webhooks(self, token_id: int | None = None) -> list[WebhookRecord]:
+        if token_id is None:
+            rows = await self._fetch(f"SELECT {HOOK_COLS} FROM webhooks ORDER BY id")
+        else:
+            rows = await self._fetch(
+                f"SELECT {HOOK_COLS} FROM webhooks WHERE token_id = %s ORDER BY id", (token_id,)
+            )
+        return [hook_from_row(r) for r in rows]
+
+    async def delete_webhook(self, hook_id: int) -> bool:
+        consumer = f"webhook:{hook_id}"
+
+        async def delete(conn: Conn) -> int:
+            cur = await conn.execute("DELETE FROM webhooks WHERE id = %s", (hook_id,))
+            await conn.execute("DELETE FROM outbox_positions WHERE consumer = %s", (consumer,))
+            await conn.execute("DELETE FROM dead_letters WHERE consumer = %s", (consumer,))
+            return cur.rowcount
+
+        deleted: int = await self._submit(delete)
+        return deleted > 0
+
+    async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
+        await self._write(
+            "UPDATE webhooks SET paused_at = %s, pause_reason = %s WHERE id = %s",
+            (paused_at, reason, hook_id),
+        )

@@ -1,0 +1,216 @@
+"""The delivery tables (outbox positions, dead letters, webhooks) and the Outbox over both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+import pytest
+
+from dylive.deliver.outbox import Batch, Outbox, OutboxPolicy, letter_messages
+from dylive.store import DeadLetter, EventStore, Record, WebhookRecord, open_store
+
+ROOM = 2**63 + 77  # beyond signed 64 bits
+ROOM2 = 7001
+CHAT = "WebcastChatMessage"
+LIKE = "WebcastLikeMessage"
+
+Factory = Callable[[], EventStore]
+
+
+@pytest.fixture
+def make(store_url: str) -> Factory:
+    return functools.partial(open_store, store_url)
+
+
+def rec(msg_id: int, room: int = ROOM, method: str = CHAT) -> Record:
+    body = orjson.dumps({"method": method, "msg_id": msg_id})
+    return Record(room, msg_id, method, 1, body, b"")
+
+
+async def until(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 20
+) -> None:
+    """Poll ``check`` until true; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_positions_move_forward_only_and_survive_reopen(make: Factory) -> None:
+    async with make() as store:
+        assert await store.consumer_positions("webhook:1") == {}
+        await store.set_consumer_position("webhook:1", ROOM, 10)
+        await store.set_consumer_position("webhook:1", ROOM, 5)
+        await store.set_consumer_position("webhook:1", ROOM2, 3)
+        await store.set_consumer_position("nats:x", ROOM, 99)
+    async with make() as store:
+        assert await store.consumer_positions("webhook:1") == {ROOM: 10, ROOM2: 3}
+        await store.drop_consumer("webhook:1")
+        assert await store.consumer_positions("webhook:1") == {}
+        assert await store.consumer_positions("nats:x") == {ROOM: 99}
+
+
+async def test_dead_letter_moves_the_position_in_the_same_write(make: Factory) -> None:
+    async with make() as store:
+        letter = DeadLetter(0, "c", ROOM, 4, 9, 2, "HTTP 500", 7, 0, b"[1,2]")
+        letter_id = await store.add_dead_letter(letter)
+        assert await store.consumer_positions("c") == {ROOM: 9}
+        (got,) = await store.dead_letters("c")
+        assert got.id == letter_id and got.room_id == ROOM and got.body == b"[1,2]"
+        assert (got.first_seq, got.last_seq, got.count, got.attempts) == (4, 9, 2, 7)
+        assert got.created_at > 0 and await store.count_dead_letters("c") == 1
+        assert await store.dead_letter("c", letter_id) == got
+        assert await store.dead_letter("other", letter_id) is None
+        assert not await store.delete_dead_letter("other", letter_id)
+        assert await store.delete_dead_letter("c", letter_id)
+        assert await store.dead_letters("c") == []
+
+
+async def test_webhooks_crud_and_delete_drops_the_consumer(make: Factory) -> None:
+    async with make() as store:
+        hook = WebhookRecord(0, 5, "https://example.com/h", "s3cret", ("123", "abc"), (CHAT,))
+        hook_id = await store.create_webhook(hook)
+        other = await store.create_webhook(WebhookRecord(0, 6, "https://e.org", "x", ("1",)))
+        (got,) = await store.webhooks(token_id=5)
+        assert got.id == hook_id and got.rooms == ("123", "abc") and got.methods == (CHAT,)
+        assert got.secret == "s3cret" and "s3cret" not in repr(got)
+        assert [h.id for h in await store.webhooks()] == [hook_id, other]
+        await store.set_webhook_paused(hook_id, 1234, "down")
+        assert (await store.webhooks(5))[0].paused_at == 1234
+        await store.set_consumer_position(f"webhook:{hook_id}", ROOM, 3)
+        assert await store.delete_webhook(hook_id)
+        assert not await store.delete_webhook(hook_id)
+        assert await store.consumer_positions(f"webhook:{hook_id}") == {}
+        assert [h.id for h in await store.webhooks()] == [other]
+
+
+class FlakySink:
+    """Fails a fraction of sends; records every message it acknowledged, in order."""
+
+    def __init__(self, fail: float = 0.0, seed: int = 1) -> None:
+        self.fail = fail
+        self.rng = random.Random(seed)
+        self.got: dict[int, list[int]] = {}
+        self.attempts = 0
+
+    async def send(self, batch: Batch) -> None:
+        self.attempts += 1
+        if self.rng.random() < self.fail:
+            raise RuntimeError("receiver said 503")
+        self.got.setdefault(batch.room_id, []).extend(m.msg_id for m in batch.messages)
+
+
+FAST = OutboxPolicy(batch_size=7, batch_ms=20, backoff_initial=0.01, backoff_max=0.05)
+
+
+async def test_every_message_at_least_once_in_order_across_a_restart(make: Factory) -> None:
+    sink = FlakySink(fail=0.3)
+    async with make() as store:
+        await store.append([rec(i) for i in range(1, 41)] + [rec(i, ROOM2) for i in range(1, 21)])
+        outbox = Outbox(store, "webhook:9", sink, rooms=[ROOM, ROOM2], policy=FAST)
+        await outbox.start()
+        await until(lambda: len(sink.got.get(ROOM, [])) >= 20)
+        await outbox.stop()  # mid-way, possibly mid-batch
+    async with make() as store:
+        await store.append([rec(i) for i in range(41, 61)])
+        outbox = Outbox(store, "webhook:9", sink, rooms=[ROOM, ROOM2], policy=FAST)
+        await outbox.start()
+        await until(lambda: set(sink.got.get(ROOM, [])) >= set(range(1, 61)))
+        await until(lambda: set(sink.got.get(ROOM2, [])) >= set(range(1, 21)))
+        await until(lambda: _caught_up(store, outbox))
+        await outbox.stop()
+        positions = await store.consumer_positions("webhook:9")
+        assert positions[ROOM] == await store.last_seq(ROOM)
+    for room, count in ((ROOM, 60), (ROOM2, 20)):
+        got = sink.got[room]
+        firsts = list(dict.fromkeys(got))  # order of first arrival
+        assert firsts == list(range(1, count + 1))
+    assert outbox.stats.retried > 0 and sink.attempts > outbox.stats.batches
+
+
+async def test_new_messages_wake_the_outbox_and_methods_filter(make: Factory) -> None:
+    sink = FlakySink()
+    async with make() as store:
+        outbox = Outbox(
+            store,
+            "nats:t",
+            sink,
+            rooms=None,
+            methods=frozenset({CHAT}),
+            policy=OutboxPolicy(batch_ms=0, idle_wait=30, scan_interval=30),
+        )
+        await outbox.start()
+        await store.append([rec(1), rec(2, method=LIKE), rec(3)])
+        outbox.notify(ROOM)  # a new room: picked up now, not at the next scan
+        await until(lambda: sink.got.get(ROOM) == [1, 3])
+        await store.append([rec(4, method=LIKE)])
+        await until(lambda: _caught_up(store, outbox))
+        await store.append([rec(5)])
+        await until(lambda: sink.got.get(ROOM) == [1, 3, 5])
+        await outbox.stop()
+
+
+async def _caught_up(store: EventStore, outbox: Outbox) -> bool:
+    """The position covers the room's last row (a skipped LIKE moves it too)."""
+    return outbox.positions().get(ROOM) == await store.last_seq(ROOM)
+
+
+async def test_permanent_failure_dead_letters_then_replay(make: Factory) -> None:
+    sink = FlakySink(fail=1.0)
+    policy = OutboxPolicy(
+        batch_size=5,
+        batch_ms=0,
+        backoff_initial=0.01,
+        backoff_max=0.02,
+        dead_after=0.1,
+        pause_after=3600,
+    )
+    async with make() as store:
+        await store.append([rec(i) for i in range(1, 8)])
+        outbox = Outbox(store, "webhook:3", sink, rooms=[ROOM], policy=policy)
+        await outbox.start()
+        await until(lambda: outbox.stats.dead_lettered == 7)
+        letters = await store.dead_letters("webhook:3")
+        assert [d.count for d in letters] == [5, 2]
+        assert "503" in letters[0].error and letters[0].attempts >= 2
+        assert [m.msg_id for m in letter_messages(letters[0])] == [1, 2, 3, 4, 5]
+        assert (await store.consumer_positions("webhook:3"))[ROOM] == letters[1].last_seq
+        assert await outbox.replay(letters[0].id) == "receiver said 503"
+        sink.fail = 0.0
+        assert await outbox.replay(letters[0].id) is None
+        assert sink.got[ROOM] == [1, 2, 3, 4, 5]
+        assert [d.id for d in await store.dead_letters("webhook:3")] == [letters[1].id]
+        assert await outbox.replay(letters[0].id) == "no such dead letter"
+        await outbox.stop()
+
+
+async def test_long_failure_pauses_and_resume_delivers(make: Factory) -> None:
+    sink = FlakySink(fail=1.0)
+    paused: list[str] = []
+
+    async def on_pause(reason: str) -> None:
+        paused.append(reason)
+
+    policy = OutboxPolicy(batch_ms=0, backoff_initial=0.01, backoff_max=0.02, pause_after=0.1)
+    async with make() as store:
+        await store.append([rec(1), rec(2)])
+        outbox = Outbox(store, "webhook:4", sink, rooms=[ROOM], policy=policy, on_pause=on_pause)
+        await outbox.start()
+        await until(lambda: outbox.paused)
+        assert paused and "503" in paused[0]
+        sink.fail = 0.0
+        outbox.resume()
+        await until(lambda: sink.got.get(ROOM) == [1, 2])
+        assert await store.dead_letters("webhook:4") == []
+        await outbox.stop()
