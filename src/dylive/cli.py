@@ -1,4 +1,4 @@
-"""The one entry point: ``dylive serve | demo | sim | watch | decode | token``.
+"""The one entry point: ``dylive serve | demo | sim | watch | decode | token | export | report``.
 
 Each area registers its own subcommands (``register(subparsers)`` in its ``cli`` module); a
 subcommand's handler takes the parsed arguments and returns the exit code.
@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "dylive.sim.cli",  # sim
     "dylive.decode.cli",  # decode
     "dylive.store.cli",  # export
+    "dylive.analytics.cli",  # report
 )
 
 

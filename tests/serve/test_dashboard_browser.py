@@ -196,3 +196,97 @@ async def test_dashboard_shows_live_chat_and_viewers(tmp_path: Path, serve_api: 
     # gift totals from combo deltas, never a double count: the same as the Python ledger
     assert summary["firstSeq"] > 0 and summary["lastSeq"] >= summary["firstSeq"]
     assert (summary["gifts"], summary["diamonds"]) == gifts
+
+
+CANVAS_INK = """(() => {
+  const root = document.getElementById('charts');
+  return [...root.querySelectorAll('canvas')].map(c => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) ink++;
+    return ink;
+  });
+})()"""
+REPORT_DOM = """JSON.stringify({
+  kpi: Object.fromEntries([...document.querySelectorAll('.kpis b')].map(b => [b.id, b.dataset.value])),
+  gifters: [...document.querySelectorAll('#gifters tbody tr')].map(tr => [...tr.children].map(td => td.textContent)),
+  gifts: [...document.querySelectorAll('#gift-table tbody tr')].map(tr => [...tr.children].map(td => td.textContent)),
+  rec: [...document.querySelectorAll('#reconciliation tbody tr')].map(tr => [...tr.children].map(td => td.textContent)),
+  loaded: !!(window.dyliveReport && window.dyliveReport.data()),
+  search: location.search,
+})"""
+
+
+async def poll_page(page: Page, expression: str, within: float = 25) -> Any:
+    """The value of ``expression`` once it is truthy (deadline)."""
+    async with asyncio.timeout(within):
+        while not (value := await page.evaluate(expression)):  # noqa: ASYNC110 (browser)
+            await asyncio.sleep(0.2)
+    return value
+
+
+async def test_charts_and_report_page_show_the_api_figures(tmp_path: Path, serve_api: Any) -> None:
+    async with SimServer(SimConfig(seed=12, rate=40.0, tick=0.1)) as sim:
+        config = ServiceConfig(db=str(tmp_path / "r.sqlite3"), upstream=sim.base_url, signing="v2")
+        async with (
+            serve_api(config) as (base, svc),
+            chromium(tmp_path / "profile") as page,
+            httpx.AsyncClient(base_url=base, timeout=30) as client,
+        ):
+            token = await tokens.create(svc.store, "charts")
+            await page.call("Runtime.enable")
+            await page.call(
+                "Page.navigate", url=f"{base}/dashboard?token={token}&room={DEFAULT_WEB_RID}"
+            )
+            # the dashboard's first poll starts the collector; the charts follow once stored
+            await poll_page(
+                page,
+                "window.dyliveAnalytics && (window.dyliveAnalytics.refresh(), window.dyliveAnalytics.summary().points > 0)",
+            )
+            ink = await page.evaluate(CANVAS_INK)
+            assert len(ink) >= 3 and all(n > 100 for n in ink), ink  # three drawn charts
+            sessions = await page.evaluate(
+                "document.querySelectorAll('#sessions li[data-session]').length"
+            )
+            assert sessions >= 1
+            await end_broadcast(sim, svc)
+
+            async def ended() -> dict[str, Any] | None:
+                r = (
+                    await client.get(
+                        f"/api/rooms/{DEFAULT_WEB_RID}/sessions", params={"token": token}
+                    )
+                ).json()
+                first = r["data"]["sessions"][0]
+                return first if first["ended_at"] else None
+
+            async with asyncio.timeout(20):
+                while not (session := await ended()):  # noqa: ASYNC110 (polls the API)
+                    await asyncio.sleep(0.1)
+            api = (
+                await client.get(f"/api/sessions/{session['id']}/report", params={"token": token})
+            ).json()["data"]
+            await page.call(
+                "Page.navigate", url=f"{base}/report?token={token}&session={session['id']}"
+            )
+            await poll_page(page, "window.dyliveReport && !!window.dyliveReport.data()")
+            dom = json.loads(await page.evaluate(REPORT_DOM))
+            ink = await page.evaluate(CANVAS_INK)
+    assert len(ink) == 3 and all(n > 100 for n in ink), ink
+    assert "token" not in dom["search"]
+    kpi = dom["kpi"]
+    assert int(kpi["k-diamonds"]) == api["gift_diamonds"] > 0
+    assert int(kpi["k-gifts"]) == api["gifts"] and int(kpi["k-likes"]) == api["likes"]
+    assert int(kpi["k-chatters"]) == api["unique_chatters"]
+    assert int(kpi["k-peak"]) == api["viewers"]["peak"]
+    assert int(kpi["k-messages"]) == api["message_total"]
+    assert kpi["k-yuan"] == f"{api['gift_yuan']:.2f}"
+    assert [(r[1], r[2], int(r[3]), int(r[4])) for r in dom["gifters"]] == [
+        (g["nickname"], str(g["uid"]), g["diamonds"], g["gifts"]) for g in api["top_gifters"]
+    ]
+    assert [(r[0], int(r[2]), int(r[3])) for r in dom["gifts"]] == [
+        (g["name"], g["count"], g["diamonds"]) for g in api["gift_table"]
+    ]
+    assert [(r[1], int(r[2]), int(r[3]), int(r[4])) for r in dom["rec"]] == [
+        (str(u["uid"]), u["douyin"], u["ours"], u["diff"]) for u in api["reconciliation"]["users"]
+    ]

@@ -56,3 +56,13 @@ class GiftLedger:
         self.total_gifts += added
         self.total_diamonds += added * event.diamond_count
         return added
+
+    def streaks(self) -> list[tuple[int, int, int, int]]:
+        """The remembered streaks as ``(uid, gift_id, group_id, highest count)``, oldest first
+        (a checkpoint: :meth:`restore` continues exactly where this ledger stands)."""
+        return [(uid, gift, group, clicks) for (uid, gift, group), clicks in self._streaks.items()]
+
+    def restore(self, streaks: list[tuple[int, int, int, int]]) -> None:
+        """Continue from a :meth:`streaks` checkpoint (msg_id de-duplication starts afresh)."""
+        for uid, gift, group, clicks in streaks:
+            self._streaks[(uid, gift, group)] = clicks

@@ -4,6 +4,8 @@
 - ``GET /api/rooms`` — status of every collected room (token).
 - ``GET /api/rooms/{room}`` — one room's status: transport, lag, gaps, messages/s (token).
 - ``POST /api/rooms/{room}/pin`` / ``DELETE /api/rooms/{room}/pin`` — collect without polling.
+- ``GET /api/rooms/{room}/sessions``, ``GET /api/sessions/{id}/report`` — analytics
+  (``serve/sessions.py``), documented here in the OpenAPI document.
 - ``GET /openapi.json`` (hand-written OpenAPI 3.1) and ``GET /docs`` (a small HTML page).
 - ``GET /metrics`` — Prometheus (registered in the app factory).
 """
@@ -142,6 +144,21 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": ok_resp, **errors},
                 },
             },
+            "/api/rooms/{room}/sessions": op(
+                "Broadcasts (sessions) of a room, newest first: {sessions: [{id, room_id,"
+                " web_rid, title, anchor, started_at, ended_at|null, live, duration_seconds}]}",
+                [_TOKEN],
+            ),
+            "/api/sessions/{id}/report": op(
+                "Session report: messages per method, gifts and their value (抖币, 音浪, yuan),"
+                " top gifters, likes, chatters, follows, shares, fans-club joins, viewers,"
+                " per-minute series, collection figures, reconciliation with Douyin's ranking",
+                [
+                    _TOKEN,
+                    _param("top", "gifters listed, 0..10000 (default 100)", kind="integer"),
+                    _param("format", "json (default, the envelope), md or csv (text)"),
+                ],
+            ),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",

@@ -21,13 +21,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dylive import settings
+from dylive.analytics import Analytics, GiftCatalogue
 from dylive.errors import StoreError
 from dylive.source.collector import CollectorOptions
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, TokenRecord, open_store
 
-from . import api, compat, dashboard, stream, tokens
+from . import api, compat, dashboard, sessions, stream, tokens
 from .audience import AudienceService
 from .errors import (
     INTERNAL,
@@ -118,12 +119,29 @@ class Service:
         )
         fetcher = self._fetch_ranklist if config.ranklist else None
         self.audience = AudienceService(self.store, fetcher)
+        self.catalogue = GiftCatalogue(
+            self.http, config.upstream, user_agent=config.user_agent, cookie=config.cookie
+        )
+        self.analytics = Analytics(
+            self.store, catalogue=self.catalogue, status=self._collection_status
+        )
         self._pruner: Any = None
 
     def _stored(self, room_id: int, inserted: int) -> None:
         """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
         self.metrics.on_stored(room_id, inserted)
         self.stream.notify(room_id, inserted)
+        if inserted:
+            self.analytics.notify(room_id)
+
+    def _collection_status(self, room_id: int) -> dict[str, Any] | None:
+        """Collection figures of a room being collected (for running session reports)."""
+        state = self.rooms.rooms.get(room_id)
+        if state is None:
+            return None
+        status = state.status()
+        keys = ("lag_seconds", "gaps", "received", "stored", "messages_per_second")
+        return {key: status[key] for key in keys}
 
     async def _fetch_ranklist(self, info: RoomInfo) -> dict[str, Any]:
         return await fetch_audience_ranklist(
@@ -175,6 +193,7 @@ class Service:
             self._pruner.cancel()
         await self.stream.close()
         await self.rooms.stop()
+        await self.analytics.close()
         await self.http.aclose()
         await self.store.close()
 
@@ -264,6 +283,7 @@ def create_app(config: ServiceConfig) -> Starlette:
         Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
         Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
         *api.routes(guarded),
+        *sessions.routes(guarded),
         *stream.routes(guarded),
         *dashboard.routes(),
     ]

@@ -5,6 +5,10 @@ origin). It asks for a token (kept in the browser's localStorage) and a room (we
 or live.douyin.com URL) — or takes both from the query string, ``/dashboard?token=…&room=…``,
 and connects at once. It reads the room's live stream (``/api/rooms/{room}/stream``, SSE) and
 the audience ranking (``/douyin/liveroom/audience``, every 10 s).
+
+Analytics: the dashboard also charts the latest broadcast per minute (viewers, chat, diamonds)
+and lists the room's broadcasts; ``GET /report?session=ID`` is one broadcast's report page. Charts
+are drawn by uPlot (MIT), vendored as ``static/vendor/uPlot.iife.min.js`` with its license.
 """
 
 from __future__ import annotations
@@ -26,8 +30,16 @@ CSP = (
 
 
 async def page(request: Request) -> Response:
+    return _html("dashboard.html")
+
+
+async def report_page(request: Request) -> Response:
+    return _html("report.html")
+
+
+def _html(name: str) -> Response:
     return FileResponse(
-        STATIC / "dashboard.html",
+        STATIC / name,
         media_type="text/html; charset=utf-8",
         headers={
             "Content-Security-Policy": CSP,
@@ -46,6 +58,7 @@ def routes() -> list[BaseRoute]:
     return [
         Route("/", root, methods=["GET"]),
         Route("/dashboard", page, methods=["GET"]),
+        Route("/report", report_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

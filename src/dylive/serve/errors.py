@@ -15,6 +15,7 @@ code        HTTP    msg                         meaning
 40301       403     超出房间数量限制               the token's room limit is reached
 40400       404     接口不存在                    unknown path
 40401       404     直播间不存在                  upstream knows no such room
+40402       404     直播场次不存在                no such session (broadcast) id
 40405       405     请求方法不允许                 wrong HTTP method
 40901       409     直播间未开播                  the room exists but is not live (and we have
                                                 nothing stored for it)
@@ -51,6 +52,7 @@ BAD_PARAM = ErrorKind(40005, 400, "参数错误")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
+UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
@@ -67,6 +69,7 @@ ALL_ERRORS = (
     ROOM_LIMIT,
     NOT_FOUND,
     UNKNOWN_ROOM,
+    UNKNOWN_SESSION,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
     RATE_LIMITED,

@@ -25,6 +25,10 @@ class Draft:
     msg: Any  # a webcast_pb2 message with a ``common`` field, or None
     payload: bytes = b""
     zero_room_id: bool = False  # RoomIntroMessage carries Common.room_id 0 (api-contract.md)
+    #: what the message means for the room's totals (ground truth, see ``sim/totals.py``):
+    #: ("gift", uid, gifts, diamonds), ("like", n), ("viewers", n), ("chat", uid),
+    #: ("follow",), ("share",), ("join",) — or None
+    fact: tuple[Any, ...] | None = None
 
 
 def stamp(draft: Draft, *, msg_id: int, room_id: int, now_ms: int) -> bytes:

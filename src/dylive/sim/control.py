@@ -72,6 +72,13 @@ async def room_log(sim: Simulator, request: Request) -> Any:
     return sim.log_of(request.path_params["web_rid"], int(since))
 
 
+async def room_totals(sim: Simulator, request: Request) -> Any:
+    since = request.query_params.get("since", "0")
+    if not since.isdigit():
+        raise ValueError("since must be a non-negative integer (a seq)")
+    return sim.totals_of(request.path_params["web_rid"], int(since))
+
+
 async def connections(sim: Simulator, request: Request) -> Any:
     room = sim.room(request.path_params["web_rid"])
     return [conn.info() for conn in room.conns]
@@ -119,6 +126,7 @@ def routes() -> list[Route]:
         Route("/__sim/rooms", guarded(create_room), methods=["POST"]),
         Route(r, guarded(get_room), methods=["GET"]),
         Route(r + "/log", guarded(room_log), methods=["GET"]),
+        Route(r + "/totals", guarded(room_totals), methods=["GET"]),
         Route(r + "/connections", guarded(connections), methods=["GET"]),
         Route(r + "/faults", guarded(faults), methods=["POST"]),
         Route(r + "/end", guarded(end), methods=["POST"]),

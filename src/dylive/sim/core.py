@@ -21,6 +21,7 @@ from .faults import Faults
 from .push import PushHub, PushSettings
 from .rooms import LIVE, IdAllocator, Registry, ReplayPolicy, Room, now_ms
 from .scenario import RoomSpec, default_rooms
+from .totals import totals
 from .users import SimUser, random_sec_uid
 
 log = logging.getLogger(__name__)
@@ -206,6 +207,12 @@ class Simulator:
     def log_of(self, web_rid: str, since: int = 0) -> list[dict[str, Any]]:
         room = self.room(web_rid)
         return [e.as_json() for e in room.log[max(0, since) :]]
+
+    def totals_of(self, web_rid: str, since: int = 0) -> dict[str, Any]:
+        """Ground-truth figures of every message emitted with seq >= ``since``."""
+        room = self.room(web_rid)
+        first = max(since, 1)
+        return totals(room.log[first - 1 :], first)
 
     def inject(self, web_rid: str, data: dict[str, Any]) -> list[dict[str, Any]]:
         room = self.room(web_rid)

@@ -54,6 +54,7 @@ class LogEntry:
     room_id: int
     created_at: int
     payload: bytes | None  # None once out of the replay buffer
+    fact: tuple[Any, ...] | None = None  # Draft.fact: kept for the totals (ground truth)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -229,7 +230,7 @@ class Room:
         for draft in drafts:
             msg_id = self._ids.next(ms)
             payload = b.stamp(draft, msg_id=msg_id, room_id=rid, now_ms=ms)
-            entry = LogEntry(self.head + 1, draft.method, msg_id, rid, ms, payload)
+            entry = LogEntry(self.head + 1, draft.method, msg_id, rid, ms, payload, draft.fact)
             self.log.append(entry)
             self._msg_ids.append(msg_id)
             self.counts[draft.method] = self.counts.get(draft.method, 0) + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import builders as b
 from .catalog import CHAT_LINES, EMOJIS, GIFTS, UNKNOWN_METHODS, Gift
@@ -151,6 +152,12 @@ KINDS: tuple[tuple[str, float], ...] = (
 PERIODS = {"seq": 5.0, "stats": 5.0, "rank": 20.0, "intro": 60.0, "fanticket": 10.0}
 
 
+def with_fact(draft: b.Draft, *fact: Any) -> b.Draft:
+    """``draft`` carrying what it means for the totals (``Draft.fact``)."""
+    draft.fact = fact
+    return draft
+
+
 class Script:
     """Per-room message generator: deterministic given the seed (content, not ids or times)."""
 
@@ -241,7 +248,7 @@ class Script:
         if name == "seq":
             self.c.online = max(20, self.c.online + self.rng.randint(-30, 40))
             self.c.total_user += self.rng.randint(0, 60)
-            return [b.room_user_seq(self.c, self.top(3))]
+            return [with_fact(b.room_user_seq(self.c, self.top(3)), "viewers", self.c.online)]
         if name == "stats":
             return [b.room_stats(self.c.online)]
         if name == "rank":
@@ -253,7 +260,7 @@ class Script:
     # ------------------------------------------------------------ builders (also used by inject)
 
     def chat(self, user: SimUser, content: str) -> b.Draft:
-        return b.chat(user, content)
+        return with_fact(b.chat(user, content), "chat", user.id)
 
     def member(self, user: SimUser) -> b.Draft:
         self.c.online += 1
@@ -262,15 +269,15 @@ class Script:
 
     def like(self, user: SimUser, count: int) -> b.Draft:
         self.c.likes += count
-        return b.like(user, count, self.c.likes)
+        return with_fact(b.like(user, count, self.c.likes), "like", count)
 
     def follow(self, user: SimUser) -> b.Draft:
         self.c.followers += 1
-        return b.social(user, 1, follow_count=self.c.followers)
+        return with_fact(b.social(user, 1, follow_count=self.c.followers), "follow")
 
     def share(self, user: SimUser) -> b.Draft:
         self.c.shares += 1
-        return b.social(user, 3, share_total=self.c.shares)
+        return with_fact(b.social(user, 3, share_total=self.c.shares), "share")
 
     def emoji(self, user: SimUser) -> b.Draft:
         emoji_id, text = self.rng.choice(EMOJIS)
@@ -283,7 +290,8 @@ class Script:
             text = f"恭喜 {user.nickname} 成为{club}第{self.c.fans}名成员"
         else:
             text = f"恭喜 {user.nickname} 的{club}等级升级到{max(2, user.fans_level + 1)}级"
-        return b.fansclub(user, action, text)
+        draft = b.fansclub(user, action, text)
+        return with_fact(draft, "join") if action == 2 else draft
 
     def intro(self) -> b.Draft:
         return b.room_intro(self.anchor, self.spec.intro or self.spec.title)
@@ -313,34 +321,43 @@ class Script:
     def open_streak(
         self, user: SimUser, gift: Gift, target: int, group_count: int, now_ms: int
     ) -> Streak:
-        group_id = now_ms // 1000
-        while (user.id, gift.id, group_id) in self._groups:
-            group_id += 1
-        self._groups.add((user.id, gift.id, group_id))
+        group_id = self._group_id(user, gift, now_ms)
         streak = Streak(user, gift, group_id, max(1, target), max(1, group_count))
         self.streaks.append(streak)
         return streak
 
+    def _group_id(self, user: SimUser, gift: Gift, now_ms: int) -> int:
+        """A group_id unique per (sender, gift): each send action is its own group, as on
+        Douyin (a repeated group would read as the same streak)."""
+        group_id = now_ms // 1000
+        while (user.id, gift.id, group_id) in self._groups:
+            group_id += 1
+        self._groups.add((user.id, gift.id, group_id))
+        return group_id
+
     def streak_step(self, s: Streak, inc: int) -> b.Draft:
         """The next message of a streak; the last one (count == target) has repeat_end 1."""
         new = min(s.target, s.count + max(1, inc))
-        self._score(s.user, s.gift.diamond_count * s.group_count * (new - s.count))
+        added = s.group_count * (new - s.count)
+        self._score(s.user, s.gift.diamond_count * added)
         s.count = new
         end = new >= s.target
         if end and s in self.streaks:
             self.streaks.remove(s)
-        return b.gift(
+        draft = b.gift(
             s.user, self.anchor, s.gift, repeat=new, group_count=s.group_count,
             group_id=s.group_id, end=end, room_tickets=self.c.fan_tickets,
         )  # fmt: skip
+        return with_fact(draft, "gift", s.user.id, added, added * s.gift.diamond_count)
 
     def single_gift(self, user: SimUser, gift: Gift, now_ms: int, group_count: int = 1) -> b.Draft:
         self._score(user, gift.diamond_count * group_count)
-        group_id = now_ms // 1000
-        return b.gift(
+        group_id = self._group_id(user, gift, now_ms)
+        draft = b.gift(
             user, self.anchor, gift, repeat=1, group_count=group_count,
             group_id=group_id, end=True, room_tickets=self.c.fan_tickets,
         )  # fmt: skip
+        return with_fact(draft, "gift", user.id, group_count, group_count * gift.diamond_count)
 
     def gift_messages(
         self, user: SimUser, gift: Gift, count: int, group_count: int, now_ms: int

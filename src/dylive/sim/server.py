@@ -133,6 +133,9 @@ class SimServer:
     def log(self, web_rid: str, since: int = 0) -> list[dict[str, Any]]:
         return self.sim.log_of(web_rid, since)
 
+    def totals(self, web_rid: str, since: int = 0) -> dict[str, Any]:
+        return self.sim.totals_of(web_rid, since)
+
     def set_faults(self, web_rid: str, **faults: Any) -> dict[str, Any]:
         return self.sim.set_faults(web_rid, faults).as_dict()
 

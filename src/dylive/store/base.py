@@ -19,6 +19,8 @@ Model:
   has delivered each room up to (see :mod:`dylive.deliver.outbox`).
 - ``dead_letters``: batches a consumer gave up on, with their bytes and last error.
 - ``webhooks``: registered webhook targets (their secrets are never returned by the API).
+- ``sessions``: one row per broadcast (room_id) for analytics: its facts, the analytics
+  checkpoint (an opaque state blob and the seq it covers) and the stored report once finished.
 """
 
 from __future__ import annotations
@@ -175,6 +177,31 @@ class WebhookRecord:
     pause_reason: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One broadcast (a room_id) as analytics keeps it; ``state``/``report`` are opaque bytes.
+
+    ``last_seq`` is the highest event seq folded into ``state``: the checkpoint moves only
+    with :meth:`EventStore.save_session` (compare-and-set on ``last_seq``).
+    """
+
+    id: int
+    room_id: int
+    web_rid: str = ""
+    title: str = ""
+    anchor: str = ""
+    started_at: int = 0  # ms
+    ended_at: int = 0  # ms, 0 while running
+    last_seq: int = 0
+    state: bytes = b""
+    report: bytes = b""
+    updated_at: int = 0  # ms
+
+
+#: ``(seq, msg_id, method, created_at, raw)`` as :meth:`EventStore.scan` returns them.
+RawRow = tuple[int, int, str, int, bytes]
+
+
 class EventStore(abc.ABC):
     """Durable storage for messages, rooms, tokens, read positions and pins.
 
@@ -252,6 +279,13 @@ class EventStore(abc.ABC):
         self, room_id: int, methods: Iterable[str], after_seq: int
     ) -> list[tuple[int, int, str, bytes]]:
         """``(seq, msg_id, method, raw)`` of every message of ``room_id`` in ``methods`` after a seq."""
+
+    @abc.abstractmethod
+    async def scan(
+        self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
+    ) -> list[RawRow]:
+        """Up to ``limit`` rows of ``room_id`` with seq > ``after_seq``, in seq order: raw
+        payloads, or the rendered JSON with ``rendered=True``."""
 
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:
@@ -356,3 +390,21 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
         """Pause (``paused_at`` > 0) or resume (0) a webhook."""
+
+    # -- sessions (analytics) -----------------------------------------------------------------
+    @abc.abstractmethod
+    async def open_session(self, session: SessionRecord) -> SessionRecord:
+        """The session of ``session.room_id``, inserted from ``session`` if absent (id ignored)."""
+
+    @abc.abstractmethod
+    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
+        """Write every field of ``session`` if its stored ``last_seq`` is still
+        ``expected_seq`` (compare-and-set); False when another writer moved it."""
+
+    @abc.abstractmethod
+    async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
+        """One session with its state and report, by id or by room_id."""
+
+    @abc.abstractmethod
+    async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
+        """Sessions of a web_rid (or the one of a room_id), newest first, without state/report."""

@@ -15,7 +15,7 @@ from dylive import settings
 from dylive.decode.methods import method_names
 from dylive.errors import DyliveError
 
-from . import is_postgres_url, open_store
+from . import EventStore, is_postgres_url, open_store
 from .export import FORMATS, export_room, resolve_room
 
 EXIT_USAGE = 2
@@ -40,7 +40,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="M1,M2",
         help="method names or short names (chat,gift,…); default: all",
     )
-    p.add_argument("--format", choices=FORMATS, default="jsonl", help="default: %(default)s")
+    p.add_argument(
+        "--format",
+        choices=(*FORMATS, "parquet"),
+        default="jsonl",
+        help="default: %(default)s; parquet needs --output and pip install 'dylive[parquet]'",
+    )
     p.add_argument("--output", "-o", default=None, metavar="FILE", help="default: stdout")
     p.add_argument("--page-size", type=int, default=500, help=argparse.SUPPRESS)
     p.set_defaults(func=_run_export)
@@ -84,6 +89,8 @@ async def _export(db: str, args: argparse.Namespace, methods: frozenset[str] | N
         room_id = await resolve_room(store, args.room)
         if room_id is None:
             raise ExportError(f"unknown room {args.room!r}: nothing stored for it")
+        if args.format == "parquet":
+            return await _parquet(store, room_id, args, methods)
         with _output(args.output) as out:
             return await export_room(
                 store,
@@ -96,6 +103,19 @@ async def _export(db: str, args: argparse.Namespace, methods: frozenset[str] | N
             )
     finally:
         await store.close()
+
+
+async def _parquet(
+    store: EventStore, room_id: int, args: argparse.Namespace, methods: frozenset[str] | None
+) -> int:
+    if not args.output or args.output == "-":
+        raise ExportError("--format parquet writes a file: give --output FILE")
+    from dylive.analytics.parquet import export_parquet  # optional dependency: pyarrow
+
+    count: int = await export_parquet(
+        store, room_id, args.output, since_seq=args.since_seq, methods=methods
+    )
+    return count
 
 
 @contextmanager

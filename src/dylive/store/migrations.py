@@ -108,6 +108,23 @@ SQLITE: tuple[str, ...] = (
     );
     CREATE INDEX webhooks_token ON webhooks (token_id);
     """,
+    # 4: broadcasts (sessions) with the analytics checkpoint and the finished report
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL UNIQUE,
+        web_rid TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        anchor TEXT NOT NULL DEFAULT '',
+        started_at INTEGER NOT NULL DEFAULT 0,
+        ended_at INTEGER NOT NULL DEFAULT 0,
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        state BLOB NOT NULL DEFAULT x'',
+        report BLOB NOT NULL DEFAULT x'',
+        updated_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_web_rid ON sessions (web_rid, started_at);
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -210,6 +227,22 @@ POSTGRES: tuple[str, ...] = (
         pause_reason TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX webhooks_token ON webhooks (token_id);
+    """,
+    """
+    CREATE TABLE sessions (
+        id BIGSERIAL PRIMARY KEY,
+        room_id BIGINT NOT NULL UNIQUE,
+        web_rid TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        anchor TEXT NOT NULL DEFAULT '',
+        started_at BIGINT NOT NULL DEFAULT 0,
+        ended_at BIGINT NOT NULL DEFAULT 0,
+        last_seq BIGINT NOT NULL DEFAULT 0,
+        state BYTEA NOT NULL DEFAULT '',
+        report BYTEA NOT NULL DEFAULT '',
+        updated_at BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_web_rid ON sessions (web_rid, started_at);
     """,
 )
 

@@ -39,12 +39,15 @@ from psycopg import sql
 
 from dylive.errors import StoreError
 
+from . import sessions as ses
 from .base import (
     EventStore,
     Page,
     QuarantinedMessage,
+    RawRow,
     Record,
     RoomRecord,
+    SessionRecord,
     StoredMessage,
     TokenRecord,
     UpstreamPosition,
@@ -519,6 +522,13 @@ class PostgresStore(PostgresDelivery, EventStore):
         )
         return [(seq, to_unsigned(msg_id), method, bytes(raw)) for seq, msg_id, method, raw in rows]
 
+    async def scan(
+        self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
+    ) -> list[RawRow]:
+        sql = ses.SCAN_RENDERED if rendered else ses.SCAN
+        rows = await self._fetch(sql, (to_signed(room_id), after_seq, limit))
+        return [ses.raw_row(row) for row in rows]
+
     async def prune(self, older_than_ms: int) -> int:
         """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
 
@@ -651,6 +661,37 @@ class PostgresStore(PostgresDelivery, EventStore):
     async def pins(self) -> list[str]:
         rows = await self._fetch("SELECT ident FROM pins ORDER BY ident")
         return [r[0] for r in rows]
+
+    # -- sessions (analytics) -----------------------------------------------------------------
+    async def open_session(self, session: SessionRecord) -> SessionRecord:
+        args = ses.insert_args(session)
+
+        async def insert(conn: Conn) -> None:
+            await conn.execute(ses.INSERT, args)
+
+        await self._submit(insert)
+        found = await self.get_session(room_id=session.room_id)
+        assert found is not None
+        return found
+
+    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
+        args = ses.save_args(session, expected_seq)
+
+        async def save(conn: Conn) -> int:
+            cur = await conn.execute(ses.SAVE, args)
+            return cur.rowcount
+
+        changed: int = await self._submit(save)
+        return changed == 1
+
+    async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
+        sql, key = (ses.BY_ID, session_id) if session_id else (ses.BY_ROOM, to_signed(room_id))
+        row = await self._fetch_one(sql, (key,))
+        return ses.session_from_row(row) if row else None
+
+    async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
+        sql, args = ses.list_query(web_rid, room_id, sqlite=False)
+        return [ses.session_from_row(row) for row in await self._fetch(sql, args)]
 
 
 #: Failures caused by the data of one operation (out of range, a constraint, a type that cannot

@@ -26,12 +26,15 @@ from typing import Any
 
 from dylive.errors import StoreError
 
+from . import sessions as ses
 from .base import (
     EventStore,
     Page,
     QuarantinedMessage,
+    RawRow,
     Record,
     RoomRecord,
+    SessionRecord,
     StoredMessage,
     TokenRecord,
     UpstreamPosition,
@@ -427,6 +430,14 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         )
         return [(seq, to_unsigned(msg_id), method, raw) for seq, msg_id, method, raw in rows]
 
+    async def scan(
+        self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
+    ) -> list[RawRow]:
+        sql = ses.q(ses.SCAN_RENDERED if rendered else ses.SCAN)
+        args = (to_signed(room_id), after_seq, limit)
+        rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
+        return [ses.raw_row(row) for row in rows]
+
     async def prune(self, older_than_ms: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
             row = conn.execute(
@@ -576,6 +587,29 @@ class SQLiteStore(SQLiteDelivery, EventStore):
             lambda conn: conn.execute("SELECT ident FROM pins ORDER BY ident").fetchall()
         )
         return [r[0] for r in rows]
+
+    # -- sessions (analytics) -----------------------------------------------------------------
+    async def open_session(self, session: SessionRecord) -> SessionRecord:
+        args = ses.insert_args(session)
+        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
+        found = await self.get_session(room_id=session.room_id)
+        assert found is not None
+        return found
+
+    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
+        args = ses.save_args(session, expected_seq)
+        changed: int = await self._submit(lambda conn: conn.execute(ses.q(ses.SAVE), args).rowcount)
+        return changed == 1
+
+    async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
+        sql, key = (ses.BY_ID, session_id) if session_id else (ses.BY_ROOM, to_signed(room_id))
+        row = await self._query(lambda conn: conn.execute(ses.q(sql), (key,)).fetchone())
+        return ses.session_from_row(row) if row else None
+
+    async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
+        sql, args = ses.list_query(web_rid, room_id, sqlite=True)
+        rows = await self._query(lambda conn: conn.execute(ses.q(sql), args).fetchall())
+        return [ses.session_from_row(row) for row in rows]
 
 
 def _tail_rows(conn: sqlite3.Connection, room_id: int, size: int) -> list[StoredMessage]:

@@ -1,0 +1,193 @@
+"""Analytics benchmark: a long broadcast through the store and the session aggregates, on SQLite
+and PostgreSQL side by side; prints figures and ratios (no assertions).
+
+The broadcast is the simulator's script run offline (``dylive.sim.offline``): ``--hours`` at
+``--rate`` messages/s (default 3 h × 20 msg/s ≈ 216,000 messages), rendered and stored exactly as
+the collector stores them, appended in batches of 200.
+
+(1) ingest: messages/s appended without analytics, then with the analytics hook on (the service's
+    ``Analytics.notify`` after every batch, its worker folding and checkpointing concurrently);
+    "caught up" is the time until the aggregates cover the last row. Alternated, best of two.
+(2) running report: ``GET /api/sessions/{id}/report``'s work for the live session — warm (the
+    service's in-memory aggregates) and cold (another process: checkpoint + catch-up).
+(3) finished report: after the closing ControlMessage, the stored report (served as stored).
+(4) Parquet export of the whole broadcast: messages/s.
+
+PostgreSQL runs in a fresh schema of ``DYLIVE_BENCH_POSTGRES`` (default
+``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards.
+
+Usage: ``python bench/report.py [--hours H] [--rate R] [--backend sqlite|postgres|both]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from dylive.analytics import Analytics
+from dylive.analytics.parquet import export_parquet
+from dylive.decode import GiftLedger, decode, render
+from dylive.decode.events import GiftEvent
+from dylive.sim.offline import broadcast
+from dylive.source.frames import RawMessage
+from dylive.store import EventStore, Record, RoomRecord, open_store
+
+ADMIN_URL = os.environ.get("DYLIVE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+ROOM_ID = 7439018246715328306
+WEB_RID = "80017709309"
+BATCH = 200
+
+
+def make_records(hours: float, rate: float) -> list[Record]:
+    """The broadcast as store records (rendered with the ledger's delta, as the collector does)."""
+    entries = broadcast(WEB_RID, ROOM_ID, int(hours * 3600), rate=rate, seed=7)
+    ledger = GiftLedger()
+    out = []
+    for e in entries:
+        event = decode(RawMessage(e.method, e.msg_id, e.payload or b""), room_id=ROOM_ID)
+        delta = ledger.delta(event) if isinstance(event, GiftEvent) else None
+        rendered = orjson.dumps(render(event, gift_delta=delta))
+        out.append(Record(ROOM_ID, e.msg_id, e.method, e.created_at, rendered, e.payload or b""))
+    return out
+
+
+@contextlib.asynccontextmanager
+async def fresh_store(backend: str, tmp: Path) -> AsyncIterator[EventStore]:
+    if backend == "sqlite":
+        store = open_store(str(tmp / f"{uuid.uuid4().hex}.db"))
+        async with store:
+            yield store
+        return
+    schema = "dylive_bench_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            async with open_store(f"{ADMIN_URL}?options=-csearch_path%3D{schema}") as store:
+                yield store
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+async def ingest(store: EventStore, records: list[Record], analytics: Analytics | None) -> float:
+    await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2, title="bench", anchor_nickname="a"))
+    started = time.perf_counter()
+    for i in range(0, len(records), BATCH):
+        inserted = await store.append(records[i : i + BATCH])
+        if analytics is not None and inserted:
+            analytics.notify(ROOM_ID)
+    return time.perf_counter() - started
+
+
+async def timed(coro_fn: Callable[[], Awaitable[None]], runs: int) -> float:
+    """Median seconds of ``runs`` calls of ``coro_fn()``."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await coro_fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+async def ingest_figures(backend: str, tmp: Path, records: list[Record]) -> None:
+    best = {"off": 0.0, "on": 0.0, "caught": 0.0}
+    for _ in range(2):
+        async with fresh_store(backend, tmp) as store:
+            elapsed = await ingest(store, records, None)
+            best["off"] = max(best["off"], len(records) / elapsed)
+        async with fresh_store(backend, tmp) as store:
+            analytics = Analytics(store)
+            started = time.perf_counter()
+            elapsed = await ingest(store, records, analytics)
+            best["on"] = max(best["on"], len(records) / elapsed)
+            while analytics.folded < len(records):  # noqa: ASYNC110 (polls a counter)
+                await asyncio.sleep(0.01)
+            caught = time.perf_counter() - started
+            best["caught"] = max(best["caught"], len(records) / caught)
+            await analytics.close()
+    print(
+        f"  ingest without analytics   {best['off']:>10,.0f} msg/s\n"
+        f"  ingest with analytics on   {best['on']:>10,.0f} msg/s"
+        f"   ratio {best['on'] / best['off']:.3f} (target >= 0.90)\n"
+        f"  ... until aggregates caught up {best['caught']:>6,.0f} msg/s"
+        f"   ratio {best['caught'] / best['off']:.3f}"
+    )
+
+
+async def finished(store: EventStore, sid: int) -> bool:
+    session = await store.get_session(session_id=sid)
+    return session is not None and bool(session.ended_at and session.report)
+
+
+async def report_figures(backend: str, tmp: Path, records: list[Record]) -> None:
+    async with fresh_store(backend, tmp) as store:
+        analytics = Analytics(store)
+        await ingest(store, records[:-1], analytics)  # running: no closing ControlMessage yet
+        while analytics.folded < len(records) - 1:  # noqa: ASYNC110 (polls a counter)
+            await asyncio.sleep(0.01)
+        await analytics.flush()
+        sid = (await store.list_sessions(web_rid=WEB_RID))[0].id
+
+        async def warm() -> None:
+            orjson.dumps(await analytics.report(sid))
+
+        async def cold() -> None:
+            orjson.dumps(await Analytics(store).report(sid))
+
+        print(
+            f"  running report, warm       {await timed(warm, 20) * 1000:>10.1f} ms (target < 200)"
+        )
+        print(f"  running report, cold       {await timed(cold, 5) * 1000:>10.1f} ms")
+        await store.append(records[-1:])
+        analytics.notify(ROOM_ID)
+        while not await finished(store, sid):  # noqa: ASYNC110 (polls the store)
+            await asyncio.sleep(0.01)
+        print(
+            f"  finished report (stored)   {await timed(cold, 20) * 1000:>10.1f} ms (target < 50)"
+        )
+        await analytics.close()
+        out = tmp / "bench.parquet"
+        started = time.perf_counter()
+        count = await export_parquet(store, ROOM_ID, out)
+        elapsed = time.perf_counter() - started
+        print(
+            f"  Parquet export             {count / elapsed:>10,.0f} msg/s"
+            f" ({count:,} messages, {out.stat().st_size / 1e6:.1f} MB; target >= 200,000)"
+        )
+
+
+async def run(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    records = make_records(args.hours, args.rate)
+    print(
+        f"broadcast: {args.hours} h at {args.rate} msg/s -> {len(records):,} messages"
+        f" (generated in {time.perf_counter() - started:.1f} s)"
+    )
+    backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            print(f"{backend}:")
+            await ingest_figures(backend, Path(tmp), records)
+            await report_figures(backend, Path(tmp), records)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hours", type=float, default=3.0)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Sessions and their aggregates, maintained from the stored messages.
+
+How each stored message counts exactly once: the aggregates are derived from inserted rows
+only. A session's :class:`~dylive.analytics.tally.SessionTally` folds the rows of its room_id in
+``seq`` order (``EventStore.scan``, keyset ``seq > last_seq``); duplicates never become rows (the
+store ignores a repeated ``(room_id, msg_id)``), so they are never seen. The tally and the seq it
+covers are saved together in one row (``EventStore.save_session``, compare-and-set on the previous
+seq): after a restart, or in another process, folding resumes exactly after the checkpoint.
+
+The ingest hook is :meth:`Analytics.notify` (called after each stored batch): it wakes the room's
+worker, which folds the new rows and checkpoints at most every ``checkpoint_every`` seconds, so
+ingest never waits for analytics. A report of a running session catches up first (live); a
+finished session's report is computed once, stored in its row and served from there.
+
+A session is one broadcast (one room_id). It starts at its first stored message and ends at
+the ControlMessage "live ended", when its room is known to be over (status 4), or when the next
+broadcast of the same web_rid begins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from dylive.decode import Event, GiftEvent, decode
+from dylive.source.frames import RawMessage
+from dylive.store import EventStore, RawRow, SessionRecord
+
+from .catalogue import GiftCatalogue
+from .report import DEFAULT_TOP, build_report, session_info
+from .tally import SessionTally
+
+log = logging.getLogger(__name__)
+
+#: Methods the tally reads fields of; the others are counted from the envelope alone.
+DECODED = frozenset(
+    {
+        "WebcastGiftMessage",
+        "WebcastChatMessage",
+        "WebcastLikeMessage",
+        "WebcastRoomUserSeqMessage",
+        "WebcastRoomRankMessage",
+        "WebcastSocialMessage",
+        "WebcastFansclubMessage",
+        "WebcastControlMessage",
+    }
+)
+ROOM_ENDED = 4
+
+StatusFn = Callable[[int], dict[str, Any] | None]
+
+
+@dataclass
+class _Live:
+    """A session held in memory: its row as last saved, its tally, who may fold it."""
+
+    session: SessionRecord
+    tally: SessionTally
+    saved_at: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def dirty(self) -> bool:
+        return self.tally.last_seq != self.session.last_seq
+
+
+class Analytics:
+    """Per-room workers folding stored messages into session tallies; reports on demand."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        catalogue: GiftCatalogue | None = None,
+        status: StatusFn | None = None,
+        checkpoint_every: float = 2.0,
+        batch: int = 5000,
+    ) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self._status = status
+        self.checkpoint_every = checkpoint_every
+        self.batch = batch
+        self._live: dict[int, _Live] = {}  # room_id -> session in memory
+        self._wake: dict[int, asyncio.Event] = {}
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self.folded = 0
+
+    # -- ingest hook --------------------------------------------------------------------------
+    def notify(self, room_id: int) -> None:
+        """New rows were stored for ``room_id``: fold them soon (never blocks)."""
+        self._wake.setdefault(room_id, asyncio.Event()).set()
+        worker = self._workers.get(room_id)
+        if worker is None or worker.done():
+            self._workers[room_id] = asyncio.create_task(
+                self._worker(room_id), name=f"dylive-analytics-{room_id}"
+            )
+
+    async def _worker(self, room_id: int) -> None:
+        wake = self._wake[room_id]
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self.checkpoint_every)
+            wake.clear()
+            try:
+                live = await self.catch_up(room_id)
+                if live.tally.ended_at or live.session.ended_at:
+                    await self._finish(live)
+                    return
+                if live.dirty and time.monotonic() - live.saved_at >= self.checkpoint_every:
+                    await self._save(live)
+            except Exception:
+                log.exception("room %s: analytics failed; retrying", room_id)
+                self._live.pop(room_id, None)
+
+    async def flush(self) -> None:
+        """Fold and checkpoint every session held in memory (e.g. before shutdown)."""
+        for room_id in list(self._live):
+            live = await self.catch_up(room_id)
+            if live.dirty:
+                await self._save(live)
+
+    async def close(self) -> None:
+        workers, self._workers = list(self._workers.values()), {}
+        for task in workers:
+            task.cancel()
+        for task in workers:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    # -- folding ------------------------------------------------------------------------------
+    async def catch_up(self, room_id: int) -> _Live:
+        """The room's session with every stored row folded in."""
+        live = await self._load(room_id)
+        async with live.lock:
+            while True:
+                rows = await self.store.scan(room_id, live.tally.last_seq, self.batch)
+                if rows:
+                    await self._fold(live, rows)
+                if len(rows) < self.batch:
+                    return live
+
+    async def _fold(self, live: _Live, rows: list[RawRow]) -> None:
+        room_id = live.session.room_id
+        events = [(row[0], _event(room_id, row)) for row in rows]
+        prices = await self._prices(e for _, e in events)
+        for seq, event in events:
+            live.tally.add(seq, event, prices)
+        self.folded += len(rows)
+
+    async def _prices(self, events: Any) -> dict[int, int]:
+        """Catalogue prices; fetched only when a gift arrives without its own diamond_count."""
+        if self.catalogue is None:
+            return {}
+        for event in events:
+            if isinstance(event, GiftEvent) and not event.diamond_count:
+                await self.catalogue.ensure(event.gift_id)
+        return self.catalogue.prices
+
+    # -- sessions -----------------------------------------------------------------------------
+    async def _load(self, room_id: int) -> _Live:
+        live = self._live.get(room_id)
+        if live is not None:
+            return live
+        session = await self.store.get_session(room_id=room_id)
+        if session is None:
+            session = await self._open(room_id)
+        live = _Live(session, SessionTally.from_state(session.state), time.monotonic())
+        return self._live.setdefault(room_id, live)
+
+    async def _open(self, room_id: int) -> SessionRecord:
+        room = await self.store.find_room(room_id=room_id)
+        draft = SessionRecord(
+            id=0,
+            room_id=room_id,
+            web_rid=room.web_rid if room else "",
+            title=room.title if room else "",
+            anchor=room.anchor_nickname if room else "",
+        )
+        session = await self.store.open_session(draft)
+        if session.web_rid:
+            for older in await self.store.list_sessions(web_rid=session.web_rid):
+                if older.id < session.id and not older.ended_at:
+                    await self.end(older.room_id)
+        log.info("room %s: session %s opened", room_id, session.id)
+        return session
+
+    async def end(self, room_id: int) -> None:
+        """The broadcast is over (known from elsewhere): fold what is stored and finish."""
+        live = await self.catch_up(room_id)
+        if not live.session.ended_at:
+            await self._finish(live)
+
+    async def _finish(self, live: _Live) -> dict[str, Any]:
+        """Close the session: its report is computed, stored with the final checkpoint."""
+        tally = live.tally
+        ended = live.session.ended_at or tally.ended_at or tally.last_at or _now_ms()
+        session = dataclasses.replace(live.session, ended_at=ended)
+        report = build_report(self._stamped(session, tally), tally)
+        await self._save(live, ended_at=ended, report=orjson.dumps(report))
+        self._live.pop(live.session.room_id, None)
+        log.info("room %s: session %s finished", session.room_id, session.id)
+        return report
+
+    def _stamped(self, session: SessionRecord, tally: SessionTally) -> SessionRecord:
+        return dataclasses.replace(session, started_at=session.started_at or tally.first_at)
+
+    async def _save(self, live: _Live, *, ended_at: int = 0, report: bytes = b"") -> None:
+        async with live.lock:
+            old = live.session
+            new = dataclasses.replace(
+                self._stamped(old, live.tally),
+                ended_at=ended_at or old.ended_at,
+                last_seq=live.tally.last_seq,
+                state=live.tally.to_state(),
+                report=report or (old.report if not live.dirty else b""),
+            )
+            if await self.store.save_session(new, old.last_seq):
+                live.session, live.saved_at = new, time.monotonic()
+                return
+        log.warning("room %s: session %s moved elsewhere; reloading", old.room_id, old.id)
+        self._live.pop(old.room_id, None)
+
+    # -- queries ------------------------------------------------------------------------------
+    async def sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[dict[str, Any]]:
+        """The sessions of a web_rid (or of one room_id), newest first."""
+        found = await self.store.list_sessions(web_rid=web_rid, room_id=room_id)
+        out = []
+        for session in found:
+            live = self._live.get(session.room_id)
+            out.append(session_info(session, live.tally if live else None))
+        return out
+
+    async def report(self, session_id: int, *, top: int = DEFAULT_TOP) -> dict[str, Any] | None:
+        """The report of a session (None if there is no such session)."""
+        stored = await self.store.get_session(session_id=session_id)
+        if stored is None:
+            return None
+        final = stored.ended_at and stored.report and top == DEFAULT_TOP
+        if final and not await self.store.scan(stored.room_id, stored.last_seq, 1):
+            report: dict[str, Any] = orjson.loads(stored.report)
+            return report
+        await self._end_if_over(stored)
+        live = await self.catch_up(stored.room_id)
+        ended = live.tally.ended_at or live.session.ended_at
+        if ended and (live.dirty or not live.session.ended_at or not live.session.report):
+            report = await self._finish(live)
+            if top == DEFAULT_TOP:
+                return report
+        report = build_report(self._stamped(live.session, live.tally), live.tally, top=top)
+        status = self._status(stored.room_id) if self._status and not stored.ended_at else None
+        if status:
+            report["collection"].update(status)
+        return report
+
+    async def _end_if_over(self, session: SessionRecord) -> None:
+        """End a running session whose room is over (status 4) or has a newer broadcast."""
+        if session.ended_at:
+            return
+        room = await self.store.find_room(room_id=session.room_id)
+        newer = session.web_rid and any(
+            s.id > session.id for s in await self.store.list_sessions(web_rid=session.web_rid)
+        )
+        if newer or (room is not None and room.status == ROOM_ENDED):
+            await self.end(session.room_id)
+
+
+def _event(room_id: int, row: RawRow) -> Event:
+    _seq, msg_id, method, created_at, raw = row
+    if method in DECODED:
+        event = decode(RawMessage(method, msg_id, raw), room_id=room_id)
+        if event.created_at or not created_at:
+            return event
+        return dataclasses.replace(event, created_at=created_at)
+    return Event(method=method, msg_id=msg_id, room_id=room_id, created_at=created_at)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
