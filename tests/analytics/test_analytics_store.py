@@ -10,9 +10,11 @@ from typing import Any
 import orjson
 
 from dylive.analytics import Analytics
+from dylive.decode import decode, render
 from dylive.sim.offline import broadcast
 from dylive.sim.rooms import LogEntry
 from dylive.sim.totals import totals
+from dylive.source.frames import RawMessage
 from dylive.store import Record, RoomRecord, open_store
 
 ROOM_ID = 7439018246715328306
@@ -20,13 +22,16 @@ WEB_RID = "80017709309"
 
 
 def record(entry: LogEntry) -> Record:
+    """The stored record of a simulated message, rendered as the collector renders it."""
+    raw = entry.payload or b""
+    event = decode(RawMessage(entry.method, entry.msg_id, raw), room_id=entry.room_id)
     return Record(
         room_id=entry.room_id,
         msg_id=entry.msg_id,
         method=entry.method,
         created_at=entry.created_at,
-        rendered=b"{}",
-        raw=entry.payload or b"",
+        rendered=orjson.dumps(render(event)),
+        raw=raw,
     )
 
 

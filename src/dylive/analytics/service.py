@@ -30,29 +30,14 @@ from typing import Any
 
 import orjson
 
-from dylive.decode import Event, GiftEvent, decode
-from dylive.source.frames import RawMessage
 from dylive.store import EventStore, RawRow, SessionRecord
 
 from .catalogue import GiftCatalogue
 from .report import DEFAULT_TOP, build_report, session_info
-from .tally import SessionTally
+from .tally import READ, SessionTally
 
 log = logging.getLogger(__name__)
 
-#: Methods the tally reads fields of; the others are counted from the envelope alone.
-DECODED = frozenset(
-    {
-        "WebcastGiftMessage",
-        "WebcastChatMessage",
-        "WebcastLikeMessage",
-        "WebcastRoomUserSeqMessage",
-        "WebcastRoomRankMessage",
-        "WebcastSocialMessage",
-        "WebcastFansclubMessage",
-        "WebcastControlMessage",
-    }
-)
 ROOM_ENDED = 4
 
 StatusFn = Callable[[int], dict[str, Any] | None]
@@ -92,6 +77,7 @@ class Analytics:
         self._live: dict[int, _Live] = {}  # room_id -> session in memory
         self._wake: dict[int, asyncio.Event] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
+        self._closing = False
         self.folded = 0
 
     # -- ingest hook --------------------------------------------------------------------------
@@ -99,17 +85,19 @@ class Analytics:
         """New rows were stored for ``room_id``: fold them soon (never blocks)."""
         self._wake.setdefault(room_id, asyncio.Event()).set()
         worker = self._workers.get(room_id)
-        if worker is None or worker.done():
+        if (worker is None or worker.done()) and not self._closing:
             self._workers[room_id] = asyncio.create_task(
                 self._worker(room_id), name=f"dylive-analytics-{room_id}"
             )
 
     async def _worker(self, room_id: int) -> None:
         wake = self._wake[room_id]
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.checkpoint_every)
             wake.clear()
+            if self._closing:
+                return
             try:
                 live = await self.catch_up(room_id)
                 if live.tally.ended_at or live.session.ended_at:
@@ -129,14 +117,22 @@ class Analytics:
                 await self._save(live)
 
     async def close(self) -> None:
+        """Let the workers finish what they are doing (a checkpoint cut short would leave this
+        process's view behind the store's), then checkpoint everything held in memory."""
+        self._closing = True
         workers, self._workers = list(self._workers.values()), {}
-        for task in workers:
+        for wake in self._wake.values():
+            wake.set()
+        done, pending = await asyncio.wait(workers, timeout=10) if workers else (set(), set())
+        for task in pending:
             task.cancel()
-        for task in workers:
+        for task in (*done, *pending):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        with contextlib.suppress(Exception):
+        try:
             await self.flush()
+        except Exception:
+            log.exception("analytics: final checkpoint failed")
 
     # -- folding ------------------------------------------------------------------------------
     async def catch_up(self, room_id: int) -> _Live:
@@ -144,28 +140,26 @@ class Analytics:
         live = await self._load(room_id)
         async with live.lock:
             while True:
-                rows = await self.store.scan(room_id, live.tally.last_seq, self.batch)
+                rows = await self.store.scan(
+                    room_id, live.tally.last_seq, self.batch, rendered=True
+                )
                 if rows:
                     await self._fold(live, rows)
                 if len(rows) < self.batch:
                     return live
 
     async def _fold(self, live: _Live, rows: list[RawRow]) -> None:
-        room_id = live.session.room_id
-        events = [(row[0], _event(room_id, row)) for row in rows]
-        prices = await self._prices(e for _, e in events)
-        for seq, event in events:
-            live.tally.add(seq, event, prices)
+        payloads = [_payload(row) for row in rows]
+        if self.catalogue is not None:
+            for payload in payloads:
+                gift = payload.get("gift")
+                if gift and not gift.get("diamond_count"):  # priced by the catalogue
+                    await self.catalogue.ensure(int(gift.get("id") or 0))
+            live.tally.prices = self.catalogue.prices
+        add = live.tally.add
+        for (seq, msg_id, method, created_at, _), payload in zip(rows, payloads, strict=True):
+            add(seq, msg_id, method, created_at, payload)
         self.folded += len(rows)
-
-    async def _prices(self, events: Any) -> dict[int, int]:
-        """Catalogue prices; fetched only when a gift arrives without its own diamond_count."""
-        if self.catalogue is None:
-            return {}
-        for event in events:
-            if isinstance(event, GiftEvent) and not event.diamond_count:
-                await self.catalogue.ensure(event.gift_id)
-        return self.catalogue.prices
 
     # -- sessions -----------------------------------------------------------------------------
     async def _load(self, room_id: int) -> _Live:
@@ -275,14 +269,17 @@ class Analytics:
             await self.end(session.room_id)
 
 
-def _event(room_id: int, row: RawRow) -> Event:
-    _seq, msg_id, method, created_at, raw = row
-    if method in DECODED:
-        event = decode(RawMessage(method, msg_id, raw), room_id=room_id)
-        if event.created_at or not created_at:
-            return event
-        return dataclasses.replace(event, created_at=created_at)
-    return Event(method=method, msg_id=msg_id, room_id=room_id, created_at=created_at)
+def _payload(row: RawRow) -> dict[str, Any]:
+    """The rendered payload of a row whose fields the fold reads ({} for the others)."""
+    if row[2] not in READ:
+        return {}
+    try:
+        body = orjson.loads(row[4])
+    except orjson.JSONDecodeError:
+        log.warning("analytics: stored message %s is not JSON; counted by method only", row[1])
+        return {}
+    payload = body.get("payload") if isinstance(body, dict) else None
+    return payload if isinstance(payload, dict) else {}
 
 
 def _now_ms() -> int:

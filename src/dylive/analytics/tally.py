@@ -1,33 +1,22 @@
 """The running totals of one broadcast, folded from stored messages in seq order (pure).
 
 A :class:`SessionTally` sees each stored message once (the caller feeds rows after its
-checkpointed seq) and keeps everything a report needs: counts per method, gift value through
-the :class:`~dylive.decode.GiftLedger` (each combo counted once, whatever the order), gifters,
-chatters, likes, follows, shares, fans-club joins, viewer figures, per-minute buckets and the
-in-stream ranking scores for reconciliation. ``to_state`` / ``from_state`` make it a checkpoint.
+checkpointed seq) as the stored public JSON shape (docs/events.md), and keeps everything a
+report needs: counts per method, gift value through the :class:`~dylive.decode.GiftLedger` (each
+combo counted once, whatever the order), gifters, chatters, likes, follows, shares, fans-club
+joins, viewer figures, per-minute buckets and the in-stream ranking scores for reconciliation.
+``to_state`` / ``from_state`` make it a checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from dylive.decode import (
-    ChatEvent,
-    ControlEvent,
-    Event,
-    FansclubEvent,
-    GiftEvent,
-    GiftLedger,
-    LikeEvent,
-    RankEntry,
-    RoomRankEvent,
-    RoomUserSeqEvent,
-    SocialEvent,
-)
+from dylive.decode import GiftEvent, GiftLedger, UserInfo
 from dylive.decode.events import SOCIAL_FOLLOW, SOCIAL_SHARE
 
 #: FansclubMessage.action 2: a viewer joined the fans club.
@@ -64,32 +53,25 @@ class SessionTally:
     ended_at: int = 0
     ranks: dict[int, list[Any]] = field(default_factory=dict)  # uid -> [nick, douyin, ours]
     ledger: GiftLedger = field(default_factory=GiftLedger)
+    #: catalogue diamonds per gift id: the price of a gift whose message carries none
+    prices: Mapping[int, int] = field(default_factory=dict)
 
     # -- folding ------------------------------------------------------------------------------
-    def add(self, seq: int, event: Event, prices: Mapping[int, int]) -> None:
-        """Fold one stored message (``prices``: catalogue diamonds per gift id, the fallback
-        when the message carries no ``diamond_count``)."""
+    def add(
+        self, seq: int, msg_id: int, method: str, created_at: int, payload: Mapping[str, Any]
+    ) -> None:
+        """Fold one stored message: its envelope and its rendered ``payload`` (the public JSON
+        shape, docs/events.md; empty for methods whose fields are not needed)."""
         self.last_seq = max(self.last_seq, seq)
-        self.counts[event.method] = self.counts.get(event.method, 0) + 1
-        at = self._clock(event.created_at)
+        self.counts[method] = self.counts.get(method, 0) + 1
+        at = self._clock(created_at)
         bucket = self.minutes.setdefault(at // MINUTE_MS, [-1, 0, 0, 0, 0])
         bucket[MESSAGES] += 1
-        if isinstance(event, GiftEvent):
-            bucket[DIAMONDS] += self._gift(event, prices)
-        elif isinstance(event, ChatEvent):
-            bucket[CHAT] += 1
-            if event.user.uid:
-                self.chatters.add(event.user.uid)
-        elif isinstance(event, LikeEvent):
-            bucket[LIKES] += event.count
-            self.likes += event.count
-        elif isinstance(event, RoomUserSeqEvent):
-            bucket[VIEWERS] = max(bucket[VIEWERS], event.total)
-            self._viewers(event)
-        elif isinstance(event, RoomRankEvent):
-            self._ranks(event.ranks)
-        else:
-            self._other(event, at)
+        fold = _FOLDS.get(method)
+        if fold is not None and payload:
+            fold(self, bucket, msg_id, payload)
+        if method == CONTROL and (payload.get("control") or {}).get("ended"):
+            self.ended_at = at
 
     def _clock(self, created_at: int) -> int:
         """The message's time (ms), the last known one when the wire has none; tracks silence."""
@@ -101,53 +83,70 @@ class SessionTally:
         self.last_at = max(self.last_at, at)
         return at
 
-    def _gift(self, event: GiftEvent, prices: Mapping[int, int]) -> int:
+    def _gift(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        gift, user = p.get("gift") or {}, p.get("user") or {}
+        event = gift_event(msg_id, gift, user)
         added = self.ledger.delta(event)
         if added <= 0:
-            return 0
-        unit = event.diamond_count or prices.get(event.gift_id, 0)
+            return
+        unit = event.diamond_count or self.prices.get(event.gift_id, 0)
         value = added * unit
+        bucket[DIAMONDS] += value
         self.gifts += added
         self.diamonds += value
         entry = self.by_gift.setdefault(event.gift_id, [event.gift_name, 0, 0])
         entry[0] = entry[0] or event.gift_name
         entry[1] += added
         entry[2] += value
-        user = event.user
-        giver = self.gifters.setdefault(user.uid, [user.nickname, 0, 0, 0])
-        giver[0] = user.nickname or giver[0]
+        giver = self.gifters.setdefault(event.user.uid, [event.user.nickname, 0, 0, 0])
+        giver[0] = event.user.nickname or giver[0]
         giver[1] += value
         giver[2] += added
-        giver[3] = max(giver[3], user.pay_grade_level)
-        return value
+        giver[3] = max(giver[3], event.user.pay_grade_level)
 
-    def _viewers(self, event: RoomUserSeqEvent) -> None:
-        self.viewers_peak = max(self.viewers_peak, event.total)
-        self.viewers_sum += event.total
+    def _chat(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        bucket[CHAT] += 1
+        uid = (p.get("user") or {}).get("uid")
+        if uid:
+            self.chatters.add(uid)
+
+    def _like(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        count = int((p.get("like") or {}).get("count") or 0)
+        bucket[LIKES] += count
+        self.likes += count
+
+    def _viewers(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        viewers = p.get("viewers") or {}
+        total = int(viewers.get("total") or 0)
+        bucket[VIEWERS] = max(bucket[VIEWERS], total)
+        self.viewers_peak = max(self.viewers_peak, total)
+        self.viewers_sum += total
         self.viewers_n += 1
-        self.cumulative = max(self.cumulative, event.total_user)
-        self._ranks(event.ranks)
+        self.cumulative = max(self.cumulative, int(viewers.get("total_user") or 0))
+        self._ranks(bucket, msg_id, p)
 
-    def _ranks(self, ranks: Iterable[RankEntry]) -> None:
+    def _ranks(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         """Douyin's score per ranked user beside ours at the same point of the stream."""
-        for entry in ranks:
-            uid = entry.user.uid
+        for entry in p.get("ranks") or ():
+            user = entry.get("user") or {}
+            uid = user.get("uid")
             if not uid:
                 continue
-            score = entry.score or _digits(entry.score_str)
+            score = int(entry.get("score") or 0) or _digits(str(entry.get("score_str") or ""))
             ours = self.gifters.get(uid, [None, 0])[1]
-            self.ranks[uid] = [entry.user.nickname or self.ranks.get(uid, [""])[0], score, ours]
+            nick = user.get("nickname") or self.ranks.get(uid, [""])[0]
+            self.ranks[uid] = [nick, score, ours]
 
-    def _other(self, event: Event, at: int) -> None:
-        if isinstance(event, SocialEvent):
-            if event.action == SOCIAL_FOLLOW:
-                self.follows += 1
-            elif event.action == SOCIAL_SHARE:
-                self.shares += 1
-        elif isinstance(event, FansclubEvent) and event.action == FANSCLUB_JOIN:
+    def _social(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        action = (p.get("social") or {}).get("action")
+        if action == SOCIAL_FOLLOW:
+            self.follows += 1
+        elif action == SOCIAL_SHARE:
+            self.shares += 1
+
+    def _fansclub(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
+        if (p.get("fansclub") or {}).get("action") == FANSCLUB_JOIN:
             self.joins += 1
-        elif isinstance(event, ControlEvent) and event.ended:
-            self.ended_at = at
 
     # -- checkpoint ---------------------------------------------------------------------------
     def to_state(self) -> bytes:
@@ -195,6 +194,41 @@ _PLAIN = (
     "max_silence",
     "ended_at",
 )
+
+
+CONTROL = "WebcastControlMessage"
+_FOLDS: dict[str, Callable[[SessionTally, list[int], int, Mapping[str, Any]], None]] = {
+    "WebcastGiftMessage": SessionTally._gift,
+    "WebcastChatMessage": SessionTally._chat,
+    "WebcastLikeMessage": SessionTally._like,
+    "WebcastRoomUserSeqMessage": SessionTally._viewers,
+    "WebcastRoomRankMessage": SessionTally._ranks,
+    "WebcastSocialMessage": SessionTally._social,
+    "WebcastFansclubMessage": SessionTally._fansclub,
+}
+#: Methods whose rendered payload the fold reads (the others count by their envelope alone).
+READ = frozenset({*_FOLDS, CONTROL})
+
+
+def gift_event(msg_id: int, gift: Mapping[str, Any], user: Mapping[str, Any]) -> GiftEvent:
+    """The GiftEvent the ledger needs, from a rendered gift message's ``gift`` and ``user``."""
+    return GiftEvent(
+        method="WebcastGiftMessage",
+        msg_id=msg_id,
+        room_id=0,
+        user=UserInfo(
+            uid=int(user.get("uid") or 0),
+            nickname=str(user.get("nickname") or ""),
+            pay_grade_level=int(user.get("pay_grade_level") or 0),
+        ),
+        gift_id=int(gift.get("id") or 0),
+        gift_name=str(gift.get("name") or ""),
+        diamond_count=int(gift.get("diamond_count") or 0),
+        repeat_count=int(gift.get("repeat_count") or 0),
+        group_count=int(gift.get("group_count") or 0),
+        group_id=int(gift.get("group_id") or 0),
+        repeat_end=int(gift.get("repeat_end") or 0),
+    )
 
 
 def _digits(text: str) -> int:
