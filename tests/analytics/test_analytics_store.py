@@ -4,6 +4,7 @@ ground truth for the same messages."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -132,6 +133,30 @@ async def test_running_session_is_live_and_a_new_broadcast_ends_the_previous(
         assert [s["room_id"] for s in sessions] == [ROOM_ID + 1, ROOM_ID]
         assert sessions[1]["ended_at"] == first[-1].created_at
         assert sessions[0]["ended_at"] == second[-1].created_at or sessions[0]["live"]
+        await analytics.close()
+    finally:
+        await store.close()
+
+
+async def test_idle_worker_leaves_and_comes_back(store_url: str) -> None:
+    entries = broadcast(WEB_RID, ROOM_ID, 20, rate=10.0, seed=2)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        analytics = Analytics(store, checkpoint_every=0.05, idle_after=0.2)
+        await store.append([record(e) for e in entries[:100]])
+        analytics.notify(ROOM_ID)
+        async with asyncio.timeout(20):
+            while not analytics.idle(ROOM_ID):  # noqa: ASYNC110 (folded, checkpointed, gone)
+                await asyncio.sleep(0.02)
+        stored = await store.get_session(room_id=ROOM_ID)
+        assert stored is not None and stored.last_seq > 0 and analytics.folded == 100
+        await store.append([record(e) for e in entries[100:]])
+        analytics.notify(ROOM_ID)
+        async with asyncio.timeout(20):
+            while not (await store.get_session(room_id=ROOM_ID) or stored).ended_at:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert analytics.folded == len(entries)
         await analytics.close()
     finally:
         await store.close()

@@ -67,12 +67,14 @@ class Analytics:
         catalogue: GiftCatalogue | None = None,
         status: StatusFn | None = None,
         checkpoint_every: float = 2.0,
+        idle_after: float = 120.0,
         batch: int = 5000,
     ) -> None:
         self.store = store
         self.catalogue = catalogue
         self._status = status
         self.checkpoint_every = checkpoint_every
+        self.idle_after = idle_after
         self.batch = batch
         self._live: dict[int, _Live] = {}  # room_id -> session in memory
         self._wake: dict[int, asyncio.Event] = {}
@@ -86,15 +88,25 @@ class Analytics:
         self._wake.setdefault(room_id, asyncio.Event()).set()
         worker = self._workers.get(room_id)
         if (worker is None or worker.done()) and not self._closing:
-            self._workers[room_id] = asyncio.create_task(
-                self._worker(room_id), name=f"dylive-analytics-{room_id}"
-            )
+            worker = asyncio.create_task(self._worker(room_id), name=f"dylive-analytics-{room_id}")
+            worker.add_done_callback(lambda _: self._restart(room_id))
+            self._workers[room_id] = worker
+
+    def _restart(self, room_id: int) -> None:
+        """A worker ended (idle, or its session finished): start again if rows came meanwhile."""
+        wake = self._wake.get(room_id)
+        if wake is not None and wake.is_set() and not self._closing:
+            self.notify(room_id)
 
     async def _worker(self, room_id: int) -> None:
+        """Fold the room's new rows when woken, checkpoint every ``checkpoint_every`` seconds,
+        finish the session at its end; leave after ``idle_after`` seconds without rows."""
         wake = self._wake[room_id]
+        idle = 0.0
         while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self.checkpoint_every)
+            woke = wake.is_set()
             wake.clear()
             if self._closing:
                 return
@@ -108,6 +120,16 @@ class Analytics:
             except Exception:
                 log.exception("room %s: analytics failed; retrying", room_id)
                 self._live.pop(room_id, None)
+                continue
+            idle = 0.0 if woke else idle + self.checkpoint_every
+            if idle >= self.idle_after and not live.dirty:
+                self._live.pop(room_id, None)  # reloaded from its checkpoint when needed
+                return
+
+    def idle(self, room_id: int) -> bool:
+        """No worker runs for ``room_id`` and nothing of it is held in memory."""
+        worker = self._workers.get(room_id)
+        return (worker is None or worker.done()) and room_id not in self._live
 
     async def flush(self) -> None:
         """Fold and checkpoint every session held in memory (e.g. before shutdown)."""
