@@ -9,9 +9,13 @@
     within the last 200 messages: what polling clients do; served from the store's tail cache)
     and "history" pollers read random old pages (catch-up reads: SQLite on the reader threads).
 (c) end to end: 200 rooms × 10 messages/s from the simulator through the collector and the store
-    to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery.
+    to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery, CPU
+    of the service, the simulator and the pollers (share of one core over the measured window),
+    service RSS. ``--rooms 50,100,200,500`` runs one step per count and prints a table.
 
-Usage: ``python bench/api.py [a] [b] [c] [--rooms N --rate R --seconds S]`` (default: all).
+Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--profile DIR]``
+(default: all). ``--profile DIR`` attaches py-spy (dev extra) to the service while it is measured
+and prints where the samples were (self and inclusive shares per function).
 (c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
 if SIGTERM is ignored) and the pollers in this process; bounded by ``--seconds`` + 30 s.
 """
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 import orjson
+from profiling import attach, detach, summary
 
 from dylive.store import Record, RoomRecord, SQLiteStore
 
@@ -145,7 +150,11 @@ def chat_paths(token: str, pollers: int, live: bool) -> list[list[str]]:
     ]
 
 
-async def chat_vs_bare(tmp: str, pollers: int = 32, seconds: float = 5.0) -> float:
+async def chat_vs_bare(
+    tmp: str, pollers: int = 32, seconds: float = 3.0, rounds: int = 3, profile: str = ""
+) -> tuple[float, float]:
+    """Rounds of bare / live / history / bare ...: each chat ratio is taken against the mean of
+    the bare figures measured just before and just after it (machine noise hits both)."""
     from dylive.serve import tokens
 
     db = str(Path(tmp) / "b.sqlite3")
@@ -156,41 +165,51 @@ async def chat_vs_bare(tmp: str, pollers: int = 32, seconds: float = 5.0) -> flo
         token = await tokens.create(store, "bench")
         await store.upsert_room(RoomRecord(ROOM, web_rid="615189692839", status=2))
     live, history = chat_paths(token, pollers, True), chat_paths(token, pollers, False)
-    port = 18000 + os.getpid() % 1000
+    port = free_port()
     body_path = str(Path(tmp) / "body.json")
     Path(body_path).write_bytes(b"{}")
     proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
     try:
         # a sample page is the bare body: same size
-        for _ in range(200):
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
+        await wait_listening(port, proc)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         sample = await http_get(reader, writer, history[0][0])
         writer.close()
         Path(body_path).write_bytes(sample)
-        proc.terminate()
-        proc.wait()
+        stop(proc)
         proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
-        await asyncio.sleep(1.5)
+        await wait_listening(port, proc)
         await load(port, live, 1.0)  # warm up
-        bare1 = await load(port, [["/bare"]] * pollers, seconds)
-        chat = await load(port, live, seconds)
-        old = await load(port, history, seconds)
-        bare2 = await load(port, [["/bare"]] * pollers, seconds)
+        bare = [await load(port, [["/bare"]] * pollers, seconds)]
+        chat: dict[str, list[float]] = {"live": [], "history": []}
+        for r in range(rounds):
+            for name, paths in (("live", live), ("history", history)):
+                spy = attach(proc.pid, f"{profile}/b-{name}.txt") if profile and not r else None
+                chat[name].append(await load(port, paths, seconds))
+                detach(spy)
+            bare.append(await load(port, [["/bare"]] * pollers, seconds))
     finally:
-        proc.terminate()
-        proc.wait()
-    bare = (bare1 + bare2) / 2  # measured before and after the chat runs
+        stop(proc)
+    ratios = {
+        name: [x / ((bare[r] + bare[r + 1]) / 2) for r, x in enumerate(xs)]
+        for name, xs in chat.items()
+    }
     print(
-        f"(b) {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes):"
-        f" bare {bare:,.0f} req/s ({bare1:,.0f} before, {bare2:,.0f} after);"
-        f" live chat {chat:,.0f} req/s = {chat * 50:,.0f} msgs/s, ratio {chat / bare:.2f};"
-        f" history chat {old:,.0f} req/s, ratio {old / bare:.2f}"
+        f"(b) {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
+        f" of {seconds:g} s: bare req/s {', '.join(f'{x:,.0f}' for x in bare)}"
     )
-    return chat / bare
+    for name, xs in chat.items():
+        rs = ratios[name]
+        print(
+            f"    {name:7} chat req/s {', '.join(f'{x:,.0f}' for x in xs)}; ratio per round "
+            f"{', '.join(f'{x:.2f}' for x in rs)}; median {statistics.median(rs):.2f} (target >= 0.6)"
+        )
+    if profile:
+        for name in chat:
+            path = Path(profile) / f"b-{name}.txt"
+            if path.exists():
+                print(summary(path, title=f"(b) {name}"))
+    return statistics.median(ratios["live"]), statistics.median(ratios["history"])
 
 
 # -- (c) end to end --------------------------------------------------------------------------------
@@ -251,12 +270,20 @@ async def long_poll(port: int, path: str, until: float, out: list[tuple[int, flo
     writer.close()
 
 
-async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_e2e(
+    tmp: str, *, rooms: int, rate: float, seconds: float, profile: str = ""
+) -> dict[str, float]:
     """Sim (subprocess) with ``rooms`` rooms → ``dylive serve`` (subprocess, pinned collectors,
-    SQLite) → one long-poller per room in this process."""
+    SQLite) → one long-poller per room in this process. Returns the step's figures."""
     import httpx
 
-    db = str(Path(tmp) / "c.sqlite3")
+    db = str(Path(tmp) / f"c{rooms}.sqlite3")
     sim_port, api_port = free_port(), free_port()
     web_rids = [str(700_000_000_000 + i) for i in range(rooms)]
     out = subprocess.run(
@@ -267,6 +294,7 @@ async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> None:
     token = out.stdout.decode().split()[-1]
     sim = spawn("sim", "--port", str(sim_port), "--rate", str(rate), "--seed", "2")
     serve: subprocess.Popen[bytes] | None = None
+    spy = None
     try:
         await wait_listening(sim_port, sim)
         sim_url = f"http://127.0.0.1:{sim_port}"
@@ -292,10 +320,17 @@ async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> None:
                 samples.append(rss_mb(serve.pid)[0])
                 await asyncio.sleep(min(10.0, seconds / 4))
 
+        if profile:
+            spy = attach(serve.pid, f"{profile}/c-{rooms}.txt")
+        cpu0 = (cpu_seconds(serve.pid), cpu_seconds(sim.pid), time.process_time())
+        wall0 = time.time()
         pollers = asyncio.gather(
             sample_rss(), *(long_poll(api_port, p, until, delivered) for p in paths)
         )
         await asyncio.wait_for(pollers, seconds + 30)
+        wall = time.time() - wall0
+        cpu = (cpu_seconds(serve.pid), cpu_seconds(sim.pid), time.process_time())
+        detach(spy)
         rss, peak = rss_mb(serve.pid)
         sim_rss, _ = rss_mb(sim.pid)
         created: dict[int, int] = {}
@@ -304,42 +339,94 @@ async def run_e2e(tmp: str, *, rooms: int, rate: float, seconds: float) -> None:
                 log = orjson.loads((await client.get(f"/__sim/rooms/{web_rid}/log")).content)
                 created.update((e["msg_id"], e["created_at"]) for e in log)
     finally:
+        detach(spy)
         if serve is not None:
             stop(serve)
         stop(sim)
     lat = sorted(t - created[m] / 1000 for m, t in delivered if m in created)
     if not lat:
         print(f"(c) {rooms} rooms: no messages delivered")
-        return
-    p50 = statistics.median(lat)
-    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        return {"rooms": rooms}
+    share = [100 * (b - a) / wall for a, b in zip(cpu0, cpu, strict=True)]
+    fig = {
+        "rooms": rooms,
+        "msgs": len(lat) / seconds,
+        "service_cpu": share[0],
+        "sim_cpu": share[1],
+        "client_cpu": share[2],
+        "rss_start": rss_start,
+        "rss": rss,
+        "peak": peak,
+        "p50": statistics.median(lat) * 1000,
+        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
+    }
     print(
         f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered"
-        f" ({len(lat) / seconds:,.0f}/s), emit→delivery p50 {p50 * 1000:.0f} ms,"
-        f" p99 {p99 * 1000:.0f} ms; service RSS {rss_start:.0f} MB at start, {rss:.0f} MB at end"
-        f" (peak {peak:.0f} MB),"
+        f" ({fig['msgs']:,.0f}/s), emit→delivery p50 {fig['p50']:.0f} ms,"
+        f" p99 {fig['p99']:.0f} ms; CPU (% of one core) service {share[0]:.0f},"
+        f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
+        f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; service RSS samples (MB): "
         + ", ".join(f"{x:.0f}" for x in samples)
     )
+    if profile and Path(f"{profile}/c-{rooms}.txt").exists():
+        print(summary(f"{profile}/c-{rooms}.txt", title=f"(c) {rooms} rooms"))
+    return fig
+
+
+def e2e_table(figs: list[dict[str, float]]) -> None:
+    """The (c) steps as a Markdown table (the README's benchmark section)."""
+    print(
+        "| rooms | msgs/s delivered | service CPU (% of a core) | service RSS end / peak (MB)"
+        " | MB per room | p50 (ms) | p99 (ms) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for f in figs:
+        if "p50" not in f:
+            print(f"| {f['rooms']:.0f} | nothing delivered | | | | | |")
+            continue
+        print(
+            f"| {f['rooms']:.0f} | {f['msgs']:,.0f} | {f['service_cpu']:.0f} |"
+            f" {f['rss']:.0f} / {f['peak']:.0f} | {f['peak'] / f['rooms']:.2f} |"
+            f" {f['p50']:.0f} | {f['p99']:.0f} |"
+        )
 
 
 async def main(args: argparse.Namespace) -> None:
     parts = args.parts or ["a", "b", "c"]
+    profile = args.profile
+    if profile:
+        Path(profile).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if "a" in parts:
             await ingest(str(Path(tmp) / "a1.sqlite3"), 200_000, "NORMAL")
             await ingest(str(Path(tmp) / "a2.sqlite3"), 100_000, "FULL")
         if "b" in parts:
-            await chat_vs_bare(tmp)
+            await chat_vs_bare(tmp, seconds=args.b_seconds, rounds=args.rounds, profile=profile)
         if "c" in parts:
-            await run_e2e(tmp, rooms=args.rooms, rate=args.rate, seconds=args.seconds)
+            figs = [
+                await run_e2e(tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=profile)
+                for n in args.rooms
+            ]
+            if len(figs) > 1:
+                e2e_table(figs)
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
     parser = argparse.ArgumentParser(description="API service benchmarks")
     parser.add_argument("parts", nargs="*", choices=["a", "b", "c"], help="default: all")
-    parser.add_argument("--rooms", type=int, default=200, help="(c) rooms")
+    parser.add_argument(
+        "--rooms",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[200],
+        help="(c) rooms; a comma-separated list runs one step each and prints a table",
+    )
     parser.add_argument("--rate", type=float, default=10.0, help="(c) messages/s per room")
     parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
+    parser.add_argument("--b-seconds", type=float, default=3.0, help="(b) seconds per phase")
+    parser.add_argument("--rounds", type=int, default=3, help="(b) rounds")
+    parser.add_argument(
+        "--profile", default="", help="directory: py-spy profiles of the service (dev extra)"
+    )
     asyncio.run(main(parser.parse_args()))

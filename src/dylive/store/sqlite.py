@@ -56,6 +56,7 @@ from .rows import (
     token_from_row,
 )
 from .sqlite_delivery import SQLiteDelivery
+from .sqlite_pages import EVENT_COLS, PageScan, read_page, tail_rows
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ class _Commit:
     covered: frozenset[int]
 
 
-_EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
+_EVENT_COLS = EVENT_COLS
+#: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
+LOOP_READ_LIMIT = 200
 _TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
 _ROOM_COLS = (
     "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
@@ -119,6 +122,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         self._busy_ms = int(busy_timeout * 1000)
         self.tail = TailCache(tail_size, tail_rooms)
         self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
+        self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
         self.batches = 0
         self.appended = 0
@@ -131,6 +135,8 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # the loop thread never waits for a lock: a busy database sends the read to a thread
+        self._lconn = self._reader_connection(busy_ms=0)
         self._writer = asyncio.create_task(self._write_loop(), name="dylive-sqlite-writer")
 
     def _open_writer(self) -> None:
@@ -178,6 +184,9 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         if self._watch is not None:
             self._watch.close()
             self._watch = None
+        if self._lconn is not None:
+            self._lconn.close()
+            self._lconn = None
         with self._lock:
             for conn in self._rconns:
                 conn.close()
@@ -239,8 +248,10 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                     conn.execute("ROLLBACK TO op")
                     results.append(error)
                 conn.execute("RELEASE op")
+            # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
+            # group by room_id, on every commit; the rowid range reads the new rows only
             rows = conn.execute(
-                "SELECT room_id, max(seq) FROM events WHERE seq > ? GROUP BY room_id",
+                "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ? GROUP BY room_id",
                 (self._max_seq,),
             ).fetchall()
             commit = self._new_rows(conn, rows)
@@ -277,12 +288,16 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                 signal.set()
 
     # -- readers ------------------------------------------------------------------------------
+    def _reader_connection(self, busy_ms: int = 5000) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        return conn
+
     def _rconn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA query_only=1")
-            conn.execute("PRAGMA busy_timeout=5000")
+            conn = self._reader_connection()
             self._local.conn = conn
             with self._lock:
                 self._rconns.append(conn)
@@ -380,11 +395,18 @@ class SQLiteStore(SQLiteDelivery, EventStore):
             return cached
         fill = room_id not in self.tail.cached and self.tail.size > 0
         size = self.tail.size
+        signed = to_signed(room_id)
+        if not fill and limit <= LOOP_READ_LIMIT and self._lconn is not None:
+            scan = PageScan(signed, after_seq, limit, methods)
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
+                if scan.step(self._lconn):  # the common case: one chunk, on this thread
+                    return scan.page()
+            done: PageScan = await self._query(scan.run)  # the rest on a reader thread
+            return done.page()
 
         def query(conn: sqlite3.Connection) -> tuple[Page, list[StoredMessage]]:
-            signed = to_signed(room_id)
-            page = _read_page(conn, signed, after_seq, limit, methods)
-            return page, (_tail_rows(conn, signed, size) if fill else [])
+            page = read_page(conn, signed, after_seq, limit, methods)
+            return page, (tail_rows(conn, signed, size) if fill else [])
 
         result: tuple[Page, list[StoredMessage]] = await self._query(query)
         page, rows = result
@@ -612,45 +634,8 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         return [ses.session_from_row(row) for row in rows]
 
 
-def _tail_rows(conn: sqlite3.Connection, room_id: int, size: int) -> list[StoredMessage]:
-    """The room's latest ``size`` rows, ascending (one snapshot)."""
-    rows = conn.execute(
-        f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT ?",
-        (room_id, size),
-    ).fetchall()
-    return [message_from_row(row) for row in reversed(rows)]
-
-
-def _read_page(
-    conn: sqlite3.Connection,
-    room_id: int,
-    after_seq: int,
-    limit: int,
-    methods: frozenset[str] | None,
-) -> Page:
-    """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work: chunks
-    start a little above ``limit`` and double, up to 20 chunks of at most 2,000 rows)."""
-    chunk = limit if methods is None else limit + limit // 4 + 8
-    messages: list[StoredMessage] = []
-    ignored: dict[str, None] = {}
-    last = after_seq
-    for _ in range(20):
-        rows = conn.execute(
-            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (room_id, last, chunk),
-        ).fetchall()
-        for row in rows:
-            last = row[0]
-            if methods is None or row[3] in methods:
-                messages.append(message_from_row(row))
-                if len(messages) >= limit:
-                    return Page(messages, last, list(ignored))
-            else:
-                ignored[row[3]] = None
-        if len(rows) < chunk:
-            break
-        chunk = min(chunk * 2, 2000)
-    return Page(messages, last, list(ignored))
+#: Kept for callers that compare against a plain SQL page (tests).
+_read_page = read_page
 
 
 #: Failures caused by the data of one operation (a value out of range, a type SQLite cannot

@@ -1,0 +1,77 @@
+"""Sampling profiles for the benchmarks: py-spy attached to a running process by pid.
+
+``attach(pid, path)`` starts ``py-spy record`` (collapsed stacks, ``--format raw``) on a benchmark's
+service process; ``detach(proc)`` stops it with SIGINT so that it writes the file; ``summary(path)``
+prints where the samples were: by leaf function (self time) and by any function on the stack
+(inclusive time), as a share of all samples. py-spy is a dev extra (``pip install -e '.[dev]'``);
+without it ``attach`` says so and returns None.
+"""
+
+from __future__ import annotations
+
+import collections
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def attach(pid: int, path: str | Path, *, rate: int = 250) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(exe).exists():
+        print("profile: py-spy is not installed (pip install -e '.[dev]'); no profile taken")
+        return None
+    cmd = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
+    cmd += ["--output", str(path), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def detach(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGINT (py-spy then writes its file), SIGKILL after 20 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _frame(text: str) -> str:
+    """``func (path/to/file.py:12)`` → ``func (file.py)``: lines of one function merged."""
+    name, _, where = text.partition(" (")
+    file = where.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+    return f"{name} ({file})"
+
+
+def summary(path: str | Path, *, top: int = 25, title: str = "") -> str:
+    """The top functions by self and by inclusive share of the samples in a raw py-spy file."""
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [_frame(f) for f in stack.split(";") if f]
+        if not frames:
+            continue
+        total += n
+        own[frames[-1]] += n
+        for f in set(frames):
+            incl[f] += n
+    if not total:
+        return f"profile {title}: no samples"
+    lines = [f"profile {title}: {total} samples ({path})", "  self %  function"]
+    lines += [f"  {100 * n / total:6.1f}  {f}" for f, n in own.most_common(top)]
+    lines += ["  incl %  function"]
+    lines += [f"  {100 * n / total:6.1f}  {f}" for f, n in incl.most_common(top)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        print(summary(arg, top=40))
