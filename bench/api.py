@@ -245,8 +245,8 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
-async def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
+async def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float = 20.0) -> None:
+    for _ in range(int(within / 0.05)):
         if proc.poll() is not None:
             raise RuntimeError(f"child exited with {proc.returncode}")
         try:
@@ -307,7 +307,7 @@ async def run_e2e(
             "serve", "--db", db, "--upstream", sim_url, "--port", str(api_port),
             "--signing", "off", "--no-ranklist", *pins,
         )  # fmt: skip
-        await wait_listening(api_port, serve)
+        await wait_listening(api_port, serve, within=30 + rooms / 2)  # pins resolve first
         await asyncio.sleep(5.0)  # collectors connect
         delivered: list[tuple[int, float]] = []
         rss_start, _ = rss_mb(serve.pid)

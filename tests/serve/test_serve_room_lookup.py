@@ -42,3 +42,45 @@ async def test_concurrent_lookups_resolve_once(tmp_path: Path) -> None:
         finally:
             await rooms.stop()
         assert rooms._web_rids == {}
+
+
+async def test_pins_resolve_concurrently_at_start(tmp_path: Path) -> None:
+    """Hundreds of pinned rooms must not start one upstream round trip after another."""
+    web_rids = [f"70000000000{i}" for i in range(4)]
+    async with (
+        SimServer(SimConfig(seed=3, rate=1.0)) as sim,
+        SQLiteStore(tmp_path / "r.db") as store,
+    ):
+        for web_rid in web_rids:
+            sim.create_room(web_rid)
+        real = default_resolver(upstream=sim.base_url, signing="off")
+        inflight: list[int] = [0, 0]  # now, most at once
+        both = asyncio.Event()
+
+        async def resolver(ident: str) -> RoomInfo:
+            inflight[0] += 1
+            inflight[1] = max(inflight)
+            if inflight[0] >= 2:
+                both.set()
+            try:  # hold this resolution until another one runs beside it (or 10 s pass)
+                await asyncio.wait_for(both.wait(), 10.0)
+            except TimeoutError:
+                pass
+            try:
+                return await real(ident)
+            finally:
+                inflight[0] -= 1
+
+        rooms = RoomManager(
+            store,
+            resolver=resolver,
+            source_factory=collector_source(upstream=sim.base_url),
+            idle_timeout=60,
+        )
+        await rooms.start(web_rids)
+        try:
+            assert inflight[1] >= 2
+            assert {s.info.web_rid for s in rooms.rooms.values()} == set(web_rids)
+            assert all(s.pinned for s in rooms.rooms.values())
+        finally:
+            await rooms.stop()

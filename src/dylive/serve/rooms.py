@@ -92,12 +92,20 @@ class RoomManager:
         self._reaper: asyncio.Task[None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def start(self, pins: list[str]) -> None:
-        for ident in [*await self.store.pins(), *pins]:
-            try:
-                await self.pin(ident, persist=False)
-            except ApiError as exc:
-                log.warning("room %s: cannot pin: %s", ident, exc.kind.msg)
+    async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
+        """Pin the stored and the given rooms, ``concurrency`` resolutions at a time (hundreds
+        of pinned rooms would otherwise delay startup by one upstream round trip each)."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def pin(ident: str) -> None:
+            async with gate:
+                try:
+                    await self.pin(ident, persist=False)
+                except ApiError as exc:
+                    log.warning("room %s: cannot pin: %s", ident, exc.kind.msg)
+
+        idents = dict.fromkeys([*await self.store.pins(), *pins])
+        await asyncio.gather(*(pin(ident) for ident in idents))
         self._reaper = asyncio.create_task(self._reap(), name="dylive-room-reaper")
 
     async def stop(self) -> None:
