@@ -303,6 +303,15 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                 self._rconns.append(conn)
         return conn
 
+    async def _point(self, sql: str, args: tuple[Any, ...]) -> Any:
+        """One row by a unique key (one index descent): on the loop thread, no thread hop."""
+        if self._lconn is None:
+            return await self._query(lambda conn: conn.execute(sql, args).fetchone())
+        try:
+            return self._lconn.execute(sql, args).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
     async def _query(self, fn: _Fn) -> Any:
         loop = asyncio.get_running_loop()
         try:
@@ -517,11 +526,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         hit = self._tokens.get(digest)
         if hit is not None and hit[0] == version >= 0:
             return hit[1]
-        row = await self._query(
-            lambda conn: conn.execute(
-                f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,)
-            ).fetchone()
-        )
+        row = await self._point(f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,))
         record = token_from_row(row) if row else None
         if len(self._tokens) >= 10_000:
             self._tokens.clear()
@@ -558,11 +563,9 @@ class SQLiteStore(SQLiteDelivery, EventStore):
     # -- positions ----------------------------------------------------------------------------
     async def get_position(self, token_id: int, room_id: int) -> int | None:
         pending = self._pending_pos.get((token_id, room_id))
-        row = await self._query(
-            lambda conn: conn.execute(
-                "SELECT seq FROM positions WHERE token_id = ? AND room_id = ?",
-                (token_id, to_signed(room_id)),
-            ).fetchone()
+        row = await self._point(
+            "SELECT seq FROM positions WHERE token_id = ? AND room_id = ?",
+            (token_id, to_signed(room_id)),
         )
         stored = int(row[0]) if row else None
         if pending is not None:
