@@ -98,6 +98,7 @@ CHILD = """
 import asyncio, sys
 from starlette.responses import Response
 from starlette.routing import Route
+from dylive.serve import runtime
 from dylive.serve.app import ServiceConfig, create_app
 import uvicorn
 db, port, body_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -106,7 +107,11 @@ async def bare(request):
     return Response(body, media_type="application/json")
 app = create_app(ServiceConfig(db=db, upstream="http://127.0.0.1:9", ranklist=False))
 app.router.routes.append(Route("/bare", bare))
-uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+config = uvicorn.Config(
+    app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+    http=runtime.http_name(),
+)
+runtime.run(uvicorn.Server(config).serve())
 """
 
 
@@ -194,8 +199,11 @@ async def chat_vs_bare(
         name: [x / ((bare[r] + bare[r + 1]) / 2) for r, x in enumerate(xs)]
         for name, xs in chat.items()
     }
+    from dylive.serve import runtime
+
     print(
         f"(b) {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
+        f" ({runtime.loop_name()} loop, {runtime.http_name()} parser)"
         f" of {seconds:g} s: bare req/s {', '.join(f'{x:,.0f}' for x in bare)}"
     )
     for name, xs in chat.items():

@@ -56,6 +56,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "retention_hours", "0", "Delete stored messages older than this (0 = keep forever)."
         ),
+        Setting("loop", "auto", "Event loop of the service: auto, uvloop or asyncio."),
+        Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),
     )
 }
 

@@ -4,6 +4,7 @@ the simulator), and a collected room is found by web_rid and by room_id without 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from dylive.serve.rooms import RoomManager, collector_source, default_resolver
@@ -62,10 +63,9 @@ async def test_pins_resolve_concurrently_at_start(tmp_path: Path) -> None:
             inflight[1] = max(inflight)
             if inflight[0] >= 2:
                 both.set()
-            try:  # hold this resolution until another one runs beside it (or 10 s pass)
+            # hold this resolution until another one runs beside it (or 10 s pass)
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(both.wait(), 10.0)
-            except TimeoutError:
-                pass
             try:
                 return await real(ident)
             finally:

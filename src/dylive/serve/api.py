@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,9 @@ async def healthz(request: Request) -> Response:
     svc: Service = request.app.state.svc
     reasons = [r for state in svc.rooms.rooms.values() for r in state.problems()]
     status = "degraded" if reasons else "ok"
-    return ok({"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20]})
+    loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]  # uvloop / asyncio
+    data = {"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20], "loop": loop}
+    return ok(data)
 
 
 async def rooms(request: Request) -> Response:

@@ -14,7 +14,7 @@ from dylive import settings
 from dylive.errors import DyliveError
 from dylive.store import open_store
 
-from . import tokens
+from . import runtime, tokens
 from .app import ServiceConfig, create_app
 
 
@@ -157,6 +157,7 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=5,
+            http=runtime.http_name(),
         )
     )
     task = asyncio.create_task(server.serve())
@@ -174,7 +175,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     port = settings.get("port") if args.port is None else args.port
     try:
         config = serve_config(args)
-        asyncio.run(run_server(config, host, int(port)))
+        runtime.run(run_server(config, host, int(port)))
     except KeyboardInterrupt:
         return 130
     except DyliveError as exc:

@@ -199,17 +199,22 @@ class RoomManager:
         """Record a poll by a token; start collecting a live room (room limit enforced)."""
         now = time.monotonic()
         seen = self._token_rooms.setdefault(token_id, {})
-        for rid, stamp in list(seen.items()):
-            if now - stamp > self.idle_timeout:
-                del seen[rid]
         if info.room_id not in seen and room_limit and len(seen) >= room_limit:
-            raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
+            self._expire(seen, now)  # only here: a scan per poll costs O(rooms of the token)
+            if len(seen) >= room_limit:
+                raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
         seen[info.room_id] = now
         state = self.rooms.get(info.room_id)
         if state is None and live:
             state = self._start(info, pinned=False)
         if state is not None:
             state.last_polled = now
+
+    def _expire(self, seen: dict[int, float], now: float) -> None:
+        """Forget the rooms a token has not polled for ``idle_timeout`` seconds."""
+        for rid, stamp in list(seen.items()):
+            if now - stamp > self.idle_timeout:
+                del seen[rid]
 
     async def pin(self, ident: str, *, persist: bool = True) -> RoomState:
         info, live = await self.lookup(ident)
@@ -253,6 +258,8 @@ class RoomManager:
         while True:
             await asyncio.sleep(max(0.05, min(self.idle_timeout / 4, 10.0)))
             now = time.monotonic()
+            for seen in self._token_rooms.values():
+                self._expire(seen, now)
             for state in list(self.rooms.values()):
                 idle = now - state.last_polled > self.idle_timeout
                 done = state.task is None or state.task.done()

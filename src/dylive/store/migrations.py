@@ -125,6 +125,13 @@ SQLITE: tuple[str, ...] = (
     );
     CREATE INDEX sessions_web_rid ON sessions (web_rid, started_at);
     """,
+    # 5: page reads come from one covering index: a room's rows sit together in seq order with
+    # everything a page needs (no table look-up per row); it replaces events_room_seq (a prefix)
+    """
+    CREATE INDEX events_room_page
+        ON events (room_id, seq, msg_id, method, created_at, stored_at, rendered);
+    DROP INDEX events_room_seq;
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (

@@ -75,6 +75,18 @@ class _Commit:
 
 
 _EVENT_COLS = EVENT_COLS
+# every room's newest seq by a loose index scan (one index descent per room), not a scan of the
+# whole (fat, covering) events_room_page index as GROUP BY room_id would do
+_LAST_SEQS = """
+WITH RECURSIVE r(room_id) AS (
+    SELECT min(room_id) FROM events
+    UNION ALL
+    SELECT (SELECT min(room_id) FROM events WHERE room_id > r.room_id) FROM r
+    WHERE r.room_id IS NOT NULL
+)
+SELECT room_id, (SELECT max(seq) FROM events WHERE room_id = r.room_id) FROM r
+WHERE room_id IS NOT NULL
+"""
 #: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
 LOOP_READ_LIMIT = 200
 _TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
@@ -145,7 +157,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         self._migrate(conn)
-        for room_id, seq in conn.execute("SELECT room_id, max(seq) FROM events GROUP BY room_id"):
+        for room_id, seq in conn.execute(_LAST_SEQS):
             self._last[to_unsigned(room_id)] = seq
         self._max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         self._wconn = conn

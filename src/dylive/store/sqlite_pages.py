@@ -14,10 +14,16 @@ from __future__ import annotations
 import sqlite3
 
 from .base import Page, StoredMessage
+from .migrations import to_unsigned
 from .rows import message_from_row
 
 EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
-_PAGE_SQL = f"SELECT {EVENT_COLS} FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+# every column is in the covering index events_room_page: no table look-up per row
+_PAGE_SQL = (
+    "SELECT seq, msg_id, method, created_at, stored_at, rendered FROM events"
+    " WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+_U64 = 1 << 64
 _MAX_CHUNKS = 20
 _MAX_CHUNK = 2000
 
@@ -56,15 +62,20 @@ class PageScan:
             return True
         rows = conn.execute(_PAGE_SQL, (self._room, self._last, self._chunk)).fetchall()
         methods, messages, limit = self._methods, self.messages, self._limit
-        for row in rows:
-            self._last = row[0]
-            if methods is None or row[3] in methods:
-                messages.append(message_from_row(row))
+        room = to_unsigned(self._room)
+        for seq, msg_id, method, created_at, stored_at, rendered in rows:
+            self._last = seq
+            if methods is None or method in methods:
+                if msg_id < 0:
+                    msg_id += _U64
+                messages.append(
+                    StoredMessage(seq, room, msg_id, method, created_at, stored_at, rendered)
+                )
                 if len(messages) >= limit:
                     self.done = True
                     return True
             else:
-                self._ignored[row[3]] = None
+                self._ignored[method] = None
         self._chunks += 1
         self.done = len(rows) < self._chunk or self._chunks >= _MAX_CHUNKS
         self._chunk = min(self._chunk * 2, _MAX_CHUNK)

@@ -1,0 +1,71 @@
+"""The event loop and HTTP parser the service runs on: fast C implementations when installed.
+
+``uvloop`` (a libuv event loop) and ``httptools`` (the C HTTP/1.1 parser) are optional: with
+them the request path costs less CPU; without them (``pip install dylive`` on a platform without
+wheels, or ``DYLIVE_LOOP=asyncio`` / ``DYLIVE_HTTP=h11``) the standard asyncio loop and the
+pure-Python h11 parser serve the same API. ``auto`` (the default) takes the fast one when it can
+be imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from dylive import settings
+from dylive.settings import SettingError
+
+T = TypeVar("T")
+
+_LOOPS = ("auto", "uvloop", "asyncio")
+_HTTP = ("auto", "httptools", "h11")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _choice(name: str, allowed: tuple[str, ...], value: str | None) -> str:
+    chosen = (value or settings.get(name)).strip().lower()
+    if chosen not in allowed:
+        env = settings.SETTINGS[name].env
+        raise SettingError(f"{env} must be one of {', '.join(allowed)}, not {chosen!r}")
+    return chosen
+
+
+def loop_name(value: str | None = None) -> str:
+    """``uvloop`` or ``asyncio``: the loop ``run`` uses (setting ``loop``, else ``value``)."""
+    chosen = _choice("loop", _LOOPS, value)
+    if chosen == "auto":
+        return "uvloop" if _installed("uvloop") else "asyncio"
+    if chosen == "uvloop" and not _installed("uvloop"):
+        raise SettingError("DYLIVE_LOOP=uvloop but uvloop is not installed (pip install uvloop)")
+    return chosen
+
+
+def http_name(value: str | None = None) -> str:
+    """``httptools`` or ``h11``: the HTTP/1.1 implementation handed to uvicorn."""
+    chosen = _choice("http", _HTTP, value)
+    if chosen == "auto":
+        return "httptools" if _installed("httptools") else "h11"
+    if chosen == "httptools" and not _installed("httptools"):
+        raise SettingError("DYLIVE_HTTP=httptools but httptools is not installed")
+    return chosen
+
+
+def loop_factory(value: str | None = None) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """A factory of the chosen event loop (None: asyncio's default)."""
+    if loop_name(value) != "uvloop":
+        return None
+    import uvloop
+
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(main: Coroutine[Any, Any, T], *, loop: str | None = None) -> T:
+    """``asyncio.run(main)`` on the chosen event loop."""
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        return runner.run(main)

@@ -1,0 +1,73 @@
+"""The service's event loop and HTTP parser: uvloop/httptools when installed, and the pure-Python
+fallback (asyncio + h11) serving the same API; bad settings fail in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import httpx
+import orjson
+import pytest
+
+from dylive.serve import runtime
+from dylive.settings import SettingError
+
+
+def test_choices_follow_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DYLIVE_LOOP", "asyncio")
+    monkeypatch.setenv("DYLIVE_HTTP", "h11")
+    assert (runtime.loop_name(), runtime.http_name()) == ("asyncio", "h11")
+    assert runtime.loop_factory() is None
+    monkeypatch.setenv("DYLIVE_LOOP", "auto")
+    monkeypatch.setenv("DYLIVE_HTTP", "auto")
+    assert runtime.loop_name() == "uvloop"  # installed with dylive (CPython, not Windows)
+    assert runtime.http_name() == "httptools"
+    monkeypatch.setenv("DYLIVE_LOOP", "trio")
+    with pytest.raises(SettingError, match="DYLIVE_LOOP must be one of auto, uvloop, asyncio"):
+        runtime.loop_name()
+
+
+def test_a_fast_choice_that_is_missing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "_installed", lambda module: False)
+    assert (runtime.loop_name("auto"), runtime.http_name("auto")) == ("asyncio", "h11")
+    with pytest.raises(SettingError, match="uvloop is not installed"):
+        runtime.loop_name("uvloop")
+    with pytest.raises(SettingError, match="httptools is not installed"):
+        runtime.http_name("httptools")
+
+
+def test_run_uses_the_chosen_loop() -> None:
+    async def kind() -> str:
+        return type(asyncio.get_running_loop()).__module__.partition(".")[0]
+
+    assert runtime.run(kind(), loop="asyncio") == "asyncio"
+    assert runtime.run(kind(), loop="uvloop") == "uvloop"
+
+
+@pytest.mark.parametrize(("loop", "http"), [("asyncio", "h11"), ("uvloop", "httptools")])
+async def test_dylive_serve_answers_on_either_runtime(
+    tmp_path: object, loop: str, http: str
+) -> None:
+    env = {**os.environ, "DYLIVE_LOOP": loop, "DYLIVE_HTTP": http, "DYLIVE_SIGNING": "off"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dylive", "--log-level", "warning", "serve",
+        "--db", f"{tmp_path}/r.db", "--upstream", "http://127.0.0.1:9", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        assert line.startswith(b"dylive serve: listening on "), line
+        base = line.decode().rsplit(" ", 1)[1].strip()
+        async with httpx.AsyncClient(base_url=base) as client:
+            health = orjson.loads((await client.get("/healthz")).content)
+            assert health["data"]["loop"] == loop
+            for _ in range(3):  # keep-alive: several requests on one connection
+                resp = await client.get("/douyin/liveroom/chat", params={"room_id": "1"})
+                assert resp.status_code == 401
+                assert orjson.loads(resp.content)["code"] == 40001
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
