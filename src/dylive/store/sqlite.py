@@ -317,12 +317,10 @@ class SQLiteStore(SQLiteDelivery, EventStore):
 
     async def _point(self, sql: str, args: tuple[Any, ...]) -> Any:
         """One row by a unique key (one index descent): on the loop thread, no thread hop."""
-        if self._lconn is None:
-            return await self._query(lambda conn: conn.execute(sql, args).fetchone())
-        try:
-            return self._lconn.execute(sql, args).fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from exc
+        if self._lconn is not None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: on a thread instead
+                return self._lconn.execute(sql, args).fetchone()
+        return await self._query(lambda conn: conn.execute(sql, args).fetchone())
 
     async def _query(self, fn: _Fn) -> Any:
         loop = asyncio.get_running_loop()
