@@ -185,20 +185,20 @@ class SQLiteStore(SQLiteDelivery, EventStore):
             await self._writer
             self._writer = None
         loop = asyncio.get_running_loop()
+        # reads still running (a cancelled request's query goes on in its thread) finish before
+        # their connections close: closing a connection under a running query crashes SQLite
+        await loop.run_in_executor(self._wexec, self._rexec.shutdown, True)
         await loop.run_in_executor(self._wexec, self._close_all)
         self._wexec.shutdown(wait=True)
-        self._rexec.shutdown(wait=True)
+        for conn in (self._watch, self._lconn):  # the loop thread's own connections
+            if conn is not None:
+                conn.close()
+        self._watch = self._lconn = None
 
     def _close_all(self) -> None:
         if self._wconn is not None:
             self._wconn.close()
             self._wconn = None
-        if self._watch is not None:
-            self._watch.close()
-            self._watch = None
-        if self._lconn is not None:
-            self._lconn.close()
-            self._lconn = None
         with self._lock:
             for conn in self._rconns:
                 conn.close()
