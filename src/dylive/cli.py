@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "dylive.decode.cli",  # decode
     "dylive.store.cli",  # export
     "dylive.analytics.cli",  # report
+    "dylive.deliver.cli",  # webhook
 )
 
 

@@ -162,12 +162,85 @@ def openapi_document() -> dict[str, Any]:
                     _param("format", "json (default, the envelope), md or csv (text)"),
                 ],
             ),
+            **delivery_paths(ok_resp, errors),
             "/metrics": {
                 "get": {
                     "summary": "Prometheus metrics",
                     "responses": {"200": {"description": "text"}},
                 }
             },
+        },
+    }
+
+
+_HOOK_BODY = {
+    "type": "object",
+    "required": ["url", "rooms"],
+    "properties": {
+        "url": {"type": "string", "description": "http(s) URL receiving signed POSTs"},
+        "secret": {
+            "type": "string",
+            "description": "HMAC-SHA256 key, 16-256 chars; omitted = generated, returned once",
+        },
+        "rooms": {"type": "array", "items": {"type": "string"}, "description": "1-100 rooms"},
+        "methods": {"type": "array", "items": {"type": "string"}, "description": "filter"},
+        "batch_size": {"type": "integer", "description": "messages per POST, 1-1000 (100)"},
+        "batch_ms": {"type": "integer", "description": "wait to fill a batch, 0-60000 (100)"},
+    },
+}
+
+
+def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """Webhooks and the WebSocket feeds (see dylive.serve.webhooks_api and feed_api)."""
+
+    def verb(summary: str, params: list[dict[str, Any]], body: Any = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": ok_resp, **errors},
+        }
+        if body is not None:
+            spec["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
+        return spec
+
+    ws = {"101": {"description": "WebSocket: JSON text frames (see the README)"}}
+    return {
+        "/api/webhooks": {
+            "get": verb("This token's webhooks: state, lag, counters, last error", [_TOKEN]),
+            "post": verb(
+                "Register a webhook (signed, batched, at-least-once)", [_TOKEN], _HOOK_BODY
+            ),
+        },
+        "/api/webhooks/{id}": {
+            "get": verb("One webhook with its dead letters", [_TOKEN]),
+            "delete": verb("Remove a webhook (positions and dead letters too)", [_TOKEN]),
+        },
+        "/api/webhooks/{id}/pause": {"post": verb("Pause a webhook", [_TOKEN])},
+        "/api/webhooks/{id}/resume": {"post": verb("Resume a paused webhook", [_TOKEN])},
+        "/api/webhooks/{id}/dead-letters/{letter}/replay": {
+            "post": verb("Send a dead letter again (deleted once acknowledged)", [_TOKEN])
+        },
+        "/api/rooms/{room}/ws": {
+            "get": {
+                "summary": "WebSocket feed of a room, resumable from a cursor",
+                "parameters": [
+                    _param("token", "API token; or Sec-WebSocket-Protocol `bearer.<token>`"),
+                    _param("cursor", "continue after this cursor (a chat or feed cursor)"),
+                    _param("count", "latest messages to send first (default 0)", kind="integer"),
+                    _param("methods", "as the chat endpoint; `all` for every method"),
+                ],
+                "responses": ws,
+            }
+        },
+        "/ws/{live_id}": {
+            "get": {
+                "summary": "douyinLive-compatible WebSocket feed (protojson frames)",
+                "parameters": [_param("token", "API token (or the service's --douyinlive-token)")],
+                "responses": ws,
+            }
         },
     }
 

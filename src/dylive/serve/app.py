@@ -22,13 +22,25 @@ from starlette.routing import Route
 
 from dylive import settings
 from dylive.analytics import Analytics, GiftCatalogue
+from dylive.deliver.feed import FeedSettings
+from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import StoreError
 from dylive.source.collector import CollectorOptions
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, TokenRecord, open_store
 
-from . import api, compat, dashboard, sessions, stream, tokens
+from . import (
+    api,
+    compat,
+    dashboard,
+    delivery,
+    feed_api,
+    sessions,
+    stream,
+    tokens,
+    webhooks_api,
+)
 from .audience import AudienceService
 from .errors import (
     INTERNAL,
@@ -71,6 +83,9 @@ class ServiceConfig:
     source_factory: SourceFactory | None = None
     store: EventStore | None = None
     ingest: Tuning = field(default_factory=Tuning)
+    webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
+    feed_settings: FeedSettings = field(default_factory=FeedSettings)
+    douyinlive_token: str = ""  # token name used by /ws/{live_id} clients that send none
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:
@@ -126,6 +141,7 @@ class Service:
             self.store, catalogue=self.catalogue, status=self._collection_status
         )
         self._pruner: Any = None
+        self.webhooks, self.feeds = delivery.attach(self)
 
     def _stored(self, room_id: int, inserted: int) -> None:
         """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
@@ -133,6 +149,7 @@ class Service:
         self.stream.notify(room_id, inserted)
         if inserted:
             self.analytics.notify(room_id)
+            self.webhooks.notify(room_id)
 
     def _collection_status(self, room_id: int) -> dict[str, Any] | None:
         """Collection figures of a room being collected (for running session reports)."""
@@ -170,6 +187,7 @@ class Service:
     async def start(self) -> None:
         await self.store.open()
         await self.rooms.start(self.config.pins)
+        await self.webhooks.start()
         if self.config.retention_hours > 0:
             import asyncio
 
@@ -191,6 +209,7 @@ class Service:
     async def stop(self) -> None:
         if self._pruner is not None:
             self._pruner.cancel()
+        await self.webhooks.stop()
         await self.stream.close()
         await self.rooms.stop()
         await self.analytics.close()
@@ -285,6 +304,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         *api.routes(guarded),
         *sessions.routes(guarded),
         *stream.routes(guarded),
+        *webhooks_api.routes(guarded),
+        *feed_api.routes(),
         *dashboard.routes(),
     ]
     app = Starlette(

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from dylive import settings
+from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import DyliveError
 from dylive.store import open_store
 
@@ -59,6 +60,17 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
     p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
     p.add_argument("--no-ranklist", action="store_true", help="never ask upstream for the ranking")
+    p.add_argument(
+        "--allow-private-webhooks",
+        action="store_true",
+        help="let webhooks target loopback/private/link-local addresses (refused by default)",
+    )
+    p.add_argument(
+        "--douyinlive-token",
+        default=None,
+        metavar="NAME",
+        help="token (by name) for /ws/{live_id} clients that send none (douyinLive clients)",
+    )
     p.set_defaults(func=_run_serve)
 
 
@@ -143,6 +155,10 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         signing=args.signing,
         cookie=args.cookie,
         ranklist=False if args.no_ranklist else None,
+        webhook_settings=WebhookSettings(allow_private=True)
+        if args.allow_private_webhooks
+        else None,
+        douyinlive_token=args.douyinlive_token,
     )
 
 
@@ -158,6 +174,8 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
             access_log=False,
             timeout_graceful_shutdown=5,
             http=runtime.http_name(),
+            ws_ping_interval=20.0,  # WebSocket pings keep feeds (and proxies) alive
+            ws_ping_timeout=20.0,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -12,16 +12,20 @@ code        HTTP    msg                         meaning
 40004       400     room_id格式错误               not a web_rid, room_id or live.douyin.com URL
 40005       400     参数错误                      bad ``count`` / ``wait`` / ``methods`` /
                                                 ``cursor`` / ``internal_ext``
+40006       400     回调地址不允许                 webhook URL unusable, or resolving to a loopback/
+                                                private/link-local address (SSRF guard)
 40301       403     超出房间数量限制               the token's room limit is reached
 40400       404     接口不存在                    unknown path
 40401       404     直播间不存在                  upstream knows no such room
 40402       404     直播场次不存在                no such session (broadcast) id
+40403       404     webhook不存在                 no such webhook (or dead letter) for this token
 40405       405     请求方法不允许                 wrong HTTP method
 40901       409     直播间未开播                  the room exists but is not live (and we have
                                                 nothing stored for it)
 42901       429     请求过于频繁                  per-token rate limit; ``Retry-After`` header
 50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
 50201       502     上游服务异常                  Douyin / the upstream failed or refused
+50202       502     回调投递失败                  a dead-letter replay was not acknowledged
 50301       503     存储服务异常                  the store failed
 ==========  ======  ==========================  ==============================================
 """
@@ -49,15 +53,18 @@ BAD_TOKEN = ErrorKind(40002, 401, "token无效或已被吊销")
 MISSING_ROOM = ErrorKind(40003, 400, "缺少room_id参数")
 BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
 BAD_PARAM = ErrorKind(40005, 400, "参数错误")
+WEBHOOK_TARGET = ErrorKind(40006, 400, "回调地址不允许")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
 UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
+NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
 INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
+REPLAY_FAILED = ErrorKind(50202, 502, "回调投递失败")
 STORE = ErrorKind(50301, 503, "存储服务异常")
 
 ALL_ERRORS = (
@@ -66,15 +73,18 @@ ALL_ERRORS = (
     MISSING_ROOM,
     BAD_ROOM,
     BAD_PARAM,
+    WEBHOOK_TARGET,
     ROOM_LIMIT,
     NOT_FOUND,
     UNKNOWN_ROOM,
     UNKNOWN_SESSION,
+    NO_WEBHOOK,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
     RATE_LIMITED,
     INTERNAL,
     UPSTREAM,
+    REPLAY_FAILED,
     STORE,
 )
 

@@ -160,12 +160,13 @@ class StreamHub:
             channel.wake.set()
 
     # -- subscriber side ----------------------------------------------------------------------
-    def subscribe(self, room_id: int) -> Subscription:
+    def subscribe(self, room_id: int, limit: int | None = None) -> Subscription:
+        """A bounded queue (``limit`` messages, default ``queue_size``) of the room's new rows."""
         channel = self._channels.get(room_id)
         if channel is None:
             channel = self._channels[room_id] = _Channel(room_id)
             channel.task = asyncio.create_task(self._pump(channel), name=f"dylive-stream-{room_id}")
-        sub = Subscription(room_id, self.queue_size)
+        sub = Subscription(room_id, limit or self.queue_size)
         channel.subs.add(sub)
         return sub
 

@@ -1,0 +1,286 @@
+"""Webhooks: registration rules and one durable :class:`~dylive.deliver.outbox.Outbox` per webhook.
+
+- A webhook belongs to the API token that created it; ``rooms`` are room identifiers (web_rid,
+  room_id or URL) as elsewhere, ``methods`` filters like the chat endpoint (default: its set).
+- Its consumer name is ``webhook:<id>``. Rooms resolved when the webhook is created start at their
+  newest stored message (only what is stored afterwards is delivered); a room first seen later
+  (a web_rid's next broadcast) is delivered from its first stored message.
+- The service re-reads the webhooks table every ``sync_interval`` seconds, so ``dylive webhook
+  add|remove`` (another process) takes effect on a running service, and so does a pause or resume.
+- ``keeper(hook, ident)`` (given by the HTTP service) keeps each room collected while a webhook
+  wants it and returns its current room_id (None while it cannot be resolved); it is called every
+  ``keep_interval`` seconds and enforces the owner token's room limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from dylive.store import EventStore, WebhookRecord
+
+from .outbox import Outbox, OutboxPolicy
+from .targets import resolve_target
+from .webhook_sink import WebhookSink
+
+log = logging.getLogger(__name__)
+
+REVOKED = "the owner token is revoked"
+
+Keeper = Callable[[WebhookRecord, str], Awaitable[int | None]]
+
+
+def consumer_name(hook_id: int) -> str:
+    return f"webhook:{hook_id}"
+
+
+def new_secret() -> str:
+    """A fresh signing secret (``whsec_`` + 32 url-safe random characters)."""
+    return "whsec_" + secrets.token_urlsafe(24)
+
+
+@dataclass(eq=False)
+class _Running:
+    """One webhook being delivered: its record, sink, outbox and resolved rooms."""
+
+    hook: WebhookRecord
+    sink: WebhookSink
+    outbox: Outbox
+    rooms: dict[str, int] = field(default_factory=dict)  # ident -> current room_id
+
+
+@dataclass
+class WebhookSettings:
+    """Service-wide webhook settings (``dylive serve`` options)."""
+
+    allow_private: bool = False
+    policy: OutboxPolicy = field(default_factory=OutboxPolicy)
+    timeout: float = 10.0
+    sync_interval: float = 5.0
+    keep_interval: float = 30.0
+    max_response: int = 4096
+
+
+class WebhookService:
+    """Runs every registered webhook's outbox; the API and CLI go through it or the store."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        settings: WebhookSettings | None = None,
+        *,
+        keeper: Keeper | None = None,
+        methods_of: Callable[[Sequence[str]], frozenset[str] | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings or WebhookSettings()
+        self._keeper = keeper
+        self._methods_of = methods_of
+        self.running: dict[int, _Running] = {}
+        timeout = httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout))
+        self._client = httpx.AsyncClient(
+            timeout=timeout, follow_redirects=False, trust_env=False, verify=True
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._kept_at = 0.0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.sync()
+        self._task = asyncio.create_task(self._loop(), name="dylive-webhooks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.gather(*(r.outbox.stop() for r in self.running.values()))
+        self.running.clear()
+        await self._client.aclose()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sync_interval)
+            try:
+                await self.sync()
+            except Exception as exc:  # keep delivering what runs; try again next round
+                log.warning("webhooks: sync failed: %r", exc)
+
+    async def sync(self) -> None:
+        """Start new webhooks, stop removed ones, apply pause/resume, keep rooms collected."""
+        hooks = {h.id: h for h in await self.store.webhooks()}
+        active = {t.id for t in await self.store.list_tokens() if t.active}
+        for hook_id in set(self.running) - set(hooks):
+            await self.running.pop(hook_id).outbox.stop()
+        for hook in hooks.values():
+            run = self.running.get(hook.id)
+            if run is None:
+                run = self.running[hook.id] = await self._launch(hook)
+            run.hook = hook
+            if hook.token_id not in active:  # revoked owner: deliver nothing (kept, not dropped)
+                if not run.outbox.paused:
+                    run.outbox.pause(REVOKED)
+            elif hook.paused_at and not run.outbox.paused:
+                run.outbox.pause(hook.pause_reason or "paused")
+            elif not hook.paused_at and run.outbox.paused:
+                run.outbox.resume()
+        if time.monotonic() - self._kept_at >= self.settings.keep_interval:
+            self._kept_at = time.monotonic()
+            for run in self.running.values():
+                await self._keep(run)
+
+    async def _launch(self, hook: WebhookRecord) -> _Running:
+        sink = WebhookSink(
+            hook.id,
+            hook.url,
+            hook.secret,
+            self._client,
+            allow_private=self.settings.allow_private,
+            max_response=self.settings.max_response,
+        )
+        policy = replace(self.settings.policy, batch_size=hook.batch_size, batch_ms=hook.batch_ms)
+        run: _Running
+
+        async def rooms() -> set[int]:
+            known = set(run.rooms.values())
+            known.update(run.outbox.positions())
+            return known
+
+        async def paused(reason: str) -> None:
+            await self.store.set_webhook_paused(hook.id, int(time.time() * 1000), reason)
+
+        outbox = Outbox(
+            self.store,
+            consumer_name(hook.id),
+            sink,
+            rooms=rooms,
+            methods=self._methods_of(hook.methods) if self._methods_of else None,
+            policy=policy,
+            on_pause=paused,
+            paused=bool(hook.paused_at),
+        )
+        if hook.paused_at:
+            outbox.pause_reason = hook.pause_reason or "paused"
+        run = _Running(hook, sink, outbox)
+        await outbox.start()
+        await self._keep(run)
+        return run
+
+    async def _keep(self, run: _Running) -> None:
+        if self._keeper is None:
+            return
+        changed = False
+        for ident in run.hook.rooms:
+            try:
+                room_id = await self._keeper(run.hook, ident)
+            except Exception as exc:
+                log.info("webhook %s: room %s: %s", run.hook.id, ident, exc)
+                continue
+            if room_id and run.rooms.get(ident) != room_id:
+                run.rooms[ident] = room_id
+                changed = True
+        if changed:
+            for room_id in run.rooms.values():
+                run.outbox.notify(room_id)
+
+    # -- registration ---------------------------------------------------------------------------
+    async def check_target(self, url: str) -> None:
+        """TargetRefused when the URL is unusable or (unless allowed) not public."""
+        await resolve_target(url, allow_private=self.settings.allow_private)
+
+    async def register(self, hook: WebhookRecord, start_rooms: dict[int, int]) -> WebhookRecord:
+        """Store a new webhook, set its starting positions, start delivering it."""
+        hook_id = await self.store.create_webhook(hook)
+        for room_id, seq in start_rooms.items():
+            await self.store.set_consumer_position(consumer_name(hook_id), room_id, seq)
+        stored = next(h for h in await self.store.webhooks(hook.token_id) if h.id == hook_id)
+        self.running[hook_id] = await self._launch(stored)
+        return stored
+
+    async def remove(self, hook_id: int) -> bool:
+        run = self.running.pop(hook_id, None)
+        if run is not None:
+            await run.outbox.stop()
+        return await self.store.delete_webhook(hook_id)
+
+    async def set_paused(self, hook: WebhookRecord, paused: bool) -> None:
+        now = int(time.time() * 1000)
+        reason = "paused through the API" if paused else ""
+        await self.store.set_webhook_paused(hook.id, now if paused else 0, reason)
+        run = self.running.get(hook.id)
+        if run is None:
+            return
+        if paused:
+            run.outbox.pause(reason)
+        else:
+            run.outbox.resume()
+
+    def notify(self, room_id: int) -> None:
+        """New messages stored for ``room_id`` (a hint; outboxes also wake on the store)."""
+        for run in self.running.values():
+            if room_id in run.rooms.values():
+                run.outbox.notify(room_id)
+
+    # -- views ----------------------------------------------------------------------------------
+    def outbox(self, hook_id: int) -> Outbox | None:
+        run = self.running.get(hook_id)
+        return run.outbox if run is not None else None
+
+    async def describe(self, hook: WebhookRecord, *, letters: int = 0) -> dict[str, Any]:
+        """What the API shows for one webhook (never its secret)."""
+        run = self.running.get(hook.id)
+        consumer = consumer_name(hook.id)
+        data: dict[str, Any] = {
+            "id": hook.id,
+            "url": hook.url,
+            "rooms": list(hook.rooms),
+            "methods": list(hook.methods),
+            "batch_size": hook.batch_size,
+            "batch_ms": hook.batch_ms,
+            "created_at": hook.created_at,
+            "state": "paused" if hook.paused_at else "active",
+            "paused_at": hook.paused_at,
+            "pause_reason": hook.pause_reason,
+            "dead_letters": await self.store.count_dead_letters(consumer),
+        }
+        if run is not None:
+            stats = run.outbox.stats
+            data.update(
+                state="paused" if run.outbox.paused else "active",
+                room_ids=sorted(set(run.rooms.values()) | set(run.outbox.positions())),
+                positions={str(k): v for k, v in run.outbox.positions().items()},
+                lag_seconds=round(stats.lag_seconds(), 3),
+                delivered=stats.delivered,
+                batches=stats.batches,
+                retried=stats.retried,
+                dead_lettered=stats.dead_lettered,
+                replayed=stats.replayed,
+                last_error=stats.last_error,
+                last_error_at=stats.last_error_at,
+                last_success_at=stats.last_success_at,
+                last_status=run.sink.last_status,
+            )
+        if letters:
+            data["dead_letter_list"] = [
+                {
+                    "id": d.id,
+                    "room_id": d.room_id,
+                    "first_seq": d.first_seq,
+                    "last_seq": d.last_seq,
+                    "count": d.count,
+                    "error": d.error,
+                    "attempts": d.attempts,
+                    "created_at": d.created_at,
+                }
+                for d in await self.store.dead_letters(consumer, letters)
+            ]
+        return data

@@ -1,0 +1,47 @@
+"""Wiring the delivery parts (``dylive.deliver``) into the service: webhooks keep their rooms
+collected under their owner token's room limit, and both parts report to /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from dylive.decode import DECODERS
+from dylive.decode.methods import method_names
+from dylive.deliver.feed import Feeds
+from dylive.deliver.webhooks import WebhookService
+from dylive.store import WebhookRecord
+
+from .compat import DEFAULT_METHODS
+from .delivery_metrics import DeliveryCollector
+
+if TYPE_CHECKING:
+    from .app import Service
+
+
+def webhook_methods(names: Sequence[str]) -> frozenset[str] | None:
+    """A webhook's method filter: the chat endpoint's default set when empty; None = all."""
+    if not names:
+        return DEFAULT_METHODS
+    return method_names(",".join(names), known=DECODERS)
+
+
+def attach(svc: Service) -> tuple[WebhookService, Feeds]:
+    """The service's webhook runner and feed registry, registered with its metrics."""
+
+    async def keep(hook: WebhookRecord, ident: str) -> int | None:
+        token = next((t for t in await svc.store.list_tokens() if t.id == hook.token_id), None)
+        if token is None or not token.active:
+            return None
+        info, live = await svc.rooms.lookup(ident)
+        if not info.room_id:
+            return None
+        svc.rooms.touch(token.id, token.room_limit, info, live)
+        return info.room_id
+
+    webhooks = WebhookService(
+        svc.store, svc.config.webhook_settings, keeper=keep, methods_of=webhook_methods
+    )
+    feeds = Feeds(svc.stream, svc.store, svc.config.feed_settings)
+    svc.metrics.registry.register(DeliveryCollector(svc))
+    return webhooks, feeds

@@ -1,0 +1,213 @@
+"""The HTTP face of the WebSocket feed (``dylive.deliver.feed``) and the douyinLive-compatible path.
+
+- ``GET /api/rooms/{room}/ws`` — token as ``?token=`` or in ``Sec-WebSocket-Protocol``
+  (offer ``dylive`` and ``bearer.<token>``; the server selects ``dylive``). Query: ``cursor`` /
+  ``internal_ext`` (continue after it, as the chat endpoint), else ``count`` latest messages first
+  (default 0 = live only); ``methods`` as the chat endpoint (default: its set; ``all``).
+- ``GET /ws/{live_id}`` — douyinLive's path and frames (``dylive.deliver.douyinlive``). The token
+  is taken the same way; when the service runs with ``--douyinlive-token NAME``, connections
+  without a token use that token, so douyinLive's clients connect unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import orjson
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from dylive.deliver.douyinlive import DouyinLiveFormat, status_frame
+from dylive.deliver.feed import DyliveFormat, Refused
+from dylive.errors import StoreError
+from dylive.source.room import RoomInfo
+from dylive.store import TokenRecord
+
+from . import tokens
+from .compat import int_param, methods_param, position_param
+from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+
+if TYPE_CHECKING:
+    from .app import Service
+
+log = logging.getLogger(__name__)
+
+
+def _offered(ws: WebSocket) -> list[str]:
+    return [p.strip() for p in ws.scope.get("subprotocols", []) if p.strip()]
+
+
+def _subprotocol(ws: WebSocket) -> str | None:
+    offered = _offered(ws)
+    if "dylive" in offered:
+        return "dylive"
+    return offered[0] if offered else None
+
+
+def _token_text(ws: WebSocket) -> str | None:
+    for proto in _offered(ws):
+        if proto.startswith("bearer."):
+            return proto[len("bearer.") :]
+    return ws.query_params.get("token") or None
+
+
+async def _authorize(svc: Service, ws: WebSocket, fallback: str = "") -> TokenRecord:
+    text = _token_text(ws)
+    if text is None and fallback:
+        for record in await svc.store.list_tokens():
+            if record.name == fallback and record.active:
+                svc.limiter.check(record.id, record.rate)
+                return record
+        raise ApiError(BAD_TOKEN, f"the --douyinlive-token {fallback!r} is not an active token")
+    record = await tokens.authenticate(svc.store, text)
+    svc.limiter.check(record.id, record.rate)
+    return record
+
+
+def _refusal(exc: ApiError) -> Refused:
+    data = {"detail": exc.detail} if exc.detail else {}
+    frame = {"type": "error", "code": exc.kind.code, "msg": exc.kind.msg, "data": data}
+    return Refused(4000 + exc.kind.status, exc.detail or exc.kind.msg, orjson.dumps(frame).decode())
+
+
+async def _reject(ws: WebSocket, exc: ApiError) -> None:
+    refusal = _refusal(exc)
+    await ws.accept(subprotocol=_subprotocol(ws))
+    with contextlib.suppress(Exception):
+        await ws.send_text(refusal.frame or "")
+        await ws.close(refusal.code, str(refusal)[:120])
+
+
+def _ticker(
+    svc: Service, token: TokenRecord, info: RoomInfo, live: bool
+) -> Callable[[], Awaitable[None]]:
+    """Every heartbeat: the token must still be valid, and the room stays collected."""
+
+    async def tick() -> None:
+        try:
+            record = await svc.store.token_by_digest(token.digest)
+            if record is None or not record.active:
+                raise ApiError(BAD_TOKEN)
+            svc.rooms.touch(token.id, token.room_limit, info, live)
+        except ApiError as exc:
+            raise _refusal(exc) from None
+        except StoreError:
+            raise _refusal(ApiError(STORE)) from None
+
+    return tick
+
+
+async def feed(ws: WebSocket) -> None:
+    svc: Service = ws.app.state.svc
+    q = ws.query_params
+    try:
+        token = await _authorize(svc, ws)
+        count = int_param(q, "count", 0, 0, svc.config.max_page)
+        methods = methods_param(q)
+        after = position_param(q)
+        info, live = await svc.rooms.lookup(ws.path_params["room"])
+        svc.rooms.touch(token.id, token.room_limit, info, live)
+        if after is None:
+            after = await svc.store.backlog_start(info.room_id, count) if count else None
+        if after is None:
+            after = await svc.store.last_seq(info.room_id)
+        else:
+            svc.feeds.dylive.resumed += 1
+    except ApiError as exc:
+        await _reject(ws, exc)
+        return
+    except StoreError:
+        await _reject(ws, ApiError(STORE))
+        return
+    await ws.accept(subprotocol=_subprotocol(ws))
+    fmt = DyliveFormat(info.room_id, methods)
+    hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
+    hello.update(cursor=fmt.cursor(after), last_seq=after)
+    await ws.send_text(orjson.dumps(hello).decode())
+    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
+    session.on_tick = _ticker(svc, token, info, live)
+    await session.run()
+
+
+async def douyinlive(ws: WebSocket) -> None:
+    svc: Service = ws.app.state.svc
+    live_id = ws.path_params["live_id"]
+    try:
+        token = await _authorize(svc, ws, svc.config.douyinlive_token)
+    except ApiError as exc:
+        await _reject(ws, exc)
+        return
+    await ws.accept(subprotocol=_subprotocol(ws))
+    while await _douyinlive_round(svc, ws, token, live_id):
+        pass
+
+
+async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, live_id: str) -> bool:
+    """One look at the room: follow it while live, else wait; False when the connection ends."""
+    retry = svc.feeds.offline_retry
+    try:
+        info, live = await svc.rooms.lookup(live_id)
+        if live:
+            svc.rooms.touch(token.id, token.room_limit, info, live)
+    except ApiError as exc:
+        if exc.kind in (UNKNOWN_ROOM, BAD_ROOM):
+            await ws.send_text(status_frame("ROOM_NOT_FOUND", live_id).decode())
+            await ws.close(1000)
+            return False
+        if exc.kind.status < 500 and exc.kind.code != ROOM_NOT_LIVE.code:
+            await _reject_open(ws, exc)
+            return False
+        info, live = RoomInfo(web_rid=live_id, room_id=0, status=0), False
+    name, title = info.anchor_nickname, info.title
+    if not live:
+        offline = status_frame(
+            "ROOM_OFFLINE", live_id, live_name=name, title=title, retry=int(retry)
+        )
+        await ws.send_text(offline.decode())
+        return await _wait_offline(ws, retry)
+    await ws.send_text(status_frame("ROOM_ONLINE", live_id, live_name=name, title=title).decode())
+    cache = svc.feeds.frame_cache
+    fmt = DouyinLiveFormat(
+        svc.store, info.room_id, live_id, live_name=name, title=title, cache=cache
+    )
+    after = await svc.store.last_seq(info.room_id)
+    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.douyinlive)
+    session.on_tick = _ticker(svc, token, info, live)
+    session.done = fmt.is_ended
+    await session.run()
+    return fmt.ended  # ended: wait for the next broadcast; else the client left or was closed
+
+
+async def _reject_open(ws: WebSocket, exc: ApiError) -> None:
+    refusal = _refusal(exc)
+    with contextlib.suppress(Exception):
+        await ws.send_text(refusal.frame or "")
+        await ws.close(refusal.code, str(refusal)[:120])
+
+
+async def _wait_offline(ws: WebSocket, seconds: float) -> bool:
+    """Answer text pings for ``seconds``; False when the client left."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            async with asyncio.timeout(remaining):
+                text = await ws.receive_text()
+        except TimeoutError:
+            return True
+        except Exception:
+            return False
+        if text.strip() == "ping":
+            await ws.send_text("pong")
+    return True
+
+
+def routes() -> list[WebSocketRoute]:
+    return [
+        WebSocketRoute("/api/rooms/{room}/ws", feed),
+        WebSocketRoute("/ws/{live_id}", douyinlive),
+    ]
