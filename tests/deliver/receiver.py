@@ -36,6 +36,7 @@ class Receiver:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
         self._server: asyncio.Server | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
         self.on_ack: list[tuple[float, dict[str, object]]] = []
 
     @property
@@ -54,11 +55,17 @@ class Receiver:
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
         self._server.close()
+        for task in self._handlers:  # hanging answers too: no socket outlives the receiver
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
         try:
             while True:
                 request = await _read_request(reader)
@@ -81,6 +88,7 @@ class Receiver:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._handlers.discard(task)
             writer.close()
 
     async def _answer(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:

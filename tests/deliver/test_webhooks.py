@@ -132,7 +132,7 @@ async def test_dead_letters_then_replay_and_pause_resume(tmp_path: Path) -> None
             left = [d["id"] for d in (await view())["dead_letter_list"]]
             assert letter["id"] not in left
             missing = await client.post(f"{path}/dead-letters/{letter['id']}/replay", params=params)
-            assert missing.status_code == 404 and missing.json()["code"] == 40402
+            assert missing.status_code == 404 and missing.json()["code"] == 40403
             resumed = await client.post(f"{path}/resume", params=params)
             assert resumed.json()["data"]["state"] == "active"
             count = len(rx.all_ids())
@@ -189,7 +189,7 @@ async def test_ownership_limits_validation_and_secrets(offline: Any) -> None:
     )
     for method in ("GET", "DELETE"):
         other = await client.request(method, f"/api/webhooks/{hook['id']}", params={"token": bob})
-        assert other.status_code == 404 and other.json()["code"] == 40402
+        assert other.status_code == 404 and other.json()["code"] == 40403
     assert (await client.get("/api/webhooks", params={"token": bob})).json()["data"][
         "webhooks"
     ] == []

@@ -92,7 +92,7 @@ class OutboxPolicy:
 
     batch_size: int = 100
     batch_ms: int = 100  # wait this long after a message is stored for more to batch
-    backoff_initial: float = 0.5
+    backoff_initial: float = 0.2
     backoff_max: float = 60.0
     dead_after: float = 600.0  # a batch failing this long becomes a dead letter
     pause_after: float = 3600.0  # a consumer failing this long (no success at all) is paused

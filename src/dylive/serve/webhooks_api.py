@@ -1,5 +1,5 @@
 """The HTTP face of webhooks (``dylive.deliver.webhooks``); every route needs a token and a token
-sees only its own webhooks (another token's id answers 40402 as if it did not exist).
+sees only its own webhooks (another token's id answers 40403 as if it did not exist).
 
 - ``POST /api/webhooks`` ``{url, secret?, rooms: [room…], methods?: [...], batch_size?, batch_ms?}``
   → the webhook (``secret`` is echoed only when the service generated it, this once).

@@ -139,6 +139,10 @@ class _Pool:
                 keep = True
             except psycopg.Error:
                 keep = not conn.broken
+                if conn.broken:  # the server went away: the idle ones are most likely dead too
+                    stale, self._idle = self._idle, []
+                    for other in stale:
+                        await other.close()
                 raise
             finally:
                 if keep and not conn.closed:

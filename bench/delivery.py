@@ -1,0 +1,260 @@
+# ruff: noqa: ASYNC110, ASYNC221  (a benchmark driver: blocking setup calls are fine here)
+"""Delivery benchmarks; prints figures (no assertions).
+
+(w) webhooks: the simulator (subprocess) with ``--rooms`` rooms × ``--rate`` messages/s →
+    ``dylive serve`` (subprocess, rooms pinned, SQLite) → ``--hooks`` webhooks (each following
+    rooms/hooks rooms, or every room with ``--all-rooms``) → one local receiver in this process
+    that fails ``--fail`` of the requests (503) and answers after ``--latency`` seconds. Prints
+    delivered/stored (every message stored during the run, per webhook following its room),
+    latency from storage to the receiver's acknowledgement (p50/p99, first arrival), duplicates
+    acknowledged, requests and failures, service CPU and RSS.
+(f) WebSocket feed: the same pipeline with ``--clients`` feed clients spread over the rooms (in
+    this process); prints messages/s fanned out, storage → client latency p50/p99, slow closes,
+    service CPU and RSS.
+
+Usage: ``python bench/delivery.py [w] [f] [--rooms 100 --rate 10 --hooks 10 --clients 1000
+--seconds 20]``. Latencies use the store's ``stored_at`` (read from the database afterwards) and
+this machine's clock. Every child process is terminated (SIGKILL after 5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests" / "deliver"))
+from api import free_port, rss_mb, spawn, stop, wait_listening  # noqa: E402
+from receiver import Receiver  # noqa: E402
+
+SECRET = "bench-secret-0123456789"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime, stime in clock ticks (USER_HZ=100)
+
+
+def stored_rows(db: str, since_ms: int, until_ms: int) -> dict[int, tuple[int, int]]:
+    """msg_id → (room_id, stored_at) of the messages stored in [since, until)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT msg_id, room_id, stored_at FROM events WHERE stored_at >= ? AND stored_at < ?",
+            (since_ms, until_ms),
+        ).fetchall()
+    finally:
+        conn.close()
+    u64 = 1 << 64
+    return {(m + u64 if m < 0 else m): (r + u64 if r < 0 else r, s) for m, r, s in rows}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+class Pipeline:
+    """Simulator + ``dylive serve`` subprocesses with ``rooms`` pinned rooms."""
+
+    def __init__(self, tmp: str, rooms: int, rate: float) -> None:
+        self.db = str(Path(tmp) / "d.sqlite3")
+        self.web_rids = [str(710_000_000_000 + i) for i in range(rooms)]
+        self.rate = rate
+        self.sim_port, self.api_port = free_port(), free_port()
+        self.sim: subprocess.Popen[bytes] | None = None
+        self.serve: subprocess.Popen[bytes] | None = None
+        self.token = ""
+
+    async def __aenter__(self) -> Pipeline:
+        out = subprocess.run(
+            [sys.executable, "-m", "dylive", "token", "create", "--db", self.db, "--name", "b"],
+            check=True,
+            capture_output=True,
+        )
+        self.token = out.stdout.decode().split()[-1]
+        self.sim = spawn("sim", "--port", str(self.sim_port), "--rate", str(self.rate))
+        await wait_listening(self.sim_port, self.sim)
+        sim_url = f"http://127.0.0.1:{self.sim_port}"
+        async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
+            for web_rid in self.web_rids:
+                (await client.post("/__sim/rooms", json={"web_rid": web_rid})).raise_for_status()
+        pins = [arg for w in self.web_rids for arg in ("--room", w)]
+        self.serve = spawn(
+            "serve", "--db", self.db, "--upstream", sim_url, "--port", str(self.api_port),
+            "--signing", "off", "--no-ranklist", "--allow-private-webhooks", *pins,
+        )  # fmt: skip
+        await wait_listening(self.api_port, self.serve)
+        await asyncio.sleep(5.0)  # collectors connect
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for proc in (self.serve, self.sim):
+            if proc is not None:
+                stop(proc)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.serve is not None
+        return self.serve.pid
+
+
+def report_service(pipe: Pipeline, cpu0: float, seconds: float) -> str:
+    rss, peak = rss_mb(pipe.pid)
+    cpu = (cpu_seconds(pipe.pid) - cpu0) / seconds
+    return f"service CPU {cpu * 100:.0f}% of one core, RSS {rss:.0f} MB (peak {peak:.0f} MB)"
+
+
+# -- (w) webhooks ----------------------------------------------------------------------------------
+async def webhooks(tmp: str, args: argparse.Namespace) -> None:
+    async with (
+        Pipeline(tmp, args.rooms, args.rate) as pipe,
+        Receiver(secret=SECRET, fail=args.fail, latency=args.latency, seed=3) as rx,
+    ):
+        hooks: dict[int, list[str]] = {}
+        async with httpx.AsyncClient(base_url=pipe.base, timeout=60) as client:
+            for h in range(args.hooks):
+                rooms = pipe.web_rids if args.all_rooms else pipe.web_rids[h :: args.hooks]
+                body = {"url": rx.url, "secret": SECRET, "rooms": rooms, "methods": ["all"]}
+                resp = await client.post("/api/webhooks", params={"token": pipe.token}, json=body)
+                resp.raise_for_status()
+                hooks[resp.json()["data"]["id"]] = rooms
+        start_ms = int(time.time() * 1000) + 1000  # webhooks created: measure from here
+        await asyncio.sleep(1.0)
+        cpu0 = cpu_seconds(pipe.pid)
+        await asyncio.sleep(args.seconds)
+        end_ms = int(time.time() * 1000)
+        service = report_service(pipe, cpu0, args.seconds)
+        stored = stored_rows(pipe.db, start_ms, end_ms)
+        room_ids = {w: rid for w, rid in await _room_ids(pipe)}
+        expected = {
+            (hook_id, msg_id)
+            for hook_id, rooms in hooks.items()
+            for msg_id, (room_id, _) in stored.items()
+            if room_id in {room_ids[w] for w in rooms if w in room_ids}
+        }
+        deadline = time.time() + 60  # drain: deliveries still in flight or being retried
+        while time.time() < deadline and not expected <= _acked(rx):
+            await asyncio.sleep(0.5)
+        acked = _acked(rx)
+        firsts: dict[tuple[int, int], float] = {}
+        total = 0
+        for t, payload in rx.on_ack:
+            for m in payload["messages"]:  # type: ignore[attr-defined]
+                total += 1
+                firsts.setdefault((int(payload["webhook_id"]), int(m["msg_id"])), t)  # type: ignore[call-overload]
+    lat = [firsts[k] - stored[k[1]][1] / 1000 for k in expected if k in firsts]
+    got = len(expected & acked)
+    print(
+        f"(w) {args.rooms} rooms x {args.rate:g} msg/s for {args.seconds:g} s, {args.hooks} webhooks"
+        f" ({'every room each' if args.all_rooms else f'{args.rooms // args.hooks} rooms each'}),"
+        f" receiver {args.fail:.0%} failures + {args.latency * 1000:.0f} ms:"
+        f" stored {len(stored)}, to deliver {len(expected)}, delivered {got}"
+        f" ({got / max(1, len(expected)):.2%}); latency stored→acked p50"
+        f" {statistics.median(lat) * 1000 if lat else float('nan'):.0f} ms,"
+        f" p99 {pct(lat, 0.99) * 1000:.0f} ms; duplicates acked {total - len(firsts)};"
+        f" requests {rx.requests} ({rx.failed} failed, {rx.bad_signatures} bad signatures); "
+        + service
+    )
+
+
+def _acked(rx: Receiver) -> set[tuple[int, int]]:
+    return {
+        (int(payload["webhook_id"]), int(m["msg_id"]))  # type: ignore[call-overload]
+        for _, payload in rx.on_ack
+        for m in payload["messages"]  # type: ignore[attr-defined]
+    }
+
+
+async def _room_ids(pipe: Pipeline) -> list[tuple[str, int]]:
+    async with httpx.AsyncClient(base_url=pipe.base, timeout=60) as client:
+        resp = await client.get("/api/rooms", params={"token": pipe.token})
+        return [(r["web_rid"], int(r["room_id"])) for r in resp.json()["data"]["rooms"]]
+
+
+# -- (f) the WebSocket feed ------------------------------------------------------------------------
+async def feed_client(url: str, until: float, out: list[tuple[int, float]]) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(url, max_size=None, open_timeout=60) as ws:
+        while (left := until - time.time()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    frame = orjson.loads(await ws.recv())
+            except TimeoutError:
+                return
+            now = time.time()
+            out.extend((m["msg_id"], now) for m in frame.get("messages", ()))
+
+
+async def feed(tmp: str, args: argparse.Namespace) -> None:
+    async with Pipeline(tmp, args.rooms, args.rate) as pipe:
+        ws_base = pipe.base.replace("http://", "ws://")
+        urls = [
+            f"{ws_base}/api/rooms/{pipe.web_rids[c % args.rooms]}/ws?token={pipe.token}&methods=all"
+            for c in range(args.clients)
+        ]
+        received: list[tuple[int, float]] = []
+        until = time.time() + args.seconds + 15  # connecting 1,000 clients takes a while
+        clients = asyncio.gather(
+            *(feed_client(u, until, received) for u in urls), return_exceptions=True
+        )
+        await asyncio.sleep(15)
+        start, cpu0, count0 = time.time(), cpu_seconds(pipe.pid), len(received)
+        results = await clients
+        seconds = time.time() - start
+        service = report_service(pipe, cpu0, seconds)
+        async with httpx.AsyncClient(base_url=pipe.base, timeout=30) as client:
+            metrics = (await client.get("/metrics")).text
+        stored = stored_rows(pipe.db, 0, 2**62)
+    window = received[count0:]
+    lat = [t - stored[m][1] / 1000 for m, t in window if m in stored]
+    failed = sum(isinstance(r, BaseException) for r in results)
+    slow = [ln for ln in metrics.splitlines() if ln.startswith("dylive_feed_slow_closed_total")]
+    print(
+        f"(f) {args.clients} WebSocket clients on {args.rooms} rooms x {args.rate:g} msg/s:"
+        f" {len(window) / seconds:,.0f} messages/s fanned out over {seconds:.0f} s; latency"
+        f" stored→client p50 {statistics.median(lat) * 1000 if lat else float('nan'):.0f} ms,"
+        f" p99 {pct(lat, 0.99) * 1000:.0f} ms; clients failed {failed}; {' '.join(slow)}; "
+        + service
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    parts = args.parts or ["w", "f"]
+    with tempfile.TemporaryDirectory() as tmp:
+        if "w" in parts:
+            await webhooks(tmp, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        if "f" in parts:
+            await feed(tmp, args)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="delivery benchmarks")
+    parser.add_argument("parts", nargs="*", help="w, f (default: both)")
+    parser.add_argument("--rooms", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=10.0, help="messages/s per room")
+    parser.add_argument("--hooks", type=int, default=10)
+    parser.add_argument("--all-rooms", action="store_true", help="each webhook follows every room")
+    parser.add_argument("--fail", type=float, default=0.2, help="receiver failure fraction")
+    parser.add_argument("--latency", type=float, default=0.05, help="receiver latency (s)")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    asyncio.run(main(parser.parse_args()))
