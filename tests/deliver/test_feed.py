@@ -5,6 +5,7 @@ the douyinLive-compatible path."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -28,7 +29,7 @@ FEED = f"/api/rooms/{DEFAULT_WEB_RID}/ws"
 
 
 @pytest.fixture
-async def live(tmp_path: Path) -> AsyncIterator[tuple[str, Any, str]]:
+async def live(tmp_path: Path) -> AsyncIterator[tuple[str, Any, str, Any]]:
     async with SimServer(SimConfig(seed=5, rate=60.0, tick=0.05)) as sim:
         config = ServiceConfig(
             db=str(tmp_path / "f.sqlite3"),
@@ -38,8 +39,9 @@ async def live(tmp_path: Path) -> AsyncIterator[tuple[str, Any, str]]:
         )
         async with serving(config) as (base, svc):
             token = await tokens.create(svc.store, "feed")
-            yield base.replace("http://", "ws://"), svc, token
-            sim.end(DEFAULT_WEB_RID)
+            yield base.replace("http://", "ws://"), svc, token, sim
+            with contextlib.suppress(Exception):
+                sim.end(DEFAULT_WEB_RID)
 
 
 async def frames(ws: ClientConnection, messages: int, within: float = 30) -> list[dict[str, Any]]:
@@ -57,7 +59,7 @@ async def stored_ids(svc: Any, after: int) -> list[int]:
 
 
 async def test_feed_resumes_from_a_cursor_without_gap_or_repeat(live: Any) -> None:
-    base, svc, token = live
+    base, svc, token, _ = live
     protocols: Any = ["dylive", f"bearer.{token}"]
     async with connect(f"{base}{FEED}?methods=all", subprotocols=protocols) as ws:
         assert ws.subprotocol == "dylive"
@@ -83,7 +85,7 @@ async def _more(svc: Any, after: int, count: int) -> bool:
 
 
 async def test_a_stalled_client_is_closed_with_4008_and_others_keep_up(live: Any) -> None:
-    base, svc, token = live
+    base, svc, token, _ = live
     url = f"{base}{FEED}?methods=all&token={token}"
     stalled = await RawWebSocket.open(base, f"{FEED}?methods=all&token={token}")
     async with connect(url, max_size=None) as healthy:
@@ -124,7 +126,7 @@ def _big(msg_id: int) -> bytes:
 async def test_feed_errors_close_with_the_envelope(
     live: Any, query: str, code: int, close: int
 ) -> None:
-    base, _, token = live
+    base, _, token, _ = live
     async with connect(f"{base}{FEED}{query.replace('$T', token)}") as ws:
         frame = orjson.loads(await ws.recv())
         with pytest.raises(ConnectionClosed) as closed:
@@ -134,7 +136,7 @@ async def test_feed_errors_close_with_the_envelope(
 
 
 async def test_douyinlive_path_sends_its_frames(live: Any) -> None:
-    base, svc, token = live
+    base, svc, token, sim = live
     await svc.store.create_token("compat", tokens.digest("unused-secret-compat"), 0, 0.0)
     async with connect(f"{base}/ws/{DEFAULT_WEB_RID}") as ws:  # no token: --douyinlive-token
         status = orjson.loads(await ws.recv())
@@ -150,6 +152,15 @@ async def test_douyinlive_path_sends_its_frames(live: Any) -> None:
                     pong = True
                     continue
                 business.append(orjson.loads(raw))
+        sim.end(DEFAULT_WEB_RID)
+        async with asyncio.timeout(30):  # the broadcast ends: ROOM_ENDED, the socket stays open
+            while (frame := orjson.loads(await ws.recv())).get("type") != "system":
+                assert frame["method"]
+        assert frame["code"] == "ROOM_ENDED" and frame["ended"] is True
+        await ws.send("ping")
+        async with asyncio.timeout(30):
+            while await ws.recv() != "pong":
+                pass
     assert all({"method", "livename", "title", "avatarThumb"} <= set(f) for f in business)
     chats = [f for f in business if f["method"] == "WebcastChatMessage"]
     assert chats, "no chat frame"

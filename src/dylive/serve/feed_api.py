@@ -179,7 +179,9 @@ async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, liv
     session.on_tick = _ticker(svc, token, info, live)
     session.done = fmt.is_ended
     await session.run()
-    return fmt.ended  # ended: wait for the next broadcast; else the client left or was closed
+    if not fmt.ended:
+        return False  # the client left or was closed
+    return await _wait_offline(ws, retry)  # ended: look for the next broadcast in a while
 
 
 async def _reject_open(ws: WebSocket, exc: ApiError) -> None:
