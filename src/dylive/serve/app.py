@@ -125,7 +125,7 @@ class Service:
                 user_agent=config.user_agent,
                 cookie=config.cookie or None,
                 options=CollectorOptions(
-                    signing=config.signing, dedupe_capacity=config.dedupe_capacity
+                    signing=config.signing, dedupe_capacity=config.dedupe_capacity, direct=True
                 ),
             ),
             idle_timeout=config.idle_timeout,

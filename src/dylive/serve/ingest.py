@@ -35,6 +35,7 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
+from dylive.decode.direct import Rendered
 from dylive.errors import RoomNotLive, StoreError
 from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
@@ -51,7 +52,7 @@ SourceFactory = Callable[
 ]
 T = TypeVar("T")
 _STOP = object()
-Item = tuple[Event, Checkpoint | None]
+Item = tuple[Event | Rendered, Checkpoint | None]
 
 
 class IngestHooks(Protocol):
@@ -100,11 +101,14 @@ class Tuning:
     drain_timeout: float = 5.0  # s, how long stopping waits for the queue to be stored
 
 
-def to_record(room_id: int, event: Event, ledger: GiftLedger | None = None) -> Record:
-    """The store record of one decoded event (rendered once, here, with orjson).
+def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None = None) -> Record:
+    """The store record of one decoded event (rendered once, here, with orjson), or of a message
+    the collector already rendered (``Rendered``: its bytes as they are).
 
     With a ledger, a gift's rendered JSON carries ``gift.delta`` (the new gifts it adds).
     """
+    if isinstance(event, Rendered):
+        return Record(room_id, event.msg_id, event.method, event.created_at, event.json, event.raw)
     delta = ledger.delta(event) if ledger is not None and isinstance(event, GiftEvent) else None
     return Record(
         room_id=room_id,
@@ -337,7 +341,7 @@ class Ingest:
                 state.missed += item.missed
                 self.hooks.on_gap(state.room_id, item.missed)
                 continue
-            if not isinstance(item, Event):
+            if not isinstance(item, Event | Rendered):
                 continue
             checkpoint = getattr(source, "checkpoint", None)
             await self._queue.put((item, checkpoint))

@@ -36,11 +36,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 import httpx
 
 from dylive import settings
 from dylive.decode import ControlEvent, Event, decode
+from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
 from dylive.source import urls
 from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
@@ -54,6 +56,9 @@ from dylive.source.room import STATUS_ENDED, RoomInfo, make_client, resolve_room
 from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
+
+#: What a room yields: typed events and gaps; with ``direct`` also pre-rendered messages.
+Item = Event | GapEvent | Rendered
 
 __all__ = ["Checkpoint", "CollectorOptions", "GapEvent", "Room", "RoomStatus"]
 
@@ -81,6 +86,9 @@ class CollectorOptions:
     follow_interval: float = 5.0  # first delay between status checks while waiting (follow)
     follow_max_interval: float = 60.0
     resolve_attempts: int = 5  # at open: tries before an upstream failure is raised
+    # the service's fast path: the common methods come out as decode.direct.Rendered (their
+    # stored JSON bytes) instead of typed events; library users keep typed events (False)
+    direct: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +182,7 @@ class Room:
         self._last_business = 0.0
         self._last_server_ms = 0
         self._pending_gap: GapEvent | None = None
-        self._gen: AsyncIterator[Event | GapEvent] | None = None
+        self._gen: AsyncIterator[Item] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -217,11 +225,13 @@ class Room:
             self._stats.state = "closed"
 
     def __aiter__(self) -> AsyncIterator[Event | GapEvent]:
+        """Typed events and gaps, in arrival order (with ``CollectorOptions(direct=True)``,
+        the service's option, the common methods come as ``decode.direct.Rendered``)."""
         if self.info is None:
             raise RuntimeError("use `async with Room(...) as room:` before iterating")
         if self._gen is None:
             self._gen = self._events()
-        return self._gen
+        return cast(AsyncIterator[Event | GapEvent], self._gen)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -253,11 +263,11 @@ class Room:
         """The resumable point after every event yielded so far (see the module docstring)."""
         return self._checkpoint
 
-    def _emit(self, events: list[Event | GapEvent], transport: str) -> Iterator[Event | GapEvent]:
+    def _emit(self, events: list[Item], transport: str) -> Iterator[Item]:
         """Yield a delivery's events; the checkpoint moves past the delivery just before its
         last event is handed out (at once when there is none)."""
         yield from events[:-1]
-        last = next((e.msg_id for e in reversed(events) if isinstance(e, Event)), 0)
+        last = next((e.msg_id for e in reversed(events) if not isinstance(e, GapEvent)), 0)
         self._checkpoint = Checkpoint(
             cursor=self._track.position.cursor,
             internal_ext=self._track.position.internal_ext,
@@ -291,7 +301,7 @@ class Room:
 
     # ------------------------------------------------------------------ main loop
 
-    async def _events(self) -> AsyncIterator[Event | GapEvent]:
+    async def _events(self) -> AsyncIterator[Item]:
         while True:
             info = self._info()
             if not info.live:
@@ -325,7 +335,7 @@ class Room:
             self._mode = "push"
         return self._mode
 
-    async def _session(self) -> AsyncIterator[Event | GapEvent]:
+    async def _session(self) -> AsyncIterator[Item]:
         transport = self._choose()
         self._stats.state = "connecting"
         self._stats.transport = transport
@@ -344,7 +354,7 @@ class Room:
                     self._on_connected(transport)
                 if delivery.asked is not None:
                     asked = delivery.asked  # every im/fetch response is a resume
-                events: list[Event | GapEvent] = []
+                events: list[Item] = []
                 if asked and delivery.messages:
                     gap = self._gap(asked, delivery)
                     asked = Position()
@@ -392,7 +402,7 @@ class Room:
             return urls.DEFAULT_PUSH_BASE
         return self.upstream.replace("https://", "wss://").replace("http://", "ws://")
 
-    async def _bootstrap(self) -> AsyncIterator[Event | GapEvent]:
+    async def _bootstrap(self) -> AsyncIterator[Item]:
         """One im/fetch: the first position, the push server and the recent backlog."""
         info = self._info()
         asked = self._track.position
@@ -412,7 +422,7 @@ class Room:
         self._push_server = batch.push_server or self._push_server
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
-        events: list[Event | GapEvent] = []
+        events: list[Item] = []
         if asked and delivery.messages:
             gap = self._gap(asked, delivery)
             if gap is not None:
@@ -421,17 +431,18 @@ class Room:
         for event in self._emit(events, "poll"):
             yield event
 
-    def _accept(self, delivery: Delivery) -> list[Event | GapEvent]:
+    def _accept(self, delivery: Delivery) -> list[Item]:
         """De-duplicate and decode one delivery; advance the position after it."""
         info = self._info()
-        out: list[Event | GapEvent] = []
+        out: list[Item] = []
         now = time.monotonic()
         fresh = 0
         for raw in delivery.messages:
             if self._dedupe.seen(raw.msg_id):
                 continue
             fresh += 1
-            event = decode(raw, room_id=info.room_id)
+            rendered = render_direct(raw, room_id=info.room_id) if self.options.direct else None
+            event = rendered if rendered is not None else decode(raw, room_id=info.room_id)
             out.append(event)
             if raw.method not in HOUSEKEEPING:
                 self._last_business = now
