@@ -33,6 +33,7 @@ class TcpProxy:
         self.port = port
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0  # accepted so far
 
     async def __aenter__(self) -> TcpProxy:
@@ -60,12 +61,11 @@ class TcpProxy:
         server, self._server = self._server, None
         if server is not None:
             server.close()
-        pipes, self._pipes = self._pipes, set()
-        for task in pipes:
-            task.cancel()
-        for task in pipes:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for writer in list(self._writers):
+            writer.transport.abort()  # a cut, not a polite close: what a crash looks like
+        pipes = list(self._pipes)
+        if pipes:  # they end by themselves once their sockets are cut (never cancelled)
+            await asyncio.wait(pipes, timeout=5.0)
         if server is not None:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
@@ -75,18 +75,26 @@ class TcpProxy:
         task = asyncio.current_task()
         assert task is not None
         self._pipes.add(task)
+        self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError as exc:
             log.info("tcpproxy: cannot reach %s:%s: %s", *self.target, exc)
             writer.transport.abort()
+            self._discard(task, writer)
             return
+        self._writers.add(up_writer)
         try:
             await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
         finally:
             for w in (writer, up_writer):
-                w.transport.abort()  # a cut, not a polite close: what a crash looks like
-            self._pipes.discard(task)
+                w.transport.abort()
+            self._discard(task, writer, up_writer)
+
+    def _discard(self, task: asyncio.Task[Any], *writers: asyncio.StreamWriter) -> None:
+        self._pipes.discard(task)
+        for w in writers:
+            self._writers.discard(w)
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
