@@ -295,7 +295,19 @@ async def run_e2e(
     sim_port, api_port = free_port(), free_port()
     web_rids = [str(700_000_000_000 + i) for i in range(rooms)]
     out = subprocess.run(
-        [sys.executable, "-m", "dylive", "token", "create", "--db", db, "--name", "e2e"],
+        [
+            sys.executable,
+            "-m",
+            "dylive",
+            "token",
+            "create",
+            "--db",
+            db,
+            "--name",
+            "e2e",
+            "--room-limit",
+            "0",
+        ],  # one poller for every room: no room limit
         check=True,
         capture_output=True,
     )

@@ -58,6 +58,16 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("loop", "auto", "Event loop of the service: auto, uvloop or asyncio."),
         Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),
+        Setting(
+            "anon_rate",
+            "5",
+            "Requests/s per client address without a valid token (0 = unlimited).",
+        ),
+        Setting(
+            "room_limit",
+            "10",
+            "Rooms a new token may poll at a time, unless `token create --room-limit` (0 = no limit).",
+        ),
     )
 }
 

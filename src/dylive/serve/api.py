@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .app import Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -43,7 +45,18 @@ async def healthz(request: Request) -> Response:
 async def rooms(request: Request) -> Response:
     svc: Service = request.app.state.svc
     await svc.authorize(request)
-    return ok({"rooms": [s.status() for s in svc.rooms.rooms.values()]})
+    return ok({"rooms": [_status(s) for s in list(svc.rooms.rooms.values())]})
+
+
+def _status(state: Any) -> dict[str, Any]:
+    """A room's status; one room that cannot report never fails the whole list."""
+    try:
+        status: dict[str, Any] = state.status()
+        json_response(status)  # serializable, or the fallback below
+        return status
+    except Exception as exc:
+        log.error("room %s: status failed: %r", getattr(state, "room_id", "?"), exc)
+        return {"room_id": str(getattr(state, "room_id", "")), "error": "status unavailable"}
 
 
 async def room(request: Request) -> Response:
@@ -73,18 +86,31 @@ async def pin(request: Request) -> Response:
     return ok({"room_id": state.room_id, "web_rid": state.info.web_rid, "pinned": True})
 
 
-def _param(name: str, desc: str, *, required: bool = False, kind: str = "string") -> dict[str, Any]:
+#: A room identifier: a web_rid or room_id (ASCII digits, within signed 64 bits), or a live URL
+#: whose last path segment is one.
+ROOM_PATTERN = r"^(?:[0-9]{1,19}|\S+/[0-9]{1,19}/?(?:[?#]\S*)?)$"
+CURSOR_PATTERN = r"^[0-9]{1,20}_[0-9]{1,20}_[0-9]{1,20}_[0-9]{1,20}$"
+
+
+def _param(
+    name: str, desc: str, *, required: bool = False, where: str = "query", **schema: Any
+) -> dict[str, Any]:
     return {
         "name": name,
-        "in": "query",
+        "in": where,
         "required": required,
         "description": desc,
-        "schema": {"type": kind},
+        "schema": {"type": "string", **schema},
     }
 
 
 _TOKEN = _param("token", "API token (接口授权码); or `Authorization: Bearer`", required=True)
-_ROOM = _param("room_id", "web_rid, internal room_id or live.douyin.com URL", required=True)
+_ROOM_DESC = "web_rid, internal room_id or live.douyin.com URL"
+_ROOM = _param("room_id", _ROOM_DESC, required=True, pattern=ROOM_PATTERN, maxLength=300)
+_PATH_ROOM = _param(
+    "room", _ROOM_DESC, required=True, where="path", pattern=ROOM_PATTERN, maxLength=300
+)
+_METHODS = _param("methods", "comma-separated methods or short names; `all`", maxLength=2000)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -103,15 +129,17 @@ def openapi_document() -> dict[str, Any]:
     }
     ok_resp = {"description": "success", "content": {"application/json": {"schema": envelope}}}
 
-    def op(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    def op(summary: str, params: list[dict[str, Any]], verb: str = "get") -> dict[str, Any]:
         return {
-            "get": {
+            verb: {
                 "summary": summary,
                 "parameters": params,
                 "responses": {"200": ok_resp, **errors},
             }
         }
 
+    pin = op("Pin a room (collect without polling)", [_PATH_ROOM, _TOKEN], "post")
+    pin.update(op("Unpin a room", [_PATH_ROOM, _TOKEN], "delete"))
     return {
         "openapi": "3.1.0",
         "info": {"title": "dylive API", "version": "1.0", "description": "Douyin live room data."},
@@ -121,31 +149,64 @@ def openapi_document() -> dict[str, Any]:
                 [
                     _TOKEN,
                     _ROOM,
-                    _param("cursor", "continue after this cursor (from the last response)"),
-                    _param("internal_ext", "continue after this internal_ext"),
-                    _param("count", "page size 1..500 (default 50)", kind="integer"),
-                    _param("methods", "comma-separated methods or short names; `all`"),
-                    _param("wait", "long-poll up to N seconds (max 30)", kind="number"),
+                    _param(
+                        "cursor",
+                        "continue after this cursor (from the last response)",
+                        pattern=CURSOR_PATTERN,
+                    ),
+                    _param("internal_ext", "continue after this internal_ext", maxLength=2000),
+                    {
+                        **_param("count", "page size 1..500 (default 50)"),
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                    _METHODS,
+                    {
+                        **_param("wait", "long-poll up to N seconds (max 30)"),
+                        "schema": {"type": "number", "minimum": 0, "maximum": 30},
+                    },
                 ],
             ),
             "/douyin/liveroom/audience": op(
                 "Audience gift ranking and user levels (音浪榜); data.source = upstream|ledger",
                 [_TOKEN, _ROOM],
             ),
-            "/healthz": op("Liveness", []),
+            "/healthz": op("Liveness: status ok, or degraded with reasons", []),
             "/api/rooms": op("Status of every collected room", [_TOKEN]),
-            "/api/rooms/{room}": op("One room's status", [_TOKEN]),
-            "/api/rooms/{room}/pin": {
-                "post": {
-                    "summary": "Pin a room (collect without polling)",
-                    "parameters": [_TOKEN],
-                    "responses": {"200": ok_resp, **errors},
-                },
-                "delete": {
-                    "summary": "Unpin a room",
-                    "parameters": [_TOKEN],
-                    "responses": {"200": ok_resp, **errors},
-                },
+            "/api/rooms/{room}": op("One room's status", [_PATH_ROOM, _TOKEN]),
+            "/api/rooms/{room}/pin": pin,
+            "/api/rooms/{room}/stream": {
+                "get": {
+                    "summary": "Live stream of stored messages (Server-Sent Events), resumable",
+                    "parameters": [
+                        _PATH_ROOM,
+                        _TOKEN,
+                        _METHODS,
+                        _param(
+                            "last_event_id",
+                            "resume after this event id (or the Last-Event-ID header)",
+                            pattern="^[0-9]{1,19}$",
+                        ),
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "text/event-stream: `message` events (id = seq,"
+                            " data = the stored JSON) and `status` events",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/dashboard": {
+                "get": {
+                    "summary": "The live web dashboard (HTML; ?room=&token= in the page URL)",
+                    "responses": {
+                        "200": {
+                            "description": "HTML page",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
             },
             "/api/rooms/{room}/sessions": op(
                 "Broadcasts (sessions) of a room, newest first: {sessions: [{id, room_id,"

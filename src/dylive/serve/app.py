@@ -6,9 +6,11 @@ and answered with code 50000, never a stack trace.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,6 +55,7 @@ from .errors import (
     error_response,
 )
 from .ingest import Tuning
+from .limits import HeaderLimit
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
@@ -86,6 +90,9 @@ class ServiceConfig:
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
     feed_settings: FeedSettings = field(default_factory=FeedSettings)
     douyinlive_token: str = ""  # token name used by /ws/{live_id} clients that send none
+    # requests/s per client address without a valid token (0 = off); `dylive serve` takes
+    # DYLIVE_ANON_RATE (5) through from_settings
+    anon_rate: float = 0.0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:
@@ -97,6 +104,7 @@ class ServiceConfig:
             signing=settings.get("signing"),
             idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
             retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
+            anon_rate=settings.number("anon_rate"),
         )
         for key, value in overrides.items():
             if value is not None:
@@ -142,6 +150,18 @@ class Service:
         )
         self._pruner: Any = None
         self.webhooks, self.feeds = delivery.attach(self)
+        self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def position_lock(self, token_id: int, room_id: int) -> asyncio.Lock:
+        """The lock serializing cursor-less reads of one (token, room): read the position,
+        read the page, commit the new position, as one step (exactly once under concurrency)."""
+        key = (token_id, room_id)
+        lock = self._position_locks.get(key)
+        if lock is None:
+            lock = self._position_locks[key] = asyncio.Lock()
+        return lock
 
     def _stored(self, room_id: int, inserted: int) -> None:
         """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
@@ -180,7 +200,12 @@ class Service:
             auth = request.headers.get("authorization", "")
             if auth.lower().startswith("bearer "):
                 token = auth[7:].strip()
-        record = await tokens.authenticate(self.store, token)
+        try:
+            record = await tokens.authenticate(self.store, token)
+        except ApiError:  # no valid token: limited per client address
+            client = request.client.host if request.client else ""
+            self.limiter.check(("anon", client), self.config.anon_rate)
+            raise
         self.limiter.check(record.id, record.rate)
         return record
 
@@ -276,8 +301,9 @@ def guarded(name: str, endpoint: Endpoint) -> Endpoint:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (404, 405 …) in our envelope, their headers (``Allow``) kept."""
     assert isinstance(exc, HTTPException)
-    return error_response(ApiError(_kind_for_status(exc.status_code)))
+    return error_response(ApiError(_kind_for_status(exc.status_code)), dict(exc.headers or {}))
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -311,6 +337,7 @@ def create_app(config: ServiceConfig) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(HeaderLimit)],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
     )
     app.state.svc = svc

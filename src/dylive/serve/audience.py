@@ -25,6 +25,7 @@ from dylive.decode import (
 )
 from dylive.decode.douyin_json import image_json, user_json
 from dylive.errors import DyliveError
+from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.frames import RawMessage
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore
@@ -79,8 +80,9 @@ class _RoomTally:
 
 
 def _int(text: str) -> int:
-    digits = "".join(ch for ch in text if ch.isdigit())
-    return int(digits) if digits else 0
+    """A score text's ASCII digits as an integer (0 if none), clamped to 2^63-1."""
+    digits = "".join(ch for ch in text[:40] if "0" <= ch <= "9")
+    return min(int(digits), I64_MAX) if digits else 0
 
 
 def douyin_user(user: UserInfo, anchor_uid: int = 0) -> dict[str, Any]:
@@ -166,5 +168,5 @@ class AudienceService:
             for seq, msg_id, method, raw in rows:
                 tally.add(msg_id, method, raw, info.room_id)
                 tally.last_seq = seq
-        anchor = int(info.anchor_uid) if str(info.anchor_uid).isdigit() else 0
+        anchor = ascii_uint(str(info.anchor_uid)) or 0
         return ledger_ranking(tally, anchor)

@@ -14,9 +14,11 @@ from dylive import settings
 from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import DyliveError
 from dylive.store import open_store
+from dylive.store.dburl import redact
 
 from . import runtime, tokens
 from .app import ServiceConfig, create_app
+from .limits import server_config
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,7 +81,12 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a token and print it (shown only once)")
     create.add_argument("--name", required=True)
-    create.add_argument("--room-limit", type=int, default=0, help="rooms at a time (0 = no limit)")
+    create.add_argument(
+        "--room-limit",
+        type=int,
+        default=None,
+        help="rooms it may poll at a time; 0 = no limit (DYLIVE_ROOM_LIMIT, 10)",
+    )
     create.add_argument("--rate", type=float, default=0.0, help="requests/s (0 = no limit)")
     listing = sub.add_parser("list", help="list tokens (never their secrets)")
     revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
@@ -89,6 +96,11 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     create.set_defaults(func=_token_create)
     listing.set_defaults(func=_token_list)
     revoke.set_defaults(func=_token_revoke)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line (drivers' messages span several), passwords redacted."""
+    return redact(" ".join(str(exc).split()))
 
 
 # -- token --------------------------------------------------------------------------------------
@@ -112,7 +124,7 @@ def _token_create(args: argparse.Namespace) -> int:
     try:
         secret = asyncio.run(_with_store(_db(args), create))
     except DyliveError as exc:
-        sys.stderr.write(f"dylive token: {exc}\n")
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
         return 1
     sys.stdout.write(secret + "\n")
     return 0
@@ -122,7 +134,11 @@ def _token_list(args: argparse.Namespace) -> int:
     async def listing(store: Any) -> Any:
         return await store.list_tokens()
 
-    records = asyncio.run(_with_store(_db(args), listing))
+    try:
+        records = asyncio.run(_with_store(_db(args), listing))
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+        return 1
     sys.stdout.write("id\tname\troom_limit\trate\tcreated\tstatus\n")
     for r in records:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at / 1000))
@@ -136,7 +152,11 @@ def _token_revoke(args: argparse.Namespace) -> int:
         count: int = await store.revoke_token(args.ident)
         return count
 
-    count = asyncio.run(_with_store(_db(args), revoke))
+    try:
+        count = asyncio.run(_with_store(_db(args), revoke))
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+        return 1
     if not count:
         sys.stderr.write(f"dylive token: no active token named {args.ident!r}\n")
         return 1
@@ -166,13 +186,10 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
     """Run the API until cancelled or signalled; print the bound URL once listening."""
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(
+        server_config(
             app,
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=5,
+            host,
+            port,
             http=runtime.http_name(),
             ws_ping_interval=20.0,  # WebSocket pings keep feeds (and proxies) alive
             ws_ping_timeout=20.0,
@@ -197,7 +214,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except DyliveError as exc:
-        sys.stderr.write(f"dylive serve: {exc}\n")
+        sys.stderr.write(f"dylive serve: {one_line(exc)}\n")
         return 1
     return 0
 

@@ -5,7 +5,9 @@ Contract: ../shared/spec/api-contract.md. Additive query parameters of the chat 
 (page size, 1..500, default 50), ``methods`` (comma-separated method names or short names such
 as ``chat,gift``; ``all`` for every method), ``wait`` (long-poll up to N seconds, max 30).
 Without a cursor the server continues from where this token last read this room; the first
-call returns the recent backlog (the latest ``count`` messages).
+call returns the recent backlog (the latest ``count`` messages). Cursor-less reads of one
+(token, room) are serialized (concurrent pollers share the stream, each message delivered to
+one of them, exactly once); ``HEAD`` never moves a position.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.responses import Response
 
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
+from dylive.numbers import ascii_uint
 from dylive.store import Page
 from dylive.store.cursor import (
     CursorError,
@@ -66,10 +69,9 @@ def int_param(q: QueryParams, name: str, default: int, low: int, high: int) -> i
     text = q.get(name)
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ApiError(BAD_PARAM, f"{name} must be an integer") from None
+    value = ascii_uint(text.strip(), max_digits=len(str(high)))
+    if value is None:
+        raise ApiError(BAD_PARAM, f"{name} must be an integer between {low} and {high}")
     if not low <= value <= high:
         raise ApiError(BAD_PARAM, f"{name} must be between {low} and {high}")
     return value
@@ -79,6 +81,8 @@ def float_param(q: QueryParams, name: str, default: float, high: float) -> float
     text = q.get(name)
     if text is None or text == "":
         return default
+    if not text.isascii() or len(text) > 20:
+        raise ApiError(BAD_PARAM, f"{name} must be a number")
     try:
         value = float(text)
     except ValueError:
@@ -155,14 +159,20 @@ async def chat(request: Request) -> Response:
     given = position_param(q)
     info, live = await svc.rooms.lookup(ident)
     svc.rooms.touch(token.id, token.room_limit, info, live)
-    after = given
-    if after is None:
-        after = await svc.store.get_position(token.id, info.room_id)
-    if after is None:
-        after = await svc.store.backlog_start(info.room_id, count)
-    page = await _read(svc, info.room_id, after, count, methods, wait if live else 0.0)
-    if page.last_seq > after or given is None:
-        await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=given is None)
+    moves = request.method != "HEAD"  # a HEAD request never moves a position
+    wait = wait if live else 0.0
+    if given is None:  # continue from the token's position: one poller at a time
+        async with svc.position_lock(token.id, info.room_id):
+            after = await svc.store.get_position(token.id, info.room_id)
+            if after is None:
+                after = await svc.store.backlog_start(info.room_id, count)
+            page = await _read(svc, info.room_id, after, count, methods, wait)
+            if moves:
+                await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=True)
+    else:
+        page = await _read(svc, info.room_id, given, count, methods, wait)
+        if page.last_seq > given and moves:
+            await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
     last_msg_id = page.messages[-1].msg_id if page.messages else _given_msg_id(q)
     svc.metrics.delivered.inc(len(page.messages))
     interval = 0 if len(page.messages) >= count else svc.config.fetch_interval

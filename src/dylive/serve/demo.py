@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from dylive.store import open_store
+from dylive.store.dburl import redact
 
 from . import tokens
 from .app import ServiceConfig
@@ -85,7 +86,7 @@ async def run_demo(args: argparse.Namespace) -> int:
         )
         base = f"http://{host}:{api_port}"
         sys.stdout.write(
-            f"dylive demo: simulator at {sim.base_url}, API at {base}, SQLite {args.db}\n"
+            f"dylive demo: simulator at {sim.base_url}, API at {base}, SQLite {redact(args.db)}\n"
             f"Demo token: {token}\n\n{curl_lines(base, token)}\n\nCtrl-C to stop.\n"
         )
         sys.stdout.flush()

@@ -22,7 +22,9 @@ code        HTTP    msg                         meaning
 40405       405     请求方法不允许                 wrong HTTP method
 40901       409     直播间未开播                  the room exists but is not live (and we have
                                                 nothing stored for it)
-42901       429     请求过于频繁                  per-token rate limit; ``Retry-After`` header
+42901       429     请求过于频繁                  per-token rate limit, or per client address for
+                                                requests without a valid token; ``Retry-After``
+43101       431     请求头过大                    request headers over 16 KiB
 50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
 50201       502     上游服务异常                  Douyin / the upstream failed or refused
 50202       502     回调投递失败                  a dead-letter replay was not acknowledged
@@ -62,6 +64,7 @@ NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
+HEADERS_TOO_LARGE = ErrorKind(43101, 431, "请求头过大")
 INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
 REPLAY_FAILED = ErrorKind(50202, 502, "回调投递失败")
@@ -82,6 +85,7 @@ ALL_ERRORS = (
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
     RATE_LIMITED,
+    HEADERS_TOO_LARGE,
     INTERNAL,
     UPSTREAM,
     REPLAY_FAILED,
@@ -112,12 +116,20 @@ def ok(data: Any) -> Response:
     return json_response({"code": 200, "msg": OK_MSG, "data": data})
 
 
-def error_response(err: ApiError) -> Response:
-    headers: dict[str, str] = {}
+#: Error details echo input (a room_id, a cursor): never more than this many characters of it.
+DETAIL_MAX = 100
+
+
+def truncate(text: str, limit: int = DETAIL_MAX) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_response(err: ApiError, headers: dict[str, str] | None = None) -> Response:
+    headers = dict(headers or {})
     if err.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(err.retry_after + 0.999)))
     data: dict[str, Any] = {}
     if err.detail:
-        data["detail"] = err.detail
+        data["detail"] = truncate(err.detail)
     body = {"code": err.kind.code, "msg": err.kind.msg, "data": data}
     return json_response(body, err.kind.status, headers)

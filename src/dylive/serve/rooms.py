@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
+from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.collector import Room
 from dylive.source.room import RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
@@ -37,12 +38,17 @@ log = logging.getLogger(__name__)
 Resolver = Callable[[str], Awaitable[RoomInfo]]
 
 
+def _uid(text: str) -> int:
+    value = ascii_uint(text) or 0
+    return value if value <= U64_MAX else 0
+
+
 def room_record(info: RoomInfo) -> RoomRecord:
     return RoomRecord(
         room_id=info.room_id,
         web_rid=info.web_rid,
         status=info.status,
-        anchor_uid=int(info.anchor_uid) if str(info.anchor_uid).isdigit() else 0,
+        anchor_uid=_uid(str(info.anchor_uid)),
         anchor_sec_uid=info.anchor_sec_uid,
         anchor_nickname=info.anchor_nickname,
         title=info.title,

@@ -50,6 +50,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from dylive.errors import StoreError
+from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, StoredMessage
 
@@ -358,12 +359,9 @@ def resume_point(request: Request) -> int | None:
     text = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if text is None or not text.strip():
         return None
-    try:
-        seq = int(text.strip())
-    except ValueError:
-        raise ApiError(BAD_PARAM, "Last-Event-ID must be a stream event id (a seq)") from None
-    if seq < 0:
-        raise ApiError(BAD_PARAM, "Last-Event-ID must not be negative")
+    seq = ascii_uint(text.strip(), max_digits=19)
+    if seq is None or seq > I64_MAX:
+        raise ApiError(BAD_PARAM, "Last-Event-ID must be a stream event id (a seq)")
     return seq
 
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 
+from dylive import settings
 from dylive.store import EventStore, TokenRecord
 
 from .errors import BAD_TOKEN, MISSING_TOKEN, ApiError
@@ -22,8 +23,16 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-async def create(store: EventStore, name: str, *, room_limit: int = 0, rate: float = 0.0) -> str:
-    """Create a token and return its secret (only its digest is stored)."""
+async def create(
+    store: EventStore, name: str, *, room_limit: int | None = None, rate: float = 0.0
+) -> str:
+    """Create a token and return its secret (only its digest is stored).
+
+    ``room_limit``: rooms it may poll at a time; None = the ``room_limit`` setting
+    (``DYLIVE_ROOM_LIMIT``, 10), 0 = no limit.
+    """
+    if room_limit is None:
+        room_limit = int(settings.number("room_limit"))
     token = new_token()
     await store.create_token(name, digest(token), room_limit, rate)
     return token

@@ -298,11 +298,9 @@ async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
         info = info_from_page(web_rid, await r.page(web_rid))
         if info is None and refused is not None:
             raise refused  # no room info at all: an upstream failure, not an unknown room
-    if info is None and room_id:
-        # A bare room_id that web/enter does not resolve: im/fetch and push need nothing else.
-        log.info("room %s: no room info; assuming it is live", room_id)
-        info = RoomInfo(web_rid="", room_id=int(room_id), status=STATUS_LIVE)
-    if info is None:
+    if info is None and refused is not None:
+        raise refused  # could not ask: an upstream failure, not an unknown room
+    if info is None:  # a room that does not resolve starts nothing
         raise RoomNotFound(f"no live room {web_rid or room_id}", room_id=web_rid or room_id)
     uid = info.user_unique_id or _random_unique_id()
     return replace(info, user_unique_id=uid, cookie=r.cookie)

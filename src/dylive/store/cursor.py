@@ -1,5 +1,8 @@
 """Continuation tokens in Douyin's 2021 im/fetch formats, carrying our store position.
 
+Every number in them is 1..20 ASCII digits (seq within signed 64 bits, msg_id within unsigned
+64 bits); anything else is a :class:`CursorError`.
+
 - ``cursor``: ``<now_ms>_<last msg_id>_<seq>_1`` — Douyin's ``<ms>_<id>_1_1`` shape; the third
   field is the store seq the next page continues after.
 - ``internal_ext``: ``fetch_time:<ms>|start_time:<ms>|ack_ids:|flag:1|seq:<seq>|
@@ -11,6 +14,8 @@ Echoing either back continues exactly after the last delivered message.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from dylive.numbers import I64_MAX, U64_MAX, ascii_uint, is_ascii_digits
 
 
 class CursorError(ValueError):
@@ -38,9 +43,11 @@ def make_internal_ext(now: int, start: int, cursor: str, seq: int) -> str:
 def parse_cursor(cursor: str) -> Position:
     """The position a cursor written by :func:`make_cursor` names."""
     parts = cursor.strip().split("_")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+    if len(parts) != 4 or not all(is_ascii_digits(p) for p in parts):
         raise CursorError(f"malformed cursor: {cursor[:80]!r}")
     now, msg_id, seq, _ = (int(p) for p in parts)
+    if seq > I64_MAX or msg_id > U64_MAX:
+        raise CursorError(f"cursor out of range: {cursor[:80]!r}")
     return Position(seq=seq, msg_id=msg_id, now=now)
 
 
@@ -53,7 +60,7 @@ def parse_internal_ext(ext: str) -> Position:
             fields[key] = value
     if "next_cursor" in fields:
         return parse_cursor(fields["next_cursor"])
-    seq = fields.get("seq", "")
-    if seq.isdigit():
-        return Position(seq=int(seq))
+    seq = ascii_uint(fields.get("seq", ""))
+    if seq is not None and seq <= I64_MAX:
+        return Position(seq=seq)
     raise CursorError(f"malformed internal_ext: {ext[:80]!r}")

@@ -5,7 +5,9 @@ whatever the size of the room.
 
 - ``jsonl``: the stored rendered JSON, byte for byte, one message per line (exact msg_ids).
 - ``csv``: :data:`CSV_COLUMNS`; ids as exact decimal digits; gift columns filled for gift
-  messages (``gift_delta`` when the ledger's delta was rendered), empty otherwise.
+  messages (``gift_delta`` when the ledger's delta was rendered), empty otherwise. Text cells
+  that a spreadsheet would run as a formula (starting with ``= + - @``, tab or carriage return)
+  are prefixed with ``'`` (OWASP's CSV-injection advice); numeric cells are digits only.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import orjson
+
+from dylive.numbers import ascii_uint
 
 from .base import EventStore, StoredMessage
 
@@ -47,8 +51,9 @@ async def resolve_room(store: EventStore, ident: str) -> int | None:
         ident = urlsplit(ident).path.rstrip("/").rpartition("/")[2]
     if not ident:
         return None
-    if ident.isdigit() and 0 < int(ident) <= _U64_MAX:
-        room_id = int(ident)
+    number = ascii_uint(ident)
+    if number is not None and 0 < number <= _U64_MAX:
+        room_id = number
         if await store.find_room(room_id=room_id) or await store.last_seq(room_id):
             return room_id
     room = await store.find_room(web_rid=ident)
@@ -74,6 +79,14 @@ async def stream_messages(
         after = page.last_seq
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet shows as text: ``'`` before a formula-like first character."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def _int_text(value: Any) -> str:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
 
@@ -94,14 +107,14 @@ def csv_row(message: StoredMessage) -> list[str]:
     return [
         str(message.seq),
         str(message.msg_id),
-        message.method,
+        neutralise(message.method),
         str(message.room_id),
         str(message.created_at),
         _int_text(user.get("uid")),
-        str(user.get("nickname", "")),
-        str(user.get("unique_id", "")),
-        str(payload.get("content", "")),
-        str(gift.get("name", "")),
+        neutralise(str(user.get("nickname", ""))),
+        neutralise(str(user.get("unique_id", ""))),
+        neutralise(str(payload.get("content", ""))),
+        neutralise(str(gift.get("name", ""))),
         _int_text(gift.get("count")),
         _int_text(gift.get("delta")),
     ]

@@ -32,7 +32,6 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -52,6 +51,7 @@ from .base import (
     TokenRecord,
     UpstreamPosition,
 )
+from .dburl import redact
 from .migrations import POSTGRES, to_signed, to_unsigned
 from .postgres_delivery import PostgresDelivery
 from .rows import (
@@ -110,15 +110,6 @@ _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
 ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
 """
-
-
-def redact(url: str) -> str:
-    """``url`` without its password (for error messages and logs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class _Pool:
@@ -198,7 +189,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             )
         except psycopg.Error as exc:
             raise StoreError(
-                f"cannot connect to {redact(self.url)}: {exc}", transient=True
+                redact(f"cannot connect to {self.url}: {exc}"), transient=True
             ) from exc
 
     async def open(self) -> None:
@@ -207,7 +198,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             schema = await self._migrate(self._wconn)
         except psycopg.Error as exc:
             await self.close()
-            raise StoreError(f"cannot open {redact(self.url)}: {exc}") from exc
+            raise StoreError(redact(f"cannot open {self.url}: {exc}")) from exc
         self._channel = f"dylive_{schema}"[:63]
         self._lock_key = (0x64796C76, zlib.crc32(schema.encode()) - (1 << 31))
         ready = asyncio.get_running_loop().create_future()
