@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
-from dylive.errors import RoomNotLive
+from dylive.errors import RoomNotLive, SignatureRefused
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.collector import Room
 from dylive.source.room import resolve_room
@@ -157,12 +157,16 @@ async def test_unsigned_web_enter_refused_then_page_scrape() -> None:
         assert all("a_bogus=" not in x.query for x in enters)
         pages = wire.of("/" + DEFAULT_WEB_RID)
         assert pages and wire.log.index(pages[0]) > wire.log.index(enters[-1])
-        # a bare room_id cannot be scraped: refused twice, then assumed live (no anchor known)
+        # a bare room_id cannot be scraped: refused twice, then an upstream error (it is never
+        # assumed to exist: a room that does not resolve starts nothing)
         refusals: list[str] = []
-        bare = await resolve_room(
-            str(DEFAULT_ROOM_ID), upstream=sim.base_url, signing="off", on_refusal=refusals.append
-        )
-        assert (bare.room_id, bare.live, bare.anchor_nickname) == (DEFAULT_ROOM_ID, True, "")
+        with pytest.raises(SignatureRefused):
+            await resolve_room(
+                str(DEFAULT_ROOM_ID),
+                upstream=sim.base_url,
+                signing="off",
+                on_refusal=refusals.append,
+            )
         assert refusals == ["web/enter", "web/enter"]
 
 

@@ -15,8 +15,10 @@ first: it is the only way for a bare room_id. An empty 200 body from web/enter i
 retry with a fresh signature, then method A, the page scrape (``__ac_nonce`` challenge answered,
 Next.js chunks parsed), gives the room info. The page is also used when web/enter names no room.
 Every empty body is reported to ``on_refusal("web/enter")`` (the collector counts them in its
-health). A bare room_id that neither resolves is assumed live (im/fetch and push need nothing
-else).
+health). A room that does not resolve is never assumed to exist: a bare room_id web/enter
+does not know is a RoomNotFound, one whose web/enter is refused an UpstreamError (the
+SignatureRefused), so nothing starts collecting a room that may not exist. Ids from the
+identifier and from upstream are ASCII digits within Douyin's signed 64 bits.
 """
 
 from __future__ import annotations
