@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -93,15 +94,37 @@ CURSOR_PATTERN = r"^[0-9]{1,20}_[0-9]{1,20}_[0-9]{1,20}_[0-9]{1,20}$"
 
 
 def _param(
-    name: str, desc: str, *, required: bool = False, where: str = "query", **schema: Any
+    name: str,
+    desc: str,
+    *,
+    required: bool = False,
+    where: str = "query",
+    kind: str = "string",
+    **schema: Any,
 ) -> dict[str, Any]:
     return {
         "name": name,
         "in": where,
         "required": required,
         "description": desc,
-        "schema": {"type": "string", **schema},
+        "schema": {"type": kind, **schema},
     }
+
+
+def _declare_path_params(paths: dict[str, Any]) -> dict[str, Any]:
+    """Every ``{name}`` of a path declared as a required path parameter of each operation."""
+    for path, ops in paths.items():
+        names = re.findall(r"{(\w+)}", path)
+        for spec in ops.values():
+            params = spec.setdefault("parameters", [])
+            have = {p["name"] for p in params if p["in"] == "path"}
+            missing = [
+                _PATH_ROOM if n == "room" else _param(n, n, required=True, where="path")
+                for n in names
+                if n not in have
+            ]
+            spec["parameters"] = [*missing, *params]
+    return paths
 
 
 _TOKEN = _param("token", "API token (接口授权码); or `Authorization: Bearer`", required=True)
@@ -143,94 +166,96 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "dylive API", "version": "1.0", "description": "Douyin live room data."},
-        "paths": {
-            "/douyin/liveroom/chat": op(
-                "Real-time chat and gift messages (实时弹幕和礼物信息)",
-                [
-                    _TOKEN,
-                    _ROOM,
-                    _param(
-                        "cursor",
-                        "continue after this cursor (from the last response)",
-                        pattern=CURSOR_PATTERN,
-                    ),
-                    _param("internal_ext", "continue after this internal_ext", maxLength=2000),
-                    {
-                        **_param("count", "page size 1..500 (default 50)"),
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-                    },
-                    _METHODS,
-                    {
-                        **_param("wait", "long-poll up to N seconds (max 30)"),
-                        "schema": {"type": "number", "minimum": 0, "maximum": 30},
-                    },
-                ],
-            ),
-            "/douyin/liveroom/audience": op(
-                "Audience gift ranking and user levels (音浪榜); data.source = upstream|ledger",
-                [_TOKEN, _ROOM],
-            ),
-            "/healthz": op("Liveness: status ok, or degraded with reasons", []),
-            "/api/rooms": op("Status of every collected room", [_TOKEN]),
-            "/api/rooms/{room}": op("One room's status", [_PATH_ROOM, _TOKEN]),
-            "/api/rooms/{room}/pin": pin,
-            "/api/rooms/{room}/stream": {
-                "get": {
-                    "summary": "Live stream of stored messages (Server-Sent Events), resumable",
-                    "parameters": [
-                        _PATH_ROOM,
+        "paths": _declare_path_params(
+            {
+                "/douyin/liveroom/chat": op(
+                    "Real-time chat and gift messages (实时弹幕和礼物信息)",
+                    [
                         _TOKEN,
-                        _METHODS,
+                        _ROOM,
                         _param(
-                            "last_event_id",
-                            "resume after this event id (or the Last-Event-ID header)",
-                            pattern="^[0-9]{1,19}$",
+                            "cursor",
+                            "continue after this cursor (from the last response)",
+                            pattern=CURSOR_PATTERN,
                         ),
-                    ],
-                    "responses": {
-                        "200": {
-                            "description": "text/event-stream: `message` events (id = seq,"
-                            " data = the stored JSON) and `status` events",
-                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        _param("internal_ext", "continue after this internal_ext", maxLength=2000),
+                        {
+                            **_param("count", "page size 1..500 (default 50)"),
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
                         },
-                        **errors,
-                    },
-                }
-            },
-            "/dashboard": {
-                "get": {
-                    "summary": "The live web dashboard (HTML; ?room=&token= in the page URL)",
-                    "responses": {
-                        "200": {
-                            "description": "HTML page",
-                            "content": {"text/html": {"schema": {"type": "string"}}},
-                        }
-                    },
-                }
-            },
-            "/api/rooms/{room}/sessions": op(
-                "Broadcasts (sessions) of a room, newest first: {sessions: [{id, room_id,"
-                " web_rid, title, anchor, started_at, ended_at|null, live, duration_seconds}]}",
-                [_TOKEN],
-            ),
-            "/api/sessions/{id}/report": op(
-                "Session report: messages per method, gifts and their value (抖币, 音浪, yuan),"
-                " top gifters, likes, chatters, follows, shares, fans-club joins, viewers,"
-                " per-minute series, collection figures, reconciliation with Douyin's ranking",
-                [
-                    _TOKEN,
-                    _param("top", "gifters listed, 0..10000 (default 100)", kind="integer"),
-                    _param("format", "json (default, the envelope), md or csv (text)"),
-                ],
-            ),
-            **delivery_paths(ok_resp, errors),
-            "/metrics": {
-                "get": {
-                    "summary": "Prometheus metrics",
-                    "responses": {"200": {"description": "text"}},
-                }
-            },
-        },
+                        _METHODS,
+                        {
+                            **_param("wait", "long-poll up to N seconds (max 30)"),
+                            "schema": {"type": "number", "minimum": 0, "maximum": 30},
+                        },
+                    ],
+                ),
+                "/douyin/liveroom/audience": op(
+                    "Audience gift ranking and user levels (音浪榜); data.source = upstream|ledger",
+                    [_TOKEN, _ROOM],
+                ),
+                "/healthz": op("Liveness: status ok, or degraded with reasons", []),
+                "/api/rooms": op("Status of every collected room", [_TOKEN]),
+                "/api/rooms/{room}": op("One room's status", [_PATH_ROOM, _TOKEN]),
+                "/api/rooms/{room}/pin": pin,
+                "/api/rooms/{room}/stream": {
+                    "get": {
+                        "summary": "Live stream of stored messages (Server-Sent Events), resumable",
+                        "parameters": [
+                            _PATH_ROOM,
+                            _TOKEN,
+                            _METHODS,
+                            _param(
+                                "last_event_id",
+                                "resume after this event id (or the Last-Event-ID header)",
+                                pattern="^[0-9]{1,19}$",
+                            ),
+                        ],
+                        "responses": {
+                            "200": {
+                                "description": "text/event-stream: `message` events (id = seq,"
+                                " data = the stored JSON) and `status` events",
+                                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                            },
+                            **errors,
+                        },
+                    }
+                },
+                "/dashboard": {
+                    "get": {
+                        "summary": "The live web dashboard (HTML; ?room=&token= in the page URL)",
+                        "responses": {
+                            "200": {
+                                "description": "HTML page",
+                                "content": {"text/html": {"schema": {"type": "string"}}},
+                            }
+                        },
+                    }
+                },
+                "/api/rooms/{room}/sessions": op(
+                    "Broadcasts (sessions) of a room, newest first: {sessions: [{id, room_id,"
+                    " web_rid, title, anchor, started_at, ended_at|null, live, duration_seconds}]}",
+                    [_TOKEN],
+                ),
+                "/api/sessions/{id}/report": op(
+                    "Session report: messages per method, gifts and their value (抖币, 音浪, yuan),"
+                    " top gifters, likes, chatters, follows, shares, fans-club joins, viewers,"
+                    " per-minute series, collection figures, reconciliation with Douyin's ranking",
+                    [
+                        _TOKEN,
+                        _param("top", "gifters listed, 0..10000 (default 100)", kind="integer"),
+                        _param("format", "json (default, the envelope), md or csv (text)"),
+                    ],
+                ),
+                **delivery_paths(ok_resp, errors),
+                "/metrics": {
+                    "get": {
+                        "summary": "Prometheus metrics",
+                        "responses": {"200": {"description": "text"}},
+                    }
+                },
+            }
+        ),
     }
 
 
