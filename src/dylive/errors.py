@@ -27,6 +27,11 @@ class DyliveError(Exception):
         self.room_id = room_id
 
 
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line (command-line reports: never a multi-line dump)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 class ProtocolError(DyliveError):
     """Bytes that do not follow the Douyin wire format."""
 

@@ -211,3 +211,31 @@ def test_stdout_of_a_real_process_is_utf8_jsonl(tmp_path: Path) -> None:
     done = run_cli("--db", db, "--room", WEB_RID, "--format", "jsonl")
     assert done.returncode == 0, done.stderr
     assert done.stdout.encode("utf-8").splitlines() == [r.rendered for r in SAMPLE]
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path: Path) -> None:
+    """``dylive export … | head``: exit 0, nothing on stderr (no "Broken pipe")."""
+    db = str(tmp_path / "many.db")
+    body = "x" * 300
+    fill(db, [message(i, "WebcastChatMessage", body) for i in range(1, 5001)])  # ~2 MB > pipe
+    for fmt in ("jsonl", "csv"):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dylive", "export", "--db", db, "--room", WEB_RID,
+             "--format", fmt],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline()  # like head -1: read one line, then hang up
+        proc.stdout.close()
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        assert proc.wait(timeout=60) == 0, err
+        assert err == "", err
+
+
+def test_the_count_is_reported_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "s.db")
+    fill(db)
+    done = run_cli("--db", db, "--room", WEB_RID)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [f"dylive export: {len(SAMPLE)} messages"]

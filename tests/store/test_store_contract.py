@@ -16,7 +16,14 @@ import orjson
 import pytest
 
 from dylive.errors import StoreError
-from dylive.store import EventStore, Record, RoomRecord, UpstreamPosition, open_store
+from dylive.store import (
+    EventStore,
+    Record,
+    RoomRecord,
+    TokenNameTaken,
+    UpstreamPosition,
+    open_store,
+)
 
 BIG = 2**63 + 12345  # beyond signed 64 bits
 MAX = 2**64 - 1
@@ -212,13 +219,29 @@ async def test_tokens(make: Factory) -> None:
         assert await store.token_by_digest("c" * 64) is None
         with pytest.raises(StoreError):
             await store.create_token("again", "a" * 64, 0, 0.0)  # digest is unique
-        assert await store.revoke_token(str(b)) == 1  # by id
+        assert await store.revoke_token(str(b)) == 0  # a str is a name, never an id
+        assert await store.revoke_token(b) == 1  # by id
         assert await store.revoke_token("bob") == 0  # already revoked
         assert await store.revoke_token("nobody") == 0
         bob = await store.token_by_digest("b" * 64)
         assert bob is not None and not bob.active and bob.revoked_at > 0
         alice = await store.token_by_digest("a" * 64)
         assert alice is not None and alice.active
+
+
+async def test_token_names_are_unique_among_active_tokens(make: Factory) -> None:
+    async with make() as store:
+        first = await store.create_token("alice", "a" * 64, 0, 0.0)
+        with pytest.raises(TokenNameTaken, match=f"id {first}"):
+            await store.create_token("alice", "b" * 64, 0, 0.0)
+        assert [t.name for t in await store.list_tokens()] == ["alice"]
+        assert await store.revoke_token("alice") == 1
+        again = await store.create_token("alice", "c" * 64, 0, 0.0)  # the name is free again
+        assert await store.revoke_token("alice") == 1  # only the active one
+        assert [(t.id, t.active) for t in await store.list_tokens()] == [
+            (first, False),
+            (again, False),
+        ]
 
 
 async def test_one_failing_write_does_not_fail_the_others(make: Factory) -> None:

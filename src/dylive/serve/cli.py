@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import socket
 import sys
 import time
 from typing import Any
@@ -13,7 +15,8 @@ import uvicorn
 from dylive import settings
 from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import DyliveError
-from dylive.store import open_store
+from dylive.listen import bind_listener
+from dylive.store import open_store, require_existing
 from dylive.store.dburl import redact
 
 from . import runtime, tokens
@@ -90,7 +93,9 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     create.add_argument("--rate", type=float, default=0.0, help="requests/s (0 = no limit)")
     listing = sub.add_parser("list", help="list tokens (never their secrets)")
     revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
-    revoke.add_argument("ident", help="token name or id")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("name", nargs="?", help="the active token with this name")
+    which.add_argument("--id", type=int, dest="token_id", help="the token with this id")
     for q in (create, listing, revoke):
         q.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
     create.set_defaults(func=_token_create)
@@ -103,12 +108,19 @@ def one_line(exc: BaseException) -> str:
     return redact(" ".join(str(exc).split()))
 
 
+class ServeError(DyliveError):
+    """The service could not start."""
+
+
 # -- token --------------------------------------------------------------------------------------
 def _db(args: argparse.Namespace) -> str:
     return str(args.db or settings.get("db"))
 
 
-async def _with_store(db: str, action: Any) -> Any:
+async def _with_store(db: str, action: Any, *, create: bool = False) -> Any:
+    """Run ``action(store)``; only ``create`` may make a new SQLite file (no typo databases)."""
+    if not create:
+        require_existing(db)
     store = open_store(db)
     await store.open()
     try:
@@ -117,14 +129,21 @@ async def _with_store(db: str, action: Any) -> Any:
         await store.close()
 
 
+def _token_command(args: argparse.Namespace, action: Any, *, create: bool = False) -> Any:
+    """The action's result, or None after a one-line error on stderr."""
+    try:
+        return asyncio.run(_with_store(_db(args), action, create=create))
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+        return None
+
+
 def _token_create(args: argparse.Namespace) -> int:
     async def create(store: Any) -> str:
         return await tokens.create(store, args.name, room_limit=args.room_limit, rate=args.rate)
 
-    try:
-        secret = asyncio.run(_with_store(_db(args), create))
-    except DyliveError as exc:
-        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+    secret = _token_command(args, create, create=True)
+    if secret is None:
         return 1
     sys.stdout.write(secret + "\n")
     return 0
@@ -134,10 +153,8 @@ def _token_list(args: argparse.Namespace) -> int:
     async def listing(store: Any) -> Any:
         return await store.list_tokens()
 
-    try:
-        records = asyncio.run(_with_store(_db(args), listing))
-    except DyliveError as exc:
-        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+    records = _token_command(args, listing)
+    if records is None:
         return 1
     sys.stdout.write("id\tname\troom_limit\trate\tcreated\tstatus\n")
     for r in records:
@@ -148,19 +165,20 @@ def _token_list(args: argparse.Namespace) -> int:
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
+    ident: str | int = args.name if args.token_id is None else args.token_id
+
     async def revoke(store: Any) -> int:
-        count: int = await store.revoke_token(args.ident)
+        count: int = await store.revoke_token(ident)
         return count
 
-    try:
-        count = asyncio.run(_with_store(_db(args), revoke))
-    except DyliveError as exc:
-        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+    count = _token_command(args, revoke)
+    if count is None:
         return 1
+    what = f"id {ident}" if isinstance(ident, int) else f"named {ident!r}"
     if not count:
-        sys.stderr.write(f"dylive token: no active token named {args.ident!r}\n")
+        sys.stderr.write(f"dylive token: no active token {what}\n")
         return 1
-    sys.stdout.write(f"revoked {count} token(s)\n")
+    sys.stdout.write(f"revoked the token {what}\n")
     return 0
 
 
@@ -182,8 +200,36 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
     )
 
 
-async def run_server(config: ServiceConfig, host: str, port: int, *, announce: bool = True) -> None:
-    """Run the API until cancelled or signalled; print the bound URL once listening."""
+async def check_store(db: str) -> None:
+    """Open and close the store once, so that a bad ``--db`` fails before the server starts."""
+    store = open_store(db)
+    try:
+        await store.open()
+    finally:
+        with contextlib.suppress(Exception):
+            await store.close()
+
+
+async def run_server(
+    config: ServiceConfig,
+    host: str,
+    port: int,
+    *,
+    announce: bool = True,
+    sock: socket.socket | None = None,
+) -> None:
+    """Run the API until cancelled or signalled; print the bound URL once listening.
+
+    The store is opened once and the socket bound before uvicorn starts, so a bad database or
+    a taken port is one :class:`DyliveError` (a one-line message), never a traceback.
+    """
+    sock = sock or bind_listener(host, port)
+    if config.store is None:
+        try:
+            await check_store(config.db)
+        except BaseException:
+            sock.close()
+            raise
     app = create_app(config)
     server = uvicorn.Server(
         server_config(
@@ -195,22 +241,27 @@ async def run_server(config: ServiceConfig, host: str, port: int, *, announce: b
             ws_ping_timeout=20.0,
         )
     )
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.02)
     if server.started and announce:
-        bound = server.servers[0].sockets[0].getsockname()
+        bound = sock.getsockname()
         sys.stdout.write(f"dylive serve: listening on http://{bound[0]}:{bound[1]}\n")
         sys.stdout.flush()
-    await task
+    try:
+        await task
+    except SystemExit as exc:  # uvicorn gives up when the app fails to start (logged)
+        raise ServeError(f"the service did not start (exit {exc.code})") from None
+    finally:
+        sock.close()
 
 
 def _run_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.get("host")
-    port = settings.get("port") if args.port is None else args.port
     try:
+        port = int(settings.number("port", args.port))
         config = serve_config(args)
-        runtime.run(run_server(config, host, int(port)))
+        runtime.run(run_server(config, host, port))
     except KeyboardInterrupt:
         return 130
     except DyliveError as exc:
@@ -228,5 +279,5 @@ def _run_demo(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except DyliveError as exc:
-        sys.stderr.write(f"dylive demo: {exc}\n")
+        sys.stderr.write(f"dylive demo: {one_line(exc)}\n")
         return 1

@@ -1,9 +1,12 @@
 """``dylive demo`` (``make run``): the simulator and the API service wired together on SQLite.
 
-Starts the simulator (port 9000, or any free port when taken), the API service on SQLite, creates
-a demo token, prints ready-to-paste curl commands for the contract's example room and runs until
-Ctrl-C. The contract's room (web_rid 615189692839 / room_id 6922580638159719176) is pinned so
-that data is flowing before the first request.
+Starts the simulator (port 9000) and the API service (port 8000) on SQLite, creates a demo token,
+prints ready-to-paste commands (curl for the API, ``dylive watch`` and ``dylive decode`` against
+the simulator, with the ports actually bound) and the demo rooms, and runs until Ctrl-C. Both
+ports are bound with address reuse, so a restart within a minute gets them back; a port another
+program listens on is replaced by a free one, and the output says so. The contract's room
+(web_rid 615189692839 / room_id 6922580638159719176) is pinned so that data is flowing before the
+first request.
 """
 
 from __future__ import annotations
@@ -11,43 +14,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import importlib
+import shlex
 import socket
 import sys
 from typing import Any
 
+from dylive.listen import ListenError, bind_listener, bound_port
 from dylive.store import open_store
 from dylive.store.dburl import redact
 
 from . import tokens
 from .app import ServiceConfig
-from .cli import run_server
+from .cli import check_store, run_server
 
 WEB_RID = "615189692839"
 ROOM_ID = 6922580638159719176
 
 
-def _free(host: str, port: int) -> int:
-    """``port`` if it can be bound on ``host``, else 0 (any free port)."""
-    if port == 0:
-        return 0
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return 0
+def listen_or_any(host: str, port: int, what: str) -> tuple[socket.socket, str]:
+    """A socket on ``port``, else (taken by another program) on a free port; and a note."""
+    try:
+        return bind_listener(host, port), ""
+    except ListenError:
+        if port == 0:
             raise
-    return port
-
-
-def _bound_port(host: str, port: int) -> int:
-    if port:
-        return port
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    sock = bind_listener(host, 0)
+    return sock, f"note: {what} port {port} is taken; using {bound_port(sock)}\n"
 
 
 def curl_lines(base: str, token: str) -> str:
@@ -69,27 +62,51 @@ def curl_lines(base: str, token: str) -> str:
     )
 
 
+def sim_lines(sim_url: str, rooms: list[dict[str, Any]]) -> str:
+    """``dylive watch`` / ``dylive decode`` lines against the simulator and its rooms."""
+    up = shlex.quote(sim_url)
+    lines = [
+        "Watch a room in the terminal (the simulator is the upstream):",
+        f"  dylive watch {WEB_RID} --upstream {up}",
+        f"  dylive watch {WEB_RID} --upstream {up} --format jsonl | head",
+        "Decode a raw im/fetch answer (protobuf) to JSON lines:",
+        f"  curl -s '{sim_url}/webcast/im/fetch/?room_id={ROOM_ID}' -o fetch.bin"
+        " && dylive decode fetch.bin",
+        "Demo rooms (web_rid, room_id, anchor):",
+    ]
+    for room in rooms:
+        state = "live" if room.get("live") else "offline: watch exits 3, add --follow to wait"
+        anchor = room.get("anchor", {}).get("nickname", "")
+        lines.append(f"  {room['web_rid']:<13} {room['room_id']:<20} {anchor} ({state})")
+    return "\n".join(lines)
+
+
 async def run_demo(args: argparse.Namespace) -> int:
     sim_mod: Any = importlib.import_module("dylive.sim")
     host = args.host
-    sim_port = _free(host, args.sim_port)
-    api_port = _bound_port(host, _free(host, args.port))
-    async with sim_mod.SimServer(sim_mod.SimConfig(port=sim_port, host=host)) as sim:
+    await check_store(args.db)
+    sim_sock, sim_note = listen_or_any(host, args.sim_port, "simulator")
+    api_sock, api_note = listen_or_any(host, args.port, "API")
+    config = sim_mod.SimConfig(port=bound_port(sim_sock), host=host)
+    async with sim_mod.SimServer(config, sock=sim_sock) as sim:
         store = open_store(args.db)
         await store.open()
         try:
+            await store.revoke_token("demo")  # names are unique: the last run's token goes
             token = await tokens.create(store, "demo")
         finally:
             await store.close()
         config = ServiceConfig.from_settings(
             db=args.db, upstream=sim.base_url, pins=[WEB_RID], signing="v2"
         )
-        base = f"http://{host}:{api_port}"
+        base = f"http://{host}:{bound_port(api_sock)}"
         sys.stdout.write(
+            f"{sim_note}{api_note}"
             f"dylive demo: simulator at {sim.base_url}, API at {base}, SQLite {redact(args.db)}\n"
-            f"Demo token: {token}\n\n{curl_lines(base, token)}\n\nCtrl-C to stop.\n"
+            f"Demo token: {token}\n\n{curl_lines(base, token)}\n\n"
+            f"{sim_lines(sim.base_url, sim.rooms())}\n\nCtrl-C to stop.\n"
         )
         sys.stdout.flush()
         with contextlib.suppress(asyncio.CancelledError):
-            await run_server(config, host, api_port, announce=False)
+            await run_server(config, host, 0, announce=False, sock=api_sock)
     return 0

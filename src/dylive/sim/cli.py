@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 from typing import Any
+
+from dylive.errors import DyliveError, one_line
+from dylive.listen import bind_listener
 
 from .core import SimConfig
 from .faults import Faults
@@ -79,7 +83,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
 
 
 async def serve(config: SimConfig) -> None:
-    async with SimServer(config) as sim:
+    sock = bind_listener(config.host, config.port)  # a taken port fails before anything starts
+    async with SimServer(config, sock=sock) as sim:
         for room in sim.rooms():
             log.info(
                 "room web_rid=%s room_id=%s status=%s %s",
@@ -97,5 +102,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("bad fault setting: %s", exc)
         return 2
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:
+        return 130
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive sim: {one_line(exc)}\n")
+        return 1
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from typing import Any
 
 import uvicorn
@@ -17,6 +18,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+
+from dylive.listen import bind_listener, bound_port
 
 from . import control, page, upstream
 from .core import SimConfig, Simulator
@@ -51,13 +54,18 @@ def build_app(sim: Simulator) -> Starlette:
 class SimServer:
     """The simulator on a real socket, inside the running event loop (tests, demo, CLI)."""
 
-    def __init__(self, config: SimConfig | None = None) -> None:
+    def __init__(
+        self, config: SimConfig | None = None, *, sock: socket.socket | None = None
+    ) -> None:
+        """``sock``: a listening socket bound beforehand (else config.host/port is bound)."""
         self.config = config or SimConfig()
+        self._given_sock = sock
         self.sim = Simulator(self.config)
         self.sim.populate()
         self.app = build_app(self.sim)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
         self.port = self.config.port
         self.host = self.config.host
 
@@ -78,10 +86,10 @@ class SimServer:
 
     async def start_server(self) -> None:
         cfg = self.config
+        sock = self._given_sock or bind_listener(cfg.host, cfg.port)  # ListenError: taken
+        self._given_sock = None
         ucfg = uvicorn.Config(
             self.app,
-            host=cfg.host,
-            port=cfg.port,
             ws="websockets-sansio",
             ws_ping_interval=cfg.ping_interval,
             ws_ping_timeout=cfg.ping_timeout,
@@ -93,13 +101,15 @@ class SimServer:
             backlog=4096,
         )
         self._server = uvicorn.Server(ucfg)
-        self._task = asyncio.create_task(self._server.serve())
+        self._sock = sock
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
+                sock.close()
                 self._task.result()  # raises the startup error
                 raise RuntimeError("simulator server stopped during startup")
             await asyncio.sleep(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.port = bound_port(sock)
         self.sim.start_clocks()
         log.info("dylive sim listening on %s", self.base_url)
 
@@ -110,6 +120,9 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._server = self._task = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     async def wait(self) -> None:
         """Until the server stops (Ctrl-C in the CLI)."""

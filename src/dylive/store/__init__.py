@@ -7,6 +7,8 @@ else is an SQLite file path.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dylive.errors import StoreError
 
 from .base import (
@@ -19,6 +21,7 @@ from .base import (
     RoomRecord,
     SessionRecord,
     StoredMessage,
+    TokenNameTaken,
     TokenRecord,
     UpstreamPosition,
     WebhookRecord,
@@ -45,6 +48,13 @@ def open_store(url: str) -> EventStore:
     return SQLiteStore(url)
 
 
+def require_existing(url: str) -> None:
+    """StoreError unless ``url`` names an existing SQLite file (PostgreSQL URLs pass): commands
+    that only read or change a database must not create an empty one from a typo."""
+    if not is_postgres_url(url) and not Path(url).is_file():
+        raise StoreError(f"no database file at {url!r}")
+
+
 __all__ = [
     "DeadLetter",
     "EventStore",
@@ -56,9 +66,11 @@ __all__ = [
     "SQLiteStore",
     "SessionRecord",
     "StoredMessage",
+    "TokenNameTaken",
     "TokenRecord",
     "UpstreamPosition",
     "WebhookRecord",
     "is_postgres_url",
     "open_store",
+    "require_existing",
 ]

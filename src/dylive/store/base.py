@@ -30,6 +30,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from dylive.errors import StoreError
+
+
+class TokenNameTaken(StoreError):
+    """An active token already has this name (names are unique among active tokens)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Record:
@@ -304,7 +310,7 @@ class EventStore(abc.ABC):
     # -- tokens -------------------------------------------------------------------------------
     @abc.abstractmethod
     async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
-        """Store a new token digest; its id."""
+        """Store a new token digest; its id. TokenNameTaken when an active token has the name."""
 
     @abc.abstractmethod
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
@@ -315,8 +321,8 @@ class EventStore(abc.ABC):
         """Every token, oldest first."""
 
     @abc.abstractmethod
-    async def revoke_token(self, ident: str) -> int:
-        """Revoke the token(s) with this name or id; number revoked."""
+    async def revoke_token(self, ident: str | int) -> int:
+        """Revoke the active token named ``ident`` (str) or with id ``ident`` (int); 0 or 1."""
 
     # -- positions ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,6 +65,9 @@ def _run_export(args: argparse.Namespace) -> int:
         return _fail(f"no database file at {db!r}")
     try:
         count = asyncio.run(_export(db, args, methods))
+    except BrokenPipeError:  # the reader stopped early (``| head``): what it asked for
+        _quiet_stdout()
+        return 0
     except ExportError as exc:
         return _fail(str(exc))
     except DyliveError as exc:
@@ -71,6 +76,15 @@ def _run_export(args: argparse.Namespace) -> int:
         return _fail(f"cannot write {args.output!r}: {exc.strerror or exc}", code=1)
     sys.stderr.write(f"dylive export: {count} messages\n")
     return 0
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
@@ -130,5 +144,8 @@ def _output(path: str | None) -> Iterator[TextIO]:
     try:
         yield stream
     finally:
-        stream.flush()
-        stream.detach()  # leave sys.stdout open
+        try:
+            stream.flush()
+        finally:
+            with contextlib.suppress(ValueError, OSError):
+                stream.detach()  # leave sys.stdout open

@@ -147,5 +147,5 @@ async def export_room(
             out.write(message.rendered.decode("utf-8", "replace"))
             out.write("\n")
         count += 1
-    log.info("export: room %s: %s messages (%s)", room_id, count, fmt)
+    log.debug("export: room %s: %s messages (%s)", room_id, count, fmt)
     return count

@@ -132,6 +132,12 @@ SQLITE: tuple[str, ...] = (
         ON events (room_id, seq, msg_id, method, created_at, stored_at, rendered);
     DROP INDEX events_room_seq;
     """,
+    # 6: token names are unique among active tokens (older duplicates get " #<id>" appended)
+    """
+    UPDATE tokens SET name = name || ' #' || id WHERE revoked_at = 0 AND id NOT IN
+        (SELECT MIN(id) FROM tokens WHERE revoked_at = 0 GROUP BY name);
+    CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at = 0;
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -250,6 +256,12 @@ POSTGRES: tuple[str, ...] = (
         updated_at BIGINT NOT NULL DEFAULT 0
     );
     CREATE INDEX sessions_web_rid ON sessions (web_rid, started_at);
+    """,
+    # 5: token names are unique among active tokens (older duplicates get " #<id>" appended)
+    """
+    UPDATE tokens SET name = name || ' #' || id::text WHERE revoked_at = 0 AND id NOT IN
+        (SELECT MIN(id) FROM tokens WHERE revoked_at = 0 GROUP BY name);
+    CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at = 0;
     """,
 )
 

@@ -59,6 +59,7 @@ from .rows import (
     QUARANTINE_COLS,
     WriteOp,
     message_from_row,
+    name_taken,
     now_ms,
     position_from_row,
     position_values,
@@ -568,7 +569,13 @@ class PostgresStore(PostgresDelivery, EventStore):
 
     # -- tokens -------------------------------------------------------------------------------
     async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
-        async def insert(conn: Conn) -> int:
+        async def insert(conn: Conn) -> int | StoreError:
+            cur = await conn.execute(
+                "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0", (name,)
+            )
+            taken = await cur.fetchone()
+            if taken is not None:
+                return name_taken(name, taken[0])
             cur = await conn.execute(
                 "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
                 " VALUES (%s, %s, %s, %s, %s) RETURNING id",
@@ -590,12 +597,13 @@ class PostgresStore(PostgresDelivery, EventStore):
         rows = await self._fetch(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id")
         return [token_from_row(r) for r in rows]
 
-    async def revoke_token(self, ident: str) -> int:
+    async def revoke_token(self, ident: str | int) -> int:
+        column = "id" if isinstance(ident, int) else "name"
+
         async def revoke(conn: Conn) -> int:
             cur = await conn.execute(
-                "UPDATE tokens SET revoked_at = %s WHERE revoked_at = 0"
-                " AND (name = %s OR id::text = %s)",
-                (now_ms(), ident, ident),
+                f"UPDATE tokens SET revoked_at = %s WHERE revoked_at = 0 AND {column} = %s",
+                (now_ms(), ident),
             )
             return cur.rowcount
 

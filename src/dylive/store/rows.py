@@ -18,6 +18,7 @@ from dylive.store.base import (
     Record,
     RoomRecord,
     StoredMessage,
+    TokenNameTaken,
     TokenRecord,
     UpstreamPosition,
 )
@@ -52,6 +53,11 @@ def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) 
         else:
             op.future.set_result(result)
     return touched
+
+
+def name_taken(name: str, token_id: int) -> TokenNameTaken:
+    """The error a token insert returns (not raises: one op fails alone) for a taken name."""
+    return TokenNameTaken(f"an active token is already named {name!r} (id {token_id})")
 
 
 def now_ms() -> int:

@@ -45,6 +45,7 @@ from .rows import (
     QUARANTINE_COLS,
     WriteOp,
     message_from_row,
+    name_taken,
     now_ms,
     position_from_row,
     position_values,
@@ -518,7 +519,12 @@ class SQLiteStore(SQLiteDelivery, EventStore):
 
     # -- tokens -------------------------------------------------------------------------------
     async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
-        def insert(conn: sqlite3.Connection) -> int:
+        def insert(conn: sqlite3.Connection) -> int | StoreError:
+            taken = conn.execute(
+                "SELECT id FROM tokens WHERE name = ? AND revoked_at = 0", (name,)
+            ).fetchone()
+            if taken is not None:
+                return name_taken(name, taken[0])
             cur = conn.execute(
                 "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
@@ -558,12 +564,13 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         )
         return [token_from_row(r) for r in rows]
 
-    async def revoke_token(self, ident: str) -> int:
+    async def revoke_token(self, ident: str | int) -> int:
+        column = "id" if isinstance(ident, int) else "name"
+
         def revoke(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE revoked_at = 0"
-                " AND (name = ? OR CAST(id AS TEXT) = ?)",
-                (now_ms(), ident, ident),
+                f"UPDATE tokens SET revoked_at = ? WHERE revoked_at = 0 AND {column} = ?",
+                (now_ms(), ident),
             )
             return cur.rowcount
 
