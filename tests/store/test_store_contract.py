@@ -133,6 +133,19 @@ async def test_backlog_start(make: Factory) -> None:
         assert await store.backlog_start(ROOM + 1, 3) == 0
 
 
+async def test_backlog_start_counts_only_the_wanted_methods(make: Factory) -> None:
+    async with make() as store:
+        like = "WebcastLikeMessage"
+        await store.append([rec(1), rec(2), rec(3)] + [rec(i, like) for i in range(4, 30)])
+        chat_only = frozenset({CHAT})
+        start = await store.backlog_start(ROOM, 2, chat_only)
+        page = await store.read(ROOM, start, 2, chat_only)
+        assert [m.msg_id for m in page.messages] == [2, 3]
+        assert await store.backlog_start(ROOM, 3, chat_only) == 0  # fewer: from the start
+        start = await store.backlog_start(ROOM, 2, frozenset({like, "WebcastGiftMessage"}))
+        assert [m.msg_id for m in (await store.read(ROOM, start, 9)).messages] == [28, 29]
+
+
 async def test_wait_for(make: Factory) -> None:
     async with make() as store:
         assert not await store.wait_for(ROOM, 0, 0.01)

@@ -165,7 +165,7 @@ async def chat(request: Request) -> Response:
         async with svc.position_lock(token.id, info.room_id):
             after = await svc.store.get_position(token.id, info.room_id)
             if after is None:
-                after = await svc.store.backlog_start(info.room_id, count)
+                after = await svc.store.backlog_start(info.room_id, count, methods)
             page = await _read(svc, info.room_id, after, count, methods, wait)
             if moves:
                 await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=True)

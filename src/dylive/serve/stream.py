@@ -113,6 +113,7 @@ class _Channel:
     viewers: int | None = None
     likes_total: int = 0
     task: asyncio.Task[None] | None = None
+    seeded: asyncio.Event = field(default_factory=asyncio.Event)  # counters known from the store
 
     def observe(self, messages: Sequence[StoredMessage]) -> None:
         """Track the viewer count and the likes total from the messages that carry them."""
@@ -204,6 +205,7 @@ class StreamHub:
         channel.published = await self.store.last_seq(channel.room_id)
         with contextlib.suppress(StoreError):
             await self._seed(channel)
+        channel.seeded.set()
         while True:
             # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that
             # arrives as the awaited event fires, and close() would then wait forever
@@ -217,12 +219,21 @@ class StreamHub:
                 log.warning("room %s: stream read failed: %s", channel.room_id, exc)
 
     async def _seed(self, channel: _Channel) -> None:
-        """Counters from the room's recent past (the last 300 stored messages)."""
-        start = await self.store.backlog_start(channel.room_id, 300)
-        page = await self.store.read(
-            channel.room_id, start, 300, frozenset({SEQ_METHOD, LIKE_METHOD})
-        )
-        channel.observe(page.messages)
+        """Counters from the room's latest stored viewer count and like message, however many
+        other messages came after them."""
+        for method in (SEQ_METHOD, LIKE_METHOD):
+            only = frozenset({method})
+            start = await self.store.backlog_start(channel.room_id, 1, only)
+            page = await self.store.read(channel.room_id, start, 1, only)
+            channel.observe(page.messages)
+
+    async def seeded(self, room_id: int, within: float) -> None:
+        """Wait (at most ``within`` s) until the room's counters are read from the store."""
+        channel = self._channels.get(room_id)
+        if channel is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await channel.seeded.wait()
 
     async def _publish(self, channel: _Channel) -> None:
         while True:
@@ -339,19 +350,26 @@ class _Stream:
     async def events(self) -> AsyncIterator[bytes]:
         deadline = time.monotonic() + self.hub.max_duration
         yield b"retry: 1000\n\n"
-        if (status := self.status_due()) is not None:
-            yield status
-        while time.monotonic() < deadline:
-            sub = self.hub.subscribe(self.info.room_id)  # before the catch-up: nothing missed
-            try:
-                async for chunk in self.catch_up():
-                    yield chunk
-                async for chunk in self.live_tail(sub, deadline):
-                    yield chunk
-            finally:
-                self.hub.unsubscribe(sub)
-            if sub.overflowed:
-                self.lagged += 1
+        first: Subscription | None = self.hub.subscribe(self.info.room_id)
+        try:
+            await self.hub.seeded(self.info.room_id, 2.0)  # the first status has the counters
+            if (status := self.status_due()) is not None:
+                yield status
+            while time.monotonic() < deadline:
+                # subscribed before the catch-up: nothing missed
+                sub, first = first or self.hub.subscribe(self.info.room_id), None
+                try:
+                    async for chunk in self.catch_up():
+                        yield chunk
+                    async for chunk in self.live_tail(sub, deadline):
+                        yield chunk
+                finally:
+                    self.hub.unsubscribe(sub)
+                if sub.overflowed:
+                    self.lagged += 1
+        finally:
+            if first is not None:
+                self.hub.unsubscribe(first)
 
 
 def resume_point(request: Request) -> int | None:
@@ -375,7 +393,7 @@ async def stream(request: Request) -> Response:
     info, live = await svc.rooms.lookup(request.path_params["room"])
     svc.rooms.touch(token.id, token.room_limit, info, live)
     if after is None:
-        after = await svc.store.backlog_start(info.room_id, count)
+        after = await svc.store.backlog_start(info.room_id, count, methods)
     state = _Stream(svc, info, live, token.id, token.room_limit, after, methods)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(state.events(), media_type="text/event-stream", headers=headers)

@@ -270,8 +270,11 @@ class EventStore(abc.ABC):
         """Up to ``limit`` messages of ``room_id`` with seq > ``after_seq`` (``methods`` filter)."""
 
     @abc.abstractmethod
-    async def backlog_start(self, room_id: int, count: int) -> int:
-        """The seq to read after so that the next read returns the ``count`` latest messages."""
+    async def backlog_start(
+        self, room_id: int, count: int, methods: frozenset[str] | None = None
+    ) -> int:
+        """The seq to read after so that the next read (same ``methods``) returns the ``count``
+        latest messages among those of ``methods`` (None = every method)."""
 
     @abc.abstractmethod
     async def last_seq(self, room_id: int) -> int:

@@ -480,11 +480,20 @@ class PostgresStore(PostgresDelivery, EventStore):
                 break
         return Page(messages, last, list(ignored))
 
-    async def backlog_start(self, room_id: int, count: int) -> int:
-        row = await self._fetch_one(
-            "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s",
-            (to_signed(room_id), count),
-        )
+    async def backlog_start(
+        self, room_id: int, count: int, methods: frozenset[str] | None = None
+    ) -> int:
+        if methods is None:
+            row = await self._fetch_one(
+                "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s",
+                (to_signed(room_id), count),
+            )
+        else:
+            row = await self._fetch_one(
+                "SELECT seq FROM events WHERE room_id = %s AND method = ANY(%s)"
+                " ORDER BY seq DESC LIMIT 1 OFFSET %s",
+                (to_signed(room_id), sorted(methods), count),
+            )
         return int(row[0]) if row else 0
 
     async def last_seq(self, room_id: int) -> int:

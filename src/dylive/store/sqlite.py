@@ -434,12 +434,15 @@ class SQLiteStore(SQLiteDelivery, EventStore):
             self.tail.install(room_id, rows, self._last.get(room_id, 0))
         return page
 
-    async def backlog_start(self, room_id: int, count: int) -> int:
+    async def backlog_start(
+        self, room_id: int, count: int, methods: frozenset[str] | None = None
+    ) -> int:
+        wanted = tuple(sorted(methods)) if methods is not None else ()
+        only = f" AND method IN ({','.join('?' * len(wanted))})" if methods is not None else ""
+        sql = f"SELECT seq FROM events WHERE room_id = ?{only} ORDER BY seq DESC LIMIT 1 OFFSET ?"
+
         def query(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT seq FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
-                (to_signed(room_id), count),
-            ).fetchone()
+            row = conn.execute(sql, (to_signed(room_id), *wanted, count)).fetchone()
             return int(row[0]) if row else 0
 
         result: int = await self._query(query)
