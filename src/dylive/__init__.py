@@ -1,8 +1,18 @@
 """dylive: Douyin live rooms as data.
 
-Public API (lazily imported, so that ``dylive --help`` stays fast)::
+Public API (lazily imported, so that ``dylive --help`` stays fast); docs/library.md::
 
-    async with dylive.Room("https://live.douyin.com/615189692839") as room:
+    room = dylive.Room("https://live.douyin.com/615189692839")
+
+    @room.on(dylive.ChatEvent)
+    def chat(event: dylive.ChatEvent) -> None:
+        print(event.user.nickname, event.content)
+
+    room.run()
+
+or, iterating::
+
+    async with dylive.Room("615189692839") as room:
         async for event in room:
             print(dylive.render(event))
 """
@@ -17,18 +27,40 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Room": "dylive.source.collector",
     "Supervisor": "dylive.source.collector",
+    "Checkpoint": "dylive.source.collector",
+    "GapEvent": "dylive.source.collector",
+    "ConnectEvent": "dylive.source.handlers",
+    "DisconnectEvent": "dylive.source.handlers",
+    "LiveEndEvent": "dylive.source.handlers",
     "decode": "dylive.decode",
     "render": "dylive.decode",
     "GiftLedger": "dylive.decode",
-    "Event": "dylive.decode",
-    "ChatEvent": "dylive.decode",
-    "GiftEvent": "dylive.decode",
-    "LikeEvent": "dylive.decode",
-    "MemberEvent": "dylive.decode",
-    "SocialEvent": "dylive.decode",
-    "ControlEvent": "dylive.decode",
     "UserInfo": "dylive.decode",
+    "RankEntry": "dylive.decode",
     "DyliveError": "dylive.errors",
+    **dict.fromkeys(
+        (
+            "Event",
+            "ChatEvent",
+            "GiftEvent",
+            "LikeEvent",
+            "MemberEvent",
+            "SocialEvent",
+            "ControlEvent",
+            "EmojiChatEvent",
+            "FansclubEvent",
+            "RoomUserSeqEvent",
+            "RoomStatsEvent",
+            "RoomRankEvent",
+            "RoomEvent",
+            "RoomIntroEvent",
+            "UpdateFanTicketEvent",
+            "LiveShoppingEvent",
+            "UnknownEvent",
+            "DecodeFailed",
+        ),
+        "dylive.decode",
+    ),
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -63,6 +63,22 @@ def parse_capture(data: bytes) -> Batch:
     return parse_response(data)
 
 
+_HEX_TEXT = frozenset(b"0123456789abcdefABCDEF \t\r\n")
+
+
+def _hint(args: argparse.Namespace) -> str:
+    """A hint when the bytes that failed look like hex text read without ``--hex``."""
+    if args.hex or args.file == "-":
+        return ""
+    try:
+        head = Path(args.file).read_bytes()[:4096]
+    except OSError:
+        return ""
+    if head.strip() and set(head) <= _HEX_TEXT:
+        return f" ({args.file} looks like hex text: add --hex)"
+    return ""
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         batch = parse_capture(read_input(args.file, args.hex))
@@ -73,13 +89,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"dylive decode: {args.file} is not valid hex: {exc}", file=sys.stderr)
         return 1
     except ProtocolError as exc:
-        print(f"dylive decode: {exc}", file=sys.stderr)
+        print(f"dylive decode: {exc}{_hint(args)}", file=sys.stderr)
         return 1
     ledger = GiftLedger()
     out = sys.stdout.buffer
     for raw in batch.messages:
         event = decode(raw, room_id=args.room_id)
-        delta = ledger.delta(event) if isinstance(event, GiftEvent) else None
-        out.write(orjson.dumps(render(event, gift_delta=delta)) + b"\n")
+        if isinstance(event, GiftEvent):
+            event = ledger.apply(event)
+        out.write(orjson.dumps(render(event)) + b"\n")
     out.flush()
     return 0

@@ -69,11 +69,19 @@ class GiftEvent(Event):
     repeat_end: int = 0
     describe: str = ""
     trace_id: str = ""
+    #: New gifts this message adds (a GiftLedger's answer: summing it never double-counts a
+    #: combo); set by ``dylive.Room`` and the API service, None from a bare ``decode()``.
+    delta: int | None = None
 
     @property
     def count(self) -> int:
         """Gifts this message reports so far in its streak (repeat_count × group_count)."""
         return max(self.repeat_count, 1) * max(self.group_count, 1)
+
+    @property
+    def streak_end(self) -> bool:
+        """True on the last message of a combo streak, and on every non-combo gift."""
+        return self.repeat_end == 1 or not self.combo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,7 @@ Memory is bounded: the oldest streaks and msg_ids are forgotten first.
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from dylive.decode.events import GiftEvent
 
@@ -66,3 +67,7 @@ class GiftLedger:
         """Continue from a :meth:`streaks` checkpoint (msg_id de-duplication starts afresh)."""
         for uid, gift, group, clicks in streaks:
             self._streaks[(uid, gift, group)] = clicks
+
+    def apply(self, event: GiftEvent) -> GiftEvent:
+        """``event`` with its ``delta`` set (see :meth:`delta`)."""
+        return replace(event, delta=self.delta(event))

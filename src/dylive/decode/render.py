@@ -1,4 +1,4 @@
-"""Rendering events to the public JSON shape of ../shared/spec/api-contract.md.
+"""Rendering events to the public JSON shape of the HTTP API (docs/api.md, docs/events.md).
 
 Every message renders as ``{"method", "msg_id", "payload": {"room_id", "content", "user", …}}``.
 ``msg_id`` and ids stay Python ints (serialize with orjson: exact, never through a float).
@@ -8,7 +8,7 @@ method (documented in docs/events.md):
 - every ``user``: ``uid, nickname, unique_id, sec_uid`` (the contract), plus ``short_id,
   pay_grade_level, fans_club_level, fans_club_name, avatar_url``
 - gift: ``gift {id, name, diamond_count, combo, type, repeat_count, combo_count, group_count,
-  group_id, repeat_end, count}`` and, when a ledger was applied, ``gift.delta``
+  group_id, repeat_end, count}`` and, when a ledger was applied (``GiftEvent.delta``), ``delta``
 - like: ``like {count, total}``; member: ``member_count``; social: ``social {action, follow_count}``
 - room user seq: ``viewers {total, total_user, total_user_str, total_pv_for_anchor}, ranks``
 - room stats: ``stats {display_long, display_value, total}``; room rank: ``ranks``
@@ -87,6 +87,8 @@ def _gift(e: Any, p: JsonDict) -> None:
         "repeat_end": e.repeat_end,
         "count": e.count,
     }
+    if e.delta is not None:
+        p["gift"]["delta"] = e.delta
     if e.to_user.uid:
         p["to_user"] = render_user(e.to_user)
 
@@ -198,8 +200,8 @@ _RENDERERS: dict[type[ev.Event], Callable[[Any, JsonDict], None]] = {
 }
 
 
-def render(event: ev.Event, *, gift_delta: int | None = None) -> JsonDict:
-    """The public JSON object of one event (``gift_delta``: from a GiftLedger, optional).
+def render(event: ev.Event) -> JsonDict:
+    """The public JSON object of one event (a gift's ``delta`` when ``GiftEvent.delta`` is set).
 
     Never raises (see the module docstring)."""
     payload: JsonDict = {"room_id": event.payload_room_id}
@@ -209,6 +211,4 @@ def render(event: ev.Event, *, gift_delta: int | None = None) -> JsonDict:
         payload = {"room_id": event.payload_room_id, "content": ""}
         payload["raw_b64"] = base64.b64encode(getattr(event, "raw", b"")).decode("ascii")
         payload["error"] = f"render failed: {type(exc).__name__}: {exc}"[:300]
-    if gift_delta is not None and "gift" in payload:
-        payload["gift"]["delta"] = gift_delta
     return {"method": event.method, "msg_id": event.msg_id, "payload": payload}

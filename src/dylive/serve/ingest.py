@@ -109,13 +109,14 @@ def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None =
     """
     if isinstance(event, Rendered):
         return Record(room_id, event.msg_id, event.method, event.created_at, event.json, event.raw)
-    delta = ledger.delta(event) if ledger is not None and isinstance(event, GiftEvent) else None
+    if ledger is not None and isinstance(event, GiftEvent):
+        event = ledger.apply(event)
     return Record(
         room_id=room_id,
         msg_id=event.msg_id,
         method=event.method,
         created_at=event.created_at,
-        rendered=orjson.dumps(render(event, gift_delta=delta)),
+        rendered=orjson.dumps(render(event)),
         raw=event.raw,
     )
 

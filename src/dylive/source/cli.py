@@ -16,7 +16,7 @@ import sys
 import orjson
 
 from dylive import settings
-from dylive.decode import GiftEvent, GiftLedger, render
+from dylive.decode import render
 from dylive.errors import DyliveError, RoomNotFound, RoomNotLive
 from dylive.source.collector import CollectorOptions, Room
 from dylive.source.gaps import GapEvent
@@ -92,13 +92,11 @@ async def _watch(args: argparse.Namespace) -> int:
 
 async def _jsonl(room: Room) -> None:
     out = sys.stdout.buffer
-    ledger = GiftLedger()
     async for event in room:
         if isinstance(event, GapEvent):
             sys.stderr.write(
                 f"dylive watch: gap {event.start_ms}..{event.end_ms} ({event.reason})\n"
             )
             continue
-        delta = ledger.delta(event) if isinstance(event, GiftEvent) else None
-        out.write(orjson.dumps(render(event, gift_delta=delta)) + b"\n")
+        out.write(orjson.dumps(render(event)) + b"\n")  # gifts carry the Room's delta
         out.flush()

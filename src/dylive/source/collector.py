@@ -41,12 +41,13 @@ from typing import cast
 import httpx
 
 from dylive import settings
-from dylive.decode import ControlEvent, Event, decode
+from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
 from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
 from dylive.source import urls
 from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
+from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
 from dylive.source.identity import Identity
 from dylive.source.poll import fetch_batch, poll_stream
 from dylive.source.push import PushOptions, push_stream
@@ -135,8 +136,9 @@ class _SessionEnd(Exception):
     """Internal: leave the current transport session (switch back to push)."""
 
 
-class Room:
-    """One Douyin live room, as an async iterator of events (see the module docstring)."""
+class Room(Handlers):
+    """One Douyin live room: an async iterator of events, or handlers (see the module
+    docstring and :mod:`dylive.source.handlers`)."""
 
     def __init__(
         self,
@@ -153,6 +155,7 @@ class Room:
         identity: Identity | None = None,
         resume: Checkpoint | None = None,
     ) -> None:
+        super().__init__()
         self.ident = ident
         self.upstream = (upstream or settings.get("upstream")).rstrip("/")
         self.identity = identity or Identity.build(
@@ -173,6 +176,7 @@ class Room:
         self._track = PositionTracker(self._checkpoint.position)
         self._push_server = self._checkpoint.push_server
         self._dedupe = Deduper(self.options.dedupe_capacity)
+        self._ledger = GiftLedger()  # GiftEvent.delta over everything this Room delivers
         self._stats = _Stats()
         self._mode = "poll" if self.options.transport == "poll" else "push"
         self._push_failures = 0
@@ -322,6 +326,7 @@ class Room:
                 self._stats.connected_since = None
                 self.info = replace(self._info(), status=STATUS_ENDED)
                 log.info("room %s: live ended", self._info().room_id)
+                self._lifecycle(LiveEndEvent(self._ended_room))
 
     def _info(self) -> RoomInfo:
         if self.info is None:
@@ -420,6 +425,7 @@ class Room:
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
         self._push_server = batch.push_server or self._push_server
+        self._lifecycle(ConnectEvent(info.room_id, "push"))  # the push session's first answer
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
         events: list[Item] = []
@@ -443,6 +449,8 @@ class Room:
             fresh += 1
             rendered = render_direct(raw, room_id=info.room_id) if self.options.direct else None
             event = rendered if rendered is not None else decode(raw, room_id=info.room_id)
+            if isinstance(event, GiftEvent):
+                event = self._ledger.apply(event)
             out.append(event)
             if raw.method not in HOUSEKEEPING:
                 self._last_business = now
@@ -466,6 +474,7 @@ class Room:
         self._stats.transport = transport
         self._stats.connected_since = time.time()
         log.info("room %s: connected (%s)", self._info().room_id, transport)
+        self._lifecycle(ConnectEvent(self._info().room_id, transport))
 
     def _gap(self, asked: Position, delivery: Delivery) -> GapEvent | None:
         gap = find_gap(asked, delivery, room_id=self._info().room_id, last_ms=self._last_server_ms)
@@ -500,6 +509,7 @@ class Room:
         kind = classify(exc)
         info = self._info()
         transport = self._stats.transport
+        self._lifecycle(DisconnectEvent(info.room_id, f"{type(exc).__name__}: {exc}"))
         self._stats.reconnects += 1
         self._stats.state = "reconnecting"
         self._stats.connected_since = None

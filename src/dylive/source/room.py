@@ -28,7 +28,7 @@ import logging
 import re
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,7 +70,7 @@ class RoomInfo:
     anchor_sec_uid: str = ""
     anchor_display_id: str = ""
     user_unique_id: str = ""
-    cookie: str = ""
+    cookie: str = field(default="", repr=False)  # session secrets (ttwid, msToken): never logged
 
     @property
     def live(self) -> bool:
