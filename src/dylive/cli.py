@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dylive import __version__, settings
 
@@ -45,9 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The (sub)parser of the command that was given: its usage is the one to show."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        name = getattr(args, subs[0].dest, None) if subs else None
+        if not subs or name not in subs[0].choices:
+            return parser
+        parser = subs[0].choices[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported by the subcommand (its usage), not the top-level parser
+        chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=str(args.log_level).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

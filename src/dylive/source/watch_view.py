@@ -1,12 +1,22 @@
-"""The rich live view of ``dylive watch``: chat, gifts with combo deltas, viewers, a status line."""
+"""The rich live view of ``dylive watch``: chat, gifts with combo deltas, the 音浪榜 ranking,
+viewers and likes, a status line.
+
+The view is sized to the terminal (a frame taller than the screen cannot be redrawn in place and
+leaves stale copies above it), and log records go through the view's console while it runs (a
+line written straight to stderr would push the frame down and leave the previous one behind).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections import deque
+from collections.abc import Iterator
 
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
+from rich.logging import RichHandler
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -17,9 +27,10 @@ from dylive.decode import (
     EmojiChatEvent,
     Event,
     GiftEvent,
-    GiftLedger,
     LikeEvent,
     MemberEvent,
+    RankEntry,
+    RoomRankEvent,
     RoomStatsEvent,
     RoomUserSeqEvent,
     SocialEvent,
@@ -27,18 +38,19 @@ from dylive.decode import (
 from dylive.source.collector import Room
 from dylive.source.gaps import GapEvent
 
-CHAT_LINES = 18
-GIFT_LINES = 10
+RANK_LINES = 5  # 音浪榜 entries shown
+MIN_LINES = 3  # smallest chat / gift panel body
 
 
 class WatchState:
     """What the view shows; fed event by event (pure, testable)."""
 
     def __init__(self) -> None:
-        self.chat: deque[Text] = deque(maxlen=CHAT_LINES)
-        self.gifts: deque[Text] = deque(maxlen=GIFT_LINES)
-        self.ledger = GiftLedger()
-        self.viewers = ""
+        self.chat: deque[Text] = deque(maxlen=100)
+        self.gifts: deque[Text] = deque(maxlen=100)
+        self.ranks: tuple[RankEntry, ...] = ()
+        self.gift_total = 0
+        self.viewers: int | None = None
         self.likes = 0
         self.notes: deque[str] = deque(maxlen=3)
 
@@ -59,60 +71,116 @@ class WatchState:
             )
         elif isinstance(event, LikeEvent):
             self.likes = max(self.likes, event.total)
-        elif isinstance(event, RoomUserSeqEvent):
-            self.viewers = event.total_user_str or str(event.total)
+        else:
+            self._room(event)
+
+    def _room(self, event: Event) -> None:
+        if isinstance(event, RoomUserSeqEvent):
+            self.viewers = event.total or self.viewers
+            self.ranks = event.ranks or self.ranks
         elif isinstance(event, RoomStatsEvent):
-            self.viewers = event.display_long or self.viewers
+            self.viewers = event.display_value or event.total or self.viewers
+        elif isinstance(event, RoomRankEvent):
+            self.ranks = event.ranks or self.ranks
         elif isinstance(event, ControlEvent) and event.ended:
             self.notes.append("live ended")
 
     def _line(self, who: str, what: str, style: str) -> None:
-        line = Text()
+        line = Text(no_wrap=True, overflow="ellipsis")
         line.append(time.strftime("%H:%M:%S "), "dim")
         line.append(who or "?", style)
         line.append(": " + what)
         self.chat.append(line)
 
     def _gift(self, event: GiftEvent) -> None:
-        delta = self.ledger.delta(event)
+        delta = event.delta or 0  # the Room's gift ledger: never double-counts a combo
         if delta <= 0:
             return
-        line = Text()
+        self.gift_total += delta
+        line = Text(no_wrap=True, overflow="ellipsis")
         line.append(event.user.nickname or "?", "magenta")
         line.append(f" +{delta} {event.gift_name or event.gift_id}")
         if event.repeat_count > 1:
             line.append(f" (combo {event.repeat_count})", "dim")
         self.gifts.append(line)
 
-    def render(self, room: Room) -> Group:
+    def header(self, room: Room) -> Table:
         st = room.status()
         info = room.info
         title = f"{info.anchor_nickname} — {info.title}" if info else str(room.ident)
+        viewers = "-" if self.viewers is None else f"{self.viewers:,}"
         status = Table.grid(expand=True)
         status.add_row(
-            f"[bold]{title}[/]",
-            f"viewers {self.viewers or '-'}  likes {self.likes}  gifts {self.ledger.total_gifts}",
+            Text(title, style="bold", no_wrap=True, overflow="ellipsis"),
+            f"viewers {viewers}  likes {self.likes:,}  gifts {self.gift_total:,}",
             f"{st.state}/{st.transport or '-'}  {st.messages_per_s:.1f} msg/s  "
             f"reconnects {st.reconnects}  gaps {st.gaps}  dups {st.duplicates}",
         )
-        parts: list[Panel | Table] = [
-            status,
-            Panel(Group(*self.chat), title="chat", height=CHAT_LINES + 2),
-            Panel(Group(*self.gifts), title="gifts", height=GIFT_LINES + 2),
+        return status
+
+    def ranking(self) -> Panel:
+        lines = [
+            Text.assemble(
+                (f"{r.rank or i:>2} ", "bold"),
+                (r.user.nickname or str(r.user.uid), "magenta"),
+                f"  {r.score_str or format(r.score, ',')}",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+            for i, r in enumerate(self.ranks[:RANK_LINES], start=1)
         ]
-        if self.notes:
-            parts.append(Panel("\n".join(self.notes), title="notes"))
+        body = Group(*lines) if lines else Text("-", style="dim")
+        return Panel(body, title="音浪榜", height=RANK_LINES + 2)
+
+    def render(self, room: Room, height: int = 40) -> Group:
+        """The whole frame, at most ``height`` lines tall (the terminal's height)."""
+        notes = Panel("\n".join(self.notes), title="notes") if self.notes else None
+        body = max(height - 1 - (len(self.notes) + 2 if notes else 0), 2 * MIN_LINES + 4)
+        gift_lines = max(body - (RANK_LINES + 2) - 2, MIN_LINES)
+        columns = Table.grid(expand=True)
+        columns.add_column(ratio=3)
+        columns.add_column(ratio=2)
+        columns.add_row(
+            Panel(Group(*list(self.chat)[-(body - 2) :]), title="chat", height=body),
+            Group(
+                self.ranking(),
+                Panel(Group(*list(self.gifts)[-gift_lines:]), title="gifts", height=gift_lines + 2),
+            ),
+        )
+        parts: list[Panel | Table] = [self.header(room), columns]
+        if notes is not None:
+            parts.append(notes)
         return Group(*parts)
 
 
-async def run_view(room: Room) -> None:
+@contextlib.contextmanager
+def logs_through(console: Console) -> Iterator[None]:
+    """Route every log record through ``console`` (above the live frame) while it is shown."""
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = RichHandler(console=console, show_path=False, rich_tracebacks=False)
+    handler.setLevel(max(logging.WARNING, root.level))  # the status line shows the rest
+    root.handlers[:] = [handler]
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved
+
+
+async def run_view(room: Room, console: Console | None = None) -> None:
     state = WatchState()
-    with Live(state.render(room), refresh_per_second=4, screen=False) as live:
+    console = console or Console()
+
+    def frame() -> Group:
+        return state.render(room, console.size.height)
+
+    live = Live(frame(), console=console, refresh_per_second=4, screen=False)
+    with logs_through(console), live:
         last = 0.0
         async for event in room:
             state.feed(event)
             now = time.monotonic()
             if now - last > 0.2:
-                live.update(state.render(room))
+                live.update(frame())
                 last = now
-        live.update(state.render(room))
+        live.update(frame())
