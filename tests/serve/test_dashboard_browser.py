@@ -290,3 +290,44 @@ async def test_charts_and_report_page_show_the_api_figures(tmp_path: Path, serve
     assert [(r[1], int(r[2]), int(r[3]), int(r[4])) for r in dom["rec"]] == [
         (str(u["uid"]), u["douyin"], u["ours"], u["diff"]) for u in api["reconciliation"]["users"]
     ]
+
+
+ERROR_SNAPSHOT = """JSON.stringify({
+  title: document.getElementById('title').textContent,
+  titleClass: document.getElementById('title').className,
+  badge: document.getElementById('live-badge').textContent,
+  summary: window.dylive ? window.dylive.summary() : null,
+})"""
+
+
+def rejected(metrics_text: str) -> int:
+    """Requests answered 40002 (unknown or revoked token), from /metrics."""
+    found = re.findall(r'^dylive_http_requests_total\{[^}]*code="40002"[^}]*\} (\d+(?:\.\d+)?)',
+                       metrics_text, re.M)  # fmt: skip
+    return int(sum(float(n) for n in found))
+
+
+async def test_a_bad_token_is_shown_in_the_header_and_never_retried(
+    tmp_path: Path, serve_api: Any
+) -> None:
+    async with SimServer(SimConfig(seed=12, rate=5.0, tick=0.1)) as sim:
+        config = ServiceConfig(db=str(tmp_path / "e.sqlite3"), upstream=sim.base_url)
+        async with (
+            serve_api(config) as (base, _svc),
+            chromium(tmp_path / "profile") as page,
+            httpx.AsyncClient(base_url=base) as client,
+        ):
+            await page.call("Runtime.enable")
+            await page.call("Page.navigate", url=f"{base}/?token=dyl_wrong&room={DEFAULT_WEB_RID}")
+            snap: dict[str, Any] = {}
+            async with asyncio.timeout(20):
+                while "40002" not in snap.get("title", ""):
+                    await asyncio.sleep(0.2)
+                    snap = json.loads(await page.evaluate(ERROR_SNAPSHOT) or "{}")
+            metrics = (await client.get("/metrics")).text
+    assert "token无效或已被吊销" in snap["title"] and "error" in snap["titleClass"]
+    assert "Enter a token" not in snap["title"]
+    assert snap["badge"] == "error"
+    # nothing left running that could ask again: no stream, no ranking timer
+    assert snap["summary"]["streaming"] is False and snap["summary"]["polling"] is False
+    assert rejected(metrics) == 1  # one request with the bad token, not a retry loop

@@ -215,6 +215,7 @@
   function onStatus(ev) {
     const s = JSON.parse(ev.data.replace(BIG_KEYS, '"$1":"$2"'));
     state.status = s;
+    el.title.classList.remove("error");
     el.anchor.textContent = s.anchor || "—";
     el.title.textContent = s.title || "";
     el.ids.textContent = "web_rid " + (s.web_rid || "—") + " · room_id " + s.room_id;
@@ -252,23 +253,51 @@
     return path + "?" + q.toString();
   }
 
-  async function showError(url) {
-    // EventSource hides the HTTP error; ask again to read the JSON envelope.
+  // Errors are shown where the user looks (the room header) and end the session: a bad token
+  // or room is never retried; the user fixes the form and connects again.
+  function fail(text) {
+    disconnect();
+    el.anchor.textContent = "—";
+    el.title.textContent = text;
+    el.title.classList.add("error");
+    el.badge.textContent = "error";
+    el.badge.className = "badge error";
+    setConn("err", text);
+  }
+
+  function envelopeText(body) {
+    const detail = body.data && body.data.detail ? " — " + body.data.detail : "";
+    return "error " + body.code + ": " + body.msg + detail;
+  }
+
+  async function check(url) {
+    // One plain request first: EventSource hides the HTTP status and retries on its own.
     try {
       const r = await fetch(url, { headers: { Accept: "application/json" } });
       const body = await r.json();
-      const detail = body.data && body.data.detail ? " — " + body.data.detail : "";
-      setConn("err", "error " + body.code + ": " + body.msg + detail);
+      return body.code === 200 ? null : envelopeText(body);
     } catch (e) {
-      setConn("err", "cannot reach the server");
+      return "cannot reach the server · 无法连接服务器";
     }
   }
 
-  function connect(token, roomText) {
+  let attempt = 0; // the latest connect() wins when the user clicks again meanwhile
+
+  async function connect(token, roomText) {
+    const mine = ++attempt;
     disconnect();
     const room = normalizeRoom(roomText);
     if (!token || !room) {
-      setConn("err", "token and room are required · 请输入授权码和直播间");
+      fail("token and room are required · 请输入授权码和直播间");
+      return;
+    }
+    el.title.classList.remove("error");
+    el.title.textContent = "connecting… · 连接中";
+    setConn("wait", "connecting…");
+    const problem = await check(apiUrl("/api/rooms/" + encodeURIComponent(room), { token: token }));
+    if (mine !== attempt) return;
+    if (problem) {
+      fail(problem);
       return;
     }
     localStorage.setItem("dylive.token", token);
@@ -281,7 +310,6 @@
     el.resume.hidden = true;
     ["viewers", "likes", "diamonds", "rate", "transport"].forEach((k) => { el[k].textContent = k === "viewers" || k === "transport" ? "—" : "0"; });
     const url = apiUrl("/api/rooms/" + encodeURIComponent(room) + "/stream", { token: token });
-    setConn("wait", "connecting…");
     const es = new EventSource(url);
     source = es;
     es.onopen = () => { if (source === es) setConn("on", "live · 已连接"); };
@@ -290,7 +318,7 @@
     es.onerror = () => {
       if (source !== es) return;
       if (es.readyState === EventSource.CLOSED) {
-        showError(url);
+        check(url).then((problem) => { if (source === es) fail(problem || "the stream closed"); });
       } else {
         setConn("wait", "reconnecting… (resumes after seq " + state.lastSeq + ")");
       }
@@ -312,6 +340,10 @@
       const r = await fetch(apiUrl("/douyin/liveroom/audience", { token: token, room_id: room }));
       body = JSON.parse((await r.text()).replace(BIG_KEYS, '"$1":"$2"'));
     } catch (e) {
+      return;
+    }
+    if (body.code === 40001 || body.code === 40002) {
+      fail(envelopeText(body)); // the token was revoked meanwhile
       return;
     }
     if (body.code !== 200) {
@@ -357,6 +389,7 @@
     summary: () => ({
       room: state.room, firstSeq: state.firstSeq, lastSeq: state.lastSeq,
       gifts: state.giftCount, diamonds: state.diamonds, likes: state.likes, viewers: state.viewers,
+      streaming: source !== null, polling: rankTimer !== null,
     }),
   });
 })();
