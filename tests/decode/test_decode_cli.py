@@ -66,3 +66,26 @@ def test_broken_input_is_a_clear_error(
 def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "/nonexistent/capture.bin"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_hex_text_without_hex_flag_gets_a_hint(tmp_path: Path) -> None:
+    capture = Path(__file__).resolve().parents[1] / "fixtures" / "captures" / "imfetch-2021-09.hex"
+    done = subprocess.run(
+        [sys.executable, "-m", "dylive", "decode", str(capture)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip().endswith(f"({capture} looks like hex text: add --hex)")
+    raw = tmp_path / "junk.bin"
+    raw.write_bytes(bytes(range(256)))  # broken binary: no hint
+    done = subprocess.run(
+        [sys.executable, "-m", "dylive", "decode", str(raw)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and "--hex" not in done.stderr
