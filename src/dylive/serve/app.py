@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -29,8 +28,9 @@ from dylive.deliver.feed import FeedSettings
 from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import StoreError
 from dylive.source.collector import CollectorOptions
+from dylive.source.identity import Identity
 from dylive.source.ranklist import fetch_audience_ranklist
-from dylive.source.room import RoomInfo
+from dylive.source.room import RoomInfo, make_client
 from dylive.store import EventStore, TokenRecord, open_store
 
 from . import (
@@ -71,6 +71,7 @@ class ServiceConfig:
     upstream: str = "https://live.douyin.com"
     user_agent: str = settings.DEFAULT_USER_AGENT
     cookie: str = ""
+    proxy: str = ""  # HTTP or SOCKS proxy for every upstream request ("" = direct)
     signing: str = "v2"
     pins: list[str] = field(default_factory=list)
     idle_timeout: float = 300.0
@@ -101,6 +102,7 @@ class ServiceConfig:
             upstream=settings.get("upstream"),
             user_agent=settings.get("user_agent"),
             cookie=settings.get("cookie"),
+            proxy=settings.get("proxy"),
             signing=settings.get("signing"),
             idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
             retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
@@ -121,17 +123,22 @@ class Service:
         self.metrics = Metrics()
         self.limiter = RateLimiter()
         self.started_ms = time.time_ns() // 1_000_000
-        self.http = httpx.AsyncClient(timeout=10.0, trust_env=False)
+        # one upstream identity (cookie, User-Agent, proxy) for resolution, collectors, ranklist
+        identity = Identity.build(
+            cookie=config.cookie, user_agent=config.user_agent, proxy=config.proxy
+        )
+        self.http = make_client(identity)
         self.stream = stream.StreamHub(self.store)  # live fan-out (SSE); fed by _stored
         self.rooms = RoomManager(
             self.store,
             resolver=config.resolver
-            or default_resolver(upstream=config.upstream, signing=config.signing),
+            or default_resolver(
+                upstream=config.upstream, signing=config.signing, identity=identity
+            ),
             source_factory=config.source_factory
             or collector_source(
                 upstream=config.upstream,
-                user_agent=config.user_agent,
-                cookie=config.cookie or None,
+                identity=identity,
                 options=CollectorOptions(
                     signing=config.signing, dedupe_capacity=config.dedupe_capacity, direct=True
                 ),

@@ -64,6 +64,12 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     )
     p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
     p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
+    p.add_argument(
+        "--proxy", default=None, help="HTTP or SOCKS proxy for upstream traffic (DYLIVE_PROXY)"
+    )
+    p.add_argument(
+        "--user-agent", default=None, help="User-Agent sent and signed upstream (DYLIVE_USER_AGENT)"
+    )
     p.add_argument("--no-ranklist", action="store_true", help="never ask upstream for the ranking")
     p.add_argument(
         "--allow-private-webhooks",
@@ -192,6 +198,8 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         retention_hours=settings.number("retention_hours", args.retention_hours),
         signing=args.signing,
         cookie=args.cookie,
+        proxy=args.proxy,
+        user_agent=args.user_agent,
         ranklist=False if args.no_ranklist else None,
         webhook_settings=WebhookSettings(allow_private=True)
         if args.allow_private_webhooks
