@@ -1,32 +1,38 @@
-# `make run`: install into .venv and start the demo (simulator + API service + SQLite).
-# `make test`: install into .venv and run the whole quality gate and test suite.
+# `make run`: install the runtime into .venv and start the demo (simulator + API service + SQLite).
+# `make test`: install the development tools too and run the whole quality gate and test suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed
 
 .PHONY: install run test check proto bench clean
 
+# The runtime set only: what the demo and the service need (no protoc, mypy, pytest, …).
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+# The dev extra on top: the tools `make test`, `make proto` and contributors use.
+$(DEV_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(DEV_STAMP)
 
-run: install
+install: $(DEV_STAMP)
+
+run: $(STAMP)
 	$(BIN)/dylive demo
 
-test: install
+test: $(DEV_STAMP)
 	bash scripts/check
 
-proto: install
+proto: $(DEV_STAMP)
 	$(BIN)/python scripts/gen_proto.py
 
 # The quick benchmarks; bench/sim.py, bench/collector.py, bench/api.py and bench/store.py take
 # minutes each and are run by hand (see README, Benchmarks).
-bench: install
+bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/signing.py --seconds 1
 

@@ -1,6 +1,6 @@
 """The vendor-compatible endpoints: ``GET /douyin/liveroom/chat`` and ``/douyin/liveroom/audience``.
 
-Contract: ../shared/spec/api-contract.md. Additive query parameters of the chat endpoint:
+Reference: docs/api.md. Additive query parameters of the chat endpoint:
 ``cursor`` / ``internal_ext`` (echo the last response's value to continue after it), ``count``
 (page size, 1..500, default 50), ``methods`` (comma-separated method names or short names such
 as ``chat,gift``; ``all`` for every method), ``wait`` (long-poll up to N seconds, max 30).
