@@ -41,9 +41,10 @@ def test_run_installs_the_runtime_set_only_and_test_adds_dev(tmp_path: Path) -> 
 
 def dev_only_packages() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
     runtime = {_name(d) for d in project["dependencies"]}
-    dev = {_name(d) for d in project["optional-dependencies"]["dev"]}
-    return dev - runtime
+    other = {_name(d) for name, deps in extras.items() if name != "dev" for d in deps}
+    return {_name(d) for d in extras["dev"]} - runtime - other  # psycopg: the postgres extra
 
 
 def _name(requirement: str) -> str:
@@ -60,7 +61,7 @@ IMPORT_NAMES = {"grpcio-tools": "grpc_tools", "pytest-asyncio": "pytest_asyncio"
 def test_runtime_modules_import_without_the_dev_extra() -> None:
     blocked = sorted(IMPORT_NAMES.get(p, p.replace("-", "_")) for p in dev_only_packages())
     assert "grpc_tools" in blocked and "pytest" in blocked
-    # every dylive module the service, demo, watch and library use (PostgreSQL is its own extra)
+    # every dylive module (the PostgreSQL ones need the postgres extra, not dev)
     probe = f"""
 import importlib, pkgutil, sys
 blocked = {blocked!r}
@@ -71,7 +72,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import dylive
 for mod in pkgutil.walk_packages(dylive.__path__, "dylive."):
-    if not mod.name.endswith(("store.postgres", "__main__")):
+    if not mod.name.endswith("__main__"):
         importlib.import_module(mod.name)
 print("ok")
 """
