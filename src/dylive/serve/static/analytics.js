@@ -55,6 +55,7 @@
     }
     if (body.code !== 200) {
       el.note.textContent = "error " + body.code + ": " + body.msg;
+      if (body.code === 40001 || body.code === 40002) stop(); // a bad token is never retried
       return;
     }
     const sessions = body.data.sessions || [];
@@ -70,8 +71,13 @@
     el.note.textContent = "session #" + session.id + (session.live ? " (live)" : " (ended)") + " · " + series.minute.length + " min";
   }
 
-  function start(token, roomText) {
+  function stop() {
     if (timer) clearInterval(timer);
+    timer = null;
+  }
+
+  function start(token, roomText) {
+    stop();
     current = { token: token, room: roomOf(roomText), session: null, points: 0 };
     refresh();
     timer = setInterval(refresh, EVERY_MS);
@@ -82,7 +88,7 @@
   setTimeout(() => { if (el.token.value && el.room.value) start(el.token.value.trim(), el.room.value); }, 0);
 
   window.dyliveAnalytics = Object.freeze({
-    summary: () => ({ session: current.session, points: current.points }),
+    summary: () => ({ session: current.session, points: current.points, polling: timer !== null }),
     refresh: refresh,
   });
 })();
