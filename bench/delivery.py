@@ -96,7 +96,7 @@ class Pipeline:
             "serve", "--db", self.db, "--upstream", sim_url, "--port", str(self.api_port),
             "--signing", "off", "--no-ranklist", "--allow-private-webhooks", *pins,
         )  # fmt: skip
-        await wait_listening(self.api_port, self.serve)
+        await wait_listening(self.api_port, self.serve, within=300)
         await asyncio.sleep(5.0)  # collectors connect
         return self
 
@@ -128,7 +128,7 @@ async def webhooks(tmp: str, args: argparse.Namespace) -> None:
         Receiver(secret=SECRET, fail=args.fail, latency=args.latency, seed=3) as rx,
     ):
         hooks: dict[int, list[str]] = {}
-        async with httpx.AsyncClient(base_url=pipe.base, timeout=60) as client:
+        async with httpx.AsyncClient(base_url=pipe.base, timeout=300) as client:
             for h in range(args.hooks):
                 rooms = pipe.web_rids if args.all_rooms else pipe.web_rids[h :: args.hooks]
                 body = {"url": rx.url, "secret": SECRET, "rooms": rooms, "methods": ["all"]}
