@@ -14,6 +14,7 @@
     │   ├── HandshakeRefused     push handshake answered 200 + handshake-status (DEVICE_BLOCKED …)
     │   └── SignatureRefused     HTTP 200 with an empty body (a_bogus / cookie refused)
     └── StoreError               storage failures
+        └── LeaseLost            a fenced write refused: another node holds the room's lease
 """
 
 from __future__ import annotations
@@ -100,3 +101,19 @@ class StoreError(DyliveError):
     ) -> None:
         super().__init__(message, room_id=room_id)
         self.transient = transient
+
+
+class LeaseLost(StoreError):
+    """A write carried a lease epoch that is no longer the room's current one (fencing).
+
+    The node that sent it lost the room (its lease expired and another node took it over, or it
+    handed the room off); it must stop collecting the room and never retry the write.
+    """
+
+    def __init__(self, room_id: int, node_id: str, epoch: int) -> None:
+        super().__init__(
+            f"room {room_id}: lease epoch {epoch} of node {node_id!r} is no longer current",
+            room_id=room_id,
+        )
+        self.node_id = node_id
+        self.epoch = epoch

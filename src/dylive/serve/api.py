@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from . import fleet_api
 from .errors import ALL_ERRORS, OK_MSG, ApiError, json_response, ok
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ async def healthz(request: Request) -> Response:
 async def rooms(request: Request) -> Response:
     svc: Service = request.app.state.svc
     await svc.authorize(request)
+    if svc.fleet is not None:  # every room of the fleet, with its owner node
+        return ok({"rooms": await fleet_api.fleet_rooms(svc)})
     return ok({"rooms": [_status(s) for s in list(svc.rooms.rooms.values())]})
 
 
@@ -70,6 +73,8 @@ async def room(request: Request) -> Response:
         if state is not None
         else {"room_id": info.room_id, "web_rid": info.web_rid, "collecting": False}
     )
+    if svc.fleet is not None:
+        status.update(await fleet_api.fleet_room(svc, info.room_id) or {"collecting": False})
     status["live"] = live
     status["last_seq"] = await svc.store.last_seq(info.room_id)
     return ok(status)
@@ -83,8 +88,8 @@ async def pin(request: Request) -> Response:
         info, _ = await svc.rooms.lookup(ident)
         await svc.rooms.unpin(info.web_rid or str(info.room_id))
         return ok({"room_id": info.room_id, "pinned": False})
-    state = await svc.rooms.pin(ident)
-    return ok({"room_id": state.room_id, "web_rid": state.info.web_rid, "pinned": True})
+    info = await svc.rooms.pin(ident)
+    return ok({"room_id": info.room_id, "web_rid": info.web_rid, "pinned": True})
 
 
 #: A room identifier: a web_rid or room_id (ASCII digits, within signed 64 bits), or a live URL

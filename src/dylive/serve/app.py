@@ -13,7 +13,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -31,7 +31,7 @@ from dylive.source.collector import CollectorOptions
 from dylive.source.identity import Identity
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo, make_client
-from dylive.store import EventStore, TokenRecord, open_store
+from dylive.store import EventStore, TokenRecord, is_postgres_url, open_store
 
 from . import (
     api,
@@ -39,6 +39,7 @@ from . import (
     dashboard,
     delivery,
     feed_api,
+    fleet_api,
     sessions,
     stream,
     tokens,
@@ -59,6 +60,9 @@ from .limits import HeaderLimit
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
+
+if TYPE_CHECKING:
+    from dylive.fleet import FleetNode
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +98,12 @@ class ServiceConfig:
     # requests/s per client address without a valid token (0 = off); `dylive serve` takes
     # DYLIVE_ANON_RATE (5) through from_settings
     anon_rate: float = 0.0
+    # fleet (PostgreSQL only): None = on for a postgresql:// database, off for SQLite
+    fleet: bool | None = None
+    node_id: str = ""  # default: host name + pid
+    max_rooms: int = 500  # rooms this node collects at most
+    lease_ttl: float = 10.0
+    fleet_tick: float = 1.0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:
@@ -169,6 +179,31 @@ class Service:
         if lock is None:
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
+        self.fleet: FleetNode | None = None
+        if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
+            self.fleet = self._fleet_node(config)
+        self.store.on_commit(self.stream.notify)  # rows committed by other nodes
+
+    def _fleet_node(self, config: ServiceConfig) -> FleetNode:
+        from dylive.fleet import FleetNode, FleetOptions  # needs psycopg (the postgres extra)
+
+        if config.store is not None and not is_postgres_url(getattr(config.store, "url", "")):
+            raise StoreError("the fleet needs a PostgreSQL database")
+        if not is_postgres_url(getattr(self.store, "url", "")):
+            raise StoreError("the fleet needs a PostgreSQL database (--db postgresql://…)")
+        options = FleetOptions(
+            node_id=config.node_id,
+            max_rooms=config.max_rooms,
+            lease_ttl=config.lease_ttl,
+            node_timeout=config.lease_ttl,
+            tick=config.fleet_tick,
+        )
+        return FleetNode(str(getattr(self.store, "url", "")), self.rooms, options)
+
+    def set_address(self, url: str) -> None:
+        """The URL this node answers on (after binding), shown in ``/api/fleet``."""
+        if self.fleet is not None and not self.fleet.options.address:
+            self.fleet.options.address = url
 
     def _stored(self, room_id: int, inserted: int) -> None:
         """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
@@ -218,6 +253,9 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
+        if self.fleet is not None:
+            await self.fleet.start()
+            self.rooms.fleet = self.fleet
         await self.rooms.start(self.config.pins)
         await self.webhooks.start()
         if self.config.retention_hours > 0:
@@ -243,6 +281,8 @@ class Service:
             self._pruner.cancel()
         await self.webhooks.stop()
         await self.stream.close()
+        if self.fleet is not None:
+            await self.fleet.stop()  # hands every room off before the collectors stop
         await self.rooms.stop()
         await self.analytics.close()
         await self.http.aclose()
@@ -269,6 +309,10 @@ class _Hooks:
 
     def on_gap(self, room_id: int, missed: int) -> None:
         self._svc.metrics.on_gap(room_id, missed)
+
+    def on_fenced(self, room_id: int) -> None:
+        self._svc.rooms.fenced_writes += 1
+        self._svc.metrics.fenced.inc()
 
 
 def _kind_for_status(status: int) -> ErrorKind:
@@ -335,6 +379,7 @@ def create_app(config: ServiceConfig) -> Starlette:
         Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
         Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
         *api.routes(guarded),
+        *fleet_api.routes(guarded),
         *sessions.routes(guarded),
         *stream.routes(guarded),
         *webhooks_api.routes(guarded),

@@ -82,6 +82,18 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="NAME",
         help="token (by name) for /ws/{live_id} clients that send none (douyinLive clients)",
     )
+    f = p.add_argument_group("fleet (PostgreSQL only: several nodes on one database)")
+    f.add_argument("--node-id", default="", help="this node's id (default: host name + pid)")
+    f.add_argument(
+        "--max-rooms", type=int, default=500, help="rooms this node collects at most (500)"
+    )
+    f.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=10.0,
+        help="seconds a room lease lasts without renewal; a dead node's rooms move after it (10)",
+    )
+    f.add_argument("--no-fleet", action="store_true", help="PostgreSQL without fleet mode")
     p.set_defaults(func=_run_serve)
 
 
@@ -205,6 +217,10 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         if args.allow_private_webhooks
         else None,
         douyinlive_token=args.douyinlive_token,
+        node_id=args.node_id,
+        max_rooms=args.max_rooms,
+        lease_ttl=args.lease_ttl,
+        fleet=False if args.no_fleet else None,
     )
 
 
@@ -252,6 +268,9 @@ async def run_server(
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
         await asyncio.sleep(0.02)
+    if server.started:
+        bound = sock.getsockname()
+        app.state.svc.set_address(f"http://{bound[0]}:{bound[1]}")
     if server.started and announce:
         bound = sock.getsockname()
         sys.stdout.write(f"dylive serve: listening on http://{bound[0]}:{bound[1]}\n")

@@ -36,12 +36,12 @@ import orjson
 
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
 from dylive.decode.direct import Rendered
-from dylive.errors import RoomNotLive, StoreError
+from dylive.errors import LeaseLost, RoomNotLive, StoreError
 from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
-from dylive.store import EventStore, Record, UpstreamPosition
+from dylive.store import EventStore, Fence, Record, UpstreamPosition
 
 from .gift_delta import ledger_from_store
 
@@ -68,6 +68,8 @@ class IngestHooks(Protocol):
 
     def on_gap(self, room_id: int, missed: int) -> None: ...
 
+    def on_fenced(self, room_id: int) -> None: ...
+
 
 class NoHooks:
     def on_stored(self, room_id: int, inserted: int) -> None:
@@ -83,6 +85,9 @@ class NoHooks:
         pass
 
     def on_gap(self, room_id: int, missed: int) -> None:
+        pass
+
+    def on_fenced(self, room_id: int) -> None:
         pass
 
 
@@ -148,6 +153,8 @@ class RoomState:
     window: deque[tuple[float, int]] = field(default_factory=deque)
     window_seconds: float = 10.0  # messages/s is averaged over this span
     ledger: GiftLedger = field(default_factory=GiftLedger)  # rebuilt from the store at start
+    fence: Fence | None = None  # fleet mode: the lease every write of this room carries
+    fenced_out: bool = False  # a write was refused (lease lost): this room ends here
 
     @property
     def room_id(self) -> int:
@@ -264,6 +271,12 @@ class Ingest:
         while True:
             try:
                 await self._pipeline()
+                return
+            except LeaseLost as exc:  # another node holds the room now: never write it again
+                self.state.fenced_out = True
+                self.state.fail(f"lease lost: {exc}")
+                self.hooks.on_fenced(self.state.room_id)
+                log.warning("room %s: write refused (%s); stopping", self.state.room_id, exc)
                 return
             except Exception as exc:
                 self.state.restarts += 1
@@ -390,15 +403,24 @@ class Ingest:
         self.hooks.on_stored(state.room_id, inserted)
 
     async def _append(self, records: list[Record], position: UpstreamPosition | None) -> int:
-        """Store with retries; a refused batch is split until its poison messages are alone."""
+        """Store with retries; a refused batch is split until its poison messages are alone.
+
+        Every write carries the room's lease (fleet mode); a refused lease ends the pipeline."""
+        fence = self.state.fence
         try:
-            return await self._retry("store", lambda: self.store.append(records, position=position))
+            return await self._retry(
+                "store", lambda: self.store.append(records, position=position, fence=fence)
+            )
+        except LeaseLost:
+            raise
         except StoreError as exc:  # not transient: the data
             if len(records) <= 1:
                 if records:
                     await self._quarantine(records[0], str(exc))
                 if position is not None:
-                    await self._retry("store", lambda: self.store.append([], position=position))
+                    await self._retry(
+                        "store", lambda: self.store.append([], position=position, fence=fence)
+                    )
                 return 0
         half = len(records) // 2
         first = await self._append(records[:half], None)

@@ -58,6 +58,11 @@ class Metrics:
             "Messages known to be lost in gaps",
             registry=self.registry,
         )
+        self.fenced = Counter(
+            "dylive_fenced_writes",
+            "Batches the store refused because this node no longer held the room's lease",
+            registry=self.registry,
+        )
         self.rooms = Gauge(
             "dylive_rooms_collecting", "Rooms currently collected", registry=self.registry
         )

@@ -26,7 +26,7 @@ from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.collector import Room
 from dylive.source.room import RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
-from dylive.store import EventStore, RoomRecord
+from dylive.store import EventStore, Fence, RoomRecord
 
 from .errors import BAD_ROOM, ROOM_LIMIT, ROOM_NOT_LIVE, UNKNOWN_ROOM, UPSTREAM, ApiError
 from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
@@ -96,6 +96,10 @@ class RoomManager:
         self._cache: dict[str, tuple[float, RoomInfo]] = {}
         self._token_rooms: dict[int, dict[int, float]] = {}
         self._reaper: asyncio.Task[None] | None = None
+        # fleet mode (dylive.fleet.FleetNode): placement decides which rooms run here
+        self.fleet: Any = None
+        self.not_live: set[int] = set()  # leased rooms that turned out not live (fleet)
+        self.fenced_writes = 0  # batches the store refused (lease lost)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
@@ -202,16 +206,21 @@ class RoomManager:
 
     # -- collection ---------------------------------------------------------------------------
     def touch(self, token_id: int, room_limit: int, info: RoomInfo, live: bool) -> None:
-        """Record a poll by a token; start collecting a live room (room limit enforced)."""
+        """Record a poll by a token; start collecting a live room (room limit enforced).
+
+        In fleet mode the room is asked of the fleet (the least-loaded node starts it) and the
+        room limit counts the token's rooms on every node."""
         now = time.monotonic()
         seen = self._token_rooms.setdefault(token_id, {})
         if info.room_id not in seen and room_limit and len(seen) >= room_limit:
             self._expire(seen, now)  # only here: a scan per poll costs O(rooms of the token)
             if len(seen) >= room_limit:
                 raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
+        if self.fleet is not None and not self.fleet.touched(token_id, room_limit, info, live):
+            raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
         seen[info.room_id] = now
         state = self.rooms.get(info.room_id)
-        if state is None and live:
+        if state is None and live and self.fleet is None:
             state = self._start(info, pinned=False)
         if state is not None:
             state.last_polled = now
@@ -222,15 +231,18 @@ class RoomManager:
             if now - stamp > self.idle_timeout:
                 del seen[rid]
 
-    async def pin(self, ident: str, *, persist: bool = True) -> RoomState:
+    async def pin(self, ident: str, *, persist: bool = True) -> RoomInfo:
         info, live = await self.lookup(ident)
         if not live:
             raise ApiError(ROOM_NOT_LIVE, f"room {ident} is not live")
-        state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
-        state.pinned = True
+        if self.fleet is not None:
+            await self.fleet.pin(info)
+        else:
+            state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
+            state.pinned = True
         if persist:
             await self.store.set_pin(info.web_rid or str(info.room_id), True)
-        return state
+        return info
 
     async def unpin(self, ident: str) -> None:
         web_rid, room_id = parse_ident(ident)
@@ -240,9 +252,40 @@ class RoomManager:
             state.last_polled = time.monotonic()
             await self.store.set_pin(state.info.web_rid or str(state.room_id), False)
         await self.store.set_pin(web_rid or room_id, False)
+        if self.fleet is not None and room_id.isdigit():
+            await self.fleet.unpin(int(room_id))
 
-    def _start(self, info: RoomInfo, *, pinned: bool) -> RoomState:
-        state = RoomState(info=info, pinned=pinned)
+    async def start_leased(self, ident: str, room_id: int, fence: Fence) -> RoomState | None:
+        """Fleet mode: start a room this node holds the lease of (None: not live / not found;
+        other errors raise)."""
+        try:
+            info, live = await self.lookup(ident)
+        except ApiError as exc:
+            if exc.kind in (UNKNOWN_ROOM, ROOM_NOT_LIVE):
+                self._not_live(room_id)
+                return None
+            raise
+        if not live or info.room_id != room_id:
+            self._not_live(room_id)
+            return None
+        old = self.rooms.get(room_id)
+        if old is not None:
+            await self._stop_room(old)
+        return self._start(info, pinned=True, fence=fence)
+
+    def _not_live(self, room_id: int) -> None:
+        if len(self.not_live) > 10_000:
+            self.not_live.clear()
+        self.not_live.add(room_id)
+
+    async def stop_room(self, room_id: int) -> None:
+        """Stop collecting a room here (its pending batch is flushed first)."""
+        state = self.rooms.get(room_id)
+        if state is not None:
+            await self._stop_room(state)
+
+    def _start(self, info: RoomInfo, *, pinned: bool, fence: Fence | None = None) -> RoomState:
+        state = RoomState(info=info, pinned=pinned, fence=fence)
         self.rooms[info.room_id] = state
         if info.web_rid:
             self._web_rids[info.web_rid] = info.room_id
@@ -251,7 +294,8 @@ class RoomManager:
         return state
 
     async def _stop_room(self, state: RoomState) -> None:
-        self.rooms.pop(state.room_id, None)
+        if self.rooms.get(state.room_id) is state:
+            del self.rooms[state.room_id]
         if self._web_rids.get(state.info.web_rid) == state.room_id:
             del self._web_rids[state.info.web_rid]
         if state.task is not None and not state.task.done():
@@ -267,7 +311,7 @@ class RoomManager:
             for seen in self._token_rooms.values():
                 self._expire(seen, now)
             for state in list(self.rooms.values()):
-                idle = now - state.last_polled > self.idle_timeout
+                idle = now - state.last_polled > self.idle_timeout and state.fence is None
                 done = state.task is None or state.task.done()
                 if (idle and not state.pinned) or done:
                     await self._stop_room(state)

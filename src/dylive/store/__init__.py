@@ -14,6 +14,7 @@ from dylive.errors import StoreError
 from .base import (
     DeadLetter,
     EventStore,
+    Fence,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -58,6 +59,7 @@ def require_existing(url: str) -> None:
 __all__ = [
     "DeadLetter",
     "EventStore",
+    "Fence",
     "Page",
     "QuarantinedMessage",
     "RawRow",

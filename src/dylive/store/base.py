@@ -21,12 +21,16 @@ Model:
 - ``webhooks``: registered webhook targets (their secrets are never returned by the API).
 - ``sessions``: one row per broadcast (room_id) for analytics: its facts, the analytics
   checkpoint (an opaque state blob and the seq it covers) and the stored report once finished.
+- ``fleet_nodes`` / ``fleet_rooms``: the fleet's node registry and room leases (``dylive.fleet``;
+  used with PostgreSQL only, the tables exist in both backends). ``append(…, fence=Fence(node,
+  epoch))`` checks, in the transaction that stores the batch, that ``node`` still holds the room's
+  lease at ``epoch``, and raises :class:`~dylive.errors.LeaseLost` otherwise (nothing stored).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -47,6 +51,15 @@ class Record:
     created_at: int  # ms, 0 when unknown
     rendered: bytes  # the public JSON shape, serialized (orjson)
     raw: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease a collector writes under: the store refuses the write unless ``node`` still
+    owns the room at ``epoch`` (checked inside the transaction that stores the batch)."""
+
+    node: str
+    epoch: int
 
 
 class StoredMessage(NamedTuple):
@@ -235,7 +248,11 @@ class EventStore(abc.ABC):
     # -- messages -----------------------------------------------------------------------------
     @abc.abstractmethod
     async def append(
-        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+        self,
+        records: Sequence[Record],
+        *,
+        position: UpstreamPosition | None = None,
+        fence: Fence | None = None,
     ) -> int:
         """Store ``records`` (duplicates of ``(room_id, msg_id)`` ignored); number inserted.
 
@@ -244,7 +261,11 @@ class EventStore(abc.ABC):
         when ``records`` is empty. Raises :class:`~dylive.errors.StoreError`; its ``transient``
         attribute says whether retrying the same call may succeed (connection lost, database
         locked, disk full) or not (a record the database refuses, e.g. an out-of-range number).
-        Further keyword-only arguments may be added (e.g. a lease epoch); callers pass keywords.
+        Further keyword-only arguments may be added; callers pass keywords.
+
+        ``fence`` (fleet mode; records and position of that one room): the write happens only if
+        ``fence.node`` holds the room's lease at ``fence.epoch`` when the transaction runs;
+        otherwise nothing is stored and :class:`~dylive.errors.LeaseLost` is raised.
         """
 
     @abc.abstractmethod
@@ -418,3 +439,9 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
         """Sessions of a web_rid (or the one of a room_id), newest first, without state/report."""
+
+    # -- commit notifications -----------------------------------------------------------------
+    def on_commit(self, callback: Callable[[int], None]) -> None:
+        """Call ``callback(room_id)`` when another process commits messages of a room (stores
+        shared by several processes, PostgreSQL; a no-op for a single-process store)."""
+        return None

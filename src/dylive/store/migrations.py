@@ -138,6 +138,40 @@ SQLITE: tuple[str, ...] = (
         (SELECT MIN(id) FROM tokens WHERE revoked_at = 0 GROUP BY name);
     CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at = 0;
     """,
+    # 7: the fleet's node registry, room leases and token room use (dylive.fleet, PostgreSQL
+    # only; present here so both backends keep one schema and one fencing check)
+    """
+    CREATE TABLE fleet_nodes (
+        node_id TEXT PRIMARY KEY,
+        address TEXT NOT NULL DEFAULT '',
+        version TEXT NOT NULL DEFAULT '',
+        capacity INTEGER NOT NULL DEFAULT 0,
+        started_at INTEGER NOT NULL DEFAULT 0,
+        heartbeat_at INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'up'
+    ) WITHOUT ROWID;
+    CREATE TABLE fleet_rooms (
+        room_id INTEGER PRIMARY KEY,
+        ident TEXT NOT NULL DEFAULT '',
+        pinned INTEGER NOT NULL DEFAULT 0,
+        wanted_until INTEGER NOT NULL DEFAULT 0,
+        owner TEXT NOT NULL DEFAULT '',
+        epoch INTEGER NOT NULL DEFAULT 0,
+        expires_at INTEGER NOT NULL DEFAULT 0,
+        lag_ms INTEGER NOT NULL DEFAULT -1,
+        rate REAL NOT NULL DEFAULT 0,
+        stored INTEGER NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        updated_at INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX fleet_rooms_owner ON fleet_rooms (owner);
+    CREATE TABLE fleet_token_rooms (
+        token_id INTEGER NOT NULL,
+        room_id INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        PRIMARY KEY (token_id, room_id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -262,6 +296,38 @@ POSTGRES: tuple[str, ...] = (
     UPDATE tokens SET name = name || ' #' || id::text WHERE revoked_at = 0 AND id NOT IN
         (SELECT MIN(id) FROM tokens WHERE revoked_at = 0 GROUP BY name);
     CREATE UNIQUE INDEX tokens_active_name ON tokens (name) WHERE revoked_at = 0;
+    """,
+    """
+    CREATE TABLE fleet_nodes (
+        node_id TEXT PRIMARY KEY,
+        address TEXT NOT NULL DEFAULT '',
+        version TEXT NOT NULL DEFAULT '',
+        capacity INTEGER NOT NULL DEFAULT 0,
+        started_at BIGINT NOT NULL DEFAULT 0,
+        heartbeat_at BIGINT NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'up'
+    );
+    CREATE TABLE fleet_rooms (
+        room_id BIGINT PRIMARY KEY,
+        ident TEXT NOT NULL DEFAULT '',
+        pinned BOOLEAN NOT NULL DEFAULT false,
+        wanted_until BIGINT NOT NULL DEFAULT 0,
+        owner TEXT NOT NULL DEFAULT '',
+        epoch BIGINT NOT NULL DEFAULT 0,
+        expires_at BIGINT NOT NULL DEFAULT 0,
+        lag_ms BIGINT NOT NULL DEFAULT -1,
+        rate DOUBLE PRECISION NOT NULL DEFAULT 0,
+        stored BIGINT NOT NULL DEFAULT 0,
+        error TEXT NOT NULL DEFAULT '',
+        updated_at BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE INDEX fleet_rooms_owner ON fleet_rooms (owner);
+    CREATE TABLE fleet_token_rooms (
+        token_id BIGINT NOT NULL,
+        room_id BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        PRIMARY KEY (token_id, room_id)
+    );
     """,
 )
 

@@ -36,11 +36,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from dylive.errors import StoreError
+from dylive.errors import LeaseLost, StoreError
 
 from . import sessions as ses
 from .base import (
     EventStore,
+    Fence,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -53,6 +54,7 @@ from .base import (
 )
 from .dburl import redact
 from .migrations import POSTGRES, to_signed, to_unsigned
+from .pgcache import SharedTail, TokenCache
 from .postgres_delivery import PostgresDelivery
 from .rows import (
     POSITION_COLS,
@@ -113,6 +115,17 @@ ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excl
 """
 
 
+async def _holds(conn: Conn, room_id: int, fence: Fence) -> bool:
+    """Whether ``fence`` is the room's current lease; the row stays share-locked until the
+    transaction ends, so a takeover (an UPDATE of the row) commits either before this check or
+    after the batch — never in between."""
+    cur = await conn.execute(
+        "SELECT owner, epoch FROM fleet_rooms WHERE room_id = %s FOR SHARE", (to_signed(room_id),)
+    )
+    row = await cur.fetchone()
+    return row is not None and row[0] == fence.node and int(row[1]) == fence.epoch
+
+
 class _Pool:
     """A few autocommit connections, opened on demand, replaced when broken."""
 
@@ -163,6 +176,10 @@ class PostgresStore(PostgresDelivery, EventStore):
         max_batch: int = 1024,
         connect_timeout: int = 10,
         poll_interval: float = 1.0,
+        tail_size: int = 256,
+        tail_rooms: int = 1024,
+        token_ttl: float = 5.0,
+        writer_idle_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self._max_batch = max_batch
@@ -179,6 +196,10 @@ class PostgresStore(PostgresDelivery, EventStore):
         self._lock_key = (0, 0)
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
+        self._commit_listeners: list[Callable[[int], None]] = []
+        self.tail = SharedTail(tail_size, tail_rooms)
+        self._writer_idle_timeout = writer_idle_timeout
+        self._tokens = TokenCache(token_ttl)
         self.batches = 0
         self.appended = 0
 
@@ -193,8 +214,21 @@ class PostgresStore(PostgresDelivery, EventStore):
                 redact(f"cannot connect to {self.url}: {exc}"), transient=True
             ) from exc
 
+    async def _connect_writer(self) -> Conn:
+        """The writer's connection: a transaction left open by a paused or partitioned process
+        is ended by the server after ``writer_idle_timeout`` (it holds the lock that orders
+        every node's inserts; a SIGSTOPped node must not stall the fleet)."""
+        conn = await self._connect()
+        timeout_ms = int(self._writer_idle_timeout * 1000)
+        try:
+            await conn.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+        except psycopg.Error as exc:
+            await conn.close()
+            raise StoreError(f"cannot set up {redact(self.url)}: {exc}", transient=True) from exc
+        return conn
+
     async def open(self) -> None:
-        self._wconn = await self._connect()
+        self._wconn = await self._connect_writer()
         try:
             schema = await self._migrate(self._wconn)
         except psycopg.Error as exc:
@@ -205,6 +239,7 @@ class PostgresStore(PostgresDelivery, EventStore):
         ready = asyncio.get_running_loop().create_future()
         self._listener = asyncio.create_task(self._listen(ready), name="dylive-pg-listener")
         await asyncio.wait([ready, self._listener], return_when=asyncio.FIRST_COMPLETED)
+        self.tail.start(self._tail_after)
         self._writer = asyncio.create_task(self._write_loop(), name="dylive-pg-writer")
 
     @staticmethod
@@ -241,6 +276,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
+        await self.tail.stop()
         await self._pool.close()
         if self._wconn is not None:
             await self._wconn.close()
@@ -258,7 +294,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             else:
                 try:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-                    self._listening = True
+                    self._set_listening(True)
                     self._wake_all()  # notifications may have been missed while down
                     if not ready.done():
                         ready.set_result(None)
@@ -268,7 +304,7 @@ class PostgresStore(PostgresDelivery, EventStore):
                 except psycopg.Error as exc:
                     log.warning("postgres: listener lost: %s", exc)
                 finally:
-                    self._listening = False
+                    self._set_listening(False)
                     self._lconn = None
                     await conn.close()
             if not ready.done():
@@ -276,13 +312,30 @@ class PostgresStore(PostgresDelivery, EventStore):
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
+    def on_commit(self, callback: Callable[[int], None]) -> None:
+        self._commit_listeners.append(callback)
+
+    def _set_listening(self, listening: bool) -> None:
+        self._listening = self.tail.listening = self._tokens.listening = listening
+        self.tail.set_listening(listening)
+        self._tokens.clear()
+
     def _notified(self, payload: str) -> None:
-        room, _, _ = payload.partition(":")
+        if payload == "t":  # a token was created or revoked somewhere
+            self._tokens.clear()
+            return
+        room, _, seq = payload.partition(":")
         try:
             room_id = to_unsigned(int(room))
+            self.tail.committed(room_id, int(seq))
         except ValueError:
             return
         self._wake(room_id)
+        for callback in self._commit_listeners:
+            try:
+                callback(room_id)
+            except Exception:
+                log.exception("postgres: commit listener failed")
 
     def _wake(self, room_id: int) -> None:
         signal = self._signals.pop(room_id, None)
@@ -359,7 +412,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             if self._wconn is not None:
                 await self._wconn.close()
             self._wconn = None
-            self._wconn = await self._connect()
+            self._wconn = await self._connect_writer()
         conn = self._wconn
         async with conn.transaction():
             if any(op.events for op in batch):
@@ -392,11 +445,16 @@ class PostgresStore(PostgresDelivery, EventStore):
 
     # -- messages -----------------------------------------------------------------------------
     async def append(
-        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+        self,
+        records: Sequence[Record],
+        *,
+        position: UpstreamPosition | None = None,
+        fence: Fence | None = None,
     ) -> int:
         if not records and position is None:
             return 0
         pos = position_values(position) if position is not None else None
+        fenced = records[0].room_id if records else position.room_id if position else 0
         args = (
             now_ms(),
             [to_signed(r.room_id) for r in records],
@@ -407,19 +465,38 @@ class PostgresStore(PostgresDelivery, EventStore):
             [r.raw for r in records],
         )
 
-        async def insert(conn: Conn) -> int:
+        heads: list[tuple[int, int]] = []  # (room, max seq) of the last run of the insert
+
+        async def insert(conn: Conn) -> int | LeaseLost:
+            heads.clear()
+            if fence is not None and not await _holds(conn, fenced, fence):
+                return LeaseLost(fenced, fence.node, fence.epoch)  # the batch goes on without it
             inserted = 0
             if records:
                 cur = await conn.execute(_INSERT, (*args, self._channel))
-                inserted = sum(int(row[2]) for row in await cur.fetchall())
+                rows = await cur.fetchall()
+                heads.extend((to_unsigned(row[0]), int(row[1])) for row in rows)
+                inserted = sum(int(row[2]) for row in rows)
             if pos is not None:
                 await conn.execute(_SET_UPSTREAM, pos)
             return inserted
 
         rooms = tuple({r.room_id for r in records})
         inserted: int = await self._submit(insert, rooms, events=bool(records))
+        for room_id, seq in heads:  # committed: the tail cache may take them
+            self.tail.committed(room_id, seq)
         self.appended += inserted
         return inserted
+
+    async def _tail_after(
+        self, rooms: list[int], after_seq: int, limit: int
+    ) -> list[StoredMessage]:
+        rows = await self._fetch(
+            f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ANY(%s) AND seq > %s"
+            " ORDER BY seq LIMIT %s",
+            ([to_signed(r) for r in rooms], after_seq, limit),
+        )
+        return [message_from_row(row) for row in rows]
 
     async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
         row = await self._fetch_one(
@@ -458,6 +535,22 @@ class PostgresStore(PostgresDelivery, EventStore):
         """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work)."""
         if limit <= 0:
             return Page([], after_seq)
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return cached
+        fill = self.tail.wants(room_id)
+        page = await self._read_sql(room_id, after_seq, limit, methods)
+        if fill:
+            rows = await self._fetch(
+                f"SELECT {_EVENT_COLS} FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT %s",
+                (to_signed(room_id), self.tail.size),
+            )
+            self.tail.install(room_id, [message_from_row(row) for row in reversed(rows)])
+        return page
+
+    async def _read_sql(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> Page:
         chunk = limit if methods is None else max(limit * 2, 200)
         messages: list[StoredMessage] = []
         ignored: dict[str, None] = {}
@@ -508,6 +601,8 @@ class PostgresStore(PostgresDelivery, EventStore):
         deadline = loop.time() + within
         while True:
             signal = self._signals.setdefault(room_id, asyncio.Event())  # before the check
+            if self._listening and self.tail.known.get(room_id, 0) > after_seq:
+                return True  # a commit we heard of (ours or a notification)
             if await self.last_seq(room_id) > after_seq:
                 return True
             remaining = deadline - loop.time()
@@ -552,6 +647,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             return cur.rowcount
 
         deleted: int = await self._submit(delete)
+        self.tail.clear()  # the tail may hold pruned rows
         return deleted
 
     # -- rooms --------------------------------------------------------------------------------
@@ -591,16 +687,24 @@ class PostgresStore(PostgresDelivery, EventStore):
                 (name, digest, room_limit, rate, now_ms()),
             )
             row = await cur.fetchone()
+            await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
             return int(row[0]) if row else 0
 
         token_id: int = await self._submit(insert)
+        self._tokens.clear()
         return token_id
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
+        """Cached for a few seconds; any token change on any node clears every cache."""
+        hit, record = self._tokens.get(digest)
+        if hit:
+            return record
         row = await self._fetch_one(
             f"SELECT {_TOKEN_COLS} FROM tokens WHERE digest = %s", (digest,)
         )
-        return token_from_row(row) if row else None
+        record = token_from_row(row) if row else None
+        self._tokens.put(digest, record)
+        return record
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._fetch(f"SELECT {_TOKEN_COLS} FROM tokens ORDER BY id")
@@ -614,9 +718,11 @@ class PostgresStore(PostgresDelivery, EventStore):
                 f"UPDATE tokens SET revoked_at = %s WHERE revoked_at = 0 AND {column} = %s",
                 (now_ms(), ident),
             )
+            await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
             return cur.rowcount
 
         count: int = await self._submit(revoke)
+        self._tokens.clear()  # here at once; other processes on the notification
         return count
 
     # -- positions ----------------------------------------------------------------------------

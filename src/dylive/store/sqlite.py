@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dylive.errors import StoreError
+from dylive.errors import LeaseLost, StoreError
 
 from . import sessions as ses
 from .base import (
     EventStore,
+    Fence,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -332,10 +333,15 @@ class SQLiteStore(SQLiteDelivery, EventStore):
 
     # -- messages -----------------------------------------------------------------------------
     async def append(
-        self, records: Sequence[Record], *, position: UpstreamPosition | None = None
+        self,
+        records: Sequence[Record],
+        *,
+        position: UpstreamPosition | None = None,
+        fence: Fence | None = None,
     ) -> int:
         if not records and position is None:
             return 0
+        fenced = _fenced_room(records, position) if fence is not None else 0
         stored_at = now_ms()
         rows = [
             (
@@ -352,7 +358,13 @@ class SQLiteStore(SQLiteDelivery, EventStore):
 
         pos = position_values(position) if position is not None else None
 
-        def insert(conn: sqlite3.Connection) -> int:
+        def insert(conn: sqlite3.Connection) -> int | LeaseLost:
+            if fence is not None:
+                row = conn.execute(
+                    "SELECT owner, epoch FROM fleet_rooms WHERE room_id = ?", (fenced,)
+                ).fetchone()
+                if row is None or (row[0], row[1]) != (fence.node, fence.epoch):
+                    return LeaseLost(to_unsigned(fenced), fence.node, fence.epoch)
             before = conn.total_changes
             conn.executemany(
                 "INSERT OR IGNORE INTO events (room_id, msg_id, method, created_at, stored_at,"
@@ -659,6 +671,11 @@ class SQLiteStore(SQLiteDelivery, EventStore):
 
 #: Kept for callers that compare against a plain SQL page (tests).
 _read_page = read_page
+
+
+def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
+    """The (signed) room a fenced write is for: its records' room, else its position's."""
+    return to_signed(records[0].room_id if records else position.room_id if position else 0)
 
 
 #: Failures caused by the data of one operation (a value out of range, a type SQLite cannot

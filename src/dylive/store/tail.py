@@ -64,6 +64,13 @@ class TailCache:
                 ignored[row.method] = None
         return Page(messages, last, list(ignored))
 
+    def last_seq(self, room_id: int) -> int | None:
+        """The highest cached seq of a room (None when the room is not cached)."""
+        room = self._rooms.get(room_id)
+        if room is None:
+            return None
+        return room.seqs[-1] if room.seqs else room.floor
+
     def install(self, room_id: int, rows: list[StoredMessage], published: int) -> None:
         """Cache ``rows`` (the room's latest, ascending, read in one snapshot) unless rows were
         published since that snapshot (``published`` > the last fetched seq)."""

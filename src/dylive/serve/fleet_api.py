@@ -1,0 +1,69 @@
+"""The fleet's HTTP face: ``GET /api/fleet`` and the fleet-wide room list behind ``/api/rooms``.
+
+Both answer from the database, so every node gives the same picture: the nodes (id, address,
+version, capacity, heartbeat age, rooms held) and every room of the fleet with its owner
+(``node``), ``collecting``, lease expiry, lag and messages/s as the owner last reported them
+(every tick). Rooms this node runs add their live local status (transport, gaps, counters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .errors import NOT_FOUND, ApiError, ok
+
+if TYPE_CHECKING:
+    from .app import Service
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+async def fleet(request: Request) -> Response:
+    svc: Service = request.app.state.svc
+    await svc.authorize(request)
+    if svc.fleet is None:
+        raise ApiError(NOT_FOUND, "not a fleet node (the fleet needs a PostgreSQL database)")
+    nodes = await svc.fleet.nodes()
+    return ok({"node_id": svc.fleet.node_id, "this": svc.fleet.counters(), "nodes": nodes})
+
+
+async def fleet_rooms(svc: Service) -> list[dict[str, Any]]:
+    """Every room of the fleet, merged with the local status of the rooms running here."""
+    assert svc.fleet is not None
+    out = []
+    for row in await svc.fleet.room_rows():
+        state = svc.rooms.rooms.get(row["room_id"])
+        item: dict[str, Any] = {"web_rid": row["ident"] if not row["ident"].isdigit() else ""}
+        if state is not None and state.fence is not None and row["node"] == svc.fleet.node_id:
+            item.update(state.status())
+        item.update(
+            room_id=row["room_id"],
+            node=row["node"],
+            epoch=row["epoch"],
+            collecting=row["collecting"],
+            pinned=row["pinned"],
+            lease_expires_at=row["lease_expires_at"],
+            lease_expires_in_seconds=row["lease_expires_in_seconds"],
+        )
+        item.setdefault("lag_seconds", row["lag_seconds"])
+        item.setdefault("messages_per_second", row["messages_per_second"])
+        item.setdefault("stored", row["stored"])
+        item.setdefault("error", row["error"])
+        out.append(item)
+    return out
+
+
+async def fleet_room(svc: Service, room_id: int) -> dict[str, Any] | None:
+    for row in await fleet_rooms(svc):
+        if row["room_id"] == room_id:
+            return row
+    return None
+
+
+def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
+    return [Route("/api/fleet", guard("fleet", fleet), methods=["GET"])]

@@ -1,0 +1,194 @@
+"""Helpers for the fleet tests: a database of their own, `dylive serve` nodes as subprocesses,
+and checks of stored messages against the simulator's ground-truth log."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import orjson
+import psycopg
+import pytest
+
+from dylive.sim import SimServer
+from dylive.store.migrations import to_signed, to_unsigned
+
+ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+T = TypeVar("T")
+
+
+def _with_db(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0] + "/" + name
+    return f"{base}?{query}" if query else base
+
+
+@contextlib.contextmanager
+def fresh_database(prefix: str = "dylive_fleet_") -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database (dropped afterwards); its URL."""
+    name = prefix + uuid.uuid4().hex[:12]
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL required in CI but unreachable at {ADMIN_URL}: {exc}")
+        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
+    with admin:
+        admin.execute(f"CREATE DATABASE {name}")
+        try:
+            yield _with_db(ADMIN_URL, name)
+        finally:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def until(
+    check: Callable[[], Awaitable[T | None]], within: float, what: str, every: float = 0.2
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while True:
+        last = await check()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within} s waiting for {what} (last: {last})")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class Env:
+    """A fleet test's database, simulator and API token."""
+
+    db: str
+    sim: SimServer
+    token: str
+
+    def live_rooms(self) -> list[str]:
+        return [r["web_rid"] for r in self.sim.rooms() if r["live"]]
+
+
+@dataclass
+class Node:
+    node_id: str
+    proc: asyncio.subprocess.Process
+    base: str
+    log: Path
+    client: httpx.AsyncClient = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.client = httpx.AsyncClient(base_url=self.base, timeout=30)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    async def get(self, path: str, token: str, **params: Any) -> Any:
+        resp = await self.client.get(path, params={"token": token, **params})
+        assert resp.status_code == 200, (self.node_id, path, resp.text)
+        return orjson.loads(resp.content)["data"]
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.alive:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.kill()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.proc.wait(), 10)
+
+
+async def start_node(
+    db: str, upstream: str, node_id: str, tmp: Path, *extra: str, env: dict[str, str] | None = None
+) -> Node:
+    log = tmp / f"{node_id}.log"
+    with log.open("wb") as errors:
+        proc = await _spawn(db, upstream, node_id, errors, extra, env)
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert line.startswith(b"dylive serve: listening on "), (line, log.read_text())
+    return Node(node_id, proc, line.decode().rsplit(" ", 1)[1].strip(), log)
+
+
+async def _spawn(
+    db: str,
+    upstream: str,
+    node_id: str,
+    errors: Any,
+    extra: tuple[str, ...],
+    env: dict[str, str] | None,
+) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dylive",
+        "--log-level",
+        "info",
+        "serve",
+        "--db",
+        db,
+        "--upstream",
+        upstream,
+        "--port",
+        "0",
+        "--signing",
+        "off",
+        "--no-ranklist",
+        "--node-id",
+        node_id,
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=errors,
+        env={**os.environ, "DYLIVE_SIGNING": "off", **(env or {})},
+    )
+
+
+@contextlib.asynccontextmanager
+async def fleet(
+    db: str, upstream: str, tmp: Path, count: int, *extra: str
+) -> AsyncIterator[list[Node]]:
+    nodes: list[Node] = []
+    try:
+        for i in range(count):
+            nodes.append(await start_node(db, upstream, f"n{i + 1}", tmp, *extra))
+        yield nodes
+    finally:
+        await asyncio.gather(*(n.close() for n in nodes))
+
+
+def stored_msg_ids(db: str, room_id: int) -> list[int]:
+    """Every stored msg_id of a room, in seq order."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT msg_id FROM events WHERE room_id = %s ORDER BY seq", (to_signed(room_id),)
+        ).fetchall()
+    return [to_unsigned(r[0]) for r in rows]
+
+
+def loss_report(stored: list[int], truth: list[int]) -> tuple[int, int]:
+    """``(lost, duplicated)`` of ``stored`` against the simulator's log, from the first stored
+    message to the last one (messages before the first store and after the last are out of
+    scope)."""
+    dup = len(stored) - len(set(stored))
+    if not stored:
+        return 0, dup
+    have = set(stored)
+    index = {m: i for i, m in enumerate(truth)}
+    spans = [index[m] for m in have if m in index]
+    if not spans:
+        return len(truth), dup
+    window = truth[min(spans) : max(spans) + 1]
+    return sum(1 for m in window if m not in have), dup
