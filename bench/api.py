@@ -156,14 +156,54 @@ def chat_paths(token: str, pollers: int, live: bool) -> list[list[str]]:
 
 
 async def chat_vs_bare(
-    tmp: str, pollers: int = 32, seconds: float = 3.0, rounds: int = 3, profile: str = ""
+    tmp: str,
+    pollers: int = 32,
+    seconds: float = 3.0,
+    rounds: int = 3,
+    profile: str = "",
+    postgres: str = "",
 ) -> tuple[float, float]:
     """Rounds of bare / live / history / bare ...: each chat ratio is taken against the mean of
-    the bare figures measured just before and just after it (machine noise hits both)."""
-    from dylive.serve import tokens
+    the bare figures measured just before and just after it (machine noise hits both).
 
-    db = str(Path(tmp) / "b.sqlite3")
-    async with SQLiteStore(db) as store:
+    With ``postgres`` (an admin URL) the store is a fresh PostgreSQL database (dropped after),
+    served by a one-node fleet."""
+    if not postgres:
+        return await _chat_vs_bare(
+            str(Path(tmp) / "b.sqlite3"), tmp, pollers, seconds, rounds, profile
+        )
+    db = pg_database(postgres)
+    try:
+        return await _chat_vs_bare(db, tmp, pollers, seconds, rounds, profile)
+    finally:
+        drop_pg_database(postgres, db)
+
+
+def pg_database(admin_url: str) -> str:
+    import uuid
+
+    import psycopg
+
+    name = "dylive_bench_b_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(admin_url: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+async def _chat_vs_bare(
+    db: str, tmp: str, pollers: int, seconds: float, rounds: int, profile: str
+) -> tuple[float, float]:
+    from dylive.serve import tokens
+    from dylive.store import open_store
+
+    async with open_store(db) as store:
         rows = [record(ROOM, 6922636275858098944 + i) for i in range(100_000)]
         for i in range(0, len(rows), 5000):
             await store.append(rows[i : i + 5000])
@@ -202,7 +242,8 @@ async def chat_vs_bare(
     from dylive.serve import runtime
 
     print(
-        f"(b) {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
+        f"(b) {'PostgreSQL' if db.startswith('postgresql://') else 'SQLite'},"
+        f" {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
         f" ({runtime.loop_name()} loop, {runtime.http_name()} parser)"
         f" of {seconds:g} s: bare req/s {', '.join(f'{x:,.0f}' for x in bare)}"
     )
@@ -422,7 +463,13 @@ async def main(args: argparse.Namespace) -> None:
             await ingest(str(Path(tmp) / "a1.sqlite3"), 200_000, "NORMAL")
             await ingest(str(Path(tmp) / "a2.sqlite3"), 100_000, "FULL")
         if "b" in parts:
-            await chat_vs_bare(tmp, seconds=args.b_seconds, rounds=args.rounds, profile=profile)
+            await chat_vs_bare(
+                tmp,
+                seconds=args.b_seconds,
+                rounds=args.rounds,
+                profile=profile,
+                postgres=args.postgres,
+            )
         if "c" in parts:
             figs = [
                 await run_e2e(tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=profile)
@@ -446,6 +493,12 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
     parser.add_argument("--b-seconds", type=float, default=3.0, help="(b) seconds per phase")
     parser.add_argument("--rounds", type=int, default=3, help="(b) rounds")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        metavar="ADMIN_URL",
+        help="(b) on PostgreSQL: a database is created there and dropped afterwards",
+    )
     parser.add_argument(
         "--profile", default="", help="directory: py-spy profiles of the service (dev extra)"
     )

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -192,3 +192,36 @@ def loss_report(stored: list[int], truth: list[int]) -> tuple[int, int]:
         return len(truth), dup
     window = truth[min(spans) : max(spans) + 1]
     return sum(1 for m in window if m not in have), dup
+
+
+# -- fleet views (through any node's API) -------------------------------------------------
+async def pin_all(node: Node, env: Env) -> None:
+    for web_rid in env.live_rooms():
+        resp = await node.client.post(f"/api/rooms/{web_rid}/pin", params={"token": env.token})
+        assert resp.status_code == 200, resp.text
+
+
+async def owners(node: Node, env: Env) -> dict[str, list[int]]:
+    """node id -> rooms it collects, as any node reports it."""
+    out: dict[str, list[int]] = {}
+    for row in (await node.get("/api/rooms", env.token))["rooms"]:
+        if row["collecting"]:
+            out.setdefault(row["node"], []).append(row["room_id"])
+    return out
+
+
+async def spread_over(node: Node, env: Env, nodes: Sequence[Node]) -> dict[str, list[int]]:
+    """Wait until every room is collected and every node holds at least one."""
+    wanted = len(env.live_rooms())
+
+    async def check() -> dict[str, list[int]] | None:
+        got = await owners(node, env)
+        placed = sum(len(v) for v in got.values())
+        return got if placed == wanted and set(got) == {n.node_id for n in nodes} else None
+
+    return await until(check, 45, "every room collected, spread over every node")
+
+
+async def storing(env: Env, rooms: Sequence[int], after: dict[int, int]) -> bool:
+    """Each room has more stored messages than ``after`` says."""
+    return all(len(stored_msg_ids(env.db, r)) > after.get(r, 0) for r in rooms)

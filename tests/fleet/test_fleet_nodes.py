@@ -10,50 +10,27 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from fleetkit import Env, Node, fleet, loss_report, stored_msg_ids, until
+from fleetkit import (
+    Env,
+    fleet,
+    loss_report,
+    owners,
+    pin_all,
+    spread_over,
+    stored_msg_ids,
+    storing,
+    until,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.fleet, pytest.mark.timeout(90)]
 
 TAKEOVER_LIMIT = 15.0  # seconds from a node's death to its rooms collecting elsewhere
-
-
-async def pin_all(node: Node, env: Env) -> None:
-    for web_rid in env.live_rooms():
-        resp = await node.client.post(f"/api/rooms/{web_rid}/pin", params={"token": env.token})
-        assert resp.status_code == 200, resp.text
-
-
-async def owners(node: Node, env: Env) -> dict[str, list[int]]:
-    """node id -> rooms it collects, as any node reports it."""
-    out: dict[str, list[int]] = {}
-    for row in (await node.get("/api/rooms", env.token))["rooms"]:
-        if row["collecting"]:
-            out.setdefault(row["node"], []).append(row["room_id"])
-    return out
-
-
-async def spread_over(node: Node, env: Env, nodes: Sequence[Node]) -> dict[str, list[int]]:
-    """Wait until every room is collected and every node holds at least one."""
-    wanted = len(env.live_rooms())
-
-    async def check() -> dict[str, list[int]] | None:
-        got = await owners(node, env)
-        placed = sum(len(v) for v in got.values())
-        return got if placed == wanted and set(got) == {n.node_id for n in nodes} else None
-
-    return await until(check, 45, "every room collected, spread over every node")
-
-
-async def storing(env: Env, rooms: Sequence[int], after: dict[int, int]) -> bool:
-    """Each room has more stored messages than ``after`` says."""
-    return all(len(stored_msg_ids(env.db, r)) > after.get(r, 0) for r in rooms)
 
 
 def assert_exact(env: Env) -> int:

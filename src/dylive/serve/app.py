@@ -62,6 +62,7 @@ from .ratelimit import RateLimiter
 from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
 
 if TYPE_CHECKING:
+    from dylive.deliver.nats import NatsPublisher
     from dylive.fleet import FleetNode
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ class ServiceConfig:
     max_rooms: int = 500  # rooms this node collects at most
     lease_ttl: float = 10.0
     fleet_tick: float = 1.0
+    sink: str = ""  # nats://host:port[?stream=NAME&prefix=P]: publish every stored message
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:
@@ -180,6 +182,7 @@ class Service:
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
         self.fleet: FleetNode | None = None
+        self.publisher: NatsPublisher | None = None
         if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
             self.fleet = self._fleet_node(config)
         self.store.on_commit(self.stream.notify)  # rows committed by other nodes
@@ -258,10 +261,21 @@ class Service:
             self.rooms.fleet = self.fleet
         await self.rooms.start(self.config.pins)
         await self.webhooks.start()
+        if self.config.sink:
+            await self._start_sink(self.config.sink)
         if self.config.retention_hours > 0:
             import asyncio
 
             self._pruner = asyncio.create_task(self._prune_loop())
+
+    async def _start_sink(self, url: str) -> None:
+        """Publish stored messages to JetStream: this node's rooms in a fleet, else all."""
+        from dylive.deliver.nats import NatsPublisher  # needs nats-py (the nats extra)
+
+        fleet = self.fleet
+        rooms = (lambda: fleet.held.keys()) if fleet is not None else None
+        self.publisher = NatsPublisher(self.store, url, rooms=rooms)
+        await self.publisher.start()
 
     async def _prune_loop(self) -> None:
         import asyncio
@@ -284,6 +298,8 @@ class Service:
         if self.fleet is not None:
             await self.fleet.stop()  # hands every room off before the collectors stop
         await self.rooms.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
         await self.analytics.close()
         await self.http.aclose()
         await self.store.close()

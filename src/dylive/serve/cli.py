@@ -94,6 +94,12 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         help="seconds a room lease lasts without renewal; a dead node's rooms move after it (10)",
     )
     f.add_argument("--no-fleet", action="store_true", help="PostgreSQL without fleet mode")
+    p.add_argument(
+        "--sink",
+        default="",
+        metavar="URL",
+        help="publish every stored message to NATS JetStream: nats://host:port[?stream=NAME]",
+    )
     p.set_defaults(func=_run_serve)
 
 
@@ -221,6 +227,7 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         max_rooms=args.max_rooms,
         lease_ttl=args.lease_ttl,
         fleet=False if args.no_fleet else None,
+        sink=args.sink,
     )
 
 

@@ -29,7 +29,10 @@ async def fleet(request: Request) -> Response:
     if svc.fleet is None:
         raise ApiError(NOT_FOUND, "not a fleet node (the fleet needs a PostgreSQL database)")
     nodes = await svc.fleet.nodes()
-    return ok({"node_id": svc.fleet.node_id, "this": svc.fleet.counters(), "nodes": nodes})
+    this = svc.fleet.counters()
+    if svc.publisher is not None:
+        this["sink"] = svc.publisher.stats()
+    return ok({"node_id": svc.fleet.node_id, "this": this, "nodes": nodes})
 
 
 async def fleet_rooms(svc: Service) -> list[dict[str, Any]]:
