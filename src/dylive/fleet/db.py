@@ -92,11 +92,15 @@ FROM c WHERE f.room_id = c.room_id
 RETURNING f.room_id, f.ident, f.epoch
 """
 _RENEW = f"""
+WITH locked AS (  -- in room order, as the store's writers lock them: no deadlock
+    SELECT room_id FROM fleet_rooms WHERE room_id = ANY(%s) ORDER BY room_id FOR UPDATE
+)
 UPDATE fleet_rooms f SET expires_at = {NOW} + %s, lag_ms = u.lag, rate = u.rate,
     stored = u.stored, error = u.err, updated_at = {NOW}
 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::float8[], %s::bigint[], %s::text[])
     AS u(room_id, epoch, lag, rate, stored, err)
 WHERE f.room_id = u.room_id AND f.owner = %s AND f.epoch = u.epoch
+    AND f.room_id IN (SELECT room_id FROM locked)
 RETURNING f.room_id, f.epoch, f.pinned OR f.wanted_until > {NOW}
 """
 _WANT = f"""
@@ -221,6 +225,7 @@ class FleetDB:
         rows = await self.run(
             _RENEW,
             (
+                sorted(to_signed(s.room_id) for s in stats),
                 ttl_ms,
                 [to_signed(s.room_id) for s in stats],
                 [s.epoch for s in stats],
@@ -258,8 +263,9 @@ class FleetDB:
     async def forget_rooms(self, grace_ms: int) -> int:
         """Delete on-demand rooms nobody polled for ``grace_ms`` and nobody holds."""
         rows = await self.run(
-            f"DELETE FROM fleet_rooms WHERE NOT pinned AND wanted_until < {NOW} - %s"
-            f" AND (owner = '' OR expires_at < {NOW}) RETURNING room_id",
+            "DELETE FROM fleet_rooms WHERE room_id IN (SELECT room_id FROM fleet_rooms"
+            f" WHERE NOT pinned AND wanted_until < {NOW} - %s"
+            f" AND (owner = '' OR expires_at < {NOW}) FOR UPDATE SKIP LOCKED) RETURNING room_id",
             (grace_ms,),
         )
         return len(rows)

@@ -172,6 +172,11 @@ class Service:
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+        self.fleet: FleetNode | None = None
+        self.publisher: NatsPublisher | None = None
+        if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
+            self.fleet = self._fleet_node(config)
+        self.store.on_commit(self.stream.notify)  # rows committed by other nodes
 
     def position_lock(self, token_id: int, room_id: int) -> asyncio.Lock:
         """The lock serializing cursor-less reads of one (token, room): read the position,
@@ -181,11 +186,6 @@ class Service:
         if lock is None:
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
-        self.fleet: FleetNode | None = None
-        self.publisher: NatsPublisher | None = None
-        if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
-            self.fleet = self._fleet_node(config)
-        self.store.on_commit(self.stream.notify)  # rows committed by other nodes
 
     def _fleet_node(self, config: ServiceConfig) -> FleetNode:
         from dylive.fleet import FleetNode, FleetOptions  # needs psycopg (the postgres extra)

@@ -115,6 +115,18 @@ ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excl
 """
 
 
+async def _lock_leases(conn: Conn, batch: Sequence[_Op]) -> None:
+    """Share-lock the lease rows of the batch's rooms up front, in room order: the fencing
+    checks then find them held, and a renewal (which locks its rows in the same order) can
+    never deadlock with a batch (no-op without a fleet: no rows)."""
+    rooms = sorted({to_signed(r) for op in batch if op.events for r in op.rooms})
+    if rooms:
+        await conn.execute(
+            "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%s) ORDER BY room_id FOR SHARE",
+            (rooms,),
+        )
+
+
 async def _holds(conn: Conn, room_id: int, fence: Fence) -> bool:
     """Whether ``fence`` is the room's current lease; the row stays share-locked until the
     transaction ends, so a takeover (an UPDATE of the row) commits either before this check or
@@ -417,6 +429,7 @@ class PostgresStore(PostgresDelivery, EventStore):
         async with conn.transaction():
             if any(op.events for op in batch):
                 await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock_key)
+                await _lock_leases(conn, batch)
             return [await op.fn(conn) for op in batch]
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
