@@ -68,7 +68,7 @@ async def consume(name: str, prefix: str) -> list[tuple[str, int]]:
         while True:
             try:
                 msgs = await sub.fetch(500, timeout=2)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):
                 return out
             for m in msgs:
                 out.append((m.subject, int(m.headers["Nats-Msg-Id"])))
