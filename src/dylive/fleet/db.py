@@ -26,7 +26,7 @@ import psycopg
 
 from dylive.errors import StoreError
 from dylive.store.migrations import to_signed, to_unsigned
-from dylive.store.postgres import redact
+from dylive.store.dburl import redact
 
 log = logging.getLogger(__name__)
 
