@@ -25,8 +25,8 @@ from typing import Any
 import psycopg
 
 from dylive.errors import StoreError
-from dylive.store.migrations import to_signed, to_unsigned
 from dylive.store.dburl import redact
+from dylive.store.migrations import to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
 
