@@ -13,6 +13,7 @@ type somewhere) falls back to a per-row parse. Pages are written as row groups a
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from pathlib import Path
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 try:  # optional: pip install 'dylive[parquet]'
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.json as pajson
     import pyarrow.parquet as pq
 except ImportError:  # pragma: no cover - exercised only without the extra
@@ -86,13 +88,16 @@ def _require() -> None:
 
 
 def _envelope(rows: list[RawRow], room_id: int) -> list[Any]:
-    created = [r[3] or None for r in rows]
+    seqs, msg_ids, methods, created, _ = zip(*rows, strict=True)
+    stamps = pa.array(created, pa.int64())
+    ts = pa.timestamp("ms", tz="UTC")
+    created_at = pc.if_else(pc.equal(stamps, 0), pa.scalar(None, ts), stamps.cast(ts))
     return [
-        pa.array([r[0] for r in rows], pa.int64()),
-        pa.array([r[1] for r in rows], pa.uint64()),
-        pa.array([room_id] * len(rows), pa.uint64()),
-        pa.array([r[2] for r in rows], pa.string()),
-        pa.array(created, pa.timestamp("ms", tz="UTC")),
+        pa.array(seqs, pa.int64()),
+        pa.array(msg_ids, pa.uint64()),
+        pa.repeat(pa.scalar(room_id, pa.uint64()), len(rows)),
+        pa.array(methods, pa.string()),
+        created_at,
     ]
 
 
@@ -162,17 +167,23 @@ async def export_parquet(
     parse = pajson.ParseOptions(
         explicit_schema=_payload_schema(), unexpected_field_behavior="ignore"
     )
-    count, after = 0, since_seq
+    count = 0
     with pq.ParquetWriter(str(path), sch, compression="zstd") as writer:
-        while True:
-            rows = await store.scan(room_id, after, page_size, rendered=True)
-            if not rows:
-                break
-            after = rows[-1][0]
+        # pipelined: the next page is read while this one is converted and written (the Arrow
+        # work releases the GIL in a thread)
+        pending = asyncio.ensure_future(store.scan(room_id, since_seq, page_size, rendered=True))
+        while rows := await pending:
+            pending = asyncio.ensure_future(
+                store.scan(room_id, rows[-1][0], page_size, rendered=True)
+            )
             if methods is not None:
                 rows = [r for r in rows if r[2] in methods]
             if rows:
-                writer.write_table(_table(rows, room_id, sch, parse))
+                await asyncio.to_thread(_write, writer, rows, room_id, sch, parse)
                 count += len(rows)
     log.info("export: room %s: %s messages (parquet)", room_id, count)
     return count
+
+
+def _write(writer: Any, rows: list[RawRow], room_id: int, sch: Any, parse: Any) -> None:
+    writer.write_table(_table(rows, room_id, sch, parse))

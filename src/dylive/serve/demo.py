@@ -55,6 +55,10 @@ def curl_lines(base: str, token: str) -> str:
             f"  curl '{base}/douyin/liveroom/chat?token={token}&room_id={ROOM_ID}&count=5'",
             "Audience ranking (音浪榜):",
             f"  curl '{base}/douyin/liveroom/audience?token={token}&room_id={WEB_RID}'",
+            "Broadcasts and a broadcast's report (gifts, gifters, viewers, reconciliation):",
+            f"  curl '{base}/api/rooms/{WEB_RID}/sessions?token={token}'",
+            f"  curl '{base}/api/sessions/<id>/report?token={token}&format=md'"
+            "   # <id> from the list; page: /report?session=<id>",
             "Room status, health, docs, metrics:",
             f"  curl '{base}/api/rooms?token={token}'",
             f"  curl '{base}/healthz'   # docs: {base}/docs   metrics: {base}/metrics",
