@@ -30,6 +30,7 @@ from typing import Any
 
 import orjson
 
+from dylive.errors import StoreError
 from dylive.store import EventStore, RawRow, SessionRecord
 
 from .catalogue import GiftCatalogue
@@ -117,6 +118,10 @@ class Analytics:
                     return
                 if live.dirty and time.monotonic() - live.saved_at >= self.checkpoint_every:
                     await self._save(live)
+            except StoreError as exc:  # the store is down: try again at the next wake
+                log.warning("room %s: analytics waits for the store: %s", room_id, exc)
+                self._live.pop(room_id, None)
+                continue
             except Exception:
                 log.exception("room %s: analytics failed; retrying", room_id)
                 self._live.pop(room_id, None)
