@@ -11,6 +11,7 @@ import io
 from typing import Any
 
 from dylive.store import SessionRecord
+from dylive.store.export import neutralise
 
 from . import rates
 from .tally import CHAT, DIAMONDS, LIKES, MINUTE_MS, VIEWERS, SessionTally
@@ -167,13 +168,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _text(value: Any) -> Any:
+    return neutralise(value) if isinstance(value, str) else value
+
+
 def to_csv(report: dict[str, Any]) -> str:
-    """A report as CSV rows ``section,key,value[,…]`` (one table, spreadsheet friendly)."""
+    """A report as CSV rows ``section,key,value[,…]`` (one table, spreadsheet friendly; text
+    cells that a spreadsheet would run as a formula are neutralised)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "key", "value", "extra1", "extra2", "extra3"])
     for key, value in report["session"].items():
-        w.writerow(["session", key, "" if value is None else value])
+        w.writerow(["session", key, "" if value is None else _text(value)])
     for key in ("message_total", "gifts", "gift_diamonds", "gift_yinlang", "gift_yuan", "likes"):
         w.writerow(["totals", key, report[key]])
     for key in ("unique_chatters", "follows", "shares", "fansclub_joins"):
@@ -183,10 +189,17 @@ def to_csv(report: dict[str, Any]) -> str:
     for method, n in report["messages"].items():
         w.writerow(["messages", method, n])
     for g in report["gift_table"]:
-        w.writerow(["gift", g["id"], g["diamonds"], g["name"], g["count"]])
+        w.writerow(["gift", g["id"], g["diamonds"], neutralise(g["name"]), g["count"]])
     for g in report["top_gifters"]:
         w.writerow(
-            ["gifter", g["uid"], g["diamonds"], g["nickname"], g["gifts"], g["pay_grade_level"]]
+            [
+                "gifter",
+                g["uid"],
+                g["diamonds"],
+                neutralise(g["nickname"]),
+                g["gifts"],
+                g["pay_grade_level"],
+            ]
         )
     s = report["series"]
     for i, minute in enumerate(s["minute"]):
