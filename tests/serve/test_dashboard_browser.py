@@ -234,6 +234,7 @@ async def test_charts_and_report_page_show_the_api_figures(tmp_path: Path, serve
             httpx.AsyncClient(base_url=base, timeout=30) as client,
         ):
             token = await tokens.create(svc.store, "charts")
+            auth = {"token": token}
             await page.call("Runtime.enable")
             await page.call(
                 "Page.navigate", url=f"{base}/dashboard?token={token}&room={DEFAULT_WEB_RID}"
@@ -249,6 +250,16 @@ async def test_charts_and_report_page_show_the_api_figures(tmp_path: Path, serve
                 "document.querySelectorAll('#sessions li[data-session]').length"
             )
             assert sessions >= 1
+
+            async def has_gifts() -> bool:  # a slow start must not end a broadcast giftless
+                r = await client.get(f"/api/rooms/{DEFAULT_WEB_RID}/sessions", params=auth)
+                sid = r.json()["data"]["sessions"][0]["id"]
+                rep = await client.get(f"/api/sessions/{sid}/report", params=auth)
+                return bool(rep.json()["data"]["gift_diamonds"])
+
+            async with asyncio.timeout(30):
+                while not await has_gifts():  # noqa: ASYNC110 (polls the API)
+                    await asyncio.sleep(0.2)
             await end_broadcast(sim, svc)
 
             async def ended() -> dict[str, Any] | None:
