@@ -368,7 +368,7 @@ async def run_e2e(
             "serve", "--db", db, "--upstream", sim_url, "--port", str(api_port),
             "--signing", "off", "--no-ranklist", *pins,
         )  # fmt: skip
-        await wait_listening(api_port, serve, within=30 + rooms / 2)  # pins resolve first
+        await wait_listening(api_port, serve, within=60 + 3 * rooms)  # pins resolve first
         await asyncio.sleep(5.0)  # collectors connect
         delivered: list[tuple[int, float]] = []
         rss_start, _ = rss_mb(serve.pid)
@@ -394,6 +394,12 @@ async def run_e2e(
         detach(spy)
         rss, peak = rss_mb(serve.pid)
         sim_rss, _ = rss_mb(sim.pid)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}") as client:
+            status = orjson.loads((await client.get(f"/api/rooms?token={token}")).content)
+        transports: dict[str, int] = {}
+        for room in status["data"]["rooms"]:
+            kind = (room.get("transport") or {}).get("transport") or "none"
+            transports[kind] = transports.get(kind, 0) + 1
         created: dict[int, int] = {}
         async with httpx.AsyncClient(base_url=sim_url, timeout=60) as client:
             for web_rid in web_rids:
@@ -427,8 +433,8 @@ async def run_e2e(
         f" p99 {fig['p99']:.0f} ms; CPU (% of one core) service {share[0]:.0f},"
         f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
-        f" simulator RSS {sim_rss:.0f} MB; service RSS samples (MB): "
-        + ", ".join(f"{x:.0f}" for x in samples)
+        f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
+        " service RSS samples (MB): " + ", ".join(f"{x:.0f}" for x in samples)
     )
     if profile and Path(f"{profile}/c-{rooms}.txt").exists():
         print(summary(f"{profile}/c-{rooms}.txt", title=f"(c) {rooms} rooms"))
