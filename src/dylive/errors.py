@@ -12,7 +12,8 @@
     │   └── RoomNotLive
     ├── UpstreamError            HTTP/WebSocket failures talking to Douyin or the simulator
     │   ├── HandshakeRefused     push handshake answered 200 + handshake-status (DEVICE_BLOCKED …)
-    │   └── SignatureRefused     HTTP 200 with an empty body (a_bogus / cookie refused)
+    │   ├── SignatureRefused     HTTP 200 with an empty body (a_bogus / cookie refused)
+    │   └── VerificationRequired HTTP 200 with a verification (captcha) page, not the room
     └── StoreError               storage failures
         └── LeaseLost            a fenced write refused: another node holds the room's lease
 """
@@ -86,6 +87,11 @@ class HandshakeRefused(UpstreamError):
 
 class SignatureRefused(UpstreamError):
     """An HTTP endpoint answered 200 with an empty body: Douyin's way to refuse a signature."""
+
+
+class VerificationRequired(UpstreamError):
+    """Douyin answered a verification (captcha) page instead of room data, also after the
+    ttwid / ``__ac_nonce`` flow was redone: a challenge for this identity, not a missing room."""
 
 
 class StoreError(DyliveError):

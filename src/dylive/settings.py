@@ -13,8 +13,10 @@ from dylive.errors import DyliveError
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/126.0.0.0 Safari/537.36"
+    "Chrome/138.0.0.0 Safari/537.36"
 )
+#: ``webcast_sdk_version`` / ``update_version_code`` of the push URL (part of the signed stub).
+DEFAULT_SDK_VERSION = "1.0.15"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,11 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("push_url", "", "Override the push WebSocket base URL (default: from im/fetch)."),
         Setting("user_agent", DEFAULT_USER_AGENT, "User-Agent sent (and signed) on every request."),
+        Setting(
+            "sdk_version",
+            DEFAULT_SDK_VERSION,
+            "webcast_sdk_version of the push handshake (part of its signature input).",
+        ),
         Setting(
             "cookie", "", "Cookie header or path of a cookie file (Netscape or `Cookie:` line)."
         ),

@@ -228,9 +228,21 @@ class PayGrade(_message.Message):
     this_grade_min_diamond: int
     this_grade_max_diamond: int
     grade_describe: str
-    grade_icon_list: _containers.RepeatedCompositeFieldContainer[Image]
+    grade_icon_list: _containers.RepeatedCompositeFieldContainer[GradeIcon]
     score: int
-    def __init__(self, total_diamond_count: _Optional[int] = ..., name: _Optional[str] = ..., level: _Optional[int] = ..., next_diamond: _Optional[int] = ..., now_diamond: _Optional[int] = ..., this_grade_min_diamond: _Optional[int] = ..., this_grade_max_diamond: _Optional[int] = ..., grade_describe: _Optional[str] = ..., grade_icon_list: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., score: _Optional[int] = ...) -> None: ...
+    def __init__(self, total_diamond_count: _Optional[int] = ..., name: _Optional[str] = ..., level: _Optional[int] = ..., next_diamond: _Optional[int] = ..., now_diamond: _Optional[int] = ..., this_grade_min_diamond: _Optional[int] = ..., this_grade_max_diamond: _Optional[int] = ..., grade_describe: _Optional[str] = ..., grade_icon_list: _Optional[_Iterable[_Union[GradeIcon, _Mapping]]] = ..., score: _Optional[int] = ...) -> None: ...
+
+class GradeIcon(_message.Message):
+    __slots__ = ("icon", "icon_diamond", "level", "level_str")
+    ICON_FIELD_NUMBER: _ClassVar[int]
+    ICON_DIAMOND_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_STR_FIELD_NUMBER: _ClassVar[int]
+    icon: Image
+    icon_diamond: int
+    level: int
+    level_str: str
+    def __init__(self, icon: _Optional[_Union[Image, _Mapping]] = ..., icon_diamond: _Optional[int] = ..., level: _Optional[int] = ..., level_str: _Optional[str] = ...) -> None: ...
 
 class FansClubBadge(_message.Message):
     __slots__ = ("icons", "title")

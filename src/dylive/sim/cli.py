@@ -12,6 +12,7 @@ from dylive.errors import DyliveError, one_line
 from dylive.listen import bind_listener
 
 from .core import SimConfig
+from .defences import VERIFICATION_MODES, Defences
 from .faults import Faults
 from .server import SimServer
 
@@ -48,7 +49,89 @@ def register(subparsers: Any) -> None:
     g.add_argument("--http-5xx", type=float, default=0.0, help="fraction of HTTP 502 answers")
     g.add_argument("--http-empty", type=float, default=0.0, help="fraction of empty 200 answers")
     g.add_argument("--slow-ms", type=int, default=0, help="delay of HTTP answers in ms")
+    _defence_options(p)
     p.set_defaults(func=run)
+
+
+def _defence_options(p: Any) -> None:
+    d = p.add_argument_group("Douyin's defences (off by default; docs/simulator.md)")
+    d.add_argument(
+        "--gifts-need-login",
+        action="store_true",
+        help="guests get no gift messages (the log marks them hidden)",
+    )
+    d.add_argument(
+        "--session-ttl",
+        type=float,
+        default=0.0,
+        help="s a POST /__sim/login cookie stays logged in (0 = forever)",
+    )
+    d.add_argument(
+        "--risk-rooms",
+        type=int,
+        default=0,
+        help="distinct rooms one identity may join per risk window (0 = any)",
+    )
+    d.add_argument(
+        "--risk-requests",
+        type=int,
+        default=0,
+        help="page/web-enter/ranklist requests per identity per risk window (0 = any)",
+    )
+    d.add_argument("--risk-window", type=float, default=60.0, help="risk window in s")
+    d.add_argument("--risk-cooldown", type=float, default=60.0, help="s an identity stays flagged")
+    d.add_argument(
+        "--risk-exits",
+        action="store_true",
+        help="flag a logged-in cookie used from two client addresses",
+    )
+    d.add_argument(
+        "--sdk-version",
+        default="",
+        help="require this webcast_sdk_version on the push handshake (e.g. 1.0.15)",
+    )
+    d.add_argument(
+        "--require-origin",
+        action="store_true",
+        help="refuse push handshakes without Origin and Referer",
+    )
+    d.add_argument(
+        "--push-servers",
+        default="",
+        help="comma list handed out in push_server_v2 ('self' = this simulator)",
+    )
+    d.add_argument(
+        "--guest-poll-limit",
+        type=int,
+        default=0,
+        help="im/fetch polls per room a guest gets before empty 200s (0 = any)",
+    )
+    d.add_argument(
+        "--verification",
+        choices=VERIFICATION_MODES,
+        default="off",
+        help="serve the verification page to cookieless visitors or everyone",
+    )
+    d.add_argument("--cold-ranking", action="store_true",
+                   help="start broadcasts with an empty audience ranking")  # fmt: skip
+
+
+def defences_from_args(args: argparse.Namespace) -> Defences:
+    servers = tuple(s.strip() for s in args.push_servers.split(",") if s.strip())
+    return Defences(
+        gifts_need_login=args.gifts_need_login,
+        session_ttl=args.session_ttl,
+        risk_rooms=args.risk_rooms,
+        risk_requests=args.risk_requests,
+        risk_window=args.risk_window,
+        risk_cooldown=args.risk_cooldown,
+        risk_exits=args.risk_exits,
+        sdk_version=args.sdk_version,
+        require_origin=args.require_origin,
+        push_servers=servers,
+        guest_poll_limit=args.guest_poll_limit,
+        verification=args.verification,
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -79,6 +162,8 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         verify_signature=not args.no_signature_check,
         replay_seconds=args.replay_seconds,
         faults=faults,
+        defences=defences_from_args(args),
+        warm_ranking=not args.cold_ranking,
     )
 
 
@@ -100,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except ValueError as exc:
-        log.error("bad fault setting: %s", exc)
+        log.error("bad simulator setting: %s", exc)
         return 2
     try:
         asyncio.run(serve(config))

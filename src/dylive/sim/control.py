@@ -119,6 +119,25 @@ async def stats(sim: Simulator, request: Request) -> Any:
     return sim.stats()
 
 
+async def login(sim: Simulator, request: Request) -> Any:
+    """A logged-in identity: ``{"cookie": "<Cookie header value>", "uid": …, "expires_in": …}``."""
+    data = await body(request)
+    name = data.get("name", "")
+    if not isinstance(name, str):
+        raise ValueError("name must be a string")
+    session, cookie = sim.guard.login(name)
+    ttl = sim.config.defences.session_ttl
+    return {"cookie": cookie, "uid": session.uid, "name": session.name, "expires_in": ttl or None}
+
+
+async def expire(sim: Simulator, request: Request) -> Any:
+    """End a login now (as --session-ttl would): the cookie is a guest's from here on."""
+    sid = request.path_params["sid"]
+    if not sim.guard.expire(sid):
+        raise LookupError(f"session {sid[:6]}… not found")
+    return {"expired": True}
+
+
 def routes() -> list[Route]:
     r = "/__sim/rooms/{web_rid}"
     return [
@@ -135,4 +154,6 @@ def routes() -> list[Route]:
         Route(r + "/rate", guarded(rate), methods=["POST"]),
         Route("/__sim/faults", guarded(faults_all), methods=["POST"]),
         Route("/__sim/stats", guarded(stats), methods=["GET"]),
+        Route("/__sim/login", guarded(login), methods=["POST"]),
+        Route("/__sim/sessions/{sid}/expire", guarded(expire), methods=["POST"]),
     ]

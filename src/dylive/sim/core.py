@@ -17,6 +17,7 @@ from typing import Any
 
 from . import builders as b
 from .catalog import GIFTS_BY_ID
+from .defences import GIFT, Defences, Guard
 from .faults import Faults
 from .push import PushHub, PushSettings
 from .rooms import LIVE, IdAllocator, Registry, ReplayPolicy, Room, now_ms
@@ -53,6 +54,8 @@ class SimConfig:
     frame_max: int = 50  # push: messages per frame when catching up
     abogus: str = "off"  # off | format | full: a_bogus check on web/enter, im/fetch, ranklist
     verify_signature: bool = True  # push handshake signature check
+    defences: Defences = field(default_factory=Defences)  # logins, hidden gifts, risk control
+    warm_ranking: bool = True  # a broadcast starts with gifts already ranked (live a while)
 
 
 @dataclass(slots=True)
@@ -64,6 +67,7 @@ class Simulator:
     default_faults: Faults = field(default_factory=Faults)
     policy: ReplayPolicy = field(init=False)
     http_rng: random.Random = field(init=False)
+    guard: Guard = field(init=False)
     _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _reaper: asyncio.Task[None] | None = None
 
@@ -77,7 +81,8 @@ class Simulator:
             frame_max=cfg.frame_max,
             verify_signature=cfg.verify_signature,
         )
-        self.hub = PushHub(self.registry, settings, cfg.seed)
+        self.guard = Guard(cfg.defences)
+        self.hub = PushHub(self.registry, settings, cfg.seed, self.guard)
         faults = cfg.faults
         if isinstance(faults, dict):
             faults = Faults().merged(faults)
@@ -128,6 +133,7 @@ class Simulator:
         room = Room(
             spec, seed=seed, rate=rate, faults=self.default_faults, ids=self.ids, policy=self.policy
         )
+        room.script.warm = self.config.warm_ranking
         ms = now_ms()
         if spec.live:
             room.start(ms, spec.room_id)
@@ -206,7 +212,12 @@ class Simulator:
 
     def log_of(self, web_rid: str, since: int = 0) -> list[dict[str, Any]]:
         room = self.room(web_rid)
-        return [e.as_json() for e in room.log[max(0, since) :]]
+        out = [e.as_json() for e in room.log[max(0, since) :]]
+        if self.config.defences.gifts_need_login:
+            for entry in out:
+                if entry["method"] == GIFT:
+                    entry["hidden"] = True  # guests never see it; logged-in identities do
+        return out
 
     def totals_of(self, web_rid: str, since: int = 0) -> dict[str, Any]:
         """Ground-truth figures of every message emitted with seq >= ``since``."""
@@ -232,6 +243,7 @@ class Simulator:
         out["rooms"] = len(self.registry.rooms)
         out["live_rooms"] = sum(r.status == LIVE for r in self.registry.rooms.values())
         out["emitted"] = sum(r.head for r in self.registry.rooms.values())
+        out.update(self.guard.snapshot())
         return out
 
 

@@ -23,7 +23,7 @@ from dylive.source.signing import new_ac_nonce
 from .catalog import EMOJIS
 from .core import Simulator
 from .rooms import Room
-from .upstream import avatar, room_fault, room_json
+from .upstream import avatar, guarded_request, room_fault, room_json
 
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -50,11 +50,14 @@ def visitor_id(request: Request) -> str:
 
 
 async def home(request: Request) -> Response:
+    """www.douyin.com's role: sets ``__ac_nonce`` and ``ttwid`` (the visitor's own ttwid again
+    when it sent one), like the real home page does on every visit."""
     resp = HTMLResponse(
         "<!DOCTYPE html><html><head><title>抖音直播</title></head><body></body></html>"
     )
-    if "ttwid" not in request.cookies:
-        resp.set_cookie("ttwid", new_ttwid(), max_age=31_536_000, path="/", httponly=True)
+    ttwid = request.cookies.get("ttwid") or new_ttwid()
+    resp.set_cookie("ttwid", ttwid, max_age=31_536_000, path="/", httponly=True)
+    resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
     return resp
 
 
@@ -65,22 +68,36 @@ async def room_page(request: Request) -> Response:
         resp = HTMLResponse(ANTI_CRAWL.format(nonce=new_ac_nonce()))
         resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
         return resp
+    challenge = guarded_request(sim, request)
+    if challenge is not None:
+        return challenge
     room = sim.registry.get(web_rid) if web_rid.isdigit() else None
     fault = await room_fault(sim, room)
     if fault is not None:
         return fault
     uid = visitor_id(request)
+    session = sim.guard.session(request.cookies.get("sessionid", ""))
+    login = str(session.uid) if session is not None else ""
     if room is None:
-        return HTMLResponse(render_page("抖音直播", [_odin(uid), {"error": "直播间不存在"}]))
+        return HTMLResponse(render_page("抖音直播", [_odin(uid, login), {"error": "直播间不存在"}]))
     title = f"{room.anchor.nickname}的抖音直播间 - 抖音直播"
-    return HTMLResponse(render_page(title, [_odin(uid), {"state": _state(room, uid)}]))
+    state = _state(room, uid, login)
+    return HTMLResponse(render_page(title, [_odin(uid, login), {"state": state}]))
 
 
-def _odin(uid: str) -> dict[str, Any]:
-    return {"odin": {"user_id": "0", "user_unique_id": uid, "user_type": 12, "user_is_login": 0}}
+def _odin(uid: str, login: str = "") -> dict[str, Any]:
+    """The visitor block; ``login`` is the logged-in user's id ("" for a guest)."""
+    return {
+        "odin": {
+            "user_id": login or "0",
+            "user_unique_id": uid,
+            "user_type": 12,
+            "user_is_login": 1 if login else 0,
+        }
+    }
 
 
-def _state(room: Room, uid: str) -> dict[str, Any]:
+def _state(room: Room, uid: str, login: str = "") -> dict[str, Any]:
     anchor = room.anchor
     info = {
         "roomId": str(room.room_id),
@@ -97,8 +114,8 @@ def _state(room: Room, uid: str) -> dict[str, Any]:
     }
     emojis = [{"emoji_id": i, "display_name": text} for i, text in EMOJIS]
     return {
-        "appStore": {"appId": 6383, "isLogin": False},
-        "userStore": {"odin": {"user_id": "0", "user_unique_id": uid, "user_is_login": 0}},
+        "appStore": {"appId": 6383, "isLogin": bool(login)},
+        "userStore": _odin(uid, login),
         "roomStore": {"roomInfo": info, "emojiList": emojis, "isLiving": room.status == 2},
     }
 

@@ -33,9 +33,11 @@ from dylive.source.frames import HEARTBEAT_FRAME
 from dylive.source.signing import signature_stub, verify_webcast_signature
 
 from .builders import STATS_METHODS
+from .defences import GIFT, Defences, Guard, Visitor
 from .positions import ext_position, make_cursor, push_ext
 from .rooms import Broadcast, LogEntry, Registry, Room, now_ms, push_response
 from .wire import EMPTY_GZ, frame_bytes
+from .wsproto import PING_CLOCK
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,12 @@ class PushStats:
 class PushHub:
     """Server-wide push state: live connections, counters, the heartbeat/drop reaper."""
 
-    def __init__(self, registry: Registry, settings: PushSettings, seed: int) -> None:
+    def __init__(
+        self, registry: Registry, settings: PushSettings, seed: int, guard: Guard | None = None
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.guard = guard or Guard(Defences())
         self.stats = PushStats()
         self.conns: set[PushConn] = set()
         self._rng = random.Random(seed ^ 0x9054)
@@ -94,7 +99,7 @@ class PushHub:
             await asyncio.sleep(interval)
             mono = time.monotonic()
             for conn in list(self.conns):
-                if mono - conn.last_hb > self.settings.heartbeat_timeout:
+                if mono - conn.last_alive() > self.settings.heartbeat_timeout:
                     self.stats.heartbeat_timeouts += 1
                     await conn.kill(1001, "heartbeat timeout")
                 elif conn.room is not None and 0 < conn.room.faults.drop_every < mono - conn.opened:
@@ -107,14 +112,26 @@ class PushHub:
         params = dict(
             parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         )
+        # The signature alphabet has '+' and no space: a '+' sent unencoded (as several clients
+        # do) was decoded as a space above and is taken back.
+        params["signature"] = params.get("signature", "").replace(" ", "+")
         room_id = int(params["room_id"]) if params.get("room_id", "").isdigit() else 0
         room = self.registry.by_id(room_id)
-        if not self._allowed(params, room):
+        client = scope.get("client") or ("", 0)
+        visitor = self.guard.visitor(ws.cookies, str(client[0]))
+        reason = "" if self._allowed(params, room) else "signature"
+        reason = reason or self.guard.handshake_refusal(visitor, params, ws.headers)
+        if reason:
+            log.debug("push: handshake refused (%s)", reason)
             self.stats.handshakes_refused += 1
             await ws.send_denial_response(Response(b"", status_code=200, headers=DENIAL_HEADERS))
             return
+        if room is not None:
+            self.guard.risk.on_join(visitor, room_id)
         await ws.accept()
         conn = PushConn(self, room, params, send, self._rng.getrandbits(32))
+        conn.visitor = visitor
+        conn.pings = scope.get(PING_CLOCK)
         self.conns.add(conn)
         self.stats.connections_total += 1
         if room is not None:
@@ -167,6 +184,8 @@ class PushConn:
         self._corrupt_turn = 0
         self._sender: asyncio.Task[None] | None = None
         self.bc: Broadcast | None = None
+        self.visitor = Visitor("", "")
+        self.pings: Any = None  # PingClock: WebSocket pings from the client count as keep-alive
         self.pos = self.scan = 0
         if room is not None:
             self.bc = room.broadcast_of(int(params["room_id"]))
@@ -176,9 +195,19 @@ class PushConn:
             self.scan = self.pos
             self.start_pos = self.pos
 
+    def last_alive(self) -> float:
+        """Monotonic time of the client's last heartbeat frame or WebSocket ping."""
+        ping = self.pings.last if self.pings is not None else 0.0
+        return max(self.last_hb, ping)
+
+    def hides_gifts(self) -> bool:
+        return not self.hub.guard.gifts_visible(self.visitor)
+
     def info(self) -> dict[str, Any]:
         return {
             "room_id": self.bc.room_id if self.bc else 0,
+            "logged_in": self.visitor.logged_in,
+            "pings": self.pings.count if self.pings is not None else 0,
             "did": self.did,
             "position": self.pos,
             "acked_position": self.acked_pos,
@@ -266,7 +295,7 @@ class PushConn:
         try:
             while not self.closed:
                 limit = room.limit_of(bc)
-                fake = room.faults.fake_alive
+                fake = room.faults.fake_alive or self.hub.guard.blocked(self.visitor)
                 if (self.scan if fake else self.pos) < limit:
                     await (self._flush_fake(limit) if fake else self._flush(limit))
                     continue
@@ -325,6 +354,9 @@ class PushConn:
         rng = self.rng
         messages = entries
         custom = shared is None
+        if self.hides_gifts():
+            messages = [e for e in entries if e.method != GIFT]
+            custom = True
         if faults.duplicates and self.recent and rng.random() < faults.duplicates:
             messages = [*entries, rng.choice(self.recent)]
             custom = True

@@ -176,6 +176,7 @@ class Script:
         self._weights = [w for _, w in KINDS]
         self._gift_weights = [g.weight for g in GIFTS]
         self._groups: set[tuple[int, int, int]] = set()
+        self.warm = False  # set by the simulator (SimConfig.warm_ranking)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -184,6 +185,15 @@ class Script:
         self.streaks.clear()
         self.elapsed = 0.0
         self._due = dict.fromkeys(PERIODS, 0.0)
+        if self.warm:
+            self._warm_ranking()
+
+    def _warm_ranking(self) -> None:
+        """Gifts given before anyone joined (the room has been live a while): the audience
+        ranking and the fan-ticket total are not empty at the start; no messages are logged."""
+        for user in self.rng.sample(self.pool, k=min(len(self.pool), self.rng.randint(5, 12))):
+            gift = self.rng.choices(GIFTS, self._gift_weights)[0]
+            self._score(user, gift.diamond_count * self.rng.randint(1, 20))
 
     def opening(self) -> list[b.Draft]:
         return [b.room_notice(), self.intro()]

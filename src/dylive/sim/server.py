@@ -25,6 +25,7 @@ from . import control, page, upstream
 from .core import SimConfig, Simulator
 from .faults import Faults
 from .rooms import Room
+from .wsproto import PingAwareProtocol
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class SimServer:
         self._given_sock = None
         ucfg = uvicorn.Config(
             self.app,
-            ws="websockets-sansio",
+            ws=PingAwareProtocol,
             ws_ping_interval=cfg.ping_interval,
             ws_ping_timeout=cfg.ping_timeout,
             ws_per_message_deflate=False,
@@ -178,3 +179,14 @@ class SimServer:
 
     def stats(self) -> dict[str, Any]:
         return self.sim.stats()
+
+    def login(self, name: str = "") -> str:
+        """A logged-in identity's Cookie header value (see ``POST /__sim/login``)."""
+        return self.sim.guard.login(name)[1]
+
+    def expire_login(self, cookie: str) -> bool:
+        """End the login of ``cookie`` now (the identity is a guest from here on)."""
+        sid = next(
+            (p.split("=", 1)[1] for p in cookie.split("; ") if p.startswith("sessionid=")), ""
+        )
+        return self.sim.guard.expire(sid)

@@ -20,6 +20,7 @@ from dylive.source.signing import verify_signed_query
 
 from .catalog import GIFTS
 from .core import Simulator
+from .defences import GIFT, VERIFY_PAGE, Visitor
 from .positions import fetch_ext, make_cursor
 from .rooms import ENDED, LIVE, Room, now_ms
 from .users import SimUser, user_json
@@ -33,6 +34,29 @@ def json_response(obj: Any, status: int = 200) -> Response:
 
 def empty() -> Response:
     return Response(b"", status_code=200, media_type="application/json")
+
+
+def visitor(sim: Simulator, request: Request) -> Visitor:
+    client = request.client
+    return sim.guard.visitor(request.cookies, client.host if client else "")
+
+
+def guarded_request(sim: Simulator, request: Request) -> Response | None:
+    """Risk counting of a page / web-enter / ranklist request, and the verification page."""
+    sim.guard.risk.on_request(visitor(sim, request))
+    if sim.guard.needs_verification(request.cookies):
+        return Response(VERIFY_PAGE.encode(), status_code=200, media_type="text/html")
+    return None
+
+
+def push_servers(sim: Simulator, request: Request) -> tuple[str, str]:
+    """``(push_server, push_server_v2)`` of an im/fetch answer."""
+    own = f"ws://{request.url.netloc}/webcast/im/push/v2/"
+    listed = sim.config.defences.push_servers
+    if not listed:
+        return own, ""
+    hosts = [own if h == "self" else h for h in listed]
+    return "", ",".join(hosts)
 
 
 def refused(sim: Simulator, request: Request) -> bool:
@@ -130,6 +154,9 @@ async def web_enter(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     if refused(sim, request):
         return empty()
+    challenge = guarded_request(sim, request)
+    if challenge is not None:
+        return challenge
     room, old_id = _enter_target(sim, request)
     fault = await room_fault(sim, room)
     if fault is not None:
@@ -160,14 +187,19 @@ async def im_fetch(request: Request) -> Response:
     fault = await room_fault(sim, room)
     if fault is not None:
         return fault
+    who = visitor(sim, request)
+    if room is not None:
+        sim.guard.risk.on_join(who, room.room_id)
+        if sim.guard.blocked(who) or sim.guard.risk.guest_poll_refused(who, room.room_id):
+            return empty()
     now = now_ms()
-    push_server = f"ws://{request.url.netloc}/webcast/im/push/v2/"
+    push_server, push_v2 = push_servers(sim, request)
     bc = room.broadcast_of(int(q["room_id"])) if room is not None else None
     if room is None or bc is None:
         cursor = make_cursor(now, 0)
         body = encode_response(
             [], cursor=cursor, internal_ext=fetch_ext(now, now, 0, cursor), now=now,
-            push_server=push_server, history_no_more=True,
+            push_server=push_server, push_server_v2=push_v2, history_no_more=True,
         )  # fmt: skip
         return Response(body, media_type=PROTOBUF)
     limit = room.limit_of(bc)
@@ -182,6 +214,8 @@ async def im_fetch(request: Request) -> Response:
         entries = room.entries(start, sim.config.fetch_max, limit)
     end = start + len(entries)
     cursor = make_cursor(now, room.last_msg_id(end))
+    if not sim.guard.gifts_visible(who):
+        entries = [e for e in entries if e.method != GIFT]
     body = encode_response(
         [e.raw() for e in entries],
         cursor=cursor,
@@ -190,6 +224,7 @@ async def im_fetch(request: Request) -> Response:
         now=now,
         need_ack=False,
         push_server=push_server,
+        push_server_v2=push_v2,
         history_no_more=end >= limit,
     )
     return Response(body, media_type=PROTOBUF)
@@ -232,6 +267,7 @@ async def ranklist_audience(request: Request) -> Response:
     raw = request.query_params.get("room_id", "")
     if refused(sim, request) or not raw.isdigit():
         return empty()
+    sim.guard.risk.on_request(visitor(sim, request))
     room = _room_by_id(sim, raw)
     fault = await room_fault(sim, room)
     if fault is not None:

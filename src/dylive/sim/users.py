@@ -68,6 +68,14 @@ def build_pb_user(u: SimUser) -> pb.User:
     user.follow_info.follower_count_str = str(u.follower_count)
     user.pay_grade.level = u.pay_level
     user.pay_grade.grade_describe = grade_describe(u.pay_level)
+    if u.pay_level:
+        badge = user.pay_grade.grade_icon_list.add(
+            icon_diamond=u.pay_level * 1000, level=u.pay_level, level_str=str(u.pay_level)
+        )
+        badge.icon.uri = f"webcast/aweme_pay_grade_2x_{u.pay_level}.png"
+        badge.icon.url_list.append(
+            f"https://p3-webcast.douyinpic.com/img/{badge.icon.uri}~tplv-obj.image"
+        )
     if u.club_name:
         user.fans_club.data.club_name = u.club_name
         user.fans_club.data.level = u.fans_level

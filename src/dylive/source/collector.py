@@ -36,7 +36,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
-from typing import cast
+from typing import Any, cast
 
 import httpx
 
@@ -44,6 +44,7 @@ from dylive import settings
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
 from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
+from dylive.identity.coverage import Coverage
 from dylive.source import urls
 from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
@@ -115,6 +116,10 @@ class RoomStatus:
     duplicates: int
     messages: int
     error: str = ""
+    #: Why data may be missing now (see :meth:`Room.degraded`).
+    degraded: tuple[str, ...] = ()
+    #: Gift visibility (:class:`dylive.identity.coverage.Coverage`).
+    coverage: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -187,6 +192,22 @@ class Room(Handlers):
         self._last_server_ms = 0
         self._pending_gap: GapEvent | None = None
         self._gen: AsyncIterator[Item] | None = None
+        self.coverage = Coverage()
+        self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused
+        self._push_servers: tuple[str, ...] = ()
+        self._push_index = 0
+
+    def degraded(self) -> tuple[str, ...]:
+        """Reasons data may be missing now: ``gifts_hidden`` (fan tickets or ranking grow, no
+        gift message arrives), ``heartbeat_only`` (socket alive, no business message),
+        ``refused`` (push handshake refused), ``polling`` (on im/fetch instead of push),
+        ``polling_refused`` (im/fetch answers empty 200s)."""
+        out = set(self._flags)
+        if self.coverage.hidden:
+            out.add("gifts_hidden")
+        if self._stats.transport == "poll" and self._stats.state == "live":
+            out.add("polling")
+        return tuple(sorted(out))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -301,6 +322,8 @@ class Room(Handlers):
             duplicates=self._dedupe.duplicates,
             messages=s.messages,
             error=s.error,
+            degraded=self.degraded(),
+            coverage=self.coverage.as_dict(),
         )
 
     # ------------------------------------------------------------------ main loop
@@ -384,6 +407,7 @@ class Room(Handlers):
                 heartbeat_interval=o.heartbeat_interval,
                 silence_timeout=o.silence_timeout,
                 open_timeout=o.open_timeout,
+                upstream=self.upstream,
             )
             return push_stream(self._push_base(), info, self.identity, self._track.position, opts)
         return poll_stream(
@@ -401,6 +425,8 @@ class Room(Handlers):
     def _push_base(self) -> str:
         if self.options.push_url:
             return self.options.push_url
+        if self._push_servers:
+            return self._push_servers[self._push_index % len(self._push_servers)]
         if self._push_server:
             return self._push_server
         if "douyin.com" in self.upstream:
@@ -425,6 +451,8 @@ class Room(Handlers):
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
         self._push_server = batch.push_server or self._push_server
+        if batch.push_servers and batch.push_servers != self._push_servers:
+            self._push_servers, self._push_index = batch.push_servers, 0
         self._lifecycle(ConnectEvent(info.room_id, "push"))  # the push session's first answer
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
@@ -452,8 +480,10 @@ class Room(Handlers):
             if isinstance(event, GiftEvent):
                 event = self._ledger.apply(event)
             out.append(event)
+            self.coverage.observe(event)
             if raw.method not in HOUSEKEEPING:
                 self._last_business = now
+                self._flags.discard("heartbeat_only")
             if isinstance(event, ControlEvent) and event.ended:
                 self._ended = True
                 break
@@ -470,6 +500,9 @@ class Room(Handlers):
         return out
 
     def _on_connected(self, transport: str) -> None:
+        self._flags.discard("refused")
+        if transport == "poll":
+            self._flags.discard("polling_refused")
         self._stats.state = "live"
         self._stats.transport = transport
         self._stats.connected_since = time.time()
@@ -521,8 +554,7 @@ class Room(Handlers):
         if kind is Failure.ENDED:
             self._ended = True
             return
-        if isinstance(exc, HandshakeRefused):
-            self._stats.refusals += 1  # HTTP refusals are counted as they happen (_on_refusal)
+        self._note_failure(exc, transport)
         if transport == "push":
             self._on_push_failure(exc, kind)
         elif isinstance(exc, SignatureRefused) and self.options.transport == "auto":
@@ -531,10 +563,28 @@ class Room(Handlers):
             await self._reresolve()
         await asyncio.sleep(self.backoff.next_delay())
 
+    def _note_failure(self, exc: Exception, transport: str) -> None:
+        """Degradation flags from a failure."""
+        if isinstance(exc, HandshakeRefused):
+            self._stats.refusals += 1  # HTTP refusals are counted as they happen (_on_refusal)
+            self._flags.add("refused")
+        elif isinstance(exc, StaleConnection) and "fake-alive" in str(exc):
+            self._flags.add("heartbeat_only")
+        elif transport == "poll" and isinstance(exc, SignatureRefused):
+            # Douyin answers repeated guest polls with empty 200s: say so, and stop falling
+            # back to polling (no bouncing between two refused transports).
+            self._flags.add("polling_refused")
+            log.warning("room %s: im/fetch polling refused", self._info().room_id)
+
     def _on_push_failure(self, exc: Exception, kind: Failure) -> None:
         self._push_failures += 1
         refused = isinstance(exc, HandshakeRefused)
+        if not refused and len(self._push_servers) > 1:
+            self._push_index += 1  # a host that does not answer: try the next one named
+            log.info("room %s: trying push server %s", self._info().room_id, self._push_base())
         many = self._push_failures >= self.options.push_failures_before_fallback
+        if "polling_refused" in self._flags:
+            return
         if self.options.transport == "auto" and (refused or many):
             self._mode = "poll"
             self._push_failures = 0
@@ -558,7 +608,9 @@ class Room(Handlers):
         # replays the new broadcast from its start; others ignore a foreign cursor.
         self.info = info
         self._push_server = ""
+        self._push_servers, self._push_index = (), 0
         self._last_server_ms = 0
+        self.coverage.reset()
 
     async def _wait_for_broadcast(self) -> None:
         """follow=True: poll the room status (with backoff) until a new broadcast is live."""

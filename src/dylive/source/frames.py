@@ -47,9 +47,12 @@ class Batch:
     now: int = 0  # server ms
     heartbeat_duration: int = 0
     need_ack: bool = False
-    push_server: str = ""
+    push_server: str = ""  # the first of push_servers
     history_no_more: bool = False
     route_params: dict[str, str] = field(default_factory=dict)
+    #: Every push server named, preferred first: push_server_v2, push_server, proxy_server
+    #: (each may be a comma-separated list).
+    push_servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,7 @@ def parse_response(
         resp.ParseFromString(body)
     except Exception as exc:  # DecodeError, or whatever else the parser raises
         raise ResponseError(f"bad Response: {exc}") from exc
+    servers = push_servers_of(resp.push_server_v2, resp.push_server, resp.proxy_server)
     return Batch(
         messages=tuple(RawMessage(m.method, m.msg_id, m.payload) for m in resp.messages),
         cursor=resp.cursor,
@@ -126,9 +130,10 @@ def parse_response(
         now=resp.now,
         heartbeat_duration=resp.heartbeat_duration,
         need_ack=resp.need_ack,
-        push_server=resp.push_server or resp.push_server_v2 or resp.proxy_server,
+        push_server=servers[0] if servers else "",
         history_no_more=resp.history_no_more,
         route_params=dict(resp.route_params),
+        push_servers=servers,
     )
 
 
@@ -174,6 +179,16 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     return 0, len(data) + 1
 
 
+def push_servers_of(*fields: str) -> tuple[str, ...]:
+    """The push servers named by ``fields`` in order, comma lists split, duplicates dropped."""
+    out: dict[str, None] = {}
+    for text in fields:
+        for part in text.split(","):
+            if part.strip():
+                out[part.strip()] = None
+    return tuple(out)
+
+
 def build_ack(log_id: int, internal_ext: str) -> bytes:
     """The ACK frame: log_id echoed, payload_type "ack", payload = internal_ext (UTF-8)."""
     frame = pb.PushFrame(
@@ -203,6 +218,8 @@ def encode_response(
     heartbeat_duration: int = 0,
     need_ack: bool = False,
     push_server: str = "",
+    push_server_v2: str = "",
+    proxy_server: str = "",
     history_no_more: bool = False,
 ) -> bytes:
     """Serialize a Response as Douyin sends it (im/fetch body, or push payload before gzip)."""
@@ -214,6 +231,8 @@ def encode_response(
         heartbeat_duration=heartbeat_duration,
         need_ack=need_ack,
         push_server=push_server,
+        push_server_v2=push_server_v2,
+        proxy_server=proxy_server,
         history_no_more=history_no_more,
     )
     for m in messages:

@@ -42,6 +42,7 @@ class PushOptions:
     open_timeout: float = 10.0
     ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
     max_size: int = MAX_PAYLOAD
+    upstream: str = ""  # the HTTP upstream: Origin/Referer of the handshake ("" = Douyin's)
 
 
 def build_push_url(push_server: str, info: RoomInfo, identity: Identity, pos: Position) -> str:
@@ -61,7 +62,9 @@ async def open_socket(
     url: str, info: RoomInfo, identity: Identity, opts: PushOptions
 ) -> ClientConnection:
     """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
-    headers = {"Cookie": info.cookie} if info.cookie else {}
+    headers = urls.push_headers(opts.upstream, info.web_rid)
+    if info.cookie:
+        headers["Cookie"] = info.cookie
     try:
         return await connect(
             url,

@@ -48,7 +48,7 @@ def ranklist_params(
         "browser_language": "zh-CN",
         "browser_platform": "Win32",
         "browser_name": "Chrome",
-        "browser_version": urls.browser_version(user_agent),
+        "browser_version": urls.chrome_version(user_agent),
         "webcast_sdk_version": "2450",
         "room_id": str(room_id),
         "anchor_id": str(anchor_id),

@@ -35,7 +35,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from dylive import settings
-from dylive.errors import RoomNotFound, RoomNotLive, SignatureRefused, UpstreamError
+from dylive.errors import (
+    RoomNotFound,
+    RoomNotLive,
+    SignatureRefused,
+    UpstreamError,
+    VerificationRequired,
+)
 from dylive.numbers import I64_MAX, ascii_uint, is_ascii_digits
 from dylive.source import urls
 from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
@@ -54,6 +60,8 @@ STATUS_ENDED = 4
 _ROOM_ID = re.compile(r'roomId\\?"\s*:\s*\\?"([0-9]+)\\?"')
 _UNIQUE_ID = re.compile(r'user_unique_id\\?"\s*:\s*\\?"(\d+)\\?"')
 _STATUS = re.compile(r'status_str\\?"\s*:\s*\\?"(\d+)\\?"')
+#: Markers of Douyin's verification (captcha) page, served with HTTP 200 instead of room data.
+_VERIFY_MARKERS = ("验证码中间页", "captcha_container", "verifycenter", "verify_event")
 _PACE = re.compile(r'self\.__pace_f\.push\(\[1,\s*("(?:[^"\\]|\\.)*")\]\)')
 
 
@@ -133,15 +141,33 @@ class _Resolver:
             raise UpstreamError(f"upstream answered HTTP {resp.status_code} for {resp.url.path}")
         return resp
 
-    async def ensure_ttwid(self) -> None:
-        if "ttwid" not in cookie_pairs(self.cookie):
+    async def ensure_ttwid(self, *, again: bool = False) -> None:
+        """The ttwid (and ``__ac_nonce``) flow: the home page sets them; ``again`` redoes it."""
+        if again or "ttwid" not in cookie_pairs(self.cookie):
             await self.get(self.upstream + "/")
         if "msToken" not in cookie_pairs(self.cookie):
             self.cookie = merge_cookies(self.cookie, {"msToken": generate_mstoken()})
 
+    async def challenged(self, send: Any, what: str, room: str) -> httpx.Response:
+        """``send()``; a verification page is a challenge: redo the ttwid / ``__ac_nonce`` flow
+        once and ask again, then raise :class:`VerificationRequired`."""
+        resp: httpx.Response = await send()
+        if not is_verification_page(resp):
+            return resp
+        log.info("room %s: %s answered a verification page; redoing the ttwid flow", room, what)
+        await self.ensure_ttwid(again=True)
+        resp = await send()
+        if is_verification_page(resp):
+            raise VerificationRequired(
+                f"{what}: Douyin asks for verification (captcha); use a logged-in cookie, "
+                "another exit or wait",
+                room_id=room,
+            )
+        return resp
+
     async def page(self, web_rid: str) -> str:
         url = urls.page_url(self.upstream, web_rid)
-        resp = await self.get(url)
+        resp = await self.challenged(lambda: self.get(url), "room page", web_rid)
         if resp.status_code == 404:
             raise RoomNotFound(f"no live room {web_rid}", room_id=web_rid)
         text = resp.text
@@ -167,14 +193,24 @@ class _Resolver:
                 query = sign_query(query, self.identity.user_agent, generation=self.signing)
             return urls.enter_url(self.upstream, query)
 
-        resp = await send_signed(
-            "web/enter",
-            signed_url,
-            lambda url: self.get(url, referer),
-            room_id=web_rid or room_id,
-            on_refusal=self.on_refusal,
-        )
-        return _json(resp)
+        async def send() -> httpx.Response:
+            return await send_signed(
+                "web/enter",
+                signed_url,
+                lambda url: self.get(url, referer),
+                room_id=web_rid or room_id,
+                on_refusal=self.on_refusal,
+            )
+
+        return _json(await self.challenged(send, "web/enter", web_rid or room_id))
+
+
+def is_verification_page(resp: httpx.Response) -> bool:
+    """An HTTP 200 HTML verification (captcha) page instead of room data."""
+    if resp.status_code != 200 or "html" not in resp.headers.get("content-type", ""):
+        return False
+    text = resp.text
+    return any(m in text for m in _VERIFY_MARKERS) and _ROOM_ID.search(text) is None
 
 
 def _json(resp: httpx.Response) -> dict[str, Any]:

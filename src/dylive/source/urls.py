@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
+from dylive import settings
 from dylive.source.signing import sign_push
 
 PUSH_PATH = "/webcast/im/push/v2/"
@@ -23,7 +24,10 @@ ENTER_PATH = "/webcast/room/web/enter/"
 #: Push host for the real Douyin when neither im/fetch nor DYLIVE_PUSH_URL names one.
 DEFAULT_PUSH_BASE = "wss://webcast100-ws-web-lq.douyin.com"
 VERSION_CODE = "180800"
-SDK_VERSION = "1.0.14-beta.0"
+#: The default ``webcast_sdk_version``; the effective one is the ``sdk_version`` setting.
+SDK_VERSION = settings.DEFAULT_SDK_VERSION
+#: Origin of the live pages: the push handshake's ``Origin`` header and ``host`` parameter.
+LIVE_ORIGIN = "https://live.douyin.com"
 AID = "6383"
 SCREEN = (1920, 1080)
 #: Characters encodeURIComponent leaves alone (besides letters, digits and ``-_.~``).
@@ -59,15 +63,19 @@ def _browser(user_agent: str, name: str) -> dict[str, str]:
         "browser_language": "zh-CN",
         "browser_platform": "Win32",
         "browser_name": name,
-        "browser_version": browser_version(user_agent) if name == "Mozilla" else _major(user_agent),
+        "browser_version": browser_version(user_agent)
+        if name == "Mozilla"
+        else chrome_version(user_agent),
     }
 
 
-def _major(user_agent: str) -> str:
+def chrome_version(user_agent: str) -> str:
+    """``<major>.0.0.0`` of the UA's Chrome/Edge token: ``browser_version`` next to
+    ``browser_name=Chrome`` (web/enter, ranklist)."""
     for token in user_agent.split():
         if token.startswith(("Chrome/", "Edg/")):
             return token.split("/", 1)[1].split(".", 1)[0] + ".0.0.0"
-    return "126.0.0.0"
+    return chrome_version(settings.DEFAULT_USER_AGENT)
 
 
 def enter_params(web_rid: str, room_id: str, *, user_agent: str, ms_token: str) -> dict[str, str]:
@@ -153,14 +161,17 @@ def push_params(
     cursor: str,
     internal_ext: str,
     user_agent: str,
-    host: str = "https://live.douyin.com",
+    host: str = LIVE_ORIGIN,
+    sdk_version: str = "",
 ) -> dict[str, str]:
-    """Push query parameters in the browser's order (spec §2 table), without ``signature``."""
+    """Push query parameters in the browser's order (spec §2 table), without ``signature``;
+    ``sdk_version`` defaults to the ``sdk_version`` setting (DYLIVE_SDK_VERSION)."""
+    sdk = sdk_version or settings.get("sdk_version")
     params = {
         "app_name": "douyin_web",
         "version_code": VERSION_CODE,
-        "webcast_sdk_version": SDK_VERSION,
-        "update_version_code": SDK_VERSION,
+        "webcast_sdk_version": sdk,
+        "update_version_code": sdk,
         "compress": "gzip",
         "device_platform": "web",
         **_browser(user_agent, "Mozilla"),
@@ -186,14 +197,25 @@ def push_params(
     return params
 
 
+_WS_SCHEMES = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}
+
+
 def push_base(push_server: str) -> str:
-    """Normalise a push server (host, base URL or full push URL) to ``scheme://host/path``."""
+    """Normalise a push server (host, base URL or full push URL; ``https://`` → ``wss://``,
+    ``http://`` → ``ws://``) to ``scheme://host/path``."""
     server = push_server.strip()
     if "://" not in server:
         server = "wss://" + server
     parts = urlsplit(server)
     path = parts.path if "/webcast/im/push" in parts.path else PUSH_PATH
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    scheme = _WS_SCHEMES.get(parts.scheme.lower(), "wss")
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+def push_headers(upstream: str, web_rid: str) -> dict[str, str]:
+    """``Origin`` and ``Referer`` of the push handshake, as the live page sends them."""
+    origin = LIVE_ORIGIN if "douyin.com" in upstream or not upstream else upstream.rstrip("/")
+    return {"Origin": origin, "Referer": page_url(origin, web_rid) if web_rid else origin + "/"}
 
 
 def push_url(

@@ -1,0 +1,1 @@
+"""Surviving real Douyin: identities (cookie + proxy + UA), pacing, risk signals, ``doctor``."""
