@@ -1,4 +1,5 @@
-"""The one entry point: ``dylive serve | demo | sim | watch | decode | token | export | report``.
+"""The one entry point: ``dylive serve | demo | sim | watch | decode | token | export | report |
+identities | doctor``.
 
 Each area registers its own subcommands (``register(subparsers)`` in its ``cli`` module); a
 subcommand's handler takes the parsed arguments and returns the exit code.
@@ -25,6 +26,7 @@ COMMAND_MODULES = (
     "dylive.store.cli",  # export
     "dylive.analytics.cli",  # report
     "dylive.deliver.cli",  # webhook
+    "dylive.identity.cli",  # identities, doctor
 )
 
 

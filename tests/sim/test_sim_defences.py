@@ -190,14 +190,18 @@ async def test_gifts_need_login(sim_factory: Any, kit: Any) -> None:
 
 
 async def test_expired_session_is_a_guest_again(sim_factory: Any, kit: Any) -> None:
-    defences = Defences(gifts_need_login=True, session_ttl=0.5)
+    defences = Defences(gifts_need_login=True, session_ttl=60.0)
     async with sim_factory(defences=defences) as sim:
+        now = [1000.0]
+        sim.sim.guard.clock = lambda: now[0]  # the session clock, moved by hand
         cookie = sim.login("bob")
         page = f"{sim.base_url}/{kit.TEENIE}"
         jar = {"Cookie": cookie + "; __ac_nonce=0123456789abcdef01234"}
         async with httpx.AsyncClient(headers=jar) as http:
             assert 'user_is_login\\":1' in (await http.get(page)).text
-            await asyncio.sleep(0.6)
+            now[0] += 59.0
+            assert 'user_is_login\\":1' in (await http.get(page)).text
+            now[0] += 2.0  # past --session-ttl
             assert 'user_is_login\\":0' in (await http.get(page)).text
         body = await fetch(sim, kit.TEENIE_ROOM_ID, cookie, need_persist_msg_count=500)
         assert GIFT not in {m.method for m in parse_response(body.content).messages}

@@ -376,3 +376,25 @@ async def test_quarantine_keeps_the_raw_bytes_and_the_error(make: Factory) -> No
         assert await store.quarantined(ROOM, limit=1) == got[:1]
         assert await store.quarantined(ROOM + 1) == []
         assert (await store.read(ROOM, 0, 9)).messages == []
+
+
+async def test_identities_round_trip(make: Factory) -> None:
+    from dylive.store import IdentityRecord
+
+    store = make()
+    async with store:
+        await store.save_identity(IdentityRecord("b", "sessionid=2", proxy="socks5://p:1"))
+        await store.save_identity(IdentityRecord("a", "sessionid=1", user_agent="UA", max_rooms=3))
+        await store.save_identity(IdentityRecord("a", "sessionid=9", user_agent="UA", max_rooms=4))
+        got = await store.identities()
+        assert [(r.name, r.cookie, r.max_rooms) for r in got] == [
+            ("a", "sessionid=9", 4),
+            ("b", "sessionid=2", 0),
+        ]
+        assert got[1].proxy == "socks5://p:1" and got[0].created_at > 0 and got[0].state == "ok"
+        await store.set_identity_state("b", state="cooling", cooldown_until=5, strikes=2, note="x")
+        assert await store.remove_identity("a") == 1
+        assert await store.remove_identity("a") == 0
+    async with make() as again:  # durable
+        (b,) = await again.identities()
+    assert (b.state, b.cooldown_until, b.strikes, b.note) == ("cooling", 5, 2, "x")

@@ -27,6 +27,8 @@ from dylive.analytics import Analytics, GiftCatalogue
 from dylive.deliver.feed import FeedSettings
 from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import StoreError
+from dylive.identity.pool import IdentityPool, PoolOptions
+from dylive.identity.source import pool_source
 from dylive.source.collector import CollectorOptions
 from dylive.source.identity import Identity
 from dylive.source.ranklist import fetch_audience_ranklist
@@ -59,7 +61,7 @@ from .ingest import Tuning
 from .limits import HeaderLimit
 from .metrics import Metrics
 from .ratelimit import RateLimiter
-from .rooms import Resolver, RoomManager, SourceFactory, collector_source, default_resolver
+from .rooms import Resolver, RoomManager, SourceFactory, default_resolver
 
 if TYPE_CHECKING:
     from dylive.deliver.nats import NatsPublisher
@@ -89,6 +91,8 @@ class ServiceConfig:
     # msg_ids each collector remembers (~100 bytes each): the store dedupes exactly by
     # (room_id, msg_id), so the collector's window only needs to cover reconnect replays
     dedupe_capacity: int = 10_000
+    #: Identity pool tunables (max rooms per identity, cooldowns, guests, pacing).
+    pool: PoolOptions = field(default_factory=PoolOptions)
     resolver: Resolver | None = None
     source_factory: SourceFactory | None = None
     store: EventStore | None = None
@@ -141,6 +145,11 @@ class Service:
         )
         self.http = make_client(identity)
         self.stream = stream.StreamHub(self.store)  # live fan-out (SSE); fed by _stored
+        self.identities = IdentityPool(
+            self.store,
+            fallback=identity,
+            options=config.pool,
+        )
         self.rooms = RoomManager(
             self.store,
             resolver=config.resolver
@@ -148,9 +157,9 @@ class Service:
                 upstream=config.upstream, signing=config.signing, identity=identity
             ),
             source_factory=config.source_factory
-            or collector_source(
+            or pool_source(
+                self.identities,
                 upstream=config.upstream,
-                identity=identity,
                 options=CollectorOptions(
                     signing=config.signing, dedupe_capacity=config.dedupe_capacity, direct=True
                 ),

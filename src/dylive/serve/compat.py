@@ -13,7 +13,7 @@ one of them, exactly once); ``HEAD`` never moves a position.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.datastructures import QueryParams
@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
+from dylive.identity.source import coverage_of
 from dylive.numbers import ascii_uint
 from dylive.store import Page
 from dylive.store.cursor import (
@@ -118,18 +119,28 @@ def position_param(q: QueryParams) -> int | None:
     return None
 
 
-def chat_body(page: Page, *, last_msg_id: int, now: int, start: int, interval: int) -> bytes:
-    """The response bytes: stored rendered JSON spliced in (no re-serialization)."""
+def chat_body(
+    page: Page,
+    *,
+    last_msg_id: int,
+    now: int,
+    start: int,
+    interval: int,
+    coverage: dict[str, Any] | None = None,
+) -> bytes:
+    """The response bytes: stored rendered JSON spliced in (no re-serialization).
+    ``coverage`` (additive): gift visibility and degradations of the collected room."""
     cursor = make_cursor(now, last_msg_id, page.last_seq)
-    tail = orjson.dumps(
-        {
-            "cursor": cursor,
-            "fetch_interval": interval,
-            "now": now,
-            "internal_ext": make_internal_ext(now, start, cursor, page.last_seq),
-            "ignores": page.ignored,
-        }
-    )
+    fields: dict[str, Any] = {
+        "cursor": cursor,
+        "fetch_interval": interval,
+        "now": now,
+        "internal_ext": make_internal_ext(now, start, cursor, page.last_seq),
+        "ignores": page.ignored,
+    }
+    if coverage is not None:
+        fields["coverage"] = coverage
+    tail = orjson.dumps(fields)
     rendered = b",".join([m.rendered for m in page.messages])
     return b"".join((_HEAD, rendered, b"],", tail[1:], b"}"))
 
@@ -176,8 +187,14 @@ async def chat(request: Request) -> Response:
     last_msg_id = page.messages[-1].msg_id if page.messages else _given_msg_id(q)
     svc.metrics.delivered.inc(len(page.messages))
     interval = 0 if len(page.messages) >= count else svc.config.fetch_interval
+    state = svc.rooms.rooms.get(info.room_id)
     body = chat_body(
-        page, last_msg_id=last_msg_id, now=now_ms(), start=svc.started_ms, interval=interval
+        page,
+        last_msg_id=last_msg_id,
+        now=now_ms(),
+        start=svc.started_ms,
+        interval=interval,
+        coverage=coverage_of(state.source) if state is not None else None,
     )
     return Response(body, media_type="application/json")
 

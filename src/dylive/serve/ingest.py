@@ -201,8 +201,11 @@ class RoomState:
                     asdict(snap) if is_dataclass(snap) and not isinstance(snap, type) else snap
                 )
         lag = (time.time() * 1000 - self.last_created_at) / 1000 if self.last_created_at else None
+        snap = transport if isinstance(transport, dict) else {}
         return {
             "room_id": self.room_id,
+            "degraded": list(snap.get("degraded", [])),
+            "identity": snap.get("identity"),
             "web_rid": self.info.web_rid,
             "title": self.info.title,
             "anchor": self.info.anchor_nickname,

@@ -7,6 +7,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dylive.identity.source import REASONS
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -66,6 +68,12 @@ class Metrics:
         self.rooms = Gauge(
             "dylive_rooms_collecting", "Rooms currently collected", registry=self.registry
         )
+        self.degraded = Gauge(
+            "dylive_rooms_degraded",
+            "Collected rooms missing data, by reason (gifts_hidden, heartbeat_only, refused, …)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def on_stored(self, room_id: int, count: int) -> None:
         self.stored.inc(count)
@@ -84,5 +92,12 @@ class Metrics:
         self.gap_missed.inc(missed)
 
     async def endpoint(self, request: Request) -> Response:
-        self.rooms.set(len(request.app.state.svc.rooms.rooms))
+        states = list(request.app.state.svc.rooms.rooms.values())
+        self.rooms.set(len(states))
+        counts = dict.fromkeys(REASONS, 0)
+        for state in states:
+            for reason in state.status()["degraded"]:
+                counts[reason] = counts.get(reason, 0) + 1
+        for reason, n in counts.items():
+            self.degraded.labels(reason).set(n)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

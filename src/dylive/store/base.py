@@ -222,6 +222,25 @@ class SessionRecord:
 RawRow = tuple[int, int, str, int, bytes]
 
 
+class IdentityRecord:
+    """An upstream identity: a cookie bound to one exit (proxy) and one User-Agent.
+
+    ``state`` is ``ok``, ``cooling`` (until ``cooldown_until``) or ``expired`` (the cookie is no
+    longer logged in); ``strikes`` counts risk signals (the next cooldown doubles).
+    """
+
+    name: str
+    cookie: str
+    proxy: str = ""
+    user_agent: str = ""
+    max_rooms: int = 0  # 0 = the service default
+    created_at: int = 0  # ms
+    state: str = "ok"
+    cooldown_until: int = 0  # ms
+    strikes: int = 0
+    note: str = ""  # the last reason / check result
+
+
 class EventStore(abc.ABC):
     """Durable storage for messages, rooms, tokens, read positions and pins.
 
@@ -445,3 +464,22 @@ class EventStore(abc.ABC):
         """Call ``callback(room_id)`` when another process commits messages of a room (stores
         shared by several processes, PostgreSQL; a no-op for a single-process store)."""
         return None
+
+    # -- identities -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def save_identity(self, identity: IdentityRecord) -> None:
+        """Insert or replace the identity named ``identity.name``."""
+
+    @abc.abstractmethod
+    async def identities(self) -> list[IdentityRecord]:
+        """Every stored identity, by name."""
+
+    @abc.abstractmethod
+    async def remove_identity(self, name: str) -> int:
+        """Delete the identity; the number of rows deleted (0 or 1)."""
+
+    @abc.abstractmethod
+    async def set_identity_state(
+        self, name: str, *, state: str, cooldown_until: int, strikes: int, note: str
+    ) -> None:
+        """Record an identity's health (cooldown, expiry, last check)."""

@@ -170,6 +170,20 @@ SQLITE: tuple[str, ...] = (
         room_id INTEGER NOT NULL,
         seen_at INTEGER NOT NULL,
         PRIMARY KEY (token_id, room_id)
+    """,
+    # 7: identities: cookie + proxy + user agent, bound; health (issue 14)
+    """
+    CREATE TABLE identities (
+        name TEXT PRIMARY KEY,
+        cookie TEXT NOT NULL,
+        proxy TEXT NOT NULL DEFAULT '',
+        user_agent TEXT NOT NULL DEFAULT '',
+        max_rooms INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'ok',
+        cooldown_until INTEGER NOT NULL DEFAULT 0,
+        strikes INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
 )
@@ -327,6 +341,20 @@ POSTGRES: tuple[str, ...] = (
         room_id BIGINT NOT NULL,
         seen_at BIGINT NOT NULL,
         PRIMARY KEY (token_id, room_id)
+    """,
+    # 6: identities: cookie + proxy + user agent, bound; health (issue 14)
+    """
+    CREATE TABLE identities (
+        name TEXT PRIMARY KEY,
+        cookie TEXT NOT NULL,
+        proxy TEXT NOT NULL DEFAULT '',
+        user_agent TEXT NOT NULL DEFAULT '',
+        max_rooms INTEGER NOT NULL DEFAULT 0,
+        created_at BIGINT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'ok',
+        cooldown_until BIGINT NOT NULL DEFAULT 0,
+        strikes INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT ''
     );
     """,
 )

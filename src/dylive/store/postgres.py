@@ -42,6 +42,7 @@ from . import sessions as ses
 from .base import (
     EventStore,
     Fence,
+    IdentityRecord,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -57,9 +58,11 @@ from .migrations import POSTGRES, to_signed, to_unsigned
 from .pgcache import SharedTail, TokenCache
 from .postgres_delivery import PostgresDelivery
 from .rows import (
+    IDENTITY_COLS,
     POSITION_COLS,
     QUARANTINE_COLS,
     WriteOp,
+    identity_row,
     message_from_row,
     name_taken,
     now_ms,
@@ -823,6 +826,47 @@ class PostgresStore(PostgresDelivery, EventStore):
     async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
         sql, args = ses.list_query(web_rid, room_id, sqlite=False)
         return [ses.session_from_row(row) for row in await self._fetch(sql, args)]
+
+    # -- identities ---------------------------------------------------------------------------
+    async def save_identity(self, identity: IdentityRecord) -> None:
+        query = (
+            f"INSERT INTO identities ({IDENTITY_COLS}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+            "ON CONFLICT (name) DO UPDATE SET cookie = EXCLUDED.cookie, proxy = EXCLUDED.proxy, "
+            "user_agent = EXCLUDED.user_agent, max_rooms = EXCLUDED.max_rooms, "
+            "state = EXCLUDED.state, cooldown_until = EXCLUDED.cooldown_until, "
+            "strikes = EXCLUDED.strikes, note = EXCLUDED.note"
+        )
+        row = identity_row(identity)
+
+        async def write(conn: Conn) -> None:
+            await conn.execute(query, row)
+
+        await self._submit(write)
+
+    async def identities(self) -> list[IdentityRecord]:
+        rows = await self._fetch(f"SELECT {IDENTITY_COLS} FROM identities ORDER BY name")
+        return [IdentityRecord(*row) for row in rows]
+
+    async def remove_identity(self, name: str) -> int:
+        async def delete(conn: Conn) -> int:
+            cur = await conn.execute("DELETE FROM identities WHERE name = %s", (name,))
+            return int(cur.rowcount)
+
+        count: int = await self._submit(delete)
+        return count
+
+    async def set_identity_state(
+        self, name: str, *, state: str, cooldown_until: int, strikes: int, note: str
+    ) -> None:
+        query = (
+            "UPDATE identities SET state = %s, cooldown_until = %s, strikes = %s, note = %s "
+            "WHERE name = %s"
+        )
+
+        async def write(conn: Conn) -> None:
+            await conn.execute(query, (state, cooldown_until, strikes, note, name))
+
+        await self._submit(write)
 
 
 #: Failures caused by the data of one operation (out of range, a constraint, a type that cannot

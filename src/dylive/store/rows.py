@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from dylive.store.base import (
+    IdentityRecord,
     QuarantinedMessage,
     Record,
     RoomRecord,
@@ -153,3 +154,16 @@ def quarantined_from_row(row: Sequence[Any]) -> QuarantinedMessage:
     return QuarantinedMessage(
         ident, to_unsigned(room_id), int(msg_id), method, bytes(raw), error, stored_at
     )
+
+
+#: Column list of the identities table, in IdentityRecord field order.
+IDENTITY_COLS = (
+    "name, cookie, proxy, user_agent, max_rooms, created_at, state, cooldown_until, strikes, note"
+)
+
+
+def identity_row(r: IdentityRecord) -> tuple[Any, ...]:
+    return (
+        r.name, r.cookie, r.proxy, r.user_agent, r.max_rooms, r.created_at or now_ms(),
+        r.state, r.cooldown_until, r.strikes, r.note,
+    )  # fmt: skip

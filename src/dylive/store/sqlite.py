@@ -30,6 +30,7 @@ from . import sessions as ses
 from .base import (
     EventStore,
     Fence,
+    IdentityRecord,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -42,9 +43,11 @@ from .base import (
 )
 from .migrations import SQLITE, to_signed, to_unsigned
 from .rows import (
+    IDENTITY_COLS,
     POSITION_COLS,
     QUARANTINE_COLS,
     WriteOp,
+    identity_row,
     message_from_row,
     name_taken,
     now_ms,
@@ -667,6 +670,32 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         sql, args = ses.list_query(web_rid, room_id, sqlite=True)
         rows = await self._query(lambda conn: conn.execute(ses.q(sql), args).fetchall())
         return [ses.session_from_row(row) for row in rows]
+
+    # -- identities ---------------------------------------------------------------------------
+    async def save_identity(self, identity: IdentityRecord) -> None:
+        sql = f"INSERT OR REPLACE INTO identities ({IDENTITY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+        row = identity_row(identity)
+        await self._submit(lambda conn: conn.execute(sql, row))
+
+    async def identities(self) -> list[IdentityRecord]:
+        sql = f"SELECT {IDENTITY_COLS} FROM identities ORDER BY name"
+        rows = await self._query(lambda conn: conn.execute(sql).fetchall())
+        return [IdentityRecord(*row) for row in rows]
+
+    async def remove_identity(self, name: str) -> int:
+        sql = "DELETE FROM identities WHERE name = ?"
+        count: int = await self._submit(lambda conn: conn.execute(sql, (name,)).rowcount)
+        return count
+
+    async def set_identity_state(
+        self, name: str, *, state: str, cooldown_until: int, strikes: int, note: str
+    ) -> None:
+        sql = (
+            "UPDATE identities SET state = ?, cooldown_until = ?, strikes = ?, note = ? "
+            "WHERE name = ?"
+        )
+        args = (state, cooldown_until, strikes, note, name)
+        await self._submit(lambda conn: conn.execute(sql, args))
 
 
 #: Kept for callers that compare against a plain SQL page (tests).

@@ -1,0 +1,286 @@
+"""One room collected through the identity pool, moved to another identity on risk signals.
+
+:class:`PooledRoom` is an async iterator of events like :class:`dylive.source.collector.Room`
+(the API service's source). It takes an identity from the pool, opens a collector with that
+identity's cookie, User-Agent and proxy (an httpx client paced per identity and per exit; the
+room start waits for a token too, which staggers starts), and checks the collector's
+``degraded()`` every ``check_every`` seconds:
+
+- ``refused``, ``heartbeat_only``, ``polling_refused`` with a pooled identity: the identity is
+  cooled down and the room moves to another one, resuming from the last position (nothing lost
+  while the replay reaches back that far);
+- ``gifts_hidden`` with a logged-in identity: the room page says whether the cookie is still
+  logged in: if not, the identity is marked expired (``identity_expired``), else cooled down;
+  either way the room moves.
+
+With no identity left the room waits and reports ``no_identity`` (plus the reason it lost the
+last one) instead of silently collecting less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import httpx
+
+from dylive.source.collector import CollectorOptions, Room
+from dylive.source.reconnect import Backoff
+from dylive.source.room import RoomInfo
+from dylive.source.transport import Checkpoint
+
+from .check import login_state
+from .pool import IdentityPool, Lease
+
+log = logging.getLogger(__name__)
+
+#: Degradations that mean "this identity is being refused": cool it down, move the room.
+RISK = ("refused", "heartbeat_only", "polling_refused")
+#: Every ``degraded`` reason a room can report (one Prometheus gauge label each).
+REASONS = (
+    "gifts_hidden", "heartbeat_only", "refused", "identity_expired", "polling",
+    "polling_refused", "no_identity",
+)  # fmt: skip
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class GuardOptions:
+    check_every: float = 1.0  # seconds between looks at the collector's degraded()
+    wait_for_identity: float = 5.0  # seconds between tries when no identity is free
+    http_timeout: float = 10.0
+
+
+class PooledRoom:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        pool: IdentityPool,
+        info: RoomInfo,
+        *,
+        upstream: str,
+        options: CollectorOptions,
+        guard: GuardOptions | None = None,
+        backoff: Any = None,
+        resume: Checkpoint | None = None,
+    ) -> None:
+        self.pool = pool
+        self.info = info
+        self.upstream = upstream
+        self.options = options
+        self.guard = guard or GuardOptions()
+        self._backoff = backoff
+        self.key = info.web_rid or str(info.room_id)
+        self.lease: Lease | None = None
+        self.room: Room | None = None
+        #: Covers every event this room yielded; a new identity's collector resumes from it.
+        self.checkpoint: Checkpoint | None = resume
+        self.rotations: list[dict[str, Any]] = []
+        self._waiting = ""  # why the room has no identity now ("" = it has one)
+        self._moving = False  # the current run ends because the room changes identity
+
+    # ------------------------------------------------------------ status
+
+    def degraded(self) -> tuple[str, ...]:
+        out = set(self.room.degraded()) if self.room is not None else set()
+        if self._waiting:
+            out.update(("no_identity", self._waiting))
+        return tuple(sorted(out))
+
+    def status(self) -> dict[str, Any]:
+        snap: dict[str, Any] = asdict(self.room.status()) if self.room is not None else {}
+        snap["degraded"] = list(self.degraded())
+        lease = self.lease
+        snap["identity"] = None if lease is None else {"name": lease.name, "guest": lease.guest}
+        snap["rotations"] = self.rotations[-10:]
+        return snap
+
+    # ------------------------------------------------------------ iteration
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._events()
+
+    async def _events(self) -> AsyncIterator[Any]:
+        while True:
+            lease = await self._lease()
+            self._moving = False
+            try:
+                async for item in self._run(lease):
+                    yield item
+            finally:
+                self.pool.release(lease)
+                self.lease = None
+            if not self._moving:
+                return  # the collector finished (live end): so does the room
+
+    async def _lease(self) -> Lease:
+        while True:
+            await self.pool.refresh()
+            lease = self.pool.acquire(self.key)
+            if lease is not None:
+                self._waiting = ""
+                self.lease = lease
+                return lease
+            self._waiting = self._waiting or "no_identity"
+            log.warning("room %s: no healthy identity free; waiting", self.key)
+            await asyncio.sleep(self.guard.wait_for_identity)
+
+    def _client(self, lease: Lease) -> httpx.AsyncClient:
+        hooks = [self.pool.pacer.hook(lease.name, lease.exit)] if self.pool.paces(lease) else []
+        return httpx.AsyncClient(
+            proxy=lease.identity.proxy,
+            timeout=self.guard.http_timeout,
+            trust_env=False,
+            event_hooks={"request": hooks},
+        )
+
+    async def _run(self, lease: Lease) -> AsyncIterator[Any]:
+        async with self._client(lease) as client:
+            if self.pool.paces(lease):
+                await self.pool.pacer.take(lease.name, lease.exit)  # staggered room starts
+            room = Room(
+                self.key,
+                upstream=self.upstream,
+                identity=lease.identity,
+                client=client,
+                options=self.options,
+                backoff=self._backoff() if callable(self._backoff) else Backoff(),
+                resume=self.checkpoint,
+            )
+            async with room:
+                self.room = room
+                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
+                pump = asyncio.create_task(_pump(room, queue))
+                try:
+                    async for item in self._drain(queue, pump, room, lease, client):
+                        yield item
+                finally:
+                    pump.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pump
+
+    async def _drain(
+        self,
+        queue: asyncio.Queue[Any],
+        pump: asyncio.Task[None],
+        room: Room,
+        lease: Lease,
+        client: httpx.AsyncClient,
+    ) -> AsyncIterator[Any]:
+        next_check = time.monotonic() + self.guard.check_every
+        while True:
+            try:
+                async with asyncio.timeout(max(0.01, next_check - time.monotonic())):
+                    item = await queue.get()
+            except TimeoutError:
+                item = None
+            if item is _STOP:
+                await asyncio.wait({pump})
+                pump.result()  # raises the collector's error, if any
+                return
+            if item is not None:
+                yield self._take(item)
+                if time.monotonic() < next_check:
+                    continue
+            next_check = time.monotonic() + self.guard.check_every
+            reason = await self._verdict(room, lease, client)
+            if reason:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump
+                while not queue.empty():  # what was received before leaving: nothing lost
+                    item = queue.get_nowait()
+                    if item is not _STOP:
+                        yield self._take(item)
+                await self._rotate(lease, reason)
+                return
+
+    def _take(self, item: tuple[Any, Checkpoint]) -> Any:
+        event, self.checkpoint = item
+        return event
+
+    async def _verdict(self, room: Room, lease: Lease, client: httpx.AsyncClient) -> str:
+        """Why the room must leave this identity ("" = it stays)."""
+        if lease.guest:
+            return ""  # nothing better to move to; the degradation is reported
+        degraded = room.degraded()
+        for reason in RISK:
+            if reason in degraded:
+                return reason
+        if "gifts_hidden" in degraded:
+            try:
+                logged_in = await login_state(
+                    client, self.upstream, lease.identity, room_web_rid(room)
+                )
+            except httpx.HTTPError as exc:
+                log.info("room %s: login check failed: %s", self.key, exc)
+                logged_in = None
+            return "identity_expired" if logged_in is False else "gifts_hidden"
+        return ""
+
+    async def _rotate(self, lease: Lease, reason: str) -> None:
+        if reason == "identity_expired":
+            await self.pool.expire(lease.name)
+        else:
+            await self.pool.cool_down(lease.name, reason)
+        self._waiting = reason  # reported until the next identity is leased
+        self._moving = True
+        self.rotations.append({"identity": lease.name, "reason": reason, "at": time.time()})
+        log.warning("room %s: leaving identity %s (%s)", self.key, lease.name, reason)
+
+
+def coverage_of(source: Any) -> dict[str, Any] | None:
+    """``data.coverage`` of the chat response for a room's source (None: not collected)."""
+    room = getattr(source, "room", None) or source
+    coverage = getattr(room, "coverage", None)
+    if coverage is None:
+        return None
+    out: dict[str, Any] = coverage.as_dict()
+    degraded = getattr(source, "degraded", None)
+    out["degraded"] = list(degraded()) if callable(degraded) else []
+    return out
+
+
+def room_web_rid(room: Room) -> str:
+    return room.info.web_rid if room.info is not None else ""
+
+
+async def _pump(room: Room, queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for item in room:
+            await queue.put((item, room.checkpoint))
+    finally:
+        with contextlib.suppress(asyncio.QueueFull):
+            queue.put_nowait(_STOP)
+
+
+def pool_source(
+    pool: IdentityPool,
+    *,
+    upstream: str,
+    options: CollectorOptions,
+    guard: GuardOptions | None = None,
+    backoff: Any = None,
+) -> Any:
+    """A ``SourceFactory`` for :class:`dylive.serve.rooms.RoomManager`."""
+
+    def factory(
+        info: RoomInfo, resume: Checkpoint | None = None
+    ) -> AbstractAsyncContextManager[PooledRoom]:
+        @asynccontextmanager
+        async def open_room() -> AsyncIterator[PooledRoom]:
+            yield PooledRoom(
+                pool, info, upstream=upstream, options=options, guard=guard, backoff=backoff,
+                resume=resume,
+            )  # fmt: skip
+
+        return open_room()
+
+    return factory
