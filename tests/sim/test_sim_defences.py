@@ -331,3 +331,45 @@ def test_cli_flags_build_the_defences() -> None:
     assert d.push_servers == ("https://a.example", "self") and d.verification == "cookieless"
     assert cfg.warm_ranking is False
     assert re.match(r"\d", str(d.risk_window))
+
+
+async def test_douyinlivewebfetcher_style_client(sim_factory: Any, kit: Any) -> None:
+    """The peer client's behaviour, end to end: ttwid from GET /, the room page with a fixed
+    ``__ac_nonce``, the push URL with its signature appended raw, heartbeats only as WebSocket
+    pings every few tenths of a second, acks (GradeIcon decoding: see the PayGrade test)."""
+    async with sim_factory(heartbeat_timeout=0.8) as sim:
+        async with httpx.AsyncClient(base_url=sim.base_url) as http:
+            ttwid = (await http.get("/")).cookies["ttwid"]
+            cookie = f"ttwid={ttwid}; __ac_nonce=0123407cc00a9e438deb4"
+            page = await http.get(f"/{kit.TEENIE}", headers={"Cookie": cookie})
+        room_id = re.search(r'roomId\\":\\"(\d+)\\"', page.text).group(1)  # type: ignore[union-attr]
+        params = kit.push_params(int(room_id))
+        while "+" not in params["signature"]:
+            params["signature"] = sign_push(params)
+        sig = params.pop("signature")
+        url = f"{sim.push_url}?{urlencode(params)}&signature={sig}"
+        session, methods = PushSession(), []
+        async with websockets.connect(
+            url, additional_headers={"Cookie": f"ttwid={ttwid}"}, ping_interval=None
+        ) as ws:
+
+            async def pings() -> None:
+                while True:
+                    await ws.ping(HEARTBEAT_FRAME)
+                    await asyncio.sleep(0.2)
+
+            task = asyncio.create_task(pings())
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 3.0
+            with contextlib.suppress(TimeoutError):
+                while loop.time() < end:
+                    async with asyncio.timeout(end - loop.time()):
+                        data = await ws.recv()
+                    methods += [m.method for m in session.receive_frame(data)]
+                    for out in session.data_to_send():  # acks, as binary frames
+                        await ws.send(out)
+            task.cancel()
+            assert ws.close_code is None  # still open after almost 4× the heartbeat timeout
+        assert len(methods) > 20 and "WebcastChatMessage" in methods
+        assert sim.stats()["handshakes_refused"] == 0 and sim.stats()["heartbeat_timeouts"] == 0
+        assert sim.stats()["acks_received"] > 0
