@@ -222,6 +222,7 @@ class SessionRecord:
 RawRow = tuple[int, int, str, int, bytes]
 
 
+@dataclass(frozen=True, slots=True)
 class IdentityRecord:
     """An upstream identity: a cookie bound to one exit (proxy) and one User-Agent.
 
