@@ -150,8 +150,11 @@ async def test_pay_grade_icons_are_grade_icons(sim: Any, kit: Any) -> None:
         assert icon.icon_diamond == level * 1000 and icon.icon.url_list[0].startswith("https://")
 
 
-async def test_ranking_is_not_empty_when_a_client_joins(sim: Any, kit: Any) -> None:
-    async with httpx.AsyncClient(base_url=sim.base_url) as http:
+async def test_ranking_is_not_empty_when_a_client_joins(sim_factory: Any, kit: Any) -> None:
+    async with (
+        sim_factory(warm_ranking=True) as sim,
+        httpx.AsyncClient(base_url=sim.base_url) as http,
+    ):
         r = await http.get("/webcast/ranklist/audience/", params={"room_id": kit.TEENIE_ROOM_ID})
     ranks = r.json()["data"]["ranks"]
     assert len(ranks) >= 5 and all(x["score"] > 0 for x in ranks)

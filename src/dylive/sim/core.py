@@ -55,7 +55,9 @@ class SimConfig:
     abogus: str = "off"  # off | format | full: a_bogus check on web/enter, im/fetch, ranklist
     verify_signature: bool = True  # push handshake signature check
     defences: Defences = field(default_factory=Defences)  # logins, hidden gifts, risk control
-    warm_ranking: bool = True  # a broadcast starts with gifts already ranked (live a while)
+    # A broadcast starts with gifts already ranked (live a while, no messages for them): what
+    # `dylive sim` does; off here so that rankings equal the logged gifts unless asked for.
+    warm_ranking: bool = False
 
 
 @dataclass(slots=True)
