@@ -1,5 +1,5 @@
 """The one entry point: ``dylive serve | demo | sim | watch | decode | token | export | report |
-identities | doctor``.
+webhook | identities | doctor``.
 
 Each area registers its own subcommands (``register(subparsers)`` in its ``cli`` module); a
 subcommand's handler takes the parsed arguments and returns the exit code.

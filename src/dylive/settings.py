@@ -63,6 +63,16 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "retention_hours", "0", "Delete stored messages older than this (0 = keep forever)."
         ),
+        Setting(
+            "identity_max_rooms",
+            "10",
+            "Rooms one identity collects at a time (unless its own --max-rooms says otherwise).",
+        ),
+        Setting(
+            "allow_guests",
+            "false",
+            "Collect as a guest when every stored identity is busy or unhealthy (true/false).",
+        ),
         Setting("loop", "auto", "Event loop of the service: auto, uvloop or asyncio."),
         Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),
         Setting(

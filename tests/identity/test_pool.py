@@ -205,3 +205,13 @@ async def test_no_identity_left_is_reported() -> None:
                 )
             assert await wait_for(lambda: "no_identity" in room.degraded(), 30.0), room.status()
         assert room.status()["identity"] is None and room.rotations
+
+
+def test_pool_settings_reach_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dylive.serve.app import ServiceConfig
+
+    assert ServiceConfig.from_settings().pool == PoolOptions(max_rooms=10, allow_guests=False)
+    monkeypatch.setenv("DYLIVE_IDENTITY_MAX_ROOMS", "3")
+    monkeypatch.setenv("DYLIVE_ALLOW_GUESTS", "true")
+    pool = ServiceConfig.from_settings().pool
+    assert (pool.max_rooms, pool.allow_guests) == (3, True)

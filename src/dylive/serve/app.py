@@ -123,6 +123,10 @@ class ServiceConfig:
             idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
             retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
             anon_rate=settings.number("anon_rate"),
+            pool=PoolOptions(
+                max_rooms=max(1, int(settings.number("identity_max_rooms"))),
+                allow_guests=settings.get("allow_guests").strip().lower() in ("1", "true", "yes"),
+            ),
         )
         for key, value in overrides.items():
             if value is not None:
