@@ -170,8 +170,9 @@ SQLITE: tuple[str, ...] = (
         room_id INTEGER NOT NULL,
         seen_at INTEGER NOT NULL,
         PRIMARY KEY (token_id, room_id)
+    ) WITHOUT ROWID;
     """,
-    # 7: identities: cookie + proxy + user agent, bound; health (issue 14)
+    # 8: identities: cookie + proxy + user agent, bound; health (issue 14)
     """
     CREATE TABLE identities (
         name TEXT PRIMARY KEY,
@@ -341,8 +342,9 @@ POSTGRES: tuple[str, ...] = (
         room_id BIGINT NOT NULL,
         seen_at BIGINT NOT NULL,
         PRIMARY KEY (token_id, room_id)
+    );
     """,
-    # 6: identities: cookie + proxy + user agent, bound; health (issue 14)
+    # 7: identities: cookie + proxy + user agent, bound; health (issue 14)
     """
     CREATE TABLE identities (
         name TEXT PRIMARY KEY,
