@@ -138,3 +138,19 @@ def test_payload_that_breaks_a_builder_is_decode_failed() -> None:
     event = decode(RawMessage(RANK, 3, b"\x12\x05garbage"))
     assert isinstance(event, DecodeFailed) and event.raw == b"\x12\x05garbage"
     orjson.dumps(render(event))
+
+
+def test_gift_counts_beyond_64_bits_are_clamped() -> None:
+    """repeat_count × group_count of two wire integers can exceed any JSON integer."""
+    from dylive.decode import GiftEvent, GiftLedger
+
+    msg = pb.GiftMessage()
+    msg.common.room_id = 7
+    msg.repeat_count = 2**63 - 1
+    msg.group_count = 2**31 - 1
+    msg.gift.diamond_count = 1
+    event = decode(RawMessage("WebcastGiftMessage", 5, msg.SerializeToString()))
+    assert isinstance(event, GiftEvent) and event.count == I64_MAX
+    delta = GiftLedger().delta(event)
+    out = orjson.loads(orjson.dumps(render(event, gift_delta=delta)))
+    assert out["payload"]["gift"]["count"] == out["payload"]["gift"]["delta"] == I64_MAX

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from dylive.numbers import I64_MAX
+
 
 class UserInfo(NamedTuple):
     """The user fields dylive keeps (User.id, nickname, display_id as unique_id, sec_uid, levels).
@@ -75,8 +77,9 @@ class GiftEvent(Event):
 
     @property
     def count(self) -> int:
-        """Gifts this message reports so far in its streak (repeat_count × group_count)."""
-        return max(self.repeat_count, 1) * max(self.group_count, 1)
+        """Gifts this message reports so far in its streak (repeat_count × group_count),
+        clamped to 2^63-1 (two 64-bit wire values can multiply past any JSON integer)."""
+        return min(max(self.repeat_count, 1) * max(self.group_count, 1), I64_MAX)
 
     @property
     def streak_end(self) -> bool:

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from dylive.decode.events import GiftEvent
+from dylive.numbers import I64_MAX
 
 StreakKey = tuple[int, int, int]
 
@@ -54,6 +55,7 @@ class GiftLedger:
                 if len(self._streaks) > self._max_streaks:
                     self._streaks.popitem(last=False)
             added = max(clicks - before, 0) * per_click
+        added = min(added, I64_MAX)  # 64-bit wire values multiplied: keep it a JSON integer
         self.total_gifts += added
         self.total_diamonds += added * event.diamond_count
         return added
