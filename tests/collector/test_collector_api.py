@@ -35,13 +35,14 @@ async def test_live_end_and_follow_across_restart() -> None:
         )
         run = Run()
         async with room, collecting(room, run):
-            await asyncio.sleep(0.8)
+            assert await wait_for(lambda: len(run.events) >= 5, 30.0), room.status()
             sim.end(DEFAULT_WEB_RID)
             assert await wait_for(lambda: room.status().state == "waiting", 5.0), room.status()
             sim.start(DEFAULT_WEB_RID)
             second_id = sim.room_id(DEFAULT_WEB_RID)
             assert await wait_for(lambda: room.status().room_id == second_id, 5.0)
-            await asyncio.sleep(0.8)
+            seconds = lambda: sum(e.room_id == second_id for e in run.events)  # noqa: E731
+            assert await wait_for(lambda: seconds() >= 5, 30.0), room.status()
             sim.end(DEFAULT_WEB_RID)
             ends = lambda: sum(e.method == "WebcastControlMessage" for e in run.events) == 2  # noqa: E731
             assert await wait_for(ends, 5.0), room.status()

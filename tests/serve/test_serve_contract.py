@@ -15,7 +15,9 @@ import pytest
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
+from dylive.serve.compat import DEFAULT_METHODS
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
+from dylive.store.cursor import parse_cursor
 
 CHAT = "/douyin/liveroom/chat"
 AUDIENCE = "/douyin/liveroom/audience"
@@ -249,7 +251,11 @@ async def test_cursor_internal_ext_and_server_position_agree(live: Any) -> None:
     await poll_until(client, base, 30)
     other = await tokens.create(svc.store, "second")
     first = orjson.loads((await client.get(CHAT, params={**base, "token": other})).content)["data"]
-    await asyncio.sleep(1.0)  # ~40 more messages: the next 7 are there for all three calls
+    # wait (a condition, not a fixed time) until the next 7 are stored for all three calls
+    after = parse_cursor(first["cursor"]).seq
+    async with asyncio.timeout(60):
+        while len((await svc.store.read(DEFAULT_ROOM_ID, after, 7, DEFAULT_METHODS)).messages) < 7:  # noqa: ASYNC110 (polls the store)
+            await asyncio.sleep(0.05)
     by_cursor = orjson.loads(
         (await client.get(CHAT, params={**base, "cursor": first["cursor"]})).content
     )["data"]
