@@ -92,21 +92,25 @@ async def test_a_stalled_client_is_closed_with_4008_and_others_keep_up(live: Any
         await healthy.recv()
         seen: set[int] = set()
         reading = asyncio.create_task(_read_ids(healthy, seen))
-        sent: set[int] = set()
-        for batch in range(200):  # until the stalled client is closed (bounded)
-            if svc.feeds.dylive.slow_closed:
-                break
-            ids = [10**15 + batch * 10 + i for i in range(10)]
-            await svc.store.append(
-                [Record(DEFAULT_ROOM_ID, i, "WebcastChatMessage", 1, _big(i)) for i in ids]
-            )
-            sent.update(ids)
-            await until(lambda: sent <= seen, what="the healthy client keeps up")
-        assert svc.feeds.dylive.slow_closed == 1
-        code, reason = await stalled.close_code()  # everything queued before it, then the close
-        stalled.close()
-        assert code == 4008 and "slow client" in reason
-        reading.cancel()
+        try:
+            sent: set[int] = set()
+            for batch in range(200):  # until the stalled client is closed (bounded)
+                if svc.feeds.dylive.slow_closed:
+                    break
+                ids = [10**15 + batch * 10 + i for i in range(10)]
+                await svc.store.append(
+                    [Record(DEFAULT_ROOM_ID, i, "WebcastChatMessage", 1, _big(i)) for i in ids]
+                )
+                sent.update(ids)
+                await until(lambda: sent <= seen, what="the healthy client keeps up")
+            assert svc.feeds.dylive.slow_closed == 1
+            code, reason = await stalled.close_code()  # everything queued, then the close
+            assert code == 4008 and "slow client" in reason
+        finally:
+            stalled.close()
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await reading
 
 
 async def _read_ids(ws: ClientConnection, seen: set[int]) -> None:
