@@ -55,7 +55,9 @@ def make_user(rng: random.Random) -> pb.User:
     u.pay_grade.level = rng.randrange(0, 40)
     u.pay_grade.name = "消费等级"
     icon = u.pay_grade.grade_icon_list.add()
-    icon.icon.url_list.append("http://p6-webcast.douyinpic.com/img/webcast/user_grade_level_v5_12.png")
+    icon.icon.url_list.append(
+        "http://p6-webcast.douyinpic.com/img/webcast/user_grade_level_v5_12.png"
+    )
     icon.level = u.pay_grade.level
     u.fans_club.data.club_name = "熊粉"
     u.fans_club.data.level = rng.randrange(0, 20)

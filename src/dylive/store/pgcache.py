@@ -8,9 +8,11 @@ commit rows too, so the cache is kept from what this process *hears*:
   every ``NOTIFY <room>:<seq>`` (sent by each inserting transaction, ours and other nodes').
   A cached room whose last cached seq is below ``known`` is *stale*: reads go to SQL, and a
   sync task fetches the missing rows (``seq >`` the cached last, which returns a gap-free run
-  because seqs become visible in commit order) and appends them. While the notification
-  listener is down nothing is known, so the cache is bypassed, and it is cleared when the
-  listener comes back (notifications may have been missed).
+  of each room because a room's seqs become visible in commit order; the rows of several
+  rooms are fetched at once from the lowest cached last, and each room keeps only those
+  past its own last) and appends them. While the notification listener is down nothing is
+  known, so the cache is bypassed, and it is cleared when the listener comes back
+  (notifications may have been missed).
 - :class:`TokenCache` remembers token lookups for a few seconds; creating or revoking a token
   sends ``NOTIFY t`` and every process clears its cache, so a revocation is effective on every
   node at once (within ``ttl`` if a notification is lost; never cached while not listening).

@@ -4,12 +4,15 @@ Same semantics as :class:`~dylive.store.sqlite.SQLiteStore`, and safe for severa
 sharing one database:
 
 - One writer task per process batches every pending write into one transaction (durable
-  commits: ``synchronous_commit`` as the server sets it, ``on`` by default). A batch of records
-  is one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` statement.
+  commits: ``synchronous_commit`` as the server sets it, ``on`` by default). The appends of a
+  batch are combined: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` statement
+  checks the fences, inserts the records, stores the upstream positions and notifies
+  (:mod:`~dylive.store.pg_append`); a batch of appends only costs two round trips (pipeline).
 - ``seq`` is a ``BIGSERIAL``. Transactions that insert messages first take a transaction-level
-  advisory lock, so seq values become visible in commit order across processes and a keyset
-  reader (``seq > ?``) never skips a row that commits late. Duplicates may leave holes in seq
-  (the sequence is consumed); seq is monotonic, not dense.
+  advisory lock per room they write, so within a room seq values become visible in commit
+  order across processes and a keyset reader (``seq > ?``) never skips a row that commits
+  late; writers of different rooms (the nodes of a fleet) do not wait for each other.
+  Duplicates may leave holes in seq (the sequence is consumed); seq is monotonic, not dense.
 - ``wait_for`` works across processes: every committed insert sends ``NOTIFY`` on a channel
   named after the schema (``dylive_<schema>``) with ``<room_id>:<seq>``; a listener connection
   wakes the waiters, which then check the database. If the listener is down, waiters poll.
@@ -28,15 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from dylive.errors import LeaseLost, StoreError
+from dylive.errors import StoreError
 
 from . import sessions as ses
 from .base import (
@@ -55,6 +57,7 @@ from .base import (
 )
 from .dburl import redact
 from .migrations import POSTGRES, to_signed, to_unsigned
+from .pg_append import Append, lock_rooms, run_appends, schema_salt
 from .pgcache import SharedTail, TokenCache
 from .postgres_delivery import PostgresDelivery
 from .rows import (
@@ -87,18 +90,6 @@ _TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
 _ROOM_COLS = (
     "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
 )
-_INSERT = """
-WITH ins AS (
-    INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered, raw)
-    SELECT r, m, me, c, %s, re, ra
-    FROM unnest(%b::bigint[], %b::bigint[], %b::text[], %b::bigint[], %b::bytea[], %b::bytea[])
-        AS t(r, m, me, c, re, ra)
-    ON CONFLICT (room_id, msg_id) DO NOTHING
-    RETURNING room_id, seq
-)
-SELECT room_id, max(seq), count(*), pg_notify(%s, room_id::text || ':' || max(seq)::text)
-FROM ins GROUP BY room_id
-"""
 _UPSERT_ROOM = f"""
 INSERT INTO rooms ({_ROOM_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (room_id) DO UPDATE SET web_rid = excluded.web_rid, status = excluded.status,
@@ -106,39 +97,10 @@ ON CONFLICT (room_id) DO UPDATE SET web_rid = excluded.web_rid, status = exclude
     anchor_nickname = excluded.anchor_nickname, title = excluded.title,
     updated_at = excluded.updated_at
 """
-_SET_UPSTREAM = f"""
-INSERT INTO upstream_positions ({POSITION_COLS}) VALUES (%s, %s, %s, %s, %s, %s, %s)
-ON CONFLICT (room_id) DO UPDATE SET transport = excluded.transport, cursor = excluded.cursor,
-    internal_ext = excluded.internal_ext, push_server = excluded.push_server,
-    last_msg_id = excluded.last_msg_id, updated_at = excluded.updated_at
-"""
 _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
 ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
 """
-
-
-async def _lock_leases(conn: Conn, batch: Sequence[_Op]) -> None:
-    """Share-lock the lease rows of the batch's rooms up front, in room order: the fencing
-    checks then find them held, and a renewal (which locks its rows in the same order) can
-    never deadlock with a batch (no-op without a fleet: no rows)."""
-    rooms = sorted({to_signed(r) for op in batch if op.events for r in op.rooms})
-    if rooms:
-        await conn.execute(
-            "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%s) ORDER BY room_id FOR SHARE",
-            (rooms,),
-        )
-
-
-async def _holds(conn: Conn, room_id: int, fence: Fence) -> bool:
-    """Whether ``fence`` is the room's current lease; the row stays share-locked until the
-    transaction ends, so a takeover (an UPDATE of the row) commits either before this check or
-    after the batch — never in between."""
-    cur = await conn.execute(
-        "SELECT owner, epoch FROM fleet_rooms WHERE room_id = %s FOR SHARE", (to_signed(room_id),)
-    )
-    row = await cur.fetchone()
-    return row is not None and row[0] == fence.node and int(row[1]) == fence.epoch
 
 
 class _Pool:
@@ -208,7 +170,7 @@ class PostgresStore(PostgresDelivery, EventStore):
         self._wconn: Conn | None = None
         self._lconn: Conn | None = None  # the LISTEN connection (while connected)
         self._channel = ""
-        self._lock_key = (0, 0)
+        self._salt = 0  # of the per-room ordering-lock keys
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._commit_listeners: list[Callable[[int], None]] = []
@@ -231,8 +193,8 @@ class PostgresStore(PostgresDelivery, EventStore):
 
     async def _connect_writer(self) -> Conn:
         """The writer's connection: a transaction left open by a paused or partitioned process
-        is ended by the server after ``writer_idle_timeout`` (it holds the lock that orders
-        every node's inserts; a SIGSTOPped node must not stall the fleet)."""
+        is ended by the server after ``writer_idle_timeout`` (it holds the ordering locks and
+        lease rows of its rooms; a SIGSTOPped node must not stall their takeover)."""
         conn = await self._connect()
         timeout_ms = int(self._writer_idle_timeout * 1000)
         try:
@@ -250,7 +212,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             await self.close()
             raise StoreError(redact(f"cannot open {self.url}: {exc}")) from exc
         self._channel = f"dylive_{schema}"[:63]
-        self._lock_key = (0x64796C76, zlib.crc32(schema.encode()) - (1 << 31))
+        self._salt = schema_salt(schema)
         ready = asyncio.get_running_loop().create_future()
         self._listener = asyncio.create_task(self._listen(ready), name="dylive-pg-listener")
         await asyncio.wait([ready, self._listener], return_when=asyncio.FIRST_COMPLETED)
@@ -429,11 +391,24 @@ class PostgresStore(PostgresDelivery, EventStore):
             self._wconn = None
             self._wconn = await self._connect_writer()
         conn = self._wconn
-        async with conn.transaction():
-            if any(op.events for op in batch):
-                await conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", self._lock_key)
-                await _lock_leases(conn, batch)
-            return [await op.fn(conn) for op in batch]
+        appends = [op.fn for op in batch if isinstance(op.fn, Append)]
+        # a batch of appends only: BEGIN, the ordering locks and the inserts go in one round
+        # trip, COMMIT in a second (other ops may read a rowcount: no pipeline for them)
+        pipelined = len(appends) == len(batch)
+        async with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+            if appends:
+                await lock_rooms(conn, appends)
+            answers: dict[int, Any] = {}
+            results: list[Any] = []
+            for op in batch:
+                if not isinstance(op.fn, Append):
+                    results.append(await op.fn(conn))
+                    continue
+                if not answers:  # every append of the batch, combined, at the first one
+                    done = await run_appends(conn, appends)
+                    answers = dict(zip(map(id, appends), done, strict=True))
+                results.append(answers[id(op.fn)])
+            return results
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
         for room_id in settle(batch, results, "postgres"):
@@ -469,37 +444,16 @@ class PostgresStore(PostgresDelivery, EventStore):
     ) -> int:
         if not records and position is None:
             return 0
-        pos = position_values(position) if position is not None else None
-        fenced = records[0].room_id if records else position.room_id if position else 0
-        args = (
-            now_ms(),
-            [to_signed(r.room_id) for r in records],
-            [to_signed(r.msg_id) for r in records],
-            [r.method for r in records],
-            [r.created_at for r in records],
-            [r.rendered for r in records],
-            [r.raw for r in records],
+        write = Append(
+            self._channel,
+            self._salt,
+            records,
+            position_values(position) if position is not None else None,
+            fence,
+            records[0].room_id if records else position.room_id if position else 0,
         )
-
-        heads: list[tuple[int, int]] = []  # (room, max seq) of the last run of the insert
-
-        async def insert(conn: Conn) -> int | LeaseLost:
-            heads.clear()
-            if fence is not None and not await _holds(conn, fenced, fence):
-                return LeaseLost(fenced, fence.node, fence.epoch)  # the batch goes on without it
-            inserted = 0
-            if records:
-                cur = await conn.execute(_INSERT, (*args, self._channel))
-                rows = await cur.fetchall()
-                heads.extend((to_unsigned(row[0]), int(row[1])) for row in rows)
-                inserted = sum(int(row[2]) for row in rows)
-            if pos is not None:
-                await conn.execute(_SET_UPSTREAM, pos)
-            return inserted
-
-        rooms = tuple({r.room_id for r in records})
-        inserted: int = await self._submit(insert, rooms, events=bool(records))
-        for room_id, seq in heads:  # committed: the tail cache may take them
+        inserted: int = await self._submit(write, tuple(write.rooms), events=bool(records))
+        for room_id, seq in write.heads:  # committed: the tail cache may take them
             self.tail.committed(room_id, seq)
         self.appended += inserted
         return inserted
@@ -659,7 +613,10 @@ class PostgresStore(PostgresDelivery, EventStore):
                     "DELETE FROM events WHERE stored_at < %s", (older_than_ms,)
                 )
             else:
-                cur = await conn.execute("DELETE FROM events WHERE seq < %s", (row[0],))
+                cur = await conn.execute(  # seq orders commits per room only: check both
+                    "DELETE FROM events WHERE seq < %s AND stored_at < %s",
+                    (row[0], older_than_ms),
+                )
             return cur.rowcount
 
         deleted: int = await self._submit(delete)

@@ -1,0 +1,133 @@
+"""PostgreSQL combined appends: the appends of one writer transaction run as rounds of one
+statement each; per-room ordering locks instead of one database-wide lock.
+
+(Commit order vs seq under concurrent writers of one room: test_store_postgres.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import psycopg
+import pytest
+
+from dylive.errors import LeaseLost
+from dylive.store import Fence, Record, UpstreamPosition
+from dylive.store.migrations import to_signed
+from dylive.store.pg_append import Append, lock_key, rounds, schema_salt
+from dylive.store.postgres import PostgresStore
+
+pytestmark = pytest.mark.postgres
+
+A, B, C = 7713439806789773866, 2**64 - 5, 7102938475610293847
+
+
+def rec(msg_id: int, room: int = A) -> Record:
+    body = orjson.dumps({"method": "WebcastChatMessage", "msg_id": msg_id})
+    return Record(room, msg_id, "WebcastChatMessage", 1, body, b"raw")
+
+
+def pos(room: int, last: int) -> UpstreamPosition:
+    return UpstreamPosition(room, "ws", f"c{last}", f"ext{last}", "wss://push", last, 0)
+
+
+def append(*rooms: int) -> Append:
+    return Append("ch", 0, [rec(1, r) for r in rooms], None, None, rooms[0])
+
+
+def test_rounds_keep_each_rooms_appends_in_order() -> None:
+    a1, b1, ab, a2, c1, b2 = (
+        append(A),
+        append(B),
+        append(A, B),
+        append(A),
+        append(C),
+        append(B),
+    )
+    assert rounds([a1, b1, ab, a2, c1, b2]) == [[a1, b1, c1], [ab], [a2, b2]]
+    # a room's later append never lands before an earlier one that shares a room with it
+    b0, ab2, a3 = append(B), append(A, B), append(A)
+    assert rounds([b0, ab2, a3]) == [[b0], [ab2], [a3]]
+
+
+def test_lock_keys_differ_per_room_and_per_schema() -> None:
+    salt = schema_salt("dylive")
+    keys = {lock_key(salt, r) for r in (A, B, C, 0, 1, 2**64 - 1)}
+    assert len(keys) == 6 and all(-(2**63) <= k < 2**63 for k in keys)
+    assert lock_key(salt, A) != lock_key(schema_salt("other"), A)
+
+
+def set_lease(url: str, room: int, owner: str, epoch: int) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO fleet_rooms (room_id, ident, owner, epoch) VALUES (%s, 'x', %s, %s)"
+            " ON CONFLICT (room_id) DO UPDATE SET owner = excluded.owner, epoch = excluded.epoch",
+            (to_signed(room), owner, epoch),
+        )
+
+
+async def test_one_batch_of_many_appends_per_room(pg_url: str) -> None:
+    """Several appends of the same rooms in one transaction (several rounds): every result,
+    seq order, the last position per room, refused fences, duplicates."""
+    async with PostgresStore(pg_url) as store:
+        set_lease(pg_url, A, "n1", 3)
+        set_lease(pg_url, C, "n2", 1)
+        await store.append([rec(1, B)])  # the writer is idle now: the gather is one batch
+        before = store.batches
+        results = await asyncio.gather(
+            store.append([rec(10), rec(11)], position=pos(A, 11), fence=Fence("n1", 3)),
+            store.append([rec(20, B), rec(1, B)], position=pos(B, 20)),  # 1 is a duplicate
+            store.append([rec(12), rec(10)], position=pos(A, 12), fence=Fence("n1", 3)),
+            store.append([rec(30, C)], position=pos(C, 30), fence=Fence("n1", 1)),  # not its
+            store.append([], position=pos(B, 21)),
+            store.append([rec(13)], fence=Fence("n1", 3)),
+            return_exceptions=True,
+        )
+        assert store.batches == before + 1, "not one batch: the test proves nothing"
+        assert results[:3] == [2, 1, 1] and results[4:] == [0, 1]
+        assert isinstance(results[3], LeaseLost) and results[3].room_id == C
+        assert [m.msg_id for m in (await store.read(A, 0, 10)).messages] == [10, 11, 12, 13]
+        assert [m.msg_id for m in (await store.read(B, 0, 10)).messages] == [1, 20]
+        assert (await store.read(C, 0, 10)).messages == []
+        pa, pb = await store.upstream_position(A), await store.upstream_position(B)
+        assert pa is not None and pa.last_msg_id == 12 and pa.cursor == "c12"
+        assert pb is not None and pb.last_msg_id == 21
+        assert await store.upstream_position(C) is None
+
+
+async def test_a_held_room_lock_stalls_that_room_only(pg_url: str, pg_schema: str) -> None:
+    """A transaction holding room A's ordering lock (a paused writer) stalls appends to A until
+    it ends; appends to B from another process go on meanwhile."""
+    salt = schema_salt(pg_schema)
+    async with PostgresStore(pg_url) as one, PostgresStore(pg_url) as two:
+        await one.append([rec(1)])
+        holder = await psycopg.AsyncConnection.connect(pg_url)
+        try:
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(salt, A),))
+            stalled = asyncio.create_task(one.append([rec(2)]))
+            deadline = time.monotonic() + 20
+            assert one._wconn is not None
+            writer = one._wconn.info.backend_pid
+            while not await waiting_on_advisory_lock(pg_url, writer):
+                assert time.monotonic() < deadline, "the append to A never waited for the lock"
+                await asyncio.sleep(0.05)
+            assert await asyncio.wait_for(two.append([rec(5, B)]), 20) == 1
+            assert not stalled.done()
+            await holder.rollback()
+            assert await asyncio.wait_for(stalled, 20) == 1
+        finally:
+            await holder.close()
+        assert [m.msg_id for m in (await two.read(A, 0, 10)).messages] == [1, 2]
+
+
+async def waiting_on_advisory_lock(url: str, pid: int) -> bool:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as probe:
+        cur = await probe.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND pid = %s",
+            (pid,),
+        )
+        row = await cur.fetchone()
+    return bool(row and row[0])
