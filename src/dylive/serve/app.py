@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from dylive import settings
 from dylive.analytics import Analytics, GiftCatalogue
@@ -58,8 +59,9 @@ from .errors import (
     error_response,
 )
 from .ingest import Tuning
-from .limits import HeaderLimit
+from .limits import HeaderLimit, oversized
 from .metrics import Metrics
+from .query import query_of
 from .ratelimit import RateLimiter
 from .rooms import Resolver, RoomManager, SourceFactory, default_resolver
 
@@ -253,7 +255,7 @@ class Service:
 
     async def authorize(self, request: Request) -> TokenRecord:
         """Authenticate (query ``token`` or ``Authorization: Bearer``) and rate-limit."""
-        token = request.query_params.get("token")
+        token = query_of(request).get("token")
         if not token:
             auth = request.headers.get("authorization", "")
             if auth.lower().startswith("bearer "):
@@ -360,7 +362,6 @@ def guarded(name: str, endpoint: Endpoint) -> Endpoint:
     (logged); count and time every request in the metrics."""
 
     async def handler(request: Request) -> Response:
-        metrics: Metrics = request.app.state.svc.metrics
         started = time.perf_counter()
         try:
             response = await endpoint(request)
@@ -373,8 +374,8 @@ def guarded(name: str, endpoint: Endpoint) -> Endpoint:
         except Exception as exc:
             log.error("unexpected error on %s: %r", request.url.path, exc, exc_info=exc)
             response, code = error_response(ApiError(INTERNAL)), str(INTERNAL.code)
-        metrics.requests.labels(name, code).inc()
-        metrics.latency.labels(name).observe(time.perf_counter() - started)
+        metrics: Metrics = request.app.state.svc.metrics
+        metrics.on_request(name, code, time.perf_counter() - started)
         return response
 
     return handler
@@ -391,6 +392,29 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(INTERNAL))
 
 
+class App(Starlette):
+    """The Starlette app, plus direct routes: a ``GET`` of one of the ``direct`` paths (the
+    endpoints clients poll many times a second) goes straight to its endpoint instead of
+    through Starlette's middleware stack and router (the same endpoint is also routed as usual,
+    which serves ``HEAD`` and any other method). The endpoints are :func:`guarded`: every
+    exception becomes the envelope there; the header size limit is checked as
+    :class:`~dylive.serve.limits.HeaderLimit` does for the rest."""
+
+    def __init__(self, *, direct: dict[str, Endpoint], **options: Any) -> None:
+        super().__init__(**options)
+        self.direct = direct
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
+            endpoint = self.direct.get(scope["path"])
+            if endpoint is not None:
+                scope["app"] = self
+                response = oversized(scope) or await endpoint(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(config: ServiceConfig) -> Starlette:
     """The API app; the service starts and stops with the ASGI lifespan."""
     svc = Service(config)
@@ -403,8 +427,9 @@ def create_app(config: ServiceConfig) -> Starlette:
         finally:
             await svc.stop()
 
+    chat = guarded("chat", compat.chat)
     routes = [
-        Route("/douyin/liveroom/chat", guarded("chat", compat.chat), methods=["GET"]),
+        Route("/douyin/liveroom/chat", chat, methods=["GET"]),
         Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
         Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
         *api.routes(guarded),
@@ -415,7 +440,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         *feed_api.routes(),
         *dashboard.routes(),
     ]
-    app = Starlette(
+    app = App(
+        direct={"/douyin/liveroom/chat": chat},
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(HeaderLimit)],

@@ -13,10 +13,10 @@ one of them, exactly once); ``HEAD`` never moves a position.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,16 +24,18 @@ from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.identity.source import coverage_of
 from dylive.numbers import ascii_uint
-from dylive.store import Page
+from dylive.store import JoinedPage
 from dylive.store.cursor import (
     CursorError,
+    Position,
     make_cursor,
     make_internal_ext,
     parse_cursor,
     parse_internal_ext,
 )
 
-from .errors import BAD_PARAM, MISSING_ROOM, ApiError, ok
+from .errors import BAD_PARAM, MISSING_ROOM, ApiError, JSONBytes, ok
+from .query import query_of
 
 if TYPE_CHECKING:
     from .app import Service
@@ -59,14 +61,14 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def room_param(q: QueryParams) -> str:
+def room_param(q: Mapping[str, str]) -> str:
     ident = (q.get("room_id") or "").strip()
     if not ident:
         raise ApiError(MISSING_ROOM)
     return ident
 
 
-def int_param(q: QueryParams, name: str, default: int, low: int, high: int) -> int:
+def int_param(q: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     text = q.get(name)
     if text is None or text == "":
         return default
@@ -78,7 +80,7 @@ def int_param(q: QueryParams, name: str, default: int, low: int, high: int) -> i
     return value
 
 
-def float_param(q: QueryParams, name: str, default: float, high: float) -> float:
+def float_param(q: Mapping[str, str], name: str, default: float, high: float) -> float:
     text = q.get(name)
     if text is None or text == "":
         return default
@@ -93,7 +95,7 @@ def float_param(q: QueryParams, name: str, default: float, high: float) -> float
     return value
 
 
-def methods_param(q: QueryParams) -> frozenset[str] | None:
+def methods_param(q: Mapping[str, str]) -> frozenset[str] | None:
     """The method set to include (None = all); default: the contract's set."""
     text = q.get("methods")
     if text is None or not text.strip():
@@ -107,20 +109,27 @@ def methods_param(q: QueryParams) -> frozenset[str] | None:
     return wanted
 
 
-def position_param(q: QueryParams) -> int | None:
-    """The seq named by ``cursor`` (preferred) or ``internal_ext``; None when neither is given."""
+def position(q: Mapping[str, str]) -> Position | None:
+    """The position named by ``cursor`` (preferred) or ``internal_ext``; None when neither is
+    given."""
     try:
-        if q.get("cursor"):
-            return parse_cursor(q["cursor"]).seq
-        if q.get("internal_ext"):
-            return parse_internal_ext(q["internal_ext"]).seq
+        if cursor := q.get("cursor"):
+            return parse_cursor(cursor)
+        if ext := q.get("internal_ext"):
+            return parse_internal_ext(ext)
     except CursorError as exc:
         raise ApiError(BAD_PARAM, str(exc)) from None
     return None
 
 
+def position_param(q: Mapping[str, str]) -> int | None:
+    """The seq named by ``cursor`` (preferred) or ``internal_ext``; None when neither is given."""
+    given = position(q)
+    return given.seq if given is not None else None
+
+
 def chat_body(
-    page: Page,
+    page: JoinedPage,
     *,
     last_msg_id: int,
     now: int,
@@ -141,33 +150,32 @@ def chat_body(
     if coverage is not None:
         fields["coverage"] = coverage
     tail = orjson.dumps(fields)
-    rendered = b",".join([m.rendered for m in page.messages])
-    return b"".join((_HEAD, rendered, b"],", tail[1:], b"}"))
+    return b"".join((_HEAD, page.body, b"],", tail[1:], b"}"))
 
 
 async def _read(
     svc: Service, room_id: int, after: int, count: int, methods: frozenset[str] | None, wait: float
-) -> Page:
-    page = await svc.store.read(room_id, after, count, methods)
+) -> JoinedPage:
+    page = await svc.store.read_joined(room_id, after, count, methods)
     deadline = time.monotonic() + wait
     ignored = dict.fromkeys(page.ignored)
-    while not page.messages and (remaining := deadline - time.monotonic()) > 0:
+    while not page.count and (remaining := deadline - time.monotonic()) > 0:
         if not await svc.store.wait_for(room_id, page.last_seq, remaining):
             break
-        page = await svc.store.read(room_id, page.last_seq, count, methods)
+        page = await svc.store.read_joined(room_id, page.last_seq, count, methods)
         ignored.update(dict.fromkeys(page.ignored))
-    return Page(page.messages, page.last_seq, list(ignored))
+    return JoinedPage(page.count, page.body, page.last_seq, page.last_msg_id, list(ignored))
 
 
 async def chat(request: Request) -> Response:
     svc: Service = request.app.state.svc
-    q = request.query_params
+    q = query_of(request)
     token = await svc.authorize(request)
     ident = room_param(q)
     count = int_param(q, "count", svc.config.page_size, 1, svc.config.max_page)
     wait = float_param(q, "wait", 0.0, svc.config.max_wait)
     methods = methods_param(q)
-    given = position_param(q)
+    given = position(q)
     info, live = await svc.rooms.lookup(ident)
     svc.rooms.touch(token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
@@ -181,12 +189,14 @@ async def chat(request: Request) -> Response:
             if moves:
                 await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=True)
     else:
-        page = await _read(svc, info.room_id, given, count, methods, wait)
-        if page.last_seq > given and moves:
+        page = await _read(svc, info.room_id, given.seq, count, methods, wait)
+        if page.last_seq > given.seq and moves:
             await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
-    last_msg_id = page.messages[-1].msg_id if page.messages else _given_msg_id(q)
-    svc.metrics.delivered.inc(len(page.messages))
-    interval = 0 if len(page.messages) >= count else svc.config.fetch_interval
+    # nothing new: the cursor keeps the msg_id it was given
+    given_msg_id = given.msg_id if given is not None else 0
+    last_msg_id = page.last_msg_id if page.count else given_msg_id
+    svc.metrics.delivered.inc(page.count)
+    interval = 0 if page.count >= count else svc.config.fetch_interval
     state = svc.rooms.rooms.get(info.room_id)
     body = chat_body(
         page,
@@ -196,24 +206,13 @@ async def chat(request: Request) -> Response:
         interval=interval,
         coverage=coverage_of(state.source) if state is not None else None,
     )
-    return Response(body, media_type="application/json")
-
-
-def _given_msg_id(q: QueryParams) -> int:
-    try:
-        if q.get("cursor"):
-            return parse_cursor(q["cursor"]).msg_id
-        if q.get("internal_ext"):
-            return parse_internal_ext(q["internal_ext"]).msg_id
-    except CursorError:
-        pass
-    return 0
+    return JSONBytes(body)
 
 
 async def audience(request: Request) -> Response:
     svc: Service = request.app.state.svc
     token = await svc.authorize(request)
-    ident = room_param(request.query_params)
+    ident = room_param(query_of(request))
     info, live = await svc.rooms.lookup(ident)
     svc.rooms.touch(token.id, token.room_limit, info, live)
     data, source = await svc.audience.ranking(info)

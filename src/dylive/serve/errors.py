@@ -105,6 +105,22 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+class JSONBytes(Response):
+    """A 200 ``application/json`` response of ready bytes: the same response as
+    ``Response(body, media_type="application/json")``, its headers built directly."""
+
+    media_type = "application/json"
+
+    def __init__(self, body: bytes) -> None:
+        self.status_code = 200
+        self.background = None
+        self.body = body
+        self.raw_headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """orjson-serialized response (big integers written exactly)."""
     return Response(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import uvicorn
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import HEADERS_TOO_LARGE, ApiError, error_response
@@ -29,12 +30,20 @@ class HeaderLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
-            if size > self.limit:
-                detail = f"request headers of {size} bytes; at most {self.limit}"
-                await error_response(ApiError(HEADERS_TOO_LARGE, detail))(scope, receive, send)
+            refusal = oversized(scope, self.limit)
+            if refusal is not None:
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def oversized(scope: Scope, limit: int = MAX_HEADER_BYTES) -> Response | None:
+    """The 431 envelope when the request's headers exceed ``limit`` bytes, else None."""
+    size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+    if size > limit:
+        detail = f"request headers of {size} bytes; at most {limit}"
+        return error_response(ApiError(HEADERS_TOO_LARGE, detail))
+    return None
 
 
 def server_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:

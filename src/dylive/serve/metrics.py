@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -74,6 +76,21 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+
+        # labelled children by label values: ``labels()`` costs a lock and a dict look-up per call
+        self._request_counts: dict[tuple[str, str], Any] = {}
+        self._latencies: dict[str, Any] = {}
+
+    def on_request(self, endpoint: str, code: str, seconds: float) -> None:
+        """Count one API request by endpoint and envelope code and time it."""
+        count = self._request_counts.get((endpoint, code))
+        if count is None:
+            count = self._request_counts[endpoint, code] = self.requests.labels(endpoint, code)
+        count.inc()
+        latency = self._latencies.get(endpoint)
+        if latency is None:
+            latency = self._latencies[endpoint] = self.latency.labels(endpoint)
+        latency.observe(seconds)
 
     def on_stored(self, room_id: int, count: int) -> None:
         self.stored.inc(count)

@@ -90,6 +90,25 @@ class Page:
 
 
 @dataclass(frozen=True, slots=True)
+class JoinedPage:
+    """A page as the chat endpoint sends it (:meth:`EventStore.read_joined`): the ``count``
+    matching messages' rendered JSON joined by ``,`` in seq order (``body``), the msg_id of the
+    last of them (0 when there is none), and ``last_seq`` / ``ignored`` as in :class:`Page`."""
+
+    count: int
+    body: bytes
+    last_seq: int
+    last_msg_id: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, page: Page) -> JoinedPage:
+        rows = page.messages
+        body = b",".join([row.rendered for row in rows])
+        return cls(len(rows), body, page.last_seq, rows[-1].msg_id if rows else 0, page.ignored)
+
+
+@dataclass(frozen=True, slots=True)
 class RoomRecord:
     """What the store knows about one broadcast."""
 
@@ -309,6 +328,17 @@ class EventStore(abc.ABC):
         methods: frozenset[str] | None = None,
     ) -> Page:
         """Up to ``limit`` messages of ``room_id`` with seq > ``after_seq`` (``methods`` filter)."""
+
+    async def read_joined(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> JoinedPage:
+        """The page :meth:`read` returns, as the chat endpoint sends it (a store may build the
+        joined bytes without a Python object per message)."""
+        return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
 
     @abc.abstractmethod
     async def backlog_start(

@@ -31,6 +31,7 @@ from .base import (
     EventStore,
     Fence,
     IdentityRecord,
+    JoinedPage,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -61,7 +62,7 @@ from .rows import (
     token_from_row,
 )
 from .sqlite_delivery import SQLiteDelivery
-from .sqlite_pages import EVENT_COLS, PageScan, read_page, tail_rows
+from .sqlite_pages import EVENT_COLS, JoinedScan, PageScan, read_page, tail_rows
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
@@ -448,6 +449,28 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         if rows:
             self.tail.install(room_id, rows, self._last.get(room_id, 0))
         return page
+
+    async def read_joined(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> JoinedPage:
+        if self._last.get(room_id, 0) <= after_seq or limit <= 0:
+            return JoinedPage(0, b"", after_seq)
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return JoinedPage.of(cached)
+        if room_id not in self.tail.cached and self.tail.size > 0:  # read() fills the tail
+            return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
+        scan = JoinedScan(to_signed(room_id), after_seq, limit, methods)
+        if limit <= LOOP_READ_LIMIT and self._lconn is not None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
+                if scan.step(self._lconn):  # the common case: one statement, on this thread
+                    return scan.page()
+        done: JoinedScan = await self._query(scan.run)  # the rest on a reader thread
+        return done.page()
 
     async def backlog_start(
         self, room_id: int, count: int, methods: frozenset[str] | None = None

@@ -12,8 +12,9 @@ snapshot only adds rows after the ones already read.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
-from .base import Page, StoredMessage
+from .base import JoinedPage, Page, StoredMessage
 from .migrations import to_unsigned
 from .rows import message_from_row
 
@@ -44,7 +45,13 @@ class PageScan:
     )
 
     def __init__(
-        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None,
+        *,
+        ignored: Iterable[str] = (),
     ) -> None:
         self._room = room_id  # signed, as stored
         self._limit = limit
@@ -52,7 +59,7 @@ class PageScan:
         self._chunk = limit if methods is None else limit + limit // 4 + 8
         self._chunks = 0
         self._last = after_seq
-        self._ignored: dict[str, None] = {}
+        self._ignored: dict[str, None] = dict.fromkeys(ignored)  # skipped methods, first seen
         self.messages: list[StoredMessage] = []
         self.done = limit <= 0
 
@@ -87,8 +94,155 @@ class PageScan:
             pass
         return self
 
+    @property
+    def last(self) -> int:
+        """The seq the next read continues after."""
+        return self._last
+
+    @property
+    def ignored(self) -> list[str]:
+        return list(self._ignored)
+
     def page(self) -> Page:
         return Page(self.messages, self._last, list(self._ignored))
+
+
+# The first ``limit`` rows of a page in one aggregate: the wanted rows' rendered JSON joined by
+# "," in seq order (the ordered subquery has a LIMIT, so SQLite never flattens it into the
+# aggregate: it runs as a co-routine feeding rows in index order), how many rows and how many
+# wanted, and the last row's seq, msg_id and wantedness (bare columns of the one max()). Every
+# column is in events_room_page. A method filter is a CASE of string comparisons: an IN list
+# would build a temporary index on every execution.
+_JOINED_SQL = (
+    "SELECT count(*), max(seq), msg_id, ok, sum(ok),"
+    " CAST(group_concat(CASE WHEN ok THEN rendered END, ',') AS BLOB)"
+    " FROM (SELECT seq, msg_id, method, rendered, {ok} AS ok FROM events"
+    " WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?)"
+)
+# when some of those rows were not wanted: their methods, and the last wanted row's msg_id
+_UNWANTED_SQL = (
+    "SELECT method FROM events WHERE room_id = ? AND seq > ? AND seq <= ? AND NOT {ok} ORDER BY seq"
+)
+_LAST_WANTED_SQL = (
+    "SELECT msg_id FROM events WHERE room_id = ? AND seq > ? AND seq <= ? AND {ok}"
+    " ORDER BY seq DESC LIMIT 1"
+)
+_FILTERS: dict[frozenset[str] | None, tuple[str, str, str, tuple[str, ...]]] = {}
+
+
+def _filter(methods: frozenset[str] | None) -> tuple[str, str, str, tuple[str, ...]]:
+    """(joined-page, unwanted, last-wanted SQL, their method arguments) for a method filter."""
+    found = _FILTERS.get(methods)
+    if found is None:
+        wanted = tuple(sorted(methods)) if methods is not None else ()
+        if methods is None:
+            ok = "1"
+        elif wanted:
+            ok = f"CASE method {' '.join(['WHEN ? THEN 1'] * len(wanted))} ELSE 0 END"
+        else:
+            ok = "0"
+        found = (
+            _JOINED_SQL.format(ok=ok),
+            _UNWANTED_SQL.format(ok=ok),
+            _LAST_WANTED_SQL.format(ok=ok),
+            wanted,
+        )
+        if len(_FILTERS) >= 256:  # filters are client-chosen: bounded
+            _FILTERS.clear()
+        _FILTERS[methods] = found
+    return found
+
+
+class JoinedScan:
+    """A page read for the chat endpoint (:class:`JoinedPage`): the first step reads the first
+    ``limit`` rows in one aggregate that returns the wanted rows' bytes already joined (no
+    Python object per row); when some of those rows were not wanted, the next steps read the
+    rest of the page as :class:`PageScan` does (chunks that double, at most 20 more).
+    Resumable on another connection: a step that fails changes nothing."""
+
+    __slots__ = (
+        "_after",
+        "_body",
+        "_count",
+        "_head_last",
+        "_last_id",
+        "_limit",
+        "_methods",
+        "_room",
+        "_scan",
+    )
+
+    def __init__(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> None:
+        self._room = room_id  # signed, as stored
+        self._after = after_seq
+        self._limit = limit
+        self._methods = methods
+        self._body = b""  # the head's wanted rows, joined
+        self._count = 0  # how many
+        self._head_last = after_seq  # the head's last row
+        self._last_id: int | None = 0  # None: the last wanted row of the head is to be read
+        # the rest of the page, once the head is read (at once for an empty page)
+        self._scan = PageScan(room_id, after_seq, 0, methods) if limit <= 0 else None
+
+    def step(self, conn: sqlite3.Connection) -> bool:
+        """Read one step; True when the page is complete."""
+        scan = self._scan
+        if scan is None:
+            scan = self._head(conn)
+        elif not scan.done:
+            scan.step(conn)
+        if scan.done and self._last_id is None and not scan.messages:
+            self._last_id = self._last_wanted(conn)
+        return scan.done
+
+    def _head(self, conn: sqlite3.Connection) -> PageScan:
+        methods, limit = self._methods, self._limit
+        sql, unwanted, _, wanted = _filter(methods)
+        rows, last, msg_id, last_ok, count, body = conn.execute(
+            sql, (*wanted, self._room, self._after, limit)
+        ).fetchone()
+        if not rows:
+            self._scan = PageScan(self._room, self._after, 0, methods)
+            return self._scan
+        ignored: list[str] = []
+        if count < rows:
+            args = (self._room, self._after, last, *wanted)
+            ignored = [method for (method,) in conn.execute(unwanted, args).fetchall()]
+        scan = PageScan(self._room, last, limit - count, methods, ignored=ignored)
+        # every row wanted (a full page), or the room ends within these rows: complete
+        scan.done = count == rows or rows < limit
+        self._count, self._body, self._head_last = count, body or b"", last
+        if count:
+            self._last_id = (msg_id + _U64 if msg_id < 0 else msg_id) if last_ok else None
+        self._scan = scan
+        return scan
+
+    def _last_wanted(self, conn: sqlite3.Connection) -> int:
+        _, _, sql, wanted = _filter(self._methods)
+        row = conn.execute(sql, (self._room, self._after, self._head_last, *wanted)).fetchone()
+        msg_id: int = row[0]
+        return msg_id + _U64 if msg_id < 0 else msg_id
+
+    def run(self, conn: sqlite3.Connection) -> JoinedScan:
+        """Read steps until the page is complete."""
+        while not self.step(conn):
+            pass
+        return self
+
+    def page(self) -> JoinedPage:
+        scan = self._scan
+        if scan is None:
+            return JoinedPage(0, b"", self._after)
+        rest = scan.messages
+        if not rest:
+            body, last_id = self._body, self._last_id or 0
+        else:
+            parts = [self._body] if self._count else []
+            body = b",".join(parts + [m.rendered for m in rest])
+            last_id = rest[-1].msg_id
+        return JoinedPage(self._count + len(rest), body, scan.last, last_id, scan.ignored)
 
 
 def read_page(
