@@ -12,7 +12,8 @@ node that does not collect their room) follows its room with ``cursor`` and ``wa
 - lost / duplicated messages of every room against the simulator's log (from each room's first
   stored message to its last);
 - emit → delivery latency p50 / p99, for deliveries through a node that does not collect the
-  room and through the owner;
+  room and through the owner, and store → delivery (the owner's batch timestamp to the
+  long-poll's answer: commit, the cross-node NOTIFY wake-up and the read);
 - the observed ingest rate, and a separate burst of fenced appends (20 rooms, batches of 200,
   each with a lease) into the same PostgreSQL database: the durable ingest capacity;
 - each node's CPU (% of one core) and RSS;
@@ -271,6 +272,13 @@ async def exactness(run: Run) -> tuple[int, int, int, dict[int, int]]:
     return lost, dup, checked, created
 
 
+def stored_at(db: str) -> dict[int, int]:
+    """msg_id -> when the owner stored it (ms; the commit follows within the batch)."""
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute("SELECT msg_id, stored_at FROM events").fetchall()
+    return {to_unsigned(m): int(t) for m, t in rows}
+
+
 def bytes_per_message(db: str) -> float:
     with psycopg.connect(db, autocommit=True) as conn:
         row = conn.execute(
@@ -317,13 +325,18 @@ def report(run: Run, before: dict[str, int], took: float | None, exact: Any) -> 
     print(f"  rooms per node before the kill: {before}; after: {after}")
     print(f"  takeover: {took:.1f} s" if took is not None else "  takeover: not complete")
     print(f"  exactness: {lost} lost, {dup} duplicated of {checked} messages checked")
+    stored_ms = stored_at(run.db)
     for label, via in (("through a non-owner", False), ("through the owner", True)):
         lat = sorted(
             t - created[m] / 1000 for m, t, o in run.delivered if o is via and m in created
         )
+        wake = sorted(
+            t - stored_ms[m] / 1000 for m, t, o in run.delivered if o is via and m in stored_ms
+        )
         print(
             f"  emit→delivery {label}: {len(lat)} deliveries, p50 {pct(lat, 0.5) * 1000:.0f} ms,"
-            f" p99 {pct(lat, 0.99) * 1000:.0f} ms"
+            f" p99 {pct(lat, 0.99) * 1000:.0f} ms; store→delivery (commit + wake-up + read)"
+            f" p50 {pct(wake, 0.5) * 1000:.0f} ms, p99 {pct(wake, 0.99) * 1000:.0f} ms"
         )
     for n in run.nodes:
         cpu = [c for c, _ in n.samples]
@@ -366,25 +379,44 @@ async def main(args: argparse.Namespace) -> None:
     admin = psycopg.connect(ADMIN_URL, autocommit=True)
     admin.execute(f"CREATE DATABASE {name}")
     db = ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    sim_port = free_port()
-    sim = spawn("sim", "--port", str(sim_port), "--rate", str(args.rate), "--seed", "5")
+    sim: subprocess.Popen[bytes] | None = None
     run: Run | None = None
     try:
-        await wait_listening(sim_port, sim)
-        sim_url = f"http://127.0.0.1:{sim_port}"
-        web_rids = [str(710_000_000_000 + i) for i in range(args.rooms)]
-        async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
-            for web_rid in web_rids:
-                (await client.post("/__sim/rooms", json={"web_rid": web_rid})).raise_for_status()
-            for r in orjson.loads((await client.get("/__sim/rooms")).content):
-                if r["web_rid"] not in web_rids and r["live"]:
-                    await client.post(f"/__sim/rooms/{r['web_rid']}/end")
-        token = subprocess.run(
-            [sys.executable, "-m", "dylive", "token", "create", "--db", db, "--name", "bench",
-             "--room-limit", "0"],
-            check=True, capture_output=True,
-        ).stdout.decode().split()[-1]  # fmt: skip
-        run = Run(args, db, sim_url, token, web_rids)
+        sim_port = free_port()
+        sim = spawn("sim", "--port", str(sim_port), "--rate", str(args.rate), "--seed", "5")
+        run = await measure(args, db, sim, sim_port)
+        print(f"  PostgreSQL durable fenced ingest burst: {await ingest_burst(db):,.0f} msg/s")
+    finally:
+        for n in run.nodes if run else []:
+            stop(n.proc)
+        if sim is not None:
+            stop(sim)
+        if args.sink:
+            await delete_stream(args.sink)
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+async def measure(
+    args: argparse.Namespace, db: str, sim: subprocess.Popen[bytes], sim_port: int
+) -> Run:
+    """Start the nodes, pin, poll, kill, report; the nodes are stopped before returning."""
+    await wait_listening(sim_port, sim)
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    web_rids = [str(710_000_000_000 + i) for i in range(args.rooms)]
+    async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
+        for web_rid in web_rids:
+            (await client.post("/__sim/rooms", json={"web_rid": web_rid})).raise_for_status()
+        for r in orjson.loads((await client.get("/__sim/rooms")).content):
+            if r["web_rid"] not in web_rids and r["live"]:
+                await client.post(f"/__sim/rooms/{r['web_rid']}/end")
+    token = subprocess.run(
+        [sys.executable, "-m", "dylive", "token", "create", "--db", db, "--name", "bench",
+         "--room-limit", "0"],
+        check=True, capture_output=True,
+    ).stdout.decode().split()[-1]  # fmt: skip
+    run = Run(args, db, sim_url, token, web_rids)
+    try:
         await start_nodes(run)
         started = time.monotonic()
         await pin_all(run)
@@ -408,14 +440,9 @@ async def main(args: argparse.Namespace) -> None:
         if args.sink:
             await nats_check(args, count1, elapsed)
     finally:
-        for n in run.nodes if run else []:
+        for n in run.nodes:
             stop(n.proc)
-        stop(sim)
-    if args.sink:
-        await delete_stream(args.sink)
-    print(f"  PostgreSQL durable fenced ingest burst: {await ingest_burst(db):,.0f} msg/s")
-    admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
+    return run
 
 
 if __name__ == "__main__":

@@ -81,6 +81,12 @@ SETTINGS: dict[str, Setting] = {
             "Requests/s per client address without a valid token (0 = unlimited).",
         ),
         Setting(
+            "pg_poll_interval",
+            "1",
+            "PostgreSQL: seconds between re-checks of a waiting long-poll while the notification"
+            " listener is down (with it up, waits wake on NOTIFY only).",
+        ),
+        Setting(
             "room_limit",
             "10",
             "Rooms a new token may poll at a time, unless `token create --room-limit` (0 = no limit).",

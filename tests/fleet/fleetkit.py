@@ -158,12 +158,12 @@ async def _spawn(
 
 @contextlib.asynccontextmanager
 async def fleet(
-    db: str, upstream: str, tmp: Path, count: int, *extra: str
+    db: str, upstream: str, tmp: Path, count: int, *extra: str, env: dict[str, str] | None = None
 ) -> AsyncIterator[list[Node]]:
     nodes: list[Node] = []
     try:
         for i in range(count):
-            nodes.append(await start_node(db, upstream, f"n{i + 1}", tmp, *extra))
+            nodes.append(await start_node(db, upstream, f"n{i + 1}", tmp, *extra, env=env))
         yield nodes
     finally:
         await asyncio.gather(*(n.close() for n in nodes))

@@ -318,6 +318,11 @@ class FleetNode:
             "handoffs": self.handoffs,
             "leases_lost": self.lost,
             "fenced_writes": self.rooms.fenced_writes,
+            # long-polls of this node blocked until a commit or a notification wakes them, and
+            # how their waits ended: woken, or run out (or a re-check without the listener)
+            "waiting_polls": getattr(self.rooms.store, "waiting", 0),
+            "polls_woken": getattr(self.rooms.store, "woken", 0),
+            "poll_timeouts": getattr(self.rooms.store, "wait_timeouts", 0),
         }
 
     async def nodes(self) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ import httpx
 from dylive.source.collector import CollectorOptions, Room
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
+from dylive.source.tls import tls_context
 from dylive.source.transport import Checkpoint
 
 from .check import login_state
@@ -138,6 +139,7 @@ class PooledRoom:
             proxy=lease.identity.proxy,
             timeout=self.guard.http_timeout,
             trust_env=False,
+            verify=tls_context(),
             event_hooks={"request": hooks},
         )
 

@@ -47,6 +47,7 @@ from dylive.source import urls
 from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
 from dylive.source.refusal import RefusalHook, send_signed
 from dylive.source.signing import ac_signature, generate_mstoken, sign_query
+from dylive.source.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -346,7 +347,9 @@ async def _resolve(r: _Resolver, web_rid: str, room_id: str) -> RoomInfo:
 
 def make_client(identity: Identity, *, timeout: float = 10.0) -> httpx.AsyncClient:
     """An httpx client with the identity's proxy (env proxies ignored)."""
-    return httpx.AsyncClient(proxy=identity.proxy, timeout=timeout, trust_env=False)
+    return httpx.AsyncClient(
+        proxy=identity.proxy, timeout=timeout, trust_env=False, verify=tls_context()
+    )
 
 
 async def resolve_room(

@@ -29,6 +29,7 @@ from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
 from dylive.source.collector import CollectorOptions, Room, RoomStatus
 from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
+from dylive.source.tls import tls_context
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class Supervisor:
         self._opening = asyncio.Semaphore(open_concurrency)
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=50)
         self._client = httpx.AsyncClient(
-            limits=limits, timeout=self.options.http_timeout, trust_env=False
+            limits=limits, timeout=self.options.http_timeout, trust_env=False, verify=tls_context()
         )
 
     async def __aenter__(self) -> Supervisor:

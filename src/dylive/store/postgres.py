@@ -32,12 +32,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager, nullcontext, suppress
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from dylive import settings
 from dylive.errors import StoreError
 
 from . import sessions as ses
@@ -142,7 +143,8 @@ class PostgresStore(PostgresDelivery, EventStore):
     """``PostgresStore("postgresql://user@host/db")``; ``async with`` or :meth:`open`/:meth:`close`.
 
     ``poll_interval``: how often waiters re-check the database while the notification listener
-    is down (seconds).
+    is down (seconds; default: the ``pg_poll_interval`` setting). While it is up, waiters wake
+    on notifications only.
     """
 
     def __init__(
@@ -152,7 +154,7 @@ class PostgresStore(PostgresDelivery, EventStore):
         readers: int = 4,
         max_batch: int = 1024,
         connect_timeout: int = 10,
-        poll_interval: float = 1.0,
+        poll_interval: float | None = None,
         tail_size: int = 256,
         tail_rooms: int = 1024,
         token_ttl: float = 5.0,
@@ -161,7 +163,9 @@ class PostgresStore(PostgresDelivery, EventStore):
         self.url = url
         self._max_batch = max_batch
         self._connect_timeout = connect_timeout
-        self._poll_interval = poll_interval
+        self._poll_interval = (
+            settings.number("pg_poll_interval") if poll_interval is None else poll_interval
+        )
         self._pool = _Pool(self._connect, readers)
         self._queue: asyncio.Queue[_Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -179,6 +183,9 @@ class PostgresStore(PostgresDelivery, EventStore):
         self._tokens = TokenCache(token_ttl)
         self.batches = 0
         self.appended = 0
+        self.waiting = 0  # waits blocked until a commit or notification wakes them
+        self.woken = 0  # waits a commit or notification woke
+        self.wait_timeouts = 0  # waits that ran out (or re-checked while not listening)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def _connect(self) -> Conn:
@@ -262,7 +269,8 @@ class PostgresStore(PostgresDelivery, EventStore):
     # -- notifications ------------------------------------------------------------------------
     async def _listen(self, ready: asyncio.Future[None]) -> None:
         """Keep a LISTEN connection; reconnect with backoff, waking every waiter on reconnect."""
-        delay = self._poll_interval
+        first_delay = min(self._poll_interval, 1.0)
+        delay = first_delay
         while True:
             try:
                 conn = self._lconn = await self._connect()
@@ -275,7 +283,7 @@ class PostgresStore(PostgresDelivery, EventStore):
                     self._wake_all()  # notifications may have been missed while down
                     if not ready.done():
                         ready.set_result(None)
-                    delay = self._poll_interval
+                    delay = first_delay
                     async for note in conn.notifies():
                         self._notified(note.payload)
                 except psycopg.Error as exc:
@@ -579,8 +587,14 @@ class PostgresStore(PostgresDelivery, EventStore):
             if remaining <= 0:
                 return False
             timeout = remaining if self._listening else min(remaining, self._poll_interval)
-            with suppress(TimeoutError):
+            self.waiting += 1
+            try:
                 await asyncio.wait_for(signal.wait(), timeout)
+                self.woken += 1
+            except TimeoutError:
+                self.wait_timeouts += 1
+            finally:
+                self.waiting -= 1
 
     async def messages_of(
         self, room_id: int, methods: Iterable[str], after_seq: int
