@@ -273,16 +273,20 @@ async def test_cursor_internal_ext_and_server_position_agree(live: Any) -> None:
 async def test_audience_upstream_passthrough(live: Any) -> None:
     client, _, sim, token = live
     await poll_until(client, {"token": token, "room_id": DEFAULT_WEB_RID}, 5)
+    # upstream ranks only once the room had a gift (else the answer is the ledger's, rightly)
+    rank_params = {"room_id": DEFAULT_ROOM_ID, "anchor_id": 8401565526815}
+    async with httpx.AsyncClient() as raw, asyncio.timeout(60):
+        while not (  # noqa: ASYNC110 (polls the simulator)
+            await raw.get(f"{sim.base_url}/webcast/ranklist/audience/", params=rank_params)
+        ).json()["data"]["ranks"]:
+            await asyncio.sleep(0.05)
     body = orjson.loads(
         (await client.get(AUDIENCE, params={"token": token, "room_id": DEFAULT_WEB_RID})).content
     )
     assert body["data"]["source"] == "upstream"
     same_shape(AUDIENCE_EXAMPLE, body)
     async with httpx.AsyncClient() as raw:
-        resp = await raw.get(
-            f"{sim.base_url}/webcast/ranklist/audience/",
-            params={"room_id": DEFAULT_ROOM_ID, "anchor_id": 8401565526815},
-        )
+        resp = await raw.get(f"{sim.base_url}/webcast/ranklist/audience/", params=rank_params)
     direct = resp.json()["data"]
     ours = body["data"]["data"]
     assert set(ours) == set(direct)  # Douyin's object, untouched
