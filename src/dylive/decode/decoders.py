@@ -204,9 +204,8 @@ def decode(raw: RawMessage, *, room_id: int = 0) -> ev.Event:
             log.info("room %s: unknown method %s (logged once)", room_id, method)
         return ev.UnknownEvent(method=method, msg_id=msg_id, room_id=room_id, raw=payload)
     cls, build = entry
-    msg = cls()
     try:
-        msg.ParseFromString(payload)
+        msg = cls.FromString(payload)
         common = msg.common
         wire_room = common.room_id
         env: Envelope = {

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from dylive.decode import events as ev
 
@@ -52,6 +52,22 @@ def render_user(u: ev.UserInfo) -> JsonDict:
     }
 
 
+class Source(NamedTuple):
+    """What differs between rendering a typed event and its parsed wire message (the renderers
+    below serve both: ``decode.direct`` renders chat, member, like… straight from the wire
+    message; every other field they read has the same name in both): how a user becomes its
+    JSON object, and the attribute holding a rank entry's exact score text."""
+
+    user: Callable[[Any], JsonDict]
+    score_str: str
+
+
+#: Rendering typed events (``render``).
+EVENTS = Source(render_user, "score_str")
+
+Renderer = Callable[[Any, JsonDict, Source], None]
+
+
 def gift_content(e: ev.GiftEvent) -> str:
     """Douyin's own gift line: ``<nickname>:送给主播 <n>个<gift name>``."""
     if e.describe:
@@ -59,21 +75,22 @@ def gift_content(e: ev.GiftEvent) -> str:
     return f"{e.user.nickname}:送给主播 {e.count}个{e.gift_name}"
 
 
-def _ranks(ranks: tuple[ev.RankEntry, ...]) -> list[JsonDict]:
+def _ranks(ranks: Any, s: Source) -> list[JsonDict]:
+    user, score_str = s.user, s.score_str
     return [
-        {"rank": r.rank, "score": r.score, "score_str": r.score_str, "user": render_user(r.user)}
+        {"rank": r.rank, "score": r.score, "score_str": getattr(r, score_str), "user": user(r.user)}
         for r in ranks
     ]
 
 
-def _chat(e: Any, p: JsonDict) -> None:
+def _chat(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.content
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
 
 
-def _gift(e: Any, p: JsonDict) -> None:
+def _gift(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = gift_content(e)
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
     p["gift"] = {
         "id": e.gift_id,
         "name": e.gift_name,
@@ -90,56 +107,58 @@ def _gift(e: Any, p: JsonDict) -> None:
     if e.delta is not None:
         p["gift"]["delta"] = e.delta
     if e.to_user.uid:
-        p["to_user"] = render_user(e.to_user)
+        p["to_user"] = s.user(e.to_user)
 
 
-def _like(e: Any, p: JsonDict) -> None:
+def _like(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = CONTENT_LIKE
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
     p["like"] = {"count": e.count, "total": e.total}
 
 
-def _member(e: Any, p: JsonDict) -> None:
+def _member(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = CONTENT_MEMBER
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
     p["member_count"] = e.member_count
 
 
-def _social(e: Any, p: JsonDict) -> None:
-    p["content"] = CONTENT_SHARE if e.action == ev.SOCIAL_SHARE else CONTENT_FOLLOW
-    p["user"] = render_user(e.user)
-    p["social"] = {"action": e.action, "follow_count": e.follow_count}
+def _social(e: Any, p: JsonDict, s: Source) -> None:
+    action = e.action
+    p["content"] = CONTENT_SHARE if action == ev.SOCIAL_SHARE else CONTENT_FOLLOW
+    p["user"] = s.user(e.user)
+    p["social"] = {"action": action, "follow_count": e.follow_count}
 
 
-def _room_user_seq(e: Any, p: JsonDict) -> None:
-    p["content"] = f"{e.total}在线观众"
+def _room_user_seq(e: Any, p: JsonDict, s: Source) -> None:
+    total = e.total
+    p["content"] = f"{total}在线观众"
     p["viewers"] = {
-        "total": e.total,
+        "total": total,
         "total_user": e.total_user,
         "total_user_str": e.total_user_str,
         "total_pv_for_anchor": e.total_pv_for_anchor,
     }
-    p["ranks"] = _ranks(e.ranks)
+    p["ranks"] = _ranks(e.ranks, s)
 
 
-def _fansclub(e: Any, p: JsonDict) -> None:
+def _fansclub(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.content or ("加入了粉丝团" if e.action == 2 else "粉丝团升级")
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
     p["fansclub"] = {"action": e.action}
 
 
-def _control(e: Any, p: JsonDict) -> None:
+def _control(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.tips or (CONTENT_LIVE_END if e.ended else "")
     p["control"] = {"action": e.action, "ended": e.ended}
 
 
-def _emoji_chat(e: Any, p: JsonDict) -> None:
+def _emoji_chat(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.default_content
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
     p["emoji_id"] = e.emoji_id
 
 
-def _room_stats(e: Any, p: JsonDict) -> None:
+def _room_stats(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.display_long
     p["stats"] = {
         "display_long": e.display_long,
@@ -148,38 +167,39 @@ def _room_stats(e: Any, p: JsonDict) -> None:
     }
 
 
-def _room_rank(e: Any, p: JsonDict) -> None:
+def _room_rank(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = "音浪榜"
-    p["ranks"] = _ranks(e.ranks)
+    p["ranks"] = _ranks(e.ranks, s)
 
 
-def _room(e: Any, p: JsonDict) -> None:
+def _room(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.content
 
 
-def _room_intro(e: Any, p: JsonDict) -> None:
+def _room_intro(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.intro
-    p["user"] = render_user(e.user)
+    p["user"] = s.user(e.user)
 
 
-def _fan_ticket(e: Any, p: JsonDict) -> None:
+def _fan_ticket(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = e.text
     p["fan_ticket_count"] = e.count
 
 
-def _live_shopping(e: Any, p: JsonDict) -> None:
+def _live_shopping(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = ""
     p["shopping"] = {"msg_type": e.msg_type, "promotion_id": e.promotion_id}
 
 
-def _opaque(e: Any, p: JsonDict) -> None:
+def _opaque(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = ""
     p["raw_b64"] = base64.b64encode(e.raw).decode("ascii")
     if isinstance(e, ev.DecodeFailed):
         p["error"] = e.error
 
 
-_RENDERERS: dict[type[ev.Event], Callable[[Any, JsonDict], None]] = {
+#: Event type → its payload filler ``(event or wire message, payload, source)``.
+RENDERERS: dict[type[ev.Event], Renderer] = {
     ev.ChatEvent: _chat,
     ev.GiftEvent: _gift,
     ev.LikeEvent: _like,
@@ -206,7 +226,7 @@ def render(event: ev.Event) -> JsonDict:
     Never raises (see the module docstring)."""
     payload: JsonDict = {"room_id": event.payload_room_id}
     try:
-        _RENDERERS.get(type(event), _opaque)(event, payload)
+        RENDERERS.get(type(event), _opaque)(event, payload, EVENTS)
     except Exception as exc:  # a renderer bug must not stop a room's ingestion
         payload = {"room_id": event.payload_room_id, "content": ""}
         payload["raw_b64"] = base64.b64encode(getattr(event, "raw", b"")).decode("ascii")

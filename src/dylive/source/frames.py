@@ -21,6 +21,8 @@ MAX_PAYLOAD = 8 * 1024 * 1024
 #: sends a few dozen; without a cap, 8 MiB of two-byte empty messages (a 8 KB gzip frame) would
 #: build four million message objects.
 MAX_MESSAGES = 5_000
+#: Larger Response bodies are walked (:func:`count_messages`) before they are parsed.
+WALK_ABOVE = 64 * 1024
 
 #: The browser's heartbeat: PushFrame{payload_type: "hb"}.
 HEARTBEAT_FRAME = bytes.fromhex("3a026862")
@@ -34,6 +36,11 @@ class RawMessage(NamedTuple):
     method: str
     msg_id: int
     payload: bytes
+
+
+#: ``_new(RawMessage, (method, msg_id, payload))``: a NamedTuple built without its Python-level
+#: ``__new__`` (one per message)
+_new = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,19 +118,26 @@ def parse_response(
 ) -> Batch:
     """Parse a Response: a push payload or a bare im/fetch body (gzipped or not).
 
-    More than ``max_messages`` messages is a ResponseError, found before any is built."""
+    More than ``max_messages`` messages is a ResponseError, found before any Python object of
+    them is built (and before parsing a body over ``WALK_ABOVE`` bytes)."""
     if body[:2] == GZIP_MAGIC:
         body = gunzip(body, limit)
-    if count_messages(body, max_messages) > max_messages:
+    # a body up to WALK_ABOVE bytes is parsed first: its messages (two bytes each at least)
+    # cost the parser a few MB at worst, and counting them is free once parsed
+    walked = len(body) > WALK_ABOVE
+    if walked and count_messages(body, max_messages) > max_messages:
         raise ResponseError(f"Response carries more than {max_messages} messages")
     resp = pb.Response()
     try:
         resp.ParseFromString(body)
     except Exception as exc:  # DecodeError, or whatever else the parser raises
         raise ResponseError(f"bad Response: {exc}") from exc
+    messages = resp.messages
+    if not walked and len(messages) > max_messages:
+        raise ResponseError(f"Response carries more than {max_messages} messages")
     servers = push_servers_of(resp.push_server_v2, resp.push_server, resp.proxy_server)
     return Batch(
-        messages=tuple(RawMessage(m.method, m.msg_id, m.payload) for m in resp.messages),
+        messages=tuple([_new(RawMessage, (m.method, m.msg_id, m.payload)) for m in messages]),
         cursor=resp.cursor,
         internal_ext=resp.internal_ext,
         fetch_interval=resp.fetch_interval,
