@@ -8,6 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dylive.errors import StoreError
 from dylive.store import Record, RoomRecord, SQLiteStore
@@ -140,6 +142,34 @@ def test_cursor_round_trip() -> None:
             parse_cursor(bad)
     with pytest.raises(CursorError):
         parse_internal_ext("fetch_time:1|door:1")
+
+
+def _spelled_cursor(cursor: str) -> tuple[int, int, int] | None:
+    """The cursor rule spelled out: four runs of 1..20 ASCII digits, seq within signed and
+    msg_id within unsigned 64 bits; (now, msg_id, seq) or None."""
+    parts = cursor.strip().split("_")
+    if len(parts) != 4 or not all(p.isascii() and p.isdigit() and len(p) <= 20 for p in parts):
+        return None
+    now, msg_id, seq = (int(p) for p in parts[:3])
+    return (now, msg_id, seq) if seq < 2**63 and msg_id < 2**64 else None
+
+
+@given(
+    st.lists(
+        st.sampled_from(["0", "1", "42", "9" * 19, "9" * 20, "9" * 21, "", " ", "x", "٣", "²",
+                         "１", "\n", "-1", "18446744073709551616", "9223372036854775808"]),
+        min_size=1,
+        max_size=6,
+    ).map("_".join)
+)  # fmt: skip
+def test_cursors_parse_by_the_rule(cursor: str) -> None:
+    want = _spelled_cursor(cursor)
+    try:
+        got = parse_cursor(cursor)
+    except CursorError:
+        assert want is None
+    else:
+        assert want == (got.now, got.msg_id, got.seq)
 
 
 async def test_a_locked_database_is_a_transient_error_and_the_write_succeeds_later(

@@ -81,7 +81,19 @@ async def test_cached_token_follows_revocation_by_another_connection(tmp_path: P
         conn.execute("UPDATE tokens SET revoked_at = 1")
         conn.commit()
         conn.close()
-        again = await store.token_by_digest("d" * 64)
+        # the next request (a new task: data_version is read once per batch of callbacks)
+        again = await asyncio.create_task(store.token_by_digest("d" * 64))
+        assert again is not None and not again.active
+
+
+async def test_cached_token_follows_revocation_by_this_store_at_once(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "t.db") as store:
+        await store.create_token("a", "d" * 64, 0, 0.0)
+        await store.create_token("b", "e" * 64, 0, 0.0)
+        assert (await store.token_by_digest("d" * 64)).active  # type: ignore[union-attr]
+        await store.token_by_digest("e" * 64)  # the batch's data_version is read
+        await store.revoke_token("a")
+        again = await store.token_by_digest("d" * 64)  # no new task needed
         assert again is not None and not again.active
 
 

@@ -157,14 +157,16 @@ async def _read(
     svc: Service, room_id: int, after: int, count: int, methods: frozenset[str] | None, wait: float
 ) -> JoinedPage:
     page = await svc.store.read_joined(room_id, after, count, methods)
+    if page.size or wait <= 0:
+        return page
     deadline = time.monotonic() + wait
     ignored = dict.fromkeys(page.ignored)
-    while not page.count and (remaining := deadline - time.monotonic()) > 0:
+    while not page.size and (remaining := deadline - time.monotonic()) > 0:
         if not await svc.store.wait_for(room_id, page.last_seq, remaining):
             break
         page = await svc.store.read_joined(room_id, page.last_seq, count, methods)
         ignored.update(dict.fromkeys(page.ignored))
-    return JoinedPage(page.count, page.body, page.last_seq, page.last_msg_id, list(ignored))
+    return page._replace(ignored=tuple(ignored))
 
 
 async def chat(request: Request) -> Response:
@@ -194,9 +196,9 @@ async def chat(request: Request) -> Response:
             await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
     # nothing new: the cursor keeps the msg_id it was given
     given_msg_id = given.msg_id if given is not None else 0
-    last_msg_id = page.last_msg_id if page.count else given_msg_id
-    svc.metrics.delivered.inc(page.count)
-    interval = 0 if page.count >= count else svc.config.fetch_interval
+    last_msg_id = page.last_msg_id if page.size else given_msg_id
+    svc.metrics.delivered.inc(page.size)
+    interval = 0 if page.size >= count else svc.config.fetch_interval
     state = svc.rooms.rooms.get(info.room_id)
     body = chat_body(
         page,

@@ -89,23 +89,24 @@ class Page:
     ignored: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class JoinedPage:
-    """A page as the chat endpoint sends it (:meth:`EventStore.read_joined`): the ``count``
+class JoinedPage(NamedTuple):
+    """A page as the chat endpoint sends it (:meth:`EventStore.read_joined`): the ``size``
     matching messages' rendered JSON joined by ``,`` in seq order (``body``), the msg_id of the
-    last of them (0 when there is none), and ``last_seq`` / ``ignored`` as in :class:`Page`."""
+    last of them (0 when there is none), and ``last_seq`` / ``ignored`` as in :class:`Page`.
+    (A NamedTuple: one is built per request.)"""
 
-    count: int
+    size: int
     body: bytes
     last_seq: int
     last_msg_id: int = 0
-    ignored: list[str] = field(default_factory=list)
+    ignored: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, page: Page) -> JoinedPage:
         rows = page.messages
         body = b",".join([row.rendered for row in rows])
-        return cls(len(rows), body, page.last_seq, rows[-1].msg_id if rows else 0, page.ignored)
+        last_msg_id = rows[-1].msg_id if rows else 0
+        return cls(len(rows), body, page.last_seq, last_msg_id, tuple(page.ignored))
 
 
 @dataclass(frozen=True, slots=True)

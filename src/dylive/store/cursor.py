@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dylive.numbers import I64_MAX, U64_MAX, ascii_uint, is_ascii_digits
+from dylive.numbers import I64_MAX, U64_MAX, ascii_uint
 
 
 class CursorError(ValueError):
@@ -42,10 +42,20 @@ def make_internal_ext(now: int, start: int, cursor: str, seq: int) -> str:
 
 def parse_cursor(cursor: str) -> Position:
     """The position a cursor written by :func:`make_cursor` names."""
-    parts = cursor.strip().split("_")
-    if len(parts) != 4 or not all(is_ascii_digits(p) for p in parts):
+    text = cursor.strip()
+    parts = text.split("_")
+    # four runs of 1..20 ASCII digits: ASCII, four parts, each 1..20 long, only digits left
+    if not (
+        len(parts) == 4
+        and text.isascii()
+        and 0 < len(parts[0]) <= 20
+        and 0 < len(parts[1]) <= 20
+        and 0 < len(parts[2]) <= 20
+        and 0 < len(parts[3]) <= 20
+        and text.replace("_", "").isdigit()
+    ):
         raise CursorError(f"malformed cursor: {cursor[:80]!r}")
-    now, msg_id, seq, _ = (int(p) for p in parts)
+    now, msg_id, seq = int(parts[0]), int(parts[1]), int(parts[2])
     if seq > I64_MAX or msg_id > U64_MAX:
         raise CursorError(f"cursor out of range: {cursor[:80]!r}")
     return Position(seq=seq, msg_id=msg_id, now=now)

@@ -142,6 +142,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
         self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
+        self._version: int | None = None  # PRAGMA data_version as read in this loop batch
         self.batches = 0
         self.appended = 0
 
@@ -300,6 +301,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         return _Commit(last, [message_from_row(row) for row in new], covered)
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
+        self._version = None  # this store committed: read data_version again
         for room_id in settle(batch, results, "sqlite"):
             signal = self._signals.pop(room_id, None)
             if signal is not None:
@@ -591,13 +593,27 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         return record
 
     def _data_version(self) -> int:
-        """A counter that changes whenever another connection committed (-1: no watch)."""
+        """A counter that changes whenever another connection committed (-1: no watch).
+
+        Read at most once per batch of event-loop callbacks (forgotten by a callback queued
+        behind the batch, and by every commit of this store): the requests handled in one
+        batch were all received before it began, so a commit of another process that this
+        value misses is concurrent with each of them, and one of this store (a revocation
+        through the API) is seen by every request after it."""
         if self._watch is None:
             return -1
-        try:
-            return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
-        except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from exc
+        version = self._version
+        if version is None:
+            try:
+                version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise StoreError(f"read failed: {exc}") from exc
+            self._version = version
+            asyncio.get_running_loop().call_soon(self._forget_version)
+        return version
+
+    def _forget_version(self) -> None:
+        self._version = None
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._query(

@@ -100,8 +100,8 @@ class PageScan:
         return self._last
 
     @property
-    def ignored(self) -> list[str]:
-        return list(self._ignored)
+    def ignored(self) -> tuple[str, ...]:
+        return tuple(self._ignored)
 
     def page(self) -> Page:
         return Page(self.messages, self._last, list(self._ignored))
@@ -155,16 +155,19 @@ def _filter(methods: frozenset[str] | None) -> tuple[str, str, str, tuple[str, .
 
 class JoinedScan:
     """A page read for the chat endpoint (:class:`JoinedPage`): the first step reads the first
-    ``limit`` rows in one aggregate that returns the wanted rows' bytes already joined (no
-    Python object per row); when some of those rows were not wanted, the next steps read the
-    rest of the page as :class:`PageScan` does (chunks that double, at most 20 more).
+    ``limit`` rows (the head) in one aggregate that returns the wanted rows' bytes already
+    joined (no Python object per row); when some of those rows were not wanted, the next steps
+    read the rest of the page as :class:`PageScan` does (chunks that double, at most 20 more).
     Resumable on another connection: a step that fails changes nothing."""
 
     __slots__ = (
         "_after",
         "_body",
         "_count",
+        "_done",
         "_head_last",
+        "_head_read",
+        "_ignored",
         "_last_id",
         "_limit",
         "_methods",
@@ -179,45 +182,50 @@ class JoinedScan:
         self._after = after_seq
         self._limit = limit
         self._methods = methods
+        self._head_read = self._done = limit <= 0
         self._body = b""  # the head's wanted rows, joined
         self._count = 0  # how many
         self._head_last = after_seq  # the head's last row
+        self._ignored: list[str] = []  # the head's unwanted rows' methods
         self._last_id: int | None = 0  # None: the last wanted row of the head is to be read
-        # the rest of the page, once the head is read (at once for an empty page)
-        self._scan = PageScan(room_id, after_seq, 0, methods) if limit <= 0 else None
+        self._scan: PageScan | None = None  # the rest of the page, when the head is not all
 
     def step(self, conn: sqlite3.Connection) -> bool:
         """Read one step; True when the page is complete."""
         scan = self._scan
-        if scan is None:
-            scan = self._head(conn)
-        elif not scan.done:
-            scan.step(conn)
-        if scan.done and self._last_id is None and not scan.messages:
+        if not self._head_read:
+            self._head(conn)
+            scan = self._scan
+        elif scan is not None and not self._done:
+            self._done = scan.step(conn)
+        if self._done and self._last_id is None and (scan is None or not scan.messages):
             self._last_id = self._last_wanted(conn)
-        return scan.done
+        return self._done
 
-    def _head(self, conn: sqlite3.Connection) -> PageScan:
+    def _head(self, conn: sqlite3.Connection) -> None:
         methods, limit = self._methods, self._limit
         sql, unwanted, _, wanted = _filter(methods)
         rows, last, msg_id, last_ok, count, body = conn.execute(
             sql, (*wanted, self._room, self._after, limit)
         ).fetchone()
-        if not rows:
-            self._scan = PageScan(self._room, self._after, 0, methods)
-            return self._scan
         ignored: list[str] = []
-        if count < rows:
+        if rows and count < rows:
             args = (self._room, self._after, last, *wanted)
             ignored = [method for (method,) in conn.execute(unwanted, args).fetchall()]
-        scan = PageScan(self._room, last, limit - count, methods, ignored=ignored)
         # every row wanted (a full page), or the room ends within these rows: complete
-        scan.done = count == rows or rows < limit
-        self._count, self._body, self._head_last = count, body or b"", last
+        done = not rows or count == rows or rows < limit
+        if not done:
+            self._scan = PageScan(self._room, last, limit - count, methods, ignored=ignored)
+        if rows:
+            self._count, self._body, self._head_last, self._ignored = (
+                count,
+                body or b"",
+                last,
+                ignored,
+            )
         if count:
             self._last_id = (msg_id + _U64 if msg_id < 0 else msg_id) if last_ok else None
-        self._scan = scan
-        return scan
+        self._head_read, self._done = True, done
 
     def _last_wanted(self, conn: sqlite3.Connection) -> int:
         _, _, sql, wanted = _filter(self._methods)
@@ -233,8 +241,9 @@ class JoinedScan:
 
     def page(self) -> JoinedPage:
         scan = self._scan
-        if scan is None:
-            return JoinedPage(0, b"", self._after)
+        if scan is None:  # the head is the page
+            ignored = tuple(dict.fromkeys(self._ignored))
+            return JoinedPage(self._count, self._body, self._head_last, self._last_id or 0, ignored)
         rest = scan.messages
         if not rest:
             body, last_id = self._body, self._last_id or 0
