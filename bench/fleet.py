@@ -349,13 +349,33 @@ def report(run: Run, before: dict[str, int], took: float | None, exact: Any) -> 
         )
 
 
-async def nats_check(args: argparse.Namespace, stored_total: int, seconds: float) -> None:
+async def nats_messages(args: argparse.Namespace) -> int:
     from dylive.deliver.nats import stream_info
 
-    info = await stream_info(args.sink)
+    try:
+        return int((await stream_info(args.sink))["messages"])
+    except Exception:  # not created yet
+        return 0
+
+
+async def nats_check(run: Run) -> None:
+    """End every room upstream, wait until the nodes stored and published everything, then
+    compare the stream's message count with the stored count (each once: equal)."""
+    async with httpx.AsyncClient(base_url=run.sim_url, timeout=30) as client:
+        for web_rid in run.web_rids:
+            await client.post(f"/__sim/rooms/{web_rid}/end")
+    deadline = time.monotonic() + 90
+    last = (-1, -1)
+    while time.monotonic() < deadline:
+        now = (sum(map(len, stored(run.db).values())), await nats_messages(run.args))
+        if now == last and now[0] == now[1]:
+            break
+        last = now
+        await asyncio.sleep(3)
+    stored_total, streamed = last
     print(
-        f"  NATS stream: {info['messages']} messages (stored in PostgreSQL:"
-        f" {stored_total}); publish rate {info['messages'] / seconds:,.0f} msg/s"
+        f"  NATS stream after the rooms ended: {streamed} messages, {stored_total} stored in"
+        f" PostgreSQL ({'equal' if streamed == stored_total else 'NOT equal'})"
     )
 
 
@@ -428,17 +448,31 @@ async def measure(
         ]
         t0 = time.monotonic()
         count0 = sum(map(len, stored(db).values()))
+        nats0 = await nats_messages(args) if args.sink else 0
+        cpu0 = (cpu_seconds(sim.pid), cpu_seconds(os.getpid()))
         watched = asyncio.gather(watch(run, until), *tasks)
         (before, took), *_ = await asyncio.wait_for(watched, args.seconds + 60)
         elapsed = time.monotonic() - t0
         count1 = sum(map(len, stored(db).values()))
+        nats1 = await nats_messages(args) if args.sink else 0
+        sim_cpu, own_cpu = (
+            100 * (b - a) / elapsed
+            for a, b in zip(cpu0, (cpu_seconds(sim.pid), cpu_seconds(os.getpid())), strict=True)
+        )
         report(run, before, took, await exactness(run))
         print(f"  observed ingest: {(count1 - count0) / elapsed:,.0f} msg/s (the offered load)")
+        print(
+            f"  simulator CPU {sim_cpu:.0f} %, this process (the long-pollers) {own_cpu:.0f} %"
+            f" of a core; load average {os.getloadavg()[0]:.1f} at the end"
+        )
         print(
             f"  PostgreSQL bytes per stored message (table + indexes): {bytes_per_message(db):,.0f}"
         )
         if args.sink:
-            await nats_check(args, count1, elapsed)
+            print(
+                f"  NATS publish rate: {(nats1 - nats0) / elapsed:,.0f} msg/s over the same window"
+            )
+            await nats_check(run)
     finally:
         for n in run.nodes:
             stop(n.proc)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
@@ -46,6 +46,7 @@ from .base import (
     EventStore,
     Fence,
     IdentityRecord,
+    JoinedPage,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -97,6 +98,15 @@ ON CONFLICT (room_id) DO UPDATE SET web_rid = excluded.web_rid, status = exclude
     anchor_uid = excluded.anchor_uid, anchor_sec_uid = excluded.anchor_sec_uid,
     anchor_nickname = excluded.anchor_nickname, title = excluded.title,
     updated_at = excluded.updated_at
+"""
+# the first `limit` rows after a seq in one aggregate: the wanted rows' JSON already joined
+_JOINED = """
+SELECT count(*), count(*) FILTER (WHERE w), max(seq), (array_agg(msg_id ORDER BY seq DESC))[1],
+    string_agg(rendered, ','::bytea ORDER BY seq) FILTER (WHERE w)
+FROM (
+    SELECT seq, msg_id, rendered, (%(methods)s::text[] IS NULL OR method = ANY(%(methods)s)) AS w
+    FROM events WHERE room_id = %(room)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s
+) AS page
 """
 _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
@@ -423,12 +433,14 @@ class PostgresStore(PostgresDelivery, EventStore):
             self._wake(room_id)
 
     # -- readers ------------------------------------------------------------------------------
-    async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    async def _fetch(
+        self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False
+    ) -> list[tuple[Any, ...]]:
         """Rows of a read; retried once on a fresh connection if the pooled one was dead."""
         for attempt in (1, 2):
             try:
                 async with self._pool.connection() as conn:
-                    cur = await conn.execute(query, args)
+                    cur = await conn.execute(query, args, binary=binary)
                     return await cur.fetchall()
             except psycopg.OperationalError as exc:
                 if attempt == 2 or not conn.broken:
@@ -438,8 +450,10 @@ class PostgresStore(PostgresDelivery, EventStore):
                 raise StoreError(f"read failed: {exc}") from exc
         raise AssertionError("unreachable")
 
-    async def _fetch_one(self, query: str, args: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        rows = await self._fetch(query, args)
+    async def _fetch_one(
+        self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False
+    ) -> tuple[Any, ...] | None:
+        rows = await self._fetch(query, args, binary=binary)
         return rows[0] if rows else None
 
     # -- messages -----------------------------------------------------------------------------
@@ -525,6 +539,37 @@ class PostgresStore(PostgresDelivery, EventStore):
             )
             self.tail.install(room_id, [message_from_row(row) for row in reversed(rows)])
         return page
+
+    async def read_joined(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> JoinedPage:
+        """The chat endpoint's page: from the tail cache, else one aggregate statement whose
+        answer is the page's bytes (binary: no per-row objects, no hex); when some of the first
+        ``limit`` rows are not wanted, the keyset scan of :meth:`read`."""
+        if limit <= 0:
+            return JoinedPage(0, b"", after_seq)
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return JoinedPage.of(cached)
+        if self.tail.wants(room_id):  # read() installs the room's tail
+            return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
+        args = {
+            "methods": sorted(methods) if methods is not None else None,
+            "room": to_signed(room_id),
+            "after": after_seq,
+            "limit": limit,
+        }
+        row = await self._fetch_one(_JOINED, args, binary=True)
+        if row is None or not row[0]:
+            return JoinedPage(0, b"", after_seq)
+        rows, count, last_seq, last_msg_id, body = row
+        if count < rows:  # some rows skipped: their methods and the rest of the page
+            return JoinedPage.of(await self._read_sql(room_id, after_seq, limit, methods))
+        return JoinedPage(count, bytes(body), int(last_seq), to_unsigned(int(last_msg_id)))
 
     async def _read_sql(
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
