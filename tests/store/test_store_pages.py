@@ -140,3 +140,17 @@ async def test_joined_reads_through_the_store(tmp_path: Path) -> None:
             for after, limit in ((0, 50), (3, 300), (880, 5), (895, 10), (899, 3)):
                 got = await store.read_joined(ROOM, after, limit, wanted)
                 assert got == JoinedPage.of(await store.read(ROOM, after, limit, wanted))
+
+
+async def test_a_joined_scan_survives_rows_pruned_between_steps(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    async with SQLiteStore(path) as store:
+        await store.append([rec(1), rec(2), rec(3, ROOM, "WebcastGiftMessage")])
+    conn = sqlite3.connect(path, isolation_level=None)
+    scan = JoinedScan(to_signed(ROOM), 0, 3, frozenset({"WebcastChatMessage"}))
+    assert not scan.step(conn)  # the head: two wanted rows, the last row not wanted
+    conn.execute("DELETE FROM events")  # pruned before the rest of the page is read
+    page = scan.run(conn).page()
+    assert (page.size, page.last_seq, page.last_msg_id) == (2, 3, 0)
+    assert orjson.loads(b"[" + page.body + b"]") == [{"msg_id": 1}, {"msg_id": 2}]
+    conn.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from dylive.store import Page, Record, SQLiteStore
+from dylive.store import JoinedPage, Page, Record, SQLiteStore
 from dylive.store.migrations import to_signed
 from dylive.store.sqlite import _read_page
 
@@ -50,6 +50,8 @@ async def test_tail_pages_equal_sql_pages(tmp_path: Path) -> None:
                         got = await cached.read(ROOM, after, limit, methods)
                         want = _read_page(conn, to_signed(ROOM), after, limit, methods)
                         assert shape(got) == shape(want), (after, limit, methods)
+                        joined = await cached.read_joined(ROOM, after, limit, methods)
+                        assert joined == JoinedPage.of(want), (after, limit, methods)
         assert cached.tail.hits > 0
         assert len(cached.tail._rooms[ROOM].rows) <= 64  # trimmed to its size
     conn.close()

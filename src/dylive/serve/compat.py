@@ -197,7 +197,7 @@ async def chat(request: Request) -> Response:
     # nothing new: the cursor keeps the msg_id it was given
     given_msg_id = given.msg_id if given is not None else 0
     last_msg_id = page.last_msg_id if page.size else given_msg_id
-    svc.metrics.delivered.inc(page.size)
+    svc.metrics.on_delivered(page.size)
     interval = 0 if page.size >= count else svc.config.fetch_interval
     state = svc.rooms.rooms.get(info.room_id)
     body = chat_body(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -10,6 +11,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dylive.identity.source import REASONS
+
+#: The request latency histogram's upper bounds (prometheus_client's defaults, +Inf last).
+LATENCY_BUCKETS = tuple(Histogram.DEFAULT_BUCKETS)
 
 
 class Metrics:
@@ -26,6 +30,7 @@ class Metrics:
             "API request latency by endpoint",
             ["endpoint"],
             registry=self.registry,
+            buckets=LATENCY_BUCKETS,
         )
         self.delivered = Counter(
             "dylive_messages_delivered",
@@ -77,20 +82,42 @@ class Metrics:
             registry=self.registry,
         )
 
-        # labelled children by label values: ``labels()`` costs a lock and a dict look-up per call
-        self._request_counts: dict[tuple[str, str], Any] = {}
-        self._latencies: dict[str, Any] = {}
+        # per request, counts are plain numbers until a scrape (flush): a prometheus counter
+        # takes a lock per increment, a histogram observation ~1 us (a Python scan of buckets)
+        self._request_counts: dict[tuple[str, str], int] = {}
+        self._delivered = 0
+        self._latencies: dict[str, list[float]] = {}  # per bucket, then the sum
 
     def on_request(self, endpoint: str, code: str, seconds: float) -> None:
         """Count one API request by endpoint and envelope code and time it."""
-        count = self._request_counts.get((endpoint, code))
-        if count is None:
-            count = self._request_counts[endpoint, code] = self.requests.labels(endpoint, code)
-        count.inc()
+        counts = self._request_counts
+        counts[endpoint, code] = counts.get((endpoint, code), 0) + 1
         latency = self._latencies.get(endpoint)
         if latency is None:
-            latency = self._latencies[endpoint] = self.latency.labels(endpoint)
-        latency.observe(seconds)
+            latency = self._latencies[endpoint] = [0.0] * (len(LATENCY_BUCKETS) + 1)
+        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1  # the first bound >= seconds
+        latency[-1] += seconds
+
+    def on_delivered(self, count: int) -> None:
+        """Messages returned by the chat endpoint."""
+        self._delivered += count
+
+    def flush(self) -> None:
+        """Add the counts kept since the last flush to the exported counters."""
+        counts, self._request_counts = self._request_counts, {}
+        for (endpoint, code), n in counts.items():
+            self.requests.labels(endpoint, code).inc(n)
+        delivered, self._delivered = self._delivered, 0
+        if delivered:
+            self.delivered.inc(delivered)
+        latencies, self._latencies = self._latencies, {}
+        for endpoint, latency in latencies.items():
+            # what Histogram.observe does per observation: its bucket (non-cumulative) and sum
+            child: Any = self.latency.labels(endpoint)
+            for bucket, observed in zip(child._buckets, latency, strict=False):
+                if observed:
+                    bucket.inc(observed)
+            child._sum.inc(latency[-1])
 
     def on_stored(self, room_id: int, count: int) -> None:
         self.stored.inc(count)
@@ -109,6 +136,7 @@ class Metrics:
         self.gap_missed.inc(missed)
 
     async def endpoint(self, request: Request) -> Response:
+        self.flush()
         states = list(request.app.state.svc.rooms.rooms.values())
         self.rooms.set(len(states))
         counts = dict.fromkeys(REASONS, 0)

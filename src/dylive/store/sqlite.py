@@ -461,9 +461,9 @@ class SQLiteStore(SQLiteDelivery, EventStore):
     ) -> JoinedPage:
         if self._last.get(room_id, 0) <= after_seq or limit <= 0:
             return JoinedPage(0, b"", after_seq)
-        cached = self.tail.page(room_id, after_seq, limit, methods)
-        if cached is not None:
-            return JoinedPage.of(cached)
+        joined = self.tail.joined(room_id, after_seq, limit, methods)
+        if joined is not None:
+            return joined
         if room_id not in self.tail.cached and self.tail.size > 0:  # read() fills the tail
             return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
         scan = JoinedScan(to_signed(room_id), after_seq, limit, methods)

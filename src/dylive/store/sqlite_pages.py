@@ -230,6 +230,8 @@ class JoinedScan:
     def _last_wanted(self, conn: sqlite3.Connection) -> int:
         _, _, sql, wanted = _filter(self._methods)
         row = conn.execute(sql, (self._room, self._after, self._head_last, *wanted)).fetchone()
+        if row is None:  # pruned since the head was read: the cursor's msg_id is informational
+            return 0
         msg_id: int = row[0]
         return msg_id + _U64 if msg_id < 0 else msg_id
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .base import Page, StoredMessage
+from .base import JoinedPage, Page, StoredMessage
 
 
 @dataclass(slots=True)
@@ -24,6 +24,7 @@ class _Room:
     seqs: list[int] = field(default_factory=list)
     methods: list[str] = field(default_factory=list)
     rows: list[StoredMessage] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)  # rows' rendered JSON: joined in slices
 
 
 class TailCache:
@@ -41,22 +42,52 @@ class TailCache:
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
     ) -> Page | None:
         """The page after ``after_seq`` from memory, or None when it is not (all) cached."""
+        found = self._start(room_id, after_seq)
+        if found is None:
+            return None
+        room, start = found
+        if methods is None or methods.issuperset(room.methods[start : start + limit]):
+            rows = room.rows[start : start + limit]  # every row wanted: one slice
+            return Page(rows, rows[-1].seq if rows else after_seq)
+        return self._filtered(room, start, after_seq, limit, methods)
+
+    def joined(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> JoinedPage | None:
+        """:meth:`page` as the chat endpoint sends it (:class:`JoinedPage`), or None."""
+        found = self._start(room_id, after_seq)
+        if found is None:
+            return None
+        room, start = found
+        end = start + limit
+        if methods is None or methods.issuperset(room.methods[start:end]):
+            bodies = room.bodies[start:end]  # every row wanted: one slice, joined
+            if not bodies:
+                return JoinedPage(0, b"", after_seq)
+            last = room.rows[start + len(bodies) - 1]
+            return JoinedPage(len(bodies), b",".join(bodies), last.seq, last.msg_id)
+        return JoinedPage.of(self._filtered(room, start, after_seq, limit, methods))
+
+    def _start(self, room_id: int, after_seq: int) -> tuple[_Room, int] | None:
+        """The cached room and the index of its first row after ``after_seq`` (None: a miss)."""
         room = self._rooms.get(room_id)
         if room is None or after_seq < room.floor:
             self.misses += 1
             return None
         self.hits += 1
         self._rooms.move_to_end(room_id)
-        start = bisect_right(room.seqs, after_seq)
-        if methods is None or methods.issuperset(room.methods[start : start + limit]):
-            rows = room.rows[start : start + limit]  # every row wanted: one slice
-            return Page(rows, rows[-1].seq if rows else after_seq)
+        return room, bisect_right(room.seqs, after_seq)
+
+    @staticmethod
+    def _filtered(
+        room: _Room, start: int, after_seq: int, limit: int, methods: frozenset[str]
+    ) -> Page:
         messages: list[StoredMessage] = []
         ignored: dict[str, None] = {}
         last = after_seq
         for row in room.rows[start:]:
             last = row.seq
-            if methods is None or row.method in methods:
+            if row.method in methods:
                 messages.append(row)
                 if len(messages) >= limit:
                     break
@@ -78,7 +109,11 @@ class TailCache:
             return
         floor = rows[0].seq - 1 if len(rows) >= self.size else 0
         self._rooms[room_id] = _Room(
-            floor, [r.seq for r in rows], [r.method for r in rows], list(rows)
+            floor,
+            [r.seq for r in rows],
+            [r.method for r in rows],
+            list(rows),
+            [r.rendered for r in rows],
         )
         while len(self._rooms) > self.max_rooms:
             self._rooms.popitem(last=False)
@@ -94,12 +129,13 @@ class TailCache:
             room.seqs.append(row.seq)
             room.methods.append(row.method)
             room.rows.append(row)
+            room.bodies.append(row.rendered)
         for room_id in covered:
             room = self._rooms.get(room_id)
             if room is not None and len(room.rows) > self.size:
                 drop = len(room.rows) - self.size
                 room.floor = room.seqs[drop] - 1
-                del room.seqs[:drop], room.methods[:drop], room.rows[:drop]
+                del room.seqs[:drop], room.methods[:drop], room.rows[:drop], room.bodies[:drop]
 
     def drop(self, room_ids: Iterable[int]) -> None:
         """Forget rooms whose new rows were not captured (the invariant cannot be kept)."""
