@@ -10,6 +10,7 @@ without it ``attach`` says so and returns None.
 from __future__ import annotations
 
 import collections
+import os
 import shutil
 import signal
 import subprocess
@@ -24,6 +25,8 @@ def attach(pid: int, path: str | Path, *, rate: int = 250) -> subprocess.Popen[b
         return None
     cmd = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
     cmd += ["--output", str(path), "--nonblocking"]
+    if os.environ.get("DYLIVE_SPY_GIL"):
+        cmd.append("--gil")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -518,6 +518,12 @@ class SQLiteStore(SQLiteDelivery, EventStore):
     async def scan(
         self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
     ) -> list[RawRow]:
+        if rendered:  # the analytics fold, after each stored batch: usually all in the tail
+            if self._last.get(room_id, 0) <= after_seq:
+                return []
+            cached = self.tail.after(room_id, after_seq, limit)
+            if cached is not None:
+                return [(m.seq, m.msg_id, m.method, m.created_at, m.rendered) for m in cached]
         sql = ses.q(ses.SCAN_RENDERED if rendered else ses.SCAN)
         args = (to_signed(room_id), after_seq, limit)
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())

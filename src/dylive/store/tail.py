@@ -95,6 +95,16 @@ class TailCache:
                 ignored[row.method] = None
         return Page(messages, last, list(ignored))
 
+    def after(self, room_id: int, after_seq: int, limit: int) -> list[StoredMessage] | None:
+        """Up to ``limit`` rows after ``after_seq`` from memory (every method), or None when the
+        room is not cached or ``after_seq`` is older than what it holds. Not counted as a read
+        (hits/misses, recency): the analytics fold uses it, not pollers."""
+        room = self._rooms.get(room_id)
+        if room is None or after_seq < room.floor:
+            return None
+        start = bisect_right(room.seqs, after_seq)
+        return room.rows[start : start + limit]
+
     def last_seq(self, room_id: int) -> int | None:
         """The highest cached seq of a room (None when the room is not cached)."""
         room = self._rooms.get(room_id)
