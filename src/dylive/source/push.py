@@ -87,6 +87,39 @@ async def open_socket(
         ) from exc
 
 
+class _Silence:
+    """Aborts the socket when no frame arrived for ``seconds`` (then ``fired``).
+
+    One timer per ``seconds`` of traffic instead of one per frame: a frame only stamps ``last``;
+    when the timer fires early (frames came meanwhile) it re-arms for ``last + seconds``. An
+    ``asyncio.timeout`` around each ``recv()`` cost a timer cancel + schedule per frame (2,000
+    frames/s at 500 rooms)."""
+
+    def __init__(self, ws: ClientConnection, seconds: float) -> None:
+        self.ws = ws
+        self.seconds = seconds
+        self.loop = asyncio.get_running_loop()
+        self.last = self.loop.time()
+        self.fired = False
+        self._handle: asyncio.TimerHandle | None = self.loop.call_at(
+            self.last + seconds, self._check
+        )
+
+    def _check(self) -> None:
+        due = self.last + self.seconds
+        if self.loop.time() < due:
+            self._handle = self.loop.call_at(due, self._check)
+            return
+        self._handle = None
+        self.fired = True
+        self.ws.transport.abort()  # recv() raises ConnectionClosed: reported as StaleConnection
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+
 async def _heartbeat(ws: ClientConnection, session: PushSession, every: float | None) -> None:
     while True:
         await asyncio.sleep(every or session.heartbeat_interval)
@@ -115,17 +148,19 @@ async def push_stream(
     ws = await open_socket(url, info, identity, opts)
     session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
+    silence = _Silence(ws, opts.silence_timeout)
     try:
         while True:
             try:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-                # cancellation that arrives as recv() completes, and the room task never stops.
-                async with asyncio.timeout(opts.silence_timeout):
-                    data = await ws.recv()
-            except TimeoutError:
-                raise StaleConnection(
-                    f"push socket silent for {opts.silence_timeout:.1f} s", room_id=info.room_id
-                ) from None
+                data = await ws.recv()
+            except ConnectionClosed:
+                if silence.fired:
+                    raise StaleConnection(
+                        f"push socket silent for {opts.silence_timeout:.1f} s",
+                        room_id=info.room_id,
+                    ) from None
+                raise
+            silence.last = silence.loop.time()
             if isinstance(data, str):
                 continue
             messages = session.receive_frame(data)
@@ -137,6 +172,7 @@ async def push_stream(
             if session.closed_by_server:
                 return
     finally:
+        silence.stop()
         hb.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await hb
