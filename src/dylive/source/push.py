@@ -30,6 +30,7 @@ from dylive.source.identity import Identity
 from dylive.source.reconnect import StaleConnection
 from dylive.source.room import RoomInfo
 from dylive.source.session import PushSession
+from dylive.source.tls import tls_context
 from dylive.source.transport import Delivery, Position
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ async def open_socket(
             ping_interval=opts.ping_interval,
             max_size=opts.max_size,
             compression=None,
+            ssl=tls_context() if url.startswith("wss:") else None,
         )
     except InvalidStatus as exc:
         resp = exc.response
