@@ -58,14 +58,20 @@ async def test_tail_pages_equal_sql_pages(tmp_path: Path) -> None:
 
 
 async def test_rendered_scan_from_the_tail_equals_sql(tmp_path: Path) -> None:
-    """The analytics fold's ``scan(rendered=True)`` is served from the tail when it can; the
-    rows are exactly what SQL returns (seq, msg_id, method, created_at, rendered), older
-    positions and uncached rooms fall back to SQL."""
+    """The analytics fold's ``scan(rendered=True)`` is served from the tail when it can (a
+    written room is tracked from its first row on, before anyone polls it); the rows are exactly
+    what SQL returns (seq, msg_id, method, created_at, rendered), older positions and uncached
+    rooms fall back to SQL."""
     async with SQLiteStore(tmp_path / "t.db", tail_size=32) as store:
         await store.append([rec(i) for i in range(1, 101)])
         await store.append([rec(i, room=7) for i in range(1, 11)])
-        await store.read(ROOM, 95, 1)  # installs ROOM's tail only
-        assert ROOM in store.tail.cached and 7 not in store.tail.cached
+        assert {ROOM, 7} <= store.tail.cached  # a written room is cached from its first row
+        assert store.tail.after(7, 0, 100) is not None  # never read, yet in memory
+        rows = await store.scan(7, 0, 100, rendered=True)
+        assert [r[1] for r in rows] == list(range(1, 11))
+        store.tail.clear()
+        await store.read(ROOM, 95, 1)  # ROOM back in the tail
+        assert await store.scan(7, 0, 100, rendered=True) == rows  # SQL
         last = await store.last_seq(ROOM)
         assert store.tail.after(ROOM, last - 10, 5) is not None  # the fast path is taken
         assert store.tail.after(ROOM, last - 33, 5) is None  # older than the tail: SQL
@@ -78,8 +84,6 @@ async def test_rendered_scan_from_the_tail_equals_sql(tmp_path: Path) -> None:
                 assert all(isinstance(row[4], bytes) for row in got)
                 await store.read(ROOM, last - 1, 1)  # back in the tail
         assert await store.scan(ROOM, last, 10, rendered=True) == []
-        rows = await store.scan(7, 0, 100, rendered=True)
-        assert [r[1] for r in rows] == list(range(1, 11))
 
 
 async def test_old_reads_fall_back_to_sql_and_rooms_are_evicted(tmp_path: Path) -> None:

@@ -386,7 +386,12 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                 )
             return inserted
 
-        inserted: int = await self._submit(insert, tuple({r.room_id for r in records}))
+        rooms = tuple({r.room_id for r in records})
+        if self.tail.size > 0:
+            for room_id in rooms:
+                if room_id not in self.tail.cached:
+                    self.tail.track(room_id, self._last.get(room_id, 0))
+        inserted: int = await self._submit(insert, rooms)
         self.appended += inserted
         return inserted
 

@@ -112,6 +112,19 @@ class TailCache:
             return None
         return room.seqs[-1] if room.seqs else room.floor
 
+    def track(self, room_id: int, floor: int) -> None:
+        """Start caching a room from its next committed row (``floor``: its last published seq)
+        without reading anything: the store calls it when a room is written, so the rows of
+        every collected room are in memory for the analytics fold before anyone polls it. If a
+        batch of the room was already in flight, the store's ``drop`` undoes this (its rows
+        were not captured) and the next write tracks it again."""
+        if room_id in self._rooms:
+            return
+        self._rooms[room_id] = _Room(floor)
+        while len(self._rooms) > self.max_rooms:
+            self._rooms.popitem(last=False)
+        self.cached = frozenset(self._rooms)
+
     def install(self, room_id: int, rows: list[StoredMessage], published: int) -> None:
         """Cache ``rows`` (the room's latest, ascending, read in one snapshot) unless rows were
         published since that snapshot (``published`` > the last fetched seq)."""
