@@ -153,3 +153,22 @@ async def test_outage_longer_than_replay_is_a_gap() -> None:
             str([seqs[m] for m in missing][-30:]),
             run.gaps,
         )
+
+
+async def test_every_frame_is_acked() -> None:
+    """The ack written straight to the transport (push._write_now) reaches the server: its
+    acked position follows the position it sent, and it counted one ack per frame."""
+    config = SimConfig(seed=6, rate=RATE, heartbeat_timeout=30.0)
+    async with SimServer(config) as sim:
+        room = Room(DEFAULT_WEB_RID, upstream=sim.base_url, options=FAST, backoff=fast_backoff())
+        run = Run()
+        async with room, collecting(room, run):
+            assert await wait_for(lambda: len(run.events) >= 2 * RATE, 10.0), room.status()
+
+            def caught_up() -> bool:
+                conns = sim.connections(DEFAULT_WEB_RID)
+                return bool(conns) and 0 < conns[0]["acked_position"] == conns[0]["position"]
+
+            assert await wait_for(caught_up, 5.0), sim.connections(DEFAULT_WEB_RID)
+            conn = sim.connections(DEFAULT_WEB_RID)[0]
+            assert sim.stats()["acks_received"] >= conn["frames"] - 1 > 0

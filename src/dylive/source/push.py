@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.protocol import State
 
 from dylive.errors import HandshakeRefused, UpstreamError
 from dylive.source import urls
@@ -128,11 +129,31 @@ async def _heartbeat(ws: ClientConnection, session: PushSession, every: float | 
         await ws.send(session.heartbeat())
 
 
+def _write_now(ws: ClientConnection, data: bytes) -> bool:
+    """Write one binary frame at once when the connection is open, not paused by flow control
+    and not in the middle of a fragmented message; False: the caller uses ``send()``.
+
+    An ack is a few dozen bytes sent after every frame (2,000 a second at 500 rooms);
+    ``send()``'s async context manager around the same two steps (frame the message, write it
+    to the transport) was a quarter of the collector's CPU there."""
+    if (
+        ws.protocol.state is not State.OPEN
+        or ws.paused
+        or ws.send_in_progress is not None
+        or ws.transport.is_closing()
+    ):
+        return False
+    ws.protocol.send_binary(data)
+    ws.send_data()
+    return True
+
+
 async def _send_acks(ws: ClientConnection, session: PushSession) -> None:
     """Write the queued acks; a socket closing meanwhile must not lose the frame's messages."""
     try:
         for out in session.data_to_send():
-            await ws.send(out)
+            if not _write_now(ws, out):
+                await ws.send(out)
     except ConnectionClosed:
         log.debug("push: socket closed while acking")
 
