@@ -134,6 +134,9 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         self._lock = threading.Lock()
         self._last: dict[int, int] = {}  # room_id -> highest seq
         self._max_seq = 0
+        # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
+        self._known: dict[int, list[StoredMessage]] = {}
+        self._unknown: set[int] = set()
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._position_delay = position_delay
@@ -254,6 +257,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         conn = self._wconn
         assert conn is not None
         results: list[Any] = []
+        self._known, self._unknown = {}, set()
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
@@ -285,6 +289,23 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         self.batches += 1
         return results, commit
 
+    def _remember(
+        self, conn: sqlite3.Connection, records: Sequence[Record], stored_at: int
+    ) -> None:
+        """Writer thread: the StoredMessages an append just inserted, for :meth:`_new_rows`
+        (called last in the op: an op that fails never gets here)."""
+        first = conn.execute("SELECT last_insert_rowid()").fetchone()[0] - len(records) + 1
+        known = self._known
+        for i, r in enumerate(records):
+            row = StoredMessage(
+                first + i, r.room_id, r.msg_id, r.method, r.created_at, stored_at, r.rendered
+            )
+            rows = known.get(r.room_id)
+            if rows is None:
+                known[r.room_id] = [row]
+            else:
+                rows.append(row)
+
     def _new_rows(self, conn: sqlite3.Connection, rows: list[tuple[int, int]]) -> _Commit:
         """The batch's new rows of the rooms the tail cache holds (read before COMMIT,
         published only after it)."""
@@ -293,12 +314,23 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         covered = frozenset(r for r in last if r in cached)
         if not covered:
             return _Commit(last, [], covered)
-        marks = ",".join("?" * len(covered))
-        new = conn.execute(
-            f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? AND room_id IN ({marks}) ORDER BY seq",
-            (self._max_seq, *(to_signed(r) for r in covered)),
-        ).fetchall()
-        return _Commit(last, [message_from_row(row) for row in new], covered)
+        out: list[StoredMessage] = []
+        select: list[int] = []
+        for room_id in covered:  # rows the batch's appends built themselves (see append)
+            known = self._known.get(room_id)
+            if room_id in self._unknown or not known or known[-1].seq != last[room_id]:
+                select.append(room_id)
+            else:
+                out.extend(known)
+        if select:
+            marks = ",".join("?" * len(select))
+            new = conn.execute(
+                f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? AND room_id IN ({marks})"
+                " ORDER BY seq",
+                (self._max_seq, *(to_signed(r) for r in select)),
+            ).fetchall()
+            out.extend(message_from_row(row) for row in new)
+        return _Commit(last, out, covered)
 
     def _finish(self, batch: list[_Op], results: list[Any]) -> None:
         self._version = None  # this store committed: read data_version again
@@ -384,6 +416,11 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     pos,
                 )
+            if inserted == len(records):  # no duplicate: consecutive seqs (AUTOINCREMENT,
+                if records:  # one writer), so the tail cache needs no SELECT of them
+                    self._remember(conn, records, stored_at)
+            else:
+                self._unknown.update(r.room_id for r in records)
             return inserted
 
         rooms = tuple({r.room_id for r in records})
