@@ -447,13 +447,15 @@ class Ingest:
     async def _retry(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
         """``op()``, retried with capped backoff while it fails transiently."""
         t = self.tuning
-        backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
-        while True:
+        backoff: Backoff | None = None  # built on the first failure (it seeds an RNG from
+        while True:  # os.urandom: 4 % of the event loop when built for every stored batch)
             try:
                 result = await op()
             except StoreError as exc:
                 if not exc.transient:
                     raise
+                if backoff is None:
+                    backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
                 self.state.retries += 1
                 self.state.fail(f"cannot {what}: {exc}")
                 self.hooks.on_retry(self.state.room_id)
@@ -467,7 +469,7 @@ class Ingest:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if backoff.attempt:
+            if backoff is not None and backoff.attempt:
                 self.state.error = ""
                 log.info("room %s: %s works again", self.state.room_id, what)
             return result
