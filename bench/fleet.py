@@ -326,6 +326,11 @@ def report(run: Run, before: dict[str, int], took: float | None, exact: Any) -> 
     print(f"  takeover: {took:.1f} s" if took is not None else "  takeover: not complete")
     print(f"  exactness: {lost} lost, {dup} duplicated of {checked} messages checked")
     stored_ms = stored_at(run.db)
+    collect = sorted((stored_ms[m] - created[m]) / 1000 for m in stored_ms if m in created)
+    print(
+        f"  emit→store (upstream, collector, writer queue): p50 {pct(collect, 0.5) * 1000:.0f} ms,"
+        f" p99 {pct(collect, 0.99) * 1000:.0f} ms over {len(collect)} stored messages"
+    )
     for label, via in (("through a non-owner", False), ("through the owner", True)):
         lat = sorted(
             t - created[m] / 1000 for m, t, o in run.delivered if o is via and m in created

@@ -436,7 +436,8 @@ class PostgresStore(PostgresDelivery, EventStore):
     async def _fetch(
         self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Rows of a read; retried once on a fresh connection if the pooled one was dead."""
+        """Rows of a read; retried once on a fresh connection if the pooled one was dead.
+        ``binary``: results in binary format (row reads with bytea: no hex on either side)."""
         for attempt in (1, 2):
             try:
                 async with self._pool.connection() as conn:
@@ -487,6 +488,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             f"SELECT {_EVENT_COLS} FROM events WHERE room_id = ANY(%s) AND seq > %s"
             " ORDER BY seq LIMIT %s",
             ([to_signed(r) for r in rooms], after_seq, limit),
+            binary=True,
         )
         return [message_from_row(row) for row in rows]
 
@@ -536,6 +538,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             rows = await self._fetch(
                 f"SELECT {_EVENT_COLS} FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT %s",
                 (to_signed(room_id), self.tail.size),
+                binary=True,
             )
             self.tail.install(room_id, [message_from_row(row) for row in reversed(rows)])
         return page
@@ -583,7 +586,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             " ORDER BY seq LIMIT %s"
         )
         for _ in range(20):
-            rows = await self._fetch(query, (to_signed(room_id), last, chunk))
+            rows = await self._fetch(query, (to_signed(room_id), last, chunk), binary=True)
             for row in rows:
                 last = row[0]
                 if methods is None or row[3] in methods:
@@ -648,6 +651,7 @@ class PostgresStore(PostgresDelivery, EventStore):
             "SELECT seq, msg_id, method, raw FROM events WHERE room_id = %s AND seq > %s"
             " AND method = ANY(%s) ORDER BY seq",
             (to_signed(room_id), after_seq, list(methods)),
+            binary=True,
         )
         return [(seq, to_unsigned(msg_id), method, bytes(raw)) for seq, msg_id, method, raw in rows]
 
@@ -655,7 +659,7 @@ class PostgresStore(PostgresDelivery, EventStore):
         self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
     ) -> list[RawRow]:
         sql = ses.SCAN_RENDERED if rendered else ses.SCAN
-        rows = await self._fetch(sql, (to_signed(room_id), after_seq, limit))
+        rows = await self._fetch(sql, (to_signed(room_id), after_seq, limit), binary=True)
         return [ses.raw_row(row) for row in rows]
 
     async def prune(self, older_than_ms: int) -> int:
