@@ -131,3 +131,39 @@ async def waiting_on_advisory_lock(url: str, pid: int) -> bool:
         )
         row = await cur.fetchone()
     return bool(row and row[0])
+
+
+async def test_a_writers_lease_lock_stops_takeovers_not_renewals(pg_url: str) -> None:
+    """A transaction holding a lease row as the writer does (``FOR KEY SHARE``): a renewal of
+    that lease (expiry and stats) goes through at once, a takeover (owner and epoch) waits."""
+    async with PostgresStore(pg_url):
+        set_lease(pg_url, A, "n1", 1)
+    writer = await psycopg.AsyncConnection.connect(pg_url)
+    other = await psycopg.AsyncConnection.connect(pg_url)
+    try:
+        await writer.execute(
+            "SELECT 1 FROM fleet_rooms WHERE room_id = %s FOR KEY SHARE", (to_signed(A),)
+        )
+        await other.execute("SET lock_timeout = '3s'")
+        await other.execute(  # the renewal's own statement shape: no wait
+            "WITH locked AS (SELECT room_id FROM fleet_rooms WHERE room_id = %s"
+            " FOR NO KEY UPDATE)"
+            " UPDATE fleet_rooms SET expires_at = expires_at + 1000, lag_ms = 5, rate = 1"
+            " WHERE room_id IN (SELECT room_id FROM locked)",
+            (to_signed(A),),
+        )
+        await other.commit()
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            await other.execute(
+                "UPDATE fleet_rooms SET owner = 'n2', epoch = epoch + 1 WHERE room_id = %s",
+                (to_signed(A),),
+            )
+        await other.rollback()
+        with pytest.raises(psycopg.errors.LockNotAvailable):  # a release waits too
+            await other.execute(
+                "UPDATE fleet_rooms SET owner = '' WHERE room_id = %s", (to_signed(A),)
+            )
+        await other.rollback()
+    finally:
+        await writer.close()
+        await other.close()

@@ -10,8 +10,10 @@ Tables (migration step 2 of :mod:`dylive.store.migrations`):
 
 Leases are claimed with ``SELECT … FOR UPDATE SKIP LOCKED``: several nodes claiming at once each
 get different rows without waiting for each other, and a row being claimed, renewed or written
-under (the store's fencing check holds ``FOR SHARE`` on it) is skipped, not waited for. Every
-claim increments ``epoch``; the store refuses writes carrying an older epoch.
+under (the store's fencing check holds ``FOR KEY SHARE`` on it) is skipped, not waited for.
+Every claim increments ``epoch``; the store refuses writes carrying an older epoch. Renewals
+lock ``FOR NO KEY UPDATE`` and change no key column (``owner``/``epoch`` are in a unique index):
+they never wait for a writer's transaction, nor a writer for them.
 """
 
 from __future__ import annotations
@@ -92,8 +94,8 @@ FROM c WHERE f.room_id = c.room_id
 RETURNING f.room_id, f.ident, f.epoch
 """
 _RENEW = f"""
-WITH locked AS (  -- in room order, as the store's writers lock them: no deadlock
-    SELECT room_id FROM fleet_rooms WHERE room_id = ANY(%s) ORDER BY room_id FOR UPDATE
+WITH locked AS (  -- in room order; compatible with the writers' FOR KEY SHARE
+    SELECT room_id FROM fleet_rooms WHERE room_id = ANY(%s) ORDER BY room_id FOR NO KEY UPDATE
 )
 UPDATE fleet_rooms f SET expires_at = {NOW} + %s, lag_ms = u.lag, rate = u.rate,
     stored = u.stored, error = u.err, updated_at = {NOW}

@@ -359,6 +359,13 @@ POSTGRES: tuple[str, ...] = (
         note TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 8: a lease's owner and epoch are key columns of fleet_rooms (a unique index holds them):
+    # writers share-lock their lease rows FOR KEY SHARE, which a takeover or release (changing
+    # owner/epoch: a key update, FOR UPDATE) waits for, but a renewal (expiry and stats only:
+    # FOR NO KEY UPDATE) does not
+    """
+    CREATE UNIQUE INDEX fleet_rooms_lease ON fleet_rooms (room_id, owner, epoch);
+    """,
 )
 
 #: 64-bit unsigned ids (msg_id, room_id) are stored as signed BIGINT.

@@ -5,12 +5,14 @@ the room's upstream position, the lease fence) are not run one by one (three rou
 but combined into *rounds*, and each round is one ``INSERT … SELECT FROM unnest(…)`` statement
 with everything in it:
 
-- **Fencing.** The lease rows of the round's fenced rooms are share-locked (``FOR SHARE``, in
-  room order, as the fleet's renewal locks them ``FOR UPDATE``: no deadlock) and compared with
-  each append's ``Fence(node, epoch)``; an append whose fence does not match inserts nothing and
-  is answered :class:`~dylive.errors.LeaseLost` while the others go on. The rows stay locked
-  until the transaction ends, so a takeover (an ``UPDATE`` of the row) commits either before the
-  check or after the batch, never in between.
+- **Fencing.** The lease rows of the round's fenced rooms are share-locked (``FOR KEY SHARE``,
+  in room order) and compared with each append's ``Fence(node, epoch)``; an append whose fence
+  does not match inserts nothing and is answered :class:`~dylive.errors.LeaseLost` while the
+  others go on. The rows stay locked until the transaction ends. ``owner`` and ``epoch`` are
+  key columns (a unique index holds them), so a takeover or release — an ``UPDATE`` of them,
+  which takes ``FOR UPDATE`` — commits either before the check or after the batch, never in
+  between; a renewal updates only non-key columns (``FOR NO KEY UPDATE``) and neither waits for
+  the writers nor makes them wait.
 - **Positions.** The upstream position of each accepted append is upserted in the same
   statement, so a stored batch and its resume point commit together.
 - **Notifications.** ``pg_notify(<channel>, '<room>:<max seq>')`` once per room.
@@ -49,7 +51,9 @@ Conn = psycopg.AsyncConnection[Any]
 
 _LOCK = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k"
 
-_LOCK_LEASES = "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%b) ORDER BY room_id FOR SHARE"
+_LOCK_LEASES = (
+    "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%b) ORDER BY room_id FOR KEY SHARE"
+)
 
 _ROUND = """
 WITH src AS MATERIALIZED (
@@ -61,7 +65,7 @@ WITH src AS MATERIALIZED (
         %(f_epoch)b::int8[]) AS f(op, room, node, epoch)
 ), lease AS MATERIALIZED (
     SELECT room_id, owner, epoch FROM fleet_rooms
-    WHERE room_id = ANY(%(f_room)b::int8[]) ORDER BY room_id FOR SHARE
+    WHERE room_id = ANY(%(f_room)b::int8[]) ORDER BY room_id FOR KEY SHARE
 ), refused AS MATERIALIZED (
     SELECT f.op FROM fence f LEFT JOIN lease l ON l.room_id = f.room
     WHERE l.room_id IS NULL OR l.owner <> f.node OR l.epoch <> f.epoch
@@ -139,7 +143,8 @@ def schema_salt(schema: str) -> int:
 async def lock_rooms(conn: Conn, appends: Sequence[Append]) -> None:
     """Take the per-room ordering locks of ``appends`` (sorted keys: no deadlock between
     transactions), and when the appends need more than one round, share-lock every fenced
-    lease row up front in room order (each round's own ``FOR SHARE`` then finds them held)."""
+    lease row up front in room order (each round's own ``FOR KEY SHARE`` then finds them
+    held)."""
     rooms = {r for a in appends if a.records for r in a.rooms}
     if rooms:
         salt = appends[0].salt
