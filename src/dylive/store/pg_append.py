@@ -51,9 +51,7 @@ Conn = psycopg.AsyncConnection[Any]
 
 _LOCK = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k"
 
-_LOCK_LEASES = (
-    "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%b) ORDER BY room_id FOR KEY SHARE"
-)
+_LOCK_LEASES = "SELECT 1 FROM fleet_rooms WHERE room_id = ANY(%b) ORDER BY room_id FOR KEY SHARE"
 
 _ROUND = """
 WITH src AS MATERIALIZED (
