@@ -7,7 +7,8 @@ sharing one database:
   commits: ``synchronous_commit`` as the server sets it, ``on`` by default). The appends of a
   batch are combined: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` statement
   checks the fences, inserts the records, stores the upstream positions and notifies
-  (:mod:`~dylive.store.pg_append`); a batch of appends only costs two round trips (pipeline).
+  (:mod:`~dylive.store.pg_append`): four round trips per batch (BEGIN, ordering locks, the
+  statement, COMMIT), whatever the number of rooms and messages.
 - ``seq`` is a ``BIGSERIAL``. Transactions that insert messages first take a transaction-level
   advisory lock per room they write, so within a room seq values become visible in commit
   order across processes and a keyset reader (``seq > ?``) never skips a row that commits
@@ -32,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -410,10 +411,10 @@ class PostgresStore(PostgresDelivery, EventStore):
             self._wconn = await self._connect_writer()
         conn = self._wconn
         appends = [op.fn for op in batch if isinstance(op.fn, Append)]
-        # a batch of appends only: BEGIN, the ordering locks and the inserts go in one round
-        # trip, COMMIT in a second (other ops may read a rowcount: no pipeline for them)
-        pipelined = len(appends) == len(batch)
-        async with conn.pipeline() if pipelined else nullcontext(), conn.transaction():
+        # No pipeline mode: the server arms idle_in_transaction_session_timeout only when it
+        # has answered a Sync, and a pipeline's statements run before theirs arrives: a node
+        # SIGSTOPped in between kept its lease rows locked for good (takeover never came).
+        async with conn.transaction():
             if appends:
                 await lock_rooms(conn, appends)
             answers: dict[int, Any] = {}
