@@ -16,7 +16,8 @@
     of the service, the simulator and the pollers (share of one core over the measured window),
     service RSS. ``--rooms 50,100,200,500`` runs one step per count and prints a table.
 
-Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--profile DIR]``
+Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--h11]
+[--profile DIR]`` (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
 (default: all). ``--profile DIR`` attaches py-spy (dev extra) to the service while it is measured
 and prints where the samples were (self and inclusive shares per function).
 (c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
@@ -110,7 +111,10 @@ async def bare(request):
     return Response(body, media_type="application/json")
 app = create_app(ServiceConfig(db=db, upstream="http://127.0.0.1:9", ranklist=False))
 app.router.routes.append(Route("/bare", bare))
-app.direct["/bare-direct"] = bare  # dispatched as the chat endpoint is
+if hasattr(app, "direct"):  # dispatched as the chat endpoint is (a tree before App: a route)
+    app.direct["/bare-direct"] = bare
+else:
+    app.router.routes.insert(0, Route("/bare-direct", bare))
 config = uvicorn.Config(
     app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
     http=runtime.http_name(),
@@ -168,7 +172,9 @@ async def chat_vs_bare(
     postgres: str = "",
 ) -> tuple[float, float]:
     """Rounds of bare / live / history / bare ...: each chat ratio is taken against the mean of
-    the bare figures measured just before and just after it (machine noise hits both).
+    the bare figures measured just before and just after it (machine noise hits both). The
+    service's CPU time per request is printed too: unlike rates, it does not depend on how
+    much of a core the service got on a loaded machine.
 
     With ``postgres`` (an admin URL) the store is a fresh PostgreSQL database (dropped after),
     served by a one-node fleet."""
@@ -229,16 +235,25 @@ async def _chat_vs_bare(
         proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
         await wait_listening(port, proc)
         await load(port, live, 1.0)  # warm up
-        direct = [await load(port, [["/bare-direct"]] * pollers, seconds)]
-        bare = [await load(port, [["/bare"]] * pollers, seconds)]
+        cpu: dict[str, list[float]] = {}  # the service's CPU time per request (us), by phase
+
+        async def measured(name: str, paths: list[list[str]]) -> float:
+            used = cpu_seconds(proc.pid)
+            rate = await load(port, paths, seconds)
+            used = cpu_seconds(proc.pid) - used
+            cpu.setdefault(name, []).append(used / max(1.0, rate * seconds) * 1e6)
+            return rate
+
+        direct = [await measured("bare direct", [["/bare-direct"]] * pollers)]
+        bare = [await measured("bare", [["/bare"]] * pollers)]
         chat: dict[str, list[float]] = {"live": [], "history": []}
         for r in range(rounds):
             for name, paths in (("live", live), ("history", history)):
                 spy = attach(proc.pid, f"{profile}/b-{name}.txt") if profile and not r else None
-                chat[name].append(await load(port, paths, seconds))
+                chat[name].append(await measured(name, paths))
                 detach(spy)
-            bare.append(await load(port, [["/bare"]] * pollers, seconds))
-        direct.append(await load(port, [["/bare-direct"]] * pollers, seconds))
+            bare.append(await measured("bare", [["/bare"]] * pollers))
+        direct.append(await measured("bare direct", [["/bare-direct"]] * pollers))
     finally:
         stop(proc)
     ratios = {
@@ -264,6 +279,16 @@ async def _chat_vs_bare(
         f"    bare dispatched as chat is (before, after the rounds): req/s"
         f" {', '.join(f'{x:,.0f}' for x in direct)}; median chat ratio to their mean:"
         + "".join(f" {n} {statistics.median(xs) / ref:.2f}" for n, xs in chat.items())
+    )
+    # CPU time per request does not depend on how much of a core the service got (load)
+    med = {name: statistics.median(xs) for name, xs in cpu.items()}
+    print(
+        "    service CPU per request (median us): "
+        + ", ".join(f"{name} {us:.0f}" for name, us in med.items())
+        + "; bare / chat CPU:"
+        + "".join(f" {n} {med['bare'] / med[n]:.2f}" for n in chat)
+        + "; bare direct / chat CPU:"
+        + "".join(f" {n} {med['bare direct'] / med[n]:.2f}" for n in chat)
     )
     if profile:
         for name in chat:
@@ -498,13 +523,26 @@ async def main(args: argparse.Namespace) -> None:
             await ingest(str(Path(tmp) / "a1.sqlite3"), 200_000, "NORMAL")
             await ingest(str(Path(tmp) / "a2.sqlite3"), 100_000, "FULL")
         if "b" in parts:
-            await chat_vs_bare(
-                tmp,
-                seconds=args.b_seconds,
-                rounds=args.rounds,
-                profile=profile,
-                postgres=args.postgres,
-            )
+            # the default stack, then (--h11) the pure-Python one: asyncio loop, h11 parser
+            stacks = [{}, {"DYLIVE_LOOP": "asyncio", "DYLIVE_HTTP": "h11"}] if args.h11 else [{}]
+            for n, stack in enumerate(stacks):
+                saved = {k: os.environ.get(k) for k in stack}
+                os.environ.update(stack)  # the service child inherits it
+                try:
+                    (Path(tmp) / f"b{n}").mkdir()
+                    await chat_vs_bare(
+                        str(Path(tmp) / f"b{n}"),
+                        seconds=args.b_seconds,
+                        rounds=args.rounds,
+                        profile=profile,
+                        postgres=args.postgres,
+                    )
+                finally:
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
         if "c" in parts:
             figs = [
                 await run_e2e(tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=profile)
@@ -528,6 +566,11 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
     parser.add_argument("--b-seconds", type=float, default=3.0, help="(b) seconds per phase")
     parser.add_argument("--rounds", type=int, default=3, help="(b) rounds")
+    parser.add_argument(
+        "--h11",
+        action="store_true",
+        help="(b) also on the pure-Python stack (DYLIVE_LOOP=asyncio DYLIVE_HTTP=h11)",
+    )
     parser.add_argument(
         "--postgres",
         default="",

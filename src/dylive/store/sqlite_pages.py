@@ -116,7 +116,7 @@ class PageScan:
 _JOINED_SQL = (
     "SELECT count(*), max(seq), msg_id, ok, sum(ok),"
     " CAST(group_concat(CASE WHEN ok THEN rendered END, ',') AS BLOB)"
-    " FROM (SELECT seq, msg_id, method, rendered, {ok} AS ok FROM events"
+    " FROM (SELECT seq, msg_id, rendered, {ok} AS ok FROM events"
     " WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?)"
 )
 # when some of those rows were not wanted: their methods, and the last wanted row's msg_id
