@@ -64,6 +64,8 @@ class Subscription(Protocol):
 class Hub(Protocol):
     def subscribe(self, room_id: int, limit: int | None = None) -> Subscription: ...
 
+    async def started(self, room_id: int) -> None: ...
+
     def unsubscribe(self, sub: Any) -> None: ...
 
 
@@ -230,6 +232,7 @@ class FeedSession:
         ):  # re-attach when the queue overflowed during a catch-up (not the client's fault)
             sub = self.hub.subscribe(self.room_id, self.queue_size)
             try:
+                await self.hub.started(self.room_id)  # then catching up leaves no gap
                 await self._catch_up()
                 if sub.overflowed:
                     continue

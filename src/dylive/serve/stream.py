@@ -114,6 +114,7 @@ class _Channel:
     likes_total: int = 0
     task: asyncio.Task[None] | None = None
     seeded: asyncio.Event = field(default_factory=asyncio.Event)  # counters known from the store
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # ``published`` is set
 
     def observe(self, messages: Sequence[StoredMessage]) -> None:
         """Track the viewer count and the likes total from the messages that carry them."""
@@ -202,7 +203,10 @@ class StreamHub:
 
     # -- the pump -----------------------------------------------------------------------------
     async def _pump(self, channel: _Channel) -> None:
-        channel.published = await self.store.last_seq(channel.room_id)
+        try:
+            channel.published = await self.store.last_seq(channel.room_id)
+        finally:
+            channel.started.set()
         with contextlib.suppress(StoreError):
             await self._seed(channel)
         channel.seeded.set()
@@ -226,6 +230,17 @@ class StreamHub:
             start = await self.store.backlog_start(channel.room_id, 1, only)
             page = await self.store.read(channel.room_id, start, 1, only)
             channel.observe(page.messages)
+
+    async def started(self, room_id: int, within: float = 5.0) -> None:
+        """Wait (at most ``within`` s) until the room's pump knows the seq it publishes after. A
+        subscriber that catches up from the store only then misses no row: the pump publishes
+        every row after that seq, and the catch-up reads up to at least it. (Reading first, the
+        pump could start after rows committed since the read and publish none of them.)"""
+        channel = self._channels.get(room_id)
+        if channel is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(within):
+                    await channel.started.wait()
 
     async def seeded(self, room_id: int, within: float) -> None:
         """Wait (at most ``within`` s) until the room's counters are read from the store."""
