@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from dylive.store import JoinedPage, Page, Record, SQLiteStore
+from dylive.store import JoinedPage, Page, Record, SQLiteStore, UpstreamPosition
 from dylive.store.migrations import to_signed
 from dylive.store.sqlite import _read_page
 
@@ -44,7 +44,14 @@ async def test_tail_pages_equal_sql_pages(tmp_path: Path) -> None:
             msg += len(batch)
             if batch and rnd.random() < 0.3:  # a re-sent message: the batch has a duplicate
                 batch.insert(rnd.randrange(len(batch)), rec(rnd.randrange(1, msg)))
-            await asyncio.gather(cached.append(batch), cached.read(ROOM, 150, 5))
+            more = [rec(msg + i) for i in range(rnd.randint(0, 3))]  # a second writer
+            msg += len(more)
+            position = UpstreamPosition(ROOM, "push", f"c{msg}", f"e{msg}", "", msg)
+            await asyncio.gather(  # one writer batch: an append with its position, another
+                cached.append(batch, position=position if rnd.random() < 0.7 else None),
+                cached.append(more),
+                cached.read(ROOM, 150, 5),
+            )
             last = await cached.last_seq(ROOM)
             for after in (last - 1, last - 7, last - 40, last - 63):
                 for methods in (None, CHAT_GIFT, frozenset({"WebcastGiftMessage"})):

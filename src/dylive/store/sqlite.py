@@ -289,12 +289,10 @@ class SQLiteStore(SQLiteDelivery, EventStore):
         self.batches += 1
         return results, commit
 
-    def _remember(
-        self, conn: sqlite3.Connection, records: Sequence[Record], stored_at: int
-    ) -> None:
-        """Writer thread: the StoredMessages an append just inserted, for :meth:`_new_rows`
-        (called last in the op: an op that fails never gets here)."""
-        first = conn.execute("SELECT last_insert_rowid()").fetchone()[0] - len(records) + 1
+    def _remember(self, records: Sequence[Record], newest: int, stored_at: int) -> None:
+        """Writer thread: the StoredMessages an append just inserted (``newest``: the seq of its
+        last row), for :meth:`_new_rows` (called last in the op: a failed op never gets here)."""
+        first = newest - len(records) + 1
         known = self._known
         for i, r in enumerate(records):
             row = StoredMessage(
@@ -410,6 +408,8 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                 rows,
             )
             inserted = conn.total_changes - before
+            # read now: the position's INSERT below moves last_insert_rowid() to its own row
+            newest = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             if pos is not None:
                 conn.execute(
                     f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS})"
@@ -418,7 +418,7 @@ class SQLiteStore(SQLiteDelivery, EventStore):
                 )
             if inserted == len(records):  # no duplicate: consecutive seqs (AUTOINCREMENT,
                 if records:  # one writer), so the tail cache needs no SELECT of them
-                    self._remember(conn, records, stored_at)
+                    self._remember(records, newest, stored_at)
             else:
                 self._unknown.update(r.room_id for r in records)
             return inserted
