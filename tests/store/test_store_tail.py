@@ -148,3 +148,31 @@ async def test_sparse_filter_scans_in_growing_chunks(tmp_path: Path) -> None:
         page = await store.read(ROOM, 0, 5, frozenset({METHODS[1]}))
         assert [m.msg_id for m in page.messages] == [300, 600, 900, 1200, 1500]
         assert page.ignored == [METHODS[0]] and page.last_seq == page.messages[-1].seq
+
+
+async def test_tail_bytes_are_bounded_and_pages_stay_exact(tmp_path: Path) -> None:
+    """With many rooms each keeps its share of ``max_bytes`` (at least MIN_ROWS rows); the rows
+    above a room's floor are still all there, so pages equal SQL's."""
+    path = tmp_path / "t.db"
+    budget = 200_000
+    conn = sqlite3.connect(path)
+    async with SQLiteStore(path, tail_size=256) as store:
+        store.tail.max_bytes = budget
+        rooms = list(range(1, 21))
+        for step in range(12):
+            await asyncio.gather(
+                *(store.append([rec(step * 100 + i, room) for i in range(20)]) for room in rooms)
+            )
+        tail = store.tail
+        assert set(rooms) <= tail.cached
+        assert tail.nbytes == sum(len(b) for r in tail._rooms.values() for b in r.bodies)
+        assert tail.nbytes <= budget + len(rooms) * tail.MIN_ROWS * 200  # shares + the minimum
+        for room in rooms:
+            kept = tail._rooms[room]
+            assert tail.MIN_ROWS <= len(kept.rows) < 240  # trimmed below all it was sent
+            last = await store.last_seq(room)
+            for after in (kept.floor, last - 3, kept.floor - 1, 0):
+                got = await store.read(room, after, 50)
+                want = _read_page(conn, to_signed(room), after, 50, None)
+                assert shape(got) == shape(want), (room, after)
+    conn.close()

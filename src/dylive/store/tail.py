@@ -25,14 +25,23 @@ class _Room:
     methods: list[str] = field(default_factory=list)
     rows: list[StoredMessage] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)  # rows' rendered JSON: joined in slices
+    nbytes: int = 0  # sum of len(bodies)
 
 
 class TailCache:
-    """``TailCache(size, rooms)``: up to ``size`` messages for each of up to ``rooms`` rooms."""
+    """``TailCache(size, rooms, max_bytes)``: up to ``size`` messages for each of up to ``rooms``
+    rooms, and about ``max_bytes`` of rendered JSON in all: with many rooms each keeps its share
+    (at least ``MIN_ROWS`` rows), so memory stays bounded as rooms are added (500 rooms of
+    ~2 KB messages at 256 rows each would hold ~300 MB) while a live poller's page still comes
+    from memory."""
 
-    def __init__(self, size: int = 256, rooms: int = 1024) -> None:
+    MIN_ROWS = 16
+
+    def __init__(self, size: int = 256, rooms: int = 1024, max_bytes: int = 64 << 20) -> None:
         self.size = size
         self.max_rooms = rooms
+        self.max_bytes = max_bytes
+        self.nbytes = 0
         self._rooms: OrderedDict[int, _Room] = OrderedDict()
         self.cached: frozenset[int] = frozenset()  # read by the writer thread (atomic swap)
         self.hits = 0
@@ -121,9 +130,7 @@ class TailCache:
         if room_id in self._rooms:
             return
         self._rooms[room_id] = _Room(floor)
-        while len(self._rooms) > self.max_rooms:
-            self._rooms.popitem(last=False)
-        self.cached = frozenset(self._rooms)
+        self._evict()
 
     def install(self, room_id: int, rows: list[StoredMessage], published: int) -> None:
         """Cache ``rows`` (the room's latest, ascending, read in one snapshot) unless rows were
@@ -131,16 +138,40 @@ class TailCache:
         if room_id in self._rooms or not rows or rows[-1].seq < published:
             return
         floor = rows[0].seq - 1 if len(rows) >= self.size else 0
-        self._rooms[room_id] = _Room(
+        bodies = [r.rendered for r in rows]
+        room = self._rooms[room_id] = _Room(
             floor,
             [r.seq for r in rows],
             [r.method for r in rows],
             list(rows),
-            [r.rendered for r in rows],
+            bodies,
+            sum(map(len, bodies)),
         )
+        self.nbytes += room.nbytes
+        self._fit(room)
+        self._evict()
+
+    def _evict(self) -> None:
         while len(self._rooms) > self.max_rooms:
-            self._rooms.popitem(last=False)
+            _, room = self._rooms.popitem(last=False)
+            self.nbytes -= room.nbytes
         self.cached = frozenset(self._rooms)
+
+    def _fit(self, room: _Room) -> None:
+        """Trim the room's oldest rows to ``size`` rows and to its share of ``max_bytes``
+        (keeping ``MIN_ROWS``); ``floor`` follows, so every row above it stays cached."""
+        n = len(room.rows)
+        drop = max(0, n - self.size)
+        freed = sum(map(len, room.bodies[:drop]))
+        share = self.max_bytes // max(1, len(self._rooms))
+        while room.nbytes - freed > share and drop < n - self.MIN_ROWS:
+            freed += len(room.bodies[drop])
+            drop += 1
+        if drop:
+            room.floor = room.seqs[drop] - 1
+            del room.seqs[:drop], room.methods[:drop], room.rows[:drop], room.bodies[:drop]
+            room.nbytes -= freed
+            self.nbytes -= freed
 
     def extend(self, rows: Iterable[StoredMessage], covered: frozenset[int]) -> None:
         """Append committed rows (ascending seq) of the rooms in ``covered`` (the rooms whose
@@ -153,21 +184,25 @@ class TailCache:
             room.methods.append(row.method)
             room.rows.append(row)
             room.bodies.append(row.rendered)
+            room.nbytes += len(row.rendered)
+            self.nbytes += len(row.rendered)
         for room_id in covered:
             room = self._rooms.get(room_id)
-            if room is not None and len(room.rows) > self.size:
-                drop = len(room.rows) - self.size
-                room.floor = room.seqs[drop] - 1
-                del room.seqs[:drop], room.methods[:drop], room.rows[:drop], room.bodies[:drop]
+            if room is not None:
+                self._fit(room)
 
     def drop(self, room_ids: Iterable[int]) -> None:
         """Forget rooms whose new rows were not captured (the invariant cannot be kept)."""
         changed = False
         for room_id in room_ids:
-            changed |= self._rooms.pop(room_id, None) is not None
+            room = self._rooms.pop(room_id, None)
+            if room is not None:
+                self.nbytes -= room.nbytes
+                changed = True
         if changed:
             self.cached = frozenset(self._rooms)
 
     def clear(self) -> None:
         self._rooms.clear()
+        self.nbytes = 0
         self.cached = frozenset()
