@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from .base import Page, StoredMessage, TokenRecord
+from .base import JoinedPage, Page, StoredMessage, TokenRecord
 from .tail import TailCache
 
 log = logging.getLogger(__name__)
@@ -85,12 +85,22 @@ class SharedTail:
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
     ) -> Page | None:
         """The page from memory, or None (not cached, stale, or not listening)."""
+        return self.cache.page(room_id, after_seq, limit, methods) if self._fresh(room_id) else None
+
+    def joined(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> JoinedPage | None:
+        """:meth:`page` as the chat endpoint sends it (the cache's joined bodies), or None."""
+        if not self._fresh(room_id):
+            return None
+        return self.cache.joined(room_id, after_seq, limit, methods)
+
+    def _fresh(self, room_id: int) -> bool:
+        """The room is cached and holds everything other nodes are known to have committed."""
         if not self.listening:
-            return None
+            return False
         last = self.cache.last_seq(room_id)
-        if last is None or last < self.known.get(room_id, 0):
-            return None
-        return self.cache.page(room_id, after_seq, limit, methods)
+        return last is not None and last >= self.known.get(room_id, 0)
 
     def wants(self, room_id: int) -> bool:
         """Whether a read of ``room_id`` should also fetch its tail to cache it."""

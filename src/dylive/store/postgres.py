@@ -556,9 +556,9 @@ class PostgresStore(PostgresDelivery, EventStore):
         ``limit`` rows are not wanted, the keyset scan of :meth:`read`."""
         if limit <= 0:
             return JoinedPage(0, b"", after_seq)
-        cached = self.tail.page(room_id, after_seq, limit, methods)
-        if cached is not None:
-            return JoinedPage.of(cached)
+        joined = self.tail.joined(room_id, after_seq, limit, methods)
+        if joined is not None:
+            return joined
         if self.tail.wants(room_id):  # read() installs the room's tail
             return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
         args = {
