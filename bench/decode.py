@@ -25,8 +25,8 @@ from dylive.decode import decode, render
 from dylive.decode.decoders import DECODERS
 from dylive.decode.direct import render_direct
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage, encode_frame, encode_response
-from dylive.source.session import PushSession
+from dylive.wire.frames import RawMessage, encode_frame, encode_response
+from dylive.wire.session import PushSession
 
 ROOM = 6922580638159719176
 CHAT = [

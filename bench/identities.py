@@ -30,7 +30,7 @@ from dylive.identity.source import GuardOptions, PooledRoom
 from dylive.sim import SimConfig, SimServer
 from dylive.sim.defences import Defences
 from dylive.source.collector import CollectorOptions
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 from dylive.source.room import resolve_room
 from dylive.store import IdentityRecord
 

@@ -40,8 +40,8 @@ from dylive.analytics.parquet import export_parquet
 from dylive.decode import GiftLedger, decode, render
 from dylive.decode.events import GiftEvent
 from dylive.sim.offline import broadcast
-from dylive.source.frames import RawMessage
 from dylive.store import EventStore, Record, RoomRecord, open_store
+from dylive.wire.frames import RawMessage
 
 ADMIN_URL = os.environ.get("DYLIVE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ROOM_ID = 7439018246715328306

@@ -14,7 +14,7 @@ import itertools
 import time
 from collections.abc import Callable
 
-from dylive.source.signing import (
+from dylive.wire.signing import (
     a_bogus_v1,
     a_bogus_v2,
     abogus_v1,

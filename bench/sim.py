@@ -26,8 +26,8 @@ import httpx
 import websockets
 
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import HEARTBEAT_FRAME, build_ack, gunzip
-from dylive.source.signing import sign_push
+from dylive.wire.frames import HEARTBEAT_FRAME, build_ack, gunzip
+from dylive.wire.signing import sign_push
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -14,8 +14,8 @@ from dylive.sim import SimConfig, SimServer
 from dylive.sim import builders as b
 from dylive.sim.catalog import GIFTS_BY_ID
 from dylive.sim.users import user_pool
-from dylive.source.frames import RawMessage
 from dylive.store import Record, RoomRecord, open_store
+from dylive.wire.frames import RawMessage
 
 ROOM_ID = 7439018246715328306
 

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 from dylive.cli import main
 from dylive.decode import decode, render
 from dylive.sim.offline import broadcast
-from dylive.source.frames import RawMessage
 from dylive.store import Record, RoomRecord, open_store
+from dylive.wire.frames import RawMessage
 
 ROOM_ID = 7439018246715328306
 WEB_RID = "80017709309"

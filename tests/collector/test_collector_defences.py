@@ -15,9 +15,9 @@ from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.defences import Defences
 from dylive.source import urls
 from dylive.source.collector import Room
-from dylive.source.frames import encode_response, parse_response, push_servers_of
 from dylive.source.ranklist import ranklist_params
 from dylive.source.room import resolve_room
+from dylive.wire.frames import encode_response, parse_response, push_servers_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for

@@ -19,14 +19,14 @@ from dylive.errors import (
     SignatureRefused,
 )
 from dylive.source import urls
+from dylive.source.credentials import CookieError, Identity, load_cookie, merge_cookies, set_cookies
 from dylive.source.dedupe import Deduper
 from dylive.source.gaps import find_gap, log_position
-from dylive.source.identity import CookieError, Identity, load_cookie, merge_cookies, set_cookies
 from dylive.source.rate import RateMeter
 from dylive.source.reconnect import Backoff, Failure, StaleConnection, classify
 from dylive.source.room import info_from_enter, info_from_page, parse_ident
-from dylive.source.signing import signature_stub, verify_webcast_signature
 from dylive.source.transport import Delivery, Position
+from dylive.wire.signing import signature_stub, verify_webcast_signature
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0.0.0 Safari/537.36"
 

@@ -20,7 +20,7 @@ from dylive.errors import RoomNotLive, SignatureRefused
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.collector import Room
 from dylive.source.room import resolve_room
-from dylive.source.signing import V1Decoded, V2Decoded, decode_a_bogus, verify_signed_query
+from dylive.wire.signing import V1Decoded, V2Decoded, decode_a_bogus, verify_signed_query
 
 sys.path.insert(0, str(Path(__file__).parent))
 from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from dylive.decode import DecodeFailed, UnknownEvent, decode, render
-from dylive.source.frames import parse_response
+from dylive.wire.frames import parse_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "captures"

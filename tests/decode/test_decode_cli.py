@@ -11,7 +11,7 @@ import pytest
 
 from dylive.cli import main
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage, encode_frame, encode_response
+from dylive.wire.frames import RawMessage, encode_frame, encode_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 

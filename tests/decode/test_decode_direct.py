@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dylive.decode import decode, render
 from dylive.decode.direct import DIRECT, render_direct
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage, parse_response
+from dylive.wire.frames import RawMessage, parse_response
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 ROOM = 6922580638159719176

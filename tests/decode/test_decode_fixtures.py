@@ -17,8 +17,8 @@ from dylive.decode import (
 )
 from dylive.errors import PayloadTooLarge
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage, encode_frame, encode_response
-from dylive.source.session import PushSession
+from dylive.wire.frames import RawMessage, encode_frame, encode_response
+from dylive.wire.session import PushSession
 
 ROOM = 6922580638159719176
 T0 = 1611801897133

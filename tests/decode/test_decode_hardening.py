@@ -17,7 +17,7 @@ from dylive.decode import DecodeFailed, RoomRankEvent, decode, render
 from dylive.errors import FrameError, ProtocolError, ResponseError
 from dylive.numbers import I64_MAX
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import (
+from dylive.wire.frames import (
     MAX_MESSAGES,
     RawMessage,
     count_messages,
@@ -26,7 +26,7 @@ from dylive.source.frames import (
     parse_frame,
     parse_response,
 )
-from dylive.source.session import PushSession
+from dylive.wire.session import PushSession
 
 RANK = "WebcastRoomRankMessage"
 

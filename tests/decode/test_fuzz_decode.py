@@ -21,8 +21,8 @@ from dylive.decode import DECODERS, decode, render
 from dylive.decode.direct import render_direct
 from dylive.errors import ProtocolError
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage, encode_frame, parse_frame, parse_response
-from dylive.source.session import PushSession
+from dylive.wire.frames import RawMessage, encode_frame, parse_frame, parse_response
+from dylive.wire.session import PushSession
 
 CAPTURES = Path(__file__).resolve().parents[1] / "fixtures" / "captures"
 BODIES = [bytes.fromhex(p.read_text().strip()) for p in sorted(CAPTURES.glob("*.hex"))]

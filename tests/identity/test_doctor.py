@@ -11,7 +11,7 @@ import httpx
 from dylive.identity.doctor import Check, diagnose
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.defences import Defences
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 
 WATCH = 40.0
 

@@ -16,7 +16,7 @@ from dylive.identity.pool import IdentityPool, PoolOptions, mask_cookie
 from dylive.identity.source import GuardOptions, PooledRoom
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.defences import Defences
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 from dylive.source.room import resolve_room
 from dylive.store import IdentityRecord, SQLiteStore
 

@@ -24,7 +24,7 @@ from dylive.decode import GiftEvent, GiftLedger, decode
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
-from dylive.source.frames import RawMessage
+from dylive.wire.frames import RawMessage
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [

@@ -21,10 +21,10 @@ from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
 from dylive.serve.rooms import RoomManager
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
-from dylive.source.frames import RawMessage
 from dylive.source.room import RoomInfo
 from dylive.store import SQLiteStore
 from dylive.store.export import export_room
+from dylive.wire.frames import RawMessage
 
 CHAT = "/douyin/liveroom/chat"
 STREAM = f"/api/rooms/{DEFAULT_WEB_RID}/stream"

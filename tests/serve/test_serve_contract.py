@@ -177,7 +177,7 @@ async def test_chat_matches_contract_shape_and_exact_ids(live: Any) -> None:
             "internal_ext",
             "ignores",
         ]
-        # additive: the gift-visibility verdict of a room being collected (identity/coverage)
+        # additive: the gift-visibility verdict of a room being collected (source/coverage)
         assert list(data)[6:] in ([], ["coverage"])
         if "coverage" in data:
             assert data["coverage"]["gifts"] in ("unknown", "visible", "hidden")

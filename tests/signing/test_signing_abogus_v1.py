@@ -1,8 +1,8 @@
 import pytest
 
-from dylive.source.signing import a_bogus_v1, decode_a_bogus_v1
-from dylive.source.signing.abogus_v1 import check_hashes_v1
-from dylive.source.signing.primitives import S3, S4, rc4s, sm3, sm3sm3
+from dylive.wire.signing import a_bogus_v1, decode_a_bogus_v1
+from dylive.wire.signing.abogus_v1 import check_hashes_v1
+from dylive.wire.signing.primitives import S3, S4, rc4s, sm3, sm3sm3
 
 F2_SEEDS = ((3, 45), (3, 45), (3, 45))
 JWW_SEEDS = ((3, 45), (1, 0), (1, 5))

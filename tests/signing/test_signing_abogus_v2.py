@@ -1,8 +1,8 @@
 import pytest
 
-from dylive.source.signing import a_bogus_v2, decode_a_bogus_v2
-from dylive.source.signing.abogus_v2 import check_hashes_v2
-from dylive.source.signing.primitives import S4
+from dylive.wire.signing import a_bogus_v2, decode_a_bogus_v2
+from dylive.wire.signing.abogus_v2 import check_hashes_v2
+from dylive.wire.signing.primitives import S4
 
 Y1_SCREEN = "2048|960|2554|1386|2560|1392|2560|1440|Win32"
 SAER_SCREEN = "1441|838|1441|913|1441|913|1441|961|Win32"

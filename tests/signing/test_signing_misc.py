@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from dylive.source.signing import (
+from dylive.wire.signing import (
     ac_signature,
     generate_mstoken,
     is_valid_mstoken,

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dylive.source.signing.primitives import (
+from dylive.wire.signing.primitives import (
     S0,
     S1,
     S2,
@@ -44,7 +44,7 @@ def test_sm3_pure_matches_selected_on_all_padding_lengths():
 
 
 def test_sm3_pure_prefix_cache_is_transparent():
-    from dylive.source.signing import primitives
+    from dylive.wire.signing import primitives
 
     base = os.urandom(64 * 5 + 17)
     variants = [base, base[:200] + b"x" * 300, base[:128], base[: 64 * 3] + b"tail", base + b"!"]

@@ -4,14 +4,14 @@ import itertools
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from dylive.source.signing import (
+from dylive.wire.signing import (
     sign_push,
     signature_stub,
     verify_webcast_signature,
     webcast_signature,
 )
-from dylive.source.signing.primitives import S1, rc4s
-from dylive.source.signing.push import STUB_KEYS, stub_string
+from dylive.wire.signing.primitives import S1, rc4s
+from dylive.wire.signing.push import STUB_KEYS, stub_string
 
 SAMPLE = {
     "app_name": "douyin_web",

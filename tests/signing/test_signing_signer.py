@@ -3,10 +3,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from dylive.source.signing import decode_a_bogus, sign_query, verify_signed_query
-from dylive.source.signing.abogus_v1 import V1Decoded
-from dylive.source.signing.abogus_v2 import V2Decoded
-from dylive.source.signing.signer import platform_of, screen_string, window_string
+from dylive.wire.signing import decode_a_bogus, sign_query, verify_signed_query
+from dylive.wire.signing.abogus_v1 import V1Decoded
+from dylive.wire.signing.abogus_v2 import V2Decoded
+from dylive.wire.signing.signer import platform_of, screen_string, window_string
 
 UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

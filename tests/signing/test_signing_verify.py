@@ -4,15 +4,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from dylive.source.signing import (
+from dylive.wire.signing import (
     a_bogus_v1,
     a_bogus_v2,
     decode_a_bogus,
     verify_signed_query,
 )
-from dylive.source.signing.abogus_v1 import V1Decoded
-from dylive.source.signing.abogus_v2 import V2Decoded
-from dylive.source.signing.primitives import S3, latin1, rc4m, rc4s, sm3, sm3sm3
+from dylive.wire.signing.abogus_v1 import V1Decoded
+from dylive.wire.signing.abogus_v2 import V2Decoded
+from dylive.wire.signing.primitives import S3, latin1, rc4m, rc4s, sm3, sm3sm3
 
 UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "

@@ -17,9 +17,9 @@ import pytest
 import websockets
 
 from dylive.sim import SimConfig, SimServer
-from dylive.source.frames import RawMessage
-from dylive.source.session import PushSession
-from dylive.source.signing import sign_push
+from dylive.wire.frames import RawMessage
+from dylive.wire.session import PushSession
+from dylive.wire.signing import sign_push
 
 TEENIE = "615189692839"
 TEENIE_ROOM_ID = 6922580638159719176

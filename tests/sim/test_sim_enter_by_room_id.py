@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from dylive.source.signing import sign_query
+from dylive.wire.signing import sign_query
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0.0.0 Safari/537.36"
 

@@ -10,8 +10,8 @@ import httpx
 
 from dylive.proto import webcast_pb2 as pb
 from dylive.sim import TEENIE_INTRO
-from dylive.source.frames import parse_response
-from dylive.source.signing import sign_query
+from dylive.wire.frames import parse_response
+from dylive.wire.signing import sign_query
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0.0.0 Safari/537.36"
 TTWID_RE = re.compile(r"^1%7C[A-Za-z0-9_-]{43}%7C\d{10}%7C[0-9a-f]{64}$")

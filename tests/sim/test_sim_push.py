@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from dylive.sim.builders import PAYLOAD_TYPES
-from dylive.source.frames import parse_frame
+from dylive.wire.frames import parse_frame
 
 GIFT = "WebcastGiftMessage"
 

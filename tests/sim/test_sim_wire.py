@@ -10,7 +10,7 @@ from dylive.sim.faults import Faults
 from dylive.sim.positions import cursor_msg_id, ext_position, fetch_ext, make_cursor, push_ext
 from dylive.sim.scenario import Script, default_rooms
 from dylive.sim.wire import EMPTY_GZ, frame_bytes
-from dylive.source.frames import encode_frame, parse_frame
+from dylive.wire.frames import encode_frame, parse_frame
 
 
 @pytest.mark.parametrize("log_id", [1, 300, 2**63 + 12345])

@@ -8,7 +8,7 @@ import pytest
 
 from dylive.errors import FrameError, PayloadTooLarge, ResponseError
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import (
+from dylive.wire.frames import (
     HEARTBEAT_FRAME,
     RawMessage,
     build_ack,
@@ -17,7 +17,7 @@ from dylive.source.frames import (
     parse_frame,
     parse_response,
 )
-from dylive.source.session import PushSession
+from dylive.wire.session import PushSession
 
 
 def _msg_frame(

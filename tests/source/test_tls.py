@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ssl
 
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 from dylive.source.room import make_client
 from dylive.source.tls import tls_context
 

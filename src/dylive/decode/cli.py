@@ -17,7 +17,7 @@ from dylive.decode.gifts import GiftLedger
 from dylive.decode.render import render
 from dylive.errors import ProtocolError
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import Batch, parse_frame, parse_response
+from dylive.wire.frames import Batch, parse_frame, parse_response
 
 FRAME_TYPES = {"msg", "hb", "ack", "close"}
 

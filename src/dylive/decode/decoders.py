@@ -13,7 +13,7 @@ from typing import Any
 from dylive.decode import events as ev
 from dylive.numbers import I64_MAX, ascii_uint
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage
+from dylive.wire.frames import RawMessage
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from dylive.decode import events as ev
 from dylive.decode.decoders import DECODERS
 from dylive.decode.render import RENDERERS, Renderer, Source, render_user
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import RawMessage
+from dylive.wire.frames import RawMessage
 
 JsonDict = dict[str, Any]
 

@@ -11,7 +11,7 @@ import re
 import httpx
 
 from dylive.source import urls
-from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.credentials import Identity, cookie_pairs, merge_cookies, set_cookies
 
 _LOGIN = re.compile(r'user_is_login\\?"\s*:\s*(\d)')
 _FALLBACK_ROOM = "615189692839"

@@ -16,7 +16,7 @@ import httpx
 
 from dylive import settings
 from dylive.errors import DyliveError, RoomNotFound
-from dylive.source.identity import Identity, load_cookie
+from dylive.source.credentials import Identity, load_cookie
 from dylive.source.room import parse_ident
 from dylive.store import EventStore, IdentityRecord, open_store
 

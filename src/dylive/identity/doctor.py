@@ -24,16 +24,15 @@ import websockets
 from dylive.decode import decode
 from dylive.errors import HandshakeRefused
 from dylive.source import urls
-from dylive.source.frames import Batch, parse_response
-from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.coverage import Coverage
+from dylive.source.credentials import Identity, cookie_pairs, merge_cookies, set_cookies
 from dylive.source.push import PushOptions, build_push_url, open_socket
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo, info_from_enter, info_from_page, is_verification_page
-from dylive.source.session import PushSession
-from dylive.source.signing import generate_mstoken, sign_query
 from dylive.source.transport import Position
-
-from .coverage import Coverage
+from dylive.wire.frames import Batch, parse_response
+from dylive.wire.session import PushSession
+from dylive.wire.signing import generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 

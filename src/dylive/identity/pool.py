@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from dylive.source.identity import Identity, cookie_pairs
+from dylive.source.credentials import Identity, cookie_pairs
 from dylive.store import EventStore, IdentityRecord
 
 from .pacing import Pacer

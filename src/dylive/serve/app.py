@@ -31,7 +31,7 @@ from dylive.errors import StoreError
 from dylive.identity.pool import IdentityPool, PoolOptions
 from dylive.identity.source import pool_source
 from dylive.source.collector import CollectorOptions
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo, make_client
 from dylive.store import EventStore, TokenRecord, is_postgres_url, open_store

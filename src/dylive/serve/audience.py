@@ -26,9 +26,9 @@ from dylive.decode import (
 from dylive.decode.douyin_json import image_json, user_json
 from dylive.errors import DyliveError
 from dylive.numbers import I64_MAX, ascii_uint
-from dylive.source.frames import RawMessage
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore
+from dylive.wire.frames import RawMessage
 
 log = logging.getLogger(__name__)
 

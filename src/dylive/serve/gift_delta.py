@@ -20,8 +20,8 @@ import asyncio
 import logging
 
 from dylive.decode import GiftEvent, GiftLedger, decode
-from dylive.source.frames import RawMessage
 from dylive.store import EventStore
+from dylive.wire.frames import RawMessage
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from dylive.source.signing import new_ac_nonce
+from dylive.wire.signing import new_ac_nonce
 
 from .catalog import EMOJIS
 from .core import Simulator

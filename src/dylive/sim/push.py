@@ -29,8 +29,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from dylive.proto import webcast_pb2 as pb
-from dylive.source.frames import HEARTBEAT_FRAME
-from dylive.source.signing import signature_stub, verify_webcast_signature
+from dylive.wire.frames import HEARTBEAT_FRAME
+from dylive.wire.signing import signature_stub, verify_webcast_signature
 
 from .builders import STATS_METHODS
 from .defences import GIFT, Defences, Guard, Visitor

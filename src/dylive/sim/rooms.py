@@ -17,7 +17,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from dylive.source.frames import RawMessage, encode_response
+from dylive.wire.frames import RawMessage, encode_response
 
 from . import builders as b
 from .faults import Faults

@@ -15,8 +15,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dylive.source.frames import encode_response
-from dylive.source.signing import verify_signed_query
+from dylive.wire.frames import encode_response
+from dylive.wire.signing import verify_signed_query
 
 from .catalog import GIFTS
 from .core import Simulator

@@ -1,6 +1,6 @@
 """Cheap server PushFrame encoding around a pre-gzipped payload.
 
-Byte-for-byte what :func:`dylive.source.frames.encode_frame` produces (proto3 field order,
+Byte-for-byte what :func:`dylive.wire.frames.encode_frame` produces (proto3 field order,
 zero values omitted, ``compress_type: gzip`` appended after the caller's headers), but the
 payload is gzipped once per room batch and only the per-connection fields are re-encoded.
 """

@@ -44,12 +44,12 @@ from dylive import settings
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
 from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
-from dylive.identity.coverage import Coverage
 from dylive.source import urls
+from dylive.source.coverage import Coverage
+from dylive.source.credentials import Identity
 from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
-from dylive.source.identity import Identity
 from dylive.source.poll import fetch_batch, poll_stream
 from dylive.source.push import PushOptions, push_stream
 from dylive.source.rate import RateMeter
@@ -118,7 +118,7 @@ class RoomStatus:
     error: str = ""
     #: Why data may be missing now (see :meth:`Room.degraded`).
     degraded: tuple[str, ...] = ()
-    #: Gift visibility (:class:`dylive.identity.coverage.Coverage`).
+    #: Gift visibility (:class:`dylive.source.coverage.Coverage`).
     coverage: dict[str, Any] = field(default_factory=dict)
 
 

@@ -18,12 +18,12 @@ import httpx
 
 from dylive.errors import UpstreamError
 from dylive.source import urls
-from dylive.source.frames import Batch, parse_response
-from dylive.source.identity import Identity, cookie_pairs
+from dylive.source.credentials import Identity, cookie_pairs
 from dylive.source.refusal import RefusalHook, send_signed
 from dylive.source.room import RoomInfo
-from dylive.source.signing import generate_mstoken, sign_query
 from dylive.source.transport import Delivery, Position
+from dylive.wire.frames import Batch, parse_response
+from dylive.wire.signing import generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 

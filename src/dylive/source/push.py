@@ -1,4 +1,4 @@
-"""Asyncio WebSocket driver around the sans-I/O :class:`~dylive.source.session.PushSession`.
+"""Asyncio WebSocket driver around the sans-I/O :class:`~dylive.wire.session.PushSession`.
 
 ``push_stream(push_server, info, identity, position, options)`` is an async generator of
 :class:`~dylive.source.transport.Delivery` (one per received frame, hb frames included so the
@@ -26,13 +26,13 @@ from websockets.protocol import State
 
 from dylive.errors import HandshakeRefused, UpstreamError
 from dylive.source import urls
-from dylive.source.frames import MAX_PAYLOAD
-from dylive.source.identity import Identity
+from dylive.source.credentials import Identity
 from dylive.source.reconnect import StaleConnection
 from dylive.source.room import RoomInfo
-from dylive.source.session import PushSession
 from dylive.source.tls import tls_context
 from dylive.source.transport import Delivery, Position
+from dylive.wire.frames import MAX_PAYLOAD
+from dylive.wire.session import PushSession
 
 log = logging.getLogger(__name__)
 

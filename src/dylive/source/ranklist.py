@@ -17,9 +17,9 @@ import orjson
 
 from dylive.errors import UpstreamError
 from dylive.source import urls
-from dylive.source.identity import cookie_pairs
+from dylive.source.credentials import cookie_pairs
 from dylive.source.refusal import send_signed
-from dylive.source.signing import generate_mstoken, sign_query
+from dylive.wire.signing import generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 

@@ -44,10 +44,10 @@ from dylive.errors import (
 )
 from dylive.numbers import I64_MAX, ascii_uint, is_ascii_digits
 from dylive.source import urls
-from dylive.source.identity import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.credentials import Identity, cookie_pairs, merge_cookies, set_cookies
 from dylive.source.refusal import RefusalHook, send_signed
-from dylive.source.signing import ac_signature, generate_mstoken, sign_query
 from dylive.source.tls import tls_context
+from dylive.wire.signing import ac_signature, generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
 

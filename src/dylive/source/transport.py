@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dylive.source.frames import RawMessage
+from dylive.wire.frames import RawMessage
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 from dylive import settings
-from dylive.source.signing import sign_push
+from dylive.wire.signing import sign_push
 
 PUSH_PATH = "/webcast/im/push/v2/"
 FETCH_PATH = "/webcast/im/fetch/"

@@ -1,6 +1,6 @@
 """Sans-I/O push session: bytes in, raw messages and bytes-to-send out.
 
-No sockets and no clocks: the asyncio driver (``push.py``) moves bytes and runs the heartbeat timer.
+No sockets and no clocks: the asyncio driver (``dylive.source.push``) moves bytes and runs the heartbeat timer.
 Design after python-websockets' ``protocol.py``.
 
     session = PushSession()
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dylive.errors import FrameError
 from dylive.numbers import ascii_uint
-from dylive.source.frames import (
+from dylive.wire.frames import (
     HEARTBEAT_FRAME,
     MAX_PAYLOAD,
     Batch,
