@@ -25,10 +25,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Room": "dylive.source.collector",
-    "Supervisor": "dylive.source.collector",
-    "Checkpoint": "dylive.source.collector",
-    "GapEvent": "dylive.source.collector",
+    "Room": "dylive.source",
+    "Supervisor": "dylive.source",
+    "Checkpoint": "dylive.source",
+    "GapEvent": "dylive.source",
     "ConnectEvent": "dylive.source.handlers",
     "DisconnectEvent": "dylive.source.handlers",
     "LiveEndEvent": "dylive.source.handlers",

@@ -19,7 +19,7 @@ import pytest
 
 from dylive.decode import Event
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
-from dylive.source.collector import Checkpoint, CollectorOptions, GapEvent, Room
+from dylive.source import Checkpoint, CollectorOptions, GapEvent, Room
 
 sys.path.insert(0, str(Path(__file__).parent))
 from simkit import FAST, fast_backoff, wait_for

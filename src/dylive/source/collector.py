@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 #: What a room yields: typed events and gaps; with ``direct`` also pre-rendered messages.
 Item = Event | GapEvent | Rendered
 
-__all__ = ["Checkpoint", "CollectorOptions", "GapEvent", "Room", "RoomStatus"]
+__all__ = ["CollectorOptions", "Room", "RoomStatus"]
 
 #: Messages that do not count as "business" for the fake-alive watchdog.
 HOUSEKEEPING = frozenset({"WebcastRoomUserSeqMessage", "WebcastRoomStatsMessage"})
@@ -630,12 +630,3 @@ class Room(Handlers):
                     self._new_broadcast(info)
                     return
             await asyncio.sleep(wait.next_delay())
-
-
-def __getattr__(name: str) -> object:
-    """``Supervisor`` lives in :mod:`dylive.source.supervisor`; re-exported here lazily."""
-    if name == "Supervisor":
-        from dylive.source.supervisor import Supervisor
-
-        return Supervisor
-    raise AttributeError(name)
