@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from dylive.store.base import (
+from dylive.store.migrations import to_signed, to_unsigned
+from dylive.store.records import (
     IdentityRecord,
     QuarantinedMessage,
     Record,
@@ -23,7 +24,6 @@ from dylive.store.base import (
     TokenRecord,
     UpstreamPosition,
 )
-from dylive.store.migrations import to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,14 @@ def name_taken(name: str, token_id: int) -> TokenNameTaken:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+#: Columns of ``rooms`` in the order of :func:`room_values` / :func:`room_from_row`.
+ROOM_COLS = (
+    "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
+)
+#: Columns of ``tokens`` in the order of :func:`token_from_row`.
+TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
 
 
 def room_values(room: RoomRecord) -> tuple[Any, ...]:
