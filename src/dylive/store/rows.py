@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -38,6 +38,27 @@ class WriteOp(Generic[F]):
     future: asyncio.Future[Any] | None
     rooms: tuple[int, ...] = field(default=())
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
+
+
+async def drain_batches(
+    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int
+) -> AsyncIterator[list[WriteOp[F]]]:
+    """The writer task's batches: the next op and whatever else is already queued (up to
+    ``max_batch``), until the ``None`` that closes the queue (the ops before it still form a
+    last batch)."""
+    stop = False
+    while not stop:
+        op = await queue.get()
+        if op is None:
+            return
+        batch = [op]
+        while len(batch) < max_batch and not queue.empty():
+            nxt = queue.get_nowait()
+            if nxt is None:
+                stop = True
+                break
+            batch.append(nxt)
+        yield batch
 
 
 def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) -> set[int]:

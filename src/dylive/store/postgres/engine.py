@@ -47,7 +47,7 @@ from dylive.errors import StoreError
 from ..dburl import redact
 from ..migrations import POSTGRES, to_signed, to_unsigned
 from ..records import StoredMessage
-from ..rows import WriteOp, message_from_row, now_ms, settle
+from ..rows import WriteOp, drain_batches, message_from_row, now_ms, settle
 from .append import Append, lock_rooms, run_appends, schema_salt
 from .cache import SharedTail, TokenCache
 from .pool import Conn, Pool
@@ -267,18 +267,7 @@ class PostgresEngine:
         return await future if future is not None else None
 
     async def _write_loop(self) -> None:
-        stop = False
-        while not stop:
-            op = await self._queue.get()
-            if op is None:
-                break
-            batch = [op]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+        async for batch in drain_batches(self._queue, self._max_batch):
             self._finish(batch, await self._run_batch(batch))
 
     async def _run_batch(self, batch: list[Op]) -> list[Any]:

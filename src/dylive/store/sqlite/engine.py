@@ -31,7 +31,7 @@ from dylive.errors import StoreError
 
 from ..migrations import SQLITE, to_signed, to_unsigned
 from ..records import Record, StoredMessage, TokenRecord
-from ..rows import WriteOp, message_from_row, settle
+from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
 from .pages import EVENT_COLS
 
@@ -190,18 +190,7 @@ class SQLiteEngine:
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        stop = False
-        while not stop:
-            op = await self._queue.get()
-            if op is None:
-                break
-            batch = [op]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
+        async for batch in drain_batches(self._queue, self._max_batch):
             try:
                 results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
                 self._publish(commit)
