@@ -15,14 +15,20 @@ import orjson
 import pytest
 
 from dylive.store import (
+    EventLog,
     EventStore,
+    Identities,
     JoinedPage,
+    Outbox,
+    Positions,
     Record,
+    Rooms,
     SessionRecord,
+    Sessions,
+    Tokens,
     is_postgres_url,
     open_store,
 )
-from dylive.store.interfaces import EventLog, Sessions
 
 BIG = 2**63 + 12345  # beyond signed 64 bits
 ROOM = 6922580638159719176
@@ -44,7 +50,8 @@ def rec(msg_id: int, method: str = CHAT, room: int = ROOM) -> Record:
 
 async def test_the_store_is_every_narrow_interface(make: Factory) -> None:
     store = make()
-    assert isinstance(store, EventLog) and isinstance(store, Sessions)
+    for interface in (EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identities):
+        assert isinstance(store, interface), interface
 
 
 async def test_scan_returns_raw_or_rendered_rows_in_seq_order(make: Factory) -> None:

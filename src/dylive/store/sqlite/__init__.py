@@ -8,7 +8,7 @@ as a subclass of the engine, and :class:`SQLiteStore` joins them.
 from __future__ import annotations
 
 from ..base import EventStore
-from .events import SQLiteEventLog, _read_page
+from .events import SQLiteEventLog
 from .identities import SQLiteIdentities
 from .outbox import SQLiteOutbox
 from .positions import SQLitePositions
@@ -35,4 +35,4 @@ class SQLiteStore(
     """
 
 
-__all__ = ["SQLiteStore", "_read_page"]
+__all__ = ["SQLiteStore"]

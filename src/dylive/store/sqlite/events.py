@@ -266,10 +266,6 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         return dict(self._last)
 
 
-#: Kept for callers that compare against a plain SQL page (tests).
-_read_page = read_page
-
-
 def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
     """The (signed) room a fenced write is for: its records' room, else its position's."""
     return to_signed(records[0].room_id if records else position.room_id if position else 0)
