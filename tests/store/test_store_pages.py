@@ -14,7 +14,7 @@ import orjson
 
 from dylive.store import JoinedPage, Record, SQLiteStore
 from dylive.store.migrations import SQLITE, to_signed
-from dylive.store.sqlite_pages import JoinedScan, PageScan, read_page
+from dylive.store.sqlite.pages import JoinedScan, PageScan, read_page
 
 ROOM = 6922580638159719176
 BIG_ROOM = (1 << 64) - 5  # stored as a negative BIGINT

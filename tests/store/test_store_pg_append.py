@@ -16,8 +16,8 @@ import pytest
 from dylive.errors import LeaseLost
 from dylive.store import Fence, Record, UpstreamPosition
 from dylive.store.migrations import to_signed
-from dylive.store.pg_append import Append, lock_key, rounds, schema_salt
 from dylive.store.postgres import PostgresStore
+from dylive.store.postgres.append import Append, lock_key, rounds, schema_salt
 
 pytestmark = pytest.mark.postgres
 

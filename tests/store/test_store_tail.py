@@ -13,7 +13,7 @@ import orjson
 
 from dylive.store import JoinedPage, Page, Record, SQLiteStore, UpstreamPosition
 from dylive.store.migrations import to_signed
-from dylive.store.sqlite import _read_page
+from dylive.store.sqlite.pages import read_page
 
 ROOM = 6922580638159719176
 METHODS = ("WebcastChatMessage", "WebcastGiftMessage", "WebcastRoomUserSeqMessage")
@@ -57,7 +57,7 @@ async def test_tail_pages_equal_sql_pages(tmp_path: Path) -> None:
                 for methods in (None, CHAT_GIFT, frozenset({"WebcastGiftMessage"})):
                     for limit in (1, 5, 50):
                         got = await cached.read(ROOM, after, limit, methods)
-                        want = _read_page(conn, to_signed(ROOM), after, limit, methods)
+                        want = read_page(conn, to_signed(ROOM), after, limit, methods)
                         assert shape(got) == shape(want), (after, limit, methods)
                         joined = await cached.read_joined(ROOM, after, limit, methods)
                         assert joined == JoinedPage.of(want), (after, limit, methods)
@@ -173,6 +173,6 @@ async def test_tail_bytes_are_bounded_and_pages_stay_exact(tmp_path: Path) -> No
             last = await store.last_seq(room)
             for after in (kept.floor, last - 3, kept.floor - 1, 0):
                 got = await store.read(room, after, 50)
-                want = _read_page(conn, to_signed(room), after, 50, None)
+                want = read_page(conn, to_signed(room), after, 50, None)
                 assert shape(got) == shape(want), (room, after)
     conn.close()

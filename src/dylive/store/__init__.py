@@ -1,4 +1,6 @@
-"""Durable storage: one :class:`EventStore` interface, SQLite by default (see ``base``).
+"""Durable storage: one :class:`EventStore` interface, SQLite by default (see ``base``), made
+of narrow interfaces, one per concern (``interfaces``: :class:`EventLog`, :class:`Rooms`,
+:class:`Tokens`, :class:`Positions`, :class:`Outbox`, :class:`Sessions`, :class:`Identities`).
 
 ``open_store(url)`` picks the backend: a ``postgresql://`` / ``postgres://`` URL opens
 :class:`~dylive.store.postgres.PostgresStore` (needs the ``postgres`` extra: psycopg), anything
@@ -13,19 +15,26 @@ from dylive.errors import StoreError
 
 from .base import (
     DeadLetter,
+    EventLog,
     EventStore,
     Fence,
+    Identities,
     IdentityRecord,
     JoinedPage,
+    Outbox,
     Page,
+    Positions,
     QuarantinedMessage,
     RawRow,
     Record,
     RoomRecord,
+    Rooms,
     SessionRecord,
+    Sessions,
     StoredMessage,
     TokenNameTaken,
     TokenRecord,
+    Tokens,
     UpstreamPosition,
     WebhookRecord,
 )
@@ -60,20 +69,27 @@ def require_existing(url: str) -> None:
 
 __all__ = [
     "DeadLetter",
+    "EventLog",
     "EventStore",
     "Fence",
+    "Identities",
     "IdentityRecord",
     "JoinedPage",
+    "Outbox",
     "Page",
+    "Positions",
     "QuarantinedMessage",
     "RawRow",
     "Record",
     "RoomRecord",
+    "Rooms",
     "SQLiteStore",
     "SessionRecord",
+    "Sessions",
     "StoredMessage",
     "TokenNameTaken",
     "TokenRecord",
+    "Tokens",
     "UpstreamPosition",
     "WebhookRecord",
     "is_postgres_url",

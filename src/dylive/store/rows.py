@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from dylive.store.base import (
+from dylive.store.migrations import to_signed, to_unsigned
+from dylive.store.records import (
     IdentityRecord,
     QuarantinedMessage,
     Record,
@@ -23,7 +24,6 @@ from dylive.store.base import (
     TokenRecord,
     UpstreamPosition,
 )
-from dylive.store.migrations import to_signed, to_unsigned
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,27 @@ class WriteOp(Generic[F]):
     future: asyncio.Future[Any] | None
     rooms: tuple[int, ...] = field(default=())
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
+
+
+async def drain_batches(
+    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int
+) -> AsyncIterator[list[WriteOp[F]]]:
+    """The writer task's batches: the next op and whatever else is already queued (up to
+    ``max_batch``), until the ``None`` that closes the queue (the ops before it still form a
+    last batch)."""
+    stop = False
+    while not stop:
+        op = await queue.get()
+        if op is None:
+            return
+        batch = [op]
+        while len(batch) < max_batch and not queue.empty():
+            nxt = queue.get_nowait()
+            if nxt is None:
+                stop = True
+                break
+            batch.append(nxt)
+        yield batch
 
 
 def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) -> set[int]:
@@ -63,6 +84,14 @@ def name_taken(name: str, token_id: int) -> TokenNameTaken:
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+#: Columns of ``rooms`` in the order of :func:`room_values` / :func:`room_from_row`.
+ROOM_COLS = (
+    "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
+)
+#: Columns of ``tokens`` in the order of :func:`token_from_row`.
+TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
 
 
 def room_values(room: RoomRecord) -> tuple[Any, ...]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from .base import JoinedPage, Page, StoredMessage
-from .migrations import to_unsigned
-from .rows import message_from_row
+from ..migrations import to_unsigned
+from ..records import JoinedPage, Page, StoredMessage
+from ..rows import message_from_row
 
 EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
 # every column is in the covering index events_room_page: no table look-up per row

@@ -1,15 +1,9 @@
-"""The delivery half of :class:`~dylive.store.postgres.PostgresStore`: outbox positions, dead
-letters and webhooks (mixed into the store class; writes go through its one writer task)."""
+"""The delivery outbox on PostgreSQL: dead letters and webhooks (consumer positions:
+``positions``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
-
-import psycopg
-
-from .base import DeadLetter, WebhookRecord
-from .delivery_rows import (
+from ..delivery_rows import (
     HOOK_COLS,
     HOOK_INSERT_COLS,
     LETTER_COLS,
@@ -18,63 +12,23 @@ from .delivery_rows import (
     letter_from_row,
     letter_values,
 )
-from .migrations import to_signed, to_unsigned
-from .rows import now_ms
+from ..domain import OutboxRules
+from ..migrations import to_signed
+from ..records import DeadLetter, WebhookRecord
+from ..rows import now_ms
+from .engine import PostgresEngine
+from .pool import Conn
 
-Conn = psycopg.AsyncConnection[Any]
-_Fn = Callable[[Conn], Awaitable[Any]]
-
-_SET_POSITION = """
+#: Moves a consumer's position in a room forward (``set_consumer_position``, dead letters).
+SET_CONSUMER_POSITION = """
 INSERT INTO outbox_positions (consumer, room_id, seq, updated_at) VALUES (%s, %s, %s, %s)
 ON CONFLICT (consumer, room_id) DO UPDATE
 SET seq = greatest(outbox_positions.seq, excluded.seq), updated_at = excluded.updated_at
 """
-# every room with stored messages and its newest seq: a loose index scan over events_room_seq
-# (one index probe per room, never a scan of every row)
-_ROOM_HEADS = """
-WITH RECURSIVE r AS (
-    (SELECT room_id FROM events ORDER BY room_id LIMIT 1)
-    UNION ALL
-    SELECT (SELECT room_id FROM events WHERE events.room_id > r.room_id ORDER BY room_id LIMIT 1)
-    FROM r WHERE r.room_id IS NOT NULL
-)
-SELECT r.room_id, (SELECT max(seq) FROM events WHERE events.room_id = r.room_id)
-FROM r WHERE r.room_id IS NOT NULL
-"""
 
 
-class PostgresDelivery:
-    """Delivery tables on PostgreSQL (needs the store's ``_submit`` and ``_fetch``)."""
-
-    if TYPE_CHECKING:
-
-        async def _submit(
-            self, fn: _Fn, rooms: tuple[int, ...] = (), *, wait: bool = True, events: bool = False
-        ) -> Any: ...
-
-        async def _fetch(self, query: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    async def _write(self, query: str, args: Sequence[Any]) -> int:
-        async def run(conn: Conn) -> int:
-            cur = await conn.execute(query, args)
-            return cur.rowcount
-
-        count: int = await self._submit(run)
-        return count
-
-    # -- outbox positions ---------------------------------------------------------------------
-    async def consumer_positions(self, consumer: str) -> dict[int, int]:
-        rows = await self._fetch(
-            "SELECT room_id, seq FROM outbox_positions WHERE consumer = %s", (consumer,)
-        )
-        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
-
-    async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
-        await self._write(_SET_POSITION, (consumer, to_signed(room_id), seq, now_ms()))
-
-    async def room_heads(self) -> dict[int, int]:
-        rows = await self._fetch(_ROOM_HEADS)
-        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
+class PostgresOutbox(PostgresEngine, OutboxRules):
+    """:class:`~dylive.store.interfaces.Outbox` on PostgreSQL."""
 
     # -- dead letters ---------------------------------------------------------------------------
     async def add_dead_letter(self, letter: DeadLetter) -> int:
@@ -89,7 +43,7 @@ class PostgresDelivery:
                 values,
             )
             row = await cur.fetchone()
-            await conn.execute(_SET_POSITION, position)
+            await conn.execute(SET_CONSUMER_POSITION, position)
             return int(row[0]) if row else 0
 
         letter_id: int = await self._submit(insert)
@@ -153,9 +107,7 @@ class PostgresDelivery:
             )
         return [hook_from_row(r) for r in rows]
 
-    async def delete_webhook(self, hook_id: int) -> bool:
-        consumer = f"webhook:{hook_id}"
-
+    async def _delete_webhook(self, hook_id: int, consumer: str) -> int:
         async def delete(conn: Conn) -> int:
             cur = await conn.execute("DELETE FROM webhooks WHERE id = %s", (hook_id,))
             await conn.execute("DELETE FROM outbox_positions WHERE consumer = %s", (consumer,))
@@ -163,7 +115,7 @@ class PostgresDelivery:
             return cur.rowcount
 
         deleted: int = await self._submit(delete)
-        return deleted > 0
+        return deleted
 
     async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
         await self._write(

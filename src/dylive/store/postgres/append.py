@@ -43,9 +43,9 @@ import psycopg
 
 from dylive.errors import LeaseLost
 
-from .base import Fence, Record
-from .migrations import to_signed, to_unsigned
-from .rows import now_ms
+from ..migrations import to_signed, to_unsigned
+from ..records import Fence, Record
+from ..rows import now_ms
 
 Conn = psycopg.AsyncConnection[Any]
 

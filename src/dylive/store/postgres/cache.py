@@ -26,8 +26,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-from .base import JoinedPage, Page, StoredMessage, TokenRecord
-from .tail import TailCache
+from ..records import JoinedPage, Page, StoredMessage, TokenRecord
+from ..tail import TailCache
 
 log = logging.getLogger(__name__)
 

@@ -1,14 +1,10 @@
-"""The delivery half of :class:`~dylive.store.sqlite.SQLiteStore`: outbox positions, dead letters
-and webhooks (mixed into the store class; writes go through its one writer task)."""
+"""The delivery outbox on SQLite: dead letters and webhooks (consumer positions: ``positions``)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
-from .base import DeadLetter, WebhookRecord
-from .delivery_rows import (
+from ..delivery_rows import (
     HOOK_COLS,
     HOOK_INSERT_COLS,
     LETTER_COLS,
@@ -17,45 +13,22 @@ from .delivery_rows import (
     letter_from_row,
     letter_values,
 )
-from .migrations import to_signed, to_unsigned
-from .rows import now_ms
+from ..domain import OutboxRules
+from ..migrations import to_signed
+from ..records import DeadLetter, WebhookRecord
+from ..rows import now_ms
+from .engine import SQLiteEngine
 
-_Fn = Callable[[sqlite3.Connection], Any]
-
-_SET_POSITION = """
+#: Moves a consumer's position in a room forward (``set_consumer_position``, dead letters).
+SET_CONSUMER_POSITION = """
 INSERT INTO outbox_positions (consumer, room_id, seq, updated_at) VALUES (?, ?, ?, ?)
 ON CONFLICT (consumer, room_id) DO UPDATE
 SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at
 """
 
 
-class SQLiteDelivery:
-    """Delivery tables on SQLite (needs the store's ``_submit``, ``_query`` and ``_last``)."""
-
-    if TYPE_CHECKING:
-        _last: dict[int, int]
-
-        async def _submit(
-            self, fn: _Fn, rooms: tuple[int, ...] = (), *, wait: bool = True
-        ) -> Any: ...
-
-        async def _query(self, fn: _Fn) -> Any: ...
-
-    # -- outbox positions ---------------------------------------------------------------------
-    async def consumer_positions(self, consumer: str) -> dict[int, int]:
-        rows = await self._query(
-            lambda conn: conn.execute(
-                "SELECT room_id, seq FROM outbox_positions WHERE consumer = ?", (consumer,)
-            ).fetchall()
-        )
-        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
-
-    async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
-        args = (consumer, to_signed(room_id), seq, now_ms())
-        await self._submit(lambda conn: conn.execute(_SET_POSITION, args))
-
-    async def room_heads(self) -> dict[int, int]:
-        return dict(self._last)
+class SQLiteOutbox(SQLiteEngine, OutboxRules):
+    """:class:`~dylive.store.interfaces.Outbox` on SQLite."""
 
     # -- dead letters ---------------------------------------------------------------------------
     async def add_dead_letter(self, letter: DeadLetter) -> int:
@@ -69,7 +42,7 @@ class SQLiteDelivery:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
-            conn.execute(_SET_POSITION, position)
+            conn.execute(SET_CONSUMER_POSITION, position)
             return int(cur.lastrowid or 0)
 
         letter_id: int = await self._submit(insert)
@@ -140,9 +113,7 @@ class SQLiteDelivery:
         )
         return [hook_from_row(r) for r in rows]
 
-    async def delete_webhook(self, hook_id: int) -> bool:
-        consumer = f"webhook:{hook_id}"
-
+    async def _delete_webhook(self, hook_id: int, consumer: str) -> int:
         def delete(conn: sqlite3.Connection) -> int:
             count = conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,)).rowcount
             conn.execute("DELETE FROM outbox_positions WHERE consumer = ?", (consumer,))
@@ -150,7 +121,7 @@ class SQLiteDelivery:
             return count
 
         deleted: int = await self._submit(delete)
-        return deleted > 0
+        return deleted
 
     async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
         await self._submit(

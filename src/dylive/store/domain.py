@@ -1,0 +1,95 @@
+"""Store logic written once above the backends: the rules, with the SQL left to each backend.
+
+Each class implements some public methods of a narrow interface on top of a few protected
+primitives (one writer operation or one read each) that ``dylive.store.sqlite`` and
+``dylive.store.postgres`` provide; what is decided (a taken token name, a lost compare-and-set,
+a pending read position that is newer than the stored one) is decided here only.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from .interfaces import Outbox, Positions, Sessions, Tokens
+from .records import SessionRecord
+from .rows import name_taken, now_ms
+from .sessions import insert_args, save_args
+
+
+class TokenRules(Tokens):
+    """``create_token``: names are unique among active tokens (``TokenNameTaken`` otherwise)."""
+
+    async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
+        token_id, taken = await self._insert_token(name, (name, digest, room_limit, rate, now_ms()))
+        if taken:
+            raise name_taken(name, token_id)
+        return token_id
+
+    @abc.abstractmethod
+    async def _insert_token(self, name: str, row: tuple[Any, ...]) -> tuple[int, bool]:
+        """In one write: ``(id, True)`` when an active token is named ``name`` (nothing
+        written), else insert ``row`` (name, digest, room_limit, rate, created_at) and return
+        ``(new id, False)``."""
+
+    @staticmethod
+    def revoke_column(ident: str | int) -> str:
+        """The tokens column :meth:`revoke_token` matches ``ident`` against."""
+        return "id" if isinstance(ident, int) else "name"
+
+
+class PositionRules(Positions):
+    """``get_position``: a read position not yet written (coalesced, see ``set_position``)
+    counts as read, as does a newer stored one."""
+
+    _pending_pos: dict[tuple[int, int], int]
+
+    async def get_position(self, token_id: int, room_id: int) -> int | None:
+        pending = self._pending_pos.get((token_id, room_id))
+        stored = await self._stored_position(token_id, room_id)
+        if pending is not None:
+            return max(pending, stored or 0)
+        return stored
+
+    @abc.abstractmethod
+    async def _stored_position(self, token_id: int, room_id: int) -> int | None:
+        """The committed seq of ``positions`` for this token and room (None if none)."""
+
+
+class SessionRules(Sessions):
+    """``open_session`` (insert if absent, then the stored one) and ``save_session``
+    (compare-and-set on ``last_seq``)."""
+
+    async def open_session(self, session: SessionRecord) -> SessionRecord:
+        await self._insert_session(insert_args(session))
+        found = await self.get_session(room_id=session.room_id)
+        assert found is not None
+        return found
+
+    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
+        return await self._update_session(save_args(session, expected_seq)) == 1
+
+    @abc.abstractmethod
+    async def _insert_session(self, args: tuple[Any, ...]) -> None:
+        """Run :data:`~dylive.store.sessions.INSERT` (a no-op when the room has a session)."""
+
+    @abc.abstractmethod
+    async def _update_session(self, args: tuple[Any, ...]) -> int:
+        """Run :data:`~dylive.store.sessions.SAVE`; the number of rows it changed."""
+
+
+class OutboxRules(Outbox):
+    """Webhook deletion takes the webhook's consumer (its positions and dead letters) along."""
+
+    async def delete_webhook(self, hook_id: int) -> bool:
+        return await self._delete_webhook(hook_id, webhook_consumer(hook_id)) > 0
+
+    @abc.abstractmethod
+    async def _delete_webhook(self, hook_id: int, consumer: str) -> int:
+        """In one write: delete the webhook and ``consumer``'s positions and dead letters; the
+        number of webhooks deleted."""
+
+
+def webhook_consumer(hook_id: int) -> str:
+    """The delivery consumer name of a webhook."""
+    return f"webhook:{hook_id}"

@@ -1,0 +1,279 @@
+"""The event log on PostgreSQL: appends (combined per writer batch, see ``append``),
+quarantine, and reads from the shared tail cache or SQL (the chat page as one aggregate)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+
+from .. import sessions as ses
+from ..interfaces import EventLog
+from ..migrations import to_signed, to_unsigned
+from ..records import (
+    Fence,
+    JoinedPage,
+    Page,
+    QuarantinedMessage,
+    RawRow,
+    Record,
+    StoredMessage,
+    UpstreamPosition,
+)
+from ..rows import (
+    POSITION_COLS,
+    QUARANTINE_COLS,
+    message_from_row,
+    position_from_row,
+    position_values,
+    quarantine_values,
+    quarantined_from_row,
+)
+from .append import Append
+from .engine import EVENT_COLS, PostgresEngine
+from .pool import Conn
+
+# the first `limit` rows after a seq in one aggregate: the wanted rows' JSON already joined
+_JOINED = """
+SELECT count(*), count(*) FILTER (WHERE w), max(seq), (array_agg(msg_id ORDER BY seq DESC))[1],
+    string_agg(rendered, ','::bytea ORDER BY seq) FILTER (WHERE w)
+FROM (
+    SELECT seq, msg_id, rendered, (%(methods)s::text[] IS NULL OR method = ANY(%(methods)s)) AS w
+    FROM events WHERE room_id = %(room)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s
+) AS page
+"""
+# every room with stored messages and its newest seq: a loose index scan over events_room_seq
+# (one index probe per room, never a scan of every row)
+_ROOM_HEADS = """
+WITH RECURSIVE r AS (
+    (SELECT room_id FROM events ORDER BY room_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT room_id FROM events WHERE events.room_id > r.room_id ORDER BY room_id LIMIT 1)
+    FROM r WHERE r.room_id IS NOT NULL
+)
+SELECT r.room_id, (SELECT max(seq) FROM events WHERE events.room_id = r.room_id)
+FROM r WHERE r.room_id IS NOT NULL
+"""
+
+
+class PostgresEventLog(PostgresEngine, EventLog):
+    """:class:`~dylive.store.interfaces.EventLog` on PostgreSQL."""
+
+    async def append(
+        self,
+        records: Sequence[Record],
+        *,
+        position: UpstreamPosition | None = None,
+        fence: Fence | None = None,
+    ) -> int:
+        if not records and position is None:
+            return 0
+        write = Append(
+            self._channel,
+            self._salt,
+            records,
+            position_values(position) if position is not None else None,
+            fence,
+            records[0].room_id if records else position.room_id if position else 0,
+        )
+        inserted: int = await self._submit(write, tuple(write.rooms), events=bool(records))
+        for room_id, seq in write.heads:  # committed: the tail cache may take them
+            self.tail.committed(room_id, seq)
+        self.appended += inserted
+        return inserted
+
+    async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
+        row = await self._fetch_one(
+            f"SELECT {POSITION_COLS} FROM upstream_positions WHERE room_id = %s",
+            (to_signed(room_id),),
+        )
+        return position_from_row(row) if row else None
+
+    async def quarantine(self, record: Record, error: str) -> None:
+        values = quarantine_values(record, error)
+
+        async def insert(conn: Conn) -> None:
+            await conn.execute(
+                "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                values,
+            )
+
+        await self._submit(insert)
+
+    async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:
+        rows = await self._fetch(
+            f"SELECT {QUARANTINE_COLS} FROM quarantine WHERE room_id = %s"
+            " ORDER BY id DESC LIMIT %s",
+            (to_signed(room_id), limit),
+        )
+        return [quarantined_from_row(r) for r in rows]
+
+    async def read(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> Page:
+        """Scan forward from ``after_seq`` until ``limit`` matching rows (bounded work)."""
+        if limit <= 0:
+            return Page([], after_seq)
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return cached
+        fill = self.tail.wants(room_id)
+        page = await self._read_sql(room_id, after_seq, limit, methods)
+        if fill:
+            rows = await self._fetch(
+                f"SELECT {EVENT_COLS} FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT %s",
+                (to_signed(room_id), self.tail.size),
+                binary=True,
+            )
+            self.tail.install(room_id, [message_from_row(row) for row in reversed(rows)])
+        return page
+
+    async def read_joined(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> JoinedPage:
+        """The chat endpoint's page: from the tail cache, else one aggregate statement whose
+        answer is the page's bytes (binary: no per-row objects, no hex); when some of the first
+        ``limit`` rows are not wanted, the keyset scan of :meth:`read`."""
+        if limit <= 0:
+            return JoinedPage(0, b"", after_seq)
+        joined = self.tail.joined(room_id, after_seq, limit, methods)
+        if joined is not None:
+            return joined
+        if self.tail.wants(room_id):  # read() installs the room's tail
+            return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
+        args = {
+            "methods": sorted(methods) if methods is not None else None,
+            "room": to_signed(room_id),
+            "after": after_seq,
+            "limit": limit,
+        }
+        row = await self._fetch_one(_JOINED, args, binary=True)
+        if row is None or not row[0]:
+            return JoinedPage(0, b"", after_seq)
+        rows, count, last_seq, last_msg_id, body = row
+        if count < rows:  # some rows skipped: their methods and the rest of the page
+            return JoinedPage.of(await self._read_sql(room_id, after_seq, limit, methods))
+        return JoinedPage(count, bytes(body), int(last_seq), to_unsigned(int(last_msg_id)))
+
+    async def _read_sql(
+        self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
+    ) -> Page:
+        chunk = limit if methods is None else max(limit * 2, 200)
+        messages: list[StoredMessage] = []
+        ignored: dict[str, None] = {}
+        last = after_seq
+        query = (
+            f"SELECT {EVENT_COLS} FROM events WHERE room_id = %s AND seq > %s ORDER BY seq LIMIT %s"
+        )
+        for _ in range(20):
+            rows = await self._fetch(query, (to_signed(room_id), last, chunk), binary=True)
+            for row in rows:
+                last = row[0]
+                if methods is None or row[3] in methods:
+                    messages.append(message_from_row(row))
+                    if len(messages) >= limit:
+                        return Page(messages, last, list(ignored))
+                else:
+                    ignored[row[3]] = None
+            if len(rows) < chunk:
+                break
+        return Page(messages, last, list(ignored))
+
+    async def backlog_start(
+        self, room_id: int, count: int, methods: frozenset[str] | None = None
+    ) -> int:
+        if methods is None:
+            row = await self._fetch_one(
+                "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1 OFFSET %s",
+                (to_signed(room_id), count),
+            )
+        else:
+            row = await self._fetch_one(
+                "SELECT seq FROM events WHERE room_id = %s AND method = ANY(%s)"
+                " ORDER BY seq DESC LIMIT 1 OFFSET %s",
+                (to_signed(room_id), sorted(methods), count),
+            )
+        return int(row[0]) if row else 0
+
+    async def last_seq(self, room_id: int) -> int:
+        row = await self._fetch_one(
+            "SELECT seq FROM events WHERE room_id = %s ORDER BY seq DESC LIMIT 1",
+            (to_signed(room_id),),
+        )
+        return int(row[0]) if row else 0
+
+    async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            signal = self._signals.setdefault(room_id, asyncio.Event())  # before the check
+            if self._listening and self.tail.known.get(room_id, 0) > after_seq:
+                return True  # a commit we heard of (ours or a notification)
+            if await self.last_seq(room_id) > after_seq:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            timeout = remaining if self._listening else min(remaining, self._poll_interval)
+            self.waiting += 1
+            try:
+                await asyncio.wait_for(signal.wait(), timeout)
+                self.woken += 1
+            except TimeoutError:
+                self.wait_timeouts += 1
+            finally:
+                self.waiting -= 1
+
+    async def messages_of(
+        self, room_id: int, methods: Iterable[str], after_seq: int
+    ) -> list[tuple[int, int, str, bytes]]:
+        rows = await self._fetch(
+            "SELECT seq, msg_id, method, raw FROM events WHERE room_id = %s AND seq > %s"
+            " AND method = ANY(%s) ORDER BY seq",
+            (to_signed(room_id), after_seq, list(methods)),
+            binary=True,
+        )
+        return [(seq, to_unsigned(msg_id), method, bytes(raw)) for seq, msg_id, method, raw in rows]
+
+    async def scan(
+        self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
+    ) -> list[RawRow]:
+        sql = ses.SCAN_RENDERED if rendered else ses.SCAN
+        rows = await self._fetch(sql, (to_signed(room_id), after_seq, limit), binary=True)
+        return [ses.raw_row(row) for row in rows]
+
+    async def prune(self, older_than_ms: int) -> int:
+        """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
+
+        async def delete(conn: Conn) -> int:
+            cur = await conn.execute(
+                "SELECT seq FROM events WHERE stored_at >= %s ORDER BY seq LIMIT 1",
+                (older_than_ms,),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                cur = await conn.execute(
+                    "DELETE FROM events WHERE stored_at < %s", (older_than_ms,)
+                )
+            else:
+                cur = await conn.execute(  # seq orders commits per room only: check both
+                    "DELETE FROM events WHERE seq < %s AND stored_at < %s",
+                    (row[0], older_than_ms),
+                )
+            return cur.rowcount
+
+        deleted: int = await self._submit(delete)
+        self.tail.clear()  # the tail may hold pruned rows
+        return deleted
+
+    async def room_heads(self) -> dict[int, int]:
+        rows = await self._fetch(_ROOM_HEADS)
+        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}

@@ -1,0 +1,62 @@
+"""Read positions on PostgreSQL: per API token (coalesced into the next writer batch) and per
+delivery consumer."""
+
+from __future__ import annotations
+
+from ..domain import PositionRules
+from ..migrations import to_signed, to_unsigned
+from ..rows import now_ms
+from .engine import Fn, PostgresEngine
+from .outbox import SET_CONSUMER_POSITION
+from .pool import Conn
+
+_SET_POSITIONS = """
+INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
+ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
+"""
+
+
+class PostgresPositions(PostgresEngine, PositionRules):
+    """:class:`~dylive.store.interfaces.Positions` on PostgreSQL."""
+
+    async def _stored_position(self, token_id: int, room_id: int) -> int | None:
+        row = await self._fetch_one(
+            "SELECT seq FROM positions WHERE token_id = %s AND room_id = %s",
+            (token_id, to_signed(room_id)),
+        )
+        return int(row[0]) if row else None
+
+    async def set_position(self, token_id: int, room_id: int, seq: int, *, wait: bool) -> None:
+        """Awaited writes commit before returning; unawaited ones are coalesced per
+        (token, room) and written by the next writer batch."""
+        key = (token_id, room_id)
+        first = not self._pending_pos
+        self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
+        if wait or first:
+            await self._submit(self._positions_op(), wait=wait)
+
+    def _positions_op(self) -> Fn:
+        taken: dict[tuple[int, int], int] | None = None
+
+        async def write(conn: Conn) -> int:
+            nonlocal taken
+            if taken is None:  # taken once: a retried op writes the same positions
+                taken, self._pending_pos = self._pending_pos, {}
+            if taken:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        _SET_POSITIONS,
+                        [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+                    )
+            return len(taken)
+
+        return write
+
+    async def consumer_positions(self, consumer: str) -> dict[int, int]:
+        rows = await self._fetch(
+            "SELECT room_id, seq FROM outbox_positions WHERE consumer = %s", (consumer,)
+        )
+        return {to_unsigned(room_id): int(seq) for room_id, seq in rows}
+
+    async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
+        await self._write(SET_CONSUMER_POSITION, (consumer, to_signed(room_id), seq, now_ms()))

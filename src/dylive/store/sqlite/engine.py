@@ -1,0 +1,354 @@
+"""The SQLite engine under :class:`~dylive.store.sqlite.SQLiteStore`: connections, the one
+batching writer task and the tail cache it feeds; the queries of each concern are in the
+sibling modules (``events``, ``rooms``, ``tokens``, ``positions``, ``outbox``, ``sessions``,
+``identities``), each a subclass of :class:`SQLiteEngine`.
+
+One writer: every write is queued to a single task that batches whatever is pending into one
+transaction on a dedicated thread (WAL mode, ``synchronous=NORMAL`` by default: durable across a
+process crash). Reads run on a small pool of threads, each with its own read-only connection,
+never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
+
+Two in-memory fast paths keep live polling off the reader threads: the committed tail of each
+polled room (:class:`~dylive.store.tail.TailCache`, fed by the writer after each commit) and
+token records, cached per ``PRAGMA data_version`` of a watch connection (any commit, by this
+process or another one such as ``dylive token revoke``, invalidates them before the next lookup).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dylive.errors import StoreError
+
+from ..migrations import SQLITE, to_signed, to_unsigned
+from ..records import Record, StoredMessage, TokenRecord
+from ..rows import WriteOp, drain_batches, message_from_row, settle
+from ..tail import TailCache
+from .pages import EVENT_COLS
+
+log = logging.getLogger(__name__)
+
+Fn = Callable[[sqlite3.Connection], Any]
+Op = WriteOp[Fn]
+
+
+@dataclass(slots=True)
+class _Commit:
+    """What a committed batch published: new last seq per room, new rows of cached rooms."""
+
+    last: dict[int, int]
+    rows: list[StoredMessage]
+    covered: frozenset[int]
+
+
+_EVENT_COLS = EVENT_COLS
+# every room's newest seq by a loose index scan (one index descent per room), not a scan of the
+# whole (fat, covering) events_room_page index as GROUP BY room_id would do
+_LAST_SEQS = """
+WITH RECURSIVE r(room_id) AS (
+    SELECT min(room_id) FROM events
+    UNION ALL
+    SELECT (SELECT min(room_id) FROM events WHERE room_id > r.room_id) FROM r
+    WHERE r.room_id IS NOT NULL
+)
+SELECT room_id, (SELECT max(seq) FROM events WHERE room_id = r.room_id) FROM r
+WHERE room_id IS NOT NULL
+"""
+
+
+class SQLiteEngine:
+    """``SQLiteEngine(path)``: the engine state and plumbing every concern module builds on.
+
+    ``busy_timeout``: seconds a write waits for another process's lock before it fails (as a
+    transient StoreError the caller may retry).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readers: int = 4,
+        max_batch: int = 1024,
+        synchronous: str = "NORMAL",
+        tail_size: int = 256,
+        tail_rooms: int = 1024,
+        position_delay: float = 0.1,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        self.path = str(path)
+        self._readers = readers
+        self._max_batch = max_batch
+        self._synchronous = synchronous
+        self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+        self._wexec = ThreadPoolExecutor(1, thread_name_prefix="dylive-sqlite-w")
+        self._rexec = ThreadPoolExecutor(readers, thread_name_prefix="dylive-sqlite-r")
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._rconns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._last: dict[int, int] = {}  # room_id -> highest seq
+        self._max_seq = 0
+        # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
+        self._known: dict[int, list[StoredMessage]] = {}
+        self._unknown: set[int] = set()
+        self._signals: dict[int, asyncio.Event] = {}
+        self._pending_pos: dict[tuple[int, int], int] = {}
+        self._position_delay = position_delay
+        self._busy_ms = int(busy_timeout * 1000)
+        self.tail = TailCache(tail_size, tail_rooms)
+        self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
+        self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
+        self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
+        self._version: int | None = None  # PRAGMA data_version as read in this loop batch
+        self.batches = 0
+        self.appended = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._wexec, self._open_writer)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # the loop thread never waits for a lock: a busy database sends the read to a thread
+        self._lconn = self._reader_connection(busy_ms=0)
+        self._writer = asyncio.create_task(self._write_loop(), name="dylive-sqlite-writer")
+
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        self._migrate(conn)
+        for room_id, seq in conn.execute(_LAST_SEQS):
+            self._last[to_unsigned(room_id)] = seq
+        self._max_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self._wconn = conn
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(SQLITE[version:], start=version + 1):
+            log.info("sqlite: applying migration %s", number)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._flush_positions()
+            await self._queue.put(None)
+            await self._writer
+            self._writer = None
+        loop = asyncio.get_running_loop()
+        # reads still running (a cancelled request's query goes on in its thread) finish before
+        # their connections close: closing a connection under a running query crashes SQLite
+        await loop.run_in_executor(self._wexec, self._rexec.shutdown, True)
+        await loop.run_in_executor(self._wexec, self._close_all)
+        self._wexec.shutdown(wait=True)
+        for conn in (self._watch, self._lconn):  # the loop thread's own connections
+            if conn is not None:
+                conn.close()
+        self._watch = self._lconn = None
+
+    def _close_all(self) -> None:
+        if self._wconn is not None:
+            self._wconn.close()
+            self._wconn = None
+        with self._lock:
+            for conn in self._rconns:
+                conn.close()
+            self._rconns.clear()
+
+    # -- writer -------------------------------------------------------------------------------
+    async def _submit(self, fn: Fn, rooms: tuple[int, ...] = (), *, wait: bool = True) -> Any:
+        if self._writer is None:
+            raise StoreError("store is not open")
+        future: asyncio.Future[Any] | None = (
+            asyncio.get_running_loop().create_future() if wait else None
+        )
+        self._queue.put_nowait(Op(fn, future, rooms))
+        return await future if future is not None else None
+
+    async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        async for batch in drain_batches(self._queue, self._max_batch):
+            try:
+                results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
+                self._publish(commit)
+            except Exception as exc:  # commit failed: every op of the batch failed
+                log.warning("sqlite: batch of %s ops failed: %s", len(batch), exc)
+                results = [_error(exc)] * len(batch)
+            self._finish(batch, results)
+
+    def _publish(self, commit: _Commit) -> None:
+        """On the loop thread, in one step: new last seqs and the tail cache."""
+        self.tail.extend(commit.rows, commit.covered)
+        self.tail.drop(r for r in commit.last if r not in commit.covered)
+        for room_id, seq in commit.last.items():
+            self._last[room_id] = max(seq, self._last.get(room_id, 0))
+
+    def _run_batch(self, batch: list[Op]) -> tuple[list[Any], _Commit]:
+        conn = self._wconn
+        assert conn is not None
+        results: list[Any] = []
+        self._known, self._unknown = {}, set()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    results.append(op.fn(conn))
+                except Exception as exc:  # one bad op fails alone, whole
+                    error = _error(exc)
+                    if error.transient:  # the database, not the op: the whole batch fails
+                        raise
+                    conn.execute("ROLLBACK TO op")
+                    results.append(error)
+                conn.execute("RELEASE op")
+            # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
+            # group by room_id, on every commit; the rowid range reads the new rows only
+            rows = conn.execute(
+                "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ? GROUP BY room_id",
+                (self._max_seq,),
+            ).fetchall()
+            commit = self._new_rows(conn, rows)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        for _room_id, seq in rows:
+            self._max_seq = max(self._max_seq, seq)
+        self.batches += 1
+        return results, commit
+
+    def _remember(self, records: Sequence[Record], newest: int, stored_at: int) -> None:
+        """Writer thread: the StoredMessages an append just inserted (``newest``: the seq of its
+        last row), for :meth:`_new_rows` (called last in the op: a failed op never gets here)."""
+        first = newest - len(records) + 1
+        known = self._known
+        for i, r in enumerate(records):
+            row = StoredMessage(
+                first + i, r.room_id, r.msg_id, r.method, r.created_at, stored_at, r.rendered
+            )
+            rows = known.get(r.room_id)
+            if rows is None:
+                known[r.room_id] = [row]
+            else:
+                rows.append(row)
+
+    def _new_rows(self, conn: sqlite3.Connection, rows: list[tuple[int, int]]) -> _Commit:
+        """The batch's new rows of the rooms the tail cache holds (read before COMMIT,
+        published only after it)."""
+        last = {to_unsigned(room_id): seq for room_id, seq in rows}
+        cached = self.tail.cached
+        covered = frozenset(r for r in last if r in cached)
+        if not covered:
+            return _Commit(last, [], covered)
+        out: list[StoredMessage] = []
+        select: list[int] = []
+        for room_id in covered:  # rows the batch's appends built themselves (see append)
+            known = self._known.get(room_id)
+            if room_id in self._unknown or not known or known[-1].seq != last[room_id]:
+                select.append(room_id)
+            else:
+                out.extend(known)
+        if select:
+            marks = ",".join("?" * len(select))
+            new = conn.execute(
+                f"SELECT {_EVENT_COLS} FROM events WHERE seq > ? AND room_id IN ({marks})"
+                " ORDER BY seq",
+                (self._max_seq, *(to_signed(r) for r in select)),
+            ).fetchall()
+            out.extend(message_from_row(row) for row in new)
+        return _Commit(last, out, covered)
+
+    def _finish(self, batch: list[Op], results: list[Any]) -> None:
+        self._version = None  # this store committed: read data_version again
+        for room_id in settle(batch, results, "sqlite"):
+            signal = self._signals.pop(room_id, None)
+            if signal is not None:
+                signal.set()
+
+    # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
+    def _flush_positions(self) -> None:
+        if self._writer is not None and self._pending_pos:
+            self._queue.put_nowait(Op(self._write_positions, None))
+
+    def _write_positions(self, conn: sqlite3.Connection) -> int:
+        with self._lock:
+            pending, self._pending_pos = self._pending_pos, {}
+        conn.executemany(
+            "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
+            " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+            [(t, to_signed(r), seq) for (t, r), seq in pending.items()],
+        )
+        return len(pending)
+
+    # -- readers ------------------------------------------------------------------------------
+    def _reader_connection(self, busy_ms: int = 5000) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        return conn
+
+    def _rconn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._reader_connection()
+            self._local.conn = conn
+            with self._lock:
+                self._rconns.append(conn)
+        return conn
+
+    async def _point(self, sql: str, args: tuple[Any, ...]) -> Any:
+        """One row by a unique key (one index descent): on the loop thread, no thread hop."""
+        if self._lconn is not None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: on a thread instead
+                return self._lconn.execute(sql, args).fetchone()
+        return await self._query(lambda conn: conn.execute(sql, args).fetchone())
+
+    async def _query(self, fn: Fn) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._rexec, lambda: fn(self._rconn()))
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from exc
+
+
+#: Failures caused by the data of one operation (a value out of range, a type SQLite cannot
+#: bind, a constraint): retrying the same operation cannot succeed. Every other failure (locked,
+#: busy, I/O error, disk full, a schema changed under us) is the database's: transient.
+_PERMANENT = (
+    OverflowError,
+    ValueError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    sqlite3.InterfaceError,
+)
+
+
+def _error(exc: BaseException) -> StoreError:
+    """A StoreError for a failed write, ``transient`` when a retry may succeed."""
+    return StoreError(f"write failed: {exc}", transient=not isinstance(exc, _PERMANENT))

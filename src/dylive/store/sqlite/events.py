@@ -1,0 +1,271 @@
+"""The event log on SQLite: appends (fenced, with upstream positions), quarantine, and reads
+served from the tail cache, the event loop thread or a reader thread (see ``pages``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from dylive.errors import LeaseLost
+
+from .. import sessions as ses
+from ..interfaces import EventLog
+from ..migrations import to_signed, to_unsigned
+from ..records import (
+    Fence,
+    JoinedPage,
+    Page,
+    QuarantinedMessage,
+    RawRow,
+    Record,
+    StoredMessage,
+    UpstreamPosition,
+)
+from ..rows import (
+    POSITION_COLS,
+    QUARANTINE_COLS,
+    now_ms,
+    position_from_row,
+    position_values,
+    quarantine_values,
+    quarantined_from_row,
+)
+from .engine import SQLiteEngine
+from .pages import JoinedScan, PageScan, read_page, tail_rows
+
+#: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
+LOOP_READ_LIMIT = 200
+
+
+class SQLiteEventLog(SQLiteEngine, EventLog):
+    """:class:`~dylive.store.interfaces.EventLog` on SQLite."""
+
+    async def append(
+        self,
+        records: Sequence[Record],
+        *,
+        position: UpstreamPosition | None = None,
+        fence: Fence | None = None,
+    ) -> int:
+        if not records and position is None:
+            return 0
+        fenced = _fenced_room(records, position) if fence is not None else 0
+        stored_at = now_ms()
+        rows = [
+            (
+                to_signed(r.room_id),
+                to_signed(r.msg_id),
+                r.method,
+                r.created_at,
+                stored_at,
+                r.rendered,
+                r.raw,
+            )
+            for r in records
+        ]
+
+        pos = position_values(position) if position is not None else None
+
+        def insert(conn: sqlite3.Connection) -> int | LeaseLost:
+            if fence is not None:
+                row = conn.execute(
+                    "SELECT owner, epoch FROM fleet_rooms WHERE room_id = ?", (fenced,)
+                ).fetchone()
+                if row is None or (row[0], row[1]) != (fence.node, fence.epoch):
+                    return LeaseLost(to_unsigned(fenced), fence.node, fence.epoch)
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO events (room_id, msg_id, method, created_at, stored_at,"
+                " rendered, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            inserted = conn.total_changes - before
+            # read now: the position's INSERT below moves last_insert_rowid() to its own row
+            newest = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            if pos is not None:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    pos,
+                )
+            if inserted == len(records):  # no duplicate: consecutive seqs (AUTOINCREMENT,
+                if records:  # one writer), so the tail cache needs no SELECT of them
+                    self._remember(records, newest, stored_at)
+            else:
+                self._unknown.update(r.room_id for r in records)
+            return inserted
+
+        rooms = tuple({r.room_id for r in records})
+        if self.tail.size > 0:
+            for room_id in rooms:
+                if room_id not in self.tail.cached:
+                    self.tail.track(room_id, self._last.get(room_id, 0))
+        inserted: int = await self._submit(insert, rooms)
+        self.appended += inserted
+        return inserted
+
+    async def upstream_position(self, room_id: int) -> UpstreamPosition | None:
+        row = await self._query(
+            lambda conn: conn.execute(
+                f"SELECT {POSITION_COLS} FROM upstream_positions WHERE room_id = ?",
+                (to_signed(room_id),),
+            ).fetchone()
+        )
+        return position_from_row(row) if row else None
+
+    async def quarantine(self, record: Record, error: str) -> None:
+        values = quarantine_values(record, error)
+        await self._submit(
+            lambda conn: conn.execute(
+                "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        )
+
+    async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:
+        rows = await self._query(
+            lambda conn: conn.execute(
+                f"SELECT {QUARANTINE_COLS} FROM quarantine WHERE room_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (to_signed(room_id), limit),
+            ).fetchall()
+        )
+        return [quarantined_from_row(r) for r in rows]
+
+    async def read(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> Page:
+        if self._last.get(room_id, 0) <= after_seq or limit <= 0:
+            return Page([], after_seq)
+        cached = self.tail.page(room_id, after_seq, limit, methods)
+        if cached is not None:
+            return cached
+        fill = room_id not in self.tail.cached and self.tail.size > 0
+        size = self.tail.size
+        signed = to_signed(room_id)
+        if not fill and limit <= LOOP_READ_LIMIT and self._lconn is not None:
+            scan = PageScan(signed, after_seq, limit, methods)
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
+                if scan.step(self._lconn):  # the common case: one chunk, on this thread
+                    return scan.page()
+            done: PageScan = await self._query(scan.run)  # the rest on a reader thread
+            return done.page()
+
+        def query(conn: sqlite3.Connection) -> tuple[Page, list[StoredMessage]]:
+            page = read_page(conn, signed, after_seq, limit, methods)
+            return page, (tail_rows(conn, signed, size) if fill else [])
+
+        result: tuple[Page, list[StoredMessage]] = await self._query(query)
+        page, rows = result
+        if rows:
+            self.tail.install(room_id, rows, self._last.get(room_id, 0))
+        return page
+
+    async def read_joined(
+        self,
+        room_id: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None = None,
+    ) -> JoinedPage:
+        if self._last.get(room_id, 0) <= after_seq or limit <= 0:
+            return JoinedPage(0, b"", after_seq)
+        joined = self.tail.joined(room_id, after_seq, limit, methods)
+        if joined is not None:
+            return joined
+        if room_id not in self.tail.cached and self.tail.size > 0:  # read() fills the tail
+            return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
+        scan = JoinedScan(to_signed(room_id), after_seq, limit, methods)
+        if limit <= LOOP_READ_LIMIT and self._lconn is not None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
+                if scan.step(self._lconn):  # the common case: one statement, on this thread
+                    return scan.page()
+        done: JoinedScan = await self._query(scan.run)  # the rest on a reader thread
+        return done.page()
+
+    async def backlog_start(
+        self, room_id: int, count: int, methods: frozenset[str] | None = None
+    ) -> int:
+        wanted = tuple(sorted(methods)) if methods is not None else ()
+        only = f" AND method IN ({','.join('?' * len(wanted))})" if methods is not None else ""
+        sql = f"SELECT seq FROM events WHERE room_id = ?{only} ORDER BY seq DESC LIMIT 1 OFFSET ?"
+
+        def query(conn: sqlite3.Connection) -> int:
+            row = conn.execute(sql, (to_signed(room_id), *wanted, count)).fetchone()
+            return int(row[0]) if row else 0
+
+        result: int = await self._query(query)
+        return result
+
+    async def last_seq(self, room_id: int) -> int:
+        return self._last.get(room_id, 0)
+
+    async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
+        signal = self._signals.setdefault(room_id, asyncio.Event())
+        if self._last.get(room_id, 0) > after_seq:
+            return True
+        try:
+            await asyncio.wait_for(signal.wait(), within)
+        except TimeoutError:
+            return self._last.get(room_id, 0) > after_seq
+        return self._last.get(room_id, 0) > after_seq
+
+    async def messages_of(
+        self, room_id: int, methods: Iterable[str], after_seq: int
+    ) -> list[tuple[int, int, str, bytes]]:
+        wanted = tuple(methods)
+        marks = ",".join("?" * len(wanted))
+        sql = (
+            f"SELECT seq, msg_id, method, raw FROM events WHERE room_id = ? AND seq > ?"
+            f" AND method IN ({marks}) ORDER BY seq"
+        )
+        rows = await self._query(
+            lambda conn: conn.execute(sql, (to_signed(room_id), after_seq, *wanted)).fetchall()
+        )
+        return [(seq, to_unsigned(msg_id), method, raw) for seq, msg_id, method, raw in rows]
+
+    async def scan(
+        self, room_id: int, after_seq: int, limit: int, *, rendered: bool = False
+    ) -> list[RawRow]:
+        if rendered:  # the analytics fold, after each stored batch: usually all in the tail
+            if self._last.get(room_id, 0) <= after_seq:
+                return []
+            cached = self.tail.after(room_id, after_seq, limit)
+            if cached is not None:
+                return [(m.seq, m.msg_id, m.method, m.created_at, m.rendered) for m in cached]
+        sql = ses.q(ses.SCAN_RENDERED if rendered else ses.SCAN)
+        args = (to_signed(room_id), after_seq, limit)
+        rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
+        return [ses.raw_row(row) for row in rows]
+
+    async def prune(self, older_than_ms: int) -> int:
+        def delete(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1",
+                (older_than_ms,),
+            ).fetchone()
+            if row is None:
+                cur = conn.execute("DELETE FROM events WHERE stored_at < ?", (older_than_ms,))
+            else:
+                cur = conn.execute("DELETE FROM events WHERE seq < ?", (row[0],))
+            return cur.rowcount
+
+        deleted: int = await self._submit(delete)
+        if deleted:
+            self.tail.clear()  # the tail may hold pruned rows
+        return deleted
+
+    async def room_heads(self) -> dict[int, int]:
+        return dict(self._last)
+
+
+def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
+    """The (signed) room a fenced write is for: its records' room, else its position's."""
+    return to_signed(records[0].room_id if records else position.room_id if position else 0)

@@ -1,0 +1,32 @@
+"""Analytics sessions on SQLite (the SQL is shared with PostgreSQL: ``dylive.store.sessions``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import sessions as ses
+from ..domain import SessionRules
+from ..migrations import to_signed
+from ..records import SessionRecord
+from .engine import SQLiteEngine
+
+
+class SQLiteSessions(SQLiteEngine, SessionRules):
+    """:class:`~dylive.store.interfaces.Sessions` on SQLite."""
+
+    async def _insert_session(self, args: tuple[Any, ...]) -> None:
+        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
+
+    async def _update_session(self, args: tuple[Any, ...]) -> int:
+        changed: int = await self._submit(lambda conn: conn.execute(ses.q(ses.SAVE), args).rowcount)
+        return changed
+
+    async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
+        sql, key = (ses.BY_ID, session_id) if session_id else (ses.BY_ROOM, to_signed(room_id))
+        row = await self._query(lambda conn: conn.execute(ses.q(sql), (key,)).fetchone())
+        return ses.session_from_row(row) if row else None
+
+    async def list_sessions(self, *, web_rid: str = "", room_id: int = 0) -> list[SessionRecord]:
+        sql, args = ses.list_query(web_rid, room_id, sqlite=True)
+        rows = await self._query(lambda conn: conn.execute(ses.q(sql), args).fetchall())
+        return [ses.session_from_row(row) for row in rows]
