@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
+from dylive.collect.rooms import RoomManager
 from dylive.decode import Event, decode
 from dylive.proto import webcast_pb2 as pb
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
-from dylive.serve.rooms import RoomManager
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.frames import RawMessage
 from dylive.source.room import RoomInfo

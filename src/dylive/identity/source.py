@@ -279,7 +279,7 @@ def pool_source(
     guard: GuardOptions | None = None,
     backoff: Any = None,
 ) -> Any:
-    """A ``SourceFactory`` for :class:`dylive.serve.rooms.RoomManager`."""
+    """A ``SourceFactory`` for :class:`dylive.collect.rooms.RoomManager`."""
 
     def factory(
         info: RoomInfo, resume: Checkpoint | None = None

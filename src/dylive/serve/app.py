@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from dylive import settings
 from dylive.analytics import Analytics, GiftCatalogue
+from dylive.collect import Resolver, RoomManager, SourceFactory, Tuning, default_resolver
 from dylive.deliver.feed import FeedSettings
 from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import StoreError
@@ -58,12 +59,10 @@ from .errors import (
     ErrorKind,
     error_response,
 )
-from .ingest import Tuning
 from .limits import HeaderLimit, oversized
 from .metrics import Metrics
 from .query import query_of
 from .ratelimit import RateLimiter
-from .rooms import Resolver, RoomManager, SourceFactory, default_resolver
 
 if TYPE_CHECKING:
     from dylive.deliver.nats import NatsPublisher

@@ -34,6 +34,7 @@ from dylive.store.cursor import (
     parse_internal_ext,
 )
 
+from . import collection
 from .errors import BAD_PARAM, MISSING_ROOM, ApiError, JSONBytes, ok
 from .query import query_of
 
@@ -178,8 +179,8 @@ async def chat(request: Request) -> Response:
     wait = float_param(q, "wait", 0.0, svc.config.max_wait)
     methods = methods_param(q)
     given = position(q)
-    info, live = await svc.rooms.lookup(ident)
-    svc.rooms.touch(token.id, token.room_limit, info, live)
+    info, live = await collection.lookup(svc, ident)
+    collection.touch(svc, token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
     if given is None:  # continue from the token's position: one poller at a time
@@ -215,7 +216,7 @@ async def audience(request: Request) -> Response:
     svc: Service = request.app.state.svc
     token = await svc.authorize(request)
     ident = room_param(query_of(request))
-    info, live = await svc.rooms.lookup(ident)
-    svc.rooms.touch(token.id, token.room_limit, info, live)
+    info, live = await collection.lookup(svc, ident)
+    collection.touch(svc, token.id, token.room_limit, info, live)
     data, source = await svc.audience.ranking(info)
     return ok({"data": data, "source": source})

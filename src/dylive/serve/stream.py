@@ -54,6 +54,7 @@ from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.room import RoomInfo
 from dylive.store import EventStore, StoredMessage
 
+from . import collection
 from .compat import int_param, methods_param
 from .errors import BAD_PARAM, ApiError
 
@@ -330,7 +331,7 @@ class _Stream:
             return None
         self.next_status = now + self.hub.status_interval
         with contextlib.suppress(ApiError):  # keeps the room collected (counts as a poll)
-            self.svc.rooms.touch(self.token_id, self.room_limit, self.info, self.live)
+            collection.touch(self.svc, self.token_id, self.room_limit, self.info, self.live)
         return sse_status(self.status())
 
     def wanted(self, message: StoredMessage) -> bool:
@@ -405,8 +406,8 @@ async def stream(request: Request) -> Response:
     count = int_param(q, "count", svc.config.page_size, 0, svc.config.max_page)
     methods = methods_param(q) if q.get("methods") else None
     after = resume_point(request)
-    info, live = await svc.rooms.lookup(request.path_params["room"])
-    svc.rooms.touch(token.id, token.room_limit, info, live)
+    info, live = await collection.lookup(svc, request.path_params["room"])
+    collection.touch(svc, token.id, token.room_limit, info, live)
     if after is None:
         after = await svc.store.backlog_start(info.room_id, count, methods)
     state = _Stream(svc, info, live, token.id, token.room_limit, after, methods)

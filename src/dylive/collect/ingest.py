@@ -1,6 +1,6 @@
 """One room's ingestion: collector → bounded pending batch → store, with its upstream position.
 
-:func:`Ingest.run` is the task :class:`~dylive.serve.rooms.RoomManager` runs per room:
+:func:`Ingest.run` is the task :class:`~dylive.collect.rooms.RoomManager` runs per room:
 
 - The *reader* opens the source (the collector) resumed from the room's stored
   :class:`~dylive.store.UpstreamPosition` and queues every event with the checkpoint covering
@@ -15,7 +15,7 @@
   table (raw bytes and error) and the rest is stored.
 - Any unexpected exception restarts the pipeline with capped backoff, resuming from the stored
   position (``RoomState.restarts``); the error stays visible in the room's status. Each start
-  rebuilds the room's gift ledger from the store (:mod:`dylive.serve.gift_delta`).
+  rebuilds the room's gift ledger from the store (:mod:`dylive.collect.ledger`).
 - Stopping (SIGTERM, idle, unpin) stops the reader and lets the writer drain the queue, which
   stores the final position with the last batch (bounded by ``Tuning.drain_timeout``).
 """
@@ -43,7 +43,7 @@ from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, Record, UpstreamPosition
 
-from .gift_delta import ledger_from_store
+from .ledger import ledger_from_store
 
 log = logging.getLogger(__name__)
 
