@@ -159,7 +159,9 @@ def replay(events: list[Event]) -> Any:
     """A source that yields ``events`` once, then ends (the collector stops)."""
 
     @contextlib.asynccontextmanager
-    async def factory(_info: RoomInfo, _resume: object) -> AsyncIterator[AsyncIterator[Event]]:
+    async def factory(
+        _info: RoomInfo, _resume: object, _ledger: object = None
+    ) -> AsyncIterator[AsyncIterator[Event]]:
         async def gen() -> AsyncIterator[Event]:
             for e in events:
                 yield e

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from dylive.decode import GiftLedger
 from dylive.errors import (
     DyliveError,
     InvalidRoom,
@@ -63,14 +64,15 @@ def room_record(info: RoomInfo) -> RoomRecord:
 
 
 def collector_source(**options: Any) -> SourceFactory:
-    """The default source: ``dylive.source.collector.Room(ident, **options)``."""
+    """The default source: ``dylive.source.collector.Room(ident, **options)``, handed the
+    room's gift ledger."""
 
     @asynccontextmanager
     async def open_room(
-        info: RoomInfo, resume: Checkpoint | None
+        info: RoomInfo, resume: Checkpoint | None, ledger: GiftLedger | None = None
     ) -> AsyncIterator[AsyncIterable[Any]]:
         ident = info.web_rid or str(info.room_id)
-        async with Room(ident, resume=resume, **options) as room:
+        async with Room(ident, resume=resume, ledger=ledger, **options) as room:
             yield room
 
     return open_room
