@@ -12,8 +12,8 @@ from dylive.deliver.feed import Feeds
 from dylive.deliver.webhooks import WebhookService
 from dylive.store import WebhookRecord
 
-from .compat import DEFAULT_METHODS
 from .delivery_metrics import DeliveryCollector
+from .params import DEFAULT_METHODS
 
 if TYPE_CHECKING:
     from .app import Service

@@ -28,8 +28,8 @@ from dylive.source.room import RoomInfo
 from dylive.store import TokenRecord
 
 from . import collection, tokens
-from .compat import int_param, methods_param, position_param
 from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+from .params import int_param, methods_param, position_param
 
 if TYPE_CHECKING:
     from .app import Service

@@ -55,8 +55,8 @@ from dylive.source.room import RoomInfo
 from dylive.store import EventStore, StoredMessage
 
 from . import collection
-from .compat import int_param, methods_param
 from .errors import BAD_PARAM, ApiError
+from .params import int_param, methods_param
 
 if TYPE_CHECKING:
     from .app import Service
