@@ -27,7 +27,7 @@ from . import collection, fleet_api
 from .errors import ALL_ERRORS, OK_MSG, ApiError, json_response, ok
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from dylive.source.room import RoomInfo
 from .errors import COLLECTION_ERRORS, api_error
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 
 async def lookup(svc: Service, ident: str) -> tuple[RoomInfo, bool]:

@@ -38,7 +38,7 @@ from .params import (
 from .query import query_of
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 _HEAD = b'{"code":200,"msg":"' + "成功".encode() + b'","data":{"messages":['
 
@@ -81,7 +81,7 @@ async def _read(
     deadline = time.monotonic() + wait
     ignored = dict.fromkeys(page.ignored)
     while not page.size and (remaining := deadline - time.monotonic()) > 0:
-        if not await svc.store.wait_for(room_id, page.last_seq, remaining):
+        if not await svc.commits.wait(room_id, page.last_seq, remaining):
             break
         page = await svc.store.read_joined(room_id, page.last_seq, count, methods)
         ignored.update(dict.fromkeys(page.ignored))

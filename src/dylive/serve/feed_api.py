@@ -32,7 +32,7 @@ from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, Api
 from .params import int_param, methods_param, position_param
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from dylive.app.delivery import DEFAULT_METHODS
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.numbers import ascii_uint
@@ -13,18 +14,15 @@ from dylive.store.cursor import CursorError, Position, parse_cursor, parse_inter
 
 from .errors import BAD_PARAM, MISSING_ROOM, ApiError
 
-DEFAULT_METHODS = frozenset(
-    {
-        "WebcastChatMessage",
-        "WebcastGiftMessage",
-        "WebcastLikeMessage",
-        "WebcastMemberMessage",
-        "WebcastSocialMessage",
-        "WebcastRoomIntroMessage",
-        "WebcastEmojiChatMessage",
-        "WebcastFansclubMessage",
-    }
-)
+__all__ = [
+    "DEFAULT_METHODS",
+    "float_param",
+    "int_param",
+    "methods_param",
+    "position",
+    "position_param",
+    "room_param",
+]
 
 
 def room_param(q: Mapping[str, str]) -> str:

@@ -42,7 +42,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
