@@ -103,7 +103,8 @@ import asyncio, sys
 from starlette.responses import Response
 from starlette.routing import Route
 from dylive.serve import runtime
-from dylive.serve.app import ServiceConfig, create_app
+from dylive.app import ServiceConfig
+from dylive.serve.app import create_app
 import uvicorn
 db, port, body_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 body = open(body_path, "rb").read()

@@ -38,7 +38,7 @@ FLOORS: dict[str, int] = {
     "dylive.collect": 5,
     "dylive.deliver": 5,
     "dylive.fleet": 6,
-    "dylive.service": 7,
+    "dylive.app": 7,
     "dylive.serve": 8,
 }
 

@@ -8,8 +8,10 @@
     │   ├── PayloadTooLarge      a (gzip) payload over the hard size limit
     │   └── ResponseError        a Response body that cannot be parsed
     ├── RoomError                room resolution failures (carry room_id / web_rid)
+    │   ├── InvalidRoom          an identifier that names no room in any accepted form
     │   ├── RoomNotFound
     │   └── RoomNotLive
+    ├── RoomLimitReached         a token already polls as many rooms as it may (collection)
     ├── UpstreamError            HTTP/WebSocket failures talking to Douyin or the simulator
     │   ├── HandshakeRefused     push handshake answered 200 + handshake-status (DEVICE_BLOCKED …)
     │   ├── SignatureRefused     HTTP 200 with an empty body (a_bogus / cookie refused)
@@ -54,12 +56,20 @@ class RoomError(DyliveError):
     """A room that cannot be resolved or joined."""
 
 
+class InvalidRoom(RoomError):
+    """An identifier that is neither a live URL, a web_rid nor a room_id."""
+
+
 class RoomNotFound(RoomError):
     """The web_rid / room_id / URL names no room."""
 
 
 class RoomNotLive(RoomError):
     """The room exists but is not broadcasting."""
+
+
+class RoomLimitReached(DyliveError):
+    """A token already polls as many rooms as its room limit allows."""
 
 
 class UpstreamError(DyliveError):

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import orjson
 
+from dylive.collect.rooms import RoomManager
 from dylive.decode import Event, decode
 from dylive.proto import webcast_pb2 as pb
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
-from dylive.serve.rooms import RoomManager
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.room import RoomInfo
 from dylive.store import SQLiteStore
@@ -159,7 +159,9 @@ def replay(events: list[Event]) -> Any:
     """A source that yields ``events`` once, then ends (the collector stops)."""
 
     @contextlib.asynccontextmanager
-    async def factory(_info: RoomInfo, _resume: object) -> AsyncIterator[AsyncIterator[Event]]:
+    async def factory(
+        _info: RoomInfo, _resume: object, _ledger: object = None
+    ) -> AsyncIterator[AsyncIterator[Event]]:
         async def gen() -> AsyncIterator[Event]:
             for e in events:
                 yield e

@@ -15,7 +15,7 @@ import pytest
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
-from dylive.serve.compat import DEFAULT_METHODS
+from dylive.serve.params import DEFAULT_METHODS
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.store.cursor import parse_cursor
 

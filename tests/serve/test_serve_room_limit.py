@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dylive.serve.errors import ApiError
-from dylive.serve.rooms import RoomManager
+from dylive.collect import RoomManager
+from dylive.errors import RoomLimitReached
+from dylive.serve.errors import ROOM_LIMIT, api_error
 from dylive.source.room import RoomInfo
 from dylive.store import SQLiteStore
 
@@ -29,9 +30,10 @@ async def test_room_limit_counts_recent_rooms_only(tmp_path: Path) -> None:
         rooms.touch(1, 2, info(10), False)
         rooms.touch(1, 2, info(11), False)
         rooms.touch(1, 2, info(10), False)  # a room already counted: always allowed
-        with pytest.raises(ApiError) as exc:
+        with pytest.raises(RoomLimitReached) as exc:
             rooms.touch(1, 2, info(12), False)
-        assert exc.value.kind.code == 40301
+        assert api_error(exc.value).kind is ROOM_LIMIT
+        assert api_error(exc.value).kind.code == 40301
         rooms.touch(2, 2, info(12), False)  # another token has its own count
         deadline = time.monotonic() + 10
         while True:  # room 11 goes idle first once room 10 is polled again
@@ -39,7 +41,7 @@ async def test_room_limit_counts_recent_rooms_only(tmp_path: Path) -> None:
             try:
                 rooms.touch(1, 2, info(12), False)
                 break
-            except ApiError:
+            except RoomLimitReached:
                 assert time.monotonic() < deadline, "an idle room never freed its place"
                 await asyncio.sleep(0.05)
         assert set(rooms._token_rooms[1]) == {10, 12}

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
-from dylive.serve.rooms import RoomManager, collector_source, default_resolver
+from dylive.collect.rooms import RoomManager, collector_source, default_resolver
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.room import RoomInfo
 from dylive.store import SQLiteStore

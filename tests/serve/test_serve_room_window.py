@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from dylive.serve.rooms import RoomState
+from dylive.collect.rooms import RoomState
 from dylive.source.room import RoomInfo
 
 

@@ -23,9 +23,9 @@ import orjson
 import psycopg
 import pytest
 
+from dylive.collect import Tuning
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
-from dylive.serve.ingest import Tuning
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.tcpproxy import TcpProxy
 from dylive.store import EventStore, SQLiteStore, open_store
@@ -218,7 +218,7 @@ class CrashOnce:
 async def test_an_unexpected_exception_restarts_the_room_from_its_stored_position(
     tmp_path: Path,
 ) -> None:
-    from dylive.serve.rooms import RoomManager, collector_source, default_resolver
+    from dylive.collect.rooms import RoomManager, collector_source, default_resolver
 
     async with (
         SimServer(SimConfig(seed=43, rate=60.0, tick=0.05)) as sim,

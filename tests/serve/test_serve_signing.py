@@ -64,7 +64,7 @@ async def audience(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
 async def test_audience_signed_upstream_in_strict_mode(
     tmp_path: Path, serve_api: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="dylive.serve.audience")
+    caplog.set_level(logging.INFO, logger="dylive.analytics.audience")
     async with strict_api(tmp_path, serve_api, "v2") as (client, svc, sim, token):
         await gifts_collected(client, svc, sim, token)
         data = await audience(client, token)
@@ -88,7 +88,7 @@ async def test_audience_unsigned_refused_falls_back_to_ledger(
 ) -> None:
     """``signing="off"`` against strict mode: the ranklist request is refused, the ledger
     (built from the gifts the collector stored) answers with Douyin's field names."""
-    caplog.set_level(logging.INFO, logger="dylive.serve.audience")
+    caplog.set_level(logging.INFO, logger="dylive.analytics.audience")
     async with strict_api(tmp_path, serve_api, "off") as (client, svc, sim, token):
         await gifts_collected(client, svc, sim, token)
         data = await audience(client, token)

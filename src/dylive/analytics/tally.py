@@ -2,8 +2,10 @@
 
 A :class:`SessionTally` sees each stored message once (the caller feeds rows after its
 checkpointed seq) as the stored public JSON shape (docs/events.md), and keeps everything a
-report needs: counts per method, gift value through the :class:`~dylive.decode.GiftLedger` (each
-combo counted once, whatever the order), gifters, chatters, likes, follows, shares, fans-club
+report needs: counts per method, gift value from each gift's stored ``gift.delta`` (the new gifts
+it adds, computed once by the service's ledger where it was ingested: each combo counted once,
+whatever the order; rows stored without a delta go through a :class:`~dylive.decode.GiftLedger`
+of the tally's own, built on the first such row), gifters, chatters, likes, follows, shares, fans-club
 joins, viewer figures, per-minute buckets and the in-stream ranking scores for reconciliation.
 ``to_state`` / ``from_state`` make it a checkpoint.
 """
@@ -52,7 +54,8 @@ class SessionTally:
     max_silence: int = 0
     ended_at: int = 0
     ranks: dict[int, list[Any]] = field(default_factory=dict)  # uid -> [nick, douyin, ours]
-    ledger: GiftLedger = field(default_factory=GiftLedger)
+    #: only for rows stored without ``gift.delta`` (built on the first one): see the module doc
+    ledger: GiftLedger | None = None
     #: catalogue diamonds per gift id: the price of a gift whose message carries none
     prices: Mapping[int, int] = field(default_factory=dict)
 
@@ -86,7 +89,13 @@ class SessionTally:
     def _gift(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         gift, user = p.get("gift") or {}, p.get("user") or {}
         event = gift_event(msg_id, gift, user)
-        added = self.ledger.delta(event)
+        stored = gift.get("delta")
+        if stored is not None:
+            added = int(stored)
+        else:
+            if self.ledger is None:
+                self.ledger = GiftLedger()
+            added = self.ledger.delta(event)
         if added <= 0:
             return
         unit = event.diamond_count or self.prices.get(event.gift_id, 0)
@@ -156,7 +165,7 @@ class SessionTally:
         data["ranks"] = [[k, *v] for k, v in self.ranks.items()]
         data["minutes"] = [[k, *v] for k, v in self.minutes.items()]
         data["chatters"] = sorted(self.chatters)
-        data["streaks"] = self.ledger.streaks()
+        data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
         return orjson.dumps(data)
 
     @classmethod
@@ -172,7 +181,9 @@ class SessionTally:
         tally.ranks = {row[0]: row[1:] for row in data["ranks"]}
         tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
         tally.chatters = set(data["chatters"])
-        tally.ledger.restore([(u, g, k, n) for u, g, k, n in data["streaks"]])
+        if data["streaks"]:
+            tally.ledger = GiftLedger()
+            tally.ledger.restore([(u, g, k, n) for u, g, k, n in data["streaks"]])
         return tally
 
 

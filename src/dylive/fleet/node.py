@@ -1,6 +1,6 @@
 """One fleet node: registers itself, holds room leases, places rooms, hands them off.
 
-A :class:`FleetNode` drives the local :class:`~dylive.serve.rooms.RoomManager` from the
+A :class:`FleetNode` drives the local :class:`~dylive.collect.rooms.RoomManager` from the
 database instead of from local requests. Each tick (1 s by default) it
 
 1. heartbeats its ``fleet_nodes`` row (registering again if it was swept),
@@ -36,7 +36,7 @@ from .db import FleetDB, Held, Lease, NodeRow, RoomStats
 from .placement import to_claim, to_release
 
 if TYPE_CHECKING:
-    from dylive.serve.rooms import RoomManager
+    from dylive.collect.rooms import RoomManager
     from dylive.source.room import RoomInfo
 
 log = logging.getLogger(__name__)

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from dylive.decode import GiftLedger
 from dylive.source.collector import CollectorOptions, Room
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
@@ -72,8 +73,12 @@ class PooledRoom:
         guard: GuardOptions | None = None,
         backoff: Any = None,
         resume: Checkpoint | None = None,
+        ledger: GiftLedger | None = None,
     ) -> None:
         self.pool = pool
+        #: The gift ledger every collector of this room computes ``GiftEvent.delta`` with (one
+        #: for the room's whole run, whichever identity collects it).
+        self.ledger = ledger
         self.info = info
         self.upstream = upstream
         self.options = options
@@ -156,6 +161,7 @@ class PooledRoom:
                 options=self.options,
                 backoff=self._backoff() if callable(self._backoff) else Backoff(),
                 resume=self.checkpoint,
+                ledger=self.ledger,
             )
             async with room:
                 self.room = room
@@ -279,16 +285,16 @@ def pool_source(
     guard: GuardOptions | None = None,
     backoff: Any = None,
 ) -> Any:
-    """A ``SourceFactory`` for :class:`dylive.serve.rooms.RoomManager`."""
+    """A ``SourceFactory`` for :class:`dylive.collect.rooms.RoomManager`."""
 
     def factory(
-        info: RoomInfo, resume: Checkpoint | None = None
+        info: RoomInfo, resume: Checkpoint | None = None, ledger: GiftLedger | None = None
     ) -> AbstractAsyncContextManager[PooledRoom]:
         @asynccontextmanager
         async def open_room() -> AsyncIterator[PooledRoom]:
             yield PooledRoom(
                 pool, info, upstream=upstream, options=options, guard=guard, backoff=backoff,
-                resume=resume,
+                resume=resume, ledger=ledger,
             )  # fmt: skip
 
         return open_room()

@@ -23,11 +23,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from . import fleet_api
+from . import collection, fleet_api
 from .errors import ALL_ERRORS, OK_MSG, ApiError, json_response, ok
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _status(state: Any) -> dict[str, Any]:
 async def room(request: Request) -> Response:
     svc: Service = request.app.state.svc
     await svc.authorize(request)
-    info, live = await svc.rooms.lookup(request.path_params["room"])
+    info, live = await collection.lookup(svc, request.path_params["room"])
     state = svc.rooms.rooms.get(info.room_id)
     status: dict[str, Any] = (
         state.status()
@@ -85,10 +85,10 @@ async def pin(request: Request) -> Response:
     await svc.authorize(request)
     ident = request.path_params["room"]
     if request.method == "DELETE":
-        info, _ = await svc.rooms.lookup(ident)
-        await svc.rooms.unpin(info.web_rid or str(info.room_id))
+        info, _ = await collection.lookup(svc, ident)
+        await collection.unpin(svc, info.web_rid or str(info.room_id))
         return ok({"room_id": info.room_id, "pinned": False})
-    info = await svc.rooms.pin(ident)
+    info = await collection.pin(svc, ident)
     return ok({"room_id": info.room_id, "web_rid": info.web_rid, "pinned": True})
 
 

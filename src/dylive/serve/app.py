@@ -1,4 +1,6 @@
-"""The ASGI app factory: ``create_app(config)`` → Starlette app (store, rooms, routes, handlers).
+"""The ASGI app factory: ``create_app(config)`` → Starlette app over an :class:`HttpService`
+(the service of :mod:`dylive.app` plus the HTTP face's metrics, rate limiter and position locks).
+``ServiceConfig`` is :class:`dylive.app.ServiceConfig`, importable from here too.
 
 Every response is the envelope of :mod:`dylive.serve.errors`; an unexpected exception is logged
 and answered with code 50000, never a stack trace.
@@ -12,8 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,24 +24,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from dylive import settings
-from dylive.analytics import Analytics, GiftCatalogue
-from dylive.deliver.feed import FeedSettings
-from dylive.deliver.webhooks import WebhookSettings
+from dylive.app import Commit, Service, ServiceConfig
 from dylive.errors import StoreError
-from dylive.identity.pool import IdentityPool, PoolOptions
-from dylive.identity.source import pool_source
-from dylive.source.collector import CollectorOptions
-from dylive.source.credentials import Identity
-from dylive.source.ranklist import fetch_audience_ranklist
-from dylive.source.room import RoomInfo, make_client
-from dylive.store import EventStore, TokenRecord, is_postgres_url, open_store
+from dylive.store import TokenRecord
 
 from . import (
     api,
     compat,
     dashboard,
-    delivery,
     feed_api,
     fleet_api,
     sessions,
@@ -48,7 +39,7 @@ from . import (
     tokens,
     webhooks_api,
 )
-from .audience import AudienceService
+from .delivery_metrics import DeliveryCollector
 from .errors import (
     INTERNAL,
     METHOD_NOT_ALLOWED,
@@ -58,140 +49,34 @@ from .errors import (
     ErrorKind,
     error_response,
 )
-from .ingest import Tuning
 from .limits import HeaderLimit, oversized
 from .metrics import Metrics
 from .query import query_of
 from .ratelimit import RateLimiter
-from .rooms import Resolver, RoomManager, SourceFactory, default_resolver
 
-if TYPE_CHECKING:
-    from dylive.deliver.nats import NatsPublisher
-    from dylive.fleet import FleetNode
+__all__ = ["App", "HttpService", "Service", "ServiceConfig", "create_app", "guarded"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class ServiceConfig:
-    """Everything ``dylive serve`` can set (CLI options / DYLIVE_* settings)."""
-
-    db: str = "dylive.sqlite3"
-    upstream: str = "https://live.douyin.com"
-    user_agent: str = settings.DEFAULT_USER_AGENT
-    cookie: str = ""
-    proxy: str = ""  # HTTP or SOCKS proxy for every upstream request ("" = direct)
-    signing: str = "v2"
-    pins: list[str] = field(default_factory=list)
-    idle_timeout: float = 300.0
-    retention_hours: float = 0.0  # 0 = keep forever
-    page_size: int = 50
-    max_page: int = 500
-    max_wait: float = 30.0
-    fetch_interval: int = 1000
-    ranklist: bool = True
-    # msg_ids each collector remembers (~100 bytes each): the store dedupes exactly by
-    # (room_id, msg_id), so the collector's window only needs to cover reconnect replays
-    dedupe_capacity: int = 10_000
-    #: Identity pool tunables (max rooms per identity, cooldowns, guests, pacing).
-    pool: PoolOptions = field(default_factory=PoolOptions)
-    resolver: Resolver | None = None
-    source_factory: SourceFactory | None = None
-    store: EventStore | None = None
-    ingest: Tuning = field(default_factory=Tuning)
-    webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
-    feed_settings: FeedSettings = field(default_factory=FeedSettings)
-    douyinlive_token: str = ""  # token name used by /ws/{live_id} clients that send none
-    # requests/s per client address without a valid token (0 = off); `dylive serve` takes
-    # DYLIVE_ANON_RATE (5) through from_settings
-    anon_rate: float = 0.0
-    # fleet (PostgreSQL only): None = on for a postgresql:// database, off for SQLite
-    fleet: bool | None = None
-    node_id: str = ""  # default: host name + pid
-    max_rooms: int = 500  # rooms this node collects at most
-    lease_ttl: float = 10.0
-    fleet_tick: float = 1.0
-    sink: str = ""  # nats://host:port[?stream=NAME&prefix=P]: publish every stored message
-
-    @classmethod
-    def from_settings(cls, **overrides: Any) -> ServiceConfig:
-        base = cls(
-            db=settings.get("db"),
-            upstream=settings.get("upstream"),
-            user_agent=settings.get("user_agent"),
-            cookie=settings.get("cookie"),
-            proxy=settings.get("proxy"),
-            signing=settings.get("signing"),
-            idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
-            retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
-            anon_rate=settings.number("anon_rate"),
-            pool=PoolOptions(
-                max_rooms=max(1, int(settings.number("identity_max_rooms"))),
-                allow_guests=settings.get("allow_guests").strip().lower() in ("1", "true", "yes"),
-            ),
-        )
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(base, key, value)
-        return base
-
-
-class Service:
-    """The running service: store, room manager, audience, limiter, metrics."""
+class HttpService(Service):
+    """The service with the HTTP face's own parts: request metrics (fed by the service's commit
+    and ingestion fan-outs), the rate limiter and the per-(token, room) position locks."""
 
     def __init__(self, config: ServiceConfig) -> None:
-        self.config = config
-        self.store: EventStore = config.store or open_store(config.db)
+        super().__init__(config)
         self.metrics = Metrics()
         self.limiter = RateLimiter()
-        self.started_ms = time.time_ns() // 1_000_000
-        # one upstream identity (cookie, User-Agent, proxy) for resolution, collectors, ranklist
-        identity = Identity.build(
-            cookie=config.cookie, user_agent=config.user_agent, proxy=config.proxy
-        )
-        self.http = make_client(identity)
-        self.stream = stream.StreamHub(self.store)  # live fan-out (SSE); fed by _stored
-        self.identities = IdentityPool(
-            self.store,
-            fallback=identity,
-            options=config.pool,
-        )
-        self.rooms = RoomManager(
-            self.store,
-            resolver=config.resolver
-            or default_resolver(
-                upstream=config.upstream, signing=config.signing, identity=identity
-            ),
-            source_factory=config.source_factory
-            or pool_source(
-                self.identities,
-                upstream=config.upstream,
-                options=CollectorOptions(
-                    signing=config.signing, dedupe_capacity=config.dedupe_capacity, direct=True
-                ),
-            ),
-            idle_timeout=config.idle_timeout,
-            tuning=config.ingest,
-            hooks=_Hooks(self),
-        )
-        fetcher = self._fetch_ranklist if config.ranklist else None
-        self.audience = AudienceService(self.store, fetcher)
-        self.catalogue = GiftCatalogue(
-            self.http, config.upstream, user_agent=config.user_agent, cookie=config.cookie
-        )
-        self.analytics = Analytics(
-            self.store, catalogue=self.catalogue, status=self._collection_status
-        )
-        self._pruner: Any = None
-        self.webhooks, self.feeds = delivery.attach(self)
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self.fleet: FleetNode | None = None
-        self.publisher: NatsPublisher | None = None
-        if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
-            self.fleet = self._fleet_node(config)
-        self.store.on_commit(self.stream.notify)  # rows committed by other nodes
+        self.commits.subscribe(self._count)
+        self.ingest_events.subscribe(self.metrics)
+        self.metrics.registry.register(DeliveryCollector(self))
+
+    def _count(self, commit: Commit) -> None:
+        if commit.local:
+            self.metrics.on_stored(commit.room_id, commit.inserted)
 
     def position_lock(self, token_id: int, room_id: int) -> asyncio.Lock:
         """The lock serializing cursor-less reads of one (token, room): read the position,
@@ -201,57 +86,6 @@ class Service:
         if lock is None:
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
-
-    def _fleet_node(self, config: ServiceConfig) -> FleetNode:
-        from dylive.fleet import FleetNode, FleetOptions  # needs psycopg (the postgres extra)
-
-        if config.store is not None and not is_postgres_url(getattr(config.store, "url", "")):
-            raise StoreError("the fleet needs a PostgreSQL database")
-        if not is_postgres_url(getattr(self.store, "url", "")):
-            raise StoreError("the fleet needs a PostgreSQL database (--db postgresql://…)")
-        options = FleetOptions(
-            node_id=config.node_id,
-            max_rooms=config.max_rooms,
-            lease_ttl=config.lease_ttl,
-            node_timeout=config.lease_ttl,
-            tick=config.fleet_tick,
-        )
-        return FleetNode(str(getattr(self.store, "url", "")), self.rooms, options)
-
-    def set_address(self, url: str) -> None:
-        """The URL this node answers on (after binding), shown in ``/api/fleet``."""
-        if self.fleet is not None and not self.fleet.options.address:
-            self.fleet.options.address = url
-
-    def _stored(self, room_id: int, inserted: int) -> None:
-        """After each stored batch: metrics, and wake the live stream (never blocks ingest)."""
-        self.metrics.on_stored(room_id, inserted)
-        self.stream.notify(room_id, inserted)
-        if inserted:
-            self.analytics.notify(room_id)
-            self.webhooks.notify(room_id)
-
-    def _collection_status(self, room_id: int) -> dict[str, Any] | None:
-        """Collection figures of a room being collected (for running session reports)."""
-        state = self.rooms.rooms.get(room_id)
-        if state is None:
-            return None
-        status = state.status()
-        keys = ("lag_seconds", "gaps", "received", "stored", "messages_per_second")
-        return {key: status[key] for key in keys}
-
-    async def _fetch_ranklist(self, info: RoomInfo) -> dict[str, Any]:
-        return await fetch_audience_ranklist(
-            self.http,
-            upstream=self.config.upstream,
-            room_id=info.room_id,
-            anchor_id=info.anchor_uid,
-            sec_anchor_id=info.anchor_sec_uid,
-            web_rid=info.web_rid,
-            user_agent=self.config.user_agent,
-            cookie=info.cookie or self.config.cookie,
-            signing=self.config.signing,
-        )
 
     async def authorize(self, request: Request) -> TokenRecord:
         """Authenticate (query ``token`` or ``Authorization: Bearer``) and rate-limit."""
@@ -268,82 +102,6 @@ class Service:
             raise
         self.limiter.check(record.id, record.rate)
         return record
-
-    async def start(self) -> None:
-        await self.store.open()
-        if self.fleet is not None:
-            await self.fleet.start()
-            self.rooms.fleet = self.fleet
-        await self.rooms.start(self.config.pins)
-        await self.webhooks.start()
-        if self.config.sink:
-            await self._start_sink(self.config.sink)
-        if self.config.retention_hours > 0:
-            import asyncio
-
-            self._pruner = asyncio.create_task(self._prune_loop())
-
-    async def _start_sink(self, url: str) -> None:
-        """Publish stored messages to JetStream: this node's rooms in a fleet, else all."""
-        from dylive.deliver.nats import NatsPublisher  # needs nats-py (the nats extra)
-
-        fleet = self.fleet
-        rooms = (lambda: fleet.held.keys()) if fleet is not None else None
-        self.publisher = NatsPublisher(self.store, url, rooms=rooms)
-        await self.publisher.start()
-
-    async def _prune_loop(self) -> None:
-        import asyncio
-
-        while True:
-            cutoff = time.time_ns() // 1_000_000 - int(self.config.retention_hours * 3_600_000)
-            try:
-                deleted = await self.store.prune(cutoff)
-                if deleted:
-                    log.info("retention: deleted %s messages", deleted)
-            except StoreError as exc:
-                log.warning("retention: %s", exc)
-            await asyncio.sleep(600)
-
-    async def stop(self) -> None:
-        if self._pruner is not None:
-            self._pruner.cancel()
-        await self.webhooks.stop()
-        await self.stream.close()
-        if self.fleet is not None:
-            await self.fleet.stop()  # hands every room off before the collectors stop
-        await self.rooms.stop()
-        if self.publisher is not None:
-            await self.publisher.stop()
-        await self.analytics.close()
-        await self.http.aclose()
-        await self.store.close()
-
-
-class _Hooks:
-    """Ingestion reports → metrics; a stored batch also wakes the live stream."""
-
-    def __init__(self, svc: Service) -> None:
-        self._svc = svc
-
-    def on_stored(self, room_id: int, inserted: int) -> None:
-        self._svc._stored(room_id, inserted)
-
-    def on_retry(self, room_id: int) -> None:
-        self._svc.metrics.on_retry(room_id)
-
-    def on_quarantined(self, room_id: int) -> None:
-        self._svc.metrics.on_quarantined(room_id)
-
-    def on_restart(self, room_id: int) -> None:
-        self._svc.metrics.on_restart(room_id)
-
-    def on_gap(self, room_id: int, missed: int) -> None:
-        self._svc.metrics.on_gap(room_id, missed)
-
-    def on_fenced(self, room_id: int) -> None:
-        self._svc.rooms.fenced_writes += 1
-        self._svc.metrics.fenced.inc()
 
 
 def _kind_for_status(status: int) -> ErrorKind:
@@ -417,7 +175,7 @@ class App(Starlette):
 
 def create_app(config: ServiceConfig) -> Starlette:
     """The API app; the service starts and stops with the ASGI lifespan."""
-    svc = Service(config)
+    svc = HttpService(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

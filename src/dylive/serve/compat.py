@@ -13,119 +13,38 @@ one of them, exactly once); ``HEAD`` never moves a position.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dylive.decode import DECODERS
-from dylive.decode.methods import method_names
 from dylive.identity.source import coverage_of
-from dylive.numbers import ascii_uint
 from dylive.store import JoinedPage
 from dylive.store.cursor import (
-    CursorError,
-    Position,
     make_cursor,
     make_internal_ext,
-    parse_cursor,
-    parse_internal_ext,
 )
 
-from .errors import BAD_PARAM, MISSING_ROOM, ApiError, JSONBytes, ok
+from . import collection
+from .errors import JSONBytes, ok
+from .params import (
+    float_param,
+    int_param,
+    methods_param,
+    position,
+    room_param,
+)
 from .query import query_of
 
 if TYPE_CHECKING:
-    from .app import Service
-
-DEFAULT_METHODS = frozenset(
-    {
-        "WebcastChatMessage",
-        "WebcastGiftMessage",
-        "WebcastLikeMessage",
-        "WebcastMemberMessage",
-        "WebcastSocialMessage",
-        "WebcastRoomIntroMessage",
-        "WebcastEmojiChatMessage",
-        "WebcastFansclubMessage",
-    }
-)
-
+    from .app import HttpService as Service
 
 _HEAD = b'{"code":200,"msg":"' + "成功".encode() + b'","data":{"messages":['
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def room_param(q: Mapping[str, str]) -> str:
-    ident = (q.get("room_id") or "").strip()
-    if not ident:
-        raise ApiError(MISSING_ROOM)
-    return ident
-
-
-def int_param(q: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = q.get(name)
-    if text is None or text == "":
-        return default
-    value = ascii_uint(text.strip(), max_digits=len(str(high)))
-    if value is None:
-        raise ApiError(BAD_PARAM, f"{name} must be an integer between {low} and {high}")
-    if not low <= value <= high:
-        raise ApiError(BAD_PARAM, f"{name} must be between {low} and {high}")
-    return value
-
-
-def float_param(q: Mapping[str, str], name: str, default: float, high: float) -> float:
-    text = q.get(name)
-    if text is None or text == "":
-        return default
-    if not text.isascii() or len(text) > 20:
-        raise ApiError(BAD_PARAM, f"{name} must be a number")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ApiError(BAD_PARAM, f"{name} must be a number") from None
-    if not 0 <= value <= high:
-        raise ApiError(BAD_PARAM, f"{name} must be between 0 and {high}")
-    return value
-
-
-def methods_param(q: Mapping[str, str]) -> frozenset[str] | None:
-    """The method set to include (None = all); default: the contract's set."""
-    text = q.get("methods")
-    if text is None or not text.strip():
-        return DEFAULT_METHODS
-    try:
-        wanted = method_names(text, known=DECODERS)
-    except ValueError as exc:
-        raise ApiError(BAD_PARAM, str(exc)) from None
-    if wanted is None and "all" not in (n.strip().lower() for n in text.split(",")):
-        raise ApiError(BAD_PARAM, "methods is empty")
-    return wanted
-
-
-def position(q: Mapping[str, str]) -> Position | None:
-    """The position named by ``cursor`` (preferred) or ``internal_ext``; None when neither is
-    given."""
-    try:
-        if cursor := q.get("cursor"):
-            return parse_cursor(cursor)
-        if ext := q.get("internal_ext"):
-            return parse_internal_ext(ext)
-    except CursorError as exc:
-        raise ApiError(BAD_PARAM, str(exc)) from None
-    return None
-
-
-def position_param(q: Mapping[str, str]) -> int | None:
-    """The seq named by ``cursor`` (preferred) or ``internal_ext``; None when neither is given."""
-    given = position(q)
-    return given.seq if given is not None else None
 
 
 def chat_body(
@@ -162,7 +81,7 @@ async def _read(
     deadline = time.monotonic() + wait
     ignored = dict.fromkeys(page.ignored)
     while not page.size and (remaining := deadline - time.monotonic()) > 0:
-        if not await svc.store.wait_for(room_id, page.last_seq, remaining):
+        if not await svc.commits.wait(room_id, page.last_seq, remaining):
             break
         page = await svc.store.read_joined(room_id, page.last_seq, count, methods)
         ignored.update(dict.fromkeys(page.ignored))
@@ -178,8 +97,8 @@ async def chat(request: Request) -> Response:
     wait = float_param(q, "wait", 0.0, svc.config.max_wait)
     methods = methods_param(q)
     given = position(q)
-    info, live = await svc.rooms.lookup(ident)
-    svc.rooms.touch(token.id, token.room_limit, info, live)
+    info, live = await collection.lookup(svc, ident)
+    collection.touch(svc, token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
     if given is None:  # continue from the token's position: one poller at a time
@@ -215,7 +134,7 @@ async def audience(request: Request) -> Response:
     svc: Service = request.app.state.svc
     token = await svc.authorize(request)
     ident = room_param(query_of(request))
-    info, live = await svc.rooms.lookup(ident)
-    svc.rooms.touch(token.id, token.room_limit, info, live)
+    info, live = await collection.lookup(svc, ident)
+    collection.touch(svc, token.id, token.room_limit, info, live)
     data, source = await svc.audience.ranking(info)
     return ok({"data": data, "source": source})

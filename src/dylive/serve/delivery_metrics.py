@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 _HOOK_COUNTERS = (
     ("delivered", "Messages acknowledged by the webhook target"),

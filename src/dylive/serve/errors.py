@@ -40,6 +40,15 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from dylive.errors import (
+    InvalidRoom,
+    RoomError,
+    RoomLimitReached,
+    RoomNotFound,
+    RoomNotLive,
+    UpstreamError,
+)
+
 OK_MSG = "成功"
 
 
@@ -103,6 +112,25 @@ class ApiError(Exception):
         self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
+
+
+#: Collection's domain errors the endpoints answer with an envelope code (see :func:`api_error`).
+COLLECTION_ERRORS = (RoomError, RoomLimitReached, UpstreamError)
+
+
+def api_error(exc: RoomError | RoomLimitReached | UpstreamError) -> ApiError:
+    """The envelope error of a collection (domain) error, its message as the detail."""
+    if isinstance(exc, InvalidRoom):
+        kind = BAD_ROOM
+    elif isinstance(exc, RoomNotLive):
+        kind = ROOM_NOT_LIVE
+    elif isinstance(exc, RoomNotFound | RoomError):
+        kind = UNKNOWN_ROOM
+    elif isinstance(exc, RoomLimitReached):
+        kind = ROOM_LIMIT
+    else:
+        kind = UPSTREAM
+    return ApiError(kind, str(exc))
 
 
 class JSONBytes(Response):

@@ -27,12 +27,12 @@ from dylive.errors import StoreError
 from dylive.source.room import RoomInfo
 from dylive.store import TokenRecord
 
-from . import tokens
-from .compat import int_param, methods_param, position_param
+from . import collection, tokens
 from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+from .params import int_param, methods_param, position_param
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _ticker(
             record = await svc.store.token_by_digest(token.digest)
             if record is None or not record.active:
                 raise ApiError(BAD_TOKEN)
-            svc.rooms.touch(token.id, token.room_limit, info, live)
+            collection.touch(svc, token.id, token.room_limit, info, live)
         except ApiError as exc:
             raise _refusal(exc) from None
         except StoreError:
@@ -109,8 +109,8 @@ async def feed(ws: WebSocket) -> None:
         count = int_param(q, "count", 0, 0, svc.config.max_page)
         methods = methods_param(q)
         after = position_param(q)
-        info, live = await svc.rooms.lookup(ws.path_params["room"])
-        svc.rooms.touch(token.id, token.room_limit, info, live)
+        info, live = await collection.lookup(svc, ws.path_params["room"])
+        collection.touch(svc, token.id, token.room_limit, info, live)
         if after is None:
             after = await svc.store.backlog_start(info.room_id, count) if count else None
         if after is None:
@@ -150,9 +150,9 @@ async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, liv
     """One look at the room: follow it while live, else wait; False when the connection ends."""
     retry = svc.feeds.offline_retry
     try:
-        info, live = await svc.rooms.lookup(live_id)
+        info, live = await collection.lookup(svc, live_id)
         if live:
-            svc.rooms.touch(token.id, token.room_limit, info, live)
+            collection.touch(svc, token.id, token.room_limit, info, live)
     except ApiError as exc:
         if exc.kind in (UNKNOWN_ROOM, BAD_ROOM):
             await ws.send_text(status_frame("ROOM_NOT_FOUND", live_id).decode())

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from .errors import NOT_FOUND, ApiError, ok
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

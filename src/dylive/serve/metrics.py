@@ -131,6 +131,9 @@ class Metrics:
     def on_restart(self, room_id: int) -> None:
         self.restarts.inc()
 
+    def on_fenced(self, room_id: int) -> None:
+        self.fenced.inc()
+
     def on_gap(self, room_id: int, missed: int) -> None:
         self.gaps.inc()
         self.gap_missed.inc(missed)

@@ -24,7 +24,7 @@ from dylive.source.room import parse_ident
 from .errors import BAD_PARAM, BAD_ROOM, UNKNOWN_SESSION, ApiError, ok
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_TOP = 10_000

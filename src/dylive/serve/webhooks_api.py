@@ -28,6 +28,7 @@ from dylive.errors import RoomNotFound
 from dylive.source.room import parse_ident
 from dylive.store import TokenRecord, WebhookRecord
 
+from . import collection
 from .errors import (
     BAD_PARAM,
     BAD_ROOM,
@@ -41,7 +42,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .app import Service
+    from .app import HttpService as Service
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -115,12 +116,12 @@ async def _resolve_rooms(svc: Service, token: TokenRecord, idents: list[str]) ->
     start: dict[int, int] = {}
     for ident in idents:
         try:
-            info, live = await svc.rooms.lookup(ident)
+            info, live = await collection.lookup(svc, ident)
         except ApiError as exc:
             if exc.kind is UNKNOWN_ROOM:
                 raise
             continue  # not live yet, or upstream trouble: the webhook waits for it
-        svc.rooms.touch(token.id, token.room_limit, info, live)
+        collection.touch(svc, token.id, token.room_limit, info, live)
         start[info.room_id] = await svc.store.last_seq(info.room_id)
     return start
 

@@ -159,6 +159,7 @@ class Room(Handlers):
         client: httpx.AsyncClient | None = None,
         identity: Identity | None = None,
         resume: Checkpoint | None = None,
+        ledger: GiftLedger | None = None,
     ) -> None:
         super().__init__()
         self.ident = ident
@@ -181,7 +182,9 @@ class Room(Handlers):
         self._track = PositionTracker(self._checkpoint.position)
         self._push_server = self._checkpoint.push_server
         self._dedupe = Deduper(self.options.dedupe_capacity)
-        self._ledger = GiftLedger()  # GiftEvent.delta over everything this Room delivers
+        # GiftEvent.delta over everything this Room delivers; a caller may hand in its own (the
+        # service hands the ledger rebuilt from its store, so deltas continue across restarts)
+        self._ledger = ledger if ledger is not None else GiftLedger()
         self._stats = _Stats()
         self._mode = "poll" if self.options.transport == "poll" else "push"
         self._push_failures = 0

@@ -2,7 +2,7 @@
 
 A room starts collecting on the first authorized request for it (subject to the token's room
 limit) or when pinned; it stops after ``idle_timeout`` seconds without a poll unless pinned.
-Ingestion is "an async iterator of events per room → store" (:mod:`dylive.serve.ingest`): the
+Ingestion is "an async iterator of events per room → store" (:mod:`dylive.collect.ingest`): the
 source is injectable (``source_factory(info, resume)`` returns an async context manager yielding
 an async iterator of events; ``resume`` is the checkpoint to continue after, or None); the
 default is the collector ``dylive.source.collector.Room``, resumed from the room's stored
@@ -21,14 +21,22 @@ from typing import Any
 
 import httpx
 
-from dylive.errors import DyliveError, RoomNotFound, RoomNotLive, UpstreamError
+from dylive.decode import GiftLedger
+from dylive.errors import (
+    DyliveError,
+    InvalidRoom,
+    RoomError,
+    RoomLimitReached,
+    RoomNotFound,
+    RoomNotLive,
+    UpstreamError,
+)
 from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.collector import Room
 from dylive.source.room import RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, RoomRecord
 
-from .errors import BAD_ROOM, ROOM_LIMIT, ROOM_NOT_LIVE, UNKNOWN_ROOM, UPSTREAM, ApiError
 from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
 
 __all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
@@ -56,14 +64,15 @@ def room_record(info: RoomInfo) -> RoomRecord:
 
 
 def collector_source(**options: Any) -> SourceFactory:
-    """The default source: ``dylive.source.collector.Room(ident, **options)``."""
+    """The default source: ``dylive.source.collector.Room(ident, **options)``, handed the
+    room's gift ledger."""
 
     @asynccontextmanager
     async def open_room(
-        info: RoomInfo, resume: Checkpoint | None
+        info: RoomInfo, resume: Checkpoint | None, ledger: GiftLedger | None = None
     ) -> AsyncIterator[AsyncIterable[Any]]:
         ident = info.web_rid or str(info.room_id)
-        async with Room(ident, resume=resume, **options) as room:
+        async with Room(ident, resume=resume, ledger=ledger, **options) as room:
             yield room
 
     return open_room
@@ -111,8 +120,8 @@ class RoomManager:
             async with gate:
                 try:
                     await self.pin(ident, persist=False)
-                except ApiError as exc:
-                    log.warning("room %s: cannot pin: %s", ident, exc.kind.msg)
+                except (RoomError, RoomLimitReached, UpstreamError) as exc:
+                    log.warning("room %s: cannot pin: %s", ident, exc)
 
         idents = dict.fromkeys([*await self.store.pins(), *pins])
         await asyncio.gather(*(pin(ident) for ident in idents))
@@ -136,11 +145,12 @@ class RoomManager:
         return None
 
     async def lookup(self, ident: str) -> tuple[RoomInfo, bool]:
-        """``(info, live)`` for a URL / web_rid / room_id; ApiError when it cannot be served."""
+        """``(info, live)`` for a URL / web_rid / room_id. When it cannot be served: InvalidRoom
+        (no identifier), RoomNotFound, RoomNotLive (never collected), UpstreamError."""
         try:
             web_rid, room_id = parse_ident(ident)
         except RoomNotFound as exc:
-            raise ApiError(BAD_ROOM, str(exc)) from None
+            raise InvalidRoom(str(exc)) from None
         state = self._active(web_rid, room_id)
         if state is not None and not state.ended:
             return state.info, True
@@ -169,23 +179,23 @@ class RoomManager:
         except RoomNotFound as exc:
             known = await self._known(web_rid, room_id)
             if known is None:
-                raise ApiError(UNKNOWN_ROOM, str(exc)) from None
+                raise RoomNotFound(str(exc)) from None
             return known
         except RoomNotLive as exc:
             known = await self._known(web_rid, room_id)
             if known is None:
-                raise ApiError(ROOM_NOT_LIVE, str(exc)) from None
+                raise RoomNotLive(str(exc)) from None
             return known
         except (UpstreamError, httpx.HTTPError, DyliveError) as exc:
             log.warning("room %s: upstream failed: %s", key, exc)
             known = await self._known(web_rid, room_id)
             if known is None:
-                raise ApiError(UPSTREAM, str(exc) or type(exc).__name__) from None
+                raise UpstreamError(str(exc) or type(exc).__name__) from None
             return known
         if not info.live:
             known = await self._known(info.web_rid, "") or await self._known("", room_id)
             if known is None:
-                raise ApiError(ROOM_NOT_LIVE, f"room {key} is not live (status {info.status})")
+                raise RoomNotLive(f"room {key} is not live (status {info.status})")
             return known
         return info
 
@@ -215,9 +225,9 @@ class RoomManager:
         if info.room_id not in seen and room_limit and len(seen) >= room_limit:
             self._expire(seen, now)  # only here: a scan per poll costs O(rooms of the token)
             if len(seen) >= room_limit:
-                raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
+                raise RoomLimitReached(f"this token may poll {room_limit} room(s) at a time")
         if self.fleet is not None and not self.fleet.touched(token_id, room_limit, info, live):
-            raise ApiError(ROOM_LIMIT, f"this token may poll {room_limit} room(s) at a time")
+            raise RoomLimitReached(f"this token may poll {room_limit} room(s) at a time")
         seen[info.room_id] = now
         state = self.rooms.get(info.room_id)
         if state is None and live and self.fleet is None:
@@ -234,7 +244,7 @@ class RoomManager:
     async def pin(self, ident: str, *, persist: bool = True) -> RoomInfo:
         info, live = await self.lookup(ident)
         if not live:
-            raise ApiError(ROOM_NOT_LIVE, f"room {ident} is not live")
+            raise RoomNotLive(f"room {ident} is not live")
         if self.fleet is not None:
             await self.fleet.pin(info)
         else:
@@ -260,11 +270,9 @@ class RoomManager:
         other errors raise)."""
         try:
             info, live = await self.lookup(ident)
-        except ApiError as exc:
-            if exc.kind in (UNKNOWN_ROOM, ROOM_NOT_LIVE):
-                self._not_live(room_id)
-                return None
-            raise
+        except (RoomNotFound, RoomNotLive):
+            self._not_live(room_id)
+            return None
         if not live or info.room_id != room_id:
             self._not_live(room_id)
             return None

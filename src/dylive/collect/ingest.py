@@ -1,6 +1,6 @@
 """One room's ingestion: collector → bounded pending batch → store, with its upstream position.
 
-:func:`Ingest.run` is the task :class:`~dylive.serve.rooms.RoomManager` runs per room:
+:func:`Ingest.run` is the task :class:`~dylive.collect.rooms.RoomManager` runs per room:
 
 - The *reader* opens the source (the collector) resumed from the room's stored
   :class:`~dylive.store.UpstreamPosition` and queues every event with the checkpoint covering
@@ -15,7 +15,7 @@
   table (raw bytes and error) and the rest is stored.
 - Any unexpected exception restarts the pipeline with capped backoff, resuming from the stored
   position (``RoomState.restarts``); the error stays visible in the room's status. Each start
-  rebuilds the room's gift ledger from the store (:mod:`dylive.serve.gift_delta`).
+  rebuilds the room's gift ledger from the store (:mod:`dylive.collect.ledger`).
 - Stopping (SIGTERM, idle, unpin) stops the reader and lets the writer drain the queue, which
   stores the final position with the last batch (bounded by ``Tuning.drain_timeout``).
 """
@@ -43,12 +43,17 @@ from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, Record, UpstreamPosition
 
-from .gift_delta import ledger_from_store
+from .ledger import ledger_from_store
 
 log = logging.getLogger(__name__)
 
+#: ``factory(info, resume, ledger)``: the room's source (an async context manager yielding an
+#: async iterable of events), resumed after ``resume`` (None: from now). ``ledger`` is the room's
+#: gift ledger, rebuilt from the store: a source that computes ``GiftEvent.delta`` (the collector
+#: ``Room``) computes it with this ledger; a gift that comes without a delta gets it here.
 SourceFactory = Callable[
-    [RoomInfo, Checkpoint | None], AbstractAsyncContextManager[AsyncIterable[Any]]
+    [RoomInfo, Checkpoint | None, GiftLedger | None],
+    AbstractAsyncContextManager[AsyncIterable[Any]],
 ]
 T = TypeVar("T")
 _STOP = object()
@@ -110,11 +115,12 @@ def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None =
     """The store record of one decoded event (rendered once, here, with orjson), or of a message
     the collector already rendered (``Rendered``: its bytes as they are).
 
-    With a ledger, a gift's rendered JSON carries ``gift.delta`` (the new gifts it adds).
+    A gift's rendered JSON carries ``gift.delta`` (the new gifts it adds): the one its source
+    computed with the room's ledger, else (no delta yet) the one ``ledger`` gives it.
     """
     if isinstance(event, Rendered):
         return Record(room_id, event.msg_id, event.method, event.created_at, event.json, event.raw)
-    if ledger is not None and isinstance(event, GiftEvent):
+    if ledger is not None and isinstance(event, GiftEvent) and event.delta is None:
         event = ledger.apply(event)
     return Record(
         room_id=room_id,
@@ -152,7 +158,7 @@ class RoomState:
     ended: bool = False
     window: deque[tuple[float, int]] = field(default_factory=deque)
     window_seconds: float = 10.0  # messages/s is averaged over this span
-    ledger: GiftLedger = field(default_factory=GiftLedger)  # rebuilt from the store at start
+    ledger: GiftLedger | None = None  # rebuilt from the store at each pipeline start
     fence: Fence | None = None  # fleet mode: the lease every write of this room carries
     fenced_out: bool = False  # a write was refused (lease lost): this room ends here
 
@@ -336,7 +342,7 @@ class Ingest:
         state = self.state
         while not state.ended:
             try:
-                async with self._factory(state.info, self._queued) as source:
+                async with self._factory(state.info, self._queued, state.ledger) as source:
                     state.source = source
                     backoff.reset()
                     await self._read(source)

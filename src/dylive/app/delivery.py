@@ -1,5 +1,5 @@
 """Wiring the delivery parts (``dylive.deliver``) into the service: webhooks keep their rooms
-collected under their owner token's room limit, and both parts report to /metrics."""
+collected under their owner token's room limit; the feeds read the live hub."""
 
 from __future__ import annotations
 
@@ -12,11 +12,22 @@ from dylive.deliver.feed import Feeds
 from dylive.deliver.webhooks import WebhookService
 from dylive.store import WebhookRecord
 
-from .compat import DEFAULT_METHODS
-from .delivery_metrics import DeliveryCollector
-
 if TYPE_CHECKING:
-    from .app import Service
+    from .service import Service
+
+#: The methods the chat endpoint returns and a webhook delivers when none are asked for.
+DEFAULT_METHODS = frozenset(
+    {
+        "WebcastChatMessage",
+        "WebcastGiftMessage",
+        "WebcastLikeMessage",
+        "WebcastMemberMessage",
+        "WebcastSocialMessage",
+        "WebcastRoomIntroMessage",
+        "WebcastEmojiChatMessage",
+        "WebcastFansclubMessage",
+    }
+)
 
 
 def webhook_methods(names: Sequence[str]) -> frozenset[str] | None:
@@ -27,7 +38,7 @@ def webhook_methods(names: Sequence[str]) -> frozenset[str] | None:
 
 
 def attach(svc: Service) -> tuple[WebhookService, Feeds]:
-    """The service's webhook runner and feed registry, registered with its metrics."""
+    """The service's webhook runner and feed registry."""
 
     async def keep(hook: WebhookRecord, ident: str) -> int | None:
         token = next((t for t in await svc.store.list_tokens() if t.id == hook.token_id), None)
@@ -43,5 +54,4 @@ def attach(svc: Service) -> tuple[WebhookService, Feeds]:
         svc.store, svc.config.webhook_settings, keeper=keep, methods_of=webhook_methods
     )
     feeds = Feeds(svc.stream, svc.store, svc.config.feed_settings)
-    svc.metrics.registry.register(DeliveryCollector(svc))
     return webhooks, feeds

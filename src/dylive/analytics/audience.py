@@ -2,7 +2,9 @@
 
 ``source`` (additive, beside ``data.data``) says who answered: ``"upstream"`` (Douyin's
 ``/webcast/ranklist/audience/`` passed through untouched) or ``"ledger"`` (computed here: per
-sender, diamonds × GiftLedger deltas over every stored gift of the broadcast, merged with the
+sender, diamonds × the stored ``gift.delta`` of every stored gift of the broadcast (computed once
+where the gift was ingested; a row stored without one goes through a GiftLedger of the ranking's
+own), merged with the
 scores of the in-stream RoomRankMessage / RoomUserSeqMessage rankings, whichever is higher).
 The ledger ranking uses Douyin's field names and the contract example's user keys.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from dylive.decode import (
     GiftEvent,
@@ -34,13 +38,16 @@ log = logging.getLogger(__name__)
 
 RankFetcher = Callable[[RoomInfo], Awaitable[dict[str, Any]]]
 
-_METHODS = ("WebcastGiftMessage", "WebcastRoomRankMessage", "WebcastRoomUserSeqMessage")
+GIFT = "WebcastGiftMessage"
+_METHODS = (GIFT, "WebcastRoomRankMessage", "WebcastRoomUserSeqMessage")
+_GIFTS = frozenset({GIFT})
+_PAGE = 1000
 MAX_RANKS = 50
 
 
 @dataclass
 class _RoomTally:
-    ledger: GiftLedger = field(default_factory=GiftLedger)
+    ledger: GiftLedger | None = None  # only for gifts stored without a delta
     diamonds: dict[int, int] = field(default_factory=dict)
     in_stream: dict[int, int] = field(default_factory=dict)
     users: dict[int, UserInfo] = field(default_factory=dict)
@@ -55,10 +62,16 @@ class _RoomTally:
         ):
             self.users[user.uid] = user
 
-    def add(self, msg_id: int, method: str, raw: bytes, room_id: int) -> None:
+    def add(
+        self, msg_id: int, method: str, raw: bytes, room_id: int, delta: int | None = None
+    ) -> None:
+        """Fold one stored message; ``delta``: a gift's stored ``gift.delta`` (None: none)."""
         event = decode(RawMessage(method, msg_id, raw), room_id=room_id)
         if isinstance(event, GiftEvent) and event.user.uid:
-            delta = self.ledger.delta(event)
+            if delta is None:
+                if self.ledger is None:
+                    self.ledger = GiftLedger()
+                delta = self.ledger.delta(event)
             self.diamonds[event.user.uid] = (
                 self.diamonds.get(event.user.uid, 0) + delta * event.diamond_count
             )
@@ -165,8 +178,25 @@ class AudienceService:
         tally = self._tallies.setdefault(info.room_id, _RoomTally())
         async with self._locks.setdefault(info.room_id, asyncio.Lock()):
             rows = await self.store.messages_of(info.room_id, _METHODS, tally.last_seq)
+            deltas: Mapping[int, int | None] = {}
+            if any(method == GIFT for _, _, method, _ in rows):
+                deltas = await self._deltas(info.room_id, tally.last_seq, rows[-1][0])
             for seq, msg_id, method, raw in rows:
-                tally.add(msg_id, method, raw, info.room_id)
+                tally.add(msg_id, method, raw, info.room_id, deltas.get(seq))
                 tally.last_seq = seq
         anchor = ascii_uint(str(info.anchor_uid)) or 0
         return ledger_ranking(tally, anchor)
+
+    async def _deltas(self, room_id: int, after: int, until: int) -> dict[int, int | None]:
+        """``{seq: gift.delta}`` of the stored gifts with ``after < seq <= until``."""
+        out: dict[int, int | None] = {}
+        while after < until:
+            page = await self.store.read(room_id, after, _PAGE, _GIFTS)
+            for m in page.messages:
+                gift = orjson.loads(m.rendered).get("payload", {}).get("gift") or {}
+                delta = gift.get("delta")
+                out[m.seq] = int(delta) if delta is not None else None
+            if not page.messages or page.last_seq <= after:
+                break
+            after = page.last_seq
+        return out

@@ -1,0 +1,195 @@
+"""The composition root: :class:`Service` builds and runs every part of ``dylive serve``.
+
+Parts: the store; the identity pool; collection (:class:`dylive.collect.RoomManager`, one
+ingestion pipeline per room); the commit fan-out (:class:`~dylive.app.commits.Commits`) and what
+subscribes to it — the live hub (SSE, WebSocket feeds), analytics (sessions, reports), webhooks;
+the audience ranking; the fleet node (PostgreSQL); the NATS publisher (``--sink``); retention.
+:meth:`Service.start` / :meth:`Service.stop` run them in order.
+
+Nothing here knows HTTP: :mod:`dylive.serve` builds the routes over a service, and attaches its
+own parts (request metrics, rate limiter) through :attr:`Service.commits` and
+:attr:`Service.ingest_events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from dylive.analytics import Analytics, AudienceService, GiftCatalogue
+from dylive.collect import RoomManager, default_resolver
+from dylive.errors import StoreError
+from dylive.identity.pool import IdentityPool
+from dylive.identity.source import pool_source
+from dylive.source.collector import CollectorOptions
+from dylive.source.credentials import Identity
+from dylive.source.ranklist import fetch_audience_ranklist
+from dylive.source.room import RoomInfo, make_client
+from dylive.store import EventStore, is_postgres_url, open_store
+
+from . import delivery
+from .commits import Commit, Commits, IngestEvents
+from .config import ServiceConfig
+from .hub import StreamHub
+
+if TYPE_CHECKING:
+    from dylive.deliver.nats import NatsPublisher
+    from dylive.fleet import FleetNode
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """The running service (see the module docstring)."""
+
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        self.store: EventStore = config.store or open_store(config.db)
+        self.started_ms = time.time_ns() // 1_000_000
+        # one upstream identity (cookie, User-Agent, proxy) for resolution, collectors, ranklist
+        identity = Identity.build(
+            cookie=config.cookie, user_agent=config.user_agent, proxy=config.proxy
+        )
+        self.http = make_client(identity)
+        #: "a batch was committed": the one notion every consumer of new rows subscribes to
+        self.commits = Commits(self.store)
+        #: ingestion's reports (retries, quarantine, restarts, gaps, fenced writes)
+        self.ingest_events = IngestEvents(self.commits)
+        self.stream = StreamHub(self.store)  # live fan-out (SSE, WebSocket feeds)
+        self.identities = IdentityPool(self.store, fallback=identity, options=config.pool)
+        self.rooms = RoomManager(
+            self.store,
+            resolver=config.resolver
+            or default_resolver(
+                upstream=config.upstream, signing=config.signing, identity=identity
+            ),
+            source_factory=config.source_factory
+            or pool_source(
+                self.identities,
+                upstream=config.upstream,
+                options=CollectorOptions(
+                    signing=config.signing, dedupe_capacity=config.dedupe_capacity, direct=True
+                ),
+            ),
+            idle_timeout=config.idle_timeout,
+            tuning=config.ingest,
+            hooks=self.ingest_events,
+        )
+        fetcher = self._fetch_ranklist if config.ranklist else None
+        self.audience = AudienceService(self.store, fetcher)
+        self.catalogue = GiftCatalogue(
+            self.http, config.upstream, user_agent=config.user_agent, cookie=config.cookie
+        )
+        self.analytics = Analytics(
+            self.store, catalogue=self.catalogue, status=self._collection_status
+        )
+        self._pruner: asyncio.Task[None] | None = None
+        self.webhooks, self.feeds = delivery.attach(self)
+        self.fleet: FleetNode | None = None
+        self.publisher: NatsPublisher | None = None
+        if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
+            self.fleet = self._fleet_node(config)
+        self.commits.subscribe(self._committed)
+        self.ingest_events.subscribe(self)  # on_fenced
+
+    def _committed(self, commit: Commit) -> None:
+        """Wake the live hub (every commit); analytics and webhooks for new rows stored here."""
+        self.stream.notify(commit.room_id, commit.inserted)
+        if commit.local and commit.inserted:
+            self.analytics.notify(commit.room_id)
+            self.webhooks.notify(commit.room_id)
+
+    def on_fenced(self, room_id: int) -> None:
+        """A write of a room was refused (its lease is lost): counted for the fleet view."""
+        self.rooms.fenced_writes += 1
+
+    def _fleet_node(self, config: ServiceConfig) -> FleetNode:
+        from dylive.fleet import FleetNode, FleetOptions  # needs psycopg (the postgres extra)
+
+        if config.store is not None and not is_postgres_url(getattr(config.store, "url", "")):
+            raise StoreError("the fleet needs a PostgreSQL database")
+        if not is_postgres_url(getattr(self.store, "url", "")):
+            raise StoreError("the fleet needs a PostgreSQL database (--db postgresql://…)")
+        options = FleetOptions(
+            node_id=config.node_id,
+            max_rooms=config.max_rooms,
+            lease_ttl=config.lease_ttl,
+            node_timeout=config.lease_ttl,
+            tick=config.fleet_tick,
+        )
+        return FleetNode(str(getattr(self.store, "url", "")), self.rooms, options)
+
+    def set_address(self, url: str) -> None:
+        """The URL this node answers on (after binding), shown in ``/api/fleet``."""
+        if self.fleet is not None and not self.fleet.options.address:
+            self.fleet.options.address = url
+
+    def _collection_status(self, room_id: int) -> dict[str, Any] | None:
+        """Collection figures of a room being collected (for running session reports)."""
+        state = self.rooms.rooms.get(room_id)
+        if state is None:
+            return None
+        status = state.status()
+        keys = ("lag_seconds", "gaps", "received", "stored", "messages_per_second")
+        return {key: status[key] for key in keys}
+
+    async def _fetch_ranklist(self, info: RoomInfo) -> dict[str, Any]:
+        return await fetch_audience_ranklist(
+            self.http,
+            upstream=self.config.upstream,
+            room_id=info.room_id,
+            anchor_id=info.anchor_uid,
+            sec_anchor_id=info.anchor_sec_uid,
+            web_rid=info.web_rid,
+            user_agent=self.config.user_agent,
+            cookie=info.cookie or self.config.cookie,
+            signing=self.config.signing,
+        )
+
+    async def start(self) -> None:
+        await self.store.open()
+        if self.fleet is not None:
+            await self.fleet.start()
+            self.rooms.fleet = self.fleet
+        await self.rooms.start(self.config.pins)
+        await self.webhooks.start()
+        if self.config.sink:
+            await self._start_sink(self.config.sink)
+        if self.config.retention_hours > 0:
+            self._pruner = asyncio.create_task(self._prune_loop())
+
+    async def _start_sink(self, url: str) -> None:
+        """Publish stored messages to JetStream: this node's rooms in a fleet, else all."""
+        from dylive.deliver.nats import NatsPublisher  # needs nats-py (the nats extra)
+
+        fleet = self.fleet
+        rooms = (lambda: fleet.held.keys()) if fleet is not None else None
+        self.publisher = NatsPublisher(self.store, url, rooms=rooms)
+        await self.publisher.start()
+
+    async def _prune_loop(self) -> None:
+        while True:
+            cutoff = time.time_ns() // 1_000_000 - int(self.config.retention_hours * 3_600_000)
+            try:
+                deleted = await self.store.prune(cutoff)
+                if deleted:
+                    log.info("retention: deleted %s messages", deleted)
+            except StoreError as exc:
+                log.warning("retention: %s", exc)
+            await asyncio.sleep(600)
+
+    async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+        await self.webhooks.stop()
+        await self.stream.close()
+        if self.fleet is not None:
+            await self.fleet.stop()  # hands every room off before the collectors stop
+        await self.rooms.stop()
+        if self.publisher is not None:
+            await self.publisher.stop()
+        await self.analytics.close()
+        await self.http.aclose()
+        await self.store.close()
