@@ -14,15 +14,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from support.receiver import Receiver
+from support.waiting import until
 
 from dylive.serve import tokens
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.store import open_store
 from dylive.store.migrations import to_signed
-
-sys.path.insert(0, str(Path(__file__).parent))
-from deliverkit import until
-from receiver import Receiver
 
 SECRET = "crash-test-secret-0123456789"
 

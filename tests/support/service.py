@@ -1,0 +1,30 @@
+"""The API service served in-process by uvicorn on 127.0.0.1, port 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import uvicorn
+
+from dylive.serve.app import ServiceConfig, create_app
+from support.waiting import until
+
+
+@contextlib.asynccontextmanager
+async def serving(config: ServiceConfig) -> AsyncIterator[tuple[str, object]]:
+    """Run the API with uvicorn on a free port; yield (base_url, Service)."""
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    await until(lambda: server.started or task.done(), 30, "uvicorn started", every=0.01)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}", app.state.svc
+    finally:
+        server.should_exit = True
+        await task
