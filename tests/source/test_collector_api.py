@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from support.process import run_dylive
 from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 from support.tee_proxy import TeeProxy
 
@@ -130,27 +131,13 @@ async def test_supervisor_runs_many_rooms() -> None:
             assert seen[w] <= ids
 
 
-async def _dylive(*args: str) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dylive",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out, err
-
-
 async def test_watch_cli_errors_and_jsonl() -> None:
     async with SimServer(CFG) as sim:
-        code, _out, err = await _dylive("watch", "999999999", "--upstream", sim.base_url)
-        assert code == 2 and b"room not found" in err and b"Traceback" not in err
-        code, _out, err = await _dylive("watch", "1", "--upstream", "http://127.0.0.1:9")
-        assert code == 4 and b"Traceback" not in err
-        assert err.strip().splitlines()[-1].startswith(b"dylive watch: upstream error")
+        code, _out, err = await run_dylive("watch", "999999999", "--upstream", sim.base_url)
+        assert code == 2 and "room not found" in err and "Traceback" not in err
+        code, _out, err = await run_dylive("watch", "1", "--upstream", "http://127.0.0.1:9")
+        assert code == 4 and "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("dylive watch: upstream error")
 
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

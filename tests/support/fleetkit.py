@@ -21,9 +21,11 @@ from support import waiting
 from support.process import start_serve
 
 
-async def until(check: Callable[[], Awaitable[Any]], within: float, what: str) -> Any:
+async def until(
+    check: Callable[[], Awaitable[Any]], within: float, what: str, every: float = 0.2
+) -> Any:
     """:func:`support.waiting.until` at the fleet tests' pace (every 0.2 s: nodes are processes)."""
-    return await waiting.until(check, within, what, every=0.2)
+    return await waiting.until(check, within, what, every)
 
 
 @dataclass

@@ -65,3 +65,23 @@ async def serve_process(
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+async def run_dylive(
+    *args: str, env: dict[str, str] | None = None, within: float = 60
+) -> tuple[int, str, str]:
+    """Run ``python -m dylive ARGS…`` to its end: (exit code, stdout, stderr) as text."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "dylive", *args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **env} if env is not None else None,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), within)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")

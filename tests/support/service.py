@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import uvicorn
 
 from dylive.serve.app import ServiceConfig, create_app
+from dylive.sim import DEFAULT_WEB_RID
 from support.waiting import until
 
 
@@ -28,3 +30,17 @@ async def serving(config: ServiceConfig) -> AsyncIterator[tuple[str, object]]:
     finally:
         server.should_exit = True
         await task
+
+
+async def end_broadcast(sim: Any, svc: Any, web_rid: str = DEFAULT_WEB_RID) -> None:
+    """End the simulated broadcast and wait until every collector has finished by itself.
+
+    Works around a shutdown hang outside serve/: on Python 3.11 ``asyncio.wait_for`` in
+    ``dylive.source.push.push_stream`` can swallow the cancellation of a room task, and
+    ``RoomManager.stop`` then waits for it forever (reported with a fix).
+    """
+    sim.end(web_rid)
+    tasks = [s.task for s in svc.rooms.rooms.values() if s.task is not None]
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=20)
+        assert not pending, "a collector did not finish after the broadcast ended"
