@@ -34,9 +34,9 @@ import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests" / "deliver"))
+sys.path.insert(0, str(ROOT / "tests"))
 from api import free_port, rss_mb, spawn, stop, wait_listening  # noqa: E402
-from receiver import Receiver  # noqa: E402
+from support.receiver import Receiver  # noqa: E402
 
 SECRET = "bench-secret-0123456789"
 

@@ -18,17 +18,9 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
+from support.process import run_dylive
 
 DYLIVE = [sys.executable, "-m", "dylive"]
-
-
-async def run(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *DYLIVE, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def one_line_error(code: int, err: str, prefix: str) -> str:
@@ -42,13 +34,15 @@ def one_line_error(code: int, err: str, prefix: str) -> str:
 
 async def test_serve_on_a_missing_directory(tmp_path: Path) -> None:
     db = str(tmp_path / "no" / "such" / "dir" / "x.db")
-    code, _, err = await run("serve", "--db", db, "--port", "0")
+    code, _, err = await run_dylive("serve", "--db", db, "--port", "0")
     assert db in one_line_error(code, err, "dylive serve: ")
 
 
 async def test_serve_on_an_unreachable_postgres() -> None:
     pytest.importorskip("psycopg")
-    code, _, err = await run("serve", "--db", "postgresql://nobody@127.0.0.1:1/x", "--port", "0")
+    code, _, err = await run_dylive(
+        "serve", "--db", "postgresql://nobody@127.0.0.1:1/x", "--port", "0"
+    )
     assert "127.0.0.1" in one_line_error(code, err, "dylive serve: ")
 
 
@@ -59,7 +53,7 @@ async def test_a_busy_port(tmp_path: Path, command: list[str]) -> None:
         taken.listen()
         port = str(taken.getsockname()[1])
         args = [a.replace("{tmp}", str(tmp_path)) for a in command]
-        code, _, err = await run(*args, "--port", port)
+        code, _, err = await run_dylive(*args, "--port", port)
     line = one_line_error(code, err, f"dylive {command[0]}: ")
     assert f"127.0.0.1:{port}" in line and "in use" in line
 
@@ -141,7 +135,7 @@ async def test_demo_takes_its_port_back_and_prints_working_commands(tmp_path: Pa
             body = (await client.get(url)).content
         capture = tmp_path / "fetch.bin"
         capture.write_bytes(body)
-        code, out, err = await run("decode", str(capture))
+        code, out, err = await run_dylive("decode", str(capture))
         assert code == 0, err
         messages = [orjson.loads(line) for line in out.splitlines()]
         assert messages and all("method" in m for m in messages)

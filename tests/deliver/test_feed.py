@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from support.deliverkit import RawWebSocket
+from support.service import serving
+from support.waiting import until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -21,9 +23,6 @@ from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.store import Record
-
-sys.path.insert(0, str(Path(__file__).parent))
-from deliverkit import RawWebSocket, serving, until
 
 FEED = f"/api/rooms/{DEFAULT_WEB_RID}/ws"
 

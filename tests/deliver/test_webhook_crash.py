@@ -5,48 +5,21 @@ message then reaches the receiver, first arrivals in seq order, every request co
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import signal
 import sqlite3
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+from support.process import serve_process
+from support.receiver import Receiver
+from support.waiting import until
 
 from dylive.serve import tokens
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.store import open_store
 from dylive.store.migrations import to_signed
 
-sys.path.insert(0, str(Path(__file__).parent))
-from deliverkit import until
-from receiver import Receiver
-
 SECRET = "crash-test-secret-0123456789"
-
-
-@contextlib.asynccontextmanager
-async def dylive_serve(
-    db: str, upstream: str
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """``dylive serve`` on a free port; yields (base URL, process); always stopped."""
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "dylive", "--log-level", "warning", "serve", "--db", db),
-        *("--upstream", upstream, "--port", "0", "--allow-private-webhooks"),
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "DYLIVE_SIGNING": "v2"},
-    )
-    try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert b"listening on" in line, line
-        yield line.decode().rsplit(" ", 1)[-1].strip(), proc
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
 
 
 def stored_after(db: str, after: int) -> list[tuple[int, int]]:
@@ -70,7 +43,8 @@ async def test_every_stored_message_arrives_across_a_sigkill(tmp_path: Path) -> 
         SimServer(SimConfig(seed=9, rate=40.0, tick=0.05)) as sim,
         Receiver(secret=SECRET, fail=0.2) as rx,
     ):
-        async with dylive_serve(db, sim.base_url) as (base, proc):
+        serve_args = (db, sim.base_url, "--allow-private-webhooks")
+        async with serve_process(*serve_args, signing="v2") as (proc, base):
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 resp = await client.post(
                     "/api/webhooks",
@@ -89,7 +63,7 @@ async def test_every_stored_message_arrives_across_a_sigkill(tmp_path: Path) -> 
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
         before_restart = len(rx.all_ids())
-        async with dylive_serve(db, sim.base_url) as (_base, proc):
+        async with serve_process(*serve_args, signing="v2") as (proc, _base):
             await until(lambda: len(rx.all_ids()) >= before_restart + 60, within=60)
             expected = stored_after(db, start)
             wanted = {msg_id for _, msg_id in expected}

@@ -5,13 +5,13 @@ a private target refused at send time); and ``dylive webhook add|list|remove``."
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from support.receiver import Receiver
 
 from dylive.cli import main
 from dylive.deliver.outbox import Batch
@@ -19,9 +19,6 @@ from dylive.deliver.targets import TargetRefused
 from dylive.deliver.webhook_sink import DeliveryFailed, WebhookSink, sign, verify, webhook_body
 from dylive.serve import tokens
 from dylive.store import StoredMessage, open_store
-
-sys.path.insert(0, str(Path(__file__).parent))
-from receiver import Receiver
 
 SECRET = "sink-test-secret-0123456789"
 BIG = 2**64 - 5

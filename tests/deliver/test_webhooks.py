@@ -5,17 +5,15 @@ resume; the SSRF guard; ownership, limits and validation; secrets never shown ag
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from deliverkit import serving, until
-from receiver import Receiver
+from support.receiver import Receiver
+from support.service import serving
+from support.waiting import until
 
 from dylive.deliver.outbox import OutboxPolicy
 from dylive.deliver.webhooks import WebhookSettings

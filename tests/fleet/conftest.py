@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
+from support.fleetkit import Env
+from support.postgres import fresh_database
 
 from dylive.serve import tokens
 from dylive.sim import SimConfig, SimServer
 from dylive.store.postgres import PostgresStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fleetkit import Env, fresh_database
 
 
 @pytest.fixture

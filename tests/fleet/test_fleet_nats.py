@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fleetkit import Env, fleet, owners, pin_all, spread_over, storing, until
+from support.fleetkit import Env, fleet, owners, pin_all, spread_over, storing, until
 
 from dylive.deliver.nats import NatsTarget, short_name
 from dylive.store.migrations import to_unsigned

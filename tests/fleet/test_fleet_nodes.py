@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from fleetkit import (
+from support.fleetkit import (
     Env,
     fleet,
     loss_report,

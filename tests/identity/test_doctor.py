@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from typing import Any
 
 import httpx
+from support.process import run_dylive
 
 from dylive.identity.doctor import Check, diagnose
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
@@ -87,31 +86,23 @@ async def test_verification_page_and_dead_upstream() -> None:
     assert dead[0].ok is False and all(c.ok is not True for c in dead)
 
 
-async def _dylive(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dylive", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
 async def test_cli_exit_codes_and_one_line_per_check(tmp_path: Any) -> None:
     db = str(tmp_path / "d.sqlite3")
     async with sim(gifts_need_login=True) as server:
         up = ("--upstream", server.base_url)
-        code, out, err = await _dylive("doctor", DEFAULT_WEB_RID, *up, "--watch", str(WATCH))
+        code, out, err = await run_dylive("doctor", DEFAULT_WEB_RID, *up, "--watch", str(WATCH))
         assert code == 1 and "Traceback" not in err
         lines = out.strip().splitlines()
         assert len(lines) == 11 and lines[-1].endswith("skipped")
         assert lines[0].startswith("✓ home page") and "✗ gift visibility" in out
         cookie = server.login()
-        code, out, err = await _dylive("identities", "add", "alice", "--cookie", cookie, "--db", db)
+        code, out, err = await run_dylive(
+            "identities", "add", "alice", "--cookie", cookie, "--db", db
+        )
         assert code == 0 and cookie.split("; ")[0] not in out, out
         args = ("doctor", DEFAULT_WEB_RID, *up, "--identity", "alice", "--db", db)
-        code, out, err = await _dylive(*args, "--watch", str(WATCH))
+        code, out, err = await run_dylive(*args, "--watch", str(WATCH))
         assert code == 0, out + err
         assert "✓ login" in out and "✓ gift visibility" in out
-        code, out, err = await _dylive("doctor", "--identity", "nobody", "--db", db, *up)
+        code, out, err = await run_dylive("doctor", "--identity", "nobody", "--db", db, *up)
         assert code == 2 and "no identity named" in err and "Traceback" not in err

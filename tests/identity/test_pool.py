@@ -3,13 +3,13 @@ against the simulator's risk control and expiring logins."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 from dylive.identity.pacing import Pacer, TokenBucket
 from dylive.identity.pool import IdentityPool, PoolOptions, mask_cookie
@@ -19,9 +19,6 @@ from dylive.sim.defences import Defences
 from dylive.source.credentials import Identity
 from dylive.source.room import resolve_room
 from dylive.store import IdentityRecord, SQLiteStore
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "collector"))
-from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 
 class Clock:

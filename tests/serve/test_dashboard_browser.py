@@ -19,6 +19,7 @@ import httpx
 import orjson
 import pytest
 import websockets
+from support.service import end_broadcast
 
 from dylive.decode import GiftEvent, GiftLedger, decode
 from dylive.serve import tokens
@@ -143,20 +144,6 @@ async def wait_for_page(page: Page) -> dict[str, Any]:
             await asyncio.sleep(0.25)
             snap = json.loads(await page.evaluate(SNAPSHOT) or "{}")
     return snap
-
-
-async def end_broadcast(sim: Any, svc: Any) -> None:
-    """End the simulated broadcast and wait until every collector has finished by itself.
-
-    Works around a shutdown hang outside serve/: on Python 3.11 ``asyncio.wait_for`` in
-    ``dylive.source.push.push_stream`` can swallow the cancellation of a room task, and
-    ``RoomManager.stop`` then waits for it forever (reported with a fix).
-    """
-    sim.end(DEFAULT_WEB_RID)
-    tasks = [s.task for s in svc.rooms.rooms.values() if s.task is not None]
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=20)
-        assert not pending, "a collector did not finish after the broadcast ended"
 
 
 async def wait_for_badge(page: Page, word: str) -> str:

@@ -4,12 +4,12 @@ transport status) while ``"v2"`` is never refused."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from support.waiting import until
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
@@ -28,14 +28,15 @@ async def refusals_after_collecting(tmp_path: Path, serve_api: Any, signing: str
         ):
             token = await tokens.create(svc.store, "sign")
             headers = {"Authorization": f"Bearer {token}"}
-            for _ in range(200):
+
+            async def collected() -> dict[str, Any] | None:
                 resp = await client.get(f"/api/rooms/{DEFAULT_WEB_RID}", headers=headers)
                 assert resp.status_code == 200, resp.text
-                room = orjson.loads(resp.content)["data"]
-                if room["stored"] > 0 and room["transport"]:
-                    return int(room["transport"]["refusals"])
-                await asyncio.sleep(0.05)
-    raise AssertionError("the pinned room stored nothing")
+                room: dict[str, Any] = orjson.loads(resp.content)["data"]
+                return room if room["stored"] > 0 and room["transport"] else None
+
+            room = await until(collected, 20, "the pinned room to store messages")
+            return int(room["transport"]["refusals"])
 
 
 async def test_signing_off_reaches_the_collector(tmp_path: Path, serve_api: Any) -> None:

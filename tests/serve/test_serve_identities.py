@@ -3,12 +3,12 @@ Prometheus gauge per reason, ``data.coverage`` in the chat response, stored iden
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from support.waiting import until
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
@@ -24,15 +24,13 @@ def simulator() -> SimServer:
 
 
 async def room_until(client: httpx.AsyncClient, headers: Any, pred: Any) -> dict[str, Any]:
-    room: dict[str, Any] = {}
-    for _ in range(900):  # up to ~45 s
+    async def room() -> dict[str, Any] | None:
         resp = await client.get(f"/api/rooms/{DEFAULT_WEB_RID}", headers=headers)
         assert resp.status_code == 200, resp.text
-        room = orjson.loads(resp.content)["data"]
-        if pred(room):
-            return room
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not reached: {room}")
+        data: dict[str, Any] = orjson.loads(resp.content)["data"]
+        return data if pred(data) else None
+
+    return await until(room, 45, "the room's condition")
 
 
 async def test_guest_room_reports_hidden_gifts(tmp_path: Path, serve_api: Any) -> None:

@@ -3,20 +3,17 @@ and the ranklist all go through the proxy with that User-Agent."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from support.tee_proxy import TeeProxy
 
 from dylive.cli import build_parser
 from dylive.serve import tokens
 from dylive.serve.cli import serve_config
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "collector"))
-from test_collector_api import TeeProxy
 
 UA = "Mozilla/5.0 dylive-serve-test/2.0"
 

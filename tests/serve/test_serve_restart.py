@@ -10,15 +10,14 @@ emission order.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from support.process import start_serve
 
 from dylive.serve import tokens
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
@@ -26,31 +25,6 @@ from dylive.store import SQLiteStore
 from dylive.store.migrations import to_signed
 
 CHAT = "/douyin/liveroom/chat"
-
-
-async def start_server(db: str, upstream: str) -> tuple[asyncio.subprocess.Process, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dylive",
-        "--log-level",
-        "warning",
-        "serve",
-        "--db",
-        db,
-        "--upstream",
-        upstream,
-        "--port",
-        "0",
-        "--signing",
-        "off",
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "DYLIVE_SIGNING": "off"},
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 30)
-    assert line.startswith(b"dylive serve: listening on "), line
-    return proc, line.decode().rsplit(" ", 1)[1].strip()
 
 
 async def poll(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +43,7 @@ async def test_restart_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None
     cursor = ""
     async with SimServer(SimConfig(seed=11, rate=60.0, tick=0.05)) as sim:
         for _round in range(2):
-            proc, base = await start_server(db, sim.base_url)
+            proc, base = await start_serve(db, sim.base_url)
             try:
                 async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                     for _ in range(12):
@@ -86,7 +60,7 @@ async def test_restart_loses_nothing_and_repeats_nothing(tmp_path: Path) -> None
                 proc.send_signal(signal.SIGKILL)  # no graceful stop
                 await proc.wait()
         # a last server drains what was stored before the kill, without collecting more
-        proc, base = await start_server(db, "http://127.0.0.1:9")
+        proc, base = await start_serve(db, "http://127.0.0.1:9")
         try:
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
                 for _ in range(50):

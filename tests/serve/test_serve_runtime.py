@@ -4,12 +4,11 @@ fallback (asyncio + h11) serving the same API; bad settings fail in one line."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 
 import httpx
 import orjson
 import pytest
+from support.process import start_serve
 
 from dylive.serve import runtime
 from dylive.settings import SettingError
@@ -50,17 +49,10 @@ def test_run_uses_the_chosen_loop() -> None:
 async def test_dylive_serve_answers_on_either_runtime(
     tmp_path: object, loop: str, http: str
 ) -> None:
-    env = {**os.environ, "DYLIVE_LOOP": loop, "DYLIVE_HTTP": http, "DYLIVE_SIGNING": "off"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dylive", "--log-level", "warning", "serve",
-        "--db", f"{tmp_path}/r.db", "--upstream", "http://127.0.0.1:9", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, env=env,
-    )  # fmt: skip
+    proc, base = await start_serve(
+        f"{tmp_path}/r.db", "http://127.0.0.1:9", env={"DYLIVE_LOOP": loop, "DYLIVE_HTTP": http}
+    )
     try:
-        assert proc.stdout is not None
-        line = await asyncio.wait_for(proc.stdout.readline(), 60)
-        assert line.startswith(b"dylive serve: listening on "), line
-        base = line.decode().rsplit(" ", 1)[1].strip()
         async with httpx.AsyncClient(base_url=base) as client:
             health = orjson.loads((await client.get("/healthz")).content)
             assert health["data"]["loop"] == loop

@@ -6,32 +6,19 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
+from support.waiting import until
 
 from dylive.cli import main
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
 from dylive.sim import SimConfig, SimServer
 
-T = TypeVar("T")
 WEB_RID = "90000000001"
-
-
-async def until(probe: Callable[[], Awaitable[T | None]], what: str, within: float = 60) -> T:
-    """Poll ``probe`` until it returns something truthy (deadline, never a fixed sleep)."""
-    deadline = time.monotonic() + within
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
 
 
 def compare(report: dict[str, Any], truth: dict[str, Any]) -> None:
@@ -69,13 +56,13 @@ async def test_report_equals_simulator_totals(tmp_path: Path, serve_api: Any) ->
             async def opening() -> bool:
                 return await svc.store.last_seq(room_id) > 0
 
-            await until(opening, "the opening messages to be stored")
+            await until(opening, 60, "the opening messages to be stored")
             sim.set_rate(WEB_RID, 60.0)
 
             async def gifts() -> int:
                 return int(sim.totals(WEB_RID, 1)["gifts"] >= 40)
 
-            await until(gifts, "the simulator to send gifts")
+            await until(gifts, 60, "the simulator to send gifts")
             sim.inject(WEB_RID, "WebcastGiftMessage", gift_id=2002, count=6)
             sim.end(WEB_RID)
 
@@ -85,7 +72,7 @@ async def test_report_equals_simulator_totals(tmp_path: Path, serve_api: Any) ->
                 sessions: list[dict[str, Any]] = r.json()["data"]["sessions"]
                 return sessions if sessions and sessions[0]["ended_at"] else None
 
-            sessions = await until(ended, "the session to end")
+            sessions = await until(ended, 60, "the session to end")
             session = sessions[0]
             assert session["room_id"] == sim.room(WEB_RID)["room_id"]
             assert session["web_rid"] == WEB_RID and session["live"] is False

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
+from support.service import end_broadcast
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
@@ -69,20 +70,6 @@ class SseReader:
 async def collect(resp: httpx.Response, messages: int, within: float = 20.0) -> list[Sse]:
     """Events of an open stream until ``messages`` message events arrived."""
     return await SseReader(resp).collect(messages, within)
-
-
-async def end_broadcast(sim: Any, svc: Any) -> None:
-    """End the simulated broadcast and wait until every collector has finished by itself.
-
-    Works around a shutdown hang outside serve/: on Python 3.11 ``asyncio.wait_for`` in
-    ``dylive.source.push.push_stream`` can swallow the cancellation of a room task, and
-    ``RoomManager.stop`` then waits for it forever (reported with a fix).
-    """
-    sim.end(DEFAULT_WEB_RID)
-    tasks = [s.task for s in svc.rooms.rooms.values() if s.task is not None]
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=20)
-        assert not pending, "a collector did not finish after the broadcast ended"
 
 
 @pytest.fixture

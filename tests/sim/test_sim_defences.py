@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import websockets
+from support.waiting import reached
 
 from dylive.proto import webcast_pb2 as pb
 from dylive.sim.cli import config_from_args, register
@@ -24,16 +25,6 @@ from dylive.wire.signing import sign_push
 GIFT = "WebcastGiftMessage"
 FAN_TICKET = "WebcastUpdateFanTicketMessage"
 BLOCKED = {"handshake-status": "415", "handshake-msg": "DEVICE_BLOCKED"}
-
-
-async def until(pred: Any, limit: float = 15.0) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(0.05)
-    return bool(pred())
 
 
 async def fetch(sim: Any, room_id: int, cookie: str = "", **params: Any) -> httpx.Response:
@@ -244,7 +235,7 @@ async def test_request_bursts_and_cooldown(sim_factory: Any, kit: Any) -> None:
             for _ in range(4):
                 await http.get("/webcast/room/web/enter/", params={"web_rid": kit.TEENIE})
         assert (await fetch(sim, kit.TEENIE_ROOM_ID, cookie)).content == b""
-        assert await until(lambda: sim.stats()["flagged"] == 0, 5.0)
+        assert await reached(lambda: sim.stats()["flagged"] == 0, 5.0)
         assert (await fetch(sim, kit.TEENIE_ROOM_ID, cookie)).content  # cooled down
 
 

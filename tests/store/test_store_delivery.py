@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import random
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import orjson
 import pytest
+from support.waiting import until
 
 from dylive.deliver.outbox import Batch, Outbox, OutboxPolicy, letter_messages
 from dylive.store import DeadLetter, EventStore, Record, WebhookRecord, open_store
@@ -30,21 +29,6 @@ def make(store_url: str) -> Factory:
 def rec(msg_id: int, room: int = ROOM, method: str = CHAT) -> Record:
     body = orjson.dumps({"method": method, "msg_id": msg_id})
     return Record(room, msg_id, method, 1, body, b"")
-
-
-async def until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 20
-) -> None:
-    """Poll ``check`` until true; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_positions_move_forward_only_and_survive_reopen(make: Factory) -> None:
@@ -120,15 +104,15 @@ async def test_every_message_at_least_once_in_order_across_a_restart(make: Facto
         await store.append([rec(i) for i in range(1, 41)] + [rec(i, ROOM2) for i in range(1, 21)])
         outbox = Outbox(store, "webhook:9", sink, rooms=[ROOM, ROOM2], policy=FAST)
         await outbox.start()
-        await until(lambda: len(sink.got.get(ROOM, [])) >= 20)
+        await until(lambda: len(sink.got.get(ROOM, [])) >= 20, 20)
         await outbox.stop()  # mid-way, possibly mid-batch
     async with make() as store:
         await store.append([rec(i) for i in range(41, 61)])
         outbox = Outbox(store, "webhook:9", sink, rooms=[ROOM, ROOM2], policy=FAST)
         await outbox.start()
-        await until(lambda: set(sink.got.get(ROOM, [])) >= set(range(1, 61)))
-        await until(lambda: set(sink.got.get(ROOM2, [])) >= set(range(1, 21)))
-        await until(lambda: _caught_up(store, outbox))
+        await until(lambda: set(sink.got.get(ROOM, [])) >= set(range(1, 61)), 20)
+        await until(lambda: set(sink.got.get(ROOM2, [])) >= set(range(1, 21)), 20)
+        await until(lambda: _caught_up(store, outbox), 20)
         await outbox.stop()
         positions = await store.consumer_positions("webhook:9")
         assert positions[ROOM] == await store.last_seq(ROOM)
@@ -153,11 +137,11 @@ async def test_new_messages_wake_the_outbox_and_methods_filter(make: Factory) ->
         await outbox.start()
         await store.append([rec(1), rec(2, method=LIKE), rec(3)])
         outbox.notify(ROOM)  # a new room: picked up now, not at the next scan
-        await until(lambda: sink.got.get(ROOM) == [1, 3])
+        await until(lambda: sink.got.get(ROOM) == [1, 3], 20)
         await store.append([rec(4, method=LIKE)])
-        await until(lambda: _caught_up(store, outbox))
+        await until(lambda: _caught_up(store, outbox), 20)
         await store.append([rec(5)])
-        await until(lambda: sink.got.get(ROOM) == [1, 3, 5])
+        await until(lambda: sink.got.get(ROOM) == [1, 3, 5], 20)
         await outbox.stop()
 
 
@@ -180,7 +164,7 @@ async def test_permanent_failure_dead_letters_then_replay(make: Factory) -> None
         await store.append([rec(i) for i in range(1, 8)])
         outbox = Outbox(store, "webhook:3", sink, rooms=[ROOM], policy=policy)
         await outbox.start()
-        await until(lambda: outbox.stats.dead_lettered == 7)
+        await until(lambda: outbox.stats.dead_lettered == 7, 20)
         letters = await store.dead_letters("webhook:3")
         assert [d.count for d in letters] == [5, 2]
         assert "503" in letters[0].error and letters[0].attempts >= 2
@@ -207,10 +191,10 @@ async def test_long_failure_pauses_and_resume_delivers(make: Factory) -> None:
         await store.append([rec(1), rec(2)])
         outbox = Outbox(store, "webhook:4", sink, rooms=[ROOM], policy=policy, on_pause=on_pause)
         await outbox.start()
-        await until(lambda: outbox.paused)
+        await until(lambda: outbox.paused, 20)
         assert paused and "503" in paused[0]
         sink.fail = 0.0
         outbox.resume()
-        await until(lambda: sink.got.get(ROOM) == [1, 2])
+        await until(lambda: sink.got.get(ROOM) == [1, 2], 20)
         assert await store.dead_letters("webhook:4") == []
         await outbox.stop()

@@ -3,11 +3,9 @@ right while another store instance (another node) writes the same database."""
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import orjson
 import pytest
+from support.waiting import until
 
 from dylive.store import Record
 from dylive.store.postgres import PostgresStore
@@ -19,13 +17,6 @@ ROOM = 6922580638159719176
 
 def rec(msg_id: int, room: int = ROOM) -> Record:
     return Record(room, msg_id, "WebcastChatMessage", 1, orjson.dumps({"m": msg_id}), b"")
-
-
-async def eventually(check: object, within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
 
 
 async def read_all(store: PostgresStore, after: int = 0) -> list[int]:
@@ -51,7 +42,7 @@ async def test_tail_cache_follows_commits_of_another_node(pg_url: str) -> None:
         async def synced() -> bool:
             return a.tail.page(ROOM, 0, 100, None) is not None
 
-        await eventually(synced)
+        await until(synced, 10)
         hits = a.tail.cache.hits
         assert await read_all(a) == expected  # from memory, and complete
         assert a.tail.cache.hits > hits
@@ -63,7 +54,7 @@ async def test_a_read_never_misses_rows_heard_of_but_not_yet_cached(pg_url: str)
         await a.append([rec(1)])
         first = await a.read(ROOM, 0, 10)
         await b.append([rec(2), rec(3)])
-        await eventually(lambda: _known(a, 3))
+        await until(lambda: _known(a, 3), 10)
         # whether or not the sync ran yet, the page after the first row has both new rows
         page = await a.read(ROOM, first.last_seq, 10)
         assert [m.msg_id for m in page.messages] == [2, 3]
@@ -90,4 +81,4 @@ async def test_revocation_reaches_the_token_cache_of_every_node(pg_url: str) -> 
             eve = await b.token_by_digest("e" * 64)
             return alice is not None and not alice.active and eve is not None
 
-        await eventually(seen)  # an hour-long cache: only the notification clears it
+        await until(seen, 10)  # an hour-long cache: only the notification clears it

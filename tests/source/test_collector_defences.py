@@ -3,12 +3,11 @@ push host failover, refused guest polling, verification pages, hidden gifts."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 from dylive.errors import VerificationRequired
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
@@ -18,9 +17,6 @@ from dylive.source.collector import Room
 from dylive.source.ranklist import ranklist_params
 from dylive.source.room import resolve_room
 from dylive.wire.frames import encode_response, parse_response, push_servers_of
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 GIFT = "WebcastGiftMessage"
 

@@ -1,48 +1,12 @@
-"""Helpers for the delivery tests: the API served by uvicorn on 127.0.0.1:0, and waiting."""
+"""Helpers for the delivery tests: a WebSocket client that really stalls.
+
+(The API served in-process is :func:`support.service.serving`; waiting is
+:func:`support.waiting.until`.)
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-
-import uvicorn
-
-from dylive.serve.app import ServiceConfig, create_app
-
-
-@contextlib.asynccontextmanager
-async def serving(config: ServiceConfig) -> AsyncIterator[tuple[str, object]]:
-    """Run the API with uvicorn on a free port; yield (base_url, Service)."""
-    app = create_app(config)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    )
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 30
-    while not server.started and not task.done() and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.svc
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def until(check: Callable[[], object], within: float = 30.0, what: str = "") -> None:
-    """Poll ``check`` (sync or async) until truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"condition not reached in {within}s {what}"
-        await asyncio.sleep(0.05)
 
 
 class RawWebSocket:

@@ -5,66 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
-import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
 import psycopg
-import pytest
 
 from dylive.sim import SimServer
 from dylive.store.migrations import to_signed, to_unsigned
-
-ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-T = TypeVar("T")
-
-
-def _with_db(url: str, name: str) -> str:
-    base, _, query = url.partition("?")
-    base = base.rsplit("/", 1)[0] + "/" + name
-    return f"{base}?{query}" if query else base
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str = "dylive_fleet_") -> Iterator[str]:
-    """A new, uniquely named PostgreSQL database (dropped afterwards); its URL."""
-    name = prefix + uuid.uuid4().hex[:12]
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI but unreachable at {ADMIN_URL}: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {exc}")
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield _with_db(ADMIN_URL, name)
-        finally:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+from support import waiting
+from support.process import start_serve
 
 
 async def until(
-    check: Callable[[], Awaitable[T | None]], within: float, what: str, every: float = 0.2
-) -> T:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within} s waiting for {what} (last: {last})")
-        await asyncio.sleep(every)
+    check: Callable[[], Awaitable[Any]], within: float, what: str, every: float = 0.2
+) -> Any:
+    """:func:`support.waiting.until` at the fleet tests' pace (every 0.2 s: nodes are processes)."""
+    return await waiting.until(check, within, what, every)
 
 
 @dataclass
@@ -115,45 +76,11 @@ async def start_node(
     db: str, upstream: str, node_id: str, tmp: Path, *extra: str, env: dict[str, str] | None = None
 ) -> Node:
     log = tmp / f"{node_id}.log"
-    with log.open("wb") as errors:
-        proc = await _spawn(db, upstream, node_id, errors, extra, env)
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    assert line.startswith(b"dylive serve: listening on "), (line, log.read_text())
-    return Node(node_id, proc, line.decode().rsplit(" ", 1)[1].strip(), log)
-
-
-async def _spawn(
-    db: str,
-    upstream: str,
-    node_id: str,
-    errors: Any,
-    extra: tuple[str, ...],
-    env: dict[str, str] | None,
-) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dylive",
-        "--log-level",
-        "info",
-        "serve",
-        "--db",
-        db,
-        "--upstream",
-        upstream,
-        "--port",
-        "0",
-        "--signing",
-        "off",
-        "--no-ranklist",
-        "--node-id",
-        node_id,
-        *extra,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=errors,
-        env={**os.environ, "DYLIVE_SIGNING": "off", **(env or {})},
-    )
+    proc, base = await start_serve(
+        db, upstream, "--signing", "off", "--no-ranklist", "--node-id", node_id, *extra,
+        log_level="info", env=env, log=log,
+    )  # fmt: skip
+    return Node(node_id, proc, base, log)
 
 
 @contextlib.asynccontextmanager

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
+from support.process import run_dylive
+from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
+from support.tee_proxy import TeeProxy
 
 from dylive.errors import RoomNotFound, RoomNotLive
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.collector import Room
 from dylive.source.room import resolve_room
 from dylive.source.supervisor import Supervisor
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 CFG = SimConfig(seed=7, rate=40.0, heartbeat_timeout=3.0)
 
@@ -68,60 +66,6 @@ async def test_resolution_errors_and_info() -> None:
         with pytest.raises(RoomNotLive):
             async with Room(not_live, upstream=sim.base_url, options=FAST):
                 pass
-
-
-class TeeProxy:
-    """A tiny HTTP proxy (absolute-form requests and CONNECT) recording what clients send."""
-
-    def __init__(self) -> None:
-        self.sent = bytearray()
-        self.connects = 0
-        self.origin = b""
-        self.server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ")
-            if method == "CONNECT":
-                self.connects += 1
-                host, port = target.rsplit(":", 1)
-                up_r, up_w = await asyncio.open_connection(host, int(port))
-                writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            else:
-                parts = urlsplit(target)
-                up_r, up_w = await asyncio.open_connection(parts.hostname, parts.port)
-                self.sent += head
-                self.origin = f"{method} {parts.scheme}://{parts.netloc}".encode()
-                up_w.write(self._origin_form(head))
-            await asyncio.gather(self._pipe(reader, up_w, True), self._pipe(up_r, writer, False))
-        except (OSError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
-
-    def _origin_form(self, data: bytes) -> bytes:
-        """Absolute-form request lines → origin-form, as a forwarding proxy does."""
-        return data.replace(self.origin, self.origin.split(b" ")[0] + b" ") if self.origin else data
-
-    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, tee: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := await r.read(65536):
-                if tee:
-                    self.sent += data
-                    data = self._origin_form(data)
-                w.write(data)
-                await w.drain()
-        with contextlib.suppress(OSError):
-            w.close()
 
 
 async def test_cookie_user_agent_and_proxy_reach_the_wire(tmp_path: Path) -> None:
@@ -187,27 +131,13 @@ async def test_supervisor_runs_many_rooms() -> None:
             assert seen[w] <= ids
 
 
-async def _dylive(*args: str) -> tuple[int, bytes, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dylive",
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await proc.communicate()
-    assert proc.returncode is not None
-    return proc.returncode, out, err
-
-
 async def test_watch_cli_errors_and_jsonl() -> None:
     async with SimServer(CFG) as sim:
-        code, _out, err = await _dylive("watch", "999999999", "--upstream", sim.base_url)
-        assert code == 2 and b"room not found" in err and b"Traceback" not in err
-        code, _out, err = await _dylive("watch", "1", "--upstream", "http://127.0.0.1:9")
-        assert code == 4 and b"Traceback" not in err
-        assert err.strip().splitlines()[-1].startswith(b"dylive watch: upstream error")
+        code, _out, err = await run_dylive("watch", "999999999", "--upstream", sim.base_url)
+        assert code == 2 and "room not found" in err and "Traceback" not in err
+        code, _out, err = await run_dylive("watch", "1", "--upstream", "http://127.0.0.1:9")
+        assert code == 4 and "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("dylive watch: upstream error")
 
         proc = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -8,22 +8,18 @@ percent-encoded, signed over the exact query with the User-Agent the header carr
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
 import pytest
+from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 from dylive.errors import RoomNotLive, SignatureRefused
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.collector import Room
 from dylive.source.room import resolve_room
 from dylive.wire.signing import V1Decoded, V2Decoded, decode_a_bogus, verify_signed_query
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 ENTER = "/webcast/room/web/enter/"
 FETCH = "/webcast/im/fetch/"

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.collector import Room
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simkit import FAST, Run, collecting, compare, fast_backoff, wait_for
 
 RATE = 40.0
 

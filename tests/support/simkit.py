@@ -12,6 +12,7 @@ from dylive.decode import Event
 from dylive.source.collector import CollectorOptions, Room
 from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
+from support.waiting import reached as wait_for  # noqa: F401  (the collector tests' name for it)
 
 FAST = CollectorOptions(
     heartbeat_interval=0.3,
@@ -62,16 +63,6 @@ async def collecting(room: Room, run: Run) -> Any:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def wait_for(pred: Any, limit: float, step: float = 0.05) -> bool:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while loop.time() < end:
-        if pred():
-            return True
-        await asyncio.sleep(step)
-    return bool(pred())
 
 
 def compare(log: list[dict[str, Any]], run: Run) -> tuple[list[int], list[int]]:

@@ -9,40 +9,16 @@ stretch in between. At the end a SIGTERM must store the final position with the 
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
+
+from support.process import start_serve
+from support.waiting import until
 
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.store import SQLiteStore
 from dylive.store.migrations import to_signed, to_unsigned
-
-
-async def start(db: str, upstream: str) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dylive",
-        "--log-level",
-        "warning",
-        "serve",
-        "--db",
-        db,
-        "--upstream",
-        upstream,
-        "--port",
-        "0",
-        "--room",
-        DEFAULT_WEB_RID,
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "DYLIVE_SIGNING": "off"},
-    )
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    assert line.startswith(b"dylive serve: listening on "), line
-    return proc
 
 
 def stored_ids(db: str) -> list[int]:
@@ -59,14 +35,6 @@ def stored_ids(db: str) -> list[int]:
     return [to_unsigned(r[0]) for r in rows]
 
 
-async def until(pred: object, limit: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while not pred():  # type: ignore[operator]
-        assert loop.time() < end, "condition not reached in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_sigkill_restarts_lose_nothing_and_sigterm_stores_the_final_position(
     tmp_path: Path,
 ) -> None:
@@ -77,16 +45,16 @@ async def test_sigkill_restarts_lose_nothing_and_sigterm_stores_the_final_positi
             return len(sim.log(DEFAULT_WEB_RID))
 
         for _kill in range(2):
-            proc = await start(db, sim.base_url)
+            proc, _base = await start_serve(db, sim.base_url, "--room", DEFAULT_WEB_RID)
             have = len(stored_ids(db))
-            await until(lambda have=have: len(stored_ids(db)) >= have + 50)  # type: ignore[misc]
+            await until(lambda have=have: len(stored_ids(db)) >= have + 50, 60)  # type: ignore[misc]
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             down_at = emitted()
-            await until(lambda down_at=down_at: emitted() >= down_at + 60)  # > the backlog
-        proc = await start(db, sim.base_url)
+            await until(lambda down_at=down_at: emitted() >= down_at + 60, 60)  # > the backlog
+        proc, _base = await start_serve(db, sim.base_url, "--room", DEFAULT_WEB_RID)
         have = len(stored_ids(db))
-        await until(lambda: len(stored_ids(db)) >= have + 50)
+        await until(lambda: len(stored_ids(db)) >= have + 50, 60)
         proc.send_signal(signal.SIGTERM)
         # uvicorn stops gracefully, then re-raises the signal: -SIGTERM after a clean shutdown
         assert await asyncio.wait_for(proc.wait(), 30) in (0, -signal.SIGTERM)

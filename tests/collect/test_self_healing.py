@@ -8,11 +8,8 @@ Every test compares what was stored with the simulator's ground-truth log.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,8 +17,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
-import psycopg
 import pytest
+from support.postgres import ADMIN_URL
+from support.waiting import until
 
 from dylive.collect import Tuning
 from dylive.serve import tokens
@@ -30,23 +28,8 @@ from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.tcpproxy import TcpProxy
 from dylive.store import EventStore, SQLiteStore, open_store
 
-PG_ADMIN = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 POISON_HEX = "0a0b20ffffffffffffffffff011001"  # LiveShopping, common.create_time = 2^64-1
 FAST = Tuning(retry_initial=0.02, retry_cap=0.2, restart_initial=0.05, restart_cap=0.2)
-
-
-async def until(pred: Callable[[], Any], limit: float = 60.0, what: str = "") -> None:
-    """Poll ``pred`` (sync or async) until true; fail after ``limit`` seconds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + limit
-    while True:
-        got = pred()
-        if asyncio.iscoroutine(got):
-            got = await got
-        if got:
-            return
-        assert loop.time() < end, f"not reached in {limit} s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def stored_ids(store: EventStore) -> list[int]:
@@ -110,7 +93,7 @@ async def test_a_poison_message_is_quarantined_and_the_room_goes_on(
     async with SimServer(SimConfig(seed=41, rate=40.0, tick=0.05)) as sim:
         store = SQLiteStore(tmp_path / "p.sqlite3")
         async with running(serve_api, pinned_config(sim.base_url, store)) as api:
-            await until(lambda: api.svc.store.last_seq(DEFAULT_ROOM_ID), what="first messages")
+            await until(lambda: api.svc.store.last_seq(DEFAULT_ROOM_ID), 60, what="first messages")
             [poison] = sim.inject(
                 DEFAULT_WEB_RID, "WebcastLiveShoppingMessage", payload_hex=POISON_HEX
             )
@@ -119,7 +102,7 @@ async def test_a_poison_message_is_quarantined_and_the_room_goes_on(
             async def after_stored() -> bool:
                 return int(mark[0]["msg_id"]) in await stored_ids(api.svc.store)
 
-            await until(after_stored, what="a message after the poison stored")
+            await until(after_stored, 60, what="a message after the poison stored")
             room = await api.room()
             assert room["quarantined"] == 1 and room["collecting"] and room["error"] == ""
             assert room["last_write_at"] is not None
@@ -135,26 +118,9 @@ async def test_a_poison_message_is_quarantined_and_the_room_goes_on(
     assert_exact(log, stored, skip={int(poison["msg_id"])})
 
 
-@pytest.fixture
-def pg_schema() -> Any:
-    try:
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL required in CI but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {exc}")
-    name = "dylive_t_" + uuid.uuid4().hex[:16]
-    with admin:
-        admin.execute(f"CREATE SCHEMA {name}")
-        try:
-            yield name
-        finally:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
-
-
 @pytest.mark.postgres
 async def test_postgres_outage_is_retried_paused_and_healed(pg_schema: str, serve_api: Any) -> None:
-    target = urlsplit(PG_ADMIN)
+    target = urlsplit(ADMIN_URL)
     tuning = Tuning(
         max_pending=30, batch_size=10, retry_initial=0.02, retry_cap=0.3, restart_cap=0.3
     )
@@ -166,18 +132,18 @@ async def test_postgres_outage_is_retried_paused_and_healed(pg_schema: str, serv
         url = f"postgresql://{netloc}{target.path}?options=-csearch_path%3D{pg_schema}"
         async with running(serve_api, pinned_config(sim.base_url, open_store(url), tuning)) as api:
             state = api.svc.rooms.rooms[DEFAULT_ROOM_ID]
-            await until(lambda: state.stored >= 30, what="collecting")
+            await until(lambda: state.stored >= 30, 60, what="collecting")
             await proxy.down()  # connections cut, new ones refused
-            await until(lambda: state.retries >= 3 and state.error, what="retries")
+            await until(lambda: state.retries >= 3 and state.error, 60, what="retries")
             health = await api.get("/healthz")
             assert health["status"] == "degraded" and health["reasons"], health
             assert "cannot store" in state.status()["error"]
-            await until(lambda: state.pending >= tuning.max_pending, what="reading paused")
+            await until(lambda: state.pending >= tuning.max_pending, 60, what="reading paused")
             emitted = len(sim.log(DEFAULT_WEB_RID))
-            await until(lambda: len(sim.log(DEFAULT_WEB_RID)) > emitted + 60, what="emitting")
+            await until(lambda: len(sim.log(DEFAULT_WEB_RID)) > emitted + 60, 60, what="emitting")
             assert state.pending <= tuning.max_pending + tuning.batch_size  # bounded
             await proxy.up()
-            await until(lambda: not state.error, what="healed")
+            await until(lambda: not state.error, 60, what="healed")
             down_log = len(sim.log(DEFAULT_WEB_RID))
 
             async def caught_up() -> bool:
@@ -185,7 +151,7 @@ async def test_postgres_outage_is_retried_paused_and_healed(pg_schema: str, serv
                 ids = [int(e["msg_id"]) for e in sim.log(DEFAULT_WEB_RID)[:down_log]]
                 return ids[-1] in stored
 
-            await until(caught_up, what="caught up after the outage")
+            await until(caught_up, 60, what="caught up after the outage")
             assert (await api.get("/healthz"))["status"] == "ok"
             metrics = (await api.client.get("/metrics")).text
             assert "dylive_store_retries_total" in metrics
@@ -236,9 +202,9 @@ async def test_an_unexpected_exception_restarts_the_room_from_its_stored_positio
         await rooms.start([DEFAULT_WEB_RID])
         try:
             state = rooms.rooms[DEFAULT_ROOM_ID]
-            await until(lambda: state.restarts == 1, what="restarted")
+            await until(lambda: state.restarts == 1, 60, what="restarted")
             assert "boom" in state.status()["error"]
-            await until(lambda: state.stored > 100 and not state.error, what="healed")
+            await until(lambda: state.stored > 100 and not state.error, 60, what="healed")
             assert state.collecting and state.status()["restarts"] == 1
         finally:
             await rooms.stop()

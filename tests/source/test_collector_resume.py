@@ -11,18 +11,14 @@ longer replay that far, the resume yields a GapEvent counting exactly the messag
 
 from __future__ import annotations
 
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
+from support.simkit import FAST, fast_backoff, wait_for
 
 from dylive.decode import Event
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source import Checkpoint, CollectorOptions, GapEvent, Room
-
-sys.path.insert(0, str(Path(__file__).parent))
-from simkit import FAST, fast_backoff, wait_for
 
 
 async def first_events(

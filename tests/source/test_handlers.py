@@ -4,18 +4,14 @@ disconnect / live-end events in order, gift streaks (``delta``, ``streak_end``),
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.simkit import FAST, fast_backoff
 
 import dylive
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "collector"))
-from simkit import FAST, fast_backoff
 
 CFG = SimConfig(seed=9, rate=40.0, tick=0.05, heartbeat_timeout=3.0)
 
