@@ -35,9 +35,10 @@ log = logging.getLogger(__name__)
 
 async def healthz(request: Request) -> Response:
     """``ok``, or ``degraded`` with the reasons (a room whose storage or source is failing and
-    being retried, a room that stopped collecting); HTTP 200 either way: the service runs."""
+    being retried, a room that stopped collecting, a NATS sink not connected); HTTP 200 either
+    way: the service runs."""
     svc: Service = request.app.state.svc
-    reasons = [r for state in svc.rooms.rooms.values() for r in state.problems()]
+    reasons = svc.problems()
     status = "degraded" if reasons else "ok"
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]  # uvloop / asyncio
     data = {"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20], "loop": loop}
