@@ -383,3 +383,20 @@ def test_cli_era_flags() -> None:
     cfg = config_from_args(parser.parse_args(args))
     assert cfg.era == Era(double_gifts=True, login_gift_limit=3)
     assert cfg.defences.risk_by_address
+
+
+async def test_resent_duplicates_are_masked_too(sim_factory: Any, kit: Any) -> None:
+    def chat_twice(got: list[RawMessage]) -> bool:
+        ids = [m.msg_id for m in got if m.method == CHAT]
+        return len(ids) > len(set(ids))
+
+    async with sim_factory(era=Era(mask_guests=True), faults={"duplicates": 1.0}) as sim:
+        guest = await connect(sim, kit, kit.TEENIE_ROOM_ID, "ttwid=1%7Cd")
+        async with guest:
+            got, _ = await read(guest, chat_twice, 30.0)
+    assert chat_twice(got) and sim.stats()["duplicates_sent"]
+    for m in got:
+        if m.method == CHAT:
+            chat = pb.ChatMessage()
+            chat.ParseFromString(m.payload)
+            assert chat.user.id == MASKED_ID and chat.user.webcast_uid

@@ -377,8 +377,14 @@ class PushConn:
         rng = self.rng
         messages = entries
         custom = shared is None
+        if faults.duplicates and self.recent and rng.random() < faults.duplicates:
+            messages = [*entries, rng.choice(self.recent)]
+            custom = True
+            self.hub.stats.duplicates_sent += 1
+        # what this visitor may see is decided after the duplicate is added, so a re-sent
+        # message is hidden or masked like the first one
         if self.hides_gifts():
-            messages = [e for e in entries if e.method != GIFT]
+            messages = [e for e in messages if e.method != GIFT]
             custom = True
         era = self.room.era if self.room is not None else Era()
         if era.login_gift_limit and self.logged_in():
@@ -389,10 +395,6 @@ class PushConn:
             assert room is not None
             messages = [e.masked_view(room.web_rid, room.anchor.id) for e in messages]
             custom = True
-        if faults.duplicates and self.recent and rng.random() < faults.duplicates:
-            messages = [*entries, rng.choice(self.recent)]
-            custom = True
-            self.hub.stats.duplicates_sent += 1
         hold = False
         if faults.out_of_order and rng.random() < faults.out_of_order:
             if len(messages) >= 2:
