@@ -18,9 +18,9 @@ from dylive.proto import webcast_pb2 as pb
 from dylive.sim.cli import config_from_args, register
 from dylive.sim.defences import Defences
 from dylive.sim.era import MASKED_ID, Era, webcast_uid
-from dylive.source.frames import HEARTBEAT_FRAME, RawMessage, parse_response
-from dylive.source.session import PushSession
-from dylive.source.signing import sign_push
+from dylive.wire.frames import HEARTBEAT_FRAME, RawMessage, parse_response
+from dylive.wire.session import PushSession
+from dylive.wire.signing import sign_push
 
 GIFT = "WebcastGiftMessage"
 CHAT = "WebcastChatMessage"
