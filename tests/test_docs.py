@@ -1,7 +1,7 @@
 """The documentation stands alone and its examples run: every Python example in README.md and
 docs/*.md that uses the simulator is executed against it; every shell example that calls the API
-service is run by bash against a real `dylive serve` on the simulator; local links resolve; nothing points
-outside the repository; every command in the README's table exists."""
+service is run by bash against a real `dylive serve` on the simulator; local links resolve;
+nothing points outside the repository; every command in the README's table exists."""
 
 from __future__ import annotations
 
@@ -136,7 +136,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
         capture_output=True, text=True, timeout=60, check=True, env=env,
     ).stdout.strip()  # fmt: skip
     sim = subprocess.Popen(
-        [*dylive, "--log-level", "info", "sim", "--port", "0", "--seed", "21", "--rate", "40", "--tick", "0.05"],
+        [*dylive, "--log-level", "info", "sim", "--port", "0", "--seed", "21", "--rate", "40",
+         "--tick", "0.05"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     serve = None

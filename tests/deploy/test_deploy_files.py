@@ -1,7 +1,8 @@
 """The deployment files agree with the program: the Grafana dashboard asks only for metrics a
 running service exports, the systemd unit's and the Compose file's commands are ones `dylive`
 accepts, the Dockerfile's entry point and healthcheck fit them, and docs/fleet.md shows the
-Compose file as it is and points to the unit file. (scripts/image-test builds and runs the image.)"""
+Compose file as it is and points to the unit file. (scripts/image-test builds and runs the
+image.)"""
 
 from __future__ import annotations
 
