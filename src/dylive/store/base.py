@@ -215,6 +215,8 @@ class WebhookRecord:
     created_at: int = 0  # ms
     paused_at: int = 0  # ms, 0 = delivering
     pause_reason: str = ""
+    previous_secret: str = field(default="", repr=False)  # still signs until previous_until
+    previous_until: int = 0  # ms, the end of a secret rotation's grace period
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,6 +474,12 @@ class EventStore(abc.ABC):
     @abc.abstractmethod
     async def set_webhook_paused(self, hook_id: int, paused_at: int, reason: str) -> None:
         """Pause (``paused_at`` > 0) or resume (0) a webhook."""
+
+    @abc.abstractmethod
+    async def set_webhook_secret(
+        self, hook_id: int, secret: str, previous_secret: str, previous_until: int
+    ) -> None:
+        """Replace a webhook's secret; ``previous_secret`` still signs until ``previous_until``."""
 
     # -- sessions (analytics) -----------------------------------------------------------------
     @abc.abstractmethod
