@@ -322,3 +322,28 @@ async def test_rotate_secret_refuses_bad_input(live: Any) -> None:
 def test_legacy_signature_unchanged() -> None:
     body = b'{"x":1}'
     assert sign(OLD, body) == "sha256=" + hmac.new(OLD.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_retries_of_a_batch_keep_their_webhook_id(live: Any) -> None:
+    client, _svc, token = live
+    secret = new_secret()
+    async with Receiver(check=lambda h, b: verifies(secret, h, b), fail=0.5, seed=7) as rx:
+        resp = await client.post(
+            "/api/webhooks",
+            params={"token": token},
+            json={"url": rx.url, "rooms": [DEFAULT_WEB_RID], "secret": secret, "batch_size": 5},
+        )
+        assert resp.status_code == 200, resp.text
+
+        def retried() -> list[dict[str, str]]:
+            return [h for h in rx.headers if h["x-dylive-attempt"] != "1"]
+
+        await until(lambda: len(retried()) >= 3, what="retried batches")
+        assert rx.bad_signatures == 0
+        for again in retried():
+            same = [h for h in rx.headers if h["x-dylive-delivery"] == again["x-dylive-delivery"]]
+            assert {h["webhook-id"] for h in same} == {again["webhook-id"]}
+            assert {h["x-dylive-attempt"] for h in same} >= {"1", again["x-dylive-attempt"]}
+        ids = {h["webhook-id"] for h in rx.headers}
+        deliveries = {h["x-dylive-delivery"] for h in rx.headers}
+        assert len(ids) == len(deliveries)  # one id per batch, a different one for each batch
