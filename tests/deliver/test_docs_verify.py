@@ -1,7 +1,7 @@
 """docs/delivery.md's verification example, run as written against real deliveries: both
-functions accept what dylive signs with the secret (a generated whsec_ secret, a plain one, both
-secrets during a rotation's grace period) and refuse another secret, a tampered body, and the old
-secret once the grace period is over."""
+functions accept what dylive signs with the secret (a generated whsec_ secret, a plain one, an
+older url-safe whsec_ one, both secrets during a rotation's grace period) and refuse another
+secret, a tampered body, and the old secret once the grace period is over."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from receiver import Receiver
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "delivery.md"
 PLAIN = "my-own-secret-from-2025"
+URL_SAFE = "whsec_Zm9v-YmFy_" + "a" * 16  # generated before secrets were standard base64
 BIG = 2**64 - 7
 
 
@@ -55,7 +56,7 @@ async def test_the_documented_functions_verify_real_deliveries() -> None:
     doc = example()
     verified, verified_legacy = doc["verified"], doc["verified_legacy"]
     generated, other = new_secret(), new_secret()
-    for secret in (generated, PLAIN):
+    for secret in (generated, PLAIN, URL_SAFE):
         headers, body = await one_request(secret)
         data = verified(secret, headers, body)
         assert data is not None and data["messages"][0]["msg_id"] == BIG
