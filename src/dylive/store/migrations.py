@@ -187,6 +187,11 @@ SQLITE: tuple[str, ...] = (
         note TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -365,6 +370,11 @@ POSTGRES: tuple[str, ...] = (
     # FOR NO KEY UPDATE) does not
     """
     CREATE UNIQUE INDEX fleet_rooms_lease ON fleet_rooms (room_id, owner, epoch);
+    """,
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until BIGINT NOT NULL DEFAULT 0;
     """,
 )
 
