@@ -76,8 +76,12 @@ def refused_reason(address: IPAddress) -> str | None:
     return None
 
 
-async def resolve_target(url: str, *, allow_private: bool) -> Target:
-    """Check ``url`` and resolve its host; the first acceptable address (TargetRefused if none)."""
+SERVICE_REMEDY = "start the service with --allow-private-webhooks to allow private targets"
+
+
+async def resolve_target(url: str, *, allow_private: bool, remedy: str = SERVICE_REMEDY) -> Target:
+    """Check ``url`` and resolve its host; the first acceptable address (TargetRefused if none).
+    ``remedy`` completes the refusal of a private address: how the caller allows them."""
     scheme, host, port = check_url(url)
     try:
         literal: IPAddress | None = ipaddress.ip_address(host)
@@ -91,8 +95,7 @@ async def resolve_target(url: str, *, allow_private: bool) -> Target:
         reason = refused_reason(address)
         if reason is not None and not allow_private:
             raise TargetRefused(
-                f"{host} resolves to {address}, a {reason} address (refused: start the service "
-                "with --allow-private-webhooks to allow private targets)"
+                f"{host} resolves to {address}, a {reason} address (refused: {remedy})"
             )
     return Target(url, scheme, host, port, str(addresses[0]))
 

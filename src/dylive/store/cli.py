@@ -53,16 +53,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=_run_export)
 
 
+def existing_database(db: str | None) -> str:
+    """The database a command uses: ``--db``, else DYLIVE_DB, else the default file; a SQLite
+    file must exist (DyliveError otherwise): commands that read or change a database never
+    create an empty one from a typo or from the folder they happen to run in."""
+    url = str(db or settings.get("db"))
+    if not is_postgres_url(url) and not Path(url).is_file():
+        where = "" if db else " (the default; give --db PATH_OR_URL or set DYLIVE_DB)"
+        raise DyliveError(f"no database file at {url!r}{where}")
+    return url
+
+
 def _run_export(args: argparse.Namespace) -> int:
-    db = str(args.db or settings.get("db"))
     try:
         methods = method_names(args.methods)
     except ValueError as exc:
         return _fail(f"--methods: {exc}")
     if args.since_seq < 0:
         return _fail("--since-seq must be >= 0")
-    if not is_postgres_url(db) and not Path(db).is_file():
-        return _fail(f"no database file at {db!r}")
+    try:
+        db = existing_database(args.db)
+    except DyliveError as exc:
+        return _fail(str(exc))
     try:
         count = asyncio.run(_export(db, args, methods))
     except BrokenPipeError:  # the reader stopped early (``| head``): what it asked for
