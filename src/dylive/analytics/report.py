@@ -1,7 +1,9 @@
 """A session report: the JSON document built from a tally, and its Markdown and CSV renderings.
 
 ``build_report(session, tally, top=…)`` is pure; ``to_markdown`` / ``to_csv`` render the JSON
-document (so the three formats always agree).
+document (so the three formats always agree). The JSON keeps times as epoch milliseconds; the
+Markdown and CSV show them as ISO-8601 local time with the UTC offset (the machine's time zone,
+``TZ`` picks another), the CSV with the exact milliseconds beside them (``…_ms`` rows).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import io
 from typing import Any
 
 from dylive.store import SessionRecord
-from dylive.store.export import neutralise
+from dylive.store.export import iso_time, neutralise
 
 from . import rates
 from .tally import CHAT, DIAMONDS, LIKES, MINUTE_MS, VIEWERS, SessionTally
@@ -135,7 +137,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"# {s['anchor'] or s['web_rid']} — {s['title']}",
         "",
         f"- session {s['id']}, room_id {s['room_id']}, web_rid {s['web_rid']}",
-        f"- {'live' if s['live'] else 'ended'}, {s['duration_seconds']} s",
+        f"- {'live' if s['live'] else 'ended'}, {s['duration_seconds']} s,"
+        f" started {iso_time(s['started_at'] or 0) or '—'}"
+        f", ended {iso_time(s['ended_at'] or 0) or '—'}",
         f"- messages: {report['message_total']}",
         f"- gifts: {report['gifts']} = {report['gift_diamonds']} 抖币"
         f" = {report['gift_yinlang']} 音浪 = {report['gift_yuan']:.2f} yuan",
@@ -174,11 +178,16 @@ def _text(value: Any) -> Any:
 
 def to_csv(report: dict[str, Any]) -> str:
     """A report as CSV rows ``section,key,value[,…]`` (one table, spreadsheet friendly; text
-    cells that a spreadsheet would run as a formula are neutralised)."""
+    cells that a spreadsheet would run as a formula are neutralised; times as ISO-8601; a
+    ``minute`` row is ``minute,<start>,viewers,chat,likes,diamonds``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "key", "value", "extra1", "extra2", "extra3"])
     for key, value in report["session"].items():
+        if key in ("started_at", "ended_at"):
+            w.writerow(["session", key, iso_time(value or 0)])
+            w.writerow(["session", f"{key}_ms", value or ""])
+            continue
         w.writerow(["session", key, "" if value is None else _text(value)])
     for key in ("message_total", "gifts", "gift_diamonds", "gift_yinlang", "gift_yuan", "likes"):
         w.writerow(["totals", key, report[key]])
@@ -203,7 +212,6 @@ def to_csv(report: dict[str, Any]) -> str:
         )
     s = report["series"]
     for i, minute in enumerate(s["minute"]):
-        w.writerow(
-            ["minute", minute, s["viewers"][i], s["chat"][i], s["likes"][i], s["diamonds"][i]]
-        )
+        row = [s["viewers"][i], s["chat"][i], s["likes"][i], s["diamonds"][i]]
+        w.writerow(["minute", iso_time(minute), *row])
     return buf.getvalue()
