@@ -1,35 +1,8 @@
 """The one JSON envelope ``{code, msg, data}`` for success and every error.
 
-Error codes (``code`` in the body; the HTTP status matches):
-
-==========  ======  ==========================  ==============================================
-code        HTTP    msg                         meaning
-==========  ======  ==========================  ==============================================
-200         200     成功                         success
-40001       401     缺少token参数                 no ``token`` (query) / Bearer header
-40002       401     token无效或已被吊销            unknown or revoked token
-40003       400     缺少room_id参数               no ``room_id``
-40004       400     room_id格式错误               not a web_rid, room_id or live.douyin.com URL
-40005       400     参数错误                      bad ``count`` / ``wait`` / ``methods`` /
-                                                ``cursor`` / ``internal_ext``
-40006       400     回调地址不允许                 webhook URL unusable, or resolving to a loopback/
-                                                private/link-local address (SSRF guard)
-40301       403     超出房间数量限制               the token's room limit is reached
-40400       404     接口不存在                    unknown path
-40401       404     直播间不存在                  upstream knows no such room
-40402       404     直播场次不存在                no such session (broadcast) id
-40403       404     webhook不存在                 no such webhook (or dead letter) for this token
-40405       405     请求方法不允许                 wrong HTTP method
-40901       409     直播间未开播                  the room exists but is not live (and we have
-                                                nothing stored for it)
-42901       429     请求过于频繁                  per-token rate limit, or per client address for
-                                                requests without a valid token; ``Retry-After``
-43101       431     请求头过大                    request headers over 16 KiB
-50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
-50201       502     上游服务异常                  Douyin / the upstream failed or refused
-50202       502     回调投递失败                  a dead-letter replay was not acknowledged
-50301       503     存储服务异常                  the store failed
-==========  ======  ==========================  ==============================================
+Error codes (``code`` in the body; the HTTP status matches): the :class:`ErrorKind` constants
+below, listed in :data:`ALL_ERRORS`, each explained in :data:`MEANING`. The error table of
+docs/api.md is generated from them (``python scripts/gen_api_errors.py``; a test checks it).
 """
 
 from __future__ import annotations
@@ -100,6 +73,43 @@ ALL_ERRORS = (
     REPLAY_FAILED,
     STORE,
 )
+
+#: What each code means to a client, in the words docs/api.md's generated table uses.
+MEANING: dict[int, str] = {
+    200: "success",
+    40001: "no `token` parameter and no `Authorization: Bearer` header",
+    40002: "the token is unknown or was revoked",
+    40003: "no `room_id`",
+    40004: "`room_id` (or the `{room}` path segment) is not a live URL, web_rid or room_id",
+    40005: "a parameter or body field is out of range, not a number or malformed (`count`, "
+    "`wait`, `last_event_id`, `top`, `format`; `methods` naming an unknown type; a `cursor` / "
+    "`internal_ext` this server did not write; a webhook's fields)",
+    40006: "a webhook URL that cannot be used: not http(s), or resolving to a loopback, private "
+    "or link-local address (unless the service runs with `--allow-private-webhooks`)",
+    40301: "the token already polls as many rooms as its room limit allows",
+    40400: "unknown path (also `/api/fleet` on a node that is not part of a fleet)",
+    40401: "Douyin knows no such room, and nothing is stored for it",
+    40402: "no broadcast (session) with this id",
+    40403: "no webhook (or dead letter) with this id for this token",
+    40405: "wrong HTTP method for the path",
+    40901: "the room exists but is not live, and nothing is stored for it",
+    42901: "the token's rate limit, or the per-address limit of requests without a valid token; "
+    "the `Retry-After` header says when to try again",
+    43101: "the request headers exceed 16 KiB",
+    50000: "an unexpected failure on the server (logged there; no stack trace is sent)",
+    50201: "Douyin failed or refused, and nothing is stored for the room",
+    50202: "a replayed dead letter was not acknowledged by the webhook's receiver",
+    50301: "the database failed",
+}
+
+
+def error_table() -> str:
+    """The Markdown table of every code (success first), as docs/api.md shows it."""
+    rows = ["| code | HTTP | msg | when |", "|---|---|---|---|"]
+    rows.append(f"| 200 | 200 | {OK_MSG} | {MEANING[200]} |")
+    for kind in sorted(ALL_ERRORS, key=lambda k: k.code):
+        rows.append(f"| {kind.code} | {kind.status} | {kind.msg} | {MEANING[kind.code]} |")
+    return "\n".join(rows) + "\n"
 
 
 class ApiError(Exception):
