@@ -7,6 +7,9 @@
 - ``GET /ws/{live_id}`` — douyinLive's path and frames (``dylive.deliver.douyinlive``). The token
   is taken the same way; when the service runs with ``--douyinlive-token NAME``, connections
   without a token use that token, so douyinLive's clients connect unchanged.
+
+A token holds at most ``feed_quota.MAX_FEEDS_PER_TOKEN`` feeds open at a time (both paths): one
+more is refused with code 40302. Client frames are capped by the server (``limits.WS_MAX_BYTES``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dylive.store import TokenRecord
 from . import tokens
 from .compat import int_param, methods_param, position_param
 from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+from .feed_quota import quota_of
 
 if TYPE_CHECKING:
     from .app import Service
@@ -104,8 +108,10 @@ def _ticker(
 async def feed(ws: WebSocket) -> None:
     svc: Service = ws.app.state.svc
     q = ws.query_params
+    held = contextlib.ExitStack()  # the token's feed slot, from the check to the end
     try:
         token = await _authorize(svc, ws)
+        held.enter_context(quota_of(ws.app).hold(token.id))
         count = int_param(q, "count", 0, 0, svc.config.max_page)
         methods = methods_param(q)
         after = position_param(q)
@@ -118,32 +124,38 @@ async def feed(ws: WebSocket) -> None:
         else:
             svc.feeds.dylive.resumed += 1
     except ApiError as exc:
+        held.close()
         await _reject(ws, exc)
         return
     except StoreError:
+        held.close()
         await _reject(ws, ApiError(STORE))
         return
-    await ws.accept(subprotocol=_subprotocol(ws))
-    fmt = DyliveFormat(info.room_id, methods)
-    hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
-    hello.update(cursor=fmt.cursor(after), last_seq=after)
-    await ws.send_text(orjson.dumps(hello).decode())
-    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
-    session.on_tick = _ticker(svc, token, info, live)
-    await session.run()
+    with held:
+        await ws.accept(subprotocol=_subprotocol(ws))
+        fmt = DyliveFormat(info.room_id, methods)
+        hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
+        hello.update(cursor=fmt.cursor(after), last_seq=after)
+        await ws.send_text(orjson.dumps(hello).decode())
+        session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
+        session.on_tick = _ticker(svc, token, info, live)
+        await session.run()
 
 
 async def douyinlive(ws: WebSocket) -> None:
     svc: Service = ws.app.state.svc
     live_id = ws.path_params["live_id"]
+    held = contextlib.ExitStack()  # the token's feed slot, from the check to the end
     try:
         token = await _authorize(svc, ws, svc.config.douyinlive_token)
+        held.enter_context(quota_of(ws.app).hold(token.id))
     except ApiError as exc:
         await _reject(ws, exc)
         return
-    await ws.accept(subprotocol=_subprotocol(ws))
-    while await _douyinlive_round(svc, ws, token, live_id):
-        pass
+    with held:
+        await ws.accept(subprotocol=_subprotocol(ws))
+        while await _douyinlive_round(svc, ws, token, live_id):
+            pass
 
 
 async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, live_id: str) -> bool:
