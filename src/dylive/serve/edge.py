@@ -106,6 +106,7 @@ class _Edge:
     cycle: Any
     _header_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
+    _upgraded = False
 
     def _refuse(self, kind: ErrorKind, detail: str = "") -> None:
         self._cancel_timers()
@@ -234,7 +235,7 @@ def _h11_class() -> type[asyncio.Protocol]:
             self._sync_timers()
 
         def _sync_timers(self) -> None:
-            if self.transport.is_closing():
+            if self._upgraded or self.transport.is_closing():
                 self._cancel_timers()
                 return
             state = self.conn.their_state
@@ -249,6 +250,7 @@ def _h11_class() -> type[asyncio.Protocol]:
                     self._header_timer = None
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            self._upgraded = True  # the transport is the WebSocket protocol's now
             self._cancel_timers()
             super().handle_websocket_upgrade(event)
 
