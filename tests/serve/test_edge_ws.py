@@ -17,7 +17,17 @@ import orjson
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from edgekit import STACKS, RawFeed, client_frame, served, until
+from edgekit import (
+    STACKS,
+    RawFeed,
+    client_frame,
+    envelope,
+    exchange,
+    offline,
+    served,
+    until,
+    ws_handshake,
+)
 
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
@@ -111,3 +121,23 @@ async def test_a_token_holds_a_bounded_number_of_feeds(live: ServiceConfig) -> N
         for feed in held:
             feed.close()
         await until(lambda: not quota.open, what="every slot released")
+
+
+@pytest.mark.parametrize("http", STACKS)
+async def test_refused_handshakes_are_envelopes(tmp_path: Path, http: str) -> None:
+    """What the WebSocket layer refuses before the app (it was plain text) is enveloped too."""
+    async with served(offline(tmp_path), http) as (port, _app):
+        hello = ws_handshake(f"/ws/{WEB_RID}?token=x", port)
+        probes = [
+            (hello.replace(b"Version: 13", b"Version: 99"), 40007),
+            (hello.replace(b"\r\n\r\n", b"\r\nX-A: " + b"a" * 10_000 + b"\r\n\r\n"), 43101),
+            (
+                hello.replace(
+                    b"\r\n\r\n", b"".join(b"\r\nX-%d: a" % i for i in range(200)) + b"\r\n\r\n"
+                ),
+                43101,
+            ),
+        ]
+        for raw, code in probes:
+            _, body = envelope(await exchange(port, raw))
+            assert body["code"] == code, body

@@ -17,8 +17,10 @@ server exposed to the internet needs in front of the application:
 - ``MAX_URL_BYTES``: a request target longer than 64 KiB - 1 is answered 41401 (HTTP 414) on both
   stacks (httptools' URL parser cannot represent longer ones).
 
-:class:`EdgeWebSocket` closes a WebSocket whose client sent a text frame that is not UTF-8 with
-1007 and one log line (uvicorn logs a traceback there).
+The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
+``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
+closes a WebSocket whose client sent a text frame that is not UTF-8 with 1007 and one log line
+(uvicorn logs a traceback there).
 """
 
 from __future__ import annotations
@@ -274,12 +276,40 @@ def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.P
 
 
 class _WebSocketEdge:
-    """A text frame that is not UTF-8: close 1007 with one log line (no traceback)."""
+    """The WebSocket side: refused handshakes in the envelope, and a text frame that is not
+    UTF-8 closed with 1007 and one log line (no traceback)."""
 
     curr_msg_data_type: str
     frames: list[bytes]
     conn: Any
     client: tuple[str, int] | None
+    transport: asyncio.Transport
+    handshake_complete: bool
+    close_sent: bool
+
+    def handle_connect(self, event: Any) -> None:
+        accept = self.conn.accept
+
+        def enveloped(request: Any) -> Any:  # a refusal (bad version, key …) in the envelope
+            response = accept(request)
+            if response.status_code == 101:
+                return response
+            return _ws_refusal(response.status_code, response.body.decode(errors="replace"))
+
+        self.conn.accept = enveloped  # for this call only
+        try:
+            super().handle_connect(event)  # type: ignore[misc]
+        finally:
+            del self.conn.accept
+
+    def handle_handshake_exception(self) -> None:
+        """websockets could not read the upgrade request (a line over 8 KiB, too many headers)."""
+        queued = b"".join(self.conn.data_to_send())
+        status = int(queued.split(b" ", 2)[1]) if queued.startswith(b"HTTP/1.1 ") else 400
+        detail = f"Failed to open a WebSocket connection: {self.conn.handshake_exc}"
+        self.handshake_complete = self.close_sent = True  # as uvicorn's own handler does
+        self.transport.write(refusal(_WS_KINDS.get(status, BAD_REQUEST), detail))
+        self.transport.close()
 
     def send_receive_event_to_app(self) -> None:
         if self.curr_msg_data_type == "text":
@@ -294,6 +324,24 @@ class _WebSocketEdge:
                 self.handle_parser_exception()  # type: ignore[attr-defined]
                 return
         super().send_receive_event_to_app()  # type: ignore[misc]
+
+
+_WS_KINDS = {431: HEADERS_TOO_LARGE, 414: URL_TOO_LONG}
+
+
+def _ws_refusal(status: int, detail: str) -> Any:
+    """websockets' Response for a refused handshake, with the envelope as its body."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    kind = _WS_KINDS.get(status, BAD_REQUEST)
+    _, _, raw = refusal(kind, detail.strip()).partition(b"\r\n\r\n")
+    length = str(len(raw))
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", length), ("Connection", "close")]
+    )
+    reason = _REASONS.get(kind.status, b"").decode()
+    return Response(kind.status, reason, headers, raw)
 
 
 def websocket_protocol() -> type[asyncio.Protocol] | str:
