@@ -106,9 +106,13 @@ def _ticker(
 
 
 async def feed(ws: WebSocket) -> None:
+    with contextlib.ExitStack() as held:  # the token's feed slot, released however it ends
+        await _feed(ws, held)
+
+
+async def _feed(ws: WebSocket, held: contextlib.ExitStack) -> None:
     svc: Service = ws.app.state.svc
     q = ws.query_params
-    held = contextlib.ExitStack()  # the token's feed slot, from the check to the end
     try:
         token = await _authorize(svc, ws)
         held.enter_context(quota_of(ws.app).hold(token.id))
@@ -124,38 +128,38 @@ async def feed(ws: WebSocket) -> None:
         else:
             svc.feeds.dylive.resumed += 1
     except ApiError as exc:
-        held.close()
         await _reject(ws, exc)
         return
     except StoreError:
-        held.close()
         await _reject(ws, ApiError(STORE))
         return
-    with held:
-        await ws.accept(subprotocol=_subprotocol(ws))
-        fmt = DyliveFormat(info.room_id, methods)
-        hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
-        hello.update(cursor=fmt.cursor(after), last_seq=after)
-        await ws.send_text(orjson.dumps(hello).decode())
-        session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
-        session.on_tick = _ticker(svc, token, info, live)
-        await session.run()
+    await ws.accept(subprotocol=_subprotocol(ws))
+    fmt = DyliveFormat(info.room_id, methods)
+    hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
+    hello.update(cursor=fmt.cursor(after), last_seq=after)
+    await ws.send_text(orjson.dumps(hello).decode())
+    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
+    session.on_tick = _ticker(svc, token, info, live)
+    await session.run()
 
 
 async def douyinlive(ws: WebSocket) -> None:
+    with contextlib.ExitStack() as held:  # the token's feed slot, released however it ends
+        await _douyinlive(ws, held)
+
+
+async def _douyinlive(ws: WebSocket, held: contextlib.ExitStack) -> None:
     svc: Service = ws.app.state.svc
     live_id = ws.path_params["live_id"]
-    held = contextlib.ExitStack()  # the token's feed slot, from the check to the end
     try:
         token = await _authorize(svc, ws, svc.config.douyinlive_token)
         held.enter_context(quota_of(ws.app).hold(token.id))
     except ApiError as exc:
         await _reject(ws, exc)
         return
-    with held:
-        await ws.accept(subprotocol=_subprotocol(ws))
-        while await _douyinlive_round(svc, ws, token, live_id):
-            pass
+    await ws.accept(subprotocol=_subprotocol(ws))
+    while await _douyinlive_round(svc, ws, token, live_id):
+        pass
 
 
 async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, live_id: str) -> bool:
