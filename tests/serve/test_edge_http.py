@@ -121,7 +121,7 @@ async def test_parser_refusals_are_envelopes(tmp_path: Path, http: str) -> None:
 async def test_connections_that_never_finish_their_headers_are_closed(
     tmp_path: Path, http: str
 ) -> None:
-    edge = EdgeLimits(header_timeout=0.5)
+    edge = EdgeLimits(header_timeout=1.0)
     async with served(offline(tmp_path), http, edge) as (port, _app):
         conns = [await asyncio.open_connection("127.0.0.1", port) for _ in range(100)]
         for i, (_reader, writer) in enumerate(conns):
