@@ -38,19 +38,24 @@ MISSING_ROOM = ErrorKind(40003, 400, "缺少room_id参数")
 BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
 BAD_PARAM = ErrorKind(40005, 400, "参数错误")
 WEBHOOK_TARGET = ErrorKind(40006, 400, "回调地址不允许")
+BAD_REQUEST = ErrorKind(40007, 400, "请求格式错误")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
+FEED_LIMIT = ErrorKind(40302, 403, "超出连接数量限制")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
 UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
 NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
+REQUEST_TIMEOUT = ErrorKind(40801, 408, "请求超时")
+URL_TOO_LONG = ErrorKind(41401, 414, "请求地址过长")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
 HEADERS_TOO_LARGE = ErrorKind(43101, 431, "请求头过大")
 INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
 REPLAY_FAILED = ErrorKind(50202, 502, "回调投递失败")
 STORE = ErrorKind(50301, 503, "存储服务异常")
+TOO_MANY_CONNECTIONS = ErrorKind(50302, 503, "连接数过多")
 
 ALL_ERRORS = (
     MISSING_TOKEN,
@@ -59,19 +64,24 @@ ALL_ERRORS = (
     BAD_ROOM,
     BAD_PARAM,
     WEBHOOK_TARGET,
+    BAD_REQUEST,
     ROOM_LIMIT,
+    FEED_LIMIT,
     NOT_FOUND,
     UNKNOWN_ROOM,
     UNKNOWN_SESSION,
     NO_WEBHOOK,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
+    REQUEST_TIMEOUT,
+    URL_TOO_LONG,
     RATE_LIMITED,
     HEADERS_TOO_LARGE,
     INTERNAL,
     UPSTREAM,
     REPLAY_FAILED,
     STORE,
+    TOO_MANY_CONNECTIONS,
 )
 
 #: What each code means to a client, in the words docs/api.md's generated table uses.
@@ -86,13 +96,21 @@ MEANING: dict[int, str] = {
     "`internal_ext` this server did not write; a webhook's fields)",
     40006: "a webhook URL that cannot be used: not http(s), or resolving to a loopback, private "
     "or link-local address (unless the service runs with `--allow-private-webhooks`)",
+    40007: "the HTTP request itself is malformed and was refused by the server's HTTP parser (a "
+    "NUL or bare CR in a header, raw non-ASCII bytes in the URL — percent-encode them —, "
+    "conflicting `Content-Length` / `Transfer-Encoding`, a bad chunk size …); the connection is "
+    "closed",
     40301: "the token already polls as many rooms as its room limit allows",
+    40302: "the token already holds 32 WebSocket feeds open (close code 4403)",
     40400: "unknown path (also `/api/fleet` on a node that is not part of a fleet)",
     40401: "Douyin knows no such room, and nothing is stored for it",
     40402: "no broadcast (session) with this id",
     40403: "no webhook (or dead letter) with this id for this token",
     40405: "wrong HTTP method for the path",
+    40801: "the request line and headers did not arrive within 10 s, or the body within 30 s "
+    "after them; the connection is closed",
     40901: "the room exists but is not live, and nothing is stored for it",
+    41401: "the URL (path and query) is longer than 65,535 bytes",
     42901: "the token's rate limit, or the per-address limit of requests without a valid token; "
     "the `Retry-After` header says when to try again",
     43101: "the request headers exceed 16 KiB",
@@ -100,6 +118,7 @@ MEANING: dict[int, str] = {
     50201: "Douyin failed or refused, and nothing is stored for the room",
     50202: "a replayed dead letter was not acknowledged by the webhook's receiver",
     50301: "the database failed",
+    50302: "the server already holds its maximum of connections (4,096); the connection is closed",
 }
 
 

@@ -14,11 +14,12 @@ sees only its own webhooks (another token's id answers 40403 as if it did not ex
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -46,6 +47,8 @@ from .errors import (
 if TYPE_CHECKING:
     from .app import HttpService as Service
 
+log = logging.getLogger(__name__)
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_BODY = 64 * 1024
@@ -53,7 +56,11 @@ MAX_ROOMS = 100
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # the client left (or the edge's body timeout): nobody to answer
+        log.info("%s %s: the client disconnected before its body", request.method, request.url.path)
+        raise ApiError(BAD_PARAM, "the client disconnected before sending the whole body") from None
     if len(raw) > MAX_BODY:
         raise ApiError(BAD_PARAM, f"the request body is larger than {MAX_BODY} bytes")
     try:
