@@ -1,7 +1,7 @@
 """One declarative settings table: name, default, DYLIVE_* environment variable, help.
 
 Command-line options override environment variables, which override the defaults below.
-A test checks that every setting is documented in the README.
+A test checks that every setting is documented in docs/settings.md.
 """
 
 from __future__ import annotations

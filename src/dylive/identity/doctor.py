@@ -276,7 +276,7 @@ VERIFY_ADVICE = "Douyin wants a captcha: use a logged-in cookie, another exit, o
 NOT_FOUND = "check the room (URL, web_rid)"
 SIGNING_ADVICE = "try --signing v1 / v2, a logged-in cookie, or another exit"
 RISK_ADVICE = "risk control: cool this identity down, use fewer rooms per identity or another exit"
-LOGIN_ADVICE = "take a fresh logged-in cookie from a browser (README: On real Douyin)"
+LOGIN_ADVICE = "take a fresh logged-in cookie from a browser (docs/douyin.md)"
 
 
 async def diagnose(

@@ -299,7 +299,7 @@ def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str,
             }
         return spec
 
-    ws = {"101": {"description": "WebSocket: JSON text frames (see the README)"}}
+    ws = {"101": {"description": "WebSocket: JSON text frames (see docs/delivery.md)"}}
     return {
         "/api/webhooks": {
             "get": verb("This token's webhooks: state, lag, counters, last error", [_TOKEN]),
