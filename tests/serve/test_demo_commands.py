@@ -78,3 +78,11 @@ def test_the_printed_watch_command_runs_when_pasted(tmp_path: Path) -> None:
     assert "command not found" not in done.stderr, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(events) == 3 and all("method" in e for e in events), done.stdout
+
+
+def test_the_report_page_link_carries_the_token() -> None:
+    """Opened in a fresh browser (no token stored yet), the printed report link still works."""
+    from dylive.serve.demo import curl_lines
+
+    lines = curl_lines("http://127.0.0.1:8000", "dyl_x").splitlines()
+    assert "  http://127.0.0.1:8000/report?session=<id>&token=dyl_x" in lines

@@ -83,7 +83,9 @@ def curl_lines(base: str, token: str) -> str:
             "Broadcasts and a broadcast's report (gifts, gifters, viewers, reconciliation):",
             f"  curl '{base}/api/rooms/{WEB_RID}/sessions?token={token}'",
             f"  curl '{base}/api/sessions/<id>/report?token={token}&format=md'"
-            "   # <id> from the list; page: /report?session=<id>",
+            "   # <id> from the list",
+            "A broadcast's report page (open in a browser, <id> from the list):",
+            f"  {base}/report?session=<id>&token={token}",
             "Room status, health, docs, metrics:",
             f"  curl '{base}/api/rooms?token={token}'",
             f"  curl '{base}/healthz'   # docs: {base}/docs   metrics: {base}/metrics",
