@@ -94,13 +94,13 @@ async def _report(db: str, args: argparse.Namespace) -> dict[str, Any]:
     except DyliveError as exc:
         await store.close()
         raise ReportError(str(exc)) from exc
-    analytics = Analytics(store)
+    # a service may be folding the same session: leave its checkpoints alone (read, never move)
+    analytics = Analytics(store, checkpoints=False)
     try:
         session_id = args.session if args.session is not None else await _latest(store, args.room)
         report = await analytics.report(session_id, top=args.top)
         if report is None:
             raise ReportError(f"no session {session_id}")
-        await analytics.flush()  # keep the checkpoint we computed
         return report
     finally:
         await analytics.close()
