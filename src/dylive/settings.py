@@ -58,6 +58,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("port", "8000", "Port of the API service."),
         Setting("log_level", "info", "Logging level: debug, info, warning, error."),
         Setting(
+            "log_format",
+            "text",
+            "Log line format: text, or json (one JSON object per line, for log shippers).",
+        ),
+        Setting(
             "idle_timeout", "300", "Seconds a polled room stays collected without polls (serve)."
         ),
         Setting(
