@@ -22,11 +22,13 @@ Builder = Callable[[Any, Envelope], ev.Event]
 
 
 def user_info(u: pb.User) -> ev.UserInfo:
-    """Our UserInfo from a wire User (nickname, 抖音号 = display_id, levels, first avatar URL)."""
-    if not u.id and not u.nickname:
+    """Our UserInfo from a wire User (nickname, 抖音号 = display_id, levels, first avatar URL,
+    the webcast_uid and whether Douyin masked the user)."""
+    if not u.id and not u.nickname and not u.webcast_uid:
         return ev.NO_USER
     club = u.fans_club.data
     avatar = u.avatar_thumb.url_list
+    token = webcast_uid(u)
     return ev.UserInfo(
         u.id,
         u.nickname,
@@ -38,7 +40,20 @@ def user_info(u: pb.User) -> ev.UserInfo:
         club.level,
         club.club_name,
         avatar[0] if avatar else "",
+        token,
+        ev.is_masked(u.id, token),
     )
+
+
+def webcast_uid(u: pb.User) -> str:
+    """User field 73, else ``id_str`` when it is not just the decimal uid ("" for neither)."""
+    token: str = u.webcast_uid
+    if token:
+        return token
+    id_str: str = u.id_str
+    if id_str and id_str != str(u.id):
+        return id_str
+    return ""
 
 
 def _chat(m: pb.ChatMessage, env: Envelope) -> ev.Event:

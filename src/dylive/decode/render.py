@@ -6,7 +6,8 @@ Every message renders as ``{"method", "msg_id", "payload": {"room_id", "content"
 method (documented in docs/events.md):
 
 - every ``user``: ``uid, nickname, unique_id, sec_uid`` (the contract), plus ``short_id,
-  pay_grade_level, fans_club_level, fans_club_name, avatar_url``
+  pay_grade_level, fans_club_level, fans_club_name, avatar_url``, and only when present
+  ``webcast_uid`` (the per-room stable id) and ``masked: true`` (Douyin masked the user)
 - gift: ``gift {id, name, diamond_count, combo, type, repeat_count, combo_count, group_count,
   group_id, repeat_end, count}`` and, when a ledger was applied (``GiftEvent.delta``), ``delta``
 - like: ``like {count, total}``; member: ``member_count``; social: ``social {action, follow_count}``
@@ -39,7 +40,7 @@ CONTENT_LIVE_END = "直播已结束"
 
 
 def render_user(u: ev.UserInfo) -> JsonDict:
-    return {
+    out = {
         "uid": u.uid,
         "nickname": u.nickname,
         "unique_id": u.unique_id,
@@ -50,6 +51,11 @@ def render_user(u: ev.UserInfo) -> JsonDict:
         "fans_club_name": u.fans_club_name,
         "avatar_url": u.avatar_url,
     }
+    if u.webcast_uid:
+        out["webcast_uid"] = u.webcast_uid
+    if u.masked:
+        out["masked"] = True
+    return out
 
 
 class Source(NamedTuple):
