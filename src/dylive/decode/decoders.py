@@ -177,7 +177,25 @@ def _fan_ticket(m: pb.UpdateFanTicketMessage, env: Envelope) -> ev.Event:
 
 
 def _live_shopping(m: pb.LiveShoppingMessage, env: Envelope) -> ev.Event:
-    return ev.LiveShoppingEvent(msg_type=m.msg_type, promotion_id=m.promotion_id, **env)
+    return ev.LiveShoppingEvent(
+        msg_type=m.msg_type,
+        promotion_id=m.promotion_id,
+        update_type=m.update_type,
+        updated_product_ids=tuple(m.updated_product_ids),
+        sold_out=m.sold_out,
+        update_timestamp=m.update_timestamp,
+        **env,
+    )
+
+
+def _product_change(m: pb.ProductChangeMessage, env: Envelope) -> ev.Event:
+    return ev.ProductChangeEvent(
+        update_timestamp=m.update_timestamp,
+        update_toast=m.update_toast,
+        total=m.total,
+        promotion_ids=tuple(p.promotion_id for p in m.update_product_info),
+        **env,
+    )
 
 
 def _score(text: str) -> int:
@@ -204,6 +222,7 @@ DECODERS: dict[str, tuple[type[Any], Builder]] = {
     "WebcastRoomIntroMessage": (pb.RoomIntroMessage, _room_intro),
     "WebcastUpdateFanTicketMessage": (pb.UpdateFanTicketMessage, _fan_ticket),
     "WebcastLiveShoppingMessage": (pb.LiveShoppingMessage, _live_shopping),
+    "WebcastProductChangeMessage": (pb.ProductChangeMessage, _product_change),
 }
 
 _unknown_seen: set[str] = set()

@@ -247,6 +247,20 @@ class UpdateFanTicketEvent(Event):
 class LiveShoppingEvent(Event):
     msg_type: int = 0
     promotion_id: int = 0
+    update_type: int = 0
+    updated_product_ids: tuple[int, ...] = ()
+    sold_out: bool = False
+    update_timestamp: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductChangeEvent(Event):
+    """WebcastProductChangeMessage: the anchor's product list changed."""
+
+    update_timestamp: int = 0
+    update_toast: str = ""
+    total: int = 0
+    promotion_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,6 +14,9 @@ method (documented in docs/events.md):
 - room user seq: ``viewers {total, total_user, total_user_str, total_pv_for_anchor}, ranks``
 - room stats: ``stats {display_long, display_value, total}``; room rank: ``ranks``
 - fans club: ``fansclub {action}``; control: ``control {action, ended}``
+- live shopping: ``shopping {msg_type, promotion_id}`` (the event has more: ``update_type,
+  updated_product_ids, sold_out, update_timestamp``); product change:
+  ``products {update_timestamp, total, promotion_ids}``
 - unknown / failed: ``raw_b64`` (the payload bytes) and ``error``
 
 ``render`` never raises and its result always serializes (orjson): every number in it is a
@@ -197,6 +200,15 @@ def _live_shopping(e: Any, p: JsonDict, s: Source) -> None:
     p["shopping"] = {"msg_type": e.msg_type, "promotion_id": e.promotion_id}
 
 
+def _product_change(e: Any, p: JsonDict, s: Source) -> None:
+    p["content"] = e.update_toast
+    p["products"] = {
+        "update_timestamp": e.update_timestamp,
+        "total": e.total,
+        "promotion_ids": list(e.promotion_ids),
+    }
+
+
 def _opaque(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = ""
     p["raw_b64"] = base64.b64encode(e.raw).decode("ascii")
@@ -221,6 +233,7 @@ RENDERERS: dict[type[ev.Event], Renderer] = {
     ev.RoomIntroEvent: _room_intro,
     ev.UpdateFanTicketEvent: _fan_ticket,
     ev.LiveShoppingEvent: _live_shopping,
+    ev.ProductChangeEvent: _product_change,
     ev.UnknownEvent: _opaque,
     ev.DecodeFailed: _opaque,
 }
