@@ -42,6 +42,7 @@ USER = (
     ("user_unique_id", "string", "unique_id"),
     ("user_pay_grade_level", "int32", "pay_grade_level"),
     ("user_fans_club_level", "int32", "fans_club_level"),
+    ("user_webcast_uid", "string", "webcast_uid"),  # the stable id of a masked user
 )
 GIFT = (
     ("gift_id", "int64", "id"),

@@ -49,6 +49,7 @@ CSV_COLUMNS = (
     "gift_count",
     "gift_delta",
     "gift_diamonds",
+    "user_webcast_uid",
     "created_at_ms",
 )
 BOM = "\ufeff"
@@ -171,6 +172,7 @@ def csv_row(message: StoredMessage) -> list[str]:
         _int_text(gift.get("count")),
         _int_text(delta),
         _int_text(value),
+        neutralise(str(user.get("webcast_uid", ""))),
         str(message.created_at),
     ]
 
