@@ -414,7 +414,7 @@
     const ranks = (data.ranks || []).slice(0, 10);
     el.rankSource.textContent = (body.data.source || "") + " · " + clock();
     if (!ranks.length) {
-      el.ranking.replaceChildren(node("li", "muted", "no gifts yet · 暂无"));
+      el.ranking.replaceChildren(node("li", "muted empty", "no gifts yet · 暂无"));
       return;
     }
     el.ranking.replaceChildren(...ranks.map((r, i) => {
