@@ -44,12 +44,19 @@ class Page:
     def __init__(self, ws: Any) -> None:
         self._ws = ws
         self._ids = itertools.count(1)
+        self._events: list[dict[str, Any]] | None = None
+
+    def listen(self, into: list[dict[str, Any]]) -> None:
+        """Keep the protocol's events (``{"method", "params"}``) that arrive from now on."""
+        self._events = into
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         ident = next(self._ids)
         await self._ws.send(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
             reply = json.loads(await self._ws.recv())
+            if "method" in reply and self._events is not None:
+                self._events.append(reply)
             if reply.get("id") == ident:
                 assert "error" not in reply, reply
                 result: dict[str, Any] = reply["result"]
