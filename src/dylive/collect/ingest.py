@@ -445,8 +445,11 @@ class Ingest:
         )
         try:
             await self._retry("quarantine", lambda: self.store.quarantine(record, error))
-        except StoreError as exc:
+        except LeaseLost:
+            raise
+        except StoreError as exc:  # lost, so not counted: the counters equal the stored rows
             log.error("room %s: cannot quarantine %s: %s", record.room_id, record.msg_id, exc)
+            return
         self.state.quarantined += 1
         self.hooks.on_quarantined(record.room_id)
 

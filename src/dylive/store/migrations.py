@@ -187,6 +187,25 @@ SQLITE: tuple[str, ...] = (
         note TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
+    # 9: the quarantine accepts any bytes: method and error are stored as bytes (UTF-8 with
+    # surrogates passed through), so a poison message whose method name holds a NUL is kept
+    """
+    CREATE TABLE quarantine_bytes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL,
+        msg_id TEXT NOT NULL,
+        method BLOB NOT NULL,
+        raw BLOB NOT NULL,
+        error BLOB NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    INSERT INTO quarantine_bytes (id, room_id, msg_id, method, raw, error, stored_at)
+        SELECT id, room_id, msg_id, CAST(method AS BLOB), raw, CAST(error AS BLOB), stored_at
+        FROM quarantine;
+    DROP TABLE quarantine;
+    ALTER TABLE quarantine_bytes RENAME TO quarantine;
+    CREATE INDEX quarantine_room ON quarantine (room_id, id);
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -365,6 +384,13 @@ POSTGRES: tuple[str, ...] = (
     # FOR NO KEY UPDATE) does not
     """
     CREATE UNIQUE INDEX fleet_rooms_lease ON fleet_rooms (room_id, owner, epoch);
+    """,
+    # 9: the quarantine accepts any bytes (PostgreSQL text cannot hold NUL): method and error
+    # are stored as bytes (UTF-8 with surrogates passed through)
+    """
+    ALTER TABLE quarantine
+        ALTER COLUMN method TYPE BYTEA USING convert_to(method, 'UTF8'),
+        ALTER COLUMN error TYPE BYTEA USING convert_to(error, 'UTF8');
     """,
 )
 

@@ -167,21 +167,43 @@ QUARANTINE_COLS = "id, room_id, msg_id, method, raw, error, stored_at"
 
 
 def quarantine_values(record: Record, error: str) -> tuple[Any, ...]:
-    """(room_id, msg_id, method, raw, error, stored_at); msg_id as text: it may be the poison."""
+    """(room_id, msg_id, method, raw, error, stored_at); msg_id as text (it may be the poison),
+    method and error as bytes: any text, NUL and lone surrogates included, is kept."""
     return (
         to_signed(record.room_id),
         str(record.msg_id),
-        record.method,
+        any_text_bytes(record.method),
         record.raw,
-        error[:2000],
+        any_text_bytes(error[:2000]),
         now_ms(),
     )
+
+
+def any_text_bytes(text: str) -> bytes:
+    """``text`` as bytes, whatever it holds (the inverse of :func:`any_text`)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def any_text(data: bytes | str) -> str:
+    """Text stored by :func:`any_text_bytes` (or as text by an older schema version)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return bytes(data).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # not written by any_text_bytes: show it, never fail the read
+        return bytes(data).decode("utf-8", "replace")
 
 
 def quarantined_from_row(row: Sequence[Any]) -> QuarantinedMessage:
     ident, room_id, msg_id, method, raw, error, stored_at = row
     return QuarantinedMessage(
-        ident, to_unsigned(room_id), int(msg_id), method, bytes(raw), error, stored_at
+        ident,
+        to_unsigned(room_id),
+        int(msg_id),
+        any_text(method),
+        bytes(raw),
+        any_text(error),
+        stored_at,
     )
 
 
