@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from dylive.store.health import WriterProgress
 from dylive.store.migrations import to_signed, to_unsigned
 from dylive.store.records import (
     IdentityRecord,
@@ -38,14 +39,15 @@ class WriteOp(Generic[F]):
     future: asyncio.Future[Any] | None
     rooms: tuple[int, ...] = field(default=())
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 async def drain_batches(
-    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int
+    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int, progress: WriterProgress
 ) -> AsyncIterator[list[WriteOp[F]]]:
     """The writer task's batches: the next op and whatever else is already queued (up to
     ``max_batch``), until the ``None`` that closes the queue (the ops before it still form a
-    last batch)."""
+    last batch). ``progress`` follows the batch being run (see :mod:`dylive.store.health`)."""
     stop = False
     while not stop:
         op = await queue.get()
@@ -58,7 +60,11 @@ async def drain_batches(
                 stop = True
                 break
             batch.append(nxt)
-        yield batch
+        progress.running([o.queued_at for o in batch])
+        try:
+            yield batch
+        finally:
+            progress.idle()
 
 
 def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) -> set[int]:
