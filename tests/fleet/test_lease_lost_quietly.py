@@ -1,0 +1,73 @@
+"""A room whose lease is lost while it is being stopped says so in one line (issue 22, 6b).
+
+Reproduction: a node whose database link was cut recovered with 0 lost, but logged a
+``LeaseLost`` "Task exception was never retrieved" traceback: when the link came back, the
+fleet tick stopped the room (lease lost) in the same turn of the event loop as the room's
+writer failed with ``LeaseLost``, and the stopping pipeline dropped the finished writer without
+looking at it. This test makes that turn happen on purpose: the room task is cancelled (what
+``RoomManager.stop_room`` does) by a callback of the writer task, so the cancellation arrives
+before the pipeline sees the writer's failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from support.waiting import until
+
+from dylive.collect import Tuning
+from dylive.collect.rooms import RoomManager, collector_source, default_resolver
+from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
+from dylive.store import Fence, SQLiteStore
+
+
+def writer_task(room_id: int) -> asyncio.Task[None] | None:
+    name = f"dylive-writer-{room_id}"
+    return next((t for t in asyncio.all_tasks() if t.get_name() == name), None)
+
+
+async def test_a_lease_lost_while_stopping_is_one_warning_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "f.sqlite3"
+    async with (
+        SimServer(SimConfig(seed=45, rate=60.0, tick=0.05)) as sim,
+        SQLiteStore(path) as store,
+    ):
+        lease = sqlite3.connect(path, isolation_level=None)  # the lease row, as FleetDB keeps it
+        lease.execute(
+            "INSERT INTO fleet_rooms (room_id, owner, epoch) VALUES (?, 'cut', 1)",
+            (DEFAULT_ROOM_ID,),
+        )
+        rooms = RoomManager(
+            store,
+            resolver=default_resolver(upstream=sim.base_url, signing="off"),
+            source_factory=collector_source(upstream=sim.base_url),
+            tuning=Tuning(retry_initial=0.02, retry_cap=0.1),
+        )
+        state = await rooms.start_leased(DEFAULT_WEB_RID, DEFAULT_ROOM_ID, Fence("cut", 1))
+        assert state is not None and state.task is not None
+        try:
+            await until(lambda: state.stored > 0, 60, what="storing under the lease")
+            writer = writer_task(DEFAULT_ROOM_ID)
+            assert writer is not None
+            room_task = state.task
+            writer.add_done_callback(lambda _: room_task.cancel())  # stop_room, same turn
+            with caplog.at_level(logging.INFO):
+                lease.execute("UPDATE fleet_rooms SET owner = 'other', epoch = 2")  # taken over
+                await until(room_task.done, 60, what="the room stopped")
+        finally:
+            lease.close()
+            await rooms.stop()
+        del writer, room_task, state, rooms
+        gc.collect()  # an unretrieved task exception is reported when the task is collected
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [r for r in records if "never retrieved" in r.getMessage()], records
+    assert not [r for r in records if r.exc_info], records  # no traceback
+    refused = [r for r in records if "write refused" in r.getMessage()]
+    assert len(refused) == 1 and refused[0].levelno == logging.WARNING, records
