@@ -53,11 +53,11 @@ async def test_a_lease_lost_while_stopping_is_one_warning_line(
         state = await rooms.start_leased(DEFAULT_WEB_RID, DEFAULT_ROOM_ID, Fence("cut", 1))
         assert state is not None and state.task is not None
         try:
-            await until(lambda: state.stored > 0, 60, what="storing under the lease")
+            await until(lambda s=state: s.stored > 0, 60, what="storing under the lease")
             writer = writer_task(DEFAULT_ROOM_ID)
             assert writer is not None
             room_task = state.task
-            writer.add_done_callback(lambda _: room_task.cancel())  # stop_room, same turn
+            writer.add_done_callback(lambda _, t=room_task: t.cancel())  # stop_room, same turn
             with caplog.at_level(logging.INFO):
                 lease.execute("UPDATE fleet_rooms SET owner = 'other', epoch = 2")  # taken over
                 await until(room_task.done, 60, what="the room stopped")
