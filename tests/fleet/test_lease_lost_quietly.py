@@ -71,3 +71,32 @@ async def test_a_lease_lost_while_stopping_is_one_warning_line(
     assert not [r for r in records if r.exc_info], records  # no traceback
     refused = [r for r in records if "write refused" in r.getMessage()]
     assert len(refused) == 1 and refused[0].levelno == logging.WARNING, records
+
+
+async def test_stopping_a_room_never_eats_the_callers_cancellation(tmp_path: Path) -> None:
+    """Reproduction: SIGTERM while the fleet tick was stopping a room whose lease was lost
+    (``RoomManager.stop_room``): the tick task's cancellation was swallowed with the room task's
+    (``suppress(CancelledError)`` around awaiting it), the tick loop went on, and the node never
+    exited. The stopping task is cancelled here while it waits for the room to stop."""
+    async with (
+        SimServer(SimConfig(seed=46, rate=60.0, tick=0.05)) as sim,
+        SQLiteStore(tmp_path / "s.sqlite3") as store,
+    ):
+        rooms = RoomManager(
+            store,
+            resolver=default_resolver(upstream=sim.base_url, signing="off"),
+            source_factory=collector_source(upstream=sim.base_url),
+        )
+        await rooms.start([DEFAULT_WEB_RID])
+        try:
+            state = rooms.rooms[DEFAULT_ROOM_ID]
+            await until(lambda: state.stored > 0, 60, what="storing")
+            stopping = asyncio.create_task(rooms.stop_room(DEFAULT_ROOM_ID))
+            await asyncio.sleep(0)  # its first step: the room task cancelled, now awaited
+            assert state.task is not None and state.task.cancelling() and not stopping.done()
+            stopping.cancel()  # SIGTERM reaches the task that is stopping the room
+            await asyncio.wait({stopping}, timeout=30)
+            assert stopping.cancelled(), "the cancellation was swallowed"
+            assert state.task is not None and state.task.done()
+        finally:
+            await rooms.stop()
