@@ -31,6 +31,7 @@ def test_all_is_pinned() -> None:
         "LiveEndEvent",
         "LiveShoppingEvent",
         "MemberEvent",
+        "ProductChangeEvent",
         "RankEntry",
         "Room",
         "RoomEvent",

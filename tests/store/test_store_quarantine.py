@@ -2,7 +2,7 @@
 
 Reproduction: a poison message whose method name held a NUL was refused by PostgreSQL (text
 fields cannot contain NUL), then refused again by the quarantine insert: lost, yet counted as
-quarantined. The quarantine stores method and error as bytes on both backends (migration 9).
+quarantined. The quarantine stores method and error as bytes on both backends (a migration).
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from dylive.store import EventStore, Record, open_store
 from dylive.store.migrations import POSTGRES, SQLITE
 
 ROOM = 7001
+#: the migrations before the one that turns the quarantine's text into bytes
+SQLITE_STEP = next(i for i, sql in enumerate(SQLITE) if "quarantine_bytes" in sql)
+POSTGRES_STEP = next(i for i, sql in enumerate(POSTGRES) if "TYPE BYTEA" in sql)
 Factory = Callable[[], EventStore]
 
 
@@ -55,14 +58,14 @@ async def test_any_method_and_error_text_is_kept(make: Factory, store_url: str) 
 async def test_sqlite_rows_quarantined_before_the_migration_are_kept(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    for script in SQLITE[:8]:
+    for script in SQLITE[:SQLITE_STEP]:
         conn.executescript(script)
     conn.execute(
         "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
         " VALUES (?, '5', 'WebcastOld', x'0aff', 'old error', 1)",
         (ROOM,),
     )
-    conn.execute("PRAGMA user_version = 8")
+    conn.execute(f"PRAGMA user_version = {SQLITE_STEP}")
     conn.commit()
     conn.close()
     async with open_store(str(path)) as store:
@@ -86,7 +89,7 @@ async def test_postgres_rows_quarantined_before_the_migration_are_kept(
     pg_admin.execute(
         "CREATE TABLE dylive_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
     )
-    for number, script in enumerate(POSTGRES[:8], start=1):
+    for number, script in enumerate(POSTGRES[:POSTGRES_STEP], start=1):
         pg_admin.execute(script.encode())
         pg_admin.execute("INSERT INTO dylive_schema VALUES (%s, 0)", (number,))
     pg_admin.execute(

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from dylive.errors import DyliveError
-from dylive.store import EventStore, RawRow
+from dylive.store import EventLog, RawRow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ USER = (
     ("user_unique_id", "string", "unique_id"),
     ("user_pay_grade_level", "int32", "pay_grade_level"),
     ("user_fans_club_level", "int32", "fans_club_level"),
+    ("user_webcast_uid", "string", "webcast_uid"),  # the stable id of a masked user
 )
 GIFT = (
     ("gift_id", "int64", "id"),
@@ -153,7 +154,7 @@ def _table(rows: list[RawRow], room_id: int, sch: Any, parse: Any) -> Any:
 
 
 async def export_parquet(
-    store: EventStore,
+    store: EventLog,
     room_id: int,
     path: str | Path,
     *,

@@ -10,6 +10,7 @@ import csv
 import io
 from typing import Any
 
+from dylive.decode.events import MASKED_UID, UserKey, key_order
 from dylive.store import SessionRecord
 from dylive.store.export import neutralise
 
@@ -41,7 +42,7 @@ def build_report(
     session: SessionRecord, tally: SessionTally, *, top: int = DEFAULT_TOP
 ) -> dict[str, Any]:
     """The report of ``session`` from its tally (``top``: how many gifters to list)."""
-    gifters = sorted(tally.gifters.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    gifters = sorted(tally.gifters.items(), key=lambda kv: (-kv[1][1], key_order(kv[0])))
     gift_table = sorted(tally.by_gift.items(), key=lambda kv: (-kv[1][2], kv[0]))
     return {
         "session": session_info(session, tally),
@@ -58,8 +59,8 @@ def build_report(
         ],
         "gifters": len(gifters),
         "top_gifters": [
-            {"uid": uid, "nickname": nick, "diamonds": dia, "gifts": n, "pay_grade_level": pay}
-            for uid, (nick, dia, n, pay) in gifters[: max(0, top)]
+            {**who(key), "nickname": nick, "diamonds": dia, "gifts": n, "pay_grade_level": pay}
+            for key, (nick, dia, n, pay) in gifters[: max(0, top)]
         ],
         "likes": tally.likes,
         "unique_chatters": len(tally.chatters),
@@ -80,6 +81,14 @@ def build_report(
         },
         "reconciliation": reconciliation(tally),
     }
+
+
+def who(key: UserKey) -> dict[str, Any]:
+    """A report's user id fields from a stable user key: ``{"uid"}`` for a real uid; for a user
+    Douyin masked, ``{"uid": 111111, "webcast_uid", "masked": true}`` (docs/events.md)."""
+    if isinstance(key, int):
+        return {"uid": key}
+    return {"uid": MASKED_UID, "webcast_uid": key, "masked": True}
 
 
 def series(tally: SessionTally) -> dict[str, list[Any]]:
@@ -110,8 +119,10 @@ def reconciliation(tally: SessionTally) -> dict[str, Any]:
     """Our diamonds per ranked user vs Douyin's ranking score at the same point of the stream
     (the latest in-stream ranking that listed the user)."""
     users = [
-        {"uid": uid, "nickname": nick, "douyin": score, "ours": ours, "diff": ours - score}
-        for uid, (nick, score, ours) in sorted(tally.ranks.items(), key=lambda kv: -kv[1][1])
+        {**who(key), "nickname": nick, "douyin": score, "ours": ours, "diff": ours - score}
+        for key, (nick, score, ours) in sorted(
+            tally.ranks.items(), key=lambda kv: (-kv[1][1], key_order(kv[0]))
+        )
     ]
     douyin = sum(u["douyin"] for u in users)
     ours = sum(u["ours"] for u in users)
@@ -153,7 +164,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     ]
     for i, g in enumerate(report["top_gifters"], start=1):
         lines.append(
-            f"| {i} | {g['uid']} | {_cell(g['nickname'])} | {g['diamonds']} | {g['gifts']}"
+            f"| {i} | {g.get('webcast_uid') or g['uid']} | {_cell(g['nickname'])} | {g['diamonds']} | {g['gifts']}"
             f" | {g['pay_grade_level']} |"
         )
     lines += ["", "## Gifts", "", "| id | name | count | 抖币 |", "|---|---|---|---|"]
@@ -194,7 +205,7 @@ def to_csv(report: dict[str, Any]) -> str:
         w.writerow(
             [
                 "gifter",
-                g["uid"],
+                g.get("webcast_uid") or g["uid"],
                 g["diamonds"],
                 neutralise(g["nickname"]),
                 g["gifts"],

@@ -7,7 +7,7 @@ import hmac
 import secrets
 
 from dylive import settings
-from dylive.store import EventStore, TokenRecord
+from dylive.store import TokenRecord, Tokens
 
 from .errors import BAD_TOKEN, MISSING_TOKEN, ApiError
 
@@ -24,7 +24,7 @@ def digest(token: str) -> str:
 
 
 async def create(
-    store: EventStore, name: str, *, room_limit: int | None = None, rate: float = 0.0
+    store: Tokens, name: str, *, room_limit: int | None = None, rate: float = 0.0
 ) -> str:
     """Create a token and return its secret (only its digest is stored).
 
@@ -38,7 +38,7 @@ async def create(
     return token
 
 
-async def authenticate(store: EventStore, token: str | None) -> TokenRecord:
+async def authenticate(store: Tokens, token: str | None) -> TokenRecord:
     """The active token record for ``token``; ApiError MISSING_TOKEN / BAD_TOKEN otherwise.
 
     Looked up in the store on every call, so a revocation is effective immediately.

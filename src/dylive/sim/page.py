@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from html import escape
 from typing import Any
 
@@ -22,10 +21,10 @@ from dylive.wire.signing import new_ac_nonce
 
 from .catalog import EMOJIS
 from .core import Simulator
+from .defences import new_ttwid
+from .era import Era, ac_nonce_2026
 from .rooms import Room
 from .upstream import avatar, guarded_request, room_fault, room_json
-
-_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 ANTI_CRAWL = """<!DOCTYPE html><html><head><meta charset="UTF-8"></head><body>
 <script>
@@ -34,12 +33,6 @@ document.cookie = "__ac_nonce=" + nonce + "; path=/; max-age=1800";
 document.cookie = "__ac_referer=" + encodeURIComponent(location.href) + "; path=/";
 window.setTimeout(function () {{ window.location.reload(); }}, 10);
 </script></body></html>"""
-
-
-def new_ttwid() -> str:
-    """``1%7C<43 chars>%7C<unix s>%7C<64 hex>`` (douyin-protocol.md §1)."""
-    mid = "".join(secrets.choice(_B64URL) for _ in range(43))
-    return f"1%7C{mid}%7C{int(time.time())}%7C{secrets.token_hex(32)}"
 
 
 def visitor_id(request: Request) -> str:
@@ -57,16 +50,23 @@ async def home(request: Request) -> Response:
     )
     ttwid = request.cookies.get("ttwid") or new_ttwid()
     resp.set_cookie("ttwid", ttwid, max_age=31_536_000, path="/", httponly=True)
-    resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
+    resp.set_cookie("__ac_nonce", _nonce(request.app.state.sim.default_era), max_age=1800, path="/")
     return resp
+
+
+def _nonce(era: Era) -> str:
+    """An ``__ac_nonce``: era ``wire_2026`` gives the real shape (0 + hex time + 12 hex)."""
+    return ac_nonce_2026() if era.wire_2026 else new_ac_nonce()
 
 
 async def room_page(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     web_rid = request.path_params["web_rid"]
     if not request.cookies.get("__ac_nonce"):
-        resp = HTMLResponse(ANTI_CRAWL.format(nonce=new_ac_nonce()))
-        resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
+        known = sim.registry.get(web_rid)
+        era = known.era if known is not None else sim.default_era
+        resp = HTMLResponse(ANTI_CRAWL.format(nonce=_nonce(era)))
+        resp.set_cookie("__ac_nonce", _nonce(era), max_age=1800, path="/")
         return resp
     challenge = guarded_request(sim, request)
     if challenge is not None:

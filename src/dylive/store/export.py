@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "gift_name",
     "gift_count",
     "gift_delta",
+    "user_webcast_uid",
 )
 _U64_MAX = (1 << 64) - 1
 
@@ -117,6 +118,7 @@ def csv_row(message: StoredMessage) -> list[str]:
         neutralise(str(gift.get("name", ""))),
         _int_text(gift.get("count")),
         _int_text(gift.get("delta")),
+        neutralise(str(user.get("webcast_uid", ""))),
     ]
 
 

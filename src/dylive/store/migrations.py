@@ -187,7 +187,12 @@ SQLITE: tuple[str, ...] = (
         note TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
-    # 9: the quarantine accepts any bytes: method and error are stored as bytes (UTF-8 with
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 10: the quarantine accepts any bytes: method and error are stored as bytes (UTF-8 with
     # surrogates passed through), so a poison message whose method name holds a NUL is kept
     """
     CREATE TABLE quarantine_bytes (
@@ -385,7 +390,12 @@ POSTGRES: tuple[str, ...] = (
     """
     CREATE UNIQUE INDEX fleet_rooms_lease ON fleet_rooms (room_id, owner, epoch);
     """,
-    # 9: the quarantine accepts any bytes (PostgreSQL text cannot hold NUL): method and error
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until BIGINT NOT NULL DEFAULT 0;
+    """,
+    # 10: the quarantine accepts any bytes (PostgreSQL text cannot hold NUL): method and error
     # are stored as bytes (UTF-8 with surrogates passed through)
     """
     ALTER TABLE quarantine
