@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from dylive.store import open_store
+from dylive.store import EventStore, open_store
 
 TOKEN, ROOM = 3, 2**63 + 7
 
@@ -26,12 +26,12 @@ async def test_concurrent_claims_never_overlap(store_url: str) -> None:
     """Readers on two stores claim pages of 3 from wherever the position stands."""
     won: list[tuple[int, int]] = []
 
-    async def reader(store: object) -> None:
+    async def reader(store: EventStore) -> None:
         while True:
-            after = await store.get_position(TOKEN, ROOM) or 0  # type: ignore[attr-defined]
+            after = await store.get_position(TOKEN, ROOM) or 0
             if after >= 90:
                 return
-            if await store.claim_position(TOKEN, ROOM, after, after + 3):  # type: ignore[attr-defined]
+            if await store.claim_position(TOKEN, ROOM, after, after + 3):
                 won.append((after, after + 3))
 
     async with open_store(store_url) as a, open_store(store_url) as b:

@@ -12,7 +12,7 @@ from support.postgres import ADMIN_URL
 from support.waiting import until
 
 from dylive.sim.tcpproxy import TcpProxy
-from dylive.store import Record, open_store
+from dylive.store import EventStore, Record, open_store
 
 ROOM = 11
 
@@ -69,5 +69,5 @@ async def test_a_locked_sqlite_database_is_reported_then_heals(tmp_path: Path) -
     assert problems and all(p.startswith("store: ") for p in problems), problems
 
 
-async def _healthy(store: object) -> bool:
-    return await store.check(within=5, stalled_after=5) == []  # type: ignore[attr-defined, no-any-return]
+async def _healthy(store: EventStore) -> bool:
+    return await store.check(within=5, stalled_after=5) == []

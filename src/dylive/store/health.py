@@ -4,8 +4,8 @@ Two signals, both bounded in time:
 
 - a *probe*: a read (``SELECT 1`` on a reader connection) then a write through the writer task
   (an empty operation queued behind every pending write, committed as any batch is). One probe
-  runs at a time; a probe still unanswered after ``within`` seconds is reported at once by later checks
-  (the check itself never waits longer than ``within``), and a new one starts once it ends.
+  runs at a time; one still unanswered after ``within`` seconds is reported at once by later
+  checks (a check never waits longer than ``within``), and a new one starts once it ends.
 - the writer's *progress* (:class:`WriterProgress`): how long the batch the writer is running
   has been pending. Writes that do not commit for ``stalled_after`` seconds make the store
   unhealthy even while a probe has not timed out yet.
