@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from support.service import end_broadcast
 from support.waiting import until
 
 from dylive.collect import Tuning
@@ -50,11 +51,14 @@ async def test_a_nul_method_is_quarantined_and_counted_once(pg_url: str, serve_a
                 return int(mark["msg_id"]) in await stored_ids(svc.store)
 
             await until(after_stored, 60, what="a message after the poison stored")
+            await end_broadcast(sim, svc)  # nothing more to store: the figures settle
             resp = await client.get(f"/api/rooms/{DEFAULT_WEB_RID}", params={"token": token})
             room = orjson.loads(resp.content)["data"]
             kept = await svc.store.quarantined(DEFAULT_ROOM_ID)
+            rows = await stored_ids(svc.store)
             metrics = (await client.get("/metrics")).text
     assert [(q.msg_id, q.method) for q in kept] == [(int(bad["msg_id"]), NUL_METHOD)]
     assert kept[0].raw and "0x00" in kept[0].error
     assert room["quarantined"] == len(kept) == 1, room
+    assert room["stored"] == len(rows), room  # the stored figure equals the stored rows too
     assert "dylive_messages_quarantined_total 1.0" in metrics
