@@ -135,8 +135,10 @@ async def test_postgres_outage_is_retried_paused_and_healed(pg_schema: str, serv
             await until(lambda: state.stored >= 30, 60, what="collecting")
             await proxy.down()  # connections cut, new ones refused
             await until(lambda: state.retries >= 3 and state.error, 60, what="retries")
-            health = await api.get("/healthz")
-            assert health["status"] == "degraded" and health["reasons"], health
+            resp = await api.client.get("/healthz")  # the store refuses: unhealthy (503)
+            health = orjson.loads(resp.content)["data"]
+            assert resp.status_code == 503 and health["status"] == "unhealthy", health
+            assert any(r.startswith("store: ") for r in health["reasons"]), health
             assert "cannot store" in state.status()["error"]
             await until(lambda: state.pending >= tuning.max_pending, 60, what="reading paused")
             emitted = len(sim.log(DEFAULT_WEB_RID))

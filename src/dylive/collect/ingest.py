@@ -320,7 +320,14 @@ class Ingest:
 
     async def _drain(self, writer: asyncio.Task[None]) -> None:
         """Let the writer store what is queued, the final position with it (bounded)."""
-        if writer.done():
+        if writer.done():  # it failed as the pipeline was stopped: its failure is still news
+            failure = None if writer.cancelled() else writer.exception()
+            if isinstance(failure, LeaseLost):
+                raise failure  # one warning line (``run``), not a stray task's traceback
+            if failure is not None:
+                log.error(
+                    "room %s: the writer failed while stopping: %r", self.state.room_id, failure
+                )
             return
         try:
             async with asyncio.timeout(self.tuning.drain_timeout):
@@ -445,8 +452,11 @@ class Ingest:
         )
         try:
             await self._retry("quarantine", lambda: self.store.quarantine(record, error))
-        except StoreError as exc:
+        except LeaseLost:
+            raise
+        except StoreError as exc:  # lost, so not counted: the counters equal the stored rows
             log.error("room %s: cannot quarantine %s: %s", record.room_id, record.msg_id, exc)
+            return
         self.state.quarantined += 1
         self.hooks.on_quarantined(record.room_id)
 

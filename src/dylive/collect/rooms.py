@@ -308,8 +308,11 @@ class RoomManager:
             del self._web_rids[state.info.web_rid]
         if state.task is not None and not state.task.done():
             state.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await state.task
+            except asyncio.CancelledError:
+                if _cancelling():  # the caller is being cancelled too (SIGTERM): not ours to eat
+                    raise
         log.info("room %s: stopped", state.room_id)
 
     async def _reap(self) -> None:
@@ -329,6 +332,13 @@ class RoomManager:
             state, self.store, self._source_factory, tuning=self.tuning, hooks=self.hooks
         )
         await ingest.run()
+
+
+def _cancelling() -> bool:
+    """Whether the running task has been asked to stop (awaiting a task we cancelled raises
+    CancelledError either way: this tells ours from the caller's own)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def default_resolver(**options: Any) -> Resolver:

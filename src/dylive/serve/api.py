@@ -1,6 +1,6 @@
 """Operational and REST endpoints: health, per-room status, pins, OpenAPI document and docs page.
 
-- ``GET /healthz`` — liveness (no token).
+- ``GET /healthz`` — health (no token): 503 when the store does not answer in time.
 - ``GET /api/rooms`` — status of every collected room (token).
 - ``GET /api/rooms/{room}`` — one room's status: transport, lag, gaps, messages/s (token).
 - ``POST /api/rooms/{room}/pin`` / ``DELETE /api/rooms/{room}/pin`` — collect without polling.
@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from . import collection, fleet_api
 from .dashboard import CSP
-from .errors import ALL_ERRORS, MEANING, OK_MSG, ApiError, json_response, ok
+from .errors import ALL_ERRORS, MEANING, OK_MSG, STORE, ApiError, json_response, ok
 
 if TYPE_CHECKING:
     from .app import HttpService as Service
@@ -34,15 +34,29 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)
 
 
+#: Seconds the store has to answer the health probe (a read and a write), and seconds pending
+#: writes may go without committing, before ``/healthz`` answers ``unhealthy`` (HTTP 503).
+STORE_TIMEOUT = 2.0
+WRITE_STALL = 10.0
+
+
 async def healthz(request: Request) -> Response:
-    """``ok``, or ``degraded`` with the reasons (a room whose storage or source is failing and
-    being retried, a room that stopped collecting, a NATS sink not connected); HTTP 200 either
-    way: the service runs."""
+    """``ok``; ``degraded`` with the reasons (a room whose storage or source is failing and
+    being retried, a room that stopped collecting, a NATS sink not connected), HTTP 200: the
+    service runs; ``unhealthy`` with the reasons, HTTP 503 (code 50301), when the store does not
+    answer a read and a write within ``STORE_TIMEOUT`` seconds or fails them, or pending writes
+    have not committed for ``WRITE_STALL`` seconds: what a load balancer or an orchestrator acts
+    on."""
     svc: Service = request.app.state.svc
-    reasons = svc.problems()
-    status = "degraded" if reasons else "ok"
+    store = await svc.store.check(within=STORE_TIMEOUT, stalled_after=WRITE_STALL)
+    reasons = store + svc.problems()
+    status = "unhealthy" if store else "degraded" if reasons else "ok"
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]  # uvloop / asyncio
     data = {"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20], "loop": loop}
+    if store:
+        log.warning("healthz: unhealthy: %s", "; ".join(store))
+        body = {"code": STORE.code, "msg": STORE.msg, "data": data}
+        return json_response(body, STORE.status)
     return ok(data)
 
 
@@ -209,7 +223,11 @@ def openapi_document() -> dict[str, Any]:
                     "Audience gift ranking and user levels (音浪榜); data.source = upstream|ledger",
                     [_TOKEN, _ROOM],
                 ),
-                "/healthz": op("Liveness: status ok, or degraded with reasons", []),
+                "/healthz": op(
+                    "Health: ok, or degraded with reasons (200); unhealthy with reasons (503) "
+                    "when the store does not answer in time",
+                    [],
+                ),
                 "/api/rooms": op("Status of every collected room", [_TOKEN]),
                 "/api/rooms/{room}": op("One room's status", [_PATH_ROOM, _TOKEN]),
                 "/api/rooms/{room}/pin": pin,

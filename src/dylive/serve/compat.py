@@ -6,12 +6,14 @@ Reference: docs/api.md. Additive query parameters of the chat endpoint:
 as ``chat,gift``; ``all`` for every method), ``wait`` (long-poll up to N seconds, max 30).
 Without a cursor the server continues from where this token last read this room; the first
 call returns the recent backlog (the latest ``count`` messages). Cursor-less reads of one
-(token, room) are serialized (concurrent pollers share the stream, each message delivered to
-one of them, exactly once); ``HEAD`` never moves a position.
+(token, room) are serialized in a process and move the stored position by compare-and-set
+across processes (concurrent pollers share the stream, on one node or several: each message is
+delivered to one of them, exactly once); ``HEAD`` never moves a position.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,10 @@ from .query import query_of
 
 if TYPE_CHECKING:
     from .app import HttpService as Service
+
+#: Cursor-less reads retried after losing the position to another poller (see ``_continue``).
+CLAIM_ATTEMPTS = 8
+log = logging.getLogger(__name__)
 
 _HEAD = b'{"code":200,"msg":"' + "成功".encode() + b'","data":{"messages":['
 
@@ -88,6 +94,37 @@ async def _read(
     return page._replace(ignored=tuple(ignored))
 
 
+async def _continue(
+    svc: Service,
+    token_id: int,
+    room_id: int,
+    count: int,
+    methods: frozenset[str] | None,
+    wait: float,
+    moves: bool,
+) -> JoinedPage:
+    """The next page after the token's stored position, the position moved past it by a
+    compare-and-set: a poller of the same token on another process (a fleet node) that claimed
+    the same messages first wins, and this one reads on from where that one stopped, so each
+    message reaches one poller once. After ``CLAIM_ATTEMPTS`` lost races: an empty page."""
+    deadline = time.monotonic() + wait
+    after = 0
+    for _ in range(CLAIM_ATTEMPTS):
+        stored = await svc.store.get_position(token_id, room_id)
+        if stored is None:
+            after = await svc.store.backlog_start(room_id, count, methods)
+        else:
+            after = stored
+        remaining = max(0.0, deadline - time.monotonic())
+        page = await _read(svc, room_id, after, count, methods, remaining)
+        if not moves or (stored is not None and page.last_seq == after):
+            return page  # nothing to claim
+        if await svc.store.claim_position(token_id, room_id, after, page.last_seq):
+            return page
+        log.debug("token %s room %s: position moved elsewhere; reading on", token_id, room_id)
+    return JoinedPage(0, b"", after)
+
+
 async def chat(request: Request) -> Response:
     svc: Service = request.app.state.svc
     q = query_of(request)
@@ -101,14 +138,9 @@ async def chat(request: Request) -> Response:
     collection.touch(svc, token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
-    if given is None:  # continue from the token's position: one poller at a time
+    if given is None:  # continue from the token's position: one poller at a time here
         async with svc.position_lock(token.id, info.room_id):
-            after = await svc.store.get_position(token.id, info.room_id)
-            if after is None:
-                after = await svc.store.backlog_start(info.room_id, count, methods)
-            page = await _read(svc, info.room_id, after, count, methods, wait)
-            if moves:
-                await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=True)
+            page = await _continue(svc, token.id, info.room_id, count, methods, wait, moves)
     else:
         page = await _read(svc, info.room_id, given.seq, count, methods, wait)
         if page.last_seq > given.seq and moves:

@@ -7,6 +7,8 @@ server failing without touching it::
         ...                                             # connect through proxy.port
         await proxy.down()   # open connections are cut, new ones refused (nothing listens)
         await proxy.up()     # accepting again, on the same port
+        proxy.freeze()       # a hung server: connections stay open, nothing is relayed
+        proxy.thaw()         # relaying again (what was held is delivered)
 
 Bytes are relayed unchanged in both directions.
 """
@@ -35,6 +37,8 @@ class TcpProxy:
         self._pipes: set[asyncio.Task[Any]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self.connections = 0  # accepted so far
+        self._flowing = asyncio.Event()  # cleared while frozen
+        self._flowing.set()
 
     async def __aenter__(self) -> TcpProxy:
         await self.up()
@@ -56,8 +60,22 @@ class TcpProxy:
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
+    @property
+    def frozen(self) -> bool:
+        return not self._flowing.is_set()
+
+    def freeze(self) -> None:
+        """Stop answering, as a hung server does: connections stay open and new ones are
+        accepted, but no byte goes through in either direction until :meth:`thaw`."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Relay again; the bytes held while frozen go through."""
+        self._flowing.set()
+
     async def down(self) -> None:
         """Stop listening (new connections are refused) and cut every open connection."""
+        self._flowing.set()  # held pipes see their sockets cut and end
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -77,6 +95,7 @@ class TcpProxy:
         self._pipes.add(task)
         self._writers.add(writer)
         try:
+            await self._flowing.wait()
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError as exc:
             log.info("tcpproxy: cannot reach %s:%s: %s", *self.target, exc)
@@ -85,7 +104,9 @@ class TcpProxy:
             return
         self._writers.add(up_writer)
         try:
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+            await asyncio.gather(
+                _pump(reader, up_writer, self._flowing), _pump(up_reader, writer, self._flowing)
+            )
         finally:
             for w in (writer, up_writer):
                 w.transport.abort()
@@ -97,9 +118,12 @@ class TcpProxy:
             self._writers.discard(w)
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pump(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     try:
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):

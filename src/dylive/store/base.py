@@ -72,6 +72,13 @@ class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identitie
     async def close(self) -> None:
         """Flush pending writes and release every resource."""
 
+    @abc.abstractmethod
+    async def check(self, *, within: float, stalled_after: float) -> list[str]:
+        """The store's problems right now, empty when healthy (for ``/healthz``), answered
+        within ``within`` seconds: a read and a write through the writer that do not both
+        answer within ``within`` (or fail), pending writes not committed for more than
+        ``stalled_after`` seconds. See :mod:`dylive.store.health`."""
+
     async def __aenter__(self) -> EventStore:
         await self.open()
         return self

@@ -205,6 +205,15 @@ class Positions(abc.ABC):
         """Remember the seq (only moves forward); ``wait`` = return after it is committed."""
 
     @abc.abstractmethod
+    async def claim_position(self, token_id: int, room_id: int, after: int, seq: int) -> bool:
+        """Move the position to ``seq`` unless a reader moved it beyond ``after`` first: a
+        compare-and-set (the stored position, when there is one, must still be <= ``after``),
+        committed when it returns. ``after`` is where the caller's page started (what
+        :meth:`get_position` said, or the backlog start); False when another reader (here or
+        on another process sharing the database) claimed messages after ``after``: read the
+        position again and read on from there. Successful claims never overlap."""
+
+    @abc.abstractmethod
     async def consumer_positions(self, consumer: str) -> dict[int, int]:
         """``{room_id: seq}`` delivered (acknowledged) by the named consumer, per room."""
 

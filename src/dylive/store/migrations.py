@@ -192,6 +192,25 @@ SQLITE: tuple[str, ...] = (
     ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
     ALTER TABLE webhooks ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10: the quarantine accepts any bytes: method and error are stored as bytes (UTF-8 with
+    # surrogates passed through), so a poison message whose method name holds a NUL is kept
+    """
+    CREATE TABLE quarantine_bytes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id INTEGER NOT NULL,
+        msg_id TEXT NOT NULL,
+        method BLOB NOT NULL,
+        raw BLOB NOT NULL,
+        error BLOB NOT NULL,
+        stored_at INTEGER NOT NULL
+    );
+    INSERT INTO quarantine_bytes (id, room_id, msg_id, method, raw, error, stored_at)
+        SELECT id, room_id, msg_id, CAST(method AS BLOB), raw, CAST(error AS BLOB), stored_at
+        FROM quarantine;
+    DROP TABLE quarantine;
+    ALTER TABLE quarantine_bytes RENAME TO quarantine;
+    CREATE INDEX quarantine_room ON quarantine (room_id, id);
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -375,6 +394,13 @@ POSTGRES: tuple[str, ...] = (
     """
     ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
     ALTER TABLE webhooks ADD COLUMN previous_until BIGINT NOT NULL DEFAULT 0;
+    """,
+    # 10: the quarantine accepts any bytes (PostgreSQL text cannot hold NUL): method and error
+    # are stored as bytes (UTF-8 with surrogates passed through)
+    """
+    ALTER TABLE quarantine
+        ALTER COLUMN method TYPE BYTEA USING convert_to(method, 'UTF8'),
+        ALTER COLUMN error TYPE BYTEA USING convert_to(error, 'UTF8');
     """,
 )
 

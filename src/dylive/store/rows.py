@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from dylive.store.health import WriterProgress
 from dylive.store.migrations import to_signed, to_unsigned
 from dylive.store.records import (
     IdentityRecord,
@@ -38,14 +39,15 @@ class WriteOp(Generic[F]):
     future: asyncio.Future[Any] | None
     rooms: tuple[int, ...] = field(default=())
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 async def drain_batches(
-    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int
+    queue: asyncio.Queue[WriteOp[F] | None], max_batch: int, progress: WriterProgress
 ) -> AsyncIterator[list[WriteOp[F]]]:
     """The writer task's batches: the next op and whatever else is already queued (up to
     ``max_batch``), until the ``None`` that closes the queue (the ops before it still form a
-    last batch)."""
+    last batch). ``progress`` follows the batch being run (see :mod:`dylive.store.health`)."""
     stop = False
     while not stop:
         op = await queue.get()
@@ -58,7 +60,11 @@ async def drain_batches(
                 stop = True
                 break
             batch.append(nxt)
-        yield batch
+        progress.running([o.queued_at for o in batch])
+        try:
+            yield batch
+        finally:
+            progress.idle()
 
 
 def settle(batch: Sequence[WriteOp[Any]], results: Sequence[Any], backend: str) -> set[int]:
@@ -167,21 +173,43 @@ QUARANTINE_COLS = "id, room_id, msg_id, method, raw, error, stored_at"
 
 
 def quarantine_values(record: Record, error: str) -> tuple[Any, ...]:
-    """(room_id, msg_id, method, raw, error, stored_at); msg_id as text: it may be the poison."""
+    """(room_id, msg_id, method, raw, error, stored_at); msg_id as text (it may be the poison),
+    method and error as bytes: any text, NUL and lone surrogates included, is kept."""
     return (
         to_signed(record.room_id),
         str(record.msg_id),
-        record.method,
+        any_text_bytes(record.method),
         record.raw,
-        error[:2000],
+        any_text_bytes(error[:2000]),
         now_ms(),
     )
+
+
+def any_text_bytes(text: str) -> bytes:
+    """``text`` as bytes, whatever it holds (the inverse of :func:`any_text`)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def any_text(data: bytes | str) -> str:
+    """Text stored by :func:`any_text_bytes` (or as text by an older schema version)."""
+    if isinstance(data, str):
+        return data
+    try:
+        return bytes(data).decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:  # not written by any_text_bytes: show it, never fail the read
+        return bytes(data).decode("utf-8", "replace")
 
 
 def quarantined_from_row(row: Sequence[Any]) -> QuarantinedMessage:
     ident, room_id, msg_id, method, raw, error, stored_at = row
     return QuarantinedMessage(
-        ident, to_unsigned(room_id), int(msg_id), method, bytes(raw), error, stored_at
+        ident,
+        to_unsigned(room_id),
+        int(msg_id),
+        any_text(method),
+        bytes(raw),
+        any_text(error),
+        stored_at,
     )
 
 

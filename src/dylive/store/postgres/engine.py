@@ -45,6 +45,7 @@ from dylive import settings
 from dylive.errors import StoreError
 
 from ..dburl import redact
+from ..health import HealthProbe, WriterProgress
 from ..migrations import POSTGRES, to_signed, to_unsigned
 from ..records import StoredMessage
 from ..rows import WriteOp, drain_batches, message_from_row, now_ms, settle
@@ -61,7 +62,7 @@ Op = WriteOp[Fn]
 EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
 
 
-class PostgresEngine:
+class PostgresEngine(HealthProbe):
     """``PostgresEngine(url)``: the engine state and plumbing every concern module builds on.
 
     ``poll_interval``: how often waiters re-check the database while the notification listener
@@ -103,6 +104,7 @@ class PostgresEngine:
         self.tail = SharedTail(tail_size, tail_rooms)
         self._writer_idle_timeout = writer_idle_timeout
         self._tokens = TokenCache(token_ttl)
+        self.progress = WriterProgress()
         self.batches = 0
         self.appended = 0
         self.waiting = 0  # waits blocked until a commit or notification wakes them
@@ -174,6 +176,7 @@ class PostgresEngine:
         return schema
 
     async def close(self) -> None:
+        await self._stop_probe()
         if self._writer is not None:
             await self._queue.put(None)
             await self._writer
@@ -267,8 +270,17 @@ class PostgresEngine:
         return await future if future is not None else None
 
     async def _write_loop(self) -> None:
-        async for batch in drain_batches(self._queue, self._max_batch):
+        async for batch in drain_batches(self._queue, self._max_batch, self.progress):
             self._finish(batch, await self._run_batch(batch))
+
+    async def _ping_read(self) -> None:
+        await self._fetch("SELECT 1")
+
+    async def _ping_write(self) -> None:
+        async def ping(conn: Conn) -> None:
+            await conn.execute("SELECT 1")
+
+        await self._submit(ping)
 
     async def _run_batch(self, batch: list[Op]) -> list[Any]:
         """One transaction for the batch. A lost connection is retried once on a fresh one,

@@ -15,6 +15,13 @@ INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
 ON CONFLICT (token_id, room_id) DO UPDATE SET seq = greatest(positions.seq, excluded.seq)
 """
 
+#: compare-and-set of a cursor-less read (see ``claim_position``): inserted, or moved only if
+#: nobody moved it beyond where this reader started; rowcount 0 = lost to another reader
+_CLAIM_POSITION = """
+INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
+ON CONFLICT (token_id, room_id) DO UPDATE SET seq = excluded.seq WHERE positions.seq <= %s
+"""
+
 
 class PostgresPositions(PostgresEngine, PositionRules):
     """:class:`~dylive.store.interfaces.Positions` on PostgreSQL."""
@@ -34,6 +41,9 @@ class PostgresPositions(PostgresEngine, PositionRules):
         self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
         if wait or first:
             await self._submit(self._positions_op(), wait=wait)
+
+    async def claim_position(self, token_id: int, room_id: int, after: int, seq: int) -> bool:
+        return await self._write(_CLAIM_POSITION, (token_id, to_signed(room_id), seq, after)) == 1
 
     def _positions_op(self) -> Fn:
         taken: dict[tuple[int, int], int] | None = None

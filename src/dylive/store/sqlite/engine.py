@@ -29,6 +29,7 @@ from typing import Any
 
 from dylive.errors import StoreError
 
+from ..health import HealthProbe, WriterProgress
 from ..migrations import SQLITE, to_signed, to_unsigned
 from ..records import Record, StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
@@ -65,7 +66,7 @@ WHERE room_id IS NOT NULL
 """
 
 
-class SQLiteEngine:
+class SQLiteEngine(HealthProbe):
     """``SQLiteEngine(path)``: the engine state and plumbing every concern module builds on.
 
     ``busy_timeout``: seconds a write waits for another process's lock before it fails (as a
@@ -106,6 +107,7 @@ class SQLiteEngine:
         self._position_delay = position_delay
         self._busy_ms = int(busy_timeout * 1000)
         self.tail = TailCache(tail_size, tail_rooms)
+        self.progress = WriterProgress()
         self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
         self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
@@ -153,6 +155,7 @@ class SQLiteEngine:
                 raise
 
     async def close(self) -> None:
+        await self._stop_probe()
         if self._writer is not None:
             self._flush_positions()
             await self._queue.put(None)
@@ -190,7 +193,7 @@ class SQLiteEngine:
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        async for batch in drain_batches(self._queue, self._max_batch):
+        async for batch in drain_batches(self._queue, self._max_batch, self.progress):
             try:
                 results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
                 self._publish(commit)
@@ -327,6 +330,12 @@ class SQLiteEngine:
             with contextlib.suppress(sqlite3.OperationalError):  # busy: on a thread instead
                 return self._lconn.execute(sql, args).fetchone()
         return await self._query(lambda conn: conn.execute(sql, args).fetchone())
+
+    async def _ping_read(self) -> None:
+        await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    async def _ping_write(self) -> None:
+        await self._submit(lambda conn: conn.execute("SELECT 1"))
 
     async def _query(self, fn: Fn) -> Any:
         loop = asyncio.get_running_loop()

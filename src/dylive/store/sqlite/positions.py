@@ -11,6 +11,13 @@ from ..rows import now_ms
 from .engine import SQLiteEngine
 from .outbox import SET_CONSUMER_POSITION
 
+#: compare-and-set of a cursor-less read (see ``claim_position``): inserted, or moved only if
+#: nobody moved it beyond where this reader started; no change = lost to another reader
+_CLAIM_POSITION = """
+INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)
+ON CONFLICT (token_id, room_id) DO UPDATE SET seq = excluded.seq WHERE positions.seq <= ?
+"""
+
 
 class SQLitePositions(SQLiteEngine, PositionRules):
     """:class:`~dylive.store.interfaces.Positions` on SQLite."""
@@ -33,6 +40,11 @@ class SQLitePositions(SQLiteEngine, PositionRules):
             await self._submit(self._write_positions)
         elif first:  # debounced: one writer op per interval, however many polls
             asyncio.get_running_loop().call_later(self._position_delay, self._flush_positions)
+
+    async def claim_position(self, token_id: int, room_id: int, after: int, seq: int) -> bool:
+        args = (token_id, to_signed(room_id), seq, after)
+        changed: int = await self._submit(lambda conn: conn.execute(_CLAIM_POSITION, args).rowcount)
+        return changed == 1
 
     async def consumer_positions(self, consumer: str) -> dict[int, int]:
         rows = await self._query(
