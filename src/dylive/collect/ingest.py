@@ -161,6 +161,9 @@ class RoomState:
     ledger: GiftLedger | None = None  # rebuilt from the store at each pipeline start
     fence: Fence | None = None  # fleet mode: the lease every write of this room carries
     fenced_out: bool = False  # a write was refused (lease lost): this room ends here
+    #: where to start when nothing is stored for this room yet: a followed anchor's previous
+    #: broadcast's last position (an upstream whose log spans broadcasts continues from it)
+    resume: Checkpoint | None = None
 
     @property
     def room_id(self) -> int:
@@ -218,6 +221,7 @@ class RoomState:
             "collecting": self.collecting,
             "pinned": self.pinned,
             "ended": self.ended,
+            "state": "ended" if self.ended else "live",
             "transport": transport,
             "lag_seconds": lag,
             "gaps": self.gaps,
@@ -298,7 +302,7 @@ class Ingest:
         self._queue = asyncio.Queue(self.tuning.max_pending)
         self.state.pending = 0
         stored = await self._retry("read the position", self._stored_position)
-        self._queued = to_checkpoint(stored)
+        self._queued = to_checkpoint(stored) or self.state.resume
         # the gift ledger knows exactly what the store knows (see gift_delta)
         self.state.ledger = await self._retry(
             "read stored gifts", lambda: ledger_from_store(self.store, self.state.room_id)

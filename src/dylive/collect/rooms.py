@@ -7,6 +7,10 @@ source is injectable (``source_factory(info, resume)`` returns an async context 
 an async iterator of events; ``resume`` is the checkpoint to continue after, or None); the
 default is the collector ``dylive.source.collector.Room``, resumed from the room's stored
 upstream position.
+
+Followed rooms (pinned, or polled by a token — webhooks and feeds poll too — within
+``idle_timeout``) are watched after their broadcast ends and the next broadcast (a new room_id)
+starts collecting by itself as a new session: :mod:`dylive.collect.follow`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -33,10 +38,12 @@ from dylive.errors import (
 )
 from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.collector import Room
-from dylive.source.room import RoomInfo, parse_ident, resolve_room
+from dylive.source.follow import FollowSchedule
+from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, RoomRecord
 
+from .follow import Followed, Follows
 from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
 
 __all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
@@ -91,6 +98,8 @@ class RoomManager:
         resolve_ttl: float = 30.0,
         tuning: Tuning | None = None,
         hooks: IngestHooks | None = None,
+        follow: FollowSchedule | None = None,
+        pace: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self._resolver = resolver
@@ -109,6 +118,12 @@ class RoomManager:
         self.fleet: Any = None
         self.not_live: set[int] = set()  # leased rooms that turned out not live (fleet)
         self.fenced_writes = 0  # batches the store refused (lease lost)
+        #: followed rooms: watched between broadcasts (see dylive.collect.follow)
+        self.follows = Follows(
+            self._check_room, self._next_live, schedule=follow, pace=pace, on_state=self._told
+        )
+        #: told every change of a followed room's state (live / waiting / ended)
+        self.on_live_status: Callable[[Followed], None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
@@ -132,6 +147,7 @@ class RoomManager:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        await self.follows.stop()
         await asyncio.gather(*(self._stop_room(s) for s in list(self.rooms.values())))
 
     # -- resolution ---------------------------------------------------------------------------
@@ -234,6 +250,12 @@ class RoomManager:
             state = self._start(info, pinned=False)
         if state is not None:
             state.last_polled = now
+        elif not live and info.web_rid and self.fleet is None:
+            followed = self.follows.get(info.web_rid)
+            if followed is None or followed.state == "ended":  # a poll follows the room again
+                self.follows.wait(info, pinned=False, last_polled=now, now=followed is None)
+            else:
+                followed.last_polled = now
 
     def _expire(self, seen: dict[int, float], now: float) -> None:
         """Forget the rooms a token has not polled for ``idle_timeout`` seconds."""
@@ -242,10 +264,20 @@ class RoomManager:
                 del seen[rid]
 
     async def pin(self, ident: str, *, persist: bool = True) -> RoomInfo:
-        info, live = await self.lookup(ident)
+        """Collect a room without polling; a room that is not live is followed (waiting for
+        its next broadcast) when its web_rid is known, else RoomNotLive."""
+        try:
+            info, live = await self.lookup(ident)
+        except RoomNotLive:
+            web_rid, _ = parse_ident(ident)
+            if not web_rid or self.fleet is not None:
+                raise
+            info, live = await self._check_room(web_rid), False
         if not live:
-            raise RoomNotLive(f"room {ident} is not live")
-        if self.fleet is not None:
+            if not info.web_rid or self.fleet is not None:
+                raise RoomNotLive(f"room {ident} is not live")
+            self.follows.wait(info, pinned=True, now=True)
+        elif self.fleet is not None:
             await self.fleet.pin(info)
         else:
             state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
@@ -262,6 +294,10 @@ class RoomManager:
             state.last_polled = time.monotonic()
             await self.store.set_pin(state.info.web_rid or str(state.room_id), False)
         await self.store.set_pin(web_rid or room_id, False)
+        followed = self.follows.get(web_rid or (state.info.web_rid if state else ""))
+        if followed is not None:
+            followed.pinned = False
+            followed.last_polled = max(followed.last_polled, time.monotonic())
         if self.fleet is not None and room_id.isdigit():
             await self.fleet.unpin(int(room_id))
 
@@ -292,11 +328,23 @@ class RoomManager:
         if state is not None:
             await self._stop_room(state)
 
-    def _start(self, info: RoomInfo, *, pinned: bool, fence: Fence | None = None) -> RoomState:
-        state = RoomState(info=info, pinned=pinned, fence=fence)
+    def _start(
+        self,
+        info: RoomInfo,
+        *,
+        pinned: bool,
+        fence: Fence | None = None,
+        resume: Checkpoint | None = None,
+    ) -> RoomState:
+        followed = self.follows.get(info.web_rid) if info.web_rid else None
+        if resume is None and followed is not None and followed.info.room_id != info.room_id:
+            resume = followed.resume  # the previous broadcast's position (see RoomState)
+        state = RoomState(info=info, pinned=pinned, fence=fence, resume=resume)
         self.rooms[info.room_id] = state
         if info.web_rid:
             self._web_rids[info.web_rid] = info.room_id
+            if self.fleet is None:
+                self.follows.live(info, pinned=pinned)
         state.task = asyncio.create_task(self._run(state), name=f"dylive-room-{info.room_id}")
         log.info("room %s (%s): collecting", info.room_id, info.web_rid)
         return state
@@ -323,12 +371,108 @@ class RoomManager:
                 done = state.task is None or state.task.done()
                 if (idle and not state.pinned) or done:
                     await self._stop_room(state)
+                    if not done:
+                        self._unfollow(state.info.web_rid)
+            for followed in list(self.follows.rooms.values()):
+                if followed.state == "waiting" and not self._followed(followed):
+                    self.follows.end(followed)
 
     async def _run(self, state: RoomState) -> None:
         ingest = Ingest(
             state, self.store, self._source_factory, tuning=self.tuning, hooks=self.hooks
         )
         await ingest.run()
+        if state.ended and not state.fenced_out:
+            self._broadcast_ended(state)
+
+    # -- following ----------------------------------------------------------------------------
+    def waiting_rooms(self) -> list[dict[str, Any]]:
+        """The listing entries of followed rooms not being collected (waiting or ended)."""
+        collected = {s.info.web_rid for s in self.rooms.values() if not s.ended}
+        return [
+            f.status()
+            for f in list(self.follows.rooms.values())
+            if f.web_rid not in collected and f.state != "live"
+        ]
+
+    def follow_status(self, ident: str) -> dict[str, Any] | None:
+        """The status of a followed room that is not being collected now (else None)."""
+        try:
+            web_rid, _ = parse_ident(ident)
+        except RoomNotFound:
+            return None
+        followed = self.follows.get(web_rid) if web_rid else None
+        if followed is None or followed.state == "live":
+            return None
+        state = self.rooms.get(self._web_rids.get(web_rid, 0))
+        return None if state is not None and not state.ended else followed.status()
+
+    def _followed(self, followed: Followed) -> bool:
+        """Pinned, or polled by a token within ``idle_timeout``."""
+        return followed.pinned or time.monotonic() - followed.last_polled <= self.idle_timeout
+
+    def _unfollow(self, web_rid: str) -> None:
+        followed = self.follows.get(web_rid)
+        idle = followed is not None and followed.state == "live" and not followed.pinned
+        if followed is not None and idle and self._web_rids.get(web_rid) is None:
+            self.follows.end(followed)
+
+    def _broadcast_ended(self, state: RoomState) -> None:
+        """A collected broadcast ended: wait for the next one while the room is followed."""
+        web_rid = state.info.web_rid
+        if (
+            not web_rid
+            or self.fleet is not None
+            or self._web_rids.get(web_rid, 0)
+            not in (
+                0,
+                state.room_id,
+            )
+        ):
+            return
+        followed = self.follows.get(web_rid)
+        pinned = state.pinned or (followed is not None and followed.pinned)
+        last_polled = max(state.last_polled, followed.last_polled if followed else 0.0)
+        info = replace(state.info, status=STATUS_ENDED)
+        if pinned or time.monotonic() - last_polled <= self.idle_timeout:
+            resume = getattr(state.source, "checkpoint", None)
+            self.follows.wait(
+                info,
+                pinned=pinned,
+                last_polled=last_polled,
+                resume=resume if isinstance(resume, Checkpoint) else None,
+            )
+        elif followed is not None:
+            followed.info = info
+            self.follows.end(followed)
+
+    async def _check_room(self, web_rid: str) -> RoomInfo:
+        """One status check of a followed room (not live: its last known info, not live)."""
+        try:
+            return await self._resolver(web_rid)
+        except (RoomNotLive, RoomNotFound):
+            followed = self.follows.get(web_rid)
+            known = followed.info if followed is not None else RoomInfo(web_rid, 0, STATUS_ENDED)
+            return replace(known, status=STATUS_ENDED)
+        except DyliveError as exc:
+            raise UpstreamError(str(exc) or type(exc).__name__) from None
+
+    async def _next_live(self, followed: Followed, info: RoomInfo) -> None:
+        """A followed room's next broadcast is live: collect it (a new session)."""
+        self._cache.pop(info.web_rid, None)
+        with contextlib.suppress(DyliveError):
+            await self.store.upsert_room(room_record(info))
+        if info.room_id in self.rooms:
+            return
+        state = self._start(info, pinned=followed.pinned, resume=followed.resume)
+        state.last_polled = followed.last_polled
+
+    def _told(self, followed: Followed) -> None:
+        if self.on_live_status is not None:
+            try:
+                self.on_live_status(followed)
+            except Exception:
+                log.exception("room %s: live_status listener failed", followed.web_rid)
 
 
 def default_resolver(**options: Any) -> Resolver:

@@ -48,7 +48,7 @@ from dylive.source.coverage import Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
 from dylive.source.failover import TransportPlan, failure_flag
-from dylive.source.follow import next_broadcast
+from dylive.source.follow import FollowSchedule, next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
 from dylive.source.options import HOUSEKEEPING, CollectorOptions, RoomStatus, Stats
@@ -116,6 +116,7 @@ class Room(Handlers):
         self._stats = Stats()
         self._ended = False
         self._ended_room = 0
+        self._ended_at: float | None = None  # unix s the last broadcast ended (follow)
         self._last_business = 0.0
         self._last_server_ms = 0
         self._pending_gap: GapEvent | None = None
@@ -259,6 +260,7 @@ class Room(Handlers):
             if self._ended:
                 self._ended = False
                 self._ended_room = self._info().room_id
+                self._ended_at = time.time()
                 self._stats.connected_since = None
                 self.info = replace(self._info(), status=STATUS_ENDED)
                 log.info("room %s: live ended", self._info().room_id)
@@ -485,10 +487,13 @@ class Room(Handlers):
     async def _wait_for_broadcast(self) -> None:
         """follow=True: wait until a new broadcast of the same web_rid is live."""
         self._stats.state = "waiting"
+        schedule = FollowSchedule(
+            interval=self.options.follow_interval, ceiling=self.options.follow_max_interval
+        )
         info = await next_broadcast(
             lambda: self._resolve(require_live=False),
             ended_room=self._ended_room,
-            initial=self.options.follow_interval,
-            cap=self.options.follow_max_interval,
+            schedule=schedule,
+            last_live_at=self._ended_at,
         )
         self._new_broadcast(info)

@@ -1,0 +1,131 @@
+"""Followed rooms keep being collected across broadcasts (issue #20).
+
+A pinned room, and a room kept by a webhook, are ended and restarted three times on the
+simulator: three broadcasts (three room_ids, three sessions), every message of each broadcast
+stored exactly once (the ground truth is the simulator's log, whose entries carry the room_id of
+their broadcast), and each new broadcast collecting within 15 s of its start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from support.service import serving
+from support.waiting import until
+
+from dylive.app import ServiceConfig
+from dylive.deliver.webhooks import WebhookSettings
+from dylive.serve import tokens
+from dylive.sim import SimConfig, SimServer
+
+WEB_RID = "700100200300"
+BROADCASTS = 3
+FOLLOW_LATENCY = 15.0  # s: a new broadcast is collecting within this after it starts
+
+
+async def stored_ids(svc: Any, room_id: int) -> list[int]:
+    rows = await svc.store.read(room_id, 0, 1_000_000)
+    return [m.msg_id for m in rows.messages]
+
+
+def truth(sim: SimServer, room_id: int) -> list[int]:
+    return [int(e["msg_id"]) for e in sim.log(WEB_RID) if int(e["room_id"]) == room_id]
+
+
+async def run_broadcasts(sim: SimServer, svc: Any, client: httpx.AsyncClient) -> list[int]:
+    """End and restart the room ``BROADCASTS - 1`` times; the room_ids of every broadcast."""
+    room_ids = [sim.room_id(WEB_RID)]
+    for n in range(BROADCASTS):
+        rid = room_ids[-1]
+        await until(lambda rid=rid: rid in svc.rooms.rooms, FOLLOW_LATENCY, f"broadcast {n} runs")
+
+        async def some(rid: int = rid) -> bool:
+            return len(await stored_ids(svc, rid)) >= 20
+
+        await until(some, 60, f"broadcast {n} stored")
+        sim.end(WEB_RID)
+
+        async def complete(rid: int = rid) -> bool:
+            return await stored_ids(svc, rid) == truth(sim, rid)
+
+        await until(complete, 30, f"broadcast {n} stored completely")
+
+        def waiting() -> bool:
+            followed = svc.rooms.follows.get(WEB_RID)
+            return followed is not None and followed.state == "waiting"
+
+        await until(waiting, 30, f"room waiting after broadcast {n}")
+        status = (await client.get(f"/api/rooms/{WEB_RID}")).json()["data"]
+        assert status["state"] == "waiting" and status["next_check_at"], status
+        assert status["last_live_at"] and status["room_id"] == rid, status
+        listed = (await client.get("/api/rooms")).json()["data"]["rooms"]
+        assert [r["state"] for r in listed if r["web_rid"] == WEB_RID] == ["waiting"], listed
+        if n < BROADCASTS - 1:
+            sim.start(WEB_RID)
+            room_ids.append(sim.room_id(WEB_RID))
+    return room_ids
+
+
+async def check_sessions(
+    sim: SimServer, svc: Any, client: httpx.AsyncClient, room_ids: list[int]
+) -> None:
+    assert len(set(room_ids)) == BROADCASTS
+    for rid in room_ids:
+        stored = await stored_ids(svc, rid)
+        assert stored and stored == truth(sim, rid), f"broadcast {rid}: lost or repeated"
+
+    async def sessions() -> list[dict[str, Any]] | None:
+        r = await client.get(f"/api/rooms/{WEB_RID}/sessions")
+        found: list[dict[str, Any]] = r.json()["data"]["sessions"]
+        return found if len(found) == BROADCASTS and all(s["ended_at"] for s in found) else None
+
+    found = await until(sessions, 30, "three ended sessions")
+    assert sorted(s["room_id"] for s in found) == sorted(room_ids)
+
+
+async def test_pinned_room_is_collected_across_three_broadcasts(tmp_path: Path) -> None:
+    async with SimServer(SimConfig(seed=21, rate=30.0, tick=0.05)) as sim:
+        sim.create_room(WEB_RID, rate=30.0, title="跟播")
+        config = ServiceConfig(
+            db=str(tmp_path / "f.sqlite3"),
+            upstream=sim.base_url,
+            signing="v2",
+            idle_timeout=1.0,  # a pinned room is followed however long nobody polls it
+            follow_interval=2.0,
+        )
+        async with serving(config) as (base, svc):
+            token = await tokens.create(svc.store, "follow")  # type: ignore[attr-defined]
+            async with httpx.AsyncClient(
+                base_url=base, timeout=30, params={"token": token}
+            ) as client:
+                resp = await client.post(f"/api/rooms/{WEB_RID}/pin")
+                assert resp.status_code == 200, resp.text
+                room_ids = await run_broadcasts(sim, svc, client)
+                await check_sessions(sim, svc, client, room_ids)
+
+
+async def test_webhook_kept_room_is_collected_across_three_broadcasts(tmp_path: Path) -> None:
+    async with SimServer(SimConfig(seed=22, rate=30.0, tick=0.05)) as sim:
+        sim.create_room(WEB_RID, rate=30.0, title="跟播")
+        config = ServiceConfig(
+            db=str(tmp_path / "w.sqlite3"),
+            upstream=sim.base_url,
+            signing="v2",
+            idle_timeout=5.0,
+            follow_interval=2.0,
+            webhook_settings=WebhookSettings(
+                sync_interval=0.2, keep_interval=1.0, allow_private=True
+            ),
+        )
+        async with serving(config) as (base, svc):
+            token = await tokens.create(svc.store, "hook")  # type: ignore[attr-defined]
+            async with httpx.AsyncClient(
+                base_url=base, timeout=30, params={"token": token}
+            ) as client:
+                body = {"url": "http://127.0.0.1:9/hook", "rooms": [WEB_RID]}
+                resp = await client.post("/api/webhooks", json=body)
+                assert resp.status_code == 200, resp.text
+                room_ids = await run_broadcasts(sim, svc, client)
+                await check_sessions(sim, svc, client, room_ids)
