@@ -118,6 +118,8 @@ class RoomManager:
         self.fleet: Any = None
         self.not_live: set[int] = set()  # leased rooms that turned out not live (fleet)
         self.fenced_writes = 0  # batches the store refused (lease lost)
+        #: stored room records by room_id, remembered for listings (the fleet's rooms)
+        self.described: dict[int, RoomRecord] = {}
         #: followed rooms: watched between broadcasts (see dylive.collect.follow)
         self.follows = Follows(
             self._check_room, self._next_live, schedule=follow, pace=pace, on_state=self._told
