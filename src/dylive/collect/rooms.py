@@ -384,8 +384,11 @@ class RoomManager:
             state, self.store, self._source_factory, tuning=self.tuning, hooks=self.hooks
         )
         await ingest.run()
-        if state.ended and not state.fenced_out:
-            self._broadcast_ended(state)
+        if state.ended:  # a cached "live" answer must not start the ended broadcast again
+            self._cache.pop(state.info.web_rid, None)
+            self._cache.pop(str(state.room_id), None)
+            if not state.fenced_out:
+                self._broadcast_ended(state)
 
     # -- following ----------------------------------------------------------------------------
     def waiting_rooms(self) -> list[dict[str, Any]]:

@@ -19,7 +19,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dylive.collect.broadcasts import broadcast_chain, carried_position, room_after
 from dylive.identity.source import coverage_of
+from dylive.source.room import parse_ident
 from dylive.store import JoinedPage
 from dylive.store.cursor import (
     make_cursor,
@@ -101,16 +103,24 @@ async def chat(request: Request) -> Response:
     collection.touch(svc, token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
+    # a web_rid names the anchor: positions continue across its broadcasts (collect/broadcasts)
+    chain = [info.room_id]
+    if parse_ident(ident)[0] and info.web_rid:
+        chain = await broadcast_chain(svc.store, info.web_rid, info.room_id)
     if given is None:  # continue from the token's position: one poller at a time
         async with svc.position_lock(token.id, info.room_id):
             after = await svc.store.get_position(token.id, info.room_id)
+            if after is None and len(chain) > 1:
+                after = await carried_position(svc.store, token.id, chain)
             if after is None:
                 after = await svc.store.backlog_start(info.room_id, count, methods)
-            page = await _read(svc, info.room_id, after, count, methods, wait)
+            room_id = await room_after(svc.store, chain, after)
+            page = await _read(svc, room_id, after, count, methods, wait)
             if moves:
                 await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=True)
     else:
-        page = await _read(svc, info.room_id, given.seq, count, methods, wait)
+        room_id = await room_after(svc.store, chain, given.seq)
+        page = await _read(svc, room_id, given.seq, count, methods, wait)
         if page.last_seq > given.seq and moves:
             await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
     # nothing new: the cursor keeps the msg_id it was given
