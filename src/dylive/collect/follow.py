@@ -211,3 +211,33 @@ class Follows:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+class StatusWatch:
+    """What one consumer (an SSE stream, a WebSocket feed) of a room has been told of its live
+    status: :meth:`changes` gives the ``live_status`` events to send since the last call, and
+    the room_id of a new broadcast to move to (0: stay) when the consumer follows the anchor
+    (``moves``: it named the room by its web_rid)."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]], room_id: int, *, moves: bool) -> None:
+        self._status = status
+        self.room_id = room_id
+        self.moves = moves
+        self.last = ""
+
+    def changes(self) -> tuple[list[dict[str, Any]], int]:
+        now = self._status()
+        state, room_id = now["status"], int(now.get("room_id") or 0)
+        moved = state == "live" and room_id != self.room_id and self.moves
+        if state == self.last and not moved:
+            return [], 0
+        events = []
+        if self.last == "live" and state != "live":  # the broadcast ended (then: waiting)
+            events.append({**now, "status": "ended", "room_id": self.room_id})
+        if state != "ended" or not events:
+            events.append(now)
+        self.last = state
+        if moved:
+            self.room_id = room_id
+            return events, room_id
+        return events, 0

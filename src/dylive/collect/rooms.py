@@ -43,6 +43,7 @@ from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, RoomRecord
 
+from . import status
 from .follow import Followed, Follows
 from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
 
@@ -248,12 +249,18 @@ class RoomManager:
             raise RoomLimitReached(f"this token may poll {room_limit} room(s) at a time")
         seen[info.room_id] = now
         state = self.rooms.get(info.room_id)
+        followed = self.follows.get(info.web_rid) if info.web_rid else None
+        if (
+            followed is not None
+            and live
+            and (followed.state == "live") != (followed.info.room_id == info.room_id)
+        ):
+            live = False  # a stale view: this broadcast has ended, or a newer one runs
         if state is None and live and self.fleet is None:
             state = self._start(info, pinned=False)
         if state is not None:
             state.last_polled = now
         elif not live and info.web_rid and self.fleet is None:
-            followed = self.follows.get(info.web_rid)
             if followed is None or followed.state == "ended":  # a poll follows the room again
                 self.follows.wait(info, pinned=False, last_polled=now, now=followed is None)
             else:
@@ -391,26 +398,18 @@ class RoomManager:
                 self._broadcast_ended(state)
 
     # -- following ----------------------------------------------------------------------------
+    def current(self, web_rid: str) -> RoomState | None:
+        """The collected room of ``web_rid``'s latest broadcast (ended or not), if any."""
+        return self.rooms.get(self._web_rids.get(web_rid, 0))
+
     def waiting_rooms(self) -> list[dict[str, Any]]:
-        """The listing entries of followed rooms not being collected (waiting or ended)."""
-        collected = {s.info.web_rid for s in self.rooms.values() if not s.ended}
-        return [
-            f.status()
-            for f in list(self.follows.rooms.values())
-            if f.web_rid not in collected and f.state != "live"
-        ]
+        return status.waiting_rooms(self)
+
+    def live_status(self, web_rid: str, room_id: int) -> dict[str, Any]:
+        return status.live_status(self, web_rid, room_id)
 
     def follow_status(self, ident: str) -> dict[str, Any] | None:
-        """The status of a followed room that is not being collected now (else None)."""
-        try:
-            web_rid, _ = parse_ident(ident)
-        except RoomNotFound:
-            return None
-        followed = self.follows.get(web_rid) if web_rid else None
-        if followed is None or followed.state == "live":
-            return None
-        state = self.rooms.get(self._web_rids.get(web_rid, 0))
-        return None if state is not None and not state.ended else followed.status()
+        return status.follow_status(self, ident)
 
     def _followed(self, followed: Followed) -> bool:
         """Pinned, or polled by a token within ``idle_timeout``."""
