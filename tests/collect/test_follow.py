@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import orjson
+from support.receiver import Receiver
 from support.service import serving
 from support.waiting import until
 
@@ -24,6 +25,7 @@ from dylive.serve import tokens
 from dylive.sim import SimConfig, SimServer
 
 WEB_RID = "700100200300"
+SECRET = "whsec_follow_test_secret_0001"
 BROADCASTS = 3
 FOLLOW_LATENCY = 15.0  # s: a new broadcast is collecting within this after it starts
 
@@ -164,13 +166,14 @@ async def test_webhook_kept_room_is_collected_across_three_broadcasts(tmp_path: 
                 sync_interval=0.2, keep_interval=1.0, allow_private=True
             ),
         )
-        async with serving(config) as (base, svc):
+        async with serving(config) as (base, svc), Receiver(secret=SECRET) as receiver:
             token = await tokens.create(svc.store, "hook")  # type: ignore[attr-defined]
             async with httpx.AsyncClient(
                 base_url=base, timeout=30, params={"token": token}
             ) as client:
-                body = {"url": "http://127.0.0.1:9/hook", "rooms": [WEB_RID]}
-                resp = await client.post("/api/webhooks", json=body)
+                methods = ["all", "live_status"]  # every message, and the opt-in event type
+                body = {"url": receiver.url, "rooms": [WEB_RID], "methods": methods}
+                resp = await client.post("/api/webhooks", json={**body, "secret": SECRET})
                 assert resp.status_code == 200, resp.text
                 # vendor clients polling room_id=<web_rid> across the broadcasts
                 readers = [
@@ -184,8 +187,34 @@ async def test_webhook_kept_room_is_collected_across_three_broadcasts(tmp_path: 
                     await check_sessions(sim, svc, client, room_ids)
                     expected = [i for rid in room_ids for i in await stored_ids(svc, rid)]
                     for reader in readers:
-                        await until(lambda r=reader: read_exactly_once(r, expected), 30)
+                        await until(
+                            lambda r=reader: read_exactly_once(r, expected),
+                            30,
+                            f"chat reader (cursor: {reader.use_cursor}) to read every broadcast",
+                        )
                         assert reader.ids[0] in await stored_ids(svc, room_ids[0])
+                    for rid in room_ids[1:]:  # the webhook delivered the followed broadcasts
+                        want = await stored_ids(svc, rid)
+                        await until(
+                            lambda r=rid, w=want: set(receiver.got.get(r, [])) >= set(w),
+                            30,
+                            f"the webhook to deliver broadcast {rid}",
+                        )
+                    await until(lambda: len(receiver.events) >= 8, 30, "live_status events")
+                    told = [(e["status"], e["room_id"]) for e in receiver.events]
+                    first, second, third = room_ids
+                    assert told == [
+                        ("ended", first),
+                        ("waiting", first),
+                        ("live", second),
+                        ("ended", second),
+                        ("waiting", second),
+                        ("live", third),
+                        ("ended", third),
+                        ("waiting", third),
+                    ], told
+                    assert receiver.bad_signatures == 0
+                    assert all(e["event"] == "live_status" for e in receiver.events)
                 finally:
                     for task in tasks:
                         task.cancel()

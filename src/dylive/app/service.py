@@ -90,6 +90,7 @@ class Service:
         )
         self._pruner: asyncio.Task[None] | None = None
         self.webhooks, self.feeds = delivery.attach(self)
+        self.rooms.on_live_status = self.webhooks.live_status  # opt-in webhook event type
         self.fleet: FleetNode | None = None
         self.publisher: NatsPublisher | None = None
         if config.fleet or (config.fleet is None and is_postgres_url(config.db)):

@@ -73,10 +73,26 @@ class Followed:
             "checks": self.checks,
         }
 
+    def live_status(self, previous: str) -> list[dict[str, Any]]:
+        """The ``live_status`` events of a change from ``previous`` to the current state (a live
+        broadcast that ends tells ``ended``, then ``waiting`` while followed)."""
+        event = {
+            "status": self.state,
+            "room_id": self.info.room_id,
+            "web_rid": self.web_rid,
+            "title": self.info.title,
+            "anchor": self.info.anchor_nickname,
+        }
+        if self.state == "waiting":
+            event.update(last_live_at=self.last_live_at, next_check_at=self.next_check_at)
+        if previous == "live" and self.state == "waiting":
+            return [{**event, "status": "ended"}, event]
+        return [event] if previous or self.state == "live" else []
+
 
 Check = Callable[[str], Awaitable[RoomInfo]]
 OnLive = Callable[[Followed, RoomInfo], Awaitable[None]]
-OnState = Callable[[Followed], None]
+OnState = Callable[[Followed, str], None]  # (room, previous state)
 
 
 class Follows:
@@ -110,10 +126,10 @@ class Follows:
 
     def _set(self, f: Followed, state: str) -> None:
         if f.state != state:
-            f.state = state
+            previous, f.state = f.state, state
             f.changed_at = time.time()
             if self.on_state is not None:
-                self.on_state(f)
+                self.on_state(f, previous)
 
     def live(self, info: RoomInfo, *, pinned: bool) -> Followed:
         """A broadcast of ``info.web_rid`` is being collected."""

@@ -125,8 +125,8 @@ class RoomManager:
         self.follows = Follows(
             self._check_room, self._next_live, schedule=follow, pace=pace, on_state=self._told
         )
-        #: told every change of a followed room's state (live / waiting / ended)
-        self.on_live_status: Callable[[Followed], None] | None = None
+        #: told every change of a followed room's state: the live_status events to send
+        self.on_live_status: Callable[[list[dict[str, Any]]], None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
@@ -471,10 +471,10 @@ class RoomManager:
         state = self._start(info, pinned=followed.pinned, resume=followed.resume)
         state.last_polled = followed.last_polled
 
-    def _told(self, followed: Followed) -> None:
+    def _told(self, followed: Followed, previous: str) -> None:
         if self.on_live_status is not None:
             try:
-                self.on_live_status(followed)
+                self.on_live_status(followed.live_status(previous))
             except Exception:
                 log.exception("room %s: live_status listener failed", followed.web_rid)
 

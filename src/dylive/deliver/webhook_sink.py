@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from typing import Any
 
 import httpx
 import orjson
@@ -90,16 +91,32 @@ class WebhookSink:
         return f"WebhookSink(id={self.hook_id}, url={self.url!r})"
 
     async def send(self, batch: Batch) -> None:
-        target = await resolve_target(self.url, allow_private=self._allow_private)
         body = webhook_body(self.hook_id, batch, time.time_ns() // 1_000_000)
+        extra = {"X-Dylive-Delivery": batch.delivery_id, "X-Dylive-Attempt": str(batch.attempt)}
+        await self._post(body, extra)
+
+    async def send_event(self, event: dict[str, Any], delivery_id: str, attempt: int) -> None:
+        """An event that is not a stored message (``live_status``), signed the same way; the
+        body is ``{"webhook_id", "event", "delivery_id", "sent_at", …event}``."""
+        head = {"webhook_id": self.hook_id, "event": event.get("event", ""), "delivery_id": ""}
+        sent = {"sent_at": time.time_ns() // 1_000_000}
+        body = orjson.dumps({**head, "delivery_id": delivery_id, **sent, **event})
+        extra = {
+            "X-Dylive-Delivery": delivery_id,
+            "X-Dylive-Attempt": str(attempt),
+            "X-Dylive-Event": str(event.get("event", "")),
+        }
+        await self._post(body, extra)
+
+    async def _post(self, body: bytes, extra: dict[str, str]) -> None:
+        target = await resolve_target(self.url, allow_private=self._allow_private)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"dylive-webhook/{__version__}",
             "Host": _host_header(target.host, target.port, target.scheme),
             "X-Dylive-Webhook": str(self.hook_id),
-            "X-Dylive-Delivery": batch.delivery_id,
+            **extra,
             "X-Dylive-Timestamp": str(int(time.time())),
-            "X-Dylive-Attempt": str(batch.attempt),
             "X-Dylive-Signature": sign(self._secret, body),
         }
         url = httpx.URL(self.url).copy_with(host=target.address)
