@@ -26,6 +26,7 @@ from typing import Any
 from dylive.source.follow import FollowSchedule, next_broadcast
 from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
+from dylive.store import Fence
 
 __all__ = ["FOLLOW_STATES", "Followed", "Follows"]
 
@@ -50,6 +51,7 @@ class Followed:
     checks: int = 0  # status checks made while waiting
     broadcasts: int = 0  # broadcasts started while followed here
     resume: Checkpoint | None = None  # the ended broadcast's last position (see RoomManager)
+    fence: Fence | None = None  # fleet mode: the lease of the ended broadcast's room (watching)
     task: asyncio.Task[None] | None = None
     changed_at: float = field(default_factory=time.time)
 
@@ -152,6 +154,7 @@ class Follows:
         last_polled: float | None = None,
         resume: Checkpoint | None = None,
         now: bool = False,
+        fence: Fence | None = None,
     ) -> Followed:
         """Watch ``info.web_rid`` for its next broadcast (``info``: the one that ended);
         ``now``: check at once (a room found offline when pinned), else staggered."""
@@ -165,6 +168,7 @@ class Follows:
             f.last_polled = max(f.last_polled, last_polled)
         if resume is not None:
             f.resume = resume
+        f.fence = fence
         if f.state == "live" and f.last_live_at is not None:
             f.last_live_at = time.time()  # it was live until now
         self._set(f, "waiting")
@@ -181,6 +185,13 @@ class Follows:
         if len(ended) > MAX_ENDED:
             oldest = min(ended, key=lambda x: x.changed_at)
             del self.rooms[oldest.web_rid]
+
+    def watching(self, room_id: int, fence: Fence) -> bool:
+        """Fleet mode: this node waits for the next broadcast after ``room_id`` under ``fence``."""
+        return any(
+            f.fence == fence and f.info.room_id == room_id and f.waiting
+            for f in self.rooms.values()
+        )
 
     def forget(self, web_rid: str) -> None:
         f = self.rooms.pop(web_rid, None)

@@ -43,9 +43,16 @@ from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, RoomRecord
 
-from . import status
+from . import status, watch
 from .follow import Followed, Follows
-from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
+from .ingest import (
+    Ingest,
+    IngestHooks,
+    RoomState,
+    SourceFactory,
+    Tuning,
+    to_record,
+)
 
 __all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
 
@@ -257,7 +264,7 @@ class RoomManager:
         ):
             live = False  # a stale view: this broadcast has ended, or a newer one runs
         if state is None and live and self.fleet is None:
-            state = self._start(info, pinned=False)
+            state = self.start_room(info, pinned=False)
         if state is not None:
             state.last_polled = now
         elif not live and info.web_rid and self.fleet is None:
@@ -279,17 +286,20 @@ class RoomManager:
             info, live = await self.lookup(ident)
         except RoomNotLive:
             web_rid, _ = parse_ident(ident)
-            if not web_rid or self.fleet is not None:
+            if not web_rid:
                 raise
             info, live = await self._check_room(web_rid), False
         if not live:
-            if not info.web_rid or self.fleet is not None:
+            if not info.web_rid or (self.fleet is not None and not info.room_id):
                 raise RoomNotLive(f"room {ident} is not live")
-            self.follows.wait(info, pinned=True, now=True)
+            if self.fleet is not None:  # the lease holder watches it (collect/watch.py)
+                await self.fleet.pin(info)
+            else:
+                self.follows.wait(info, pinned=True, now=True)
         elif self.fleet is not None:
             await self.fleet.pin(info)
         else:
-            state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
+            state = self.rooms.get(info.room_id) or self.start_room(info, pinned=True)
             state.pinned = True
         if persist:
             await self.store.set_pin(info.web_rid or str(info.room_id), True)
@@ -310,23 +320,25 @@ class RoomManager:
         if self.fleet is not None and room_id.isdigit():
             await self.fleet.unpin(int(room_id))
 
-    async def start_leased(self, ident: str, room_id: int, fence: Fence) -> RoomState | None:
+    async def start_leased(
+        self, ident: str, room_id: int, fence: Fence
+    ) -> RoomState | Followed | None:
         """Fleet mode: start a room this node holds the lease of (None: not live / not found;
-        other errors raise)."""
+        other errors raise); a followed room between broadcasts is watched under the lease."""
+        self._cache.pop(ident, None)  # a lease is decided on a fresh answer
         try:
             info, live = await self.lookup(ident)
         except (RoomNotFound, RoomNotLive):
-            self._not_live(room_id)
+            self.note_not_live(room_id)
             return None
         if not live or info.room_id != room_id:
-            self._not_live(room_id)
-            return None
+            return await watch.leased_offline(self, info, live, room_id, fence)
         old = self.rooms.get(room_id)
         if old is not None:
             await self._stop_room(old)
-        return self._start(info, pinned=True, fence=fence)
+        return self.start_room(info, pinned=True, fence=fence)
 
-    def _not_live(self, room_id: int) -> None:
+    def note_not_live(self, room_id: int) -> None:
         if len(self.not_live) > 10_000:
             self.not_live.clear()
         self.not_live.add(room_id)
@@ -336,8 +348,11 @@ class RoomManager:
         state = self.rooms.get(room_id)
         if state is not None:
             await self._stop_room(state)
+        for followed in list(self.follows.rooms.values()):  # fleet: its watching too
+            if followed.fence is not None and followed.info.room_id == room_id:
+                self.follows.forget(followed.web_rid)
 
-    def _start(
+    def start_room(
         self,
         info: RoomInfo,
         *,
@@ -415,6 +430,14 @@ class RoomManager:
         """Pinned, or polled by a token within ``idle_timeout``."""
         return followed.pinned or time.monotonic() - followed.last_polled <= self.idle_timeout
 
+    def current_room_of(self, web_rid: str) -> int:
+        """The room_id of ``web_rid``'s latest collected broadcast (0: none)."""
+        return self._web_rids.get(web_rid, 0)
+
+    def forget_lookup(self, *keys: str) -> None:
+        for key in keys:
+            self._cache.pop(key, None)
+
     def _unfollow(self, web_rid: str) -> None:
         followed = self.follows.get(web_rid)
         idle = followed is not None and followed.state == "live" and not followed.pinned
@@ -422,33 +445,7 @@ class RoomManager:
             self.follows.end(followed)
 
     def _broadcast_ended(self, state: RoomState) -> None:
-        """A collected broadcast ended: wait for the next one while the room is followed."""
-        web_rid = state.info.web_rid
-        if (
-            not web_rid
-            or self.fleet is not None
-            or self._web_rids.get(web_rid, 0)
-            not in (
-                0,
-                state.room_id,
-            )
-        ):
-            return
-        followed = self.follows.get(web_rid)
-        pinned = state.pinned or (followed is not None and followed.pinned)
-        last_polled = max(state.last_polled, followed.last_polled if followed else 0.0)
-        info = replace(state.info, status=STATUS_ENDED)
-        if pinned or time.monotonic() - last_polled <= self.idle_timeout:
-            resume = getattr(state.source, "checkpoint", None)
-            self.follows.wait(
-                info,
-                pinned=pinned,
-                last_polled=last_polled,
-                resume=resume if isinstance(resume, Checkpoint) else None,
-            )
-        elif followed is not None:
-            followed.info = info
-            self.follows.end(followed)
+        watch.broadcast_ended(self, state)
 
     async def _check_room(self, web_rid: str) -> RoomInfo:
         """One status check of a followed room (not live: its last known info, not live)."""
@@ -462,14 +459,7 @@ class RoomManager:
             raise UpstreamError(str(exc) or type(exc).__name__) from None
 
     async def _next_live(self, followed: Followed, info: RoomInfo) -> None:
-        """A followed room's next broadcast is live: collect it (a new session)."""
-        self._cache.pop(info.web_rid, None)
-        with contextlib.suppress(DyliveError):
-            await self.store.upsert_room(room_record(info))
-        if info.room_id in self.rooms:
-            return
-        state = self._start(info, pinned=followed.pinned, resume=followed.resume)
-        state.last_polled = followed.last_polled
+        await watch.next_live(self, followed, info)
 
     def _told(self, followed: Followed, previous: str) -> None:
         if self.on_live_status is not None:

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dylive.collect.watch import WAITING
+
 from .errors import NOT_FOUND, ApiError, ok
 
 if TYPE_CHECKING:
@@ -57,6 +59,9 @@ async def fleet_rooms(svc: Service) -> list[dict[str, Any]]:
         item.setdefault("messages_per_second", row["messages_per_second"])
         item.setdefault("stored", row["stored"])
         item.setdefault("error", row["error"])
+        if row["error"] == WAITING and row["collecting"]:  # its owner watches it between broadcasts
+            item.update(state="waiting", collecting=False, ended=True, error="", watched=True)
+        item.setdefault("state", "live" if row["collecting"] else "")
         out.append(item)
     return out
 
