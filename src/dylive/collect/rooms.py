@@ -145,7 +145,10 @@ class RoomManager:
             async with gate:
                 try:
                     await self.pin(ident, persist=False)
-                except (RoomError, RoomLimitReached, UpstreamError) as exc:
+                except UpstreamError as exc:  # a pinned room is never dropped: watched instead
+                    log.warning("room %s: cannot pin now (%s); watching it", ident, exc)
+                    watch.pin_later(self, ident)
+                except (RoomError, RoomLimitReached) as exc:
                     log.warning("room %s: cannot pin: %s", ident, exc)
 
         idents = dict.fromkeys([*await self.store.pins(), *pins])
@@ -184,7 +187,13 @@ class RoomManager:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1], cached[1].live
-        info = await self._resolve_once(key, web_rid, room_id)
+        try:
+            info = await self._resolve_once(key, web_rid, room_id)
+        except RoomNotLive:
+            followed = self.follows.get(web_rid) if web_rid else None
+            if followed is None or not followed.info.room_id:
+                raise
+            return followed.info, False  # followed, never collected here: served as offline
         self._cache[key] = (time.monotonic() + self._resolve_ttl, info)
         if info.room_id:
             await self.store.upsert_room(room_record(info))

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from dylive.errors import DyliveError
-from dylive.source.room import STATUS_ENDED, RoomInfo
+from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident
 from dylive.source.transport import Checkpoint
 from dylive.store import Fence
 
@@ -31,12 +31,31 @@ if TYPE_CHECKING:
     from .follow import Followed
     from .rooms import RoomManager
 
-__all__ = ["WAITING", "broadcast_ended", "leased_ended", "leased_offline", "moved", "next_live"]
+__all__ = [
+    "WAITING",
+    "broadcast_ended",
+    "leased_ended",
+    "leased_offline",
+    "moved",
+    "next_live",
+    "pin_later",
+]
 
 #: what a fleet node reports as a held room's "error" while it watches for the next broadcast
 WAITING = "waiting for the next broadcast"
 
 log = logging.getLogger(__name__)
+
+
+def pin_later(rooms: RoomManager, ident: str) -> None:
+    """A pinned room that could not be resolved at startup (upstream failure) is watched like
+    a room between broadcasts: collected as soon as a check finds it live."""
+    try:
+        web_rid, _ = parse_ident(ident)
+    except DyliveError:
+        return
+    if web_rid and rooms.fleet is None and rooms.follows.get(web_rid) is None:
+        rooms.follows.wait(RoomInfo(web_rid, 0, STATUS_ENDED), pinned=True)
 
 
 def broadcast_ended(rooms: RoomManager, state: RoomState) -> None:
