@@ -153,11 +153,14 @@ class Follows:
         pinned: bool,
         last_polled: float | None = None,
         resume: Checkpoint | None = None,
-        now: bool = False,
+        found_offline: bool = False,
         fence: Fence | None = None,
+        last_live_at: float | None = None,
     ) -> Followed:
-        """Watch ``info.web_rid`` for its next broadcast (``info``: the one that ended);
-        ``now``: check at once (a room found offline when pinned), else staggered."""
+        """Watch ``info.web_rid`` for its next broadcast (``info``: the one that ended, or
+        ``found_offline``: the room was found not live, so any live broadcast is a new one).
+        The first check is staggered over the first delay either way (1,000 rooms pinned
+        offline at startup must not all check at once)."""
         f = self.rooms.get(info.web_rid)
         if f is None:
             f = self.rooms[info.web_rid] = Followed(info.web_rid, info, state="", pinned=pinned)
@@ -169,11 +172,14 @@ class Follows:
         if resume is not None:
             f.resume = resume
         f.fence = fence
+        if last_live_at is not None and f.last_live_at is None:
+            f.last_live_at = last_live_at
         if f.state == "live" and f.last_live_at is not None:
             f.last_live_at = time.time()  # it was live until now
         self._set(f, "waiting")
         if not f.waiting:
-            f.task = asyncio.create_task(self._watch(f, now), name=f"dylive-follow-{f.web_rid}")
+            task = self._watch(f, found_offline)
+            f.task = asyncio.create_task(task, name=f"dylive-follow-{f.web_rid}")
         return f
 
     def end(self, f: Followed) -> None:
@@ -203,7 +209,7 @@ class Follows:
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
 
-    async def _watch(self, f: Followed, now: bool) -> None:
+    async def _watch(self, f: Followed, found_offline: bool) -> None:
         def scheduled(at: float) -> None:
             f.next_check_at = at
 
@@ -213,10 +219,9 @@ class Follows:
 
         info = await next_broadcast(
             check,
-            ended_room=0 if now else f.info.room_id,  # found offline: any broadcast is new
+            ended_room=0 if found_offline else f.info.room_id,
             schedule=self.schedule,
             last_live_at=f.last_live_at if f.last_live_at is not None else self._unknown(),
-            first_check_now=now,
             on_schedule=scheduled,
             pace=self.pace,
         )

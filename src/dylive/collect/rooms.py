@@ -278,7 +278,9 @@ class RoomManager:
             state.last_polled = now
         elif not live and info.web_rid and self.fleet is None:
             if followed is None or followed.state == "ended":  # a poll follows the room again
-                self.follows.wait(info, pinned=False, last_polled=now, now=followed is None)
+                self.follows.wait(
+                    info, pinned=False, last_polled=now, found_offline=followed is None
+                )
             else:
                 followed.last_polled = now
 
@@ -304,7 +306,8 @@ class RoomManager:
             if self.fleet is not None:  # the lease holder watches it (collect/watch.py)
                 await self.fleet.pin(info)
             else:
-                self.follows.wait(info, pinned=True, now=True)
+                last = await watch.last_live_at(self, info.web_rid)
+                self.follows.wait(info, pinned=True, found_offline=True, last_live_at=last)
         elif self.fleet is not None:
             await self.fleet.pin(info)
         else:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WAITING",
     "broadcast_ended",
+    "last_live_at",
     "leased_ended",
     "leased_offline",
     "moved",
@@ -45,6 +46,17 @@ __all__ = [
 WAITING = "waiting for the next broadcast"
 
 log = logging.getLogger(__name__)
+
+
+async def last_live_at(rooms: RoomManager, web_rid: str) -> float | None:
+    """When ``web_rid`` was last seen live, from its stored sessions (unix s; None: unknown),
+    so that a restart keeps the schedule of rooms that ended shortly before it."""
+    try:
+        sessions = await rooms.store.list_sessions(web_rid=web_rid)
+    except DyliveError:
+        return None
+    last = max((s.ended_at or s.updated_at for s in sessions), default=0)
+    return last / 1000 if last else None
 
 
 def pin_later(rooms: RoomManager, ident: str) -> None:
@@ -117,7 +129,7 @@ async def leased_offline(
         return None
     ended = replace(info, room_id=room_id, status=STATUS_ENDED)
     log.info("room %s (%s): not live; watching for its next broadcast", room_id, info.web_rid)
-    return rooms.follows.wait(ended, pinned=True, now=True, fence=fence)
+    return rooms.follows.wait(ended, pinned=True, found_offline=True, fence=fence)
 
 
 def leased_ended(rooms: RoomManager, state: RoomState) -> None:
