@@ -276,13 +276,11 @@ class RoomManager:
             state = self.start_room(info, pinned=False)
         if state is not None:
             state.last_polled = now
-        elif not live and info.web_rid and self.fleet is None:
-            if followed is None or followed.state == "ended":  # a poll follows the room again
-                self.follows.wait(
-                    info, pinned=False, last_polled=now, found_offline=followed is None
-                )
-            else:
-                followed.last_polled = now
+        if followed is not None:
+            followed.last_polled = now
+        offline = state is None and not live and bool(info.web_rid) and self.fleet is None
+        if offline and (followed is None or followed.state == "ended"):  # followed (again)
+            self.follows.wait(info, pinned=False, last_polled=now, found_offline=followed is None)
 
     def _expire(self, seen: dict[int, float], now: float) -> None:
         """Forget the rooms a token has not polled for ``idle_timeout`` seconds."""
