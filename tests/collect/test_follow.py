@@ -220,3 +220,43 @@ async def test_webhook_kept_room_is_collected_across_three_broadcasts(tmp_path: 
                         task.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await task
+
+
+async def test_a_room_pinned_while_offline_is_listed_waiting_and_collected_when_live(
+    tmp_path: Path,
+) -> None:
+    async with SimServer(SimConfig(seed=25, rate=20.0, tick=0.05)) as sim:
+        sim.create_room(WEB_RID, rate=20.0, title="待播")
+        sim.end(WEB_RID)  # a past broadcast: the room page names its room_id, not live
+        ended = sim.room_id(WEB_RID)
+        config = ServiceConfig(
+            db=str(tmp_path / "o.sqlite3"), upstream=sim.base_url, follow_interval=2.0
+        )
+        async with serving(config) as (base, svc):
+            token = await tokens.create(svc.store, "offline")  # type: ignore[attr-defined]
+            async with httpx.AsyncClient(
+                base_url=base, timeout=30, params={"token": token}
+            ) as client:
+                resp = await client.post(f"/api/rooms/{WEB_RID}/pin")
+                assert resp.status_code == 200, resp.text  # followed, not refused as not live
+                assert resp.json()["data"]["pinned"] is True
+                listed = (await client.get("/api/rooms")).json()["data"]["rooms"]
+                row = next(r for r in listed if r["web_rid"] == WEB_RID)
+                assert row["state"] == "waiting" and row["pinned"] and row["next_check_at"], row
+                one = (await client.get(f"/api/rooms/{WEB_RID}")).json()
+                assert one["code"] == 200 and one["data"]["state"] == "waiting", one
+                sim.start(WEB_RID)
+                second = sim.room_id(WEB_RID)
+                assert second != ended
+                await until(
+                    lambda: second in svc.rooms.rooms,
+                    FOLLOW_LATENCY,
+                    "the new broadcast",  # type: ignore[attr-defined]
+                )
+
+                async def stored_some() -> bool:
+                    return len(await stored_ids(svc, second)) >= 10
+
+                await until(stored_some, 30, "the new broadcast stored")
+                listed = (await client.get("/api/rooms")).json()["data"]["rooms"]
+                assert [r["state"] for r in listed if r["web_rid"] == WEB_RID] == ["live"]
