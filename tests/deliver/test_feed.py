@@ -75,7 +75,7 @@ async def test_feed_resumes_from_a_cursor_without_gap_or_repeat(live: Any) -> No
     expected = await stored_ids(svc, hello["last_seq"])
     assert got == expected[: len(got)]  # every message once, in seq order, across the reconnect
     beats = [f for f in second if f["type"] == "heartbeat"]
-    assert all(f["type"] in {"messages", "heartbeat"} for f in first + second)
+    assert all(f["type"] in {"messages", "heartbeat", "live_status"} for f in first + second)
     assert svc.feeds.dylive.resumed >= 1 and (beats or len(second) > 0)
 
 

@@ -249,3 +249,45 @@ async def test_a_bad_token_is_shown_in_the_header_and_never_retried(
     assert snap["analytics"]["polling"] is False
     # one request with the bad token per panel (live view, analytics), not a retry loop
     assert rejected(metrics) <= 2
+
+
+HEADER = """JSON.stringify({
+  badge: document.getElementById('live-badge').textContent,
+  title: document.getElementById('title').textContent,
+  titleError: document.getElementById('title').classList.contains('error'),
+  ids: document.getElementById('ids').textContent,
+})"""
+
+
+async def test_dashboard_waits_for_the_next_broadcast_and_switches(
+    tmp_path: Path, serve_api: Any
+) -> None:
+    """A followed room between broadcasts: "未开播 · waiting for the next broadcast" with the last
+    broadcast's summary (not an error), then the next broadcast by itself (issue #20)."""
+    async with SimServer(SimConfig(seed=13, rate=30.0, tick=0.1)) as sim:
+        config = ServiceConfig(
+            db=str(tmp_path / "w.sqlite3"), upstream=sim.base_url, follow_interval=1.0
+        )
+        async with serve_api(config) as (base, svc), chromium(tmp_path / "profile") as page:
+            svc.stream.status_interval = 0.3
+            token = await tokens.create(svc.store, "waiting")
+            await page.call("Runtime.enable")
+            await page.call("Page.navigate", url=f"{base}/?token={token}&room={DEFAULT_WEB_RID}")
+            await wait_for_page(page)
+            await end_broadcast(sim, svc)
+            waiting = await poll_page(
+                page, f"(h => h.includes('waiting for the next broadcast') && h)({HEADER})"
+            )
+            header = json.loads(waiting)
+            assert "未开播" in header["badge"] and not header["titleError"], header
+            assert "未开播 · waiting for the next broadcast" in header["title"], header
+            assert "last broadcast" in header["title"] and "messages" in header["title"], header
+            sim.start(DEFAULT_WEB_RID)
+            second = str(sim.room_id(DEFAULT_WEB_RID))
+            live = await poll_page(page, f"(h => h.includes('{second}') && h)({HEADER})")
+            header = json.loads(live)
+            assert "LIVE" in header["badge"], header
+            # new messages of the next broadcast appear in the same page
+            count = "document.querySelectorAll('#feed .line.chat').length"
+            before = await page.evaluate(count)
+            await poll_page(page, f"{count} > {before} + 3")

@@ -28,6 +28,7 @@ class Receiver:
     mode: str = "ok"  # ok | fail | redirect | huge | hang
     seed: int = 1
     got: dict[int, list[int]] = field(default_factory=dict)  # room -> msg_ids acknowledged
+    events: list[dict[str, object]] = field(default_factory=list)  # e.g. live_status, acknowledged
     requests: int = 0
     failed: int = 0
     bad_signatures: int = 0
@@ -114,6 +115,9 @@ class Receiver:
             self.failed += 1
             return 503, b"try later"
         payload = orjson.loads(body)
+        if "event" in payload:  # not a batch of messages (live_status)
+            self.events.append(payload)
+            return 200, b"ok"
         room = int(payload["room_id"])
         ids = [int(m["msg_id"]) for m in payload["messages"]]
         self.got.setdefault(room, []).extend(ids)

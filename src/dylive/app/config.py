@@ -52,6 +52,10 @@ class ServiceConfig:
     max_rooms: int = 500  # rooms this node collects at most
     lease_ttl: float = 10.0
     fleet_tick: float = 1.0
+    # followed rooms (pinned / polled) between broadcasts: status checks at most
+    # ``follow_interval`` s apart for an hour after a broadcast, backing off to ``follow_ceiling``
+    follow_interval: float = 10.0
+    follow_ceiling: float = 600.0
     sink: str = ""  # nats://host:port[?stream=NAME&prefix=P]: publish every stored message
 
     @classmethod

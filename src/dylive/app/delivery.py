@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.deliver.feed import Feeds
-from dylive.deliver.webhooks import WebhookService
+from dylive.deliver.webhooks import LIVE_STATUS, WebhookService
 from dylive.store import WebhookRecord
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ DEFAULT_METHODS = frozenset(
 
 
 def webhook_methods(names: Sequence[str]) -> frozenset[str] | None:
-    """A webhook's method filter: the chat endpoint's default set when empty; None = all."""
+    """A webhook's method filter: the chat endpoint's default set when empty; None = all.
+    ``live_status`` is an event type, not a message method (deliver/webhooks.py)."""
+    names = [n for n in names if n != LIVE_STATUS]
     if not names:
         return DEFAULT_METHODS
     return method_names(",".join(names), known=DECODERS)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from dylive.analytics import Analytics, AudienceService, GiftCatalogue
 from dylive.collect import RoomManager, default_resolver
 from dylive.errors import DyliveError, StoreError
-from dylive.identity.pool import IdentityPool
+from dylive.identity.pool import DEFAULT, IdentityPool
 from dylive.identity.source import pool_source
 from dylive.source.collector import CollectorOptions
 from dylive.source.credentials import Identity
+from dylive.source.follow import FollowSchedule
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo, make_client
 from dylive.store import EventStore, is_postgres_url, open_store
@@ -76,6 +77,8 @@ class Service:
             idle_timeout=config.idle_timeout,
             tuning=config.ingest,
             hooks=self.ingest_events,
+            follow=FollowSchedule(interval=config.follow_interval, ceiling=config.follow_ceiling),
+            pace=self._pace_check,
         )
         fetcher = self._fetch_ranklist if config.ranklist else None
         self.audience = AudienceService(self.store, fetcher)
@@ -87,6 +90,7 @@ class Service:
         )
         self._pruner: asyncio.Task[None] | None = None
         self.webhooks, self.feeds = delivery.attach(self)
+        self.rooms.on_live_status = self.webhooks.live_status  # opt-in webhook event type
         self.fleet: FleetNode | None = None
         self.publisher: NatsPublisher | None = None
         if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
@@ -95,6 +99,13 @@ class Service:
             self.publisher = self._publisher(config.sink)
         self.commits.subscribe(self._committed)
         self.ingest_events.subscribe(self)  # on_fenced
+
+    async def _pace_check(self) -> None:
+        """A followed room's status check goes through the pool's pacing of the service's own
+        identity (when that identity is paced: ``PoolOptions.pace_default``)."""
+        pool = self.identities
+        if pool.options.pace_default:
+            await pool.pacer.take(DEFAULT, pool.fallback.proxy or "")
 
     def _committed(self, commit: Commit) -> None:
         """Wake the live hub (every commit); analytics and webhooks for new rows stored here."""

@@ -14,7 +14,8 @@ Collection raises the domain errors of :mod:`dylive.errors` (``InvalidRoom``, ``
 
 from .ingest import Ingest, IngestHooks, NoHooks, RoomState, SourceFactory, Tuning, to_record
 from .ledger import ledger_from_store
-from .rooms import Resolver, RoomManager, collector_source, default_resolver, room_record
+from .records import room_record
+from .rooms import Resolver, RoomManager, collector_source, default_resolver
 
 __all__ = [
     "Ingest",

@@ -161,6 +161,8 @@ class RoomState:
     ledger: GiftLedger | None = None  # rebuilt from the store at each pipeline start
     fence: Fence | None = None  # fleet mode: the lease every write of this room carries
     fenced_out: bool = False  # a write was refused (lease lost): this room ends here
+    #: nothing stored yet: start from a followed anchor's previous broadcast's last position
+    resume: Checkpoint | None = None
 
     @property
     def room_id(self) -> int:
@@ -218,6 +220,7 @@ class RoomState:
             "collecting": self.collecting,
             "pinned": self.pinned,
             "ended": self.ended,
+            "state": "ended" if self.ended else "live",
             "transport": transport,
             "lag_seconds": lag,
             "gaps": self.gaps,
@@ -298,8 +301,7 @@ class Ingest:
         self._queue = asyncio.Queue(self.tuning.max_pending)
         self.state.pending = 0
         stored = await self._retry("read the position", self._stored_position)
-        self._queued = to_checkpoint(stored)
-        # the gift ledger knows exactly what the store knows (see gift_delta)
+        self._queued = to_checkpoint(stored) or self.state.resume
         self.state.ledger = await self._retry(
             "read stored gifts", lambda: ledger_from_store(self.store, self.state.room_id)
         )

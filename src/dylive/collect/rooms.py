@@ -7,6 +7,10 @@ source is injectable (``source_factory(info, resume)`` returns an async context 
 an async iterator of events; ``resume`` is the checkpoint to continue after, or None); the
 default is the collector ``dylive.source.collector.Room``, resumed from the room's stored
 upstream position.
+
+Followed rooms (pinned, or polled by a token — webhooks and feeds poll too — within
+``idle_timeout``) are watched after their broadcast ends and the next broadcast (a new room_id)
+starts collecting by itself as a new session: :mod:`dylive.collect.follow`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -31,36 +36,29 @@ from dylive.errors import (
     RoomNotLive,
     UpstreamError,
 )
-from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.collector import Room
-from dylive.source.room import RoomInfo, parse_ident, resolve_room
+from dylive.source.follow import FollowSchedule
+from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident, resolve_room
 from dylive.source.transport import Checkpoint
 from dylive.store import EventStore, Fence, RoomRecord
 
-from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning, to_record
+from . import status, watch
+from .follow import Followed, Follows
+from .ingest import (
+    Ingest,
+    IngestHooks,
+    RoomState,
+    SourceFactory,
+    Tuning,
+    to_record,
+)
+from .records import room_record
 
 __all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
 
 log = logging.getLogger(__name__)
 
 Resolver = Callable[[str], Awaitable[RoomInfo]]
-
-
-def _uid(text: str) -> int:
-    value = ascii_uint(text) or 0
-    return value if value <= U64_MAX else 0
-
-
-def room_record(info: RoomInfo) -> RoomRecord:
-    return RoomRecord(
-        room_id=info.room_id,
-        web_rid=info.web_rid,
-        status=info.status,
-        anchor_uid=_uid(str(info.anchor_uid)),
-        anchor_sec_uid=info.anchor_sec_uid,
-        anchor_nickname=info.anchor_nickname,
-        title=info.title,
-    )
 
 
 def collector_source(**options: Any) -> SourceFactory:
@@ -91,6 +89,8 @@ class RoomManager:
         resolve_ttl: float = 30.0,
         tuning: Tuning | None = None,
         hooks: IngestHooks | None = None,
+        follow: FollowSchedule | None = None,
+        pace: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self._resolver = resolver
@@ -109,6 +109,14 @@ class RoomManager:
         self.fleet: Any = None
         self.not_live: set[int] = set()  # leased rooms that turned out not live (fleet)
         self.fenced_writes = 0  # batches the store refused (lease lost)
+        #: stored room records by room_id, remembered for listings (the fleet's rooms)
+        self.described: dict[int, RoomRecord] = {}
+        #: followed rooms: watched between broadcasts (see dylive.collect.follow)
+        self.follows = Follows(
+            self._check_room, self._next_live, schedule=follow, pace=pace, on_state=self._told
+        )
+        #: told every change of a followed room's state: the live_status events to send
+        self.on_live_status: Callable[[list[dict[str, Any]]], None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
@@ -120,7 +128,10 @@ class RoomManager:
             async with gate:
                 try:
                     await self.pin(ident, persist=False)
-                except (RoomError, RoomLimitReached, UpstreamError) as exc:
+                except UpstreamError as exc:  # a pinned room is never dropped: watched instead
+                    log.warning("room %s: cannot pin now (%s); watching it", ident, exc)
+                    watch.pin_later(self, ident)
+                except (RoomError, RoomLimitReached) as exc:
                     log.warning("room %s: cannot pin: %s", ident, exc)
 
         idents = dict.fromkeys([*await self.store.pins(), *pins])
@@ -132,6 +143,7 @@ class RoomManager:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
+        await self.follows.stop()
         await asyncio.gather(*(self._stop_room(s) for s in list(self.rooms.values())))
 
     # -- resolution ---------------------------------------------------------------------------
@@ -158,7 +170,13 @@ class RoomManager:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1], cached[1].live
-        info = await self._resolve_once(key, web_rid, room_id)
+        try:
+            info = await self._resolve_once(key, web_rid, room_id)
+        except RoomNotLive:
+            followed = self.follows.get(web_rid) if web_rid else None
+            if followed is None or not followed.info.room_id:
+                raise
+            return followed.info, False  # followed, never collected here: served as offline
         self._cache[key] = (time.monotonic() + self._resolve_ttl, info)
         if info.room_id:
             await self.store.upsert_room(room_record(info))
@@ -230,10 +248,22 @@ class RoomManager:
             raise RoomLimitReached(f"this token may poll {room_limit} room(s) at a time")
         seen[info.room_id] = now
         state = self.rooms.get(info.room_id)
+        followed = self.follows.get(info.web_rid) if info.web_rid else None
+        if (
+            followed is not None
+            and live
+            and (followed.state == "live") != (followed.info.room_id == info.room_id)
+        ):
+            live = False  # a stale view: this broadcast has ended, or a newer one runs
         if state is None and live and self.fleet is None:
-            state = self._start(info, pinned=False)
+            state = self.start_room(info, pinned=False)
         if state is not None:
             state.last_polled = now
+        if followed is not None:
+            followed.last_polled = now
+        offline = state is None and not live and bool(info.web_rid) and self.fleet is None
+        if offline and (followed is None or followed.state == "ended"):  # followed (again)
+            self.follows.wait(info, pinned=False, last_polled=now, found_offline=followed is None)
 
     def _expire(self, seen: dict[int, float], now: float) -> None:
         """Forget the rooms a token has not polled for ``idle_timeout`` seconds."""
@@ -242,13 +272,27 @@ class RoomManager:
                 del seen[rid]
 
     async def pin(self, ident: str, *, persist: bool = True) -> RoomInfo:
-        info, live = await self.lookup(ident)
+        """Collect a room without polling; a room that is not live is followed (waiting for
+        its next broadcast) when its web_rid is known, else RoomNotLive."""
+        try:
+            info, live = await self.lookup(ident)
+        except RoomNotLive:
+            web_rid, _ = parse_ident(ident)
+            if not web_rid:
+                raise
+            info, live = await self._check_room(web_rid), False
         if not live:
-            raise RoomNotLive(f"room {ident} is not live")
-        if self.fleet is not None:
+            if not info.web_rid or (self.fleet is not None and not info.room_id):
+                raise RoomNotLive(f"room {ident} is not live")
+            if self.fleet is not None:  # the lease holder watches it (collect/watch.py)
+                await self.fleet.pin(info)
+            else:
+                last = await watch.last_live_at(self, info.web_rid)
+                self.follows.wait(info, pinned=True, found_offline=True, last_live_at=last)
+        elif self.fleet is not None:
             await self.fleet.pin(info)
         else:
-            state = self.rooms.get(info.room_id) or self._start(info, pinned=True)
+            state = self.rooms.get(info.room_id) or self.start_room(info, pinned=True)
             state.pinned = True
         if persist:
             await self.store.set_pin(info.web_rid or str(info.room_id), True)
@@ -262,26 +306,32 @@ class RoomManager:
             state.last_polled = time.monotonic()
             await self.store.set_pin(state.info.web_rid or str(state.room_id), False)
         await self.store.set_pin(web_rid or room_id, False)
+        followed = self.follows.get(web_rid or (state.info.web_rid if state else ""))
+        if followed is not None:
+            followed.pinned = False
+            followed.last_polled = max(followed.last_polled, time.monotonic())
         if self.fleet is not None and room_id.isdigit():
             await self.fleet.unpin(int(room_id))
 
-    async def start_leased(self, ident: str, room_id: int, fence: Fence) -> RoomState | None:
+    async def start_leased(
+        self, ident: str, room_id: int, fence: Fence
+    ) -> RoomState | Followed | None:
         """Fleet mode: start a room this node holds the lease of (None: not live / not found;
-        other errors raise)."""
+        other errors raise); a followed room between broadcasts is watched under the lease."""
+        self._cache.pop(ident, None)  # a lease is decided on a fresh answer
         try:
             info, live = await self.lookup(ident)
         except (RoomNotFound, RoomNotLive):
-            self._not_live(room_id)
+            self.note_not_live(room_id)
             return None
         if not live or info.room_id != room_id:
-            self._not_live(room_id)
-            return None
+            return await watch.leased_offline(self, info, live, room_id, fence)
         old = self.rooms.get(room_id)
         if old is not None:
             await self._stop_room(old)
-        return self._start(info, pinned=True, fence=fence)
+        return self.start_room(info, pinned=True, fence=fence)
 
-    def _not_live(self, room_id: int) -> None:
+    def note_not_live(self, room_id: int) -> None:
         if len(self.not_live) > 10_000:
             self.not_live.clear()
         self.not_live.add(room_id)
@@ -291,12 +341,27 @@ class RoomManager:
         state = self.rooms.get(room_id)
         if state is not None:
             await self._stop_room(state)
+        for followed in list(self.follows.rooms.values()):  # fleet: its watching too
+            if followed.fence is not None and followed.info.room_id == room_id:
+                self.follows.forget(followed.web_rid)
 
-    def _start(self, info: RoomInfo, *, pinned: bool, fence: Fence | None = None) -> RoomState:
-        state = RoomState(info=info, pinned=pinned, fence=fence)
+    def start_room(
+        self,
+        info: RoomInfo,
+        *,
+        pinned: bool,
+        fence: Fence | None = None,
+        resume: Checkpoint | None = None,
+    ) -> RoomState:
+        followed = self.follows.get(info.web_rid) if info.web_rid else None
+        if resume is None and followed is not None and followed.info.room_id != info.room_id:
+            resume = followed.resume  # the previous broadcast's position (see RoomState)
+        state = RoomState(info=info, pinned=pinned, fence=fence, resume=resume)
         self.rooms[info.room_id] = state
         if info.web_rid:
             self._web_rids[info.web_rid] = info.room_id
+            if self.fleet is None:
+                self.follows.live(info, pinned=pinned)
         state.task = asyncio.create_task(self._run(state), name=f"dylive-room-{info.room_id}")
         log.info("room %s (%s): collecting", info.room_id, info.web_rid)
         return state
@@ -326,12 +391,78 @@ class RoomManager:
                 done = state.task is None or state.task.done()
                 if (idle and not state.pinned) or done:
                     await self._stop_room(state)
+                    if not done:
+                        self._unfollow(state.info.web_rid)
+            for followed in list(self.follows.rooms.values()):
+                if followed.state == "waiting" and not self._followed(followed):
+                    self.follows.end(followed)
 
     async def _run(self, state: RoomState) -> None:
         ingest = Ingest(
             state, self.store, self._source_factory, tuning=self.tuning, hooks=self.hooks
         )
         await ingest.run()
+        if state.ended:  # a cached "live" answer must not start the ended broadcast again
+            self._cache.pop(state.info.web_rid, None)
+            self._cache.pop(str(state.room_id), None)
+            if not state.fenced_out:
+                self._broadcast_ended(state)
+
+    # -- following ----------------------------------------------------------------------------
+    def current(self, web_rid: str) -> RoomState | None:
+        """The collected room of ``web_rid``'s latest broadcast (ended or not), if any."""
+        return self.rooms.get(self._web_rids.get(web_rid, 0))
+
+    def waiting_rooms(self) -> list[dict[str, Any]]:
+        return status.waiting_rooms(self)
+
+    def live_status(self, web_rid: str, room_id: int) -> dict[str, Any]:
+        return status.live_status(self, web_rid, room_id)
+
+    def follow_status(self, ident: str) -> dict[str, Any] | None:
+        return status.follow_status(self, ident)
+
+    def _followed(self, followed: Followed) -> bool:
+        """Pinned, or polled by a token within ``idle_timeout``."""
+        return followed.pinned or time.monotonic() - followed.last_polled <= self.idle_timeout
+
+    def current_room_of(self, web_rid: str) -> int:
+        """The room_id of ``web_rid``'s latest collected broadcast (0: none)."""
+        return self._web_rids.get(web_rid, 0)
+
+    def forget_lookup(self, *keys: str) -> None:
+        for key in keys:
+            self._cache.pop(key, None)
+
+    def _unfollow(self, web_rid: str) -> None:
+        followed = self.follows.get(web_rid)
+        idle = followed is not None and followed.state == "live" and not followed.pinned
+        if followed is not None and idle and self._web_rids.get(web_rid) is None:
+            self.follows.end(followed)
+
+    def _broadcast_ended(self, state: RoomState) -> None:
+        watch.broadcast_ended(self, state)
+
+    async def _check_room(self, web_rid: str) -> RoomInfo:
+        """One status check of a followed room (not live: its last known info, not live)."""
+        try:
+            return await self._resolver(web_rid)
+        except (RoomNotLive, RoomNotFound):
+            followed = self.follows.get(web_rid)
+            known = followed.info if followed is not None else RoomInfo(web_rid, 0, STATUS_ENDED)
+            return replace(known, status=STATUS_ENDED)
+        except DyliveError as exc:
+            raise UpstreamError(str(exc) or type(exc).__name__) from None
+
+    async def _next_live(self, followed: Followed, info: RoomInfo) -> None:
+        await watch.next_live(self, followed, info)
+
+    def _told(self, followed: Followed, previous: str) -> None:
+        if self.on_live_status is not None:
+            try:
+                self.on_live_status(followed.live_status(previous))
+            except Exception:
+                log.exception("room %s: live_status listener failed", followed.web_rid)
 
 
 def _cancelling() -> bool:

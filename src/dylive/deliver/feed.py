@@ -6,6 +6,10 @@ Protocol of ``GET /api/rooms/{room}/ws`` (JSON text frames, server → client):
 - ``{"type": "messages", "room_id", "cursor", "last_seq", "messages": [...]}`` — messages rendered
   exactly as the chat endpoint renders them, in seq order; ``cursor`` is the chat endpoint's
   cursor after the last one (reconnect with ``?cursor=<it>`` to continue with no gap and no repeat);
+- ``{"type": "live_status", "status": "live" | "ended" | "waiting", "room_id", "web_rid"}`` at
+  the start and whenever the broadcast state changes (``waiting`` adds ``last_live_at`` and
+  ``next_check_at``); a feed opened by web_rid moves on to the anchor's next broadcast by itself
+  (the rest of the old one first; ``messages`` frames carry the new ``room_id``);
 - ``{"type": "heartbeat", "now", "cursor", "last_seq"}`` every ``heartbeat`` seconds (the cursor
   also moves past messages the ``methods`` filter skipped). WebSocket pings are sent too (uvicorn).
 
@@ -85,6 +89,8 @@ class FeedStats:
 class Formatter(Protocol):
     """Turns stored messages into frames for one kind of client."""
 
+    room_id: int
+
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]: ...
 
     def heartbeat(self, position: int) -> str | None: ...
@@ -160,14 +166,20 @@ class FeedSession:
     page_size: int = 500
     on_tick: Callable[[], Awaitable[None]] | None = None  # every heartbeat (re-auth, keep room)
     done: Callable[[], bool] | None = None  # checked after each delivery: True ends the session
+    #: every ``status_every`` s: (live_status frames to send, a new broadcast's room_id to move
+    #: to or 0) — the feed follows the anchor into its next broadcast
+    watch: Callable[[], tuple[list[str], int]] | None = None
+    status_every: float = 2.0
     _next_beat: float = 0.0
+    _next_status: float = 0.0
 
     async def run(self) -> None:
         """Catch up from the store, then follow the room until the client or the room goes."""
         reader = asyncio.create_task(self._read(), name=f"feed-reader-{self.room_id}")
+        first_room = self.room_id  # counted under the room it opened (it may move on)
         self.stats.clients += 1
         self.stats.connections += 1
-        self.stats.per_room[self.room_id] = self.stats.per_room.get(self.room_id, 0) + 1
+        self.stats.per_room[first_room] = self.stats.per_room.get(first_room, 0) + 1
         self._next_beat = time.monotonic() + self.heartbeat
         try:
             follow = asyncio.create_task(self._follow(), name=f"feed-{self.room_id}")
@@ -179,11 +191,11 @@ class FeedSession:
                 await self._finish(follow.exception())
         finally:
             self.stats.clients -= 1
-            left = self.stats.per_room.get(self.room_id, 1) - 1
+            left = self.stats.per_room.get(first_room, 1) - 1
             if left:
-                self.stats.per_room[self.room_id] = left
+                self.stats.per_room[first_room] = left
             else:
-                self.stats.per_room.pop(self.room_id, None)
+                self.stats.per_room.pop(first_room, None)
 
     async def _finish(self, exc: BaseException | None) -> None:
         if isinstance(exc, Slow):
@@ -236,8 +248,8 @@ class FeedSession:
                 await self._catch_up()
                 if sub.overflowed:
                     continue
-                await self._live(sub)
-                return
+                if not await self._live(sub):
+                    return
             finally:
                 self.hub.unsubscribe(sub)
 
@@ -255,9 +267,11 @@ class FeedSession:
             await self._send(frame)
         self.stats.messages += len(messages)
 
-    async def _live(self, sub: Subscription) -> None:
+    async def _live(self, sub: Subscription) -> bool:
+        """Deliver until the session ends (False) or moves to a new broadcast (True)."""
         while True:
-            messages = await sub.take(max(0.0, self._next_beat - time.monotonic()))
+            wake = min(self._next_beat, self._next_status) if self.watch else self._next_beat
+            messages = await sub.take(max(0.0, wake - time.monotonic()))
             if sub.overflowed:
                 raise Slow(f"slow client: more than {self.queue_size} messages queued")
             fresh = [m for m in messages if m.seq > self.position]
@@ -265,7 +279,17 @@ class FeedSession:
                 await self._deliver(fresh, fresh[-1].seq)
                 self.position = fresh[-1].seq
                 if self.done is not None and self.done():
-                    return
+                    return False
+            if self.watch is not None and time.monotonic() >= self._next_status:
+                self._next_status = time.monotonic() + self.status_every
+                frames, moved_to = self.watch()
+                for frame in frames:
+                    await self._send(frame)
+                if moved_to:
+                    await self._catch_up()  # the rest of the old broadcast
+                    self.room_id = moved_to
+                    self.formatter.room_id = moved_to
+                    return True
             if time.monotonic() >= self._next_beat:
                 self._next_beat = time.monotonic() + self.heartbeat
                 if self.on_tick is not None:

@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 import orjson
@@ -162,12 +163,29 @@ class WebhookSink:
         return [self._secret]
 
     async def send(self, batch: Batch) -> None:
-        target = await resolve_target(self.url, allow_private=self._allow_private)
         now_ms = time.time_ns() // 1_000_000
-        stamp = now_ms // 1000
         body = webhook_body(self.hook_id, batch, now_ms)
+        extra = {"X-Dylive-Delivery": batch.delivery_id, "X-Dylive-Attempt": str(batch.attempt)}
+        await self._post(body, extra, standard_id(self.hook_id, batch), now_ms)
+
+    async def send_event(self, event: dict[str, Any], delivery_id: str, attempt: int) -> None:
+        """An event that is not a stored message (``live_status``), signed the same way; the
+        body is ``{"webhook_id", "event", "delivery_id", "sent_at", …event}`` and its
+        ``webhook-id`` is ``evt_<webhook>_<delivery_id>`` (the same on every attempt)."""
+        now_ms = time.time_ns() // 1_000_000
+        head = {"webhook_id": self.hook_id, "event": event.get("event", ""), "delivery_id": ""}
+        body = orjson.dumps({**head, "delivery_id": delivery_id, "sent_at": now_ms, **event})
+        extra = {
+            "X-Dylive-Delivery": delivery_id,
+            "X-Dylive-Attempt": str(attempt),
+            "X-Dylive-Event": str(event.get("event", "")),
+        }
+        await self._post(body, extra, f"evt_{self.hook_id}_{delivery_id}", now_ms)
+
+    async def _post(self, body: bytes, extra: dict[str, str], msg_id: str, now_ms: int) -> None:
+        target = await resolve_target(self.url, allow_private=self._allow_private)
+        stamp = now_ms // 1000
         secrets = self.secrets(now_ms)
-        msg_id = standard_id(self.hook_id, batch)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"dylive-webhook/{__version__}",
@@ -176,9 +194,8 @@ class WebhookSink:
             "webhook-timestamp": str(stamp),
             "webhook-signature": standard_signature(secrets, msg_id, stamp, body),
             "X-Dylive-Webhook": str(self.hook_id),
-            "X-Dylive-Delivery": batch.delivery_id,
+            **extra,
             "X-Dylive-Timestamp": str(stamp),
-            "X-Dylive-Attempt": str(batch.attempt),
             "X-Dylive-Signature": sign(secrets[0], body),
         }
         if len(secrets) > 1:

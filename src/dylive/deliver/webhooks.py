@@ -7,6 +7,10 @@
   (a web_rid's next broadcast) is delivered from its first stored message.
 - The service re-reads the webhooks table every ``sync_interval`` seconds, so ``dylive webhook
   add|remove`` (another process) takes effect on a running service, and so does a pause or resume.
+- ``live_status`` (opt-in: the name among a webhook's ``methods``): when a followed room's
+  broadcast ends or the next one starts, a signed ``{"event": "live_status", "status", …}`` POST
+  (``X-Dylive-Event: live_status``), retried a few times; not kept in the outbox (a status, not
+  a stored message).
 - ``keeper(hook, ident)`` (given by the HTTP service) keeps each room collected while a webhook
   wants it and returns its current room_id (None while it cannot be resolved); it is called every
   ``keep_interval`` seconds and enforces the owner token's room limit.
@@ -29,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from dylive.errors import DyliveError
+from dylive.source.room import parse_ident
 from dylive.store import EventStore, WebhookRecord
 
 from .outbox import Outbox, OutboxPolicy
@@ -38,8 +44,20 @@ from .webhook_sink import SECRET_PREFIX, WebhookSink, whsec_key
 log = logging.getLogger(__name__)
 
 REVOKED = "the owner token is revoked"
+#: the opt-in event type a webhook names among its ``methods``
+LIVE_STATUS = "live_status"
+#: attempts of one live_status event, and the first delay between them (doubling)
+EVENT_ATTEMPTS, EVENT_RETRY = 4, 1.0
 
 Keeper = Callable[[WebhookRecord, str], Awaitable[int | None]]
+
+
+def parse_ident_web_rid(ident: str) -> str:
+    """The web_rid a webhook's room identifier names ("" for a room_id or a bad one)."""
+    try:
+        return parse_ident(ident)[0]
+    except DyliveError:
+        return ""
 
 
 def consumer_name(hook_id: int) -> str:
@@ -72,6 +90,7 @@ class _Running:
     sink: WebhookSink
     outbox: Outbox
     rooms: dict[str, int] = field(default_factory=dict)  # ident -> current room_id
+    events: asyncio.Lock = field(default_factory=asyncio.Lock)  # live_status sent in order
 
 
 @dataclass
@@ -109,6 +128,8 @@ class WebhookService:
         self._task: asyncio.Task[None] | None = None
         self._kept_at = 0.0
         self._rotations = 0  # a sync that read the store before a rotation must not undo it
+        self._events: set[asyncio.Task[None]] = set()  # live_status sends in flight
+        self._event_seq = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -121,6 +142,9 @@ class WebhookService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        for task in list(self._events):
+            task.cancel()
+        await asyncio.gather(*self._events, return_exceptions=True)
         await asyncio.gather(*(r.outbox.stop() for r in self.running.values()))
         self.running.clear()
         await self._client.aclose()
@@ -260,6 +284,47 @@ class WebhookService:
             run.hook = hook
             run.sink.rekey(secret, previous, until)
         return hook
+
+    def live_status(self, events: list[dict[str, Any]]) -> None:
+        """Send followed rooms' live_status events to every webhook that opted in and wants
+        the room (by web_rid or by the broadcast's room_id). A new broadcast of a webhook's
+        room is delivered from here on whether or not the webhook opted in (its keeper only
+        looks every ``keep_interval`` seconds: a short broadcast would be missed)."""
+        for event in events:
+            for run in self.running.values():
+                if event.get("status") == "live":
+                    self._moved(run, str(event.get("web_rid", "")), int(event.get("room_id", 0)))
+                if LIVE_STATUS not in run.hook.methods or run.outbox.paused:
+                    continue
+                wanted: set[str | int] = set(run.rooms.values())
+                wanted.update(w for i in run.hook.rooms if (w := parse_ident_web_rid(i)))
+                if event.get("web_rid") in wanted or event.get("room_id") in wanted:
+                    task = asyncio.create_task(self._send_event(run, event))
+                    self._events.add(task)
+                    task.add_done_callback(self._events.discard)
+
+    def _moved(self, run: _Running, web_rid: str, room_id: int) -> None:
+        for ident in run.hook.rooms:
+            if web_rid and room_id and parse_ident_web_rid(ident) == web_rid:
+                run.rooms[ident] = room_id
+                run.outbox.notify(room_id)
+
+    async def _send_event(self, run: _Running, event: dict[str, Any]) -> None:
+        self._event_seq += 1
+        delivery = f"{event.get('room_id', 0)}-{event.get('status', '')}-{self._event_seq}"
+        body = {"event": LIVE_STATUS, **event}
+        async with run.events:  # FIFO: events reach the receiver in the order they happened
+            await self._send_with_retries(run, body, delivery)
+
+    async def _send_with_retries(self, run: _Running, body: dict[str, Any], delivery: str) -> None:
+        for attempt in range(1, EVENT_ATTEMPTS + 1):
+            try:
+                await run.sink.send_event(body, delivery, attempt)
+                return
+            except Exception as exc:
+                log.info("webhook %s: live_status attempt %s failed: %s", run.hook.id, attempt, exc)
+            if attempt < EVENT_ATTEMPTS:
+                await asyncio.sleep(EVENT_RETRY * 2 ** (attempt - 1))
 
     def notify(self, room_id: int) -> None:
         """New messages stored for ``room_id`` (a hint; outboxes also wake on the store)."""

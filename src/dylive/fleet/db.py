@@ -113,6 +113,19 @@ ON CONFLICT (room_id) DO UPDATE SET
     pinned = fleet_rooms.pinned OR excluded.pinned,
     wanted_until = greatest(fleet_rooms.wanted_until, excluded.wanted_until)
 """
+_MOVE = f"""
+WITH old AS (
+    DELETE FROM fleet_rooms WHERE room_id = %(old)s AND owner = %(me)s AND epoch = %(epoch)s
+    RETURNING pinned, wanted_until
+)
+INSERT INTO fleet_rooms (room_id, ident, pinned, wanted_until, updated_at)
+SELECT %(new)s, %(ident)s, old.pinned, greatest(old.wanted_until, {NOW} + %(for_ms)s), {NOW}
+FROM old
+ON CONFLICT (room_id) DO UPDATE SET
+    pinned = fleet_rooms.pinned OR excluded.pinned,
+    wanted_until = greatest(fleet_rooms.wanted_until, excluded.wanted_until)
+RETURNING room_id
+"""
 _NODE_UPSERT = f"""
 INSERT INTO fleet_nodes (node_id, address, version, capacity, started_at, heartbeat_at, state)
 VALUES (%s, %s, %s, %s, {NOW}, {NOW}, %s)
@@ -199,6 +212,33 @@ class FleetDB:
         args = {"room": to_signed(room_id), "ident": ident, "pinned": pinned, "for_ms": for_ms}
         await self.run(_WANT, args)
         await self.run("SELECT pg_notify(current_schema() || '_fleet', %s)", (str(room_id),))
+
+    async def move(
+        self, node_id: str, room_id: int, epoch: int, new_room_id: int, ident: str, for_ms: int
+    ) -> bool:
+        """A watched room's next broadcast: its row (pinned, wanted) moves to the new room_id,
+        free for placement; False when the lease was not ours any more."""
+        args = {
+            "old": to_signed(room_id),
+            "me": node_id,
+            "epoch": epoch,
+            "new": to_signed(new_room_id),
+            "ident": ident,
+            "for_ms": for_ms,
+        }
+        rows = await self.run(_MOVE, args)
+        await self.run("SELECT pg_notify(current_schema() || '_fleet', %s)", (str(new_room_id),))
+        return bool(rows)
+
+    async def extend(self, room_ids: Sequence[int], for_ms: int) -> None:
+        """Polls of rooms the fleet already has (waiting ones too): still wanted."""
+        if room_ids:
+            await self.run(
+                f"UPDATE fleet_rooms SET wanted_until = greatest(wanted_until, {NOW} + %s)"
+                " WHERE room_id = ANY(%s)",
+                (for_ms, [to_signed(r) for r in room_ids]),
+                rows=False,
+            )
 
     async def unpin(self, room_id: int, for_ms: int) -> None:
         await self.run(

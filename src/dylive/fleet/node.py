@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from dylive import __version__
+from dylive.collect.watch import WAITING
 from dylive.errors import StoreError
 from dylive.store import Fence
 
@@ -72,6 +73,7 @@ class FleetNode:
         self._wants: dict[int, tuple[str, bool]] = {}  # room -> (ident, pinned), to record
         self._wanted_at: dict[int, float] = {}  # room -> when this node last recorded a poll
         self._polls: set[tuple[int, int]] = set()  # (token, room) polled since the last tick
+        self._extends: set[int] = set()  # rooms polled while not live (watched between broadcasts)
         self.token_rooms: dict[int, set[int]] = {}  # fleet-wide view, refreshed every tick
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -135,6 +137,8 @@ class FleetNode:
         self.token_rooms.setdefault(token_id, set()).add(info.room_id)
         if live:
             self.want(info, pinned=False)
+        else:  # a followed room between broadcasts stays wanted while it is polled
+            self._extends.add(info.room_id)
         return True
 
     def want(self, info: RoomInfo, *, pinned: bool) -> None:
@@ -201,21 +205,33 @@ class FleetNode:
 
     def _stats(self, lease: Lease) -> RoomStats:
         state = self.rooms.rooms.get(lease.room_id)
-        if state is None:
-            return RoomStats(lease.room_id, lease.epoch, -1, 0.0, 0, "")
+        if state is None or state.ended:
+            fence = Fence(self.node_id, lease.epoch)
+            note = WAITING if self.rooms.follows.watching(lease.room_id, fence) else ""
+            return RoomStats(lease.room_id, lease.epoch, -1, 0.0, 0, note)
         lag = int(time.time() * 1000 - state.last_created_at) if state.last_created_at else -1
         return RoomStats(
             lease.room_id, lease.epoch, lag, state.rate(), state.stored, state.error or ""
         )
 
     def _running(self, lease: Lease) -> bool:
+        """Collecting the room, or watching it for its next broadcast, under this lease."""
+        fence = Fence(self.node_id, lease.epoch)
         state = self.rooms.rooms.get(lease.room_id)
         return (
             state is not None
-            and state.fence == Fence(self.node_id, lease.epoch)
+            and state.fence == fence
             and state.task is not None
             and not state.task.done()
-        )
+        ) or self.rooms.follows.watching(lease.room_id, fence)
+
+    async def moved(self, room_id: int, fence: Fence, info: RoomInfo) -> None:
+        """A room watched here has a new broadcast: the lease row moves to it (placed anew)."""
+        if self.held.get(room_id) is not None and self.held[room_id].epoch == fence.epoch:
+            del self.held[room_id]
+        ident = info.web_rid or str(info.room_id)
+        await self.db.move(self.node_id, room_id, fence.epoch, info.room_id, ident, self._idle_ms)
+        self._kick.set()
 
     def _ended(self, room_id: int) -> bool:
         state = self.rooms.rooms.get(room_id)
@@ -246,6 +262,8 @@ class FleetNode:
         wants, self._wants = self._wants, {}
         for room_id, (ident, pinned) in wants.items():
             await self.db.want(room_id, ident, pinned=pinned, for_ms=self._idle_ms)
+        extends, self._extends = self._extends, set()
+        await self.db.extend(sorted(extends), self._idle_ms)
         polls, self._polls = self._polls, set()
         self.token_rooms = await self.db.token_rooms(sorted(polls), self._idle_ms)
 

@@ -65,7 +65,10 @@ async def rooms(request: Request) -> Response:
     await svc.authorize(request)
     if svc.fleet is not None:  # every room of the fleet, with its owner node
         return ok({"rooms": await fleet_api.fleet_rooms(svc)})
-    return ok({"rooms": [_status(s) for s in list(svc.rooms.rooms.values())]})
+    waiting = svc.rooms.waiting_rooms()  # followed rooms between broadcasts, and ended ones
+    followed = {r["web_rid"] for r in waiting}
+    states = [s for s in svc.rooms.rooms.values() if not (s.ended and s.info.web_rid in followed)]
+    return ok({"rooms": [_status(s) for s in states] + waiting})
 
 
 def _status(state: Any) -> dict[str, Any]:
@@ -82,6 +85,11 @@ def _status(state: Any) -> dict[str, Any]:
 async def room(request: Request) -> Response:
     svc: Service = request.app.state.svc
     await svc.authorize(request)
+    followed = svc.rooms.follow_status(request.path_params["room"])
+    if followed is not None:  # waiting for its next broadcast, or no longer followed
+        followed["live"] = False
+        followed["last_seq"] = await svc.store.last_seq(followed["room_id"])
+        return ok(followed)
     info, live = await collection.lookup(svc, request.path_params["room"])
     state = svc.rooms.rooms.get(info.room_id)
     status: dict[str, Any] = (

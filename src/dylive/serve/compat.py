@@ -21,7 +21,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dylive.collect.broadcasts import broadcast_chain, carried_position, room_after
 from dylive.identity.source import coverage_of
+from dylive.source.room import parse_ident
 from dylive.store import JoinedPage
 from dylive.store.cursor import (
     make_cursor,
@@ -97,7 +99,7 @@ async def _read(
 async def _continue(
     svc: Service,
     token_id: int,
-    room_id: int,
+    chain: list[int],
     count: int,
     methods: frozenset[str] | None,
     wait: float,
@@ -106,17 +108,26 @@ async def _continue(
     """The next page after the token's stored position, the position moved past it by a
     compare-and-set: a poller of the same token on another process (a fleet node) that claimed
     the same messages first wins, and this one reads on from where that one stopped, so each
-    message reaches one poller once. After ``CLAIM_ATTEMPTS`` lost races: an empty page."""
+    message reaches one poller once. After ``CLAIM_ATTEMPTS`` lost races: an empty page.
+
+    ``chain`` is the anchor's broadcasts, oldest first, the current one last (only the current
+    one unless the room was named by web_rid): the position is kept under the current broadcast;
+    a token that has none there continues from its position in an earlier one, and the page
+    comes from the oldest broadcast with messages after the position (collect/broadcasts.py)."""
+    room_id = chain[-1]
     deadline = time.monotonic() + wait
     after = 0
     for _ in range(CLAIM_ATTEMPTS):
         stored = await svc.store.get_position(token_id, room_id)
+        if stored is None and len(chain) > 1:
+            stored = await carried_position(svc.store, token_id, chain)
         if stored is None:
             after = await svc.store.backlog_start(room_id, count, methods)
         else:
             after = stored
         remaining = max(0.0, deadline - time.monotonic())
-        page = await _read(svc, room_id, after, count, methods, remaining)
+        source = await room_after(svc.store, chain, after)
+        page = await _read(svc, source, after, count, methods, remaining)
         if not moves or (stored is not None and page.last_seq == after):
             return page  # nothing to claim
         if await svc.store.claim_position(token_id, room_id, after, page.last_seq):
@@ -138,11 +149,16 @@ async def chat(request: Request) -> Response:
     collection.touch(svc, token.id, token.room_limit, info, live)
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
+    # a web_rid names the anchor: positions continue across its broadcasts (collect/broadcasts)
+    chain = [info.room_id]
+    if parse_ident(ident)[0] and info.web_rid:
+        chain = await broadcast_chain(svc.store, info.web_rid, info.room_id)
     if given is None:  # continue from the token's position: one poller at a time here
         async with svc.position_lock(token.id, info.room_id):
-            page = await _continue(svc, token.id, info.room_id, count, methods, wait, moves)
+            page = await _continue(svc, token.id, chain, count, methods, wait, moves)
     else:
-        page = await _read(svc, info.room_id, given.seq, count, methods, wait)
+        room_id = await room_after(svc.store, chain, given.seq)
+        page = await _read(svc, room_id, given.seq, count, methods, wait)
         if page.last_seq > given.seq and moves:
             await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
     # nothing new: the cursor keeps the msg_id it was given

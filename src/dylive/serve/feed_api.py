@@ -24,10 +24,11 @@ import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from dylive.collect.follow import StatusWatch
 from dylive.deliver.douyinlive import DouyinLiveFormat, status_frame
 from dylive.deliver.feed import DyliveFormat, Refused
 from dylive.errors import StoreError
-from dylive.source.room import RoomInfo
+from dylive.source.room import RoomInfo, parse_ident
 from dylive.store import TokenRecord
 
 from . import collection, tokens
@@ -140,7 +141,26 @@ async def _feed(ws: WebSocket, held: contextlib.ExitStack) -> None:
     await ws.send_text(orjson.dumps(hello).decode())
     session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
     session.on_tick = _ticker(svc, token, info, live)
+    session.watch = _live_status(svc, info, moves=bool(parse_ident(ws.path_params["room"])[0]))
     await session.run()
+
+
+def _live_status(
+    svc: Service, info: RoomInfo, *, moves: bool
+) -> Callable[[], tuple[list[str], int]]:
+    """The feed's live_status frames; a feed opened by web_rid follows the anchor."""
+    watch = StatusWatch(
+        lambda: svc.rooms.live_status(info.web_rid if moves else "", info.room_id),
+        info.room_id,
+        moves=moves,
+    )
+
+    def changes() -> tuple[list[str], int]:
+        events, moved_to = watch.changes()
+        frames = [orjson.dumps({"type": "live_status", **e}).decode() for e in events]
+        return frames, moved_to
+
+    return changes
 
 
 async def douyinlive(ws: WebSocket) -> None:

@@ -15,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from dylive.collect.watch import WAITING
+
 from .errors import NOT_FOUND, ApiError, ok
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ async def fleet_rooms(svc: Service) -> list[dict[str, Any]]:
     out = []
     for row in await svc.fleet.room_rows():
         state = svc.rooms.rooms.get(row["room_id"])
-        item: dict[str, Any] = {"web_rid": row["ident"] if not row["ident"].isdigit() else ""}
+        item: dict[str, Any] = await _described(svc, row["room_id"], row["ident"])
         if state is not None and state.fence is not None and row["node"] == svc.fleet.node_id:
             item.update(state.status())
         item.update(
@@ -57,8 +59,27 @@ async def fleet_rooms(svc: Service) -> list[dict[str, Any]]:
         item.setdefault("messages_per_second", row["messages_per_second"])
         item.setdefault("stored", row["stored"])
         item.setdefault("error", row["error"])
+        if row["error"] == WAITING and row["collecting"]:  # its owner watches it between broadcasts
+            item.update(state="waiting", collecting=False, ended=True, error="", watched=True)
+        item.setdefault("state", "live" if row["collecting"] else "")
         out.append(item)
     return out
+
+
+async def _described(svc: Service, room_id: int, ident: str) -> dict[str, Any]:
+    """web_rid, title and anchor of a fleet room, whichever node owns it (from the rooms table,
+    which every node writes when it resolves a room; remembered once found)."""
+    known = svc.rooms.described
+    rec = known.get(room_id)
+    if rec is None:
+        rec = await svc.store.find_room(room_id=room_id)
+        if rec is not None:
+            if len(known) > 10_000:
+                known.clear()
+            known[room_id] = rec
+    if rec is None:
+        return {"web_rid": ident if not ident.isdigit() else "", "title": "", "anchor": ""}
+    return {"web_rid": rec.web_rid, "title": rec.title, "anchor": rec.anchor_nickname}
 
 
 async def fleet_room(svc: Service, room_id: int) -> dict[str, Any] | None:

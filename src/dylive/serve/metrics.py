@@ -81,6 +81,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.followed = Gauge(
+            "dylive_rooms_followed",
+            "Followed rooms by state (live: collecting a broadcast; waiting: for the next one; "
+            "ended: no longer followed)",
+            ["state"],
+            registry=self.registry,
+        )
 
         # per request, counts are plain numbers until a scrape (flush): a prometheus counter
         # takes a lock per increment, a histogram observation ~1 us (a Python scan of buckets)
@@ -148,4 +155,6 @@ class Metrics:
                 counts[reason] = counts.get(reason, 0) + 1
         for reason, n in counts.items():
             self.degraded.labels(reason).set(n)
+        for state, n in request.app.state.svc.rooms.follows.counts().items():
+            self.followed.labels(state).set(n)
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

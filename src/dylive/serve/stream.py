@@ -12,6 +12,12 @@ starts):
 - ``event: status`` every ``status_interval`` seconds (and once at the start) with the room's
   status: ``live, collecting, ended, state, transport, messages_per_second, viewers,
   likes_total, gaps, lag_seconds, last_seq, lagged`` and the room's anchor and title.
+- ``event: live_status`` once at the start and whenever the room's broadcast state changes:
+  ``{"status": "live" | "ended" | "waiting", "room_id", "web_rid"}`` (``waiting`` adds
+  ``last_live_at`` and ``next_check_at``); a broadcast that ends sends ``ended``, then
+  ``waiting`` while the room is followed. A stream opened by web_rid (or URL) moves on to the
+  next broadcast by itself: the rest of the old one first, then ``live`` with the new room_id
+  and its messages (event ids keep growing across broadcasts).
 - ``: keepalive`` comments are implied by the status events (they also keep proxies open).
 - Resumption: ``Last-Event-ID`` (sent by a reconnecting EventSource) or ``?last_event_id=``
   continues after that seq from the store: no gap, no repeat. Without it the stream starts with
@@ -42,8 +48,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from dylive.app.hub import StreamHub, Subscription
+from dylive.collect.follow import StatusWatch
 from dylive.numbers import I64_MAX, ascii_uint
-from dylive.source.room import RoomInfo
+from dylive.source.room import RoomInfo, parse_ident
 from dylive.store import StoredMessage
 
 from . import collection
@@ -68,6 +75,10 @@ def sse_status(status: dict[str, Any]) -> bytes:
     return b"event: status\ndata: " + orjson.dumps(status) + b"\n\n"
 
 
+def sse_live_status(event: dict[str, Any]) -> bytes:
+    return b"event: live_status\ndata: " + orjson.dumps(event) + b"\n\n"
+
+
 @dataclass
 class _Stream:
     """One open stream: where it is, what it wants, how to report status."""
@@ -79,8 +90,10 @@ class _Stream:
     room_limit: int
     position: int
     methods: frozenset[str] | None
+    watch: StatusWatch
     lagged: int = 0
     next_status: float = 0.0
+    moved: bool = False  # the anchor's next broadcast is live: finish this one, then move
 
     @property
     def hub(self) -> StreamHub:
@@ -120,7 +133,16 @@ class _Stream:
         self.next_status = now + self.hub.status_interval
         with contextlib.suppress(ApiError):  # keeps the room collected (counts as a poll)
             collection.touch(self.svc, self.token_id, self.room_limit, self.info, self.live)
-        return sse_status(self.status())
+        events, moved_to = self.watch.changes()
+        self.moved = self.moved or bool(moved_to)
+        return sse_status(self.status()) + b"".join(sse_live_status(e) for e in events)
+
+    def move(self) -> None:
+        """Continue with the anchor's new broadcast (seqs keep growing: no gap, no repeat)."""
+        state = self.svc.rooms.rooms.get(self.watch.room_id)
+        if state is not None:
+            self.info, self.live = state.info, True
+        self.moved = False
 
     def wanted(self, message: StoredMessage) -> bool:
         return self.methods is None or message.method in self.methods
@@ -140,7 +162,7 @@ class _Stream:
 
     async def live_tail(self, sub: Subscription, deadline: float) -> AsyncIterator[bytes]:
         """Messages from the hub until the deadline or until the subscription overflows."""
-        while not sub.overflowed and (now := time.monotonic()) < deadline:
+        while not sub.overflowed and not self.moved and (now := time.monotonic()) < deadline:
             wait = min(deadline, self.next_status) - now
             for message in await sub.take(wait):
                 if message.seq <= self.position:
@@ -167,6 +189,10 @@ class _Stream:
                         yield chunk
                     async for chunk in self.live_tail(sub, deadline):
                         yield chunk
+                    if self.moved:
+                        async for chunk in self.catch_up():  # the rest of the old broadcast
+                            yield chunk
+                        self.move()
                 finally:
                     self.hub.unsubscribe(sub)
                 if sub.overflowed:
@@ -198,7 +224,13 @@ async def stream(request: Request) -> Response:
     collection.touch(svc, token.id, token.room_limit, info, live)
     if after is None:
         after = await svc.store.backlog_start(info.room_id, count, methods)
-    state = _Stream(svc, info, live, token.id, token.room_limit, after, methods)
+    moves = bool(parse_ident(request.path_params["room"])[0])  # a web_rid names the anchor
+    watch = StatusWatch(
+        lambda: svc.rooms.live_status(info.web_rid if moves else "", info.room_id),
+        info.room_id,
+        moves=moves,
+    )
+    state = _Stream(svc, info, live, token.id, token.room_limit, after, methods, watch)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(state.events(), media_type="text/event-stream", headers=headers)
 

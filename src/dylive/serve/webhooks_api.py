@@ -26,7 +26,7 @@ from starlette.routing import Route
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.deliver.targets import TargetRefused
-from dylive.deliver.webhooks import new_secret, secret_problem
+from dylive.deliver.webhooks import LIVE_STATUS, new_secret, secret_problem
 from dylive.errors import RoomNotFound
 from dylive.source.room import parse_ident
 from dylive.store import TokenRecord, WebhookRecord
@@ -102,9 +102,10 @@ def _methods_field(body: dict[str, Any]) -> list[str]:
     if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
         raise ApiError(BAD_PARAM, "methods must be a list of method names or short names")
     names = [m.strip() for m in methods if m.strip()]
-    if names:
+    kinds = [n for n in names if n != LIVE_STATUS]  # live_status: an opt-in event type
+    if kinds:
         try:
-            method_names(",".join(names), known=DECODERS)
+            method_names(",".join(kinds), known=DECODERS)
         except ValueError as exc:
             raise ApiError(BAD_PARAM, str(exc)) from None
     return names

@@ -48,7 +48,7 @@ from dylive.source.coverage import MASKED, Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
 from dylive.source.failover import TransportPlan, failure_flag
-from dylive.source.follow import next_broadcast
+from dylive.source.follow import FollowSchedule, next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
 from dylive.source.options import CollectorOptions, RoomStatus, Stats
@@ -118,6 +118,7 @@ class Room(Handlers):
         self._ended = False
         self._ended_room = 0
         self._watch = SilenceWatch(self.options)  # fake-alive and silent sockets
+        self._ended_at: float | None = None  # unix s the last broadcast ended (follow)
         self._last_server_ms = 0
         self._pending_gap: GapEvent | None = None
         self._gen: AsyncIterator[Item] | None = None
@@ -263,6 +264,7 @@ class Room(Handlers):
             if self._ended:
                 self._ended = False
                 self._ended_room = self._info().room_id
+                self._ended_at = time.time()
                 self._stats.connected_since = None
                 self.info = replace(self._info(), status=STATUS_ENDED)
                 log.info("room %s: live ended", self._info().room_id)
@@ -487,10 +489,11 @@ class Room(Handlers):
     async def _wait_for_broadcast(self) -> None:
         """follow=True: wait until a new broadcast of the same web_rid is live."""
         self._stats.state = "waiting"
+        o = self.options
         info = await next_broadcast(
             lambda: self._resolve(require_live=False),
             ended_room=self._ended_room,
-            initial=self.options.follow_interval,
-            cap=self.options.follow_max_interval,
+            schedule=FollowSchedule(interval=o.follow_interval, ceiling=o.follow_max_interval),
+            last_live_at=self._ended_at,
         )
         self._new_broadcast(info)

@@ -35,7 +35,9 @@ class CollectorOptions:
     open_timeout: float = 10.0
     http_timeout: float = 10.0
     dedupe_capacity: int = DEFAULT_CAPACITY
-    follow_interval: float = 5.0  # first delay between status checks while waiting (follow)
+    # follow: status checks while waiting at most this far apart during the first hour after
+    # the broadcast ended, then backing off up to follow_max_interval (source/follow.py)
+    follow_interval: float = 5.0
     follow_max_interval: float = 60.0
     resolve_attempts: int = 5  # at open: tries before an upstream failure is raised
     # the service's fast path: the common methods come out as decode.direct.Rendered (their

@@ -7,6 +7,8 @@
   const FEED_MAX = 400;        // chat lines kept in the DOM
   const GIFTS_MAX = 60;        // recent gift rows kept
   const RANK_EVERY_MS = 10000; // audience ranking refresh
+  const OFFLINE_RETRY_MS = 15000; // a room that is not live (and not followed): look again
+  const WAITING = "未开播 · waiting for the next broadcast";
   const $ = (id) => document.getElementById(id);
 
   const el = {
@@ -22,6 +24,7 @@
 
   let source = null;
   let rankTimer = null;
+  let offlineTimer = null;
   let state = freshState();
 
   function freshState() {
@@ -32,6 +35,7 @@
       // the broadcast's figures: the session report (folded up to base.lastSeq) plus the gifts
       // this page saw after that seq; without a report yet, what the page saw
       base: null, recent: [],
+      liveStatus: "", messages: 0, lastLiveAt: 0,
     };
   }
 
@@ -257,6 +261,7 @@
     if (!state.firstSeq) state.firstSeq = state.lastSeq;
     let msg;
     try { msg = parseMessage(ev.data); } catch (e) { return; }
+    state.messages += 1;
     const p = msg.payload || {};
     switch (msg.method) {
       case "WebcastRoomUserSeqMessage": setViewers(p.viewers && p.viewers.total); return;
@@ -278,13 +283,67 @@
     el.anchor.textContent = s.anchor || "—";
     el.title.textContent = s.title || "";
     el.ids.textContent = "web_rid " + (s.web_rid || "—") + " · room_id " + s.room_id;
-    el.badge.textContent = s.ended ? "已结束 ended" : s.live ? "直播中 LIVE" : "未开播 offline";
-    el.badge.className = "badge " + (s.ended ? "ended" : s.live ? "live" : "");
+    if (state.liveStatus === "waiting" || state.liveStatus === "ended") {
+      showWaiting();
+    } else {
+      el.badge.textContent = s.ended ? "已结束 ended" : s.live ? "直播中 LIVE" : "未开播 offline";
+      el.badge.className = "badge " + (s.ended ? "ended" : s.live ? "live" : "");
+    }
     el.transport.textContent = s.transport || (s.collecting ? s.state || "…" : "—");
     el.rate.textContent = Number(s.messages_per_second || 0).toFixed(1);
     setViewers(s.viewers);
     setLikes(s.likes_total);
     statusLine();
+  }
+
+  // ---- between broadcasts: live_status events (live / ended / waiting) -----------------------
+  // A followed room whose broadcast ended is not an error: it shows the waiting state with the
+  // last broadcast's summary, and the stream moves on to the next broadcast by itself.
+  function onLiveStatus(ev) {
+    const e = JSON.parse(ev.data.replace(BIG_KEYS, '"$1":"$2"'));
+    const before = state.liveStatus;
+    state.liveStatus = e.status;
+    if (e.last_live_at) state.lastLiveAt = Number(e.last_live_at) * 1000;
+    if (e.status === "live") {
+      const s = state.status || {};
+      if (before && before !== "live") {
+        const line = node("div", "line system");
+        line.textContent = "— 新的直播 · next broadcast · room_id " + e.room_id + " —";
+        el.feed.append(line);
+      }
+      el.title.textContent = s.title || "";
+      el.badge.textContent = "直播中 LIVE";
+      el.badge.className = "badge live";
+      el.ids.textContent = "web_rid " + (e.web_rid || s.web_rid || "—") + " · room_id " + e.room_id;
+    } else {
+      if (!state.lastLiveAt) state.lastLiveAt = Date.now();
+      showWaiting();
+    }
+  }
+
+  function showWaiting() {
+    const s = state.status || {};
+    el.badge.textContent = "未开播 · ended";
+    el.badge.className = "badge waiting";
+    el.title.classList.remove("error");
+    const last = [];
+    if (s.title) last.push("《" + s.title + "》");
+    if (state.lastLiveAt) last.push("ended " + clock(state.lastLiveAt));
+    last.push(fmt(state.messages) + " messages");
+    if (state.diamonds) last.push(fmt(state.diamonds) + " 钻石 diamonds");
+    el.title.textContent = WAITING + " — last broadcast: " + last.join(" · ");
+  }
+
+  // A room that is not live and that the server does not follow: shown as offline (not as an
+  // error), looked at again every OFFLINE_RETRY_MS until its next broadcast starts.
+  function offline(token, roomText, text) {
+    disconnect();
+    el.title.classList.remove("error");
+    el.title.textContent = WAITING + " · " + text;
+    el.badge.textContent = "未开播 offline";
+    el.badge.className = "badge waiting";
+    setConn("wait", "offline · looking again every " + OFFLINE_RETRY_MS / 1000 + " s");
+    offlineTimer = setTimeout(() => connect(token, roomText), OFFLINE_RETRY_MS);
   }
 
   function statusLine() {
@@ -334,6 +393,7 @@
     try {
       const r = await fetch(url, { headers: { Accept: "application/json" } });
       const body = await r.json();
+      if (body.code === 40901) return { offline: true, text: envelopeText(body) };
       return body.code === 200 ? null : envelopeText(body);
     } catch (e) {
       return "cannot reach the server · 无法连接服务器";
@@ -355,6 +415,10 @@
     setConn("wait", "connecting…");
     const problem = await check(apiUrl("/api/rooms/" + encodeURIComponent(room), { token: token }));
     if (mine !== attempt) return;
+    if (problem && problem.offline) {
+      offline(token, roomText, problem.text);
+      return;
+    }
     if (problem) {
       fail(problem);
       return;
@@ -374,10 +438,15 @@
     es.onopen = () => { if (source === es) setConn("on", "live · 已连接"); };
     es.onmessage = (ev) => { if (source === es) onMessage(ev); };
     es.addEventListener("status", (ev) => { if (source === es) onStatus(ev); });
+    es.addEventListener("live_status", (ev) => { if (source === es) onLiveStatus(ev); });
     es.onerror = () => {
       if (source !== es) return;
       if (es.readyState === EventSource.CLOSED) {
-        check(url).then((problem) => { if (source === es) fail(problem || "the stream closed"); });
+        check(url).then((problem) => {
+          if (source !== es) return;
+          if (problem && problem.offline) offline(token, roomText, problem.text);
+          else fail(problem || "the stream closed");
+        });
       } else {
         setConn("wait", "reconnecting… (resumes after seq " + state.lastSeq + ")");
       }
@@ -388,6 +457,8 @@
   }
 
   function disconnect() {
+    if (offlineTimer) clearTimeout(offlineTimer);
+    offlineTimer = null;
     if (source) source.close();
     source = null;
     if (rankTimer) clearInterval(rankTimer);

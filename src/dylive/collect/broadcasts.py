@@ -1,0 +1,46 @@
+"""Reading a followed anchor across its broadcasts (the chat endpoint with ``room_id=<web_rid>``).
+
+Each broadcast is its own room_id, and stored seqs grow across rooms (one sequence for the
+whole store), so the broadcasts of one web_rid, oldest first, form one stream in seq order: a
+broadcast is collected only after the previous one has ended and been stored. A position (a
+seq) of an old broadcast therefore continues into the next one: :func:`room_after` names the
+broadcast to read after a seq — the oldest one with messages after it, else the current one —
+so a reader finishes the old broadcast, then moves on, with no gap and no repeat.
+"""
+
+from __future__ import annotations
+
+from dylive.store import EventStore
+
+__all__ = ["MAX_CHAIN", "broadcast_chain", "carried_position", "room_after"]
+
+#: broadcasts of one web_rid a position can continue across (the latest ones)
+MAX_CHAIN = 8
+
+
+async def broadcast_chain(store: EventStore, web_rid: str, current: int) -> list[int]:
+    """The room_ids of ``web_rid``'s broadcasts, oldest first, ending with ``current``."""
+    sessions = await store.list_sessions(web_rid=web_rid) if web_rid else []
+    ids = [s.room_id for s in sorted(sessions, key=lambda s: s.id)]
+    chain = [r for r in dict.fromkeys(ids) if r != current]
+    return [*chain[-(MAX_CHAIN - 1) :], current]
+
+
+async def room_after(store: EventStore, chain: list[int], after: int) -> int:
+    """The broadcast to read after seq ``after``: the oldest with a message after it, else the
+    current one (the last of ``chain``). Usually one query: the previous broadcast is done."""
+    chosen = chain[-1]
+    for room_id in reversed(chain[:-1]):
+        if await store.last_seq(room_id) <= after:
+            break
+        chosen = room_id
+    return chosen
+
+
+async def carried_position(store: EventStore, token_id: int, chain: list[int]) -> int | None:
+    """A token's position in the latest earlier broadcast it read (None: it read none)."""
+    for room_id in reversed(chain[:-1]):
+        seq = await store.get_position(token_id, room_id)
+        if seq is not None:
+            return seq
+    return None
