@@ -66,6 +66,16 @@ SETTINGS: dict[str, Setting] = {
             "idle_timeout", "300", "Seconds a polled room stays collected without polls (serve)."
         ),
         Setting(
+            "follow_interval",
+            "10",
+            "Seconds between status checks of a followed room for an hour after its broadcast.",
+        ),
+        Setting(
+            "follow_ceiling",
+            "600",
+            "Longest wait between status checks of a followed room offline for days (seconds).",
+        ),
+        Setting(
             "retention_hours", "0", "Delete stored messages older than this (0 = keep forever)."
         ),
         Setting(

@@ -37,3 +37,16 @@ def test_bad_values_exit_1(
     parsed = args("--retention-hours", "-1")
     assert parsed.func(parsed) == 1  # type: ignore[attr-defined]
     assert "retention-hours must be a number >= 0" in capsys.readouterr().err
+
+
+def test_follow_schedule_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DYLIVE_FOLLOW_INTERVAL", raising=False)
+    monkeypatch.delenv("DYLIVE_FOLLOW_CEILING", raising=False)
+    config = serve_config(args())  # type: ignore[arg-type]
+    assert (config.follow_interval, config.follow_ceiling) == (10.0, 600.0)
+    monkeypatch.setenv("DYLIVE_FOLLOW_INTERVAL", "5")
+    monkeypatch.setenv("DYLIVE_FOLLOW_CEILING", "120")
+    config = serve_config(args())  # type: ignore[arg-type]
+    assert (config.follow_interval, config.follow_ceiling) == (5.0, 120.0)
+    monkeypatch.setenv("DYLIVE_FOLLOW_INTERVAL", "0")  # never a busy loop
+    assert serve_config(args()).follow_interval == 1.0  # type: ignore[arg-type]

@@ -69,6 +69,8 @@ class ServiceConfig:
             signing=settings.get("signing"),
             idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
             retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
+            follow_interval=max(1.0, settings.number("follow_interval")),
+            follow_ceiling=max(1.0, settings.number("follow_ceiling")),
             anon_rate=settings.number("anon_rate"),
             pool=PoolOptions(
                 max_rooms=max(1, int(settings.number("identity_max_rooms"))),
