@@ -376,9 +376,11 @@ def test_cli_era_flags() -> None:
     register(parser.add_subparsers())
     cfg = config_from_args(parser.parse_args(["sim", "--era", "2026"]))
     assert cfg.era == Era.named("2026") and cfg.defences.risk_by_address
+    assert cfg.defences.gifts_need_login  # a 2026 guest sees no gifts
     assert cfg.era.login_gift_limit == 0  # opt-in: one report only
     cfg = config_from_args(parser.parse_args(["sim"]))
     assert cfg.era == Era() and not cfg.defences.risk_by_address
+    assert not cfg.defences.gifts_need_login
     args = ["sim", "--double-gifts", "--login-gift-limit", "3", "--risk-by-address"]
     cfg = config_from_args(parser.parse_args(args))
     assert cfg.era == Era(double_gifts=True, login_gift_limit=3)

@@ -60,7 +60,7 @@ def _era_options(p: Any) -> None:
         "the Douyin of 2026 (off by default; per room at run time via POST /__sim/.../era)"
     )
     e.add_argument("--era", choices=ERAS, default="2021",
-                   help="2026 = every 2026 behaviour below except --login-gift-limit")  # fmt: skip
+                   help="2026 = every 2026 behaviour below except --login-gift-limit, plus --gifts-need-login and --risk-by-address")  # fmt: skip
     e.add_argument("--mask-guests", action="store_true",
                    help="guests see viewers as id 111111, masked nickname, no sec_uid")  # fmt: skip
     e.add_argument("--silent-cookieless", action="store_true",
@@ -153,7 +153,7 @@ def _defence_options(p: Any) -> None:
 def defences_from_args(args: argparse.Namespace) -> Defences:
     servers = tuple(s.strip() for s in args.push_servers.split(",") if s.strip())
     return Defences(
-        gifts_need_login=args.gifts_need_login,
+        gifts_need_login=args.gifts_need_login or args.era == "2026",
         session_ttl=args.session_ttl,
         risk_rooms=args.risk_rooms,
         risk_requests=args.risk_requests,
