@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import socket
 import sys
 import time
@@ -19,7 +20,7 @@ from dylive.listen import bind_listener
 from dylive.store import open_store, require_existing
 from dylive.store.dburl import redact
 
-from . import runtime, tokens
+from . import admin_api, runtime, tokens, usage_cli
 from .app import ServiceConfig, create_app
 from .limits import server_config
 
@@ -27,6 +28,7 @@ from .limits import server_config
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _register_serve(subparsers)
     _register_token(subparsers)
+    usage_cli.register(subparsers)
     p = subparsers.add_parser(
         "demo", help="start the simulator and the API service together and print curl commands"
     )
@@ -99,6 +101,22 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         default="",
         metavar="URL",
         help="publish every stored message to NATS JetStream: nats://host:port[?stream=NAME]",
+    )
+    p.add_argument(
+        "--admin-key",
+        default=None,
+        metavar="KEY",
+        help="enable the admin API with this key (DYLIVE_ADMIN_KEY; only its digest is kept)",
+    )
+    p.add_argument(
+        "--usage-flush",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="flush metered usage to the database this often (2); a crash loses at most this",
+    )
+    p.add_argument(
+        "--no-metering", action="store_true", help="do not meter usage (no quotas either)"
     )
     p.set_defaults(func=_run_serve)
 
@@ -207,8 +225,22 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 # -- serve --------------------------------------------------------------------------------------
+def admin_digest(args: argparse.Namespace) -> str:
+    """The digest of ``--admin-key`` / ``DYLIVE_ADMIN_KEY`` ("" = no admin API)."""
+    key = args.admin_key if args.admin_key is not None else os.environ.get("DYLIVE_ADMIN_KEY", "")
+    key = key.strip()
+    if key and len(key) < 16:
+        raise ServeError("the admin key must be at least 16 characters long")
+    return admin_api.key_digest(key) if key else ""
+
+
 def serve_config(args: argparse.Namespace) -> ServiceConfig:
+    if not args.usage_flush > 0:
+        raise ServeError(f"--usage-flush must be > 0, not {args.usage_flush}")
     return ServiceConfig.from_settings(
+        admin_key_digest=admin_digest(args),
+        metering=not args.no_metering,
+        usage_flush=args.usage_flush,
         db=args.db,
         upstream=args.upstream,
         pins=list(args.room),

@@ -14,16 +14,23 @@ code        HTTP    msg                         meaning
                                                 ``cursor`` / ``internal_ext``
 40006       400     回调地址不允许                 webhook URL unusable, or resolving to a loopback/
                                                 private/link-local address (SSRF guard)
+40007       401     管理密钥无效                   admin route without ``Authorization: Bearer``
+                                                carrying the admin key, or with another key
 40301       403     超出房间数量限制               the token's room limit is reached
+40302       403     管理接口未启用                 admin route while the service has no admin key
 40400       404     接口不存在                    unknown path
 40401       404     直播间不存在                  upstream knows no such room
 40402       404     直播场次不存在                no such session (broadcast) id
 40403       404     webhook不存在                 no such webhook (or dead letter) for this token
+40404       404     token不存在                   admin API: no active token with this id or name
 40405       405     请求方法不允许                 wrong HTTP method
 40901       409     直播间未开播                  the room exists but is not live (and we have
                                                 nothing stored for it)
 42901       429     请求过于频繁                  per-token rate limit, or per client address for
                                                 requests without a valid token; ``Retry-After``
+42902       429     超出配额                      a quota of the token (requests or messages per
+                                                day or month) is used up; ``data.reset`` and
+                                                ``Retry-After`` say when it resets
 43101       431     请求头过大                    request headers over 16 KiB
 50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
 50201       502     上游服务异常                  Douyin / the upstream failed or refused
@@ -65,14 +72,18 @@ MISSING_ROOM = ErrorKind(40003, 400, "缺少room_id参数")
 BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
 BAD_PARAM = ErrorKind(40005, 400, "参数错误")
 WEBHOOK_TARGET = ErrorKind(40006, 400, "回调地址不允许")
+ADMIN_KEY = ErrorKind(40007, 401, "管理密钥无效")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
+ADMIN_DISABLED = ErrorKind(40302, 403, "管理接口未启用")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
 UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
 NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
+NO_TOKEN = ErrorKind(40404, 404, "token不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
+QUOTA_EXCEEDED = ErrorKind(42902, 429, "超出配额")
 HEADERS_TOO_LARGE = ErrorKind(43101, 431, "请求头过大")
 INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
@@ -86,14 +97,18 @@ ALL_ERRORS = (
     BAD_ROOM,
     BAD_PARAM,
     WEBHOOK_TARGET,
+    ADMIN_KEY,
     ROOM_LIMIT,
+    ADMIN_DISABLED,
     NOT_FOUND,
     UNKNOWN_ROOM,
     UNKNOWN_SESSION,
     NO_WEBHOOK,
+    NO_TOKEN,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
     RATE_LIMITED,
+    QUOTA_EXCEEDED,
     HEADERS_TOO_LARGE,
     INTERNAL,
     UPSTREAM,
@@ -103,15 +118,22 @@ ALL_ERRORS = (
 
 
 class ApiError(Exception):
-    """Raised by handlers; rendered as the envelope with ``kind``'s code, status and msg."""
+    """Raised by handlers; rendered as the envelope with ``kind``'s code, status and msg.
+    ``data``: more fields of the envelope's ``data`` beside ``detail``."""
 
     def __init__(
-        self, kind: ErrorKind, detail: str = "", *, retry_after: float | None = None
+        self,
+        kind: ErrorKind,
+        detail: str = "",
+        *,
+        retry_after: float | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or kind.msg)
         self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
+        self.data = data
 
 
 #: Collection's domain errors the endpoints answer with an envelope code (see :func:`api_error`).
@@ -175,5 +197,7 @@ def error_response(err: ApiError, headers: dict[str, str] | None = None) -> Resp
     data: dict[str, Any] = {}
     if err.detail:
         data["detail"] = truncate(err.detail)
+    if err.data:
+        data.update(err.data)
     body = {"code": err.kind.code, "msg": err.kind.msg, "data": data}
     return json_response(body, err.kind.status, headers)
