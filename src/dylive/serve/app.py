@@ -116,9 +116,10 @@ class HttpService(Service):
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
 
-    async def authorize(self, request: Request) -> TokenRecord:
+    async def authorize(self, request: Request, *, quota: bool = True) -> TokenRecord:
         """Authenticate (query ``token`` or ``Authorization: Bearer``), rate-limit and check
-        the token's quotas; the answer is metered for the token (see :func:`guarded`)."""
+        the token's quotas (unless ``quota`` is False: a token over its quota may still read
+        its usage); the answer is metered for the token (see :func:`guarded`)."""
         token = query_of(request).get("token")
         if not token:
             auth = request.headers.get("authorization", "")
@@ -132,7 +133,7 @@ class HttpService(Service):
             raise
         request.scope["dylive.token"] = record
         self.limiter.check(record.id, record.rate)
-        if record.quota:
+        if quota and record.quota:
             refusal = await self.quotas.check(record)
             if refusal is not None:
                 reset = refusal.reset_ms / 1000

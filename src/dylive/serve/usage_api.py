@@ -3,7 +3,8 @@
 Query: ``token`` (or ``Authorization: Bearer``), ``from`` / ``to`` (``YYYY-MM-DD``: whole days,
 ``to`` included; or an ISO time, UTC unless it has an offset), ``granularity`` (``day``, the
 default, or ``hour``). Defaults: the last 7 days (24 hours). Figures: see
-:mod:`dylive.app.usage_report`; they include this node's counts not flushed yet.
+:mod:`dylive.app.usage_report`; they include this node's counts not flushed yet. A token over
+its quota may still read its usage (the read is metered like any request).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ async def quota_view(svc: Service, token: TokenRecord) -> dict[str, Any]:
 
 async def usage(request: Request) -> Response:
     svc: Service = request.app.state.svc
-    token = await svc.authorize(request)
+    token = await svc.authorize(request, quota=False)  # readable over the quota too
     start, end, granularity = report_range(query_of(request), now_ms())
     reports = await usage_report.build(
         svc.store,

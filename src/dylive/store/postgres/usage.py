@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 
 from ..interfaces import Usage
-from ..migrations import to_signed
+from ..migrations import to_signed, to_unsigned
 from ..records import AuditEntry, UsageRow
 from ..usage import AUDIT_COLS, USAGE_COLS, usage_values
 from .engine import PostgresEngine
@@ -63,7 +63,7 @@ class PostgresUsage(PostgresEngine, Usage):
         if token_id is not None:
             query, args = query + " AND token_id = %s", (*args, token_id)
         rows = await self._fetch(query, args)
-        return [(int(t), int(h), int(r)) for t, h, r in rows]
+        return [(int(t), int(h), to_unsigned(int(r))) for t, h, r in rows]
 
     async def usage_totals(
         self, token_ids: Collection[int], since_ms: int

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Collection, Iterable, Sequence
 
 from ..interfaces import Usage
-from ..migrations import to_signed
+from ..migrations import to_signed, to_unsigned
 from ..records import AuditEntry, UsageRow
 from ..usage import AUDIT_COLS, USAGE_COLS, usage_values
 from .engine import SQLiteEngine
@@ -53,7 +53,7 @@ class SQLiteUsage(SQLiteEngine, Usage):
         if token_id is not None:
             sql, args = sql + " AND token_id = ?", (*args, token_id)
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
-        return [(int(t), int(h), int(r)) for t, h, r in rows]
+        return [(int(t), int(h), to_unsigned(int(r))) for t, h, r in rows]
 
     async def usage_totals(
         self, token_ids: Collection[int], since_ms: int
