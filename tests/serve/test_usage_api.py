@@ -183,3 +183,21 @@ async def test_an_expired_token_is_refused(offline_api: Any) -> None:
     assert resp.status_code == 401 and resp.json()["code"] == 40002
     assert "expired" in resp.json()["data"]["detail"]
     assert (await client.get("/api/rooms", params={"token": later})).status_code == 200
+
+
+async def test_metrics_show_per_token_usage_for_the_busiest_tokens_only(offline_api: Any) -> None:
+    client, svc = offline_api
+    busy = await tokens.create(svc.store, "busy")
+    for _ in range(3):
+        assert (await client.get("/api/rooms", params={"token": busy})).status_code == 200
+    await client.get("/douyin/liveroom/chat", params={"token": busy})  # 40003
+    for i in range(25):
+        quiet = await tokens.create(svc.store, f"quiet-{i}")
+        await client.get("/api/rooms", params={"token": quiet})
+    await svc.meter.flush()
+    text = (await client.get("/metrics")).text
+    assert 'dylive_token_requests_total{token="busy"} 4.0' in text
+    assert 'dylive_token_billable_total{token="busy"} 3.0' in text
+    series = [line for line in text.splitlines() if line.startswith("dylive_token_requests_total")]
+    assert len(series) == 20
+    assert "dylive_usage_flushes_total 1.0" in text

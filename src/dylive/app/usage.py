@@ -23,11 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from dylive.errors import StoreError
-from dylive.store import Usage, UsageRow
+from dylive.store import StoredMessage, Usage, UsageRow
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Meter:
         self._hour = 0  # ms
         self._next = 0.0  # s: when the hour changes
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._lock = asyncio.Lock()
         self.listener: Listener | None = None
         #: token id -> [requests, billable, messages, bytes] since this process started
@@ -172,9 +173,21 @@ class Meter:
             if not counts and not rooms:
                 return 0
             rows = [UsageRow(t, h, e, c, *v) for (t, h, e, c), v in counts.items()]
+            # shielded: a cancelled caller must not leave a queued write that may still commit
+            # while its counts are put back (they would be written twice)
+            write = asyncio.ensure_future(self.store.add_usage(rows, rooms))
             try:
-                await self.store.add_usage(rows, rooms)
-            except BaseException:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                if not write.done():
+                    await asyncio.wait([write])  # the write's outcome decides, not the caller's
+                if write.cancelled() or write.exception() is not None:
+                    self._merge(counts, rooms)
+                    self.flush_failures += 1
+                else:
+                    self.flushes += 1
+                raise
+            except Exception:
                 self._merge(counts, rooms)
                 self.flush_failures += 1
                 raise
@@ -196,8 +209,11 @@ class Meter:
             self._task = asyncio.create_task(self._loop(), name="dylive-usage-flush")
 
     async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
+            if self._stopping.is_set():
+                return
             try:
                 await self.flush()
                 for callback in self.after_flush:
@@ -208,9 +224,10 @@ class Meter:
                 log.exception("usage: flush failed (kept for the next one)")
 
     async def stop(self) -> None:
-        """Stop the flush task and flush what is left (logged if the store refuses)."""
+        """Stop the flush task (after the flush it may be running) and flush what is left
+        (logged if the store refuses)."""
         if self._task is not None:
-            self._task.cancel()
+            self._stopping.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -218,3 +235,27 @@ class Meter:
             await self.flush()
         except StoreError as exc:
             log.error("usage: last flush failed, %s rows lost: %s", len(self._counts), exc)
+
+
+class MeteredFormat:
+    """A feed formatter (:class:`dylive.deliver.feed.Formatter`) that meters what it formats:
+    the messages and frame bytes sent to ``token_id`` (channel ``feed``). Anything else is the
+    wrapped formatter's."""
+
+    def __init__(self, inner: Any, meter: Meter, token_id: int) -> None:
+        self._inner = inner
+        self._meter = meter
+        self._token_id = token_id
+
+    async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
+        frames: list[str] = await self._inner.frames(messages, position)
+        size = sum(len(frame) for frame in frames)
+        self._meter.deliver(self._token_id, "feed", len(messages), size)
+        return frames
+
+    def heartbeat(self, position: int) -> str | None:
+        beat: str | None = self._inner.heartbeat(position)
+        return beat
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

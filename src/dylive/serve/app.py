@@ -58,6 +58,7 @@ from .limits import HeaderLimit, oversized
 from .metrics import Metrics
 from .query import query_of
 from .ratelimit import RateLimiter
+from .usage_metrics import UsageCollector
 
 __all__ = ["App", "HttpService", "Service", "ServiceConfig", "create_app", "guarded"]
 
@@ -84,6 +85,7 @@ class HttpService(Service):
         self.commits.subscribe(self._count)
         self.ingest_events.subscribe(self.metrics)
         self.metrics.registry.register(DeliveryCollector(self))
+        self.metrics.registry.register(UsageCollector(self.meter))
 
     async def start(self) -> None:
         await super().start()
@@ -186,6 +188,8 @@ def guarded(name: str, endpoint: Endpoint) -> Endpoint:
         svc: HttpService = request.app.state.svc
         token: TokenRecord | None = request.scope.get("dylive.token")
         if token is not None:
+            if token.id not in svc.meter.names:
+                svc.meter.names[token.id] = token.name
             body = getattr(response, "body", b"")
             svc.meter.count(
                 token.id, name, code, request.scope.get("dylive.messages", 0), len(body)

@@ -21,6 +21,7 @@ import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from dylive.app.usage import MeteredFormat
 from dylive.deliver.douyinlive import DouyinLiveFormat, status_frame
 from dylive.deliver.feed import DyliveFormat, Refused
 from dylive.errors import StoreError
@@ -128,7 +129,8 @@ async def feed(ws: WebSocket) -> None:
     hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
     hello.update(cursor=fmt.cursor(after), last_seq=after)
     await ws.send_text(orjson.dumps(hello).decode())
-    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
+    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.dylive)
     session.on_tick = _ticker(svc, token, info, live)
     await session.run()
 
@@ -175,7 +177,8 @@ async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, liv
         svc.store, info.room_id, live_id, live_name=name, title=title, cache=cache
     )
     after = await svc.store.last_seq(info.room_id)
-    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.douyinlive)
+    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.douyinlive)
     session.on_tick = _ticker(svc, token, info, live)
     session.done = fmt.is_ended
     await session.run()
