@@ -3,7 +3,7 @@ hour, as ``GET /api/usage``, the admin API and ``dylive usage`` show them.
 
 A period's figures: ``requests`` (every answered request), ``billable`` (those answered 200),
 ``by_endpoint`` (``{endpoint: {code: requests}}``), ``messages`` (delivered by chat pages,
-webhooks and feeds; ``messages_by`` splits them), ``bytes`` (response bodies) and ``rooms``
+webhooks, feeds and SSE streams; ``messages_by`` splits them), ``bytes`` (response bodies) and ``rooms``
 (distinct rooms the token used in the period).
 """
 

@@ -253,6 +253,7 @@ def openapi_document() -> dict[str, Any]:
                     ],
                 ),
                 **delivery_paths(ok_resp, errors),
+                **usage_paths(ok_resp, errors),
                 "/metrics": {
                     "get": {
                         "summary": "Prometheus metrics",
@@ -332,6 +333,84 @@ def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str,
                 "parameters": [_param("token", "API token (or the service's --douyinlive-token)")],
                 "responses": ws,
             }
+        },
+    }
+
+
+_ADMIN = {
+    "name": "Authorization",
+    "in": "header",
+    "required": True,
+    "description": "Bearer <the admin key of dylive serve --admin-key / DYLIVE_ADMIN_KEY>",
+    "schema": {"type": "string", "maxLength": 1000},
+}
+_RANGE = [
+    _param("from", "first day YYYY-MM-DD or an ISO time (UTC)", maxLength=40),
+    _param("to", "last day YYYY-MM-DD (included) or an ISO time (excluded)", maxLength=40),
+    _param("granularity", "day (default) or hour", enum=["day", "hour"]),
+]
+_TOKEN_BODY = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "description": "1-64 characters, unique among active"},
+        "room_limit": {"type": "integer", "description": "rooms at a time; 0 = no limit"},
+        "rate": {"type": "number", "description": "requests/s; 0 = no limit"},
+        "quota": {
+            "type": "object",
+            "description": "requests_per_day, requests_per_month, messages_per_day,"
+            " messages_per_month (integers), requests_per_second; 0 = no limit",
+        },
+        "expires_at": {"type": ["string", "number"], "description": "ISO time or epoch s"},
+        "expires_in": {"type": "number", "description": "seconds from now"},
+    },
+}
+
+
+def usage_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
+    """The usage endpoint and the admin API (see dylive.serve.usage_api and admin_api)."""
+
+    def verb(summary: str, params: list[dict[str, Any]], body: Any = None) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": ok_resp, **errors},
+        }
+        if body is not None:
+            spec["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body}},
+            }
+        return spec
+
+    return {
+        "/api/usage": {
+            "get": verb("This token's usage per day or hour, and its quotas", [_TOKEN, *_RANGE])
+        },
+        "/api/admin/tokens": {
+            "get": verb("Admin: every token with its quota and usage", [_ADMIN]),
+            "post": verb(
+                "Admin: create a token (data.token: the secret, shown once)", [_ADMIN], _TOKEN_BODY
+            ),
+        },
+        "/api/admin/tokens/{token}": {
+            "delete": verb("Admin: revoke the active token with this id or name", [_ADMIN])
+        },
+        "/api/admin/usage": {
+            "get": verb(
+                "Admin: usage of every token (or one: token = name or id)",
+                [_ADMIN, _param("token", "a token's name or id", maxLength=64), *_RANGE],
+            )
+        },
+        "/api/admin/audit": {
+            "get": verb(
+                "Admin: the audit log, newest first",
+                [
+                    _ADMIN,
+                    _param("limit", "1-1000 (default 100)", kind="integer"),
+                    _param("before", "an entry id: older entries", kind="integer"),
+                ],
+            )
         },
     }
 
