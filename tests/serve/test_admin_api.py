@@ -41,7 +41,7 @@ async def test_without_an_admin_key_configured_the_admin_api_is_off(offline_api:
     client, svc = offline_api
     for method, path in ROUTES:
         resp = await client.request(method, path, headers=AUTH, json={"name": "x"})
-        assert resp.status_code == 403 and resp.json()["code"] == 40302, (path, resp.text)
+        assert resp.status_code == 403 and resp.json()["code"] == 40303, (path, resp.text)
     assert await svc.store.list_tokens() == []
     assert await svc.store.audit() == []
 
@@ -60,12 +60,12 @@ async def test_admin_routes_refuse_without_the_key(admin: Any) -> None:
             resp = await client.request(method, path, headers=headers, json={"name": "x"})
             assert resp.status_code == 401, (headers, path, resp.text)
             body = resp.json()
-            assert body["code"] == 40007 and body["msg"] == "管理密钥无效"
+            assert body["code"] == 40101 and body["msg"] == "管理密钥无效"
             assert KEY not in resp.text
     assert await svc.store.list_tokens() == []
     entries = await svc.store.audit(1000)
     assert len(entries) == len(refusals) * len(ROUTES)
-    assert {e.code for e in entries} == {40007}
+    assert {e.code for e in entries} == {40101}
     assert {e.action for e in entries} == {
         "tokens.create",
         "tokens.list",

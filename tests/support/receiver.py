@@ -1,6 +1,7 @@
 """A real local webhook receiver for tests and the delivery benchmark (asyncio, HTTP/1.1).
 
-It verifies every request's ``X-Dylive-Signature`` against the secret, fails a seeded fraction
+It verifies every request's ``X-Dylive-Signature`` against the secret (or ``X-Dylive-Signature-
+Previous``, sent during a secret rotation), or runs ``check`` instead when one is given; fails a seeded fraction
 of requests with 503 (after reading them), can add latency, answer with a redirect, a huge
 body or never, and records every acknowledged message's msg_id per room, in arrival order.
 """
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import orjson
@@ -32,6 +34,8 @@ class Receiver:
     headers: list[dict[str, str]] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)  # now - stored... set by caller
     port: int = 0
+    check: Callable[[dict[str, str], bytes], bool] | None = None  # replaces the signature check
+    bodies: list[bytes] = field(default_factory=list)  # every request's raw body
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -94,10 +98,10 @@ class Receiver:
     async def _answer(self, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         self.requests += 1
         self.headers.append(headers)
+        self.bodies.append(body)
         if self.latency:
             await asyncio.sleep(self.latency)
-        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, headers.get("x-dylive-signature", "")):
+        if not self._signed(headers, body):
             self.bad_signatures += 1
             return 401, b"bad signature"
         if self.mode == "hang":
@@ -115,6 +119,13 @@ class Receiver:
         self.got.setdefault(room, []).extend(ids)
         self.on_ack.append((time.time(), payload))
         return 200, b"ok"
+
+    def _signed(self, headers: dict[str, str], body: bytes) -> bool:
+        if self.check is not None:
+            return self.check(headers, body)
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        given = (headers.get("x-dylive-signature", ""), headers.get("x-dylive-signature-previous"))
+        return any(hmac.compare_digest(expected, g) for g in given if g is not None)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes] | None:

@@ -31,7 +31,7 @@ from dylive.decode.douyin_json import image_json, user_json
 from dylive.errors import DyliveError
 from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.room import RoomInfo
-from dylive.store import EventStore
+from dylive.store import EventLog
 from dylive.wire.frames import RawMessage
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def ledger_ranking(tally: _RoomTally, anchor_uid: int) -> dict[str, Any]:
 class AudienceService:
     """``ranking(info) -> (data, source)``; ``fetcher`` is the upstream call (None = off)."""
 
-    def __init__(self, store: EventStore, fetcher: RankFetcher | None) -> None:
+    def __init__(self, store: EventLog, fetcher: RankFetcher | None) -> None:
         self.store = store
         self._fetcher = fetcher
         self._tallies: dict[int, _RoomTally] = {}

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from dylive.errors import DyliveError
-from dylive.store import EventStore, RawRow
+from dylive.store import EventLog, RawRow
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _table(rows: list[RawRow], room_id: int, sch: Any, parse: Any) -> Any:
 
 
 async def export_parquet(
-    store: EventStore,
+    store: EventLog,
     room_id: int,
     path: str | Path,
     *,

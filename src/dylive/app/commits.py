@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from dylive.store import EventStore
+from dylive.store import EventLog
 
 
 class Commit(NamedTuple):
@@ -38,7 +38,7 @@ Listener = Callable[[Commit], None]
 class Commits:
     """Subscribe to commits (:meth:`subscribe`) or wait for a room's next row (:meth:`wait`)."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventLog) -> None:
         self._store = store
         self._listeners: list[Listener] = []
         store.on_commit(self._remote)

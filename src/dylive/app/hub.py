@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import orjson
 
 from dylive.errors import StoreError
-from dylive.store import EventStore, StoredMessage
+from dylive.store import EventLog, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class StreamHub:
 
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         *,
         queue_size: int = 1000,
         page_size: int = 500,

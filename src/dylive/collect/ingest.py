@@ -41,7 +41,7 @@ from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
-from dylive.store import EventStore, Fence, Record, UpstreamPosition
+from dylive.store import EventLog, Fence, Record, UpstreamPosition
 
 from .ledger import ledger_from_store
 
@@ -258,7 +258,7 @@ class Ingest:
     def __init__(
         self,
         state: RoomState,
-        store: EventStore,
+        store: EventLog,
         source_factory: SourceFactory,
         *,
         tuning: Tuning | None = None,

@@ -20,7 +20,7 @@ import asyncio
 import logging
 
 from dylive.decode import GiftEvent, GiftLedger, decode
-from dylive.store import EventStore
+from dylive.store import EventLog
 from dylive.wire.frames import RawMessage
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ GIFT_METHOD = "WebcastGiftMessage"
 _YIELD_EVERY = 2000  # let other rooms run while a long broadcast is replayed
 
 
-async def ledger_from_store(store: EventStore, room_id: int) -> GiftLedger:
+async def ledger_from_store(store: EventLog, room_id: int) -> GiftLedger:
     """A GiftLedger that has seen every gift message stored for ``room_id``."""
     ledger = GiftLedger()
     rows = await store.messages_of(room_id, (GIFT_METHOD,), 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,15 @@ def run(args: argparse.Namespace) -> int:
         return 1
     ledger = GiftLedger()
     out = sys.stdout.buffer
-    for raw in batch.messages:
-        event = decode(raw, room_id=args.room_id)
-        if isinstance(event, GiftEvent):
-            event = ledger.apply(event)
-        out.write(orjson.dumps(render(event)) + b"\n")
-    out.flush()
+    try:
+        for raw in batch.messages:
+            event = decode(raw, room_id=args.room_id)
+            if isinstance(event, GiftEvent):
+                event = ledger.apply(event)
+            out.write(orjson.dumps(render(event)) + b"\n")
+        out.flush()
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's final flush must not fail
+        os.close(devnull)
     return 0

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from dylive.decode.protojson import to_protojson
-from dylive.store import EventStore, StoredMessage
+from dylive.store import EventLog, StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class DouyinLiveFormat:
 
     def __init__(
         self,
-        store: EventStore,
+        store: EventLog,
         room_id: int,
         live_id: str,
         *,

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from dylive.store import EventStore, StoredMessage
+from dylive.store import EventLog, StoredMessage
 from dylive.store.cursor import make_cursor
 
 from .douyinlive import FrameCache
@@ -149,7 +149,7 @@ class FeedSession:
 
     socket: Socket
     hub: Hub
-    store: EventStore
+    store: EventLog
     room_id: int
     position: int
     formatter: Formatter
@@ -288,7 +288,7 @@ class FeedSettings:
 class Feeds:
     """Every feed client of the service: settings, counters, the shared douyinLive frame cache."""
 
-    def __init__(self, hub: Hub, store: EventStore, settings: FeedSettings | None = None) -> None:
+    def __init__(self, hub: Hub, store: EventLog, settings: FeedSettings | None = None) -> None:
         self.hub = hub
         self.store = store
         self.settings = settings or FeedSettings()

@@ -3,8 +3,9 @@
 A target URL must be ``http`` or ``https`` with a host. Its host is resolved on every delivery
 (DNS may change) and every address must be globally routable: loopback, private (RFC 1918, ULA),
 shared (CGNAT), link-local (including the 169.254.169.254 cloud metadata address), multicast,
-reserved and unspecified addresses are refused unless the operator allowed private targets
-(``dylive serve --allow-private-webhooks``). The request is then sent to the checked address
+reserved and unspecified addresses, and IPv6 addresses that carry one of those IPv4 addresses
+(6to4, NAT64, Teredo, IPv4-compatible, IPv4-mapped), are refused unless the operator allowed
+private targets (``dylive serve --allow-private-webhooks``). The request is then sent to the checked address
 itself (``Host`` header and TLS server name keep the original host), so a DNS answer that changes
 between the check and the connection cannot redirect it.
 """
@@ -58,9 +59,19 @@ def check_url(url: str) -> tuple[str, str, int]:
 
 
 def refused_reason(address: IPAddress) -> str | None:
-    """Why ``address`` is not a public target (None when it is)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return refused_reason(address.ipv4_mapped)
+    """Why ``address`` is not a public target (None when it is).
+
+    An IPv6 address that embeds an IPv4 address (IPv4-mapped, IPv4-compatible, 6to4, NAT64,
+    Teredo) is refused when the IPv4 address it carries is (``loopback (6to4 of 127.0.0.1)``):
+    a relay or translator would deliver it there.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return refused_reason(address.ipv4_mapped)
+        for form, inner in embedded_ipv4(address):
+            reason = refused_reason(inner)
+            if reason is not None:
+                return f"{reason} ({form} of {inner})"
     checks = (
         (address.is_loopback, "loopback"),
         (address.is_link_local, "link-local"),
@@ -74,6 +85,40 @@ def refused_reason(address: IPAddress) -> str | None:
         if hit:
             return reason
     return None
+
+
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215 local-use prefixes
+COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291 IPv4-compatible (deprecated)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses ``address`` carries, each with the name of the form that embeds it.
+
+    IPv4-mapped is left to the caller. For a local-use NAT64 prefix (inside 64:ff9b:1::/48) the
+    prefix length is the operator's choice, so every RFC 6052 layout is read (/48, /56, /64, /96).
+    """
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    value = int(address)
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo server", server), ("Teredo client", client)]
+    if address in NAT64:
+        found.append(("NAT64", ipaddress.IPv4Address(value & 0xFFFFFFFF)))
+    if address in NAT64_LOCAL:
+        raw = address.packed
+        for form, octets in (
+            ("/48", raw[6:8] + raw[9:11]),
+            ("/56", raw[7:8] + raw[9:12]),
+            ("/64", raw[9:13]),
+            ("/96", raw[12:16]),
+        ):
+            found.append((f"NAT64 {form}", ipaddress.IPv4Address(octets)))
+    if address in COMPATIBLE and value > 1:  # :: and ::1 are themselves
+        found.append(("IPv4-compatible", ipaddress.IPv4Address(value)))
+    return found
 
 
 async def resolve_target(url: str, *, allow_private: bool) -> Target:

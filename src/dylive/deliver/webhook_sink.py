@@ -1,18 +1,28 @@
-"""Sending one batch to a webhook: the body, the signature, and a careful HTTP POST.
+"""Sending one batch to a webhook: the body, the signatures, and a careful HTTP POST.
 
 Request::
 
     POST <url>
     Content-Type: application/json
     User-Agent: dylive-webhook/<version>
+    webhook-id: msg_<webhook id>_<room>_<first seq>_<last seq>   (stable across retries)
+    webhook-timestamp: <unix seconds when this attempt was sent>
+    webhook-signature: v1,<base64 HMAC-SHA256 of "<webhook-id>.<webhook-timestamp>.<body>">
     X-Dylive-Webhook: <webhook id>
     X-Dylive-Delivery: <delivery id: room-firstseq-lastseq, stable across retries>
-    X-Dylive-Timestamp: <unix seconds when this attempt was sent>
+    X-Dylive-Timestamp: <the same unix seconds>
     X-Dylive-Attempt: <1, 2, …>
     X-Dylive-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>
 
     {"webhook_id": 1, "room_id": 7..., "delivery_id": "...", "sent_at": <ms>,
      "messages": [<rendered messages, exactly as the chat endpoint renders them>]}
+
+The ``webhook-*`` headers follow the Standard Webhooks specification: a ``whsec_<base64>``
+secret keys that HMAC with its decoded bytes (any other secret with its UTF-8 bytes), and while a
+rotated-out secret is still in its grace period ``webhook-signature`` lists one signature per
+secret, space-separated (the current secret's first). ``X-Dylive-Signature`` stays keyed with the
+secret string's UTF-8 bytes, as before; during a grace period ``X-Dylive-Signature-Previous`` carries
+the same signature by the previous secret.
 
 ``sent_at`` is inside the signed body, so a receiver can refuse old replays. Only a 2xx answer
 acknowledges; redirects are not followed (a 3xx is a failure), the answer body is read up to
@@ -21,9 +31,12 @@ acknowledges; redirects are not followed (a 3xx is a failure), the answer body i
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 import httpx
 import orjson
@@ -33,6 +46,9 @@ from dylive.errors import DyliveError
 
 from .outbox import Batch
 from .targets import resolve_target
+
+#: The prefix of a Standard Webhooks secret: ``whsec_`` + the base64 of the HMAC key.
+SECRET_PREFIX = "whsec_"
 
 
 class DeliveryFailed(DyliveError):
@@ -50,6 +66,42 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header)
 
 
+def whsec_key(secret: str) -> bytes | None:
+    """The key of a ``whsec_<standard base64>`` secret (padding optional); None for any other."""
+    if not secret.startswith(SECRET_PREFIX):
+        return None
+    text = secret[len(SECRET_PREFIX) :]
+    try:
+        key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return key or None
+
+
+def standard_key(secret: str) -> bytes:
+    """The Standard Webhooks HMAC key of ``secret``: the decoded bytes of a ``whsec_`` secret,
+    the UTF-8 bytes of any other (a receiver passes those bytes, or ``whsec_`` + their base64)."""
+    key = whsec_key(secret)
+    return key if key is not None else secret.encode()
+
+
+def standard_id(hook_id: int, batch: Batch) -> str:
+    """The ``webhook-id`` of a batch: its webhook, room and seq range (the same on every retry
+    and on a dead letter's replay)."""
+    first = batch.messages[0].seq if batch.messages else batch.last_seq
+    return f"msg_{hook_id}_{batch.room_id}_{first}_{batch.last_seq}"
+
+
+def standard_signature(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` value: ``v1,<base64 HMAC>`` per secret, space-separated."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    return " ".join(
+        "v1,"
+        + base64.b64encode(hmac.new(standard_key(s), signed, hashlib.sha256).digest()).decode()
+        for s in secrets
+    )
+
+
 def webhook_body(hook_id: int, batch: Batch, sent_at: int) -> bytes:
     """The request body: the rendered messages spliced in as stored (no re-serialization)."""
     head = orjson.dumps(
@@ -65,7 +117,11 @@ def webhook_body(hook_id: int, batch: Batch, sent_at: int) -> bytes:
 
 
 class WebhookSink:
-    """The outbox sink of one webhook (``send`` raises DeliveryFailed unless answered 2xx)."""
+    """The outbox sink of one webhook (``send`` raises DeliveryFailed unless answered 2xx).
+
+    It signs with its current secret and, until ``previous_until`` (unix ms), also with the
+    previous one (a rotation's grace period); :meth:`rekey` changes both while it runs.
+    """
 
     def __init__(
         self,
@@ -76,10 +132,14 @@ class WebhookSink:
         *,
         allow_private: bool = False,
         max_response: int = 4096,
+        previous_secret: str = "",
+        previous_until: int = 0,
     ) -> None:
         self.hook_id = hook_id
         self.url = url
         self._secret = secret
+        self._previous = previous_secret
+        self._previous_until = previous_until
         self._client = client
         self._allow_private = allow_private
         self._max_response = max_response
@@ -89,19 +149,40 @@ class WebhookSink:
     def __repr__(self) -> str:  # never the secret
         return f"WebhookSink(id={self.hook_id}, url={self.url!r})"
 
+    def rekey(self, secret: str, previous_secret: str = "", previous_until: int = 0) -> None:
+        """Sign with ``secret`` from now on, and with ``previous_secret`` until ``previous_until``."""
+        self._secret = secret
+        self._previous = previous_secret
+        self._previous_until = previous_until
+
+    def secrets(self, now_ms: int) -> list[str]:
+        """The secrets that sign at ``now_ms``: the current one first."""
+        if self._previous and now_ms < self._previous_until and self._previous != self._secret:
+            return [self._secret, self._previous]
+        return [self._secret]
+
     async def send(self, batch: Batch) -> None:
         target = await resolve_target(self.url, allow_private=self._allow_private)
-        body = webhook_body(self.hook_id, batch, time.time_ns() // 1_000_000)
+        now_ms = time.time_ns() // 1_000_000
+        stamp = now_ms // 1000
+        body = webhook_body(self.hook_id, batch, now_ms)
+        secrets = self.secrets(now_ms)
+        msg_id = standard_id(self.hook_id, batch)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"dylive-webhook/{__version__}",
             "Host": _host_header(target.host, target.port, target.scheme),
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": standard_signature(secrets, msg_id, stamp, body),
             "X-Dylive-Webhook": str(self.hook_id),
             "X-Dylive-Delivery": batch.delivery_id,
-            "X-Dylive-Timestamp": str(int(time.time())),
+            "X-Dylive-Timestamp": str(stamp),
             "X-Dylive-Attempt": str(batch.attempt),
-            "X-Dylive-Signature": sign(self._secret, body),
+            "X-Dylive-Signature": sign(secrets[0], body),
         }
+        if len(secrets) > 1:
+            headers["X-Dylive-Signature-Previous"] = sign(secrets[1], body)
         url = httpx.URL(self.url).copy_with(host=target.address)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
         request = self._client.build_request(

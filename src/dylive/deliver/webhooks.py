@@ -10,11 +10,15 @@
 - ``keeper(hook, ident)`` (given by the HTTP service) keeps each room collected while a webhook
   wants it and returns its current room_id (None while it cannot be resolved); it is called every
   ``keep_interval`` seconds and enforces the owner token's room limit.
+- Secrets: new ones are ``whsec_`` + the standard base64 of 32 random bytes (the Standard Webhooks
+  form, see :mod:`~dylive.deliver.webhook_sink`). :meth:`WebhookService.rotate` replaces a secret
+  and keeps the previous one signing for a grace period.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -29,7 +33,7 @@ from dylive.store import EventStore, WebhookRecord
 
 from .outbox import Outbox, OutboxPolicy
 from .targets import resolve_target
-from .webhook_sink import WebhookSink
+from .webhook_sink import SECRET_PREFIX, WebhookSink, whsec_key
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,21 @@ def consumer_name(hook_id: int) -> str:
 
 
 def new_secret() -> str:
-    """A fresh signing secret (``whsec_`` + 32 url-safe random characters)."""
-    return "whsec_" + secrets.token_urlsafe(24)
+    """A fresh signing secret: ``whsec_`` + the standard base64 of 32 random bytes (a Standard
+    Webhooks library keys with those bytes; ``X-Dylive-Signature`` with the whole string)."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot be a webhook's secret (None when it can): 16 to 256 characters, and
+    one that starts with ``whsec_`` must be the standard base64 of a 24 to 64 byte key."""
+    if not 16 <= len(secret) <= 256:
+        return "secret must be a string of 16 to 256 characters"
+    if secret.startswith(SECRET_PREFIX):
+        key = whsec_key(secret)
+        if key is None or not 24 <= len(key) <= 64:
+            return "a whsec_ secret must be whsec_ + the standard base64 of 24 to 64 bytes"
+    return None
 
 
 @dataclass(eq=False)
@@ -91,6 +108,7 @@ class WebhookService:
         )
         self._task: asyncio.Task[None] | None = None
         self._kept_at = 0.0
+        self._rotations = 0  # a sync that read the store before a rotation must not undo it
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -117,6 +135,7 @@ class WebhookService:
 
     async def sync(self) -> None:
         """Start new webhooks, stop removed ones, apply pause/resume, keep rooms collected."""
+        rotations = self._rotations
         hooks = {h.id: h for h in await self.store.webhooks()}
         active = {t.id for t in await self.store.list_tokens() if t.active}
         for hook_id in set(self.running) - set(hooks):
@@ -125,7 +144,9 @@ class WebhookService:
             run = self.running.get(hook.id)
             if run is None:
                 run = self.running[hook.id] = await self._launch(hook)
-            run.hook = hook
+            if rotations == self._rotations:
+                run.hook = hook
+                run.sink.rekey(hook.secret, hook.previous_secret, hook.previous_until)
             if hook.token_id not in active:  # revoked owner: deliver nothing (kept, not dropped)
                 if not run.outbox.paused:
                     run.outbox.pause(REVOKED)
@@ -146,6 +167,8 @@ class WebhookService:
             self._client,
             allow_private=self.settings.allow_private,
             max_response=self.settings.max_response,
+            previous_secret=hook.previous_secret,
+            previous_until=hook.previous_until,
         )
         policy = replace(self.settings.policy, batch_size=hook.batch_size, batch_ms=hook.batch_ms)
         run: _Running
@@ -224,6 +247,20 @@ class WebhookService:
         else:
             run.outbox.resume()
 
+    async def rotate(self, hook: WebhookRecord, secret: str, grace_ms: int) -> WebhookRecord:
+        """Sign with ``secret`` from now on; the current secret keeps signing too for ``grace_ms``
+        (only the newest previous secret is kept: rotating again ends the older one's grace)."""
+        until = int(time.time() * 1000) + grace_ms if grace_ms > 0 else 0
+        previous = hook.secret if until else ""
+        self._rotations += 1
+        await self.store.set_webhook_secret(hook.id, secret, previous, until)
+        hook = replace(hook, secret=secret, previous_secret=previous, previous_until=until)
+        run = self.running.get(hook.id)
+        if run is not None:
+            run.hook = hook
+            run.sink.rekey(secret, previous, until)
+        return hook
+
     def notify(self, room_id: int) -> None:
         """New messages stored for ``room_id`` (a hint; outboxes also wake on the store)."""
         for run in self.running.values():
@@ -250,6 +287,7 @@ class WebhookService:
             "state": "paused" if hook.paused_at else "active",
             "paused_at": hook.paused_at,
             "pause_reason": hook.pause_reason,
+            "previous_secret_until": hook.previous_until if _in_grace(hook) else 0,
             "dead_letters": await self.store.count_dead_letters(consumer),
         }
         if run is not None:
@@ -284,3 +322,7 @@ class WebhookService:
                 for d in await self.store.dead_letters(consumer, letters)
             ]
         return data
+
+
+def _in_grace(hook: WebhookRecord) -> bool:
+    return bool(hook.previous_secret) and hook.previous_until > time.time() * 1000

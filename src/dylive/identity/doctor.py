@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ async def check_gifts(v: _Visit, seconds: float) -> Check:
     except HandshakeRefused as exc:
         return Check("gift visibility", False, f"push refused: {exc.handshake_msg}", RISK_ADVICE)
     session = PushSession()
+    sys.stderr.write(f"gift visibility: watching the room up to {seconds:g} s…\n")
     end = time.monotonic() + seconds
     beat = time.monotonic()
     async with ws:

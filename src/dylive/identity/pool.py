@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dylive.source.credentials import Identity, cookie_pairs
-from dylive.store import EventStore, IdentityRecord
+from dylive.store import Identities, IdentityRecord
 
 from .pacing import Pacer
 
@@ -81,7 +81,7 @@ class IdentityPool:
 
     def __init__(
         self,
-        store: EventStore | None,
+        store: Identities | None,
         *,
         fallback: Identity,
         options: PoolOptions | None = None,

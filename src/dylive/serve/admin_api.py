@@ -1,8 +1,8 @@
 """The admin API: tokens, usage and the audit log, for the operator's own billing or sign-up
 system. Every route needs the admin key (``dylive serve --admin-key`` / ``DYLIVE_ADMIN_KEY``)
 as ``Authorization: Bearer <key>``; the service keeps only its sha256 digest and compares
-digests in constant time. Without an admin key configured every route answers 40302; without
-the right key 40007 (and the refusal is audited).
+digests in constant time. Without an admin key configured every route answers 40303; without
+the right key 40101 (and the refusal is audited).
 
 - ``POST /api/admin/tokens`` — create: ``{"name", "room_limit", "rate", "quota": {...},
   "expires_at" | "expires_in"}``; ``data.token`` is the new secret, shown once.

@@ -272,7 +272,8 @@ _HOOK_BODY = {
         "url": {"type": "string", "description": "http(s) URL receiving signed POSTs"},
         "secret": {
             "type": "string",
-            "description": "HMAC-SHA256 key, 16-256 chars; omitted = generated, returned once",
+            "description": "16-256 chars (whsec_<base64 of 24-64 bytes>: the Standard Webhooks"
+            " key); omitted = generated, returned once",
         },
         "rooms": {"type": "array", "items": {"type": "string"}, "description": "1-100 rooms"},
         "methods": {"type": "array", "items": {"type": "string"}, "description": "filter"},
@@ -314,6 +315,9 @@ def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str,
         "/api/webhooks/{id}/resume": {"post": verb("Resume a paused webhook", [_TOKEN])},
         "/api/webhooks/{id}/dead-letters/{letter}/replay": {
             "post": verb("Send a dead letter again (deleted once acknowledged)", [_TOKEN])
+        },
+        "/api/webhooks/{id}/rotate-secret": {
+            "post": verb("New secret; the old one also signs for grace_seconds (86400)", [_TOKEN])
         },
         "/api/rooms/{room}/ws": {
             "get": {

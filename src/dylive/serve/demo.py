@@ -88,9 +88,17 @@ def sim_lines(sim_url: str, rooms: list[dict[str, Any]]) -> str:
 async def run_demo(args: argparse.Namespace) -> int:
     sim_mod: Any = importlib.import_module("dylive.sim")
     host = args.host
-    await check_store(args.db)
     sim_sock, sim_note = listen_or_any(host, args.sim_port, "simulator")
     api_sock, api_note = listen_or_any(host, args.port, "API")
+    # A replaced port is said first, before the store's and the simulator's log lines.
+    sys.stdout.write(f"{sim_note}{api_note}")
+    sys.stdout.flush()
+    try:
+        await check_store(args.db)
+    except BaseException:
+        sim_sock.close()
+        api_sock.close()
+        raise
     config = sim_mod.SimConfig(port=bound_port(sim_sock), host=host)
     async with sim_mod.SimServer(config, sock=sim_sock) as sim:
         store = open_store(args.db)
@@ -105,7 +113,6 @@ async def run_demo(args: argparse.Namespace) -> int:
         )
         base = f"http://{host}:{bound_port(api_sock)}"
         sys.stdout.write(
-            f"{sim_note}{api_note}"
             f"dylive demo: simulator at {sim.base_url}, API at {base}, SQLite {redact(args.db)}\n"
             f"Demo token: {token}\n\n{curl_lines(base, token)}\n\n"
             f"{sim_lines(sim.base_url, sim.rooms())}\n\nCtrl-C to stop.\n"

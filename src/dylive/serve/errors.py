@@ -14,18 +14,25 @@ code        HTTP    msg                         meaning
                                                 ``cursor`` / ``internal_ext``
 40006       400     回调地址不允许                 webhook URL unusable, or resolving to a loopback/
                                                 private/link-local address (SSRF guard)
-40007       401     管理密钥无效                   admin route without ``Authorization: Bearer``
+40007       400     请求格式错误                  the HTTP request is malformed (refused by the
+                                                HTTP parser: a NUL in a header, raw non-ASCII
+                                                in the target, smuggling shapes …)
+40101       401     管理密钥无效                   admin route without ``Authorization: Bearer``
                                                 carrying the admin key, or with another key
 40301       403     超出房间数量限制               the token's room limit is reached
-40302       403     管理接口未启用                 admin route while the service has no admin key
+40302       403     超出连接数量限制               the token's limit of open WebSocket feeds
+40303       403     管理接口未启用                 admin route while the service has no admin key
 40400       404     接口不存在                    unknown path
 40401       404     直播间不存在                  upstream knows no such room
 40402       404     直播场次不存在                no such session (broadcast) id
 40403       404     webhook不存在                 no such webhook (or dead letter) for this token
 40404       404     token不存在                   admin API: no active token with this id or name
 40405       405     请求方法不允许                 wrong HTTP method
+40801       408     请求超时                      the request's headers or body did not arrive in
+                                                time (header / body timeout)
 40901       409     直播间未开播                  the room exists but is not live (and we have
                                                 nothing stored for it)
+41401       414     请求地址过长                  the request target is over 65,535 bytes
 42901       429     请求过于频繁                  per-token rate limit, or per client address for
                                                 requests without a valid token; ``Retry-After``
 42902       429     超出配额                      a quota of the token (requests or messages per
@@ -36,6 +43,7 @@ code        HTTP    msg                         meaning
 50201       502     上游服务异常                  Douyin / the upstream failed or refused
 50202       502     回调投递失败                  a dead-letter replay was not acknowledged
 50301       503     存储服务异常                  the store failed
+50302       503     连接数过多                    the server holds its maximum of connections
 ==========  ======  ==========================  ==============================================
 """
 
@@ -72,9 +80,11 @@ MISSING_ROOM = ErrorKind(40003, 400, "缺少room_id参数")
 BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
 BAD_PARAM = ErrorKind(40005, 400, "参数错误")
 WEBHOOK_TARGET = ErrorKind(40006, 400, "回调地址不允许")
-ADMIN_KEY = ErrorKind(40007, 401, "管理密钥无效")
+BAD_REQUEST = ErrorKind(40007, 400, "请求格式错误")
+ADMIN_KEY = ErrorKind(40101, 401, "管理密钥无效")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
-ADMIN_DISABLED = ErrorKind(40302, 403, "管理接口未启用")
+FEED_LIMIT = ErrorKind(40302, 403, "超出连接数量限制")
+ADMIN_DISABLED = ErrorKind(40303, 403, "管理接口未启用")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
 UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
@@ -82,6 +92,8 @@ NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
 NO_TOKEN = ErrorKind(40404, 404, "token不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
+REQUEST_TIMEOUT = ErrorKind(40801, 408, "请求超时")
+URL_TOO_LONG = ErrorKind(41401, 414, "请求地址过长")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
 QUOTA_EXCEEDED = ErrorKind(42902, 429, "超出配额")
 HEADERS_TOO_LARGE = ErrorKind(43101, 431, "请求头过大")
@@ -89,6 +101,7 @@ INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
 REPLAY_FAILED = ErrorKind(50202, 502, "回调投递失败")
 STORE = ErrorKind(50301, 503, "存储服务异常")
+TOO_MANY_CONNECTIONS = ErrorKind(50302, 503, "连接数过多")
 
 ALL_ERRORS = (
     MISSING_TOKEN,
@@ -97,8 +110,10 @@ ALL_ERRORS = (
     BAD_ROOM,
     BAD_PARAM,
     WEBHOOK_TARGET,
-    ADMIN_KEY,
+    BAD_REQUEST,
     ROOM_LIMIT,
+    FEED_LIMIT,
+    ADMIN_KEY,
     ADMIN_DISABLED,
     NOT_FOUND,
     UNKNOWN_ROOM,
@@ -107,6 +122,8 @@ ALL_ERRORS = (
     NO_TOKEN,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
+    REQUEST_TIMEOUT,
+    URL_TOO_LONG,
     RATE_LIMITED,
     QUOTA_EXCEEDED,
     HEADERS_TOO_LARGE,
@@ -114,6 +131,7 @@ ALL_ERRORS = (
     UPSTREAM,
     REPLAY_FAILED,
     STORE,
+    TOO_MANY_CONNECTIONS,
 )
 
 

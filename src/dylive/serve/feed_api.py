@@ -7,6 +7,9 @@
 - ``GET /ws/{live_id}`` — douyinLive's path and frames (``dylive.deliver.douyinlive``). The token
   is taken the same way; when the service runs with ``--douyinlive-token NAME``, connections
   without a token use that token, so douyinLive's clients connect unchanged.
+
+A token holds at most ``feed_quota.MAX_FEEDS_PER_TOKEN`` feeds open at a time (both paths): one
+more is refused with code 40302. Client frames are capped by the server (``limits.WS_MAX_BYTES``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dylive.store import TokenRecord
 
 from . import collection, tokens
 from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+from .feed_quota import quota_of
 from .params import int_param, methods_param, position_param
 
 if TYPE_CHECKING:
@@ -103,10 +107,16 @@ def _ticker(
 
 
 async def feed(ws: WebSocket) -> None:
+    with contextlib.ExitStack() as held:  # the token's feed slot, released however it ends
+        await _feed(ws, held)
+
+
+async def _feed(ws: WebSocket, held: contextlib.ExitStack) -> None:
     svc: Service = ws.app.state.svc
     q = ws.query_params
     try:
         token = await _authorize(svc, ws)
+        held.enter_context(quota_of(ws.app).hold(token.id))
         count = int_param(q, "count", 0, 0, svc.config.max_page)
         methods = methods_param(q)
         after = position_param(q)
@@ -136,10 +146,16 @@ async def feed(ws: WebSocket) -> None:
 
 
 async def douyinlive(ws: WebSocket) -> None:
+    with contextlib.ExitStack() as held:  # the token's feed slot, released however it ends
+        await _douyinlive(ws, held)
+
+
+async def _douyinlive(ws: WebSocket, held: contextlib.ExitStack) -> None:
     svc: Service = ws.app.state.svc
     live_id = ws.path_params["live_id"]
     try:
         token = await _authorize(svc, ws, svc.config.douyinlive_token)
+        held.enter_context(quota_of(ws.app).hold(token.id))
     except ApiError as exc:
         await _reject(ws, exc)
         return

@@ -1,10 +1,16 @@
-"""Request-size limits answered with the JSON envelope.
+"""Request limits answered with the JSON envelope, and the uvicorn configuration that applies them.
 
 ``MAX_HEADER_BYTES`` (16 KiB) bounds a request's headers: :class:`HeaderLimit` answers larger
-ones with code 43101 (HTTP 431) in the envelope. The HTTP server is configured
+ones with code 43101 (HTTP 431) in the envelope, and a request target over
+:data:`~dylive.serve.edge.MAX_URL_BYTES` with 41401 (HTTP 414). The HTTP server is configured
 (:func:`server_config`) to accept up to ``PARSER_LIMIT`` (256 KiB) so that such requests reach
-the application; beyond that the server itself refuses them (a plain 400, the connection
-closed), as it must before reading more.
+the application; what the parser itself refuses (beyond that, or malformed) is answered in the
+envelope by the edge protocols of :mod:`dylive.serve.edge`, which also time out slow headers and
+bodies and cap the connections. :class:`HeaderLimit` also answers a path with a trailing slash
+that names no route with 40400 (Starlette would redirect it with a bare 307).
+
+WebSocket clients send at most a ``ping`` on dylive's feeds: a client frame (message) over
+``WS_MAX_BYTES`` closes the connection (1009) before it is buffered.
 """
 
 from __future__ import annotations
@@ -13,16 +19,19 @@ from typing import Any
 
 import uvicorn
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import HEADERS_TOO_LARGE, ApiError, error_response
+from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol, websocket_protocol
+from .errors import HEADERS_TOO_LARGE, NOT_FOUND, URL_TOO_LONG, ApiError, error_response
 
 MAX_HEADER_BYTES = 16 * 1024
 PARSER_LIMIT = 256 * 1024
+WS_MAX_BYTES = 4 * 1024
 
 
 class HeaderLimit:
-    """ASGI middleware: requests whose headers exceed ``limit`` bytes get the 431 envelope."""
+    """ASGI middleware: the 431 / 414 envelopes, and 40400 for trailing-slash paths."""
 
     def __init__(self, app: ASGIApp, limit: int = MAX_HEADER_BYTES) -> None:
         self.app = app
@@ -30,7 +39,7 @@ class HeaderLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refusal = oversized(scope, self.limit)
+            refusal = oversized(scope, self.limit) or trailing_slash(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
@@ -38,19 +47,46 @@ class HeaderLimit:
 
 
 def oversized(scope: Scope, limit: int = MAX_HEADER_BYTES) -> Response | None:
-    """The 431 envelope when the request's headers exceed ``limit`` bytes, else None."""
+    """The 431 envelope when the request's headers exceed ``limit`` bytes, the 414 envelope when
+    its target exceeds MAX_URL_BYTES, else None."""
     size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
     if size > limit:
         detail = f"request headers of {size} bytes; at most {limit}"
         return error_response(ApiError(HEADERS_TOO_LARGE, detail))
+    target = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + 1
+    if target > MAX_URL_BYTES:
+        detail = f"the request target is longer than {MAX_URL_BYTES} bytes"
+        return error_response(ApiError(URL_TOO_LONG, detail))
     return None
 
 
-def server_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """The uvicorn configuration dylive serves with (parser limit above the app's own)."""
+def trailing_slash(scope: Scope) -> Response | None:
+    """40400 for ``/some/path/`` when no route takes it as it is (instead of a redirect)."""
+    path: str = scope.get("path", "")
+    app = scope.get("app")
+    if len(path) < 2 or not path.endswith("/") or app is None:
+        return None
+    routes = getattr(app, "routes", ())
+    if any(route.matches(scope)[0] is Match.FULL for route in routes):
+        return None
+    detail = f"no such path (no path ends with a slash: {path.rstrip('/') or '/'})"
+    return error_response(ApiError(NOT_FOUND, detail))
+
+
+def server_config(
+    app: Any, host: str, port: int, *, edge: EdgeLimits | None = None, **options: Any
+) -> uvicorn.Config:
+    """The uvicorn configuration dylive serves with: the edge protocols (envelope for parser
+    refusals, header / body timeouts, connection cap), the parser limit above the app's own,
+    WebSocket client frames capped at ``WS_MAX_BYTES``."""
     options.setdefault("log_level", "warning")
     options.setdefault("access_log", False)
     options.setdefault("timeout_graceful_shutdown", 5)
+    options.setdefault("ws_max_size", WS_MAX_BYTES)
+    http = options.pop("http", "auto")
+    if isinstance(http, str):
+        http = http_protocol(http, edge)
+    options.setdefault("ws", websocket_protocol())
     return uvicorn.Config(
-        app, host=host, port=port, h11_max_incomplete_event_size=PARSER_LIMIT, **options
+        app, host=host, port=port, http=http, h11_max_incomplete_event_size=PARSER_LIMIT, **options
     )

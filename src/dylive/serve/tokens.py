@@ -9,7 +9,7 @@ import secrets
 import time
 
 from dylive import settings
-from dylive.store import EventStore, Quota, TokenRecord
+from dylive.store import Quota, TokenRecord, Tokens
 
 from .errors import BAD_TOKEN, MISSING_TOKEN, ApiError
 
@@ -26,7 +26,7 @@ def digest(token: str) -> str:
 
 
 async def create(
-    store: EventStore,
+    store: Tokens,
     name: str,
     *,
     room_limit: int | None = None,
@@ -48,7 +48,7 @@ async def create(
 
 
 async def create_record(
-    store: EventStore,
+    store: Tokens,
     name: str,
     *,
     room_limit: int | None = None,
@@ -66,7 +66,7 @@ async def create_record(
     return token_id, token
 
 
-async def authenticate(store: EventStore, token: str | None) -> TokenRecord:
+async def authenticate(store: Tokens, token: str | None) -> TokenRecord:
     """The active token record for ``token``; ApiError MISSING_TOKEN / BAD_TOKEN otherwise.
 
     Looked up in the store on every call, so a revocation is effective immediately.

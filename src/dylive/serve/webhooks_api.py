@@ -8,22 +8,25 @@ sees only its own webhooks (another token's id answers 40403 as if it did not ex
 - ``DELETE /api/webhooks/{id}`` — stop and forget it (positions and dead letters too).
 - ``POST /api/webhooks/{id}/pause`` / ``POST /api/webhooks/{id}/resume``.
 - ``POST /api/webhooks/{id}/dead-letters/{letter}/replay`` — send a dead letter again now.
+- ``POST /api/webhooks/{id}/rotate-secret`` ``{secret?, grace_seconds?}`` → a new secret (echoed
+  when generated); the old one keeps signing for ``grace_seconds`` (86400; 0 = stops at once).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.deliver.targets import TargetRefused
-from dylive.deliver.webhooks import new_secret
+from dylive.deliver.webhooks import new_secret, secret_problem
 from dylive.errors import RoomNotFound
 from dylive.source.room import parse_ident
 from dylive.store import TokenRecord, WebhookRecord
@@ -44,6 +47,8 @@ from .errors import (
 if TYPE_CHECKING:
     from .app import HttpService as Service
 
+log = logging.getLogger(__name__)
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 MAX_BODY = 64 * 1024
@@ -51,7 +56,11 @@ MAX_ROOMS = 100
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    try:
+        raw = await request.body()
+    except ClientDisconnect:  # the client left (or the edge's body timeout): nobody to answer
+        log.info("%s %s: the client disconnected before its body", request.method, request.url.path)
+        raise ApiError(BAD_PARAM, "the client disconnected before sending the whole body") from None
     if len(raw) > MAX_BODY:
         raise ApiError(BAD_PARAM, f"the request body is larger than {MAX_BODY} bytes")
     try:
@@ -106,8 +115,11 @@ def _secret_field(body: dict[str, Any]) -> tuple[str, bool]:
     secret = body.get("secret")
     if secret is None or secret == "":
         return new_secret(), True
-    if not isinstance(secret, str) or not 16 <= len(secret) <= 256:
+    if not isinstance(secret, str):
         raise ApiError(BAD_PARAM, "secret must be a string of 16 to 256 characters")
+    problem = secret_problem(secret)
+    if problem is not None:
+        raise ApiError(BAD_PARAM, problem)
     return secret, False
 
 
@@ -206,6 +218,24 @@ async def replay(request: Request) -> Response:
     return ok({"id": hook.id, "dead_letter": letter_id, "replayed": True})
 
 
+GRACE_SECONDS = 86_400
+MAX_GRACE_SECONDS = 30 * 86_400
+
+
+async def rotate_secret(request: Request) -> Response:
+    svc, hook = await _owned(request)
+    body = await _body(request)
+    secret, generated = _secret_field(body)
+    if secret == hook.secret:
+        raise ApiError(BAD_PARAM, "the new secret must differ from the current one")
+    grace = _int_field(body, "grace_seconds", GRACE_SECONDS, 0, MAX_GRACE_SECONDS)
+    hook = await svc.webhooks.rotate(hook, secret, grace * 1000)
+    data: dict[str, Any] = {"id": hook.id, "previous_secret_until": hook.previous_until}
+    if generated:
+        data["secret"] = secret  # shown this once; never again
+    return ok(data)
+
+
 def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
     return [
         Route("/api/webhooks", guard("webhooks", listing), methods=["GET"]),
@@ -216,6 +246,11 @@ def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
         Route(
             "/api/webhooks/{hook}/dead-letters/{letter}/replay",
             guard("webhook_replay", replay),
+            methods=["POST"],
+        ),
+        Route(
+            "/api/webhooks/{hook}/rotate-secret",
+            guard("webhook_rotate", rotate_secret),
             methods=["POST"],
         ),
     ]

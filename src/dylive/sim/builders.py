@@ -29,6 +29,8 @@ class Draft:
     #: ("gift", uid, gifts, diamonds), ("like", n), ("viewers", n), ("chat", uid),
     #: ("follow",), ("share",), ("join",) — or None
     fact: tuple[Any, ...] | None = None
+    #: era ``double_gifts``: this draft repeats the gift message before it (not in the totals)
+    copy: bool = False
 
 
 def stamp(draft: Draft, *, msg_id: int, room_id: int, now_ms: int) -> bytes:

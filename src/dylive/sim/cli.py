@@ -13,6 +13,7 @@ from dylive.listen import bind_listener
 
 from .core import SimConfig
 from .defences import VERIFICATION_MODES, Defences
+from .era import ERAS, Era
 from .faults import Faults
 from .server import SimServer
 
@@ -50,7 +51,40 @@ def register(subparsers: Any) -> None:
     g.add_argument("--http-empty", type=float, default=0.0, help="fraction of empty 200 answers")
     g.add_argument("--slow-ms", type=int, default=0, help="delay of HTTP answers in ms")
     _defence_options(p)
+    _era_options(p)
     p.set_defaults(func=run)
+
+
+def _era_options(p: Any) -> None:
+    e = p.add_argument_group(
+        "the Douyin of 2026 (off by default; per room at run time via POST /__sim/.../era)"
+    )
+    e.add_argument("--era", choices=ERAS, default="2021",
+                   help="2026 = every 2026 behaviour below except --login-gift-limit")  # fmt: skip
+    e.add_argument("--mask-guests", action="store_true",
+                   help="guests see viewers as id 111111, masked nickname, no sec_uid")  # fmt: skip
+    e.add_argument("--silent-cookieless", action="store_true",
+                   help="push sockets without cookies get only heartbeats and room stats")  # fmt: skip
+    e.add_argument("--double-gifts", action="store_true",
+                   help="each gift send's last message comes twice (2nd: new msg_id, repeat_end 1)")  # fmt: skip
+    e.add_argument("--login-gift-limit", type=int, default=0,
+                   help="a logged-in push socket gets only its first N gifts (0 = off)")  # fmt: skip
+    e.add_argument("--wire-2026", action="store_true",
+                   help="2026 cursors, im-live_cursor, ChatMessage.event_time, __ac_nonce, refusals")  # fmt: skip
+    e.add_argument("--risk-by-address", action="store_true",
+                   help="risk control counts per client address as well as per cookie")  # fmt: skip
+
+
+def era_from_args(args: argparse.Namespace) -> Era:
+    era = Era.named(args.era)
+    changes: dict[str, Any] = {
+        name: True
+        for name in ("mask_guests", "silent_cookieless", "double_gifts", "wire_2026")
+        if getattr(args, name)
+    }
+    if args.login_gift_limit:
+        changes["login_gift_limit"] = args.login_gift_limit
+    return era.merged(changes)
 
 
 def _defence_options(p: Any) -> None:
@@ -131,6 +165,7 @@ def defences_from_args(args: argparse.Namespace) -> Defences:
         push_servers=servers,
         guest_poll_limit=args.guest_poll_limit,
         verification=args.verification,
+        risk_by_address=args.risk_by_address or args.era == "2026",
     )
 
 
@@ -164,6 +199,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         faults=faults,
         defences=defences_from_args(args),
         warm_ranking=not args.cold_ranking,
+        era=era_from_args(args),
     )
 
 

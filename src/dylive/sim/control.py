@@ -92,6 +92,14 @@ async def faults_all(sim: Simulator, request: Request) -> Any:
     return sim.set_faults_all(await body(request)).as_dict()
 
 
+async def era(sim: Simulator, request: Request) -> Any:
+    return sim.set_era(request.path_params["web_rid"], await body(request)).as_dict()
+
+
+async def era_all(sim: Simulator, request: Request) -> Any:
+    return sim.set_era_all(await body(request)).as_dict()
+
+
 async def end(sim: Simulator, request: Request) -> Any:
     return sim.end(request.path_params["web_rid"]).info()
 
@@ -148,11 +156,13 @@ def routes() -> list[Route]:
         Route(r + "/totals", guarded(room_totals), methods=["GET"]),
         Route(r + "/connections", guarded(connections), methods=["GET"]),
         Route(r + "/faults", guarded(faults), methods=["POST"]),
+        Route(r + "/era", guarded(era), methods=["POST"]),
         Route(r + "/end", guarded(end), methods=["POST"]),
         Route(r + "/start", guarded(start), methods=["POST"]),
         Route(r + "/inject", guarded(inject), methods=["POST"]),
         Route(r + "/rate", guarded(rate), methods=["POST"]),
         Route("/__sim/faults", guarded(faults_all), methods=["POST"]),
+        Route("/__sim/era", guarded(era_all), methods=["POST"]),
         Route("/__sim/stats", guarded(stats), methods=["GET"]),
         Route("/__sim/login", guarded(login), methods=["POST"]),
         Route("/__sim/sessions/{sid}/expire", guarded(expire), methods=["POST"]),

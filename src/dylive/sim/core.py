@@ -18,6 +18,7 @@ from typing import Any
 from . import builders as b
 from .catalog import GIFTS_BY_ID
 from .defences import GIFT, Defences, Guard
+from .era import Era, webcast_uid
 from .faults import Faults
 from .push import PushHub, PushSettings
 from .rooms import LIVE, IdAllocator, Registry, ReplayPolicy, Room, now_ms
@@ -58,6 +59,9 @@ class SimConfig:
     # A broadcast starts with gifts already ranked (live a while, no messages for them): what
     # `dylive sim` does; off here so that rankings equal the logged gifts unless asked for.
     warm_ranking: bool = False
+    #: the 2026 behaviours of every room at startup (``Era.named("2026")`` = ``--era 2026``);
+    #: per room at run time via :meth:`Simulator.set_era`
+    era: Era = field(default_factory=Era)
 
 
 @dataclass(slots=True)
@@ -67,6 +71,7 @@ class Simulator:
     hub: PushHub = field(init=False)
     ids: IdAllocator = field(init=False)
     default_faults: Faults = field(default_factory=Faults)
+    default_era: Era = field(default_factory=Era)
     policy: ReplayPolicy = field(init=False)
     http_rng: random.Random = field(init=False)
     guard: Guard = field(init=False)
@@ -89,6 +94,8 @@ class Simulator:
         if isinstance(faults, dict):
             faults = Faults().merged(faults)
         self.default_faults = faults or Faults()
+        self.default_era = cfg.era
+        self.hub.default_era = cfg.era
         self.policy = ReplayPolicy(cfg.replay_seconds, cfg.replay_max, cfg.heartbeat_duration)
 
     # ------------------------------------------------------------ lifecycle
@@ -136,6 +143,7 @@ class Simulator:
             spec, seed=seed, rate=rate, faults=self.default_faults, ids=self.ids, policy=self.policy
         )
         room.script.warm = self.config.warm_ranking
+        room.era = self.default_era
         ms = now_ms()
         if spec.live:
             room.start(ms, spec.room_id)
@@ -175,6 +183,8 @@ class Simulator:
         room = self._add(spec)
         if "faults" in data:
             room.faults = room.faults.merged(data["faults"])
+        if "era" in data:
+            room.era = room.era.merged(data["era"])
         if self._reaper is not None:
             self._start_clock(room)
         return room
@@ -189,6 +199,18 @@ class Simulator:
         for room in self.registry.rooms.values():
             room.faults = room.faults.merged(changes)
         return self.default_faults
+
+    def set_era(self, web_rid: str, changes: dict[str, Any]) -> Era:
+        room = self.room(web_rid)
+        room.era = room.era.merged(changes)
+        return room.era
+
+    def set_era_all(self, changes: dict[str, Any]) -> Era:
+        self.default_era = self.default_era.merged(changes)
+        self.hub.default_era = self.default_era
+        for room in self.registry.rooms.values():
+            room.era = room.era.merged(changes)
+        return self.default_era
 
     def end(self, web_rid: str) -> Room:
         room = self.room(web_rid)
@@ -219,6 +241,14 @@ class Simulator:
             for entry in out:
                 if entry["method"] == GIFT:
                     entry["hidden"] = True  # guests never see it; logged-in identities do
+        masked = room.era.mask_guests
+        for entry, e in zip(out, room.log[max(0, since) :], strict=False):
+            if e.copy_of:
+                entry["copy_of"] = e.copy_of
+            if masked and e.uid:
+                entry["uid"] = e.uid  # who really sent it; guests see id 111111 …
+                if e.uid != room.anchor.id:
+                    entry["webcast_uid"] = webcast_uid(room.web_rid, e.uid)  # … and this
         return out
 
     def totals_of(self, web_rid: str, since: int = 0) -> dict[str, Any]:

@@ -61,6 +61,9 @@ class Defences:
     #: ``cookieless``: visitors without a ttwid get a verification page from the room page and
     #: web/enter; ``always``: every visitor does.
     verification: str = "off"
+    #: Risk control also counts per client address (the exit), not only per cookie: a fresh
+    #: ttwid per room no longer escapes ``risk_rooms`` / ``risk_requests`` (era 2026).
+    risk_by_address: bool = False
 
     def __post_init__(self) -> None:
         if self.verification not in VERIFICATION_MODES:
@@ -145,32 +148,48 @@ class RiskControl:
     def _track(self, key: str) -> _Track:
         return self._tracks.setdefault(key, _Track())
 
+    def keys(self, v: Visitor) -> tuple[str, ...]:
+        """The keys risk control counts a visitor under: its own, and with ``risk_by_address``
+        its client address as well."""
+        addr = "a:" + v.addr
+        if self.cfg.risk_by_address and v.addr and v.key != addr:
+            return (v.key, addr)
+        return (v.key,)
+
     def on_request(self, v: Visitor) -> None:
         """A page / web-enter / ranklist request."""
         self._exit(v)
+        for key in self.keys(v):
+            self._count_request(key)
+
+    def _count_request(self, key: str) -> None:
         limit = self.cfg.risk_requests
         if not limit:
             return
-        now, t = self.clock(), self._track(v.key)
+        now, t = self.clock(), self._track(key)
         t.requests.append(now)
         while t.requests and now - t.requests[0] > self.cfg.risk_window:
             t.requests.popleft()
         if len(t.requests) > limit:
-            self.flag(v.key, f"{len(t.requests)} requests in {self.cfg.risk_window:g} s")
+            self.flag(key, f"{len(t.requests)} requests in {self.cfg.risk_window:g} s")
 
     def on_join(self, v: Visitor, room_id: int) -> None:
         """A push handshake or an im/fetch for ``room_id``."""
         self._exit(v)
+        for key in self.keys(v):
+            self._count_join(key, room_id)
+
+    def _count_join(self, key: str, room_id: int) -> None:
         limit = self.cfg.risk_rooms
         if not limit:
             return
-        now, t = self.clock(), self._track(v.key)
+        now, t = self.clock(), self._track(key)
         t.rooms[room_id] = now
         for rid, seen in list(t.rooms.items()):
             if now - seen > self.cfg.risk_window:
                 del t.rooms[rid]
         if len(t.rooms) > limit:
-            self.flag(v.key, f"{len(t.rooms)} rooms in {self.cfg.risk_window:g} s")
+            self.flag(key, f"{len(t.rooms)} rooms in {self.cfg.risk_window:g} s")
 
     def _exit(self, v: Visitor) -> None:
         if not (self.cfg.risk_exits and v.logged_in):
@@ -245,7 +264,7 @@ class Guard:
         return not self.cfg.gifts_need_login or self.session(v.sid) is not None
 
     def blocked(self, v: Visitor) -> bool:
-        return self.risk.blocked(v.key)
+        return any(self.risk.blocked(key) for key in self.risk.keys(v))
 
     def needs_verification(self, cookies: Mapping[str, str]) -> bool:
         mode = self.cfg.verification

@@ -22,6 +22,7 @@ from dylive.wire.signing import new_ac_nonce
 
 from .catalog import EMOJIS
 from .core import Simulator
+from .era import Era, ac_nonce_2026
 from .rooms import Room
 from .upstream import avatar, guarded_request, room_fault, room_json
 
@@ -57,16 +58,23 @@ async def home(request: Request) -> Response:
     )
     ttwid = request.cookies.get("ttwid") or new_ttwid()
     resp.set_cookie("ttwid", ttwid, max_age=31_536_000, path="/", httponly=True)
-    resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
+    resp.set_cookie("__ac_nonce", _nonce(request.app.state.sim.default_era), max_age=1800, path="/")
     return resp
+
+
+def _nonce(era: Era) -> str:
+    """An ``__ac_nonce``: era ``wire_2026`` gives the real shape (0 + hex time + 12 hex)."""
+    return ac_nonce_2026() if era.wire_2026 else new_ac_nonce()
 
 
 async def room_page(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     web_rid = request.path_params["web_rid"]
     if not request.cookies.get("__ac_nonce"):
-        resp = HTMLResponse(ANTI_CRAWL.format(nonce=new_ac_nonce()))
-        resp.set_cookie("__ac_nonce", new_ac_nonce(), max_age=1800, path="/")
+        known = sim.registry.get(web_rid)
+        era = known.era if known is not None else sim.default_era
+        resp = HTMLResponse(ANTI_CRAWL.format(nonce=_nonce(era)))
+        resp.set_cookie("__ac_nonce", _nonce(era), max_age=1800, path="/")
         return resp
     challenge = guarded_request(sim, request)
     if challenge is not None:

@@ -10,6 +10,9 @@ position ``p`` delivers log entries with ``seq > p``. It travels in three shapes
 - push internal_ext: ``internal_src:pushserver|wss_push_room_id:<room_id>|wss_push_did:<did>|
   first_req_ms:<ms>|seq:<pos>|wss_msg_type:r|wrds_v:<19 digits>`` (one line).
 
+- cursor, 2026 shape (era ``wire_2026``): ``t-<now_ms>_r-<last msg_id>_d-1_u-1_h-<msg_id>_rdc-2``;
+  its ``r-`` part is read the same way, whatever the order of the parts.
+
 internal_ext wins over cursor. Tokens the simulator did not issue (e.g. a client's default
 ``internal_src:dim|…`` ext or a ``d-1_u-1_…`` cursor) carry no position: the client starts "now".
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import re
 
 _CURSOR_RE = re.compile(r"^(\d{10,13})_(\d+)_1_1$")
+_CURSOR_2026_RE = re.compile(r"(?:^|_)r-(\d+)(?:_|$)")
 FETCH_DOOR = "1-n35"
 
 
@@ -61,7 +65,14 @@ def ext_position(ext: str) -> int | None:
     return None
 
 
-def cursor_msg_id(cursor: str) -> int | None:
-    """The last msg_id of a cursor in the 2021 format, else None."""
-    m = _CURSOR_RE.match(cursor or "")
-    return int(m.group(2)) if m else None
+def cursor_msg_id(cursor: str, shape_2026: bool = False) -> int | None:
+    """The last msg_id of a cursor in the 2021 format (or the 2026 one when ``shape_2026``: a
+    room in era ``wire_2026`` issues those), else None."""
+    cursor = cursor or ""
+    m = _CURSOR_RE.match(cursor)
+    if m:
+        return int(m.group(2))
+    if shape_2026 and cursor.endswith("_rdc-2") and cursor.startswith(("t-", "d-")):
+        r = _CURSOR_2026_RE.search(cursor)
+        return int(r.group(1)) if r else None
+    return None

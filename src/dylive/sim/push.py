@@ -34,7 +34,8 @@ from dylive.wire.signing import signature_stub, verify_webcast_signature
 
 from .builders import STATS_METHODS
 from .defences import GIFT, Defences, Guard, Visitor
-from .positions import ext_position, make_cursor, push_ext
+from .era import LIVE_CURSOR, Era, refusal_headers
+from .positions import ext_position, push_ext
 from .rooms import Broadcast, LogEntry, Registry, Room, now_ms, push_response
 from .wire import EMPTY_GZ, frame_bytes
 from .wsproto import PING_CLOCK
@@ -86,6 +87,7 @@ class PushHub:
         self.stats = PushStats()
         self.conns: set[PushConn] = set()
         self._rng = random.Random(seed ^ 0x9054)
+        self.default_era = Era()  # for handshakes that name no known room
 
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {"connections": len(self.conns)}
@@ -124,13 +126,17 @@ class PushHub:
         if reason:
             log.debug("push: handshake refused (%s)", reason)
             self.stats.handshakes_refused += 1
-            await ws.send_denial_response(Response(b"", status_code=200, headers=DENIAL_HEADERS))
+            headers = dict(DENIAL_HEADERS)
+            if (room.era if room is not None else self.default_era).wire_2026:
+                headers.update(refusal_headers())
+            await ws.send_denial_response(Response(b"", status_code=200, headers=headers))
             return
         if room is not None:
             self.guard.risk.on_join(visitor, room_id)
         await ws.accept()
         conn = PushConn(self, room, params, send, self._rng.getrandbits(32))
         conn.visitor = visitor
+        conn.cookieless = not ws.cookies.get("ttwid") and not visitor.logged_in
         conn.pings = scope.get(PING_CLOCK)
         self.conns.add(conn)
         self.stats.connections_total += 1
@@ -185,6 +191,9 @@ class PushConn:
         self._sender: asyncio.Task[None] | None = None
         self.bc: Broadcast | None = None
         self.visitor = Visitor("", "")
+        self.cookieless = False  # sent neither a ttwid nor a login cookie
+        self.gifts_seen = 0  # gift messages sent (era login_gift_limit)
+        self.gifts_withheld = 0
         self.pings: Any = None  # PingClock: WebSocket pings from the client count as keep-alive
         self.pos = self.scan = 0
         if room is not None:
@@ -203,12 +212,22 @@ class PushConn:
     def hides_gifts(self) -> bool:
         return not self.hub.guard.gifts_visible(self.visitor)
 
+    def logged_in(self) -> bool:
+        return self.hub.guard.session(self.visitor.sid) is not None
+
+    def silenced(self) -> bool:
+        """Era ``silent_cookieless``: a socket without cookies only gets statistics."""
+        return self.room is not None and self.room.era.silent_cookieless and self.cookieless
+
     def info(self) -> dict[str, Any]:
         return {
             "room_id": self.bc.room_id if self.bc else 0,
             "logged_in": self.visitor.logged_in,
             "pings": self.pings.count if self.pings is not None else 0,
             "did": self.did,
+            "cookieless": self.cookieless,
+            "silenced": self.silenced(),
+            "gifts_withheld": self.gifts_withheld,
             "position": self.pos,
             "acked_position": self.acked_pos,
             "frames": self.frames,
@@ -295,7 +314,11 @@ class PushConn:
         try:
             while not self.closed:
                 limit = room.limit_of(bc)
-                fake = room.faults.fake_alive or self.hub.guard.blocked(self.visitor)
+                fake = (
+                    room.faults.fake_alive
+                    or self.hub.guard.blocked(self.visitor)
+                    or self.silenced()
+                )
                 if (self.scan if fake else self.pos) < limit:
                     await (self._flush_fake(limit) if fake else self._flush(limit))
                     continue
@@ -354,13 +377,24 @@ class PushConn:
         rng = self.rng
         messages = entries
         custom = shared is None
-        if self.hides_gifts():
-            messages = [e for e in entries if e.method != GIFT]
-            custom = True
         if faults.duplicates and self.recent and rng.random() < faults.duplicates:
             messages = [*entries, rng.choice(self.recent)]
             custom = True
             self.hub.stats.duplicates_sent += 1
+        # what this visitor may see is decided after the duplicate is added, so a re-sent
+        # message is hidden or masked like the first one
+        if self.hides_gifts():
+            messages = [e for e in messages if e.method != GIFT]
+            custom = True
+        era = self.room.era if self.room is not None else Era()
+        if era.login_gift_limit and self.logged_in():
+            messages = self._gift_limit(messages, era.login_gift_limit)
+            custom = True
+        if era.mask_guests and not self.logged_in():
+            room = self.room
+            assert room is not None
+            messages = [e.masked_view(room.web_rid, room.anchor.id) for e in messages]
+            custom = True
         hold = False
         if faults.out_of_order and rng.random() < faults.out_of_order:
             if len(messages) >= 2:
@@ -375,6 +409,18 @@ class PushConn:
         gz = self._gzip_response(messages, end) if custom else shared.gz()
         now = None if custom else shared.now
         return self._frame(gz, end, len(messages), now), hold
+
+    def _gift_limit(self, messages: list[LogEntry], limit: int) -> list[LogEntry]:
+        """Era ``login_gift_limit``: the socket's first ``limit`` gifts pass, later ones not."""
+        out = []
+        for e in messages:
+            if e.method == GIFT:
+                if self.gifts_seen >= limit:
+                    self.gifts_withheld += 1
+                    continue
+                self.gifts_seen += 1
+            out.append(e)
+        return out
 
     def _corrupt(self, messages: list[LogEntry], end: int) -> bytes:
         self._corrupt_turn += 1
@@ -395,6 +441,7 @@ class PushConn:
             room_id=bc.room_id,
             now=now,
             heartbeat_duration=self.hub.settings.heartbeat_duration,
+            head_msg_id=room.head_msg_id(bc) if room.era.wire_2026 else None,
         )
 
     def _gzip_response(self, messages: list[LogEntry], pos: int) -> bytes:
@@ -414,9 +461,11 @@ class PushConn:
         stats = self.hub.stats
         stats.frames_sent += 1
         stats.messages_sent += count
-        headers = (
-            ("im-cursor", make_cursor(now, last)),
+        headers: tuple[tuple[str, str], ...] = (
+            ("im-cursor", room.cursor(now, pos, bc)),
             ("im-internal_ext", push_ext(bc.room_id, self.did, self.first_req_ms, pos, last)),
             ("im-now", str(now)),
         )
+        if room.era.wire_2026:
+            headers += (("im-live_cursor", LIVE_CURSOR),)
         return frame_bytes(gz, log_id=log_id, seq_id=self.frames, headers=headers)

@@ -20,6 +20,7 @@ from typing import Any
 from dylive.wire.frames import RawMessage, encode_response
 
 from . import builders as b
+from .era import Era, cursor_2026, mask_payload
 from .faults import Faults
 from .positions import cursor_msg_id, ext_position, make_cursor, push_ext
 from .scenario import RoomSpec, Script
@@ -27,6 +28,7 @@ from .scenario import RoomSpec, Script
 log = logging.getLogger(__name__)
 
 LIVE, ENDED = 2, 4
+GIFT = "WebcastGiftMessage"
 
 
 def now_ms() -> int:
@@ -55,6 +57,9 @@ class LogEntry:
     created_at: int
     payload: bytes | None  # None once out of the replay buffer
     fact: tuple[Any, ...] | None = None  # Draft.fact: kept for the totals (ground truth)
+    uid: int = 0  # the real user of the message (0 = none): ground truth behind masking
+    copy_of: int = 0  # era double_gifts: msg_id of the gift message this one repeats
+    masked: bytes | None = None  # the payload as a masked guest sees it (computed on demand)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,15 @@ class LogEntry:
 
     def raw(self) -> RawMessage:
         return RawMessage(self.method, self.msg_id, self.payload or b"")
+
+    def masked_view(self, web_rid: str, anchor_id: int) -> LogEntry:
+        """This entry with the payload a masked guest gets (era ``mask_guests``)."""
+        if not self.uid or self.payload is None:
+            return self
+        if self.masked is None:
+            self.masked = mask_payload(self.method, self.payload, web_rid, anchor_id)
+        return LogEntry(self.seq, self.method, self.msg_id, self.room_id, self.created_at,
+                        self.masked)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -86,6 +100,7 @@ class SharedBatch:
     entries: list[LogEntry]
     now: int
     heartbeat_duration: int
+    head_msg_id: int | None = None  # era wire_2026: the cursor's h- part (None: 2021 cursor)
     _gz: bytes | None = None
 
     def gz(self) -> bytes:
@@ -98,6 +113,7 @@ class SharedBatch:
                 room_id=last.room_id,
                 now=self.now,
                 heartbeat_duration=self.heartbeat_duration,
+                head_msg_id=self.head_msg_id,
             )
             self._gz = gzip.compress(raw, compresslevel=6, mtime=0)
         return self._gz
@@ -111,11 +127,18 @@ def push_response(
     room_id: int,
     now: int,
     heartbeat_duration: int,
+    head_msg_id: int | None = None,
 ) -> bytes:
-    """The Response of a push frame that leaves its reader at position ``pos``."""
+    """The Response of a push frame that leaves its reader at position ``pos``
+    (``head_msg_id`` given: the 2026 cursor shape)."""
+    cursor = (
+        make_cursor(now, last_msg_id)
+        if head_msg_id is None
+        else cursor_2026(now, last_msg_id, head_msg_id)
+    )
     return encode_response(
         [e.raw() for e in entries],
-        cursor=make_cursor(now, last_msg_id),
+        cursor=cursor,
         internal_ext=push_ext(room_id, "0", now, pos, last_msg_id),
         fetch_interval=1000,
         now=now,
@@ -162,6 +185,7 @@ class Room:
         self.conns: set[Any] = set()
         self.counts: dict[str, int] = {}
         self.fault_rng = random.Random(seed ^ 0xFA17)
+        self.era = Era()
 
     # ------------------------------------------------------------ broadcasts
 
@@ -226,18 +250,33 @@ class Room:
         if self.status != LIVE:
             raise ValueError(f"room {self.web_rid} is not live")
         rid = self.room_id
+        era = self.era
+        if era.double_gifts:
+            drafts = _doubled(drafts)
         entries = []
+        copied = 0
         for draft in drafts:
             msg_id = self._ids.next(ms)
+            if era.wire_2026 and draft.method == "WebcastChatMessage" and draft.msg is not None:
+                draft.msg.event_time = ms // 1000
             payload = b.stamp(draft, msg_id=msg_id, room_id=rid, now_ms=ms)
-            entry = LogEntry(self.head + 1, draft.method, msg_id, rid, ms, payload, draft.fact)
+            uid = _uid_of(draft)
+            entry = LogEntry(self.head + 1, draft.method, msg_id, rid, ms, payload, draft.fact, uid)
+            if draft.copy:
+                entry.copy_of = copied
+            copied = msg_id
             self.log.append(entry)
             self._msg_ids.append(msg_id)
             self.counts[draft.method] = self.counts.get(draft.method, 0) + 1
             entries.append(entry)
         self._trim(ms)
         batch = SharedBatch(
-            entries[0].seq - 1, entries[-1].seq, entries, ms, self._policy.heartbeat_duration
+            entries[0].seq - 1,
+            entries[-1].seq,
+            entries,
+            ms,
+            self._policy.heartbeat_duration,
+            self.head_msg_id() if era.wire_2026 else None,
         )
         self.shared[batch.start] = batch
         while len(self.shared) > 32:
@@ -255,7 +294,7 @@ class Room:
         while self.kept_from < self.head and (
             self.head - self.kept_from > limit or self.log[self.kept_from].created_at < oldest_ms
         ):
-            self.log[self.kept_from].payload = None
+            self.log[self.kept_from].payload = self.log[self.kept_from].masked = None
             self.kept_from += 1
 
     # ------------------------------------------------------------ positions
@@ -265,7 +304,7 @@ class Room:
         pos = ext_position(ext)
         if pos is not None:
             return pos
-        msg_id = cursor_msg_id(cursor)
+        msg_id = cursor_msg_id(cursor, self.era.wire_2026)
         if msg_id is None:
             return None
         if msg_id == 0:
@@ -288,6 +327,18 @@ class Room:
     def last_msg_id(self, pos: int) -> int:
         return self.log[pos - 1].msg_id if pos > 0 else 0
 
+    def head_msg_id(self, bc: Broadcast | None = None) -> int:
+        """msg_id of the broadcast's first message (the 2026 cursor's h- part; 0 = none yet)."""
+        start = (bc or self.current).start
+        return self.log[start].msg_id if start < self.head else 0
+
+    def cursor(self, now: int, pos: int, bc: Broadcast) -> str:
+        """The cursor of position ``pos`` in this room's era's shape."""
+        last = self.last_msg_id(pos)
+        if self.era.wire_2026:
+            return cursor_2026(now, last, self.head_msg_id(bc))
+        return make_cursor(now, last)
+
     # ------------------------------------------------------------ views
 
     def info(self) -> dict[str, Any]:
@@ -309,8 +360,32 @@ class Room:
                 "sec_uid": self.anchor.sec_uid,
             },
             "faults": self.faults.as_dict(),
+            "era": self.era.as_dict(),
             "counts": dict(self.counts),
         }
+
+
+def _uid_of(draft: b.Draft) -> int:
+    msg = draft.msg
+    if msg is None or not hasattr(msg, "user") or not msg.HasField("user"):
+        return 0
+    uid: int = msg.user.id
+    return uid
+
+
+def _doubled(drafts: list[b.Draft]) -> list[b.Draft]:
+    """Era ``double_gifts``: each gift send's last message (repeat_end 1) is followed by a copy;
+    the first copy then says repeat_end 0, the second repeat_end 1 (docs/simulator.md)."""
+    out: list[b.Draft] = []
+    for draft in drafts:
+        out.append(draft)
+        msg = draft.msg
+        if draft.method == GIFT and msg is not None and msg.repeat_end == 1 and not draft.copy:
+            twin = type(msg)()
+            twin.CopyFrom(msg)
+            msg.repeat_end = 0
+            out.append(b.Draft(draft.method, twin, copy=True))
+    return out
 
 
 @dataclass(slots=True)

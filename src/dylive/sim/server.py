@@ -159,6 +159,13 @@ class SimServer:
     def faults(self, web_rid: str) -> Faults:
         return self.sim.room(web_rid).faults
 
+    def set_era(self, web_rid: str, **changes: Any) -> dict[str, Any]:
+        """Switch 2026 behaviours of one room (``era="2026"`` for all of them)."""
+        return self.sim.set_era(web_rid, changes).as_dict()
+
+    def set_era_all(self, **changes: Any) -> dict[str, Any]:
+        return self.sim.set_era_all(changes).as_dict()
+
     def end(self, web_rid: str) -> dict[str, Any]:
         return self.sim.end(web_rid).info()
 

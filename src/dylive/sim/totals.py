@@ -21,7 +21,9 @@ def totals(entries: list[LogEntry], since: int) -> dict[str, Any]:
     chatters: set[int] = set()
     sums = {"gifts": 0, "gift_diamonds": 0, "likes": 0, "follows": 0, "shares": 0, "joins": 0}
     peak = 0
+    copies = 0
     for entry in entries:
+        copies += entry.copy_of != 0
         counts[entry.method] = counts.get(entry.method, 0) + 1
         fact = entry.fact
         if fact is None:
@@ -56,4 +58,5 @@ def totals(entries: list[LogEntry], since: int) -> dict[str, Any]:
         "top_gifters": [[uid, value] for uid, value in top],
         "gifts_by_user": [[uid, gifts_by_user[uid]] for uid, _ in top],
         "peak_viewers": peak,
+        "gift_copies": copies,  # era double_gifts: second copies, not in any figure above
     }

@@ -21,6 +21,7 @@ from dylive.wire.signing import verify_signed_query
 from .catalog import GIFTS
 from .core import Simulator
 from .defences import GIFT, VERIFY_PAGE, Visitor
+from .era import Era, refusal_headers
 from .positions import fetch_ext, make_cursor
 from .rooms import ENDED, LIVE, Room, now_ms
 from .users import SimUser, user_json
@@ -32,8 +33,16 @@ def json_response(obj: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
 
 
-def empty() -> Response:
+def empty(era: Era | None = None) -> Response:
+    """Douyin's refusal: HTTP 200 with nothing in it (era ``wire_2026``: no content type, the
+    keep-alive and x-tt-* headers real refusals carry)."""
+    if era is not None and era.wire_2026:
+        return Response(b"", status_code=200, headers=refusal_headers())
     return Response(b"", status_code=200, media_type="application/json")
+
+
+def era_of(sim: Simulator, room: Room | None) -> Era:
+    return room.era if room is not None else sim.default_era
 
 
 def visitor(sim: Simulator, request: Request) -> Visitor:
@@ -80,7 +89,7 @@ async def room_fault(sim: Simulator, room: Room | None) -> Response | None:
         body = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
         return Response(body, status_code=502, media_type="text/html")
     if f.http_empty and rng.random() < f.http_empty:
-        return empty()
+        return empty(room.era)
     return None
 
 
@@ -153,7 +162,7 @@ def _enter_target(sim: Simulator, request: Request) -> tuple[Room | None, int]:
 async def web_enter(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     if refused(sim, request):
-        return empty()
+        return empty(sim.default_era)
     challenge = guarded_request(sim, request)
     if challenge is not None:
         return challenge
@@ -181,9 +190,9 @@ async def web_enter(request: Request) -> Response:
 async def im_fetch(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     q = request.query_params
-    if refused(sim, request) or not q.get("room_id", "").isdigit():
-        return empty()
     room = _room_by_id(sim, q.get("room_id"))
+    if refused(sim, request) or not q.get("room_id", "").isdigit():
+        return empty(era_of(sim, room))
     fault = await room_fault(sim, room)
     if fault is not None:
         return fault
@@ -191,7 +200,7 @@ async def im_fetch(request: Request) -> Response:
     if room is not None:
         sim.guard.risk.on_join(who, room.room_id)
         if sim.guard.blocked(who) or sim.guard.risk.guest_poll_refused(who, room.room_id):
-            return empty()
+            return empty(room.era)
     now = now_ms()
     push_server, push_v2 = push_servers(sim, request)
     bc = room.broadcast_of(int(q["room_id"])) if room is not None else None
@@ -213,9 +222,11 @@ async def im_fetch(request: Request) -> Response:
         start = room.clamp(pos, bc)
         entries = room.entries(start, sim.config.fetch_max, limit)
     end = start + len(entries)
-    cursor = make_cursor(now, room.last_msg_id(end))
+    cursor = room.cursor(now, end, bc)
     if not sim.guard.gifts_visible(who):
         entries = [e for e in entries if e.method != GIFT]
+    if room.era.mask_guests and sim.guard.session(who.sid) is None:
+        entries = [e.masked_view(room.web_rid, room.anchor.id) for e in entries]
     body = encode_response(
         [e.raw() for e in entries],
         cursor=cursor,
@@ -266,7 +277,7 @@ async def ranklist_audience(request: Request) -> Response:
     sim: Simulator = request.app.state.sim
     raw = request.query_params.get("room_id", "")
     if refused(sim, request) or not raw.isdigit():
-        return empty()
+        return empty(era_of(sim, _room_by_id(sim, raw)))
     sim.guard.risk.on_request(visitor(sim, request))
     room = _room_by_id(sim, raw)
     fault = await room_fault(sim, room)

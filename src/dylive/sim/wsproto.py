@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -29,6 +30,25 @@ class PingAwareProtocol(WebSocketsSansIOProtocol):
         scope = getattr(self, "scope", None)
         if scope is not None:
             scope[PING_CLOCK] = PingClock()
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "websocket.http.response.body" and not message.get("more_body"):
+            self._bare_refusal()
+        await super().send(message)
+
+    def _bare_refusal(self) -> None:
+        """A 2026-shaped refusal (it carries ``x-tt-logid``) goes out without the Content-Type
+        uvicorn would add, as Douyin's does (docs/simulator.md, era ``wire_2026``)."""
+        initial = getattr(self, "initial_response", None)
+        if initial is None or not any(k.lower() == "x-tt-logid" for k, _ in initial[1]):
+            return
+        send_response = self.conn.send_response
+
+        def without_content_type(response: Any) -> None:
+            del response.headers["Content-Type"]
+            send_response(response)
+
+        self.conn.send_response = without_content_type  # type: ignore[method-assign]
 
     def handle_ping(self) -> None:
         clock = getattr(self, "scope", {}).get(PING_CLOCK)

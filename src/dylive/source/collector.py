@@ -35,8 +35,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, cast
+from dataclasses import replace
+from typing import cast
 
 import httpx
 
@@ -44,15 +44,15 @@ from dylive import settings
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
 from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
-from dylive.source import urls
 from dylive.source.coverage import Coverage
 from dylive.source.credentials import Identity
-from dylive.source.dedupe import DEFAULT_CAPACITY, Deduper
+from dylive.source.dedupe import Deduper
+from dylive.source.failover import TransportPlan, failure_flag
+from dylive.source.follow import next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
-from dylive.source.poll import fetch_batch, poll_stream
-from dylive.source.push import PushOptions, push_stream
-from dylive.source.rate import RateMeter
+from dylive.source.options import HOUSEKEEPING, CollectorOptions, RoomStatus, Stats
+from dylive.source.poll import fetch_batch
 from dylive.source.reconnect import Backoff, BackoffPolicy, Failure, StaleConnection, classify
 from dylive.source.room import STATUS_ENDED, RoomInfo, make_client, resolve_room
 from dylive.source.transport import Checkpoint, Delivery, Position
@@ -63,78 +63,6 @@ log = logging.getLogger(__name__)
 Item = Event | GapEvent | Rendered
 
 __all__ = ["CollectorOptions", "Room", "RoomStatus"]
-
-#: Messages that do not count as "business" for the fake-alive watchdog.
-HOUSEKEEPING = frozenset({"WebcastRoomUserSeqMessage", "WebcastRoomStatsMessage"})
-
-
-@dataclass(frozen=True, slots=True)
-class CollectorOptions:
-    """Tunables; tests shrink the timeouts."""
-
-    transport: str = "auto"  # auto | push | poll
-    push_url: str = ""  # override of the push base URL (DYLIVE_PUSH_URL)
-    signing: str = ""  # a_bogus generation (DYLIVE_SIGNING); "" = the setting
-    heartbeat_interval: float | None = None  # None = max(10 s, heartbeat_duration)
-    silence_timeout: float = 30.0  # no frame at all → reconnect
-    fake_alive_timeout: float = 60.0  # no business message while live → reconnect
-    push_failures_before_fallback: int = 3
-    push_retry_after: float = 30.0  # in fallback, try push again after this many seconds
-    poll_min_interval: float = 0.0
-    poll_max_interval: float = 5.0
-    open_timeout: float = 10.0
-    http_timeout: float = 10.0
-    dedupe_capacity: int = DEFAULT_CAPACITY
-    follow_interval: float = 5.0  # first delay between status checks while waiting (follow)
-    follow_max_interval: float = 60.0
-    resolve_attempts: int = 5  # at open: tries before an upstream failure is raised
-    # the service's fast path: the common methods come out as decode.direct.Rendered (their
-    # stored JSON bytes) instead of typed events; library users keep typed events (False)
-    direct: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class RoomStatus:
-    """Health snapshot of one room connection.
-
-    ``refusals`` counts every refusal: each empty 200 body of web/enter or im/fetch (a_bogus or
-    cookie refused; retried once with a fresh signature, then the page scrape / push takes over)
-    and each refused push handshake. ``fallbacks`` counts switches from push to polling.
-    """
-
-    state: str  # resolving | connecting | live | reconnecting | waiting | ended | failed | closed
-    transport: str  # push | poll | ""
-    room_id: int
-    web_rid: str
-    connected_since: float | None  # unix seconds
-    messages_per_s: float
-    last_message_age: float | None  # seconds
-    reconnects: int
-    gaps: int
-    refusals: int
-    fallbacks: int
-    duplicates: int
-    messages: int
-    error: str = ""
-    #: Why data may be missing now (see :meth:`Room.degraded`).
-    degraded: tuple[str, ...] = ()
-    #: Gift visibility (:class:`dylive.source.coverage.Coverage`).
-    coverage: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class _Stats:
-    state: str = "resolving"
-    transport: str = ""
-    connected_since: float | None = None
-    last_message: float | None = None
-    reconnects: int = 0
-    gaps: int = 0
-    refusals: int = 0
-    fallbacks: int = 0
-    messages: int = 0
-    error: str = ""
-    rate: RateMeter = field(default_factory=RateMeter)
 
 
 class _SessionEnd(Exception):
@@ -180,15 +108,12 @@ class Room(Handlers):
         self.info: RoomInfo | None = None
         self._checkpoint = resume or Checkpoint()
         self._track = PositionTracker(self._checkpoint.position)
-        self._push_server = self._checkpoint.push_server
+        self._plan = TransportPlan(self.options, self._checkpoint.push_server)
         self._dedupe = Deduper(self.options.dedupe_capacity)
         # GiftEvent.delta over everything this Room delivers; a caller may hand in its own (the
         # service hands the ledger rebuilt from its store, so deltas continue across restarts)
         self._ledger = ledger if ledger is not None else GiftLedger()
-        self._stats = _Stats()
-        self._mode = "poll" if self.options.transport == "poll" else "push"
-        self._push_failures = 0
-        self._push_retry_at = 0.0
+        self._stats = Stats()
         self._ended = False
         self._ended_room = 0
         self._last_business = 0.0
@@ -197,8 +122,6 @@ class Room(Handlers):
         self._gen: AsyncIterator[Item] | None = None
         self.coverage = Coverage()
         self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused
-        self._push_servers: tuple[str, ...] = ()
-        self._push_index = 0
 
     def degraded(self) -> tuple[str, ...]:
         """Reasons data may be missing now: ``gifts_hidden`` (fan tickets or ranking grow, no
@@ -299,7 +222,7 @@ class Room(Handlers):
         self._checkpoint = Checkpoint(
             cursor=self._track.position.cursor,
             internal_ext=self._track.position.internal_ext,
-            push_server=self._push_server,
+            push_server=self._plan.push_server,
             transport=transport,
             last_msg_id=last or self._checkpoint.last_msg_id,
         )
@@ -307,24 +230,11 @@ class Room(Handlers):
             yield events[-1]
 
     def status(self) -> RoomStatus:
-        s = self._stats
-        now = time.monotonic()
         info = self.info
-        return RoomStatus(
-            state=s.state,
-            transport=s.transport,
+        return self._stats.snapshot(
             room_id=info.room_id if info else 0,
             web_rid=info.web_rid if info else str(self.ident),
-            connected_since=s.connected_since,
-            messages_per_s=s.rate.rate(now),
-            last_message_age=None if s.last_message is None else now - s.last_message,
-            reconnects=s.reconnects,
-            gaps=s.gaps,
-            refusals=s.refusals,
-            fallbacks=s.fallbacks,
             duplicates=self._dedupe.duplicates,
-            messages=s.messages,
-            error=s.error,
             degraded=self.degraded(),
             coverage=self.coverage.as_dict(),
         )
@@ -359,20 +269,13 @@ class Room(Handlers):
             raise RuntimeError("room is not resolved")
         return self.info
 
-    def _choose(self) -> str:
-        if self.options.transport in ("push", "poll"):
-            return self.options.transport
-        if self._mode == "poll" and time.monotonic() >= self._push_retry_at:
-            self._mode = "push"
-        return self._mode
-
     async def _session(self) -> AsyncIterator[Item]:
-        transport = self._choose()
+        transport = self._plan.choose(time.monotonic())
         self._stats.state = "connecting"
         self._stats.transport = transport
         self._last_business = time.monotonic()
         asked = self._track.position
-        if transport == "push" and not (self._track.position and self._push_server):
+        if transport == "push" and not (self._track.position and self._plan.push_server):
             async for event in self._bootstrap():
                 yield event
             asked = Position()  # bootstrap covered the resume; the socket continues from it
@@ -403,38 +306,15 @@ class Room(Handlers):
                 await aclose()
 
     def _open(self, transport: str) -> AsyncIterator[Delivery]:
-        info = self._info()
-        o = self.options
-        if transport == "push":
-            opts = PushOptions(
-                heartbeat_interval=o.heartbeat_interval,
-                silence_timeout=o.silence_timeout,
-                open_timeout=o.open_timeout,
-                upstream=self.upstream,
-            )
-            return push_stream(self._push_base(), info, self.identity, self._track.position, opts)
-        return poll_stream(
-            self.client,
-            self.upstream,
-            info,
-            self.identity,
-            self._track.position,
-            signing=o.signing,
-            min_interval=o.poll_min_interval,
-            max_interval=o.poll_max_interval,
+        return self._plan.open(
+            transport,
+            client=self.client,
+            upstream=self.upstream,
+            info=self._info(),
+            identity=self.identity,
+            position=self._track.position,
             on_refusal=self._on_refusal,
         )
-
-    def _push_base(self) -> str:
-        if self.options.push_url:
-            return self.options.push_url
-        if self._push_servers:
-            return self._push_servers[self._push_index % len(self._push_servers)]
-        if self._push_server:
-            return self._push_server
-        if "douyin.com" in self.upstream:
-            return urls.DEFAULT_PUSH_BASE
-        return self.upstream.replace("https://", "wss://").replace("http://", "ws://")
 
     async def _bootstrap(self) -> AsyncIterator[Item]:
         """One im/fetch: the first position, the push server and the recent backlog."""
@@ -453,9 +333,7 @@ class Room(Handlers):
         except SignatureRefused:
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
-        self._push_server = batch.push_server or self._push_server
-        if batch.push_servers and batch.push_servers != self._push_servers:
-            self._push_servers, self._push_index = batch.push_servers, 0
+        self._plan.learn(batch.push_server, batch.push_servers)
         self._lifecycle(ConnectEvent(info.room_id, "push"))  # the push session's first answer
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
@@ -496,7 +374,7 @@ class Room(Handlers):
             self._stats.rate.add(now, len(out))
             self.backoff.reset()
         if delivery.messages:
-            self._push_failures = 0
+            self._plan.delivered()
         self._track.advance(delivery.position, fresh)
         if delivery.now:
             self._last_server_ms = delivery.now
@@ -535,8 +413,7 @@ class Room(Handlers):
                 f"no business message for {idle:.1f} s (fake-alive)",
                 room_id=self._info().room_id,
             )
-        auto = self.options.transport == "auto"
-        if transport == "poll" and auto and time.monotonic() >= self._push_retry_at:
+        if self._plan.retry_push_due(transport, time.monotonic()):
             raise _SessionEnd
 
     # ------------------------------------------------------------------ failures
@@ -559,39 +436,30 @@ class Room(Handlers):
             return
         self._note_failure(exc, transport)
         if transport == "push":
-            self._on_push_failure(exc, kind)
-        elif isinstance(exc, SignatureRefused) and self.options.transport == "auto":
-            self._mode = "push"  # polling is refused: push is the fallback
+            self._on_push_failure(exc)
+        elif isinstance(exc, SignatureRefused):
+            self._plan.poll_refused()
         if kind is Failure.RERESOLVE:
             await self._reresolve()
         await asyncio.sleep(self.backoff.next_delay())
 
     def _note_failure(self, exc: Exception, transport: str) -> None:
-        """Degradation flags from a failure."""
-        if isinstance(exc, HandshakeRefused):
-            self._stats.refusals += 1  # HTTP refusals are counted as they happen (_on_refusal)
-            self._flags.add("refused")
-        elif isinstance(exc, StaleConnection) and "fake-alive" in str(exc):
-            self._flags.add("heartbeat_only")
-        elif transport == "poll" and isinstance(exc, SignatureRefused):
-            # Douyin answers repeated guest polls with empty 200s: say so, and stop falling
-            # back to polling (no bouncing between two refused transports).
-            self._flags.add("polling_refused")
+        """Degradation flags from a failure (HTTP refusals are counted in _on_refusal)."""
+        flag = failure_flag(exc, transport)
+        if flag == "refused":
+            self._stats.refusals += 1
+        elif flag == "polling_refused":
             log.warning("room %s: im/fetch polling refused", self._info().room_id)
+        if flag:
+            self._flags.add(flag)
 
-    def _on_push_failure(self, exc: Exception, kind: Failure) -> None:
-        self._push_failures += 1
-        refused = isinstance(exc, HandshakeRefused)
-        if not refused and len(self._push_servers) > 1:
-            self._push_index += 1  # a host that does not answer: try the next one named
-            log.info("room %s: trying push server %s", self._info().room_id, self._push_base())
-        many = self._push_failures >= self.options.push_failures_before_fallback
-        if "polling_refused" in self._flags:
-            return
-        if self.options.transport == "auto" and (refused or many):
-            self._mode = "poll"
-            self._push_failures = 0
-            self._push_retry_at = time.monotonic() + self.options.push_retry_after
+    def _on_push_failure(self, exc: Exception) -> None:
+        fell_back = self._plan.push_failed(
+            refused=isinstance(exc, HandshakeRefused),
+            polling_refused="polling_refused" in self._flags,
+            now=time.monotonic(),
+        )
+        if fell_back:
             self._stats.fallbacks += 1
             log.info("room %s: falling back to polling", self._info().room_id)
 
@@ -610,26 +478,17 @@ class Room(Handlers):
         # The position is kept: an upstream whose log spans broadcasts (the simulator) then
         # replays the new broadcast from its start; others ignore a foreign cursor.
         self.info = info
-        self._push_server = ""
-        self._push_servers, self._push_index = (), 0
+        self._plan.forget()
         self._last_server_ms = 0
         self.coverage.reset()
 
     async def _wait_for_broadcast(self) -> None:
-        """follow=True: poll the room status (with backoff) until a new broadcast is live."""
-        old = self._ended_room
+        """follow=True: wait until a new broadcast of the same web_rid is live."""
         self._stats.state = "waiting"
-        wait = Backoff(
-            initial=self.options.follow_interval, cap=self.options.follow_max_interval, jitter=0.2
+        info = await next_broadcast(
+            lambda: self._resolve(require_live=False),
+            ended_room=self._ended_room,
+            initial=self.options.follow_interval,
+            cap=self.options.follow_max_interval,
         )
-        while True:
-            try:
-                info = await self._resolve(require_live=False)
-            except (UpstreamError, httpx.HTTPError) as exc:
-                log.info("room %s: status check failed: %s", old, exc)
-            else:
-                if info.live and info.room_id != old:
-                    log.info("room %s: broadcast %s is live", info.web_rid, info.room_id)
-                    self._new_broadcast(info)
-                    return
-            await asyncio.sleep(wait.next_delay())
+        self._new_broadcast(info)

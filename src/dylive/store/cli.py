@@ -1,4 +1,4 @@
-"""``dylive export``: stream a room's stored messages as JSON lines or CSV."""
+"""``dylive export``: stream a room's stored messages as JSON lines, CSV or Parquet."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class ExportError(DyliveError):
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write a room's stored messages as JSON lines or CSV, in order",
+        help="write a room's stored messages as JSON lines, CSV or Parquet, in order",
         description="Stream the stored messages of one room in seq order (bounded memory).",
     )
     p.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")

@@ -13,7 +13,7 @@ from .migrations import to_signed, to_unsigned
 LETTER_COLS = "id, consumer, room_id, first_seq, last_seq, count, error, attempts, created_at, body"
 HOOK_COLS = (
     "id, token_id, url, secret, rooms, methods, batch_size, batch_ms, created_at,"
-    " paused_at, pause_reason"
+    " paused_at, pause_reason, previous_secret, previous_until"
 )
 HOOK_INSERT_COLS = (
     "token_id, url, secret, rooms, methods, batch_size, batch_ms, created_at, paused_at,"
@@ -69,7 +69,8 @@ def hook_values(hook: WebhookRecord, created_at: int) -> tuple[Any, ...]:
 
 
 def hook_from_row(row: Sequence[Any]) -> WebhookRecord:
-    ident, token_id, url, secret, rooms, methods, size, ms, created_at, paused_at, reason = row
+    ident, token_id, url, secret, rooms, methods, size, ms, created_at, paused_at, reason = row[:11]
+    previous_secret, previous_until = row[11:]
     return WebhookRecord(
         id=ident,
         token_id=token_id,
@@ -82,4 +83,6 @@ def hook_from_row(row: Sequence[Any]) -> WebhookRecord:
         created_at=created_at,
         paused_at=paused_at,
         pause_reason=reason,
+        previous_secret=previous_secret,
+        previous_until=previous_until,
     )

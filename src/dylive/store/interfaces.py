@@ -252,6 +252,12 @@ class Outbox(abc.ABC):
         """Pause (``paused_at`` > 0) or resume (0) a webhook."""
 
     @abc.abstractmethod
+    async def set_webhook_secret(
+        self, hook_id: int, secret: str, previous_secret: str, previous_until: int
+    ) -> None:
+        """Replace a webhook's secret; ``previous_secret`` still signs until ``previous_until``."""
+
+    @abc.abstractmethod
     async def add_dead_letter(self, letter: DeadLetter) -> int:
         """Store ``letter`` (its ``id`` is ignored) and, in the same transaction, move the
         consumer's position in that room forward to ``letter.last_seq``; the new id."""

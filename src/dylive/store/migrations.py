@@ -187,8 +187,12 @@ SQLITE: tuple[str, ...] = (
         note TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
-    # usage metering, plans and the admin audit log (issue 23; numbered after the webhook
-    # secret rotation step of the same issue when both are merged): token expiry and quotas,
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 10: usage metering, plans and the admin audit log (issue 23): token expiry and quotas,
     # hourly usage counters per token/endpoint/code (additive: each node adds its own), the
     # rooms a token used per hour, the admin audit log
     """
@@ -403,7 +407,12 @@ POSTGRES: tuple[str, ...] = (
     """
     CREATE UNIQUE INDEX fleet_rooms_lease ON fleet_rooms (room_id, owner, epoch);
     """,
-    # usage metering, plans and the admin audit log (issue 23; see the SQLite step)
+    # 9: a webhook's rotated-out secret and the end of its grace period (issue 23)
+    """
+    ALTER TABLE webhooks ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';
+    ALTER TABLE webhooks ADD COLUMN previous_until BIGINT NOT NULL DEFAULT 0;
+    """,
+    # 10: usage metering, plans and the admin audit log (issue 23; see the SQLite step)
     """
     ALTER TABLE tokens ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE tokens ADD COLUMN requests_per_day BIGINT NOT NULL DEFAULT 0;

@@ -250,6 +250,8 @@ class WebhookRecord:
     created_at: int = 0  # ms
     paused_at: int = 0  # ms, 0 = delivering
     pause_reason: str = ""
+    previous_secret: str = field(default="", repr=False)  # still signs until previous_until
+    previous_until: int = 0  # ms, the end of a secret rotation's grace period
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,3 +122,12 @@ class PostgresOutbox(PostgresEngine, OutboxRules):
             "UPDATE webhooks SET paused_at = %s, pause_reason = %s WHERE id = %s",
             (paused_at, reason, hook_id),
         )
+
+    async def set_webhook_secret(
+        self, hook_id: int, secret: str, previous_secret: str, previous_until: int
+    ) -> None:
+        await self._write(
+            "UPDATE webhooks SET secret = %s, previous_secret = %s, previous_until = %s"
+            " WHERE id = %s",
+            (secret, previous_secret, previous_until, hook_id),
+        )

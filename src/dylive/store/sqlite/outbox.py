@@ -130,3 +130,14 @@ class SQLiteOutbox(SQLiteEngine, OutboxRules):
                 (paused_at, reason, hook_id),
             )
         )
+
+    async def set_webhook_secret(
+        self, hook_id: int, secret: str, previous_secret: str, previous_until: int
+    ) -> None:
+        await self._submit(
+            lambda conn: conn.execute(
+                "UPDATE webhooks SET secret = ?, previous_secret = ?, previous_until = ?"
+                " WHERE id = ?",
+                (secret, previous_secret, previous_until, hook_id),
+            )
+        )

@@ -1,0 +1,356 @@
+"""The HTTP edge: uvicorn's protocol classes with dylive's limits, answering in the envelope.
+
+uvicorn refuses what its HTTP parser cannot read (an over-long URL, raw UTF-8 in the request
+target, a NUL in a header, request-smuggling shapes) before the application sees the request,
+with a plain-text ``400``. These subclasses of its httptools and h11 protocols answer those
+refusals with the JSON envelope instead (code 40007, 41401 or 43101), and add the limits a
+server exposed to the internet needs in front of the application:
+
+- ``header_timeout``: a request's line and headers must arrive within this many seconds (from
+  the connection, or from the previous response); else 40801 (HTTP 408) and the connection is
+  closed (slow-header clients cannot hold connections open).
+- ``body_timeout``: the body must arrive within this many seconds after the headers; else the
+  application sees a disconnect, the client gets 40801 when nothing was answered yet, and the
+  connection is closed.
+- ``max_connections``: connections beyond it (WebSocket feeds included) are answered 50302
+  (HTTP 503) and closed at once.
+- ``MAX_URL_BYTES``: a request target longer than 64 KiB - 1 is answered 41401 (HTTP 414) on both
+  stacks (httptools' URL parser cannot represent longer ones).
+
+The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
+``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
+closes a WebSocket whose client sent a text frame that is not UTF-8 with 1007 and one log line
+(uvicorn logs a traceback there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .errors import (
+    BAD_REQUEST,
+    HEADERS_TOO_LARGE,
+    REQUEST_TIMEOUT,
+    TOO_MANY_CONNECTIONS,
+    URL_TOO_LONG,
+    ErrorKind,
+    truncate,
+)
+
+log = logging.getLogger(__name__)
+
+#: The longest request target (path and query) accepted, in bytes.
+MAX_URL_BYTES = 65_535
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 414: b"URI Too Long"}
+_REASONS |= {431: b"Request Header Fields Too Large", 503: b"Service Unavailable"}
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeLimits:
+    """The edge's limits (see the module doc)."""
+
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 4096
+
+
+_QUOTED = re.compile(r":?\s*(bytearray\()?b['\"].*$", re.DOTALL)
+
+
+class UrlTooLong(Exception):
+    """Raised from the parser's URL callback: the request target is over MAX_URL_BYTES."""
+
+
+def refusal(kind: ErrorKind, detail: str = "") -> bytes:
+    """A complete HTTP/1.1 response: the envelope of ``kind``, ``connection: close``."""
+    data = {"detail": truncate(detail)} if detail else {}
+    body = orjson.dumps({"code": kind.code, "msg": kind.msg, "data": data})
+    head = b"HTTP/1.1 %d %s\r\n" % (kind.status, _REASONS.get(kind.status, b""))
+    head += b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
+    return head + b"connection: close\r\n\r\n" + body
+
+
+def classify(exc: BaseException | None) -> tuple[ErrorKind, str]:
+    """The envelope (kind, detail) for a parser's refusal ``exc``."""
+    causes: list[BaseException] = []
+    while exc is not None and exc not in causes:
+        causes.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    for cause in causes:
+        if isinstance(cause, UrlTooLong):
+            return URL_TOO_LONG, f"the request target is longer than {MAX_URL_BYTES} bytes"
+        if isinstance(cause, UnicodeError):
+            return BAD_REQUEST, "the request target must be ASCII (percent-encode other bytes)"
+        if getattr(cause, "error_status_hint", 400) == 431:  # h11: the head is too large
+            return HEADERS_TOO_LARGE, "the request line and headers are too large"
+        if type(cause).__name__ == "HttpParserInvalidURLError":
+            return BAD_REQUEST, "the request target is not a valid URL (percent-encode non-ASCII)"
+    # the parser's own words, without the request bytes h11 quotes after them
+    text = _QUOTED.sub("", str(causes[0])) if causes else ""
+    return BAD_REQUEST, f"the HTTP request is malformed: {text}" if text else "malformed request"
+
+
+class _Edge:
+    """The limits, shared by both HTTP protocol classes (mixed in before uvicorn's class)."""
+
+    limits = EdgeLimits()
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    connections: set[Any]
+    cycle: Any
+    _header_timer: asyncio.TimerHandle | None = None
+    _body_timer: asyncio.TimerHandle | None = None
+    _upgraded = False
+
+    def _refuse(self, kind: ErrorKind, detail: str = "") -> None:
+        self._cancel_timers()
+        if not self.transport.is_closing():
+            self.transport.write(refusal(kind, detail))
+            self.transport.close()
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._header_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._header_timer = self._body_timer = None
+
+    def _admit(self) -> bool:
+        """False (and the connection answered 503) when the server is full."""
+        if len(self.connections) > self.limits.max_connections:
+            limit = self.limits.max_connections
+            self._refuse(TOO_MANY_CONNECTIONS, f"the server holds {limit} connections at most")
+            return False
+        self._arm_header_timer()
+        return True
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None and not self.transport.is_closing():
+            timeout = self.limits.header_timeout
+            self._header_timer = self.loop.call_later(timeout, self._header_timeout)
+
+    def _headers_done(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timeout)
+
+    def _body_done(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _idle(self) -> bool:
+        """No request in progress (waiting for the next request's headers)."""
+        return self.cycle is None or bool(self.cycle.response_complete)
+
+    def _header_timeout(self) -> None:
+        self._header_timer = None
+        if self._idle():
+            timeout = self.limits.header_timeout
+            self._refuse(REQUEST_TIMEOUT, f"the request headers took longer than {timeout:g}s")
+
+    def _body_timeout(self) -> None:
+        self._body_timer = None
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body:
+            return
+        cycle.disconnected = True  # the application sees http.disconnect; its sends are dropped
+        cycle.message_event.set()
+        if cycle.response_started:
+            self._cancel_timers()
+            self.transport.close()
+        else:
+            timeout = self.limits.body_timeout
+            self._refuse(REQUEST_TIMEOUT, f"the request body took longer than {timeout:g}s")
+
+    def send_400_response(self, msg: str) -> None:
+        """Called by uvicorn inside its ``except`` for the parser's error: the envelope."""
+        kind, detail = classify(sys.exc_info()[1])
+        self._refuse(kind, detail)
+
+
+def _httptools_class() -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class EdgeHttpTools(_Edge, HttpToolsProtocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._admit()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_timers()
+            super().connection_lost(exc)
+
+        def on_url(self, url: bytes) -> None:
+            super().on_url(url)
+            if len(self.url) > MAX_URL_BYTES:
+                raise UrlTooLong
+
+        def on_headers_complete(self) -> None:
+            self._headers_done()
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._body_done()
+            super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._idle():
+                self._arm_header_timer()
+
+        def handle_websocket_upgrade(self) -> None:
+            self._cancel_timers()
+            super().handle_websocket_upgrade()
+
+    return EdgeHttpTools
+
+
+def _h11_class() -> type[asyncio.Protocol]:
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class EdgeH11(_Edge, H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._admit()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._cancel_timers()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            try:
+                super().handle_events()
+            except UnicodeError:  # a raw non-ASCII request path (uvicorn decodes it as ASCII)
+                self.send_400_response("")
+                return
+            self._sync_timers()
+
+        def _sync_timers(self) -> None:
+            if self._upgraded or self.transport.is_closing():
+                self._cancel_timers()
+                return
+            state = self.conn.their_state
+            if state is h11.SEND_BODY:
+                self._headers_done()
+            elif state is h11.IDLE and self._idle():
+                self._arm_header_timer()
+            else:
+                self._body_done()
+                if state is not h11.IDLE and self._header_timer is not None:
+                    self._header_timer.cancel()
+                    self._header_timer = None
+
+        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            self._upgraded = True  # the transport is the WebSocket protocol's now
+            self._cancel_timers()
+            super().handle_websocket_upgrade(event)
+
+    return EdgeH11
+
+
+def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.Protocol]:
+    """The edge protocol class for uvicorn's ``http`` option ``name`` (httptools or h11)."""
+    if name in ("auto", "httptools"):
+        try:
+            import httptools  # noqa: F401
+        except ImportError:
+            if name == "httptools":
+                raise
+            name = "h11"
+        else:
+            name = "httptools"
+    base = _httptools_class() if name == "httptools" else _h11_class()
+    attrs = {"limits": limits or EdgeLimits()}
+    return type(base.__name__, (base,), attrs)
+
+
+class _WebSocketEdge:
+    """The WebSocket side: refused handshakes in the envelope, and a text frame that is not
+    UTF-8 closed with 1007 and one log line (no traceback)."""
+
+    curr_msg_data_type: str
+    frames: list[bytes]
+    conn: Any
+    client: tuple[str, int] | None
+    transport: asyncio.Transport
+    handshake_complete: bool
+    close_sent: bool
+
+    def handle_connect(self, event: Any) -> None:
+        accept = self.conn.accept
+
+        def enveloped(request: Any) -> Any:  # a refusal (bad version, key …) in the envelope
+            response = accept(request)
+            if response.status_code == 101:
+                return response
+            return _ws_refusal(response.status_code, response.body.decode(errors="replace"))
+
+        self.conn.accept = enveloped  # for this call only
+        try:
+            super().handle_connect(event)  # type: ignore[misc]
+        finally:
+            del self.conn.accept
+
+    def handle_handshake_exception(self) -> None:
+        """websockets could not read the upgrade request (a line over 8 KiB, too many headers)."""
+        queued = b"".join(self.conn.data_to_send())
+        status = int(queued.split(b" ", 2)[1]) if queued.startswith(b"HTTP/1.1 ") else 400
+        detail = f"Failed to open a WebSocket connection: {self.conn.handshake_exc}"
+        self.handshake_complete = self.close_sent = True  # as uvicorn's own handler does
+        self.transport.write(refusal(_WS_KINDS.get(status, BAD_REQUEST), detail))
+        self.transport.close()
+
+    def send_receive_event_to_app(self) -> None:
+        if self.curr_msg_data_type == "text":
+            data = b"".join(self.frames)
+            try:
+                data.decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+                log.info("websocket from %s: a text frame is not UTF-8; closed (1007)", peer)
+                self.conn.send_close(1007, "invalid UTF-8")
+                self.handle_parser_exception()  # type: ignore[attr-defined]
+                return
+        super().send_receive_event_to_app()  # type: ignore[misc]
+
+
+_WS_KINDS = {431: HEADERS_TOO_LARGE, 414: URL_TOO_LONG}
+
+
+def _ws_refusal(status: int, detail: str) -> Any:
+    """websockets' Response for a refused handshake, with the envelope as its body."""
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    kind = _WS_KINDS.get(status, BAD_REQUEST)
+    _, _, raw = refusal(kind, detail.strip()).partition(b"\r\n\r\n")
+    length = str(len(raw))
+    headers = Headers(
+        [("Content-Type", "application/json"), ("Content-Length", length), ("Connection", "close")]
+    )
+    reason = _REASONS.get(kind.status, b"").decode()
+    return Response(kind.status, reason, headers, raw)
+
+
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """The WebSocket protocol class (websockets' sans-I/O implementation), else ``auto``."""
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:
+        return "auto"
+    return type("EdgeWebSocket", (_WebSocketEdge, WebSocketsSansIOProtocol), {})
+
+
+__all__ = ["MAX_URL_BYTES", "EdgeLimits", "classify", "http_protocol", "refusal"]
