@@ -4,6 +4,7 @@ channel (``messages_by``), none of them a request."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,4 +90,35 @@ async def test_webhook_feed_and_stream_messages_are_metered(tmp_path: Path) -> N
             assert {"webhook_create", "stream"} <= set(total["by_endpoint"])
             assert set(total["by_endpoint"]) <= {"webhook_create", "stream", "usage"}
             assert total["rooms"] == 1
+            sim.end(DEFAULT_WEB_RID)
+
+
+async def test_an_expired_owner_token_pauses_its_webhook(tmp_path: Path) -> None:
+    hooks = WebhookSettings(allow_private=True, policy=FAST, sync_interval=0.3, timeout=5.0)
+    async with SimServer(SimConfig(seed=4, rate=60.0, tick=0.05)) as sim:
+        config = ServiceConfig(
+            db=str(tmp_path / "e.sqlite3"),
+            upstream=sim.base_url,
+            signing="off",
+            ranklist=False,
+            webhook_settings=hooks,
+        )
+        async with (
+            serving(config) as (base, svc),
+            httpx.AsyncClient(base_url=base, timeout=30) as client,
+            Receiver(secret=SECRET) as receiver,
+        ):
+            expires = time.time_ns() // 1_000_000 + 3000
+            token = await tokens.create(svc.store, "short-lived", expires_at=expires)
+            body = {"url": receiver.url, "secret": SECRET, "rooms": [DEFAULT_WEB_RID]}
+            resp = await client.post("/api/webhooks", params={"token": token}, json=body)
+            assert resp.status_code == 200, resp.text
+            hook_id = resp.json()["data"]["id"]
+            await until(lambda: receiver.all_ids(), 30, "deliveries while the token is valid")
+            run = svc.webhooks.running[hook_id]
+            await until(lambda: run.outbox.paused, 30, "the webhook paused at the expiry")
+            assert time.time_ns() // 1_000_000 >= expires
+            assert run.outbox.pause_reason == "the owner token is revoked or expired"
+            resp = await client.get("/api/webhooks", params={"token": token})
+            assert resp.status_code == 401 and "expired" in resp.json()["data"]["detail"]
             sim.end(DEFAULT_WEB_RID)

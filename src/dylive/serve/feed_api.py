@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -95,7 +96,7 @@ def _ticker(
     async def tick() -> None:
         try:
             record = await svc.store.token_by_digest(token.digest)
-            if record is None or not record.active:
+            if record is None or not record.active or record.expired(time.time_ns() // 10**6):
                 raise ApiError(BAD_TOKEN)
             collection.touch(svc, token.id, token.room_limit, info, live)
         except ApiError as exc:
