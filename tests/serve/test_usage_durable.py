@@ -20,7 +20,7 @@ from support.process import run_dylive, start_serve
 from support.waiting import until
 
 from dylive.serve import tokens
-from dylive.store import SQLiteStore, open_store
+from dylive.store import Quota, SQLiteStore, open_store
 
 OFFLINE = "http://127.0.0.1:9"  # no upstream: /api/rooms answers 200, chat without room 40003
 FLUSH = "0.3"
@@ -137,3 +137,50 @@ async def test_two_fleet_nodes_add_up_to_one_figure(tmp_path: Path) -> None:
                 if proc.returncode is None:
                     proc.kill()
                 await proc.wait()
+
+
+@pytest.mark.postgres
+async def test_a_quota_holds_across_fleet_nodes(tmp_path: Path) -> None:
+    with fresh_database() as db:
+        async with open_store(db) as store:
+            token = await tokens.create(store, "fleet-plan", quota=Quota(requests_per_day=10))
+            token_id = (await store.list_tokens())[0].id
+        nodes = []
+        try:
+            for name in ("q1", "q2"):
+                nodes.append(
+                    await start_serve(db, OFFLINE, "--node-id", name, "--usage-flush", FLUSH)
+                )
+            (_, one), (_, two) = nodes
+            async with (
+                httpx.AsyncClient(base_url=one, timeout=30) as n1,
+                httpx.AsyncClient(base_url=two, timeout=30) as n2,
+            ):
+                for _ in range(6):
+                    assert (await n1.get("/api/rooms", params={"token": token})).status_code == 200
+                await until(lambda: _billable(db, token_id, 6), 20, "node 1 flushed")
+                # node 2 starts from the fleet's figure: 4 more, then refused
+                for left in (3, 2, 1, 0):
+                    resp = await n2.get("/api/rooms", params={"token": token})
+                    assert resp.status_code == 200, resp.text
+                    assert resp.headers["x-ratelimit-remaining"] == str(left)
+                refused = await n2.get("/api/rooms", params={"token": token})
+                assert refused.status_code == 429 and refused.json()["data"]["used"] == 10
+                await until(lambda: _billable(db, token_id, 10), 20, "node 2 flushed")
+
+                async def node1_refuses() -> bool:
+                    resp = await n1.get("/api/rooms", params={"token": token})
+                    return resp.status_code == 429
+
+                await until(node1_refuses, 20, "node 1 refuses once it re-read the totals")
+        finally:
+            for proc, _base in nodes:
+                if proc.returncode is None:
+                    proc.kill()
+                await proc.wait()
+
+
+async def _billable(db: str, token_id: int, at_least: int) -> bool:
+    async with open_store(db) as store:
+        totals = await store.usage_totals([token_id], 0)
+    return totals.get(token_id, (0, 0))[0] >= at_least
