@@ -156,3 +156,29 @@ async def test_tokens_created_listed_revoked_and_every_action_audited(admin: Any
     assert "requests_per_day" in first["detail"] and secret not in resp.text
     resp = await client.get("/api/admin/audit", headers=AUTH, params={"limit": "0"})
     assert resp.json()["code"] == 40005
+
+
+async def test_wrong_keys_are_rate_limited_per_address_and_not_all_audited(
+    db_path: str, serve_api: Any
+) -> None:
+    config = ServiceConfig(
+        db=db_path,
+        upstream="http://127.0.0.1:9",
+        ranklist=False,
+        admin_key_digest=key_digest(KEY),
+        anon_rate=0.01,  # one wrong key, then refused for 100 s
+    )
+    async with serve_api(config) as (base, svc), httpx.AsyncClient(base_url=base) as client:
+        codes = []
+        for _ in range(5):
+            resp = await client.get("/api/admin/tokens", headers={"Authorization": "Bearer x"})
+            codes.append(resp.json()["code"])
+        assert codes == [40101, 42901, 42901, 42901, 42901]
+        assert resp.status_code == 429 and "retry-after" in resp.headers
+        # the right key is not limited by the wrong ones
+        assert (await client.get("/api/admin/tokens", headers=AUTH)).status_code == 200
+        entries = await svc.store.audit()
+        assert [(e.action, e.code) for e in entries] == [
+            ("tokens.list", 200),
+            ("tokens.list", 40101),
+        ]

@@ -38,6 +38,7 @@ from .errors import (
     ADMIN_KEY,
     BAD_PARAM,
     NO_TOKEN,
+    RATE_LIMITED,
     STORE,
     ApiError,
     ok,
@@ -81,7 +82,8 @@ def _check_key(request: Request, svc: Service) -> None:
 
 def audited(action: str, run: Action) -> Endpoint:
     """An admin endpoint: the key checked, then ``run`` → (response, target, detail); every
-    outcome (refusals too) written to the audit log."""
+    outcome (refusals for a wrong key too) written to the audit log. Wrong keys are
+    rate-limited per client address (``anon_rate``, as requests without a valid token)."""
 
     async def endpoint(request: Request) -> Response:
         svc: Service = request.app.state.svc
@@ -98,7 +100,9 @@ def audited(action: str, run: Action) -> Endpoint:
             code = STORE.code
             raise
         finally:
-            if code != ADMIN_DISABLED.code:
+            # not audited: the admin API is off, or the client address is refused by the rate
+            # limit (a flood of bad keys would otherwise write a row per request)
+            if code not in (ADMIN_DISABLED.code, RATE_LIMITED.code):
                 await _audit(request, svc, action, target, code, detail)
 
     return endpoint
