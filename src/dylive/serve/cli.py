@@ -201,7 +201,13 @@ def _token_list(args: argparse.Namespace) -> int:
     sys.stdout.write("id\tname\troom_limit\trate\tcreated\tstatus\n")
     for r in records:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at / 1000))
-        status = "active" if r.active else "revoked"
+        status = (
+            "revoked"
+            if not r.active
+            else "expired"
+            if r.expired(time.time_ns() // 10**6)
+            else "active"
+        )
         sys.stdout.write(f"{r.id}\t{r.name}\t{r.room_limit}\t{r.rate:g}\t{created}\t{status}\n")
     return 0
 
