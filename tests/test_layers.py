@@ -267,3 +267,75 @@ def test_checker_allows_a_listed_peer(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert len(violations(src, FLOORS_OF_THE_FAKE)) == 1
     monkeypatch.setitem(ALLOWED, ("dylive.mid", "dylive.peer"), "for the test")
     assert violations(src, FLOORS_OF_THE_FAKE) == []
+
+
+def import_cycles(src: Path = SRC) -> list[list[str]]:
+    """Groups of modules that import each other at run time (directly or around a circle).
+
+    Edges are the run-time imports of :func:`imports_of` (``TYPE_CHECKING`` imports never run,
+    so naming a type for the checker is no circle). A package's ``__init__`` that a submodule
+    is imported through is not an edge: Python imports the parent first whatever the order.
+    """
+    files = source_files(src)
+    names = {module_name(p, src): p for p in files}
+    known = set(names)
+    graph: dict[str, set[str]] = {}
+    for module, path in names.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found = imports_of(tree, module, package=is_package(path), known=known)
+        graph[module] = {name for _line, name in found if name in known and name != module}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def strong(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                strong(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            strong(v)
+    return groups
+
+
+def test_no_import_circles() -> None:
+    assert import_cycles() == []
+
+
+def test_cycle_finder_sees_a_circle_and_ignores_type_checking(tmp_path: Path) -> None:
+    src = _tree(
+        tmp_path,
+        {
+            "dylive/__init__.py": "",
+            "dylive/serve/__init__.py": "",
+            "dylive/serve/a.py": "from dylive.serve import b\n",
+            "dylive/serve/b.py": "def f():\n    from dylive.serve.c import x\n",
+            "dylive/serve/c.py": "from .a import y\n",
+            "dylive/serve/d.py": (
+                "from typing import TYPE_CHECKING\n"
+                "from dylive.serve import a\n"
+                "if TYPE_CHECKING:\n    from dylive.serve.d2 import z\n"
+            ),
+            "dylive/serve/d2.py": "from dylive.serve import d\n",
+        },
+    )
+    assert import_cycles(src) == [["dylive.serve.a", "dylive.serve.b", "dylive.serve.c"]]

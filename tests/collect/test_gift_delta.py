@@ -5,26 +5,24 @@ a collector restart in the middle of a combo (the ledger is rebuilt from the sto
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+from support.gifts import combo_gift, replay
 
 from dylive.collect.rooms import RoomManager
-from dylive.decode import Event, decode
-from dylive.proto import webcast_pb2 as pb
+from dylive.decode import Event
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.source.room import RoomInfo
 from dylive.store import SQLiteStore
 from dylive.store.export import export_room
-from dylive.wire.frames import RawMessage
 
 CHAT = "/douyin/liveroom/chat"
 STREAM = f"/api/rooms/{DEFAULT_WEB_RID}/stream"
@@ -141,34 +139,9 @@ INFO = RoomInfo(web_rid="424242", room_id=ROOM_ID, status=2)
 
 
 def gift_event(msg_id: int, repeat: int, *, group_id: int = 99, end: bool = False) -> Event:
-    msg = pb.GiftMessage(
-        gift_id=463, repeat_count=repeat, combo_count=repeat, group_count=2,
-        group_id=group_id, repeat_end=1 if end else 0,
-    )  # fmt: skip
-    msg.common.method = "WebcastGiftMessage"
-    msg.common.msg_id = msg_id
-    msg.common.room_id = ROOM_ID
-    msg.user.id = 5
-    msg.user.nickname = "combo"
-    msg.gift.id, msg.gift.name, msg.gift.combo, msg.gift.diamond_count = 463, "小心心", True, 1
-    raw = RawMessage("WebcastGiftMessage", msg_id, msg.SerializeToString())
-    return decode(raw, room_id=ROOM_ID)
-
-
-def replay(events: list[Event]) -> Any:
-    """A source that yields ``events`` once, then ends (the collector stops)."""
-
-    @contextlib.asynccontextmanager
-    async def factory(
-        _info: RoomInfo, _resume: object, _ledger: object = None
-    ) -> AsyncIterator[AsyncIterator[Event]]:
-        async def gen() -> AsyncIterator[Event]:
-            for e in events:
-                yield e
-
-        yield gen()
-
-    return factory
+    return combo_gift(
+        msg_id, repeat, room_id=ROOM_ID, uid=5, diamonds=1, group_id=group_id, end=end
+    )
 
 
 async def collect_once(store: SQLiteStore, events: list[Event], expect_rows: int) -> None:

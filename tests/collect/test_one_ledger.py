@@ -15,13 +15,12 @@ import httpx
 import orjson
 import pytest
 import uvicorn
+from support.gifts import combo_gift, replay
 
-from dylive.decode import Event, GiftLedger, decode
-from dylive.proto import webcast_pb2 as pb
+from dylive.decode import Event, GiftLedger
 from dylive.serve import tokens
 from dylive.serve.app import ServiceConfig, create_app
 from dylive.source.room import RoomInfo
-from dylive.wire.frames import RawMessage
 
 ROOM_ID = 7_000_000_000_000_000_002
 WEB_RID = "515151"
@@ -30,35 +29,9 @@ UID = 5
 
 
 def gift(msg_id: int, repeat: int, *, group_id: int = 99, end: bool = False) -> Event:
-    """One click of a combo: ``repeat`` clicks so far, 2 gifts per click, 3 diamonds each."""
-    msg = pb.GiftMessage(
-        gift_id=463, repeat_count=repeat, combo_count=repeat, group_count=2,
-        group_id=group_id, repeat_end=1 if end else 0,
-    )  # fmt: skip
-    msg.common.method = "WebcastGiftMessage"
-    msg.common.msg_id = msg_id
-    msg.common.room_id = ROOM_ID
-    msg.user.id = UID
-    msg.user.nickname = "combo"
-    msg.gift.id, msg.gift.name, msg.gift.combo, msg.gift.diamond_count = 463, "小心心", True, 3
-    raw = RawMessage("WebcastGiftMessage", msg_id, msg.SerializeToString())
-    return decode(raw, room_id=ROOM_ID)
-
-
-def replay(events: list[Event]) -> Any:
-    """A source that yields ``events`` once, then ends (the room's collection stops)."""
-
-    @contextlib.asynccontextmanager
-    async def factory(
-        _info: RoomInfo, _resume: object, _ledger: object = None
-    ) -> AsyncIterator[AsyncIterator[Event]]:
-        async def gen() -> AsyncIterator[Event]:
-            for e in events:
-                yield e
-
-        yield gen()
-
-    return factory
+    return combo_gift(
+        msg_id, repeat, room_id=ROOM_ID, uid=UID, diamonds=3, group_id=group_id, end=end
+    )
 
 
 async def resolve(_ident: str) -> RoomInfo:

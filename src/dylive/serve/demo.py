@@ -26,7 +26,7 @@ from dylive.store.dburl import redact
 
 from . import tokens
 from .app import ServiceConfig
-from .cli import check_store, run_server
+from .server import check_store, run_server
 
 WEB_RID = "615189692839"
 ROOM_ID = 6922580638159719176

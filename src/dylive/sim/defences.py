@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 GIFT = "WebcastGiftMessage"
 VERIFICATION_MODES = ("off", "cookieless", "always")
 
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def new_ttwid() -> str:
+    """``1%7C<43 chars>%7C<unix s>%7C<64 hex>`` (douyin-protocol.md §1)."""
+    mid = "".join(secrets.choice(_B64URL) for _ in range(43))
+    return f"1%7C{mid}%7C{int(time.time())}%7C{secrets.token_hex(32)}"
+
 
 @dataclass(frozen=True, slots=True)
 class Defences:
@@ -235,7 +243,6 @@ class Guard:
             expires=self.clock() + ttl if ttl else 0.0,
         )
         self.sessions[session.sid] = session
-        from .page import new_ttwid  # the page module owns ttwid's shape
 
         return session, session.cookie(new_ttwid())
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from html import escape
 from typing import Any
 
@@ -22,11 +21,10 @@ from dylive.wire.signing import new_ac_nonce
 
 from .catalog import EMOJIS
 from .core import Simulator
+from .defences import new_ttwid
 from .era import Era, ac_nonce_2026
 from .rooms import Room
 from .upstream import avatar, guarded_request, room_fault, room_json
-
-_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 ANTI_CRAWL = """<!DOCTYPE html><html><head><meta charset="UTF-8"></head><body>
 <script>
@@ -35,12 +33,6 @@ document.cookie = "__ac_nonce=" + nonce + "; path=/; max-age=1800";
 document.cookie = "__ac_referer=" + encodeURIComponent(location.href) + "; path=/";
 window.setTimeout(function () {{ window.location.reload(); }}, 10);
 </script></body></html>"""
-
-
-def new_ttwid() -> str:
-    """``1%7C<43 chars>%7C<unix s>%7C<64 hex>`` (douyin-protocol.md §1)."""
-    mid = "".join(secrets.choice(_B64URL) for _ in range(43))
-    return f"1%7C{mid}%7C{int(time.time())}%7C{secrets.token_hex(32)}"
 
 
 def visitor_id(request: Request) -> str:
