@@ -210,32 +210,34 @@ async def create_token(request: Request, svc: Service) -> tuple[Response, str, s
     return ok({"token": secret, **view}), f"{token_id}:{name}", detail
 
 
-async def _usage_now(svc: Service, now: int) -> dict[int, dict[str, dict[str, int]]]:
-    """Per token: today's and this month's requests, billable requests and messages."""
-    month = month_start(now)
-    today = now - now % usage_report.DAY_MS
-    rows = [*await svc.store.usage(None, month, now + usage_report.DAY_MS), *svc.meter.pending()]
-    out: dict[int, dict[str, dict[str, int]]] = {}
-    for row in rows:
-        figures = out.setdefault(row.token_id, {})
-        for period, since in (("today", today), ("month", month)):
-            if row.hour >= since:
-                f = figures.setdefault(period, {"requests": 0, "billable": 0, "messages": 0})
-                f["requests"] += row.requests
-                f["billable"] += row.requests if row.code == 200 else 0
-                f["messages"] += row.messages
+async def _usage_now(
+    svc: Service, token_ids: list[int], now: int
+) -> dict[str, dict[int, tuple[int, int]]]:
+    """``{"today"|"month": {token_id: (billable requests, messages)}}``: the stored totals
+    (summed by the database) plus this node's counts not flushed yet."""
+    out: dict[str, dict[int, tuple[int, int]]] = {}
+    for period, since in (("today", now - now % usage_report.DAY_MS), ("month", month_start(now))):
+        stored = await svc.store.usage_totals(token_ids, since)
+        figures = {}
+        for token_id in token_ids:
+            billable, messages = stored.get(token_id, (0, 0))
+            pending_billable, pending_messages = svc.meter.pending_totals(token_id, since)
+            figures[token_id] = (billable + pending_billable, messages + pending_messages)
+        out[period] = figures
     return out
 
 
 async def list_tokens(request: Request, svc: Service) -> tuple[Response, str, str]:
     now = now_ms()
-    usage = await _usage_now(svc, now)
-    empty = {"requests": 0, "billable": 0, "messages": 0}
+    records = await svc.store.list_tokens()
+    usage = await _usage_now(svc, [r.id for r in records], now)
     listed = []
-    for record in await svc.store.list_tokens():
-        figures = usage.get(record.id, {})
+    for record in records:
         view = token_view(record, now)
-        view["usage"] = {p: figures.get(p, dict(empty)) for p in ("today", "month")}
+        view["usage"] = {
+            period: dict(zip(("billable", "messages"), figures[record.id], strict=True))
+            for period, figures in usage.items()
+        }
         listed.append(view)
     return ok({"tokens": listed}), "", f"{len(listed)} tokens"
 
