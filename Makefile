@@ -34,7 +34,7 @@ proto: $(DEV_STAMP)
 	$(BIN)/python scripts/gen_proto.py
 
 # The quick benchmarks; bench/sim.py, bench/collector.py, bench/api.py and bench/store.py take
-# minutes each and are run by hand (see README, Benchmarks).
+# minutes each and are run by hand (see docs/benchmarks.md).
 bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/signing.py --seconds 1

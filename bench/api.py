@@ -518,7 +518,7 @@ async def run_e2e(
 
 
 def e2e_table(figs: list[dict[str, float]]) -> None:
-    """The (c) steps as a Markdown table (the README's benchmark section)."""
+    """The (c) steps as a Markdown table (docs/benchmarks.md)."""
     print(
         "| rooms | msgs/s delivered | delivered in the window | service CPU (% of a core)"
         " | service RSS end / peak (MB) | MB per room | p50 (ms) | p99 (ms) |"

@@ -56,6 +56,7 @@ _EXPORTS = {
             "RoomIntroEvent",
             "UpdateFanTicketEvent",
             "LiveShoppingEvent",
+            "ProductChangeEvent",
             "UnknownEvent",
             "DecodeFailed",
         ),

@@ -13,7 +13,10 @@ import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+import orjson
 
 from dylive import __version__, settings
 
@@ -30,6 +33,23 @@ COMMAND_MODULES = (
 )
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: ``time`` (ISO-8601 with offset, ms), ``level``,
+    ``logger``, ``message``, and ``exception`` (the formatted traceback) when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created).astimezone()
+        line: dict[str, Any] = {
+            "time": moment.isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line).decode()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dylive", description="Douyin live room data: collector, API service, simulator."
@@ -39,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default=settings.get("log_level"),
         help="logging level (DYLIVE_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=settings.get("log_format"),
+        help="log lines as text, or one JSON object per line (DYLIVE_LOG_FORMAT)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
@@ -63,11 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra:  # reported by the subcommand (its usage), not the top-level parser
         chosen_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(
-        level=str(args.log_level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    if args.log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=str(args.log_level).upper(), handlers=[handler])
     # One line per upstream request is noise at info level; keep it for debug.
     if logging.getLogger().level > logging.DEBUG:
         for noisy in ("httpx", "httpcore", "websockets", "uvicorn.access"):

@@ -1,7 +1,7 @@
 """One declarative settings table: name, default, DYLIVE_* environment variable, help.
 
 Command-line options override environment variables, which override the defaults below.
-A test checks that every setting is documented in the README.
+A test checks that every setting is documented in docs/settings.md.
 """
 
 from __future__ import annotations
@@ -57,6 +57,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("host", "127.0.0.1", "Address the API service listens on."),
         Setting("port", "8000", "Port of the API service."),
         Setting("log_level", "info", "Logging level: debug, info, warning, error."),
+        Setting(
+            "log_format",
+            "text",
+            "Log line format: text, or json (one JSON object per line, for log shippers).",
+        ),
         Setting(
             "idle_timeout", "300", "Seconds a polled room stays collected without polls (serve)."
         ),

@@ -110,10 +110,14 @@ async def demo(tmp_path: Path, sim_port: int) -> AsyncIterator[list[str]]:
 
 
 def pasted(lines: list[str], startswith: str) -> list[str]:
-    """The argv of the first printed command line starting with ``startswith``."""
+    """The argv of the first printed command line starting with ``startswith`` (a path to the
+    dylive script, such as ``.venv/bin/dylive``, counts as ``dylive``)."""
     for line in lines:
-        if line.strip().startswith(startswith):
-            return shlex.split(line.strip())
+        text = line.strip()
+        if text.split(" ", 1)[0].endswith("/dylive"):
+            text = "dylive " + text.split(" ", 1)[1]
+        if text.startswith(startswith):
+            return shlex.split(text)
     raise AssertionError(f"no {startswith!r} line in {lines}")
 
 

@@ -1,7 +1,7 @@
-"""The README's webhook receiver example, run as written: it verifies dylive's POSTs with the
-Standard Webhooks library, refuses a wrong secret and a tampered body, prints each message once
-even when a batch is sent twice, and during a secret rotation a receiver with the old secret and
-one with the new both verify (after the grace period only the new one)."""
+"""The webhook receiver example of docs/delivery.md, run as written: it verifies dylive's POSTs
+with the Standard Webhooks library, refuses a wrong secret and a tampered body, prints each
+message once even when a batch is sent twice, and during a secret rotation a receiver with the
+old secret and one with the new both verify (after the grace period only the new one)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from dylive.deliver.outbox import Batch
 from dylive.deliver.webhook_sink import DeliveryFailed, WebhookSink
 from dylive.store import StoredMessage
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "docs" / "delivery.md"  # the receiver example
 OLD = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 NEW = "whsec_" + base64.b64encode(bytes(range(64, 96))).decode()
 
@@ -32,7 +32,7 @@ NEW = "whsec_" + base64.b64encode(bytes(range(64, 96))).decode()
 def example() -> str:
     text = README.read_text(encoding="utf-8")
     found = re.search(r"<!-- receiver-example.*?-->\n```python\n(.*?)```", text, re.S)
-    assert found, "the receiver example is missing from the README"
+    assert found, "the receiver example is missing from docs/delivery.md"
     return found.group(1)
 
 

@@ -39,7 +39,7 @@ async def test_guest_on_a_plain_simulator_passes() -> None:
     assert verdicts(got) == {
         "home page": True, "ttwid": True, "room page": True, "web/enter (signed)": True,
         "im/fetch": True, "push handshake (signed)": True, "ranklist": True, "login": None,
-        "gift visibility": True, "proxy exit": None,
+        "gift visibility": True, "users": True, "push messages": True, "proxy exit": None,
     }  # fmt: skip
     assert got["gift visibility"].line().startswith("✓ gift visibility: visible")
 
@@ -93,7 +93,7 @@ async def test_cli_exit_codes_and_one_line_per_check(tmp_path: Any) -> None:
         code, out, err = await run_dylive("doctor", DEFAULT_WEB_RID, *up, "--watch", str(WATCH))
         assert code == 1 and "Traceback" not in err
         lines = out.strip().splitlines()
-        assert len(lines) == 11 and lines[-1].endswith("skipped")
+        assert len(lines) == 13 and lines[-1].endswith("skipped")
         assert lines[0].startswith("✓ home page") and "✗ gift visibility" in out
         cookie = server.login()
         code, out, err = await run_dylive(

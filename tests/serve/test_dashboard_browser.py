@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import itertools
 import json
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
-import websockets
+from support.browser import Page, chromium, needs_chromium, poll_page
 from support.service import end_broadcast
 
 from dylive.decode import GiftEvent, GiftLedger, decode
@@ -27,80 +23,7 @@ from dylive.serve.app import ServiceConfig
 from dylive.sim import DEFAULT_ROOM_ID, DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.wire.frames import RawMessage
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-dev-shm-usage",
-    "--remote-debugging-address=127.0.0.1",
-    "--remote-debugging-port=0",
-    "--window-size=1400,900",
-]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (apt-get install -y chromium)"
-)
-
-
-class Page:
-    """A minimal DevTools-protocol client for one page target."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-        self._ids = itertools.count(1)
-
-    async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        ident = next(self._ids)
-        await self._ws.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            reply = json.loads(await self._ws.recv())
-            if reply.get("id") == ident:
-                assert "error" not in reply, reply
-                result: dict[str, Any] = reply["result"]
-                return result
-
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-
-@contextlib.asynccontextmanager
-async def chromium(profile: Path) -> AsyncIterator[Page]:
-    proc = await asyncio.create_subprocess_exec(
-        str(CHROMIUM),
-        *FLAGS,
-        f"--user-data-dir={profile}",
-        "about:blank",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert proc.stderr is not None
-        port = None
-        async with asyncio.timeout(20):
-            while port is None:
-                line = (await proc.stderr.readline()).decode(errors="replace")
-                assert line, "chromium exited before DevTools was listening"
-                if found := re.search(r"DevTools listening on ws://[\d.]+:(\d+)/", line):
-                    port = int(found.group(1))
-        async with httpx.AsyncClient(trust_env=False) as http:
-            targets = (await http.get(f"http://127.0.0.1:{port}/json/list")).json()
-        url = next(t["webSocketDebuggerUrl"] for t in targets if t["type"] == "page")
-        async with websockets.connect(url, max_size=None) as ws:
-            yield Page(ws)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
-
+pytestmark = needs_chromium
 
 BADGE = "document.getElementById('live-badge').textContent"
 SNAPSHOT = """JSON.stringify({
@@ -202,14 +125,6 @@ REPORT_DOM = """JSON.stringify({
   loaded: !!(window.dyliveReport && window.dyliveReport.data()),
   search: location.search,
 })"""
-
-
-async def poll_page(page: Page, expression: str, within: float = 25) -> Any:
-    """The value of ``expression`` once it is truthy (deadline)."""
-    async with asyncio.timeout(within):
-        while not (value := await page.evaluate(expression)):  # noqa: ASYNC110 (browser)
-            await asyncio.sleep(0.2)
-    return value
 
 
 async def test_charts_and_report_page_show_the_api_figures(tmp_path: Path, serve_api: Any) -> None:

@@ -7,6 +7,7 @@ import csv
 import io
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,8 @@ def test_csv_columns_quoting_gift_columns(
     assert rows[1]["content"] == 'he said "hi", then\nleft; 逗号,'
     assert rows[0]["user_nickname"] == "若他" and rows[0]["user_uid"] == "61152922824"
     assert rows[0]["user_unique_id"] == "u61152922824" and rows[0]["room_id"] == str(ROOM)
-    assert rows[0]["created_at"] == "1611801897133"
+    assert rows[0]["created_at_ms"] == "1611801897133"
+    assert datetime.fromisoformat(rows[0]["created_at"]).timestamp() == 1611801897.133
     gift = rows[3]
     assert (gift["gift_name"], gift["gift_count"], gift["gift_delta"]) == ("小心心", "1", "1")
     assert rows[0]["gift_name"] == rows[0]["gift_count"] == rows[0]["gift_delta"] == ""

@@ -28,6 +28,7 @@ from dylive.decode import (
     decode,
 )
 from dylive.decode.douyin_json import image_json, user_json
+from dylive.decode.events import MASKED_UID, UserKey, key_order
 from dylive.errors import DyliveError
 from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.room import RoomInfo
@@ -48,47 +49,48 @@ MAX_RANKS = 50
 @dataclass
 class _RoomTally:
     ledger: GiftLedger | None = None  # only for gifts stored without a delta
-    diamonds: dict[int, int] = field(default_factory=dict)
-    in_stream: dict[int, int] = field(default_factory=dict)
-    users: dict[int, UserInfo] = field(default_factory=dict)
+    # keyed by the stable user key (the uid, or a masked user's webcast_uid)
+    diamonds: dict[UserKey, int] = field(default_factory=dict)
+    in_stream: dict[UserKey, int] = field(default_factory=dict)
+    users: dict[UserKey, UserInfo] = field(default_factory=dict)
     last_seq: int = 0
 
     def see_user(self, user: UserInfo) -> None:
-        old = self.users.get(user.uid)
+        old = self.users.get(user.key)
         if old is None or (user.pay_grade_level, user.fans_club_level, bool(user.nickname)) >= (
             old.pay_grade_level,
             old.fans_club_level,
             bool(old.nickname),
         ):
-            self.users[user.uid] = user
+            self.users[user.key] = user
 
     def add(
         self, msg_id: int, method: str, raw: bytes, room_id: int, delta: int | None = None
     ) -> None:
         """Fold one stored message; ``delta``: a gift's stored ``gift.delta`` (None: none)."""
         event = decode(RawMessage(method, msg_id, raw), room_id=room_id)
-        if isinstance(event, GiftEvent) and event.user.uid:
+        if isinstance(event, GiftEvent) and event.user.key:
             if delta is None:
                 if self.ledger is None:
                     self.ledger = GiftLedger()
                 delta = self.ledger.delta(event)
-            self.diamonds[event.user.uid] = (
-                self.diamonds.get(event.user.uid, 0) + delta * event.diamond_count
-            )
+            key = event.user.key
+            self.diamonds[key] = self.diamonds.get(key, 0) + delta * event.diamond_count
             self.see_user(event.user)
         elif isinstance(event, RoomRankEvent | RoomUserSeqEvent):
             for entry in event.ranks:
-                if not entry.user.uid:
+                key = entry.user.key
+                if not key:
                     continue
                 score = entry.score or _int(entry.score_str)
-                self.in_stream[entry.user.uid] = max(self.in_stream.get(entry.user.uid, 0), score)
+                self.in_stream[key] = max(self.in_stream.get(key, 0), score)
                 self.see_user(entry.user)
 
-    def scores(self) -> list[tuple[int, int]]:
-        uids = set(self.diamonds) | set(self.in_stream)
-        merged = [(u, max(self.diamonds.get(u, 0), self.in_stream.get(u, 0))) for u in uids]
+    def scores(self) -> list[tuple[UserKey, int]]:
+        keys = set(self.diamonds) | set(self.in_stream)
+        merged = [(u, max(self.diamonds.get(u, 0), self.in_stream.get(u, 0))) for u in keys]
         merged = [(u, s) for u, s in merged if s > 0]
-        merged.sort(key=lambda us: (-us[1], us[0]))
+        merged.sort(key=lambda us: (-us[1], key_order(us[0])))
         return merged[:MAX_RANKS]
 
 
@@ -101,7 +103,7 @@ def _int(text: str) -> int:
 def douyin_user(user: UserInfo, anchor_uid: int = 0) -> dict[str, Any]:
     """A Douyin ``user`` object (the contract example's keys and types) from a UserInfo."""
     avatar = user.avatar_url
-    return user_json(
+    out = user_json(
         uid=user.uid,
         nickname=user.nickname,
         display_id=user.unique_id,
@@ -118,12 +120,21 @@ def douyin_user(user: UserInfo, anchor_uid: int = 0) -> dict[str, Any]:
         follow_info={"follower_count": 0},
         authorization_info=0,
     )
+    if user.webcast_uid:  # Douyin's own name for the per-room id of a masked user
+        out["webcast_uid"] = user.webcast_uid
+    return out
+
+
+def _placeholder(key: UserKey) -> UserInfo:
+    if isinstance(key, int):
+        return UserInfo(uid=key)
+    return UserInfo(uid=MASKED_UID, webcast_uid=key, masked=True)
 
 
 def ledger_ranking(tally: _RoomTally, anchor_uid: int) -> dict[str, Any]:
     ranks: list[dict[str, Any]] = []
     previous = 0
-    for position, (uid, score) in enumerate(tally.scores(), start=1):
+    for position, (key, score) in enumerate(tally.scores(), start=1):
         gap = score if position == 1 else previous - score
         ranks.append(
             {
@@ -135,7 +146,7 @@ def ledger_ranking(tally: _RoomTally, anchor_uid: int) -> dict[str, Any]:
                 "exactly_score": score,
                 "score_description": "",
                 "is_hidden": False,
-                "user": douyin_user(tally.users.get(uid, UserInfo(uid=uid)), anchor_uid),
+                "user": douyin_user(tally.users.get(key) or _placeholder(key), anchor_uid),
             }
         )
         previous = score

@@ -19,7 +19,7 @@ import orjson
 from dylive import settings
 from dylive.errors import DyliveError
 from dylive.store import EventStore, is_postgres_url, open_store
-from dylive.store.export import resolve_room
+from dylive.store.export import BOM, resolve_room
 
 from .report import DEFAULT_TOP, to_csv, to_markdown
 from .service import Analytics
@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--format", choices=("md", "json", "csv"), default="md")
     p.add_argument("--top", type=int, default=DEFAULT_TOP, help="gifters listed (%(default)s)")
     p.add_argument("--output", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--bom",
+        action="store_true",
+        help="CSV: start with a UTF-8 byte-order mark (Excel then reads Chinese text right)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -52,6 +57,8 @@ def _run(args: argparse.Namespace) -> int:
         return _fail("give a SESSION id or --room ROOM (one of them)")
     if args.top < 0:
         return _fail("--top must be >= 0")
+    if args.bom and args.format != "csv":
+        return _fail("--bom is for --format csv")
     if not is_postgres_url(db) and not Path(db).is_file():
         return _fail(f"no database file at {db!r}")
     try:
@@ -60,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except DyliveError as exc:
         return _fail(str(exc), code=1)
-    text = render(report, args.format)
+    text = (BOM if args.bom else "") + render(report, args.format)
     if args.output and args.output != "-":
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -87,13 +94,13 @@ async def _report(db: str, args: argparse.Namespace) -> dict[str, Any]:
     except DyliveError as exc:
         await store.close()
         raise ReportError(str(exc)) from exc
-    analytics = Analytics(store)
+    # a service may be folding the same session: leave its checkpoints alone (read, never move)
+    analytics = Analytics(store, checkpoints=False)
     try:
         session_id = args.session if args.session is not None else await _latest(store, args.room)
         report = await analytics.report(session_id, top=args.top)
         if report is None:
             raise ReportError(f"no session {session_id}")
-        await analytics.flush()  # keep the checkpoint we computed
         return report
     finally:
         await analytics.close()

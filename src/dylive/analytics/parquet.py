@@ -23,6 +23,7 @@ import orjson
 
 from dylive.errors import DyliveError
 from dylive.store import EventLog, RawRow
+from dylive.store.export import TimeWindow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ USER = (
     ("user_unique_id", "string", "unique_id"),
     ("user_pay_grade_level", "int32", "pay_grade_level"),
     ("user_fans_club_level", "int32", "fans_club_level"),
+    ("user_webcast_uid", "string", "webcast_uid"),  # the stable id of a masked user
 )
 GIFT = (
     ("gift_id", "int64", "id"),
@@ -160,8 +162,10 @@ async def export_parquet(
     since_seq: int = 0,
     methods: frozenset[str] | None = None,
     page_size: int = 50_000,
+    window: TimeWindow | None = None,
 ) -> int:
-    """Write the room's messages after ``since_seq`` to the Parquet file ``path``; count."""
+    """Write the room's messages after ``since_seq`` (created inside ``window`` when given) to
+    the Parquet file ``path``; count."""
     _require()
     sch = schema()
     parse = pajson.ParseOptions(
@@ -178,6 +182,8 @@ async def export_parquet(
             )
             if methods is not None:
                 rows = [r for r in rows if r[2] in methods]
+            if window is not None:
+                rows = [r for r in rows if r[3] in window]
             if rows:
                 await asyncio.to_thread(_write, writer, rows, room_id, sch, parse)
                 count += len(rows)

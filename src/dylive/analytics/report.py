@@ -1,7 +1,9 @@
 """A session report: the JSON document built from a tally, and its Markdown and CSV renderings.
 
 ``build_report(session, tally, top=…)`` is pure; ``to_markdown`` / ``to_csv`` render the JSON
-document (so the three formats always agree).
+document (so the three formats always agree). The JSON keeps times as epoch milliseconds; the
+Markdown and CSV show them as ISO-8601 local time with the UTC offset (the machine's time zone,
+``TZ`` picks another), the CSV with the exact milliseconds beside them (``…_ms`` rows).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import csv
 import io
 from typing import Any
 
+from dylive.decode.events import MASKED_UID, UserKey, key_order
 from dylive.store import SessionRecord
-from dylive.store.export import neutralise
+from dylive.store.export import iso_time, neutralise
 
 from . import rates
 from .tally import CHAT, DIAMONDS, LIKES, MINUTE_MS, VIEWERS, SessionTally
@@ -41,7 +44,7 @@ def build_report(
     session: SessionRecord, tally: SessionTally, *, top: int = DEFAULT_TOP
 ) -> dict[str, Any]:
     """The report of ``session`` from its tally (``top``: how many gifters to list)."""
-    gifters = sorted(tally.gifters.items(), key=lambda kv: (-kv[1][1], kv[0]))
+    gifters = sorted(tally.gifters.items(), key=lambda kv: (-kv[1][1], key_order(kv[0])))
     gift_table = sorted(tally.by_gift.items(), key=lambda kv: (-kv[1][2], kv[0]))
     return {
         "session": session_info(session, tally),
@@ -58,8 +61,8 @@ def build_report(
         ],
         "gifters": len(gifters),
         "top_gifters": [
-            {"uid": uid, "nickname": nick, "diamonds": dia, "gifts": n, "pay_grade_level": pay}
-            for uid, (nick, dia, n, pay) in gifters[: max(0, top)]
+            {**who(key), "nickname": nick, "diamonds": dia, "gifts": n, "pay_grade_level": pay}
+            for key, (nick, dia, n, pay) in gifters[: max(0, top)]
         ],
         "likes": tally.likes,
         "unique_chatters": len(tally.chatters),
@@ -80,6 +83,14 @@ def build_report(
         },
         "reconciliation": reconciliation(tally),
     }
+
+
+def who(key: UserKey) -> dict[str, Any]:
+    """A report's user id fields from a stable user key: ``{"uid"}`` for a real uid; for a user
+    Douyin masked, ``{"uid": 111111, "webcast_uid", "masked": true}`` (docs/events.md)."""
+    if isinstance(key, int):
+        return {"uid": key}
+    return {"uid": MASKED_UID, "webcast_uid": key, "masked": True}
 
 
 def series(tally: SessionTally) -> dict[str, list[Any]]:
@@ -110,8 +121,10 @@ def reconciliation(tally: SessionTally) -> dict[str, Any]:
     """Our diamonds per ranked user vs Douyin's ranking score at the same point of the stream
     (the latest in-stream ranking that listed the user)."""
     users = [
-        {"uid": uid, "nickname": nick, "douyin": score, "ours": ours, "diff": ours - score}
-        for uid, (nick, score, ours) in sorted(tally.ranks.items(), key=lambda kv: -kv[1][1])
+        {**who(key), "nickname": nick, "douyin": score, "ours": ours, "diff": ours - score}
+        for key, (nick, score, ours) in sorted(
+            tally.ranks.items(), key=lambda kv: (-kv[1][1], key_order(kv[0]))
+        )
     ]
     douyin = sum(u["douyin"] for u in users)
     ours = sum(u["ours"] for u in users)
@@ -135,7 +148,9 @@ def to_markdown(report: dict[str, Any]) -> str:
         f"# {s['anchor'] or s['web_rid']} — {s['title']}",
         "",
         f"- session {s['id']}, room_id {s['room_id']}, web_rid {s['web_rid']}",
-        f"- {'live' if s['live'] else 'ended'}, {s['duration_seconds']} s",
+        f"- {'live' if s['live'] else 'ended'}, {s['duration_seconds']} s,"
+        f" started {iso_time(s['started_at'] or 0) or '—'}"
+        f", ended {iso_time(s['ended_at'] or 0) or '—'}",
         f"- messages: {report['message_total']}",
         f"- gifts: {report['gifts']} = {report['gift_diamonds']} 抖币"
         f" = {report['gift_yinlang']} 音浪 = {report['gift_yuan']:.2f} yuan",
@@ -153,7 +168,7 @@ def to_markdown(report: dict[str, Any]) -> str:
     ]
     for i, g in enumerate(report["top_gifters"], start=1):
         lines.append(
-            f"| {i} | {g['uid']} | {_cell(g['nickname'])} | {g['diamonds']} | {g['gifts']}"
+            f"| {i} | {g.get('webcast_uid') or g['uid']} | {_cell(g['nickname'])} | {g['diamonds']} | {g['gifts']}"
             f" | {g['pay_grade_level']} |"
         )
     lines += ["", "## Gifts", "", "| id | name | count | 抖币 |", "|---|---|---|---|"]
@@ -174,11 +189,16 @@ def _text(value: Any) -> Any:
 
 def to_csv(report: dict[str, Any]) -> str:
     """A report as CSV rows ``section,key,value[,…]`` (one table, spreadsheet friendly; text
-    cells that a spreadsheet would run as a formula are neutralised)."""
+    cells that a spreadsheet would run as a formula are neutralised; times as ISO-8601; a
+    ``minute`` row is ``minute,<start>,viewers,chat,likes,diamonds``)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "key", "value", "extra1", "extra2", "extra3"])
     for key, value in report["session"].items():
+        if key in ("started_at", "ended_at"):
+            w.writerow(["session", key, iso_time(value or 0)])
+            w.writerow(["session", f"{key}_ms", value or ""])
+            continue
         w.writerow(["session", key, "" if value is None else _text(value)])
     for key in ("message_total", "gifts", "gift_diamonds", "gift_yinlang", "gift_yuan", "likes"):
         w.writerow(["totals", key, report[key]])
@@ -194,7 +214,7 @@ def to_csv(report: dict[str, Any]) -> str:
         w.writerow(
             [
                 "gifter",
-                g["uid"],
+                g.get("webcast_uid") or g["uid"],
                 g["diamonds"],
                 neutralise(g["nickname"]),
                 g["gifts"],
@@ -203,7 +223,6 @@ def to_csv(report: dict[str, Any]) -> str:
         )
     s = report["series"]
     for i, minute in enumerate(s["minute"]):
-        w.writerow(
-            ["minute", minute, s["viewers"][i], s["chat"][i], s["likes"][i], s["diamonds"][i]]
-        )
+        row = [s["viewers"][i], s["chat"][i], s["likes"][i], s["diamonds"][i]]
+        w.writerow(["minute", iso_time(minute), *row])
     return buf.getvalue()

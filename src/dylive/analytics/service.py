@@ -70,8 +70,13 @@ class Analytics:
         checkpoint_every: float = 2.0,
         idle_after: float = 120.0,
         batch: int = 5000,
+        checkpoints: bool = True,
     ) -> None:
         self.store = store
+        #: False (``dylive report`` beside a running service): a running session's progress is
+        #: never written, so the service's own checkpoints are not moved under it; a finished
+        #: session's report still is.
+        self.checkpoints = checkpoints
         self.catalogue = catalogue
         self._status = status
         self.checkpoint_every = checkpoint_every
@@ -237,6 +242,8 @@ class Analytics:
         return dataclasses.replace(session, started_at=session.started_at or tally.first_at)
 
     async def _save(self, live: _Live, *, ended_at: int = 0, report: bytes = b"") -> None:
+        if not self.checkpoints and not report:
+            return
         async with live.lock:
             old = live.session
             new = dataclasses.replace(
@@ -249,7 +256,11 @@ class Analytics:
             if await self.store.save_session(new, old.last_seq):
                 live.session, live.saved_at = new, time.monotonic()
                 return
-        log.warning("room %s: session %s moved elsewhere; reloading", old.room_id, old.id)
+        log.info(
+            "room %s: session %s was checkpointed by another process; reloading",
+            old.room_id,
+            old.id,
+        )
         self._live.pop(old.room_id, None)
 
     # -- queries ------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ it adds, computed once by the service's ledger where it was ingested: each combo
 whatever the order; rows stored without a delta go through a :class:`~dylive.decode.GiftLedger`
 of the tally's own, built on the first such row), gifters, chatters, likes, follows, shares, fans-club
 joins, viewer figures, per-minute buckets and the in-stream ranking scores for reconciliation.
+Users are keyed by their stable key (:func:`dylive.decode.events.user_key`): the uid, or the
+per-room ``webcast_uid`` of a user Douyin masked (all of them arrive as uid 111111).
 ``to_state`` / ``from_state`` make it a checkpoint.
 """
 
@@ -19,7 +21,14 @@ from typing import Any
 import orjson
 
 from dylive.decode import GiftEvent, GiftLedger, UserInfo
-from dylive.decode.events import SOCIAL_FOLLOW, SOCIAL_SHARE
+from dylive.decode.events import (
+    SOCIAL_FOLLOW,
+    SOCIAL_SHARE,
+    UserKey,
+    is_masked,
+    json_user_key,
+    key_order,
+)
 
 #: FansclubMessage.action 2: a viewer joined the fans club.
 FANSCLUB_JOIN = 2
@@ -38,8 +47,10 @@ class SessionTally:
     gifts: int = 0
     diamonds: int = 0
     by_gift: dict[int, list[Any]] = field(default_factory=dict)  # id -> [name, count, diamonds]
-    gifters: dict[int, list[Any]] = field(default_factory=dict)  # uid -> [nick, dia, gifts, pay]
-    chatters: set[int] = field(default_factory=set)
+    gifters: dict[UserKey, list[Any]] = field(
+        default_factory=dict
+    )  # key -> [nick, dia, gifts, pay]
+    chatters: set[UserKey] = field(default_factory=set)
     likes: int = 0
     follows: int = 0
     shares: int = 0
@@ -53,7 +64,7 @@ class SessionTally:
     last_at: int = 0
     max_silence: int = 0
     ended_at: int = 0
-    ranks: dict[int, list[Any]] = field(default_factory=dict)  # uid -> [nick, douyin, ours]
+    ranks: dict[UserKey, list[Any]] = field(default_factory=dict)  # key -> [nick, douyin, ours]
     #: only for rows stored without ``gift.delta`` (built on the first one): see the module doc
     ledger: GiftLedger | None = None
     #: catalogue diamonds per gift id: the price of a gift whose message carries none
@@ -107,7 +118,7 @@ class SessionTally:
         entry[0] = entry[0] or event.gift_name
         entry[1] += added
         entry[2] += value
-        giver = self.gifters.setdefault(event.user.uid, [event.user.nickname, 0, 0, 0])
+        giver = self.gifters.setdefault(event.user.key, [event.user.nickname, 0, 0, 0])
         giver[0] = event.user.nickname or giver[0]
         giver[1] += value
         giver[2] += added
@@ -115,9 +126,9 @@ class SessionTally:
 
     def _chat(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         bucket[CHAT] += 1
-        uid = (p.get("user") or {}).get("uid")
-        if uid:
-            self.chatters.add(uid)
+        key = json_user_key(p.get("user"))
+        if key:
+            self.chatters.add(key)
 
     def _like(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         count = int((p.get("like") or {}).get("count") or 0)
@@ -138,13 +149,13 @@ class SessionTally:
         """Douyin's score per ranked user beside ours at the same point of the stream."""
         for entry in p.get("ranks") or ():
             user = entry.get("user") or {}
-            uid = user.get("uid")
-            if not uid:
+            key = json_user_key(user)
+            if not key:
                 continue
             score = int(entry.get("score") or 0) or _digits(str(entry.get("score_str") or ""))
-            ours = self.gifters.get(uid, [None, 0])[1]
-            nick = user.get("nickname") or self.ranks.get(uid, [""])[0]
-            self.ranks[uid] = [nick, score, ours]
+            ours = self.gifters.get(key, [None, 0])[1]
+            nick = user.get("nickname") or self.ranks.get(key, [""])[0]
+            self.ranks[key] = [nick, score, ours]
 
     def _social(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         action = (p.get("social") or {}).get("action")
@@ -164,7 +175,7 @@ class SessionTally:
         data["gifters"] = [[k, *v] for k, v in self.gifters.items()]
         data["ranks"] = [[k, *v] for k, v in self.ranks.items()]
         data["minutes"] = [[k, *v] for k, v in self.minutes.items()]
-        data["chatters"] = sorted(self.chatters)
+        data["chatters"] = sorted(self.chatters, key=key_order)
         data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
         return orjson.dumps(data)
 
@@ -223,14 +234,18 @@ READ = frozenset({*_FOLDS, CONTROL})
 
 def gift_event(msg_id: int, gift: Mapping[str, Any], user: Mapping[str, Any]) -> GiftEvent:
     """The GiftEvent the ledger needs, from a rendered gift message's ``gift`` and ``user``."""
+    uid = int(user.get("uid") or 0)
+    token = str(user.get("webcast_uid") or "")
     return GiftEvent(
         method="WebcastGiftMessage",
         msg_id=msg_id,
         room_id=0,
         user=UserInfo(
-            uid=int(user.get("uid") or 0),
+            uid=uid,
             nickname=str(user.get("nickname") or ""),
             pay_grade_level=int(user.get("pay_grade_level") or 0),
+            webcast_uid=token,
+            masked=user.get("masked") is True or is_masked(uid, token),
         ),
         gift_id=int(gift.get("id") or 0),
         gift_name=str(gift.get("name") or ""),

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dylive.analytics import Analytics, AudienceService, GiftCatalogue
 from dylive.collect import RoomManager, default_resolver
-from dylive.errors import StoreError
+from dylive.errors import DyliveError, StoreError
 from dylive.identity.pool import IdentityPool
 from dylive.identity.source import pool_source
 from dylive.source.collector import CollectorOptions
@@ -91,6 +91,8 @@ class Service:
         self.publisher: NatsPublisher | None = None
         if config.fleet or (config.fleet is None and is_postgres_url(config.db)):
             self.fleet = self._fleet_node(config)
+        if config.sink:
+            self.publisher = self._publisher(config.sink)
         self.commits.subscribe(self._committed)
         self.ingest_events.subscribe(self)  # on_fenced
 
@@ -155,19 +157,32 @@ class Service:
             self.rooms.fleet = self.fleet
         await self.rooms.start(self.config.pins)
         await self.webhooks.start()
-        if self.config.sink:
-            await self._start_sink(self.config.sink)
+        if self.publisher is not None:
+            await self.publisher.start()  # returns at once; connects in the background
         if self.config.retention_hours > 0:
             self._pruner = asyncio.create_task(self._prune_loop())
 
-    async def _start_sink(self, url: str) -> None:
-        """Publish stored messages to JetStream: this node's rooms in a fleet, else all."""
-        from dylive.deliver.nats import NatsPublisher  # needs nats-py (the nats extra)
-
+    def _publisher(self, url: str) -> NatsPublisher:
+        """Publishes stored messages to JetStream: this node's rooms in a fleet, else all. A bad
+        URL or a missing nats-py is a one-line error here, before anything starts."""
+        try:
+            from dylive.deliver.nats import NatsPublisher  # needs nats-py (the nats extra)
+        except ImportError as exc:
+            raise DyliveError(
+                f"the NATS sink (--sink) needs nats-py: pip install 'dylive[nats]' "
+                f"(import failed: {exc})"
+            ) from None
         fleet = self.fleet
         rooms = (lambda: fleet.held.keys()) if fleet is not None else None
-        self.publisher = NatsPublisher(self.store, url, rooms=rooms)
-        await self.publisher.start()
+        return NatsPublisher(self.store, url, rooms=rooms)
+
+    def problems(self) -> list[str]:
+        """What keeps the service from doing all its work (``/healthz`` shows them): rooms whose
+        storage or source is failing, a NATS sink that is not connected."""
+        reasons = [r for state in self.rooms.rooms.values() for r in state.problems()]
+        if self.publisher is not None:
+            reasons += self.publisher.problems()
+        return reasons
 
     async def _prune_loop(self) -> None:
         while True:

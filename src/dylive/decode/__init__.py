@@ -1,7 +1,15 @@
 """Decoding: wire payloads → our typed events → the public JSON shape.
 
 ``decode(raw, room_id=…)`` (never raises), ``render(event)``, ``GiftLedger`` and the event types.
+
+The package itself is callable as ``decode``: ``dylive.decode(raw)`` is documented as the
+function, but once any ``dylive.decode.*`` submodule is imported, Python's import system makes
+the attribute ``dylive.decode`` this package; calling it then still decodes.
 """
+
+import sys
+import types
+from typing import Any
 
 from dylive.decode.decoders import DECODERS, decode, user_info
 from dylive.decode.events import (
@@ -15,6 +23,7 @@ from dylive.decode.events import (
     LikeEvent,
     LiveShoppingEvent,
     MemberEvent,
+    ProductChangeEvent,
     RankEntry,
     RoomEvent,
     RoomIntroEvent,
@@ -42,6 +51,7 @@ __all__ = [
     "LikeEvent",
     "LiveShoppingEvent",
     "MemberEvent",
+    "ProductChangeEvent",
     "RankEntry",
     "RoomEvent",
     "RoomIntroEvent",
@@ -57,3 +67,13 @@ __all__ = [
     "render_user",
     "user_info",
 ]
+
+
+class _CallablePackage(types.ModuleType):
+    """``dylive.decode(raw, room_id=…)`` works whether the name is the function or the package."""
+
+    def __call__(self, raw: Any, *, room_id: int = 0) -> Event:
+        return decode(raw, room_id=room_id)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

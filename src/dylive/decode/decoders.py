@@ -22,11 +22,13 @@ Builder = Callable[[Any, Envelope], ev.Event]
 
 
 def user_info(u: pb.User) -> ev.UserInfo:
-    """Our UserInfo from a wire User (nickname, 抖音号 = display_id, levels, first avatar URL)."""
-    if not u.id and not u.nickname:
+    """Our UserInfo from a wire User (nickname, 抖音号 = display_id, levels, first avatar URL,
+    the webcast_uid and whether Douyin masked the user)."""
+    if not u.id and not u.nickname and not u.webcast_uid:
         return ev.NO_USER
     club = u.fans_club.data
     avatar = u.avatar_thumb.url_list
+    token = webcast_uid(u)
     return ev.UserInfo(
         u.id,
         u.nickname,
@@ -38,7 +40,20 @@ def user_info(u: pb.User) -> ev.UserInfo:
         club.level,
         club.club_name,
         avatar[0] if avatar else "",
+        token,
+        ev.is_masked(u.id, token),
     )
+
+
+def webcast_uid(u: pb.User) -> str:
+    """User field 73, else ``id_str`` when it is not just the decimal uid ("" for neither)."""
+    token: str = u.webcast_uid
+    if token:
+        return token
+    id_str: str = u.id_str
+    if id_str and id_str != str(u.id):
+        return id_str
+    return ""
 
 
 def _chat(m: pb.ChatMessage, env: Envelope) -> ev.Event:
@@ -162,7 +177,25 @@ def _fan_ticket(m: pb.UpdateFanTicketMessage, env: Envelope) -> ev.Event:
 
 
 def _live_shopping(m: pb.LiveShoppingMessage, env: Envelope) -> ev.Event:
-    return ev.LiveShoppingEvent(msg_type=m.msg_type, promotion_id=m.promotion_id, **env)
+    return ev.LiveShoppingEvent(
+        msg_type=m.msg_type,
+        promotion_id=m.promotion_id,
+        update_type=m.update_type,
+        updated_product_ids=tuple(m.updated_product_ids),
+        sold_out=m.sold_out,
+        update_timestamp=m.update_timestamp,
+        **env,
+    )
+
+
+def _product_change(m: pb.ProductChangeMessage, env: Envelope) -> ev.Event:
+    return ev.ProductChangeEvent(
+        update_timestamp=m.update_timestamp,
+        update_toast=m.update_toast,
+        total=m.total,
+        promotion_ids=tuple(p.promotion_id for p in m.update_product_info),
+        **env,
+    )
 
 
 def _score(text: str) -> int:
@@ -189,6 +222,7 @@ DECODERS: dict[str, tuple[type[Any], Builder]] = {
     "WebcastRoomIntroMessage": (pb.RoomIntroMessage, _room_intro),
     "WebcastUpdateFanTicketMessage": (pb.UpdateFanTicketMessage, _fan_ticket),
     "WebcastLiveShoppingMessage": (pb.LiveShoppingMessage, _live_shopping),
+    "WebcastProductChangeMessage": (pb.ProductChangeMessage, _product_change),
 }
 
 _unknown_seen: set[str] = set()

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from dylive.decode import events as ev
-from dylive.decode.decoders import DECODERS
+from dylive.decode.decoders import DECODERS, webcast_uid
 from dylive.decode.render import RENDERERS, Renderer, Source, render_user
 from dylive.proto import webcast_pb2 as pb
 from dylive.wire.frames import RawMessage
@@ -43,11 +43,12 @@ class Rendered(NamedTuple):
 def _user(u: pb.User) -> JsonDict:
     """``render_user(user_info(u))`` without the UserInfo in between."""
     uid, nickname = u.id, u.nickname
-    if not uid and not nickname:
+    token = webcast_uid(u)
+    if not uid and not nickname and not u.webcast_uid:
         return _NO_USER
     club = u.fans_club.data
     avatar = u.avatar_thumb.url_list
-    return {
+    out = {
         "uid": uid,
         "nickname": nickname,
         "unique_id": u.display_id,
@@ -58,6 +59,11 @@ def _user(u: pb.User) -> JsonDict:
         "fans_club_name": club.club_name,
         "avatar_url": avatar[0] if avatar else "",
     }
+    if token:
+        out["webcast_uid"] = token
+    if ev.is_masked(uid, token):
+        out["masked"] = True
+    return out
 
 
 _NO_USER = render_user(ev.NO_USER)  # serialized at once, never changed

@@ -9,13 +9,23 @@ Open wire enums stay ``int``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dylive.numbers import I64_MAX
 
+#: The ``User.id`` Douyin gives every viewer it masks (guests, since 2025): not an identity.
+MASKED_UID = 111111
+
+#: A stable user key: the real uid when Douyin sent one, else the per-room ``webcast_uid``.
+UserKey = int | str
+
 
 class UserInfo(NamedTuple):
-    """The user fields dylive keeps (User.id, nickname, display_id as unique_id, sec_uid, levels).
+    """The user fields dylive keeps (User.id, nickname, display_id as unique_id, sec_uid, levels,
+    and ``webcast_uid``: User field 73, or ``id_str`` when that is not the decimal uid).
+
+    ``masked``: Douyin masked the user (``id`` 111111 for guests, nickname ``X***``); the only
+    stable id is then ``webcast_uid`` (per room). :attr:`key` is what to group users by.
 
     An immutable NamedTuple rather than a dataclass: one is built for nearly every message, and
     tuple construction is several times cheaper (see bench/decode.py).
@@ -31,6 +41,43 @@ class UserInfo(NamedTuple):
     fans_club_level: int = 0
     fans_club_name: str = ""
     avatar_url: str = ""
+    webcast_uid: str = ""
+    masked: bool = False
+
+    @property
+    def key(self) -> UserKey:
+        """The stable id to group by: the real uid, else ``webcast_uid`` (0: no user)."""
+        return user_key(self.uid, self.webcast_uid, self.masked)
+
+
+def is_masked(uid: int, webcast_uid: str) -> bool:
+    """Whether a user as sent is masked: the placeholder id 111111, or no id beside a
+    ``webcast_uid``."""
+    return uid == MASKED_UID or (not uid and bool(webcast_uid))
+
+
+def user_key(uid: int, webcast_uid: str = "", masked: bool = False) -> UserKey:
+    """The stable key of a user: ``uid`` unless it is masked (or absent) and a ``webcast_uid``
+    is known, then the ``webcast_uid``."""
+    if webcast_uid and (masked or not uid or uid == MASKED_UID):
+        return webcast_uid
+    return uid
+
+
+def json_user_key(user: Any) -> UserKey:
+    """:func:`user_key` of a rendered ``user`` object (docs/events.md); 0 for none."""
+    if not isinstance(user, dict):
+        return 0
+    uid = user.get("uid")
+    uid = uid if isinstance(uid, int) and not isinstance(uid, bool) else 0
+    token = user.get("webcast_uid")
+    token = token if isinstance(token, str) else ""
+    return user_key(uid, token, user.get("masked") is True)
+
+
+def key_order(key: UserKey) -> tuple[int, int, str]:
+    """A sort key for mixed user keys (ints first, by value, then webcast_uids)."""
+    return (0, key, "") if isinstance(key, int) else (1, 0, key)
 
 
 NO_USER = UserInfo()
@@ -200,6 +247,20 @@ class UpdateFanTicketEvent(Event):
 class LiveShoppingEvent(Event):
     msg_type: int = 0
     promotion_id: int = 0
+    update_type: int = 0
+    updated_product_ids: tuple[int, ...] = ()
+    sold_out: bool = False
+    update_timestamp: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProductChangeEvent(Event):
+    """WebcastProductChangeMessage: the anchor's product list changed."""
+
+    update_timestamp: int = 0
+    update_toast: str = ""
+    total: int = 0
+    promotion_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

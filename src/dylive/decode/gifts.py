@@ -7,8 +7,14 @@ loses streaks whose end never arrives. The ledger instead remembers the highest 
 streak and hands out the increment, so that the sum of ``delta`` over any order of the messages,
 with any duplication, equals the streak's final count × group_count.
 
-Streak key: (sender uid, gift_id, group_id) — group_id alone sometimes repeats across users.
+Streak key: (sender, gift_id, group_id) — group_id alone sometimes repeats across users. The
+sender is its stable key (:attr:`UserInfo.key`): the uid, or the per-room ``webcast_uid`` of a
+user Douyin masked (every masked user has uid 111111).
 Messages without a group_id (non-combo gifts) are one gift event each, de-duplicated by msg_id.
+
+Doubled gifts (Douyin 2025-2026 sends the last message of a gift send twice: a new msg_id, the
+same group_id, user, gift and repeat_count; docs/simulator.md lists the threads) are counted once
+by the same rule: the copy repeats the streak's highest count, so it adds 0.
 Memory is bounded: the oldest streaks and msg_ids are forgotten first.
 """
 
@@ -17,10 +23,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import replace
 
-from dylive.decode.events import GiftEvent
+from dylive.decode.events import GiftEvent, UserKey
 from dylive.numbers import I64_MAX
 
-StreakKey = tuple[int, int, int]
+StreakKey = tuple[UserKey, int, int]
+Streak = tuple[UserKey, int, int, int]
 
 
 class GiftLedger:
@@ -47,7 +54,7 @@ class GiftLedger:
         if not event.group_id:
             added = clicks * per_click
         else:
-            key = (event.user.uid, event.gift_id, event.group_id)
+            key = (event.user.key, event.gift_id, event.group_id)
             before = self._streaks.get(key, 0)
             if clicks > before:
                 self._streaks[key] = clicks
@@ -60,12 +67,12 @@ class GiftLedger:
         self.total_diamonds += added * event.diamond_count
         return added
 
-    def streaks(self) -> list[tuple[int, int, int, int]]:
-        """The remembered streaks as ``(uid, gift_id, group_id, highest count)``, oldest first
+    def streaks(self) -> list[Streak]:
+        """The remembered streaks as ``(user key, gift_id, group_id, highest count)``, oldest first
         (a checkpoint: :meth:`restore` continues exactly where this ledger stands)."""
         return [(uid, gift, group, clicks) for (uid, gift, group), clicks in self._streaks.items()]
 
-    def restore(self, streaks: list[tuple[int, int, int, int]]) -> None:
+    def restore(self, streaks: list[Streak]) -> None:
         """Continue from a :meth:`streaks` checkpoint (msg_id de-duplication starts afresh)."""
         for uid, gift, group, clicks in streaks:
             self._streaks[(uid, gift, group)] = clicks

@@ -6,13 +6,17 @@ Every message renders as ``{"method", "msg_id", "payload": {"room_id", "content"
 method (documented in docs/events.md):
 
 - every ``user``: ``uid, nickname, unique_id, sec_uid`` (the contract), plus ``short_id,
-  pay_grade_level, fans_club_level, fans_club_name, avatar_url``
+  pay_grade_level, fans_club_level, fans_club_name, avatar_url``, and only when present
+  ``webcast_uid`` (the per-room stable id) and ``masked: true`` (Douyin masked the user)
 - gift: ``gift {id, name, diamond_count, combo, type, repeat_count, combo_count, group_count,
   group_id, repeat_end, count}`` and, when a ledger was applied (``GiftEvent.delta``), ``delta``
 - like: ``like {count, total}``; member: ``member_count``; social: ``social {action, follow_count}``
 - room user seq: ``viewers {total, total_user, total_user_str, total_pv_for_anchor}, ranks``
 - room stats: ``stats {display_long, display_value, total}``; room rank: ``ranks``
 - fans club: ``fansclub {action}``; control: ``control {action, ended}``
+- live shopping: ``shopping {msg_type, promotion_id}`` (the event has more: ``update_type,
+  updated_product_ids, sold_out, update_timestamp``); product change:
+  ``products {update_timestamp, total, promotion_ids}``
 - unknown / failed: ``raw_b64`` (the payload bytes) and ``error``
 
 ``render`` never raises and its result always serializes (orjson): every number in it is a
@@ -39,7 +43,7 @@ CONTENT_LIVE_END = "直播已结束"
 
 
 def render_user(u: ev.UserInfo) -> JsonDict:
-    return {
+    out = {
         "uid": u.uid,
         "nickname": u.nickname,
         "unique_id": u.unique_id,
@@ -50,6 +54,11 @@ def render_user(u: ev.UserInfo) -> JsonDict:
         "fans_club_name": u.fans_club_name,
         "avatar_url": u.avatar_url,
     }
+    if u.webcast_uid:
+        out["webcast_uid"] = u.webcast_uid
+    if u.masked:
+        out["masked"] = True
+    return out
 
 
 class Source(NamedTuple):
@@ -191,6 +200,15 @@ def _live_shopping(e: Any, p: JsonDict, s: Source) -> None:
     p["shopping"] = {"msg_type": e.msg_type, "promotion_id": e.promotion_id}
 
 
+def _product_change(e: Any, p: JsonDict, s: Source) -> None:
+    p["content"] = e.update_toast
+    p["products"] = {
+        "update_timestamp": e.update_timestamp,
+        "total": e.total,
+        "promotion_ids": list(e.promotion_ids),
+    }
+
+
 def _opaque(e: Any, p: JsonDict, s: Source) -> None:
     p["content"] = ""
     p["raw_b64"] = base64.b64encode(e.raw).decode("ascii")
@@ -215,6 +233,7 @@ RENDERERS: dict[type[ev.Event], Renderer] = {
     ev.RoomIntroEvent: _room_intro,
     ev.UpdateFanTicketEvent: _fan_ticket,
     ev.LiveShoppingEvent: _live_shopping,
+    ev.ProductChangeEvent: _product_change,
     ev.UnknownEvent: _opaque,
     ev.DecodeFailed: _opaque,
 }

@@ -9,10 +9,10 @@ import sys
 import time
 from typing import Any
 
-from dylive import settings
 from dylive.errors import DyliveError, RoomNotFound
 from dylive.source.room import parse_ident
 from dylive.store import EventStore, WebhookRecord, open_store
+from dylive.store.cli import existing_database
 
 from .targets import resolve_target
 from .webhooks import consumer_name, new_secret
@@ -50,8 +50,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     remove.set_defaults(func=_remove)
 
 
+#: How ``webhook add`` allows a private target (the service needs the same option to send).
+CLI_REMEDY = (
+    "add --allow-private-webhooks to this command, and run the service with "
+    "dylive serve --allow-private-webhooks"
+)
+
+
 async def _with_store(args: argparse.Namespace, action: Any) -> Any:
-    store = open_store(str(args.db or settings.get("db")))
+    store = open_store(existing_database(args.db))
     await store.open()
     try:
         return await action(store)
@@ -92,7 +99,7 @@ def _add(args: argparse.Namespace) -> int:
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
 
     async def add(store: EventStore) -> int:
-        await resolve_target(args.url, allow_private=args.allow_private_webhooks)
+        await resolve_target(args.url, allow_private=args.allow_private_webhooks, remedy=CLI_REMEDY)
         token = await _token(store, args.token)
         hook = WebhookRecord(
             0, token, args.url, secret, tuple(args.room), methods, args.batch_size, args.batch_ms

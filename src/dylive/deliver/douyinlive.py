@@ -8,6 +8,11 @@ douyinLive sends two kinds of JSON text frames on ``ws://host:1088/ws/{live_id}`
   ``avatarThumb``. We produce the same from the stored raw payload
   (:func:`dylive.decode.protojson.to_protojson`, the same JSON mapping), decoded with our
   ``webcast.proto``: fields our schema does not declare are absent; ``avatarThumb`` is empty.
+  Where douyinLive's schema (jwwsjlm/douyinlive-proto) names a field differently, the frame
+  follows it (:func:`douyinlive_names`): a text piece's field 3 is ``valueRef`` (our
+  ``string_value``), and its field 4 (our ``user_value``), which douyinLive's schema does not
+  declare, is left out. ``RoomIntroMessage.style`` is a uint64 in both schemas (a JSON string),
+  ``ChatMessage.eventTime`` and ``User.webcastUid`` come out whenever Douyin sent them.
 - system frames ``{"type": "system", "event": "live_status", "code": ..., ...}`` when the room
   is online, offline or ended, or not found (then the connection is closed).
 
@@ -89,8 +94,37 @@ def message_frame(method: str, raw: bytes, *, live_name: str, title: str) -> byt
     data = to_protojson(method, raw)
     if data is None:
         return None
+    douyinlive_names(data)
     data.update(method=method, livename=live_name, title=title, avatarThumb="")
     return orjson.dumps(data)
+
+
+def douyinlive_names(node: Any) -> None:
+    """Rename, in place, what douyinLive's schema names differently (see the module doc)."""
+    if isinstance(node, list):
+        for item in node:
+            douyinlive_names(item)
+        return
+    if not isinstance(node, dict):
+        return
+    pieces = node.get("pieces")
+    if isinstance(pieces, list):
+        node["pieces"] = [_piece(p) if isinstance(p, dict) else p for p in pieces]
+    for key, value in node.items():
+        if key != "pieces" and isinstance(value, dict | list):
+            douyinlive_names(value)
+
+
+def _piece(piece: dict[str, Any]) -> dict[str, Any]:
+    """A text piece with douyinLive's names: ``valueRef`` for field 3, no field 4."""
+    out: dict[str, Any] = {}
+    for key, value in piece.items():
+        if key == "stringValue":
+            out["valueRef"] = value
+        elif key != "userValue":
+            douyinlive_names(value)
+            out[key] = value
+    return out
 
 
 class FrameCache:

@@ -18,6 +18,11 @@
   until it has caught up with what is stored (at most a minute), so the last batch of a room
   that ended or was handed off is not left behind; what two nodes send twice in the overlap is
   dropped by the duplicate window.
+- The server need not be up when the node starts: the node serves at once and connects in the
+  background, retrying every few seconds (one log line per new reason, no tracebacks). Until
+  JetStream answers, stored messages wait in the outbox (positions do not move) and the reason
+  is shown in ``/healthz`` (``degraded``) and ``/api/fleet`` (``this.sink``). A connection lost
+  later is re-established the same way; publishing resumes from the stored positions.
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import nats
+from nats.aio.client import Client
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from dylive.errors import DyliveError
 from dylive.store import EventStore
+from dylive.store.dburl import redact
 
 from .outbox import Batch, Outbox, OutboxPolicy
 
@@ -85,25 +92,93 @@ class NatsTarget:
 
 
 class JetStreamSink:
-    """An outbox sink: publishes a batch, returns once JetStream acknowledged all of it."""
+    """An outbox sink: publishes a batch, returns once JetStream acknowledged all of it.
 
-    def __init__(self, target: NatsTarget, *, ack_timeout: float = 10.0) -> None:
+    :meth:`connect` retries until the server answers (no tracebacks: one log line per new
+    reason); :attr:`state` and :attr:`error` say where it stands. :meth:`send` waits while the
+    connection is down, so the outbox keeps its positions and nothing becomes a dead letter
+    because the server was away.
+    """
+
+    def __init__(
+        self, target: NatsTarget, *, ack_timeout: float = 10.0, retry_wait: float = 2.0
+    ) -> None:
         self.target = target
         self.ack_timeout = ack_timeout
+        self.retry_wait = retry_wait  # seconds between connection attempts
         self._nc: Any = None
         self._js: Any = None
+        self._up = asyncio.Event()  # connected and the stream exists: sends may go
+        self._ready = False  # the stream was made sure of (a reconnect needs not do it again)
+        self._logged = ""  # the last reason logged (each new one is logged once)
+        self.state = "stopped"  # connecting | connected | reconnecting | stream error | closed
+        self.error = ""  # why it is not connected (the last error seen), "" when connected
+        self.changed_at = time.monotonic()
         self.published = 0  # acknowledged publishes (re-sends included)
         self.duplicates = 0  # re-sends JetStream recognised and dropped
 
-    async def connect(self) -> None:
-        try:
-            self._nc = await nats.connect(
-                self.target.server, max_reconnect_attempts=-1, connect_timeout=5
+    @property
+    def connected(self) -> bool:
+        return self._up.is_set()
+
+    def _set(self, state: str, error: str = "") -> None:
+        self.state, self.changed_at = state, time.monotonic()
+        self.error = error or (self.error if state != "connected" else "")
+
+    def _note(self, error: str) -> None:
+        """Record why it is not connected; log it once per new reason."""
+        self.error = error
+        if error != self._logged:
+            self._logged = error
+            log.warning(
+                "nats: %s: %s (retrying every %g s; stored messages wait in the outbox)",
+                redact(self.target.server),
+                error,
+                self.retry_wait,
             )
-        except Exception as exc:
-            raise SinkError(f"cannot connect to {self.target.server}: {exc}") from exc
+
+    async def _on_error(self, exc: Exception) -> None:
+        self._note(_one_line(exc))
+
+    async def _on_disconnected(self) -> None:
+        if self._up.is_set():
+            self._up.clear()
+            self._set("reconnecting")
+            log.warning("nats: disconnected from %s; reconnecting", redact(self.target.server))
+
+    async def _on_reconnected(self) -> None:
+        if self._ready:
+            self._logged = ""
+            self._set("connected")
+            self._up.set()
+            log.info("nats: reconnected to %s", redact(self.target.server))
+
+    async def connect(self) -> None:
+        """Connect and make sure the stream exists, retrying both until they succeed (cancel
+        to give up); the client reconnects by itself after that."""
+        self._set("connecting")
+        self._nc = Client()
+        await self._nc.connect(
+            servers=[self.target.server],
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_reconnected,
+            max_reconnect_attempts=-1,  # forever, the first connection included
+            reconnect_time_wait=self.retry_wait,
+            connect_timeout=5,
+        )
         self._js = self._nc.jetstream(timeout=self.ack_timeout)
-        await self.ensure_stream()
+        while True:
+            try:
+                await self.ensure_stream()
+                break
+            except SinkError as exc:
+                self._set("stream error")
+                self._note(str(exc))
+                await asyncio.sleep(self.retry_wait)
+        self._ready, self._logged = True, ""
+        self._set("connected")
+        self._up.set()
 
     async def ensure_stream(self) -> None:
         """Create the stream unless it exists (an existing one is used as configured)."""
@@ -112,6 +187,8 @@ class JetStreamSink:
             return
         except NotFoundError:
             pass
+        except Exception as exc:  # JetStream not enabled, no answer, connection lost
+            raise SinkError(f"cannot read stream {self.target.stream}: {_one_line(exc)}") from exc
         config = StreamConfig(
             name=self.target.stream,
             subjects=[f"{self.target.prefix}.>"],
@@ -121,17 +198,24 @@ class JetStreamSink:
         try:
             await self._js.add_stream(config)
         except Exception as exc:
-            raise SinkError(f"cannot create stream {self.target.stream}: {exc}") from exc
+            raise SinkError(f"cannot create stream {self.target.stream}: {_one_line(exc)}") from exc
         log.info("nats: created stream %s (%s.>)", self.target.stream, self.target.prefix)
 
     async def close(self) -> None:
-        if self._nc is not None:
+        """Close the connection (or give up connecting); bounded, never hangs a shutdown."""
+        self._up.clear()
+        self._ready = False
+        self._set("closed")
+        nc, self._nc = self._nc, None
+        if nc is not None:
             with contextlib.suppress(Exception):
-                await self._nc.drain()
-            self._nc = None
+                async with asyncio.timeout(5):
+                    await nc.close()
 
     async def send(self, batch: Batch) -> None:
-        """Publish every message of the batch in order; raise if any is not acknowledged."""
+        """Publish every message of the batch in order; raise if any is not acknowledged.
+        While the connection is down it waits (the batch stays in the outbox)."""
+        await self._up.wait()
         acks = await asyncio.gather(
             *(
                 self._js.publish(
@@ -144,6 +228,11 @@ class JetStreamSink:
         )
         self.published += len(acks)
         self.duplicates += sum(1 for a in acks if a.duplicate)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 RoomSet = Callable[[], Collection[int]]
@@ -179,21 +268,44 @@ class NatsPublisher:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Return at once: connecting (retried until the server answers) and publishing run
+        in the background; until then stored messages wait (see :meth:`problems`)."""
+        self._task = asyncio.create_task(self._run(), name="dylive-nats")
+
+    async def _run(self) -> None:
         await self.sink.connect()
-        if self._rooms is None:
-            await self._open(None)
-        else:
-            self._task = asyncio.create_task(self._follow(self._rooms), name="dylive-nats")
-        log.info("nats: publishing to %s stream %s", self.target.server, self.target.stream)
+        log.info("nats: publishing to %s stream %s", redact(self.target.server), self.target.stream)
+        if self._rooms is not None:
+            await self._follow(self._rooms)
+            return
+        while None not in self._outboxes:
+            try:
+                await self._open(None)
+            except Exception as exc:  # the store failed: try again
+                log.warning("nats: %s", exc)
+                await asyncio.sleep(self._scan_interval)
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+            self._task = None
         outboxes, self._outboxes = list(self._outboxes.values()), {}
         await asyncio.gather(*(o.stop() for o in outboxes))
         await self.sink.close()
+
+    def problems(self) -> list[str]:
+        """Why nothing is published right now (empty when connected), for ``/healthz``."""
+        sink = self.sink
+        if sink.connected or sink.state in ("stopped", "closed"):
+            return []
+        since = time.monotonic() - sink.changed_at
+        why = f": {sink.error}" if sink.error else ""
+        return [
+            f"nats sink {redact(self.target.server)} {sink.state} for {since:.0f} s{why}; "
+            "stored messages wait in the outbox"
+        ]
 
     async def _open(self, room_id: int | None) -> None:
         rooms = None if room_id is None else [room_id]
@@ -228,7 +340,12 @@ class NatsPublisher:
     def stats(self) -> dict[str, Any]:
         delivered = sum(o.stats.delivered for o in self._outboxes.values())
         return {
+            "server": redact(self.target.server),
             "stream": self.target.stream,
+            "connected": self.sink.connected,
+            "state": self.sink.state,
+            "error": self.sink.error,
+            "state_seconds": round(time.monotonic() - self.sink.changed_at, 1),
             "published": self.sink.published,
             "duplicates_dropped": self.sink.duplicates,
             "outboxes": len(self._outboxes),
@@ -239,7 +356,7 @@ class NatsPublisher:
 async def stream_info(url: str) -> dict[str, Any]:
     """``{"messages", "bytes", "first_seq", "last_seq"}`` of the stream a sink URL names."""
     target = NatsTarget.parse(url)
-    nc = await nats.connect(target.server, connect_timeout=5)
+    nc = await nats.connect(target.server, connect_timeout=5, allow_reconnect=False)
     try:
         info = await nc.jetstream().stream_info(target.stream)
         state = info.state

@@ -121,8 +121,12 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.I
     return found
 
 
-async def resolve_target(url: str, *, allow_private: bool) -> Target:
-    """Check ``url`` and resolve its host; the first acceptable address (TargetRefused if none)."""
+SERVICE_REMEDY = "start the service with --allow-private-webhooks to allow private targets"
+
+
+async def resolve_target(url: str, *, allow_private: bool, remedy: str = SERVICE_REMEDY) -> Target:
+    """Check ``url`` and resolve its host; the first acceptable address (TargetRefused if none).
+    ``remedy`` completes the refusal of a private address: how the caller allows them."""
     scheme, host, port = check_url(url)
     try:
         literal: IPAddress | None = ipaddress.ip_address(host)
@@ -136,8 +140,7 @@ async def resolve_target(url: str, *, allow_private: bool) -> Target:
         reason = refused_reason(address)
         if reason is not None and not allow_private:
             raise TargetRefused(
-                f"{host} resolves to {address}, a {reason} address (refused: start the service "
-                "with --allow-private-webhooks to allow private targets)"
+                f"{host} resolves to {address}, a {reason} address (refused: {remedy})"
             )
     return Target(url, scheme, host, port, str(addresses[0]))
 

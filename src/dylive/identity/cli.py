@@ -19,6 +19,7 @@ from dylive.errors import DyliveError, RoomNotFound
 from dylive.source.credentials import Identity, load_cookie
 from dylive.source.room import parse_ident
 from dylive.store import EventStore, IdentityRecord, open_store
+from dylive.store.cli import existing_database
 
 from .check import login_state
 from .doctor import Check, diagnose, proxy_label, summary
@@ -79,8 +80,9 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-async def _with_store(db: str | None, action: Any) -> Any:
-    store = open_store(db or settings.get("db"))
+async def _with_store(db: str | None, action: Any, *, create: bool = False) -> Any:
+    """Run ``action(store)``; only ``create`` (``identities add``) may make a new SQLite file."""
+    store = open_store(str(db or settings.get("db")) if create else existing_database(db))
     await store.open()
     try:
         return await action(store)
@@ -88,8 +90,8 @@ async def _with_store(db: str | None, action: Any) -> Any:
         await store.close()
 
 
-def _run(db: str | None, action: Any) -> Any:
-    return asyncio.run(_with_store(db, action))
+def _run(db: str | None, action: Any, *, create: bool = False) -> Any:
+    return asyncio.run(_with_store(db, action, create=create))
 
 
 # ---------------------------------------------------------------- identities
@@ -113,7 +115,7 @@ def _add(args: argparse.Namespace) -> int:
         await store.save_identity(record)
 
     try:
-        _run(args.db, save)
+        _run(args.db, save, create=True)
     except DyliveError as exc:
         return _fail(str(exc), 1)
     kind = "logged-in" if logged_in_cookie(cookie) else "guest (no sessionid)"

@@ -4,7 +4,8 @@ Each check returns a :class:`Check` (passed, one line of what was seen, what to 
 failed). :func:`diagnose` runs them in order with one cookie jar, as a browser visit would:
 home page and ``__ac_nonce``, ttwid, room page, signed web/enter, signed push handshake,
 im/fetch, ranklist, the cookie's login state, gift visibility (the room is watched for a bounded
-time) and the proxy's exit. A check that cannot run because an earlier one failed is skipped
+time), whether users arrive masked (``users_masked``: a logged-in identity unmasks them), whether
+the push socket is silent while the room is live (``silent_socket``) and the proxy's exit. A check that cannot run because an earlier one failed is skipped
 (``None``); no exception ever leaves :func:`diagnose`.
 """
 
@@ -27,6 +28,7 @@ from dylive.errors import HandshakeRefused
 from dylive.source import urls
 from dylive.source.coverage import Coverage
 from dylive.source.credentials import Identity, cookie_pairs, merge_cookies, set_cookies
+from dylive.source.options import HOUSEKEEPING
 from dylive.source.push import PushOptions, build_push_url, open_socket
 from dylive.source.ranklist import fetch_audience_ranklist
 from dylive.source.room import RoomInfo, info_from_enter, info_from_page, is_verification_page
@@ -52,6 +54,15 @@ class Check:
 
 
 @dataclass(slots=True)
+class _Watched:
+    """What the watch of the push socket saw (for the users and silent-socket checks)."""
+
+    coverage: Coverage
+    business: int = 0  # messages other than RoomStats / RoomUserSeq
+    housekeeping: int = 0
+
+
+@dataclass(slots=True)
 class _Visit:
     """The state of one doctor run: cookies so far, the room learned."""
 
@@ -64,6 +75,7 @@ class _Visit:
     info: RoomInfo | None = None
     batch: Batch | None = None
     results: dict[str, bool | None] = field(default_factory=dict)
+    watched: _Watched | None = None  # what the gift watch saw on the push socket
 
     def headers(self, referer: str = "") -> dict[str, str]:
         h = {"User-Agent": self.identity.user_agent}
@@ -191,6 +203,7 @@ async def check_gifts(v: _Visit, seconds: float) -> Check:
     info = _info(v)
     url = build_push_url(_push_server(v), info, v.identity, Position())
     coverage = Coverage()
+    seen = v.watched = _Watched(coverage)
     try:
         ws = await open_socket(url, _with_cookie(v), v.identity, _push_options(v))
     except HandshakeRefused as exc:
@@ -201,7 +214,7 @@ async def check_gifts(v: _Visit, seconds: float) -> Check:
     beat = time.monotonic()
     async with ws:
         with contextlib.suppress(websockets.ConnectionClosed):
-            while time.monotonic() < end and coverage.verdict == "unknown":
+            while time.monotonic() < end and "unknown" in (coverage.verdict, coverage.users):
                 data: str | bytes = b""
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(0.05, min(2.0, end - time.monotonic()))):
@@ -209,6 +222,10 @@ async def check_gifts(v: _Visit, seconds: float) -> Check:
                 if isinstance(data, bytes) and data:
                     for raw in session.receive_frame(data):
                         coverage.observe(decode(raw, room_id=info.room_id))
+                        if raw.method in HOUSEKEEPING:
+                            seen.housekeeping += 1
+                        else:
+                            seen.business += 1
                 for out in session.data_to_send():
                     await ws.send(out)
                 if time.monotonic() - beat > 5.0:
@@ -226,6 +243,41 @@ def _gift_verdict(coverage: Coverage, seconds: float) -> Check:
             "gift visibility", False, "hidden: fan tickets grow, no gift message", LOGIN_ADVICE
         )
     return Check("gift visibility", None, f"undecided after {seconds:g} s ({seen}, no growth seen)")
+
+
+def check_users(v: _Visit) -> Check:
+    """Whether Douyin showed this identity real users or masked ones (uid 111111)."""
+    if v.watched is None:
+        raise _Skip("the room was not watched")
+    cov = v.watched.coverage
+    if cov.users == "masked":
+        detail = (
+            f"masked (users_masked): {cov.masked_users} of {cov.user_messages} messages carry"
+            " uid 111111 and a X*** nickname; users are told apart by their webcast_uid only"
+        )
+        return Check("users", False, detail, UNMASK_ADVICE)
+    if cov.users == "visible":
+        return Check("users", True, f"real uids ({cov.user_messages} messages with a user)")
+    return Check("users", None, "undecided (no message with a user seen)")
+
+
+def check_silence(v: _Visit) -> Check:
+    """A push socket that carries only viewer figures while im/fetch shows a live room."""
+    w = v.watched
+    if w is None:
+        raise _Skip("the room was not watched")
+    fetched = 0 if v.batch is None else sum(m.method not in HOUSEKEEPING for m in v.batch.messages)
+    if w.business:
+        return Check("push messages", True, f"{w.business} business messages on the socket")
+    if not w.housekeeping:
+        return Check("push messages", None, "nothing received while watched")
+    if fetched:
+        detail = (
+            f"silent socket (silent_socket): only {w.housekeeping} viewer-figure messages,"
+            f" while im/fetch answered {fetched} business messages"
+        )
+        return Check("push messages", False, detail, SILENT_ADVICE)
+    return Check("push messages", None, "no business message anywhere (a quiet room?)")
 
 
 async def check_proxy(v: _Visit, proxy: str) -> Check:
@@ -276,7 +328,15 @@ VERIFY_ADVICE = "Douyin wants a captcha: use a logged-in cookie, another exit, o
 NOT_FOUND = "check the room (URL, web_rid)"
 SIGNING_ADVICE = "try --signing v1 / v2, a logged-in cookie, or another exit"
 RISK_ADVICE = "risk control: cool this identity down, use fewer rooms per identity or another exit"
-LOGIN_ADVICE = "take a fresh logged-in cookie from a browser (README: On real Douyin)"
+LOGIN_ADVICE = "take a fresh logged-in cookie from a browser (docs/identities.md)"
+UNMASK_ADVICE = (
+    "Douyin masks users for guests: a logged-in identity (dylive identities add) unmasks them"
+    " (docs/real-douyin.md)"
+)
+SILENT_ADVICE = (
+    "Douyin silences sockets without cookies: send the ttwid cookie or use a logged-in"
+    " identity; dylive falls back to polling meanwhile (docs/real-douyin.md)"
+)
 
 
 async def diagnose(
@@ -303,6 +363,8 @@ async def diagnose(
             ("ranklist", lambda: check_ranklist(v)),
             ("login", lambda: check_login(v)),
             ("gift visibility", lambda: check_gifts(v, watch_seconds)),
+            ("users", lambda: _now(check_users(v))),
+            ("push messages", lambda: _now(check_silence(v))),
             ("proxy exit", lambda: check_proxy(v, identity.proxy or "")),
         ]
         out = []
@@ -312,6 +374,10 @@ async def diagnose(
             if report is not None:
                 report(result)
         return out
+
+
+async def _now(check: Check) -> Check:
+    return check
 
 
 async def _run(name: str, step: Callable[[], Awaitable[Check]]) -> Check:

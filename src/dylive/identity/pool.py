@@ -9,6 +9,9 @@ them every ``reload_every`` seconds, so one added while the service runs is pick
   User-Agent, proxy; a guest without a cookie) are the one identity, named ``default``. When
   every stored identity is busy or unhealthy, guests collect only if
   :attr:`PoolOptions.allow_guests` says so: otherwise the room waits and says why.
+- Rooms that need users (:meth:`IdentityPool.need_users`: Douyin showed them masked users, which
+  it does to guests) get a logged-in identity first when one is free: a logged-in cookie sees
+  real users.
 - :meth:`IdentityPool.cool_down` (a risk signal) puts an identity aside for
   ``cooldown × 2^(strikes-1)`` seconds, capped at ``cooldown_cap``; :meth:`expire` marks a
   cookie that is no longer logged in. Both are stored.
@@ -76,6 +79,12 @@ class _Entry:
     rooms: set[str] = field(default_factory=set)
 
 
+def _rank(entry: _Entry, users: bool) -> tuple[int, int]:
+    """Lower is better: logged-in first for a room that needs users, then the fewest rooms."""
+    guest = users and not logged_in_cookie(entry.record.cookie)
+    return (int(guest), len(entry.rooms))
+
+
 class IdentityPool:
     """Assignment, health and pacing of the stored identities (see the module docstring)."""
 
@@ -95,6 +104,7 @@ class IdentityPool:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._default_rooms: set[str] = set()
+        self._need_users: set[str] = set()  # rooms whose users arrived masked
         self._loaded_at: float | None = None
         self.cooldowns = 0  # cool-downs ordered since start
 
@@ -132,12 +142,9 @@ class IdentityPool:
                 DEFAULT, self.fallback, room, guest=not logged_in_cookie(self.fallback.cookie)
             )
         best: _Entry | None = None
-        for entry in self._entries.values():
-            rec = entry.record
-            limit = rec.max_rooms or self.options.max_rooms
-            if rec.name in exclude or not self.healthy(rec) or len(entry.rooms) >= limit:
-                continue
-            if best is None or len(entry.rooms) < len(best.rooms):
+        users = room in self._need_users
+        for entry in self._free(exclude):
+            if best is None or _rank(entry, users) < _rank(best, users):
                 best = entry
         if best is None:
             if self.options.allow_guests:
@@ -151,6 +158,27 @@ class IdentityPool:
             proxy=rec.proxy or None,
         )
         return Lease(rec.name, ident, room)
+
+    def _free(self, exclude: frozenset[str]) -> list[_Entry]:
+        """Healthy identities with room to spare, not in ``exclude``."""
+        out = []
+        for entry in self._entries.values():
+            rec = entry.record
+            limit = rec.max_rooms or self.options.max_rooms
+            if rec.name not in exclude and self.healthy(rec) and len(entry.rooms) < limit:
+                out.append(entry)
+        return out
+
+    def need_users(self, room: str) -> None:
+        """``room``'s users arrive masked: from now on it prefers a logged-in identity."""
+        self._need_users.add(room)
+
+    def needs_users(self, room: str) -> bool:
+        return room in self._need_users
+
+    def logged_in_free(self, exclude: frozenset[str] = frozenset()) -> bool:
+        """Whether a healthy logged-in identity (not in ``exclude``) could take a room."""
+        return any(logged_in_cookie(e.record.cookie) for e in self._free(exclude))
 
     def paces(self, lease: Lease) -> bool:
         """Whether the lease's requests go through the pacer."""

@@ -9,9 +9,14 @@ room start waits for a token too, which staggers starts), and checks the collect
 - ``refused``, ``heartbeat_only``, ``polling_refused`` with a pooled identity: the identity is
   cooled down and the room moves to another one, resuming from the last position (nothing lost
   while the replay reaches back that far);
-- ``gifts_hidden`` with a logged-in identity: the room page says whether the cookie is still
-  logged in: if not, the identity is marked expired (``identity_expired``), else cooled down;
-  either way the room moves.
+- ``silent_socket`` (the push socket carries nothing while the room is live) is a risk signal
+  like ``heartbeat_only``;
+- ``gifts_hidden`` or ``users_masked`` with a logged-in identity: the room page says whether the
+  cookie is still logged in: if not, the identity is marked expired (``identity_expired``), else
+  cooled down; either way the room moves.
+- ``users_masked`` with an identity that is not logged in (or a guest): the pool remembers that
+  the room needs users, and the room moves (nothing cooled down) when a logged-in identity is
+  free, which a room that needs users is given first.
 
 With no identity left the room waits and reports ``no_identity`` (plus the reason it lost the
 last one) instead of silently collecting less.
@@ -38,16 +43,16 @@ from dylive.source.tls import tls_context
 from dylive.source.transport import Checkpoint
 
 from .check import login_state
-from .pool import IdentityPool, Lease
+from .pool import IdentityPool, Lease, logged_in_cookie
 
 log = logging.getLogger(__name__)
 
 #: Degradations that mean "this identity is being refused": cool it down, move the room.
-RISK = ("refused", "heartbeat_only", "polling_refused")
+RISK = ("refused", "heartbeat_only", "polling_refused", "silent_socket")
 #: Every ``degraded`` reason a room can report (one Prometheus gauge label each).
 REASONS = (
     "gifts_hidden", "heartbeat_only", "refused", "identity_expired", "polling",
-    "polling_refused", "no_identity",
+    "polling_refused", "no_identity", "silent_socket", "users_masked",
 )  # fmt: skip
 _STOP = object()
 _CHECK = object()  # time for a look at the collector's degraded()
@@ -217,13 +222,18 @@ class PooledRoom:
 
     async def _verdict(self, room: Room, lease: Lease, client: httpx.AsyncClient) -> str:
         """Why the room must leave this identity ("" = it stays)."""
+        degraded = room.degraded()
+        has_login = not lease.guest and logged_in_cookie(lease.identity.cookie)
+        if "users_masked" in degraded and not has_login:
+            self.pool.need_users(self.key)
+            if self.pool.logged_in_free(frozenset({lease.name})):
+                return "users_masked"  # a logged-in identity sees the real users
         if lease.guest:
             return ""  # nothing better to move to; the degradation is reported
-        degraded = room.degraded()
         for reason in RISK:
             if reason in degraded:
                 return reason
-        if "gifts_hidden" in degraded:
+        if "gifts_hidden" in degraded or ("users_masked" in degraded and has_login):
             try:
                 logged_in = await login_state(
                     client, self.upstream, lease.identity, room_web_rid(room)
@@ -231,12 +241,16 @@ class PooledRoom:
             except httpx.HTTPError as exc:
                 log.info("room %s: login check failed: %s", self.key, exc)
                 logged_in = None
-            return "identity_expired" if logged_in is False else "gifts_hidden"
+            if logged_in is False:
+                return "identity_expired"
+            return "gifts_hidden" if "gifts_hidden" in degraded else "users_masked"
         return ""
 
     async def _rotate(self, lease: Lease, reason: str) -> None:
         if reason == "identity_expired":
             await self.pool.expire(lease.name)
+        elif reason == "users_masked" and not logged_in_cookie(lease.identity.cookie):
+            pass  # not the identity's fault: it is moved to a logged-in one, not cooled down
         else:
             await self.pool.cool_down(lease.name, reason)
         self._waiting = reason  # reported until the next identity is leased

@@ -191,25 +191,25 @@ class ImageContent(_message.Message):
     def __init__(self, name: _Optional[str] = ..., font_color: _Optional[str] = ..., level: _Optional[int] = ..., alternative_text: _Optional[str] = ...) -> None: ...
 
 class FollowInfo(_message.Message):
-    __slots__ = ("following_count", "follower_count", "follow_status", "push_status", "remark_name", "following_count_str", "follower_count_str")
+    __slots__ = ("following_count", "follower_count", "follow_status", "push_status", "remark_name", "follower_count_str", "following_count_str")
     FOLLOWING_COUNT_FIELD_NUMBER: _ClassVar[int]
     FOLLOWER_COUNT_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_STATUS_FIELD_NUMBER: _ClassVar[int]
     PUSH_STATUS_FIELD_NUMBER: _ClassVar[int]
     REMARK_NAME_FIELD_NUMBER: _ClassVar[int]
-    FOLLOWING_COUNT_STR_FIELD_NUMBER: _ClassVar[int]
     FOLLOWER_COUNT_STR_FIELD_NUMBER: _ClassVar[int]
+    FOLLOWING_COUNT_STR_FIELD_NUMBER: _ClassVar[int]
     following_count: int
     follower_count: int
     follow_status: int
     push_status: int
     remark_name: str
-    following_count_str: str
     follower_count_str: str
-    def __init__(self, following_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., follow_status: _Optional[int] = ..., push_status: _Optional[int] = ..., remark_name: _Optional[str] = ..., following_count_str: _Optional[str] = ..., follower_count_str: _Optional[str] = ...) -> None: ...
+    following_count_str: str
+    def __init__(self, following_count: _Optional[int] = ..., follower_count: _Optional[int] = ..., follow_status: _Optional[int] = ..., push_status: _Optional[int] = ..., remark_name: _Optional[str] = ..., follower_count_str: _Optional[str] = ..., following_count_str: _Optional[str] = ...) -> None: ...
 
 class PayGrade(_message.Message):
-    __slots__ = ("total_diamond_count", "name", "level", "next_diamond", "now_diamond", "this_grade_min_diamond", "this_grade_max_diamond", "grade_describe", "grade_icon_list", "score")
+    __slots__ = ("total_diamond_count", "name", "level", "next_diamond", "now_diamond", "this_grade_min_diamond", "this_grade_max_diamond", "grade_describe", "grade_icon_list", "new_im_icon_with_level", "new_live_icon", "score")
     TOTAL_DIAMOND_COUNT_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -219,6 +219,8 @@ class PayGrade(_message.Message):
     THIS_GRADE_MAX_DIAMOND_FIELD_NUMBER: _ClassVar[int]
     GRADE_DESCRIBE_FIELD_NUMBER: _ClassVar[int]
     GRADE_ICON_LIST_FIELD_NUMBER: _ClassVar[int]
+    NEW_IM_ICON_WITH_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    NEW_LIVE_ICON_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     total_diamond_count: int
     name: str
@@ -229,8 +231,10 @@ class PayGrade(_message.Message):
     this_grade_max_diamond: int
     grade_describe: str
     grade_icon_list: _containers.RepeatedCompositeFieldContainer[GradeIcon]
+    new_im_icon_with_level: Image
+    new_live_icon: Image
     score: int
-    def __init__(self, total_diamond_count: _Optional[int] = ..., name: _Optional[str] = ..., level: _Optional[int] = ..., next_diamond: _Optional[int] = ..., now_diamond: _Optional[int] = ..., this_grade_min_diamond: _Optional[int] = ..., this_grade_max_diamond: _Optional[int] = ..., grade_describe: _Optional[str] = ..., grade_icon_list: _Optional[_Iterable[_Union[GradeIcon, _Mapping]]] = ..., score: _Optional[int] = ...) -> None: ...
+    def __init__(self, total_diamond_count: _Optional[int] = ..., name: _Optional[str] = ..., level: _Optional[int] = ..., next_diamond: _Optional[int] = ..., now_diamond: _Optional[int] = ..., this_grade_min_diamond: _Optional[int] = ..., this_grade_max_diamond: _Optional[int] = ..., grade_describe: _Optional[str] = ..., grade_icon_list: _Optional[_Iterable[_Union[GradeIcon, _Mapping]]] = ..., new_im_icon_with_level: _Optional[_Union[Image, _Mapping]] = ..., new_live_icon: _Optional[_Union[Image, _Mapping]] = ..., score: _Optional[int] = ...) -> None: ...
 
 class GradeIcon(_message.Message):
     __slots__ = ("icon", "icon_diamond", "level", "level_str")
@@ -291,7 +295,7 @@ class FansClub(_message.Message):
     def __init__(self, data: _Optional[_Union[FansClubData, _Mapping]] = ..., prefer_data: _Optional[_Mapping[int, FansClubData]] = ...) -> None: ...
 
 class User(_message.Message):
-    __slots__ = ("id", "short_id", "nickname", "gender", "signature", "level", "birthday", "telephone", "avatar_thumb", "avatar_medium", "avatar_large", "verified", "experience", "city", "status", "create_time", "modify_time", "secret", "share_qrcode_uri", "income_share_percent", "badge_image_list", "follow_info", "pay_grade", "fans_club", "special_id", "avatar_border", "medal", "real_time_icons", "new_real_time_icons", "top_vip_no", "pay_score", "ticket_count", "display_id", "sec_uid", "user_role", "location_city", "mystery_man", "web_rid", "desensitized_nickname", "is_anonymous", "consume_diamond_level", "webcast_uid", "id_str")
+    __slots__ = ("id", "short_id", "nickname", "gender", "signature", "level", "birthday", "telephone", "avatar_thumb", "avatar_medium", "avatar_large", "verified", "experience", "city", "status", "create_time", "modify_time", "secret", "share_qrcode_uri", "income_share_percent", "badge_image_list", "follow_info", "pay_grade", "fans_club", "special_id", "avatar_border", "medal", "real_time_icons", "new_real_time_icons", "top_vip_no", "user_attr", "pay_score", "ticket_count", "link_mic_stats", "display_id", "sec_uid", "user_role", "authorization_info", "location_city", "mystery_man", "web_rid", "desensitized_nickname", "is_anonymous", "consume_diamond_level", "webcast_uid", "id_str")
     ID_FIELD_NUMBER: _ClassVar[int]
     SHORT_ID_FIELD_NUMBER: _ClassVar[int]
     NICKNAME_FIELD_NUMBER: _ClassVar[int]
@@ -322,11 +326,14 @@ class User(_message.Message):
     REAL_TIME_ICONS_FIELD_NUMBER: _ClassVar[int]
     NEW_REAL_TIME_ICONS_FIELD_NUMBER: _ClassVar[int]
     TOP_VIP_NO_FIELD_NUMBER: _ClassVar[int]
+    USER_ATTR_FIELD_NUMBER: _ClassVar[int]
     PAY_SCORE_FIELD_NUMBER: _ClassVar[int]
     TICKET_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LINK_MIC_STATS_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_ID_FIELD_NUMBER: _ClassVar[int]
     SEC_UID_FIELD_NUMBER: _ClassVar[int]
     USER_ROLE_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATION_INFO_FIELD_NUMBER: _ClassVar[int]
     LOCATION_CITY_FIELD_NUMBER: _ClassVar[int]
     MYSTERY_MAN_FIELD_NUMBER: _ClassVar[int]
     WEB_RID_FIELD_NUMBER: _ClassVar[int]
@@ -365,11 +372,14 @@ class User(_message.Message):
     real_time_icons: _containers.RepeatedCompositeFieldContainer[Image]
     new_real_time_icons: _containers.RepeatedCompositeFieldContainer[Image]
     top_vip_no: int
+    user_attr: UserAttr
     pay_score: int
     ticket_count: int
+    link_mic_stats: int
     display_id: str
     sec_uid: str
     user_role: int
+    authorization_info: int
     location_city: str
     mystery_man: int
     web_rid: str
@@ -378,7 +388,19 @@ class User(_message.Message):
     consume_diamond_level: int
     webcast_uid: str
     id_str: str
-    def __init__(self, id: _Optional[int] = ..., short_id: _Optional[int] = ..., nickname: _Optional[str] = ..., gender: _Optional[int] = ..., signature: _Optional[str] = ..., level: _Optional[int] = ..., birthday: _Optional[int] = ..., telephone: _Optional[str] = ..., avatar_thumb: _Optional[_Union[Image, _Mapping]] = ..., avatar_medium: _Optional[_Union[Image, _Mapping]] = ..., avatar_large: _Optional[_Union[Image, _Mapping]] = ..., verified: _Optional[bool] = ..., experience: _Optional[int] = ..., city: _Optional[str] = ..., status: _Optional[int] = ..., create_time: _Optional[int] = ..., modify_time: _Optional[int] = ..., secret: _Optional[int] = ..., share_qrcode_uri: _Optional[str] = ..., income_share_percent: _Optional[int] = ..., badge_image_list: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., follow_info: _Optional[_Union[FollowInfo, _Mapping]] = ..., pay_grade: _Optional[_Union[PayGrade, _Mapping]] = ..., fans_club: _Optional[_Union[FansClub, _Mapping]] = ..., special_id: _Optional[str] = ..., avatar_border: _Optional[_Union[Image, _Mapping]] = ..., medal: _Optional[_Union[Image, _Mapping]] = ..., real_time_icons: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., new_real_time_icons: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., top_vip_no: _Optional[int] = ..., pay_score: _Optional[int] = ..., ticket_count: _Optional[int] = ..., display_id: _Optional[str] = ..., sec_uid: _Optional[str] = ..., user_role: _Optional[int] = ..., location_city: _Optional[str] = ..., mystery_man: _Optional[int] = ..., web_rid: _Optional[str] = ..., desensitized_nickname: _Optional[str] = ..., is_anonymous: _Optional[bool] = ..., consume_diamond_level: _Optional[int] = ..., webcast_uid: _Optional[str] = ..., id_str: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., short_id: _Optional[int] = ..., nickname: _Optional[str] = ..., gender: _Optional[int] = ..., signature: _Optional[str] = ..., level: _Optional[int] = ..., birthday: _Optional[int] = ..., telephone: _Optional[str] = ..., avatar_thumb: _Optional[_Union[Image, _Mapping]] = ..., avatar_medium: _Optional[_Union[Image, _Mapping]] = ..., avatar_large: _Optional[_Union[Image, _Mapping]] = ..., verified: _Optional[bool] = ..., experience: _Optional[int] = ..., city: _Optional[str] = ..., status: _Optional[int] = ..., create_time: _Optional[int] = ..., modify_time: _Optional[int] = ..., secret: _Optional[int] = ..., share_qrcode_uri: _Optional[str] = ..., income_share_percent: _Optional[int] = ..., badge_image_list: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., follow_info: _Optional[_Union[FollowInfo, _Mapping]] = ..., pay_grade: _Optional[_Union[PayGrade, _Mapping]] = ..., fans_club: _Optional[_Union[FansClub, _Mapping]] = ..., special_id: _Optional[str] = ..., avatar_border: _Optional[_Union[Image, _Mapping]] = ..., medal: _Optional[_Union[Image, _Mapping]] = ..., real_time_icons: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., new_real_time_icons: _Optional[_Iterable[_Union[Image, _Mapping]]] = ..., top_vip_no: _Optional[int] = ..., user_attr: _Optional[_Union[UserAttr, _Mapping]] = ..., pay_score: _Optional[int] = ..., ticket_count: _Optional[int] = ..., link_mic_stats: _Optional[int] = ..., display_id: _Optional[str] = ..., sec_uid: _Optional[str] = ..., user_role: _Optional[int] = ..., authorization_info: _Optional[int] = ..., location_city: _Optional[str] = ..., mystery_man: _Optional[int] = ..., web_rid: _Optional[str] = ..., desensitized_nickname: _Optional[str] = ..., is_anonymous: _Optional[bool] = ..., consume_diamond_level: _Optional[int] = ..., webcast_uid: _Optional[str] = ..., id_str: _Optional[str] = ...) -> None: ...
+
+class UserAttr(_message.Message):
+    __slots__ = ("is_muted", "is_admin", "is_super_admin", "admin_privileges")
+    IS_MUTED_FIELD_NUMBER: _ClassVar[int]
+    IS_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    IS_SUPER_ADMIN_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_PRIVILEGES_FIELD_NUMBER: _ClassVar[int]
+    is_muted: bool
+    is_admin: bool
+    is_super_admin: bool
+    admin_privileges: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, is_muted: _Optional[bool] = ..., is_admin: _Optional[bool] = ..., is_super_admin: _Optional[bool] = ..., admin_privileges: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class TextPieceUser(_message.Message):
     __slots__ = ("user", "with_colon")
@@ -879,14 +901,82 @@ class UpdateFanTicketMessage(_message.Message):
     def __init__(self, common: _Optional[_Union[Common, _Mapping]] = ..., room_fan_ticket_count_text: _Optional[str] = ..., room_fan_ticket_count: _Optional[int] = ..., force_update: _Optional[bool] = ...) -> None: ...
 
 class LiveShoppingMessage(_message.Message):
-    __slots__ = ("common", "msg_type", "promotion_id")
+    __slots__ = ("common", "msg_type", "promotion_id", "updated_product_ids", "update_type", "updated_product_info", "sold_out", "update_timestamp", "logical_clock")
     COMMON_FIELD_NUMBER: _ClassVar[int]
     MSG_TYPE_FIELD_NUMBER: _ClassVar[int]
     PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_PRODUCT_INFO_FIELD_NUMBER: _ClassVar[int]
+    SOLD_OUT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    LOGICAL_CLOCK_FIELD_NUMBER: _ClassVar[int]
     common: Common
     msg_type: int
     promotion_id: int
-    def __init__(self, common: _Optional[_Union[Common, _Mapping]] = ..., msg_type: _Optional[int] = ..., promotion_id: _Optional[int] = ...) -> None: ...
+    updated_product_ids: _containers.RepeatedScalarFieldContainer[int]
+    update_type: int
+    updated_product_info: UpdatedProductInfo
+    sold_out: bool
+    update_timestamp: int
+    logical_clock: int
+    def __init__(self, common: _Optional[_Union[Common, _Mapping]] = ..., msg_type: _Optional[int] = ..., promotion_id: _Optional[int] = ..., updated_product_ids: _Optional[_Iterable[int]] = ..., update_type: _Optional[int] = ..., updated_product_info: _Optional[_Union[UpdatedProductInfo, _Mapping]] = ..., sold_out: _Optional[bool] = ..., update_timestamp: _Optional[int] = ..., logical_clock: _Optional[int] = ...) -> None: ...
+
+class UpdatedProductInfo(_message.Message):
+    __slots__ = ("price", "title", "cover", "status", "pop_upicon")
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    COVER_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    POP_UPICON_FIELD_NUMBER: _ClassVar[int]
+    price: int
+    title: str
+    cover: str
+    status: int
+    pop_upicon: str
+    def __init__(self, price: _Optional[int] = ..., title: _Optional[str] = ..., cover: _Optional[str] = ..., status: _Optional[int] = ..., pop_upicon: _Optional[str] = ...) -> None: ...
+
+class ProductChangeMessage(_message.Message):
+    __slots__ = ("common", "update_timestamp", "update_toast", "update_product_info", "total", "update_category_info")
+    COMMON_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TOAST_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_PRODUCT_INFO_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_CATEGORY_INFO_FIELD_NUMBER: _ClassVar[int]
+    common: Common
+    update_timestamp: int
+    update_toast: str
+    update_product_info: _containers.RepeatedCompositeFieldContainer[ProductInfo]
+    total: int
+    update_category_info: _containers.RepeatedCompositeFieldContainer[CategoryInfo]
+    def __init__(self, common: _Optional[_Union[Common, _Mapping]] = ..., update_timestamp: _Optional[int] = ..., update_toast: _Optional[str] = ..., update_product_info: _Optional[_Iterable[_Union[ProductInfo, _Mapping]]] = ..., total: _Optional[int] = ..., update_category_info: _Optional[_Iterable[_Union[CategoryInfo, _Mapping]]] = ...) -> None: ...
+
+class ProductInfo(_message.Message):
+    __slots__ = ("promotion_id", "index", "target_flash_uids", "explain_type")
+    PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FLASH_UIDS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_TYPE_FIELD_NUMBER: _ClassVar[int]
+    promotion_id: int
+    index: int
+    target_flash_uids: _containers.RepeatedScalarFieldContainer[int]
+    explain_type: int
+    def __init__(self, promotion_id: _Optional[int] = ..., index: _Optional[int] = ..., target_flash_uids: _Optional[_Iterable[int]] = ..., explain_type: _Optional[int] = ...) -> None: ...
+
+class CategoryInfo(_message.Message):
+    __slots__ = ("id", "name", "promotion_ids", "type", "unique_index")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    UNIQUE_INDEX_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    name: str
+    promotion_ids: _containers.RepeatedScalarFieldContainer[str]
+    type: str
+    unique_index: str
+    def __init__(self, id: _Optional[int] = ..., name: _Optional[str] = ..., promotion_ids: _Optional[_Iterable[str]] = ..., type: _Optional[str] = ..., unique_index: _Optional[str] = ...) -> None: ...
 
 class HeartbeatMessage(_message.Message):
     __slots__ = ("room_id", "send_packet_seq_id")

@@ -6,7 +6,7 @@
 - ``POST /api/rooms/{room}/pin`` / ``DELETE /api/rooms/{room}/pin`` — collect without polling.
 - ``GET /api/rooms/{room}/sessions``, ``GET /api/sessions/{id}/report`` — analytics
   (``serve/sessions.py``), documented here in the OpenAPI document.
-- ``GET /openapi.json`` (hand-written OpenAPI 3.1) and ``GET /docs`` (a small HTML page).
+- ``GET /openapi.json`` (hand-written OpenAPI 3.1) and ``GET /docs`` (Swagger UI over it).
 - ``GET /metrics`` — Prometheus (registered in the app factory).
 """
 
@@ -24,7 +24,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from . import collection, fleet_api
-from .errors import ALL_ERRORS, OK_MSG, ApiError, json_response, ok
+from .dashboard import CSP
+from .errors import ALL_ERRORS, MEANING, OK_MSG, ApiError, json_response, ok
 
 if TYPE_CHECKING:
     from .app import HttpService as Service
@@ -35,9 +36,10 @@ log = logging.getLogger(__name__)
 
 async def healthz(request: Request) -> Response:
     """``ok``, or ``degraded`` with the reasons (a room whose storage or source is failing and
-    being retried, a room that stopped collecting); HTTP 200 either way: the service runs."""
+    being retried, a room that stopped collecting, a NATS sink not connected); HTTP 200 either
+    way: the service runs."""
     svc: Service = request.app.state.svc
-    reasons = [r for state in svc.rooms.rooms.values() for r in state.problems()]
+    reasons = svc.problems()
     status = "degraded" if reasons else "ok"
     loop = type(asyncio.get_running_loop()).__module__.partition(".")[0]  # uvloop / asyncio
     data = {"status": status, "rooms": len(svc.rooms.rooms), "reasons": reasons[:20], "loop": loop}
@@ -139,6 +141,14 @@ _PATH_ROOM = _param(
     "room", _ROOM_DESC, required=True, where="path", pattern=ROOM_PATTERN, maxLength=300
 )
 _METHODS = _param("methods", "comma-separated methods or short names; `all`", maxLength=2000)
+
+
+def _page(summary: str) -> dict[str, Any]:
+    html_page = {
+        "description": "HTML page",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+    return {"get": {"summary": summary, "responses": {"200": html_page}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -260,6 +270,24 @@ def openapi_document() -> dict[str, Any]:
                         "responses": {"200": {"description": "text"}},
                     }
                 },
+                "/api/fleet": op(
+                    "The nodes of a fleet (PostgreSQL) and this node's own view; 40400 elsewhere",
+                    [_TOKEN],
+                ),
+                "/report": _page(
+                    "One broadcast's report page (HTML; ?session=ID&token= in the URL)"
+                ),
+                "/usage": _page(
+                    "A token's usage page: requests per day and quota bars (HTML; ?token=&days=)"
+                ),
+                "/": _page("Redirects to /dashboard (keeping the query string)"),
+                "/openapi.json": {
+                    "get": {
+                        "summary": "This OpenAPI document",
+                        "responses": {"200": {"description": "JSON"}},
+                    }
+                },
+                "/docs": _page("This API's OpenAPI UI (Swagger UI) and error codes (HTML)"),
             }
         ),
     }
@@ -299,7 +327,7 @@ def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str,
             }
         return spec
 
-    ws = {"101": {"description": "WebSocket: JSON text frames (see the README)"}}
+    ws = {"101": {"description": "WebSocket: JSON text frames (see docs/delivery.md)"}}
     return {
         "/api/webhooks": {
             "get": verb("This token's webhooks: state, lag, counters, last error", [_TOKEN]),
@@ -424,29 +452,36 @@ async def openapi(request: Request) -> Response:
 
 
 async def docs(request: Request) -> Response:
-    doc = openapi_document()
-    rows = []
-    for path, ops in doc["paths"].items():
-        for verb, spec in ops.items():
-            params = ", ".join(p["name"] for p in spec.get("parameters", []))
-            rows.append(
-                f"<tr><td>{verb.upper()}</td><td><code>{html.escape(path)}</code></td>"
-                f"<td>{html.escape(spec['summary'])}</td><td>{html.escape(params)}</td></tr>"
-            )
+    """The OpenAPI UI (Swagger UI, vendored under /static/vendor: works offline) over
+    /openapi.json, with "Try it out", and the table of error codes; the dashboard's CSP."""
     codes = "".join(
-        f"<tr><td>{k.code}</td><td>{k.status}</td><td>{html.escape(k.msg)}</td></tr>"
-        for k in ALL_ERRORS
+        f"<tr><td>{k.code}</td><td>{k.status}</td><td>{html.escape(k.msg)}</td>"
+        f"<td>{html.escape(MEANING.get(k.code, ''))}</td></tr>"
+        for k in sorted(ALL_ERRORS, key=lambda k: k.code)
     )
     page = (
-        "<!doctype html><meta charset=utf-8><title>dylive API</title>"
-        "<h1>dylive API</h1><p>Machine-readable: <a href=/openapi.json>/openapi.json</a></p>"
-        "<table border=1><tr><th>method</th><th>path</th><th>what</th><th>parameters</th></tr>"
-        + "".join(rows)
-        + "</table><h2>Error codes</h2><table border=1><tr><th>code</th><th>HTTP</th><th>msg</th></tr>"
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        "<meta name=referrer content=no-referrer><title>dylive API</title>"
+        "<link rel=icon href='data:,'>"
+        "<link rel=stylesheet href=/static/vendor/swagger-ui.css>"
+        "<link rel=stylesheet href=/static/docs.css></head><body>"
+        "<header class=docs-head><b>dylive API</b> · <a href=/openapi.json>/openapi.json</a>"
+        " · <a href=/dashboard>dashboard</a> · every answer is the envelope"
+        " <code>{code, msg, data}</code>; a token goes in <code>?token=</code> or"
+        " <code>Authorization: Bearer</code></header>"
+        "<div id=swagger-ui></div>"
+        "<section class=docs-codes><h2>Error codes</h2><table>"
+        "<tr><th>code</th><th>HTTP</th><th>msg</th><th>when</th></tr>"
         + codes
-        + "</table>"
+        + "</table></section>"
+        "<script src=/static/vendor/swagger-ui-bundle.js></script>"
+        "<script src=/static/docs.js></script></body></html>"
     )
-    return HTMLResponse(page)
+    return HTMLResponse(
+        page,
+        headers={"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer"},
+    )
 
 
 def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:

@@ -2,7 +2,9 @@
 
 Starts the simulator (port 9000) and the API service (port 8000) on SQLite, creates a demo token,
 prints ready-to-paste commands (curl for the API, ``dylive watch`` and ``dylive decode`` against
-the simulator, with the ports actually bound) and the demo rooms, and runs until Ctrl-C. Both
+the simulator, with the ports actually bound, and ``dylive`` spelled as this shell can run it:
+``.venv/bin/dylive`` after ``make run`` unless the venv is on the PATH) and the demo rooms, and
+runs until Ctrl-C. Both
 ports are bound with address reuse, so a restart within a minute gets them back; a port another
 program listens on is replaced by a free one, and the output says so. The contract's room
 (web_rid 615189692839 / room_id 6922580638159719176) is pinned so that data is flowing before the
@@ -15,9 +17,12 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import os
 import shlex
+import shutil
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from dylive.listen import ListenError, bind_listener, bound_port
@@ -43,6 +48,26 @@ def listen_or_any(host: str, port: int, what: str) -> tuple[socket.socket, str]:
     return sock, f"note: {what} port {port} is taken; using {bound_port(sock)}\n"
 
 
+def dylive_command(argv0: str | None = None, executable: str | None = None) -> str:
+    """How the user's shell runs this dylive: ``dylive`` when the PATH finds this very script,
+    else the script's path (relative to the current folder when under it: ``.venv/bin/dylive``),
+    else ``python -m dylive`` with this interpreter."""
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    if script.name != "dylive":  # python -m dylive: the script beside the interpreter, if any
+        script = Path(executable or sys.executable).parent / "dylive"
+    if not script.is_file():
+        return f"{shlex.quote(executable or sys.executable)} -m dylive"
+    found = shutil.which("dylive")
+    if found and Path(found).resolve() == script.resolve():
+        return "dylive"
+    full = script.absolute()
+    try:
+        shown = str(full.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(full)
+    return shlex.quote(shown if os.sep in shown else f".{os.sep}{shown}")
+
+
 def curl_lines(base: str, token: str) -> str:
     return "\n".join(
         [
@@ -58,7 +83,9 @@ def curl_lines(base: str, token: str) -> str:
             "Broadcasts and a broadcast's report (gifts, gifters, viewers, reconciliation):",
             f"  curl '{base}/api/rooms/{WEB_RID}/sessions?token={token}'",
             f"  curl '{base}/api/sessions/<id>/report?token={token}&format=md'"
-            "   # <id> from the list; page: /report?session=<id>",
+            "   # <id> from the list",
+            "A broadcast's report page (open in a browser, <id> from the list):",
+            f"  {base}/report?session=<id>&token={token}",
             "Room status, health, docs, metrics:",
             f"  curl '{base}/api/rooms?token={token}'",
             f"  curl '{base}/healthz'   # docs: {base}/docs   metrics: {base}/metrics",
@@ -66,16 +93,17 @@ def curl_lines(base: str, token: str) -> str:
     )
 
 
-def sim_lines(sim_url: str, rooms: list[dict[str, Any]]) -> str:
-    """``dylive watch`` / ``dylive decode`` lines against the simulator and its rooms."""
+def sim_lines(sim_url: str, rooms: list[dict[str, Any]], dylive: str = "dylive") -> str:
+    """``dylive watch`` / ``dylive decode`` lines against the simulator and its rooms (``dylive``:
+    the command as the user's shell runs it, see :func:`dylive_command`)."""
     up = shlex.quote(sim_url)
     lines = [
         "Watch a room in the terminal (the simulator is the upstream):",
-        f"  dylive watch {WEB_RID} --upstream {up}",
-        f"  dylive watch {WEB_RID} --upstream {up} --format jsonl | head",
+        f"  {dylive} watch {WEB_RID} --upstream {up}",
+        f"  {dylive} watch {WEB_RID} --upstream {up} --format jsonl | head",
         "Decode a raw im/fetch answer (protobuf) to JSON lines:",
         f"  curl -s '{sim_url}/webcast/im/fetch/?room_id={ROOM_ID}' -o fetch.bin"
-        " && dylive decode fetch.bin",
+        f" && {dylive} decode fetch.bin",
         "Demo rooms (web_rid, room_id, anchor):",
     ]
     for room in rooms:
@@ -83,6 +111,18 @@ def sim_lines(sim_url: str, rooms: list[dict[str, Any]]) -> str:
         anchor = room.get("anchor", {}).get("nickname", "")
         lines.append(f"  {room['web_rid']:<13} {room['room_id']:<20} {anchor} ({state})")
     return "\n".join(lines)
+
+
+def path_hint(command: str) -> str:
+    """A line on putting ``dylive`` on the PATH, when ``command`` is a path to it."""
+    if command == "dylive" or " -m " in command:
+        return ""
+    folder = str(Path(command).parent)
+    where = folder if Path(folder).is_absolute() else f"$PWD/{folder}"
+    return (
+        f'(to type just `dylive`: export PATH="{where}:$PATH",'
+        f" or source {shlex.quote(folder)}/activate)\n"
+    )
 
 
 async def run_demo(args: argparse.Namespace) -> int:
@@ -112,10 +152,12 @@ async def run_demo(args: argparse.Namespace) -> int:
             db=args.db, upstream=sim.base_url, pins=[WEB_RID], signing="v2"
         )
         base = f"http://{host}:{bound_port(api_sock)}"
+        dylive = dylive_command()
         sys.stdout.write(
             f"dylive demo: simulator at {sim.base_url}, API at {base}, SQLite {redact(args.db)}\n"
             f"Demo token: {token}\n\n{curl_lines(base, token)}\n\n"
-            f"{sim_lines(sim.base_url, sim.rooms())}\n\nCtrl-C to stop.\n"
+            f"{sim_lines(sim.base_url, sim.rooms(), dylive)}\n{path_hint(dylive)}"
+            "\nCtrl-C to stop.\n"
         )
         sys.stdout.flush()
         with contextlib.suppress(asyncio.CancelledError):

@@ -1,50 +1,8 @@
 """The one JSON envelope ``{code, msg, data}`` for success and every error.
 
-Error codes (``code`` in the body; the HTTP status matches):
-
-==========  ======  ==========================  ==============================================
-code        HTTP    msg                         meaning
-==========  ======  ==========================  ==============================================
-200         200     成功                         success
-40001       401     缺少token参数                 no ``token`` (query) / Bearer header
-40002       401     token无效或已被吊销            unknown or revoked token
-40003       400     缺少room_id参数               no ``room_id``
-40004       400     room_id格式错误               not a web_rid, room_id or live.douyin.com URL
-40005       400     参数错误                      bad ``count`` / ``wait`` / ``methods`` /
-                                                ``cursor`` / ``internal_ext``
-40006       400     回调地址不允许                 webhook URL unusable, or resolving to a loopback/
-                                                private/link-local address (SSRF guard)
-40007       400     请求格式错误                  the HTTP request is malformed (refused by the
-                                                HTTP parser: a NUL in a header, raw non-ASCII
-                                                in the target, smuggling shapes …)
-40101       401     管理密钥无效                   admin route without ``Authorization: Bearer``
-                                                carrying the admin key, or with another key
-40301       403     超出房间数量限制               the token's room limit is reached
-40302       403     超出连接数量限制               the token's limit of open WebSocket feeds
-40303       403     管理接口未启用                 admin route while the service has no admin key
-40400       404     接口不存在                    unknown path
-40401       404     直播间不存在                  upstream knows no such room
-40402       404     直播场次不存在                no such session (broadcast) id
-40403       404     webhook不存在                 no such webhook (or dead letter) for this token
-40404       404     token不存在                   admin API: no active token with this id or name
-40405       405     请求方法不允许                 wrong HTTP method
-40801       408     请求超时                      the request's headers or body did not arrive in
-                                                time (header / body timeout)
-40901       409     直播间未开播                  the room exists but is not live (and we have
-                                                nothing stored for it)
-41401       414     请求地址过长                  the request target is over 65,535 bytes
-42901       429     请求过于频繁                  per-token rate limit, or per client address for
-                                                requests without a valid token; ``Retry-After``
-42902       429     超出配额                      a quota of the token (requests or messages per
-                                                day or month) is used up; ``data.reset`` and
-                                                ``Retry-After`` say when it resets
-43101       431     请求头过大                    request headers over 16 KiB
-50000       500     服务器内部错误                 unexpected failure (logged, no stack trace)
-50201       502     上游服务异常                  Douyin / the upstream failed or refused
-50202       502     回调投递失败                  a dead-letter replay was not acknowledged
-50301       503     存储服务异常                  the store failed
-50302       503     连接数过多                    the server holds its maximum of connections
-==========  ======  ==========================  ==============================================
+Error codes (``code`` in the body; the HTTP status matches): the :class:`ErrorKind` constants
+below, listed in :data:`ALL_ERRORS`, each explained in :data:`MEANING`. The error table of
+docs/api.md is generated from them (``python scripts/gen_api_errors.py``; a test checks it).
 """
 
 from __future__ import annotations
@@ -111,9 +69,9 @@ ALL_ERRORS = (
     BAD_PARAM,
     WEBHOOK_TARGET,
     BAD_REQUEST,
+    ADMIN_KEY,
     ROOM_LIMIT,
     FEED_LIMIT,
-    ADMIN_KEY,
     ADMIN_DISABLED,
     NOT_FOUND,
     UNKNOWN_ROOM,
@@ -133,6 +91,58 @@ ALL_ERRORS = (
     STORE,
     TOO_MANY_CONNECTIONS,
 )
+
+#: What each code means to a client, in the words docs/api.md's generated table uses.
+MEANING: dict[int, str] = {
+    200: "success",
+    40001: "no `token` parameter and no `Authorization: Bearer` header",
+    40002: "the token is unknown, was revoked or has expired",
+    40003: "no `room_id`",
+    40004: "`room_id` (or the `{room}` path segment) is not a live URL, web_rid or room_id",
+    40005: "a parameter or body field is out of range, not a number or malformed (`count`, "
+    "`wait`, `last_event_id`, `top`, `format`; `methods` naming an unknown type; a `cursor` / "
+    "`internal_ext` this server did not write; a webhook's fields)",
+    40006: "a webhook URL that cannot be used: not http(s), or resolving to a loopback, private "
+    "or link-local address (unless the service runs with `--allow-private-webhooks`)",
+    40007: "the HTTP request itself is malformed and was refused by the server's HTTP parser (a "
+    "NUL or bare CR in a header, raw non-ASCII bytes in the URL — percent-encode them —, "
+    "conflicting `Content-Length` / `Transfer-Encoding`, a bad chunk size …); the connection is "
+    "closed",
+    40101: "an admin route without `Authorization: Bearer` and the admin key",
+    40301: "the token already polls as many rooms as its room limit allows",
+    40302: "the token already holds 32 WebSocket feeds open (close code 4403)",
+    40303: "an admin route, and the service runs without an admin key (`--admin-key` / "
+    "`DYLIVE_ADMIN_KEY`)",
+    40400: "unknown path (also `/api/fleet` on a node that is not part of a fleet)",
+    40401: "Douyin knows no such room, and nothing is stored for it",
+    40402: "no broadcast (session) with this id",
+    40403: "no webhook (or dead letter) with this id for this token",
+    40404: "admin API: no active token with this id or name",
+    40405: "wrong HTTP method for the path",
+    40801: "the request line and headers did not arrive within 10 s, or the body within 30 s "
+    "after them; the connection is closed",
+    40901: "the room exists but is not live, and nothing is stored for it",
+    41401: "the URL (path and query) is longer than 65,535 bytes",
+    42901: "the token's rate limit, or the per-address limit of requests without a valid token; "
+    "the `Retry-After` header says when to try again",
+    42902: "a quota of the token (requests or messages per day or month) is used up; "
+    "`data.reset` and the `Retry-After` header say when it resets",
+    43101: "the request headers exceed 16 KiB",
+    50000: "an unexpected failure on the server (logged there; no stack trace is sent)",
+    50201: "Douyin failed or refused, and nothing is stored for the room",
+    50202: "a replayed dead letter was not acknowledged by the webhook's receiver",
+    50301: "the database failed",
+    50302: "the server already holds its maximum of connections (4,096); the connection is closed",
+}
+
+
+def error_table() -> str:
+    """The Markdown table of every code (success first), as docs/api.md shows it."""
+    rows = ["| code | HTTP | msg | when |", "|---|---|---|---|"]
+    rows.append(f"| 200 | 200 | {OK_MSG} | {MEANING[200]} |")
+    for kind in sorted(ALL_ERRORS, key=lambda k: k.code):
+        rows.append(f"| {kind.code} | {kind.status} | {kind.msg} | {MEANING[kind.code]} |")
+    return "\n".join(rows) + "\n"
 
 
 class ApiError(Exception):

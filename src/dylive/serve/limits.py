@@ -80,6 +80,7 @@ def server_config(
     refusals, header / body timeouts, connection cap), the parser limit above the app's own,
     WebSocket client frames capped at ``WS_MAX_BYTES``."""
     options.setdefault("log_level", "warning")
+    options.setdefault("log_config", None)  # uvicorn's lines go through dylive's own logging
     options.setdefault("access_log", False)
     options.setdefault("timeout_graceful_shutdown", 5)
     options.setdefault("ws_max_size", WS_MAX_BYTES)

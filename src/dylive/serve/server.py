@@ -75,7 +75,13 @@ async def run_server(
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():  # noqa: ASYNC110 (uvicorn has no event)
+    while not server.started and not task.done():  # uvicorn has no "started" event
+        if server.should_exit:  # SIGTERM/SIGINT while starting: uvicorn waits for the start
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            sock.close()
+            raise ServeError("stopped by a signal before the service had started")
         await asyncio.sleep(0.02)
     if server.started:
         bound = sock.getsockname()

@@ -1,7 +1,10 @@
 """``dylive watch ROOM``: follow one live room in the terminal (rich view) or as JSON lines.
 
 ``--format jsonl`` prints one rendered JSON object (``dylive.decode.render``) per message on
-stdout; gaps and status notes go to stderr. Errors (room not found, not live, upstream down) are
+stdout; gaps and status notes go to stderr. The rich view needs a terminal: when stdout is not
+one (a pipe, a file) the default format prints one text line per chat, gift, join or follow.
+Except in the rich view, a change of the room's state (waiting for a broadcast, live,
+reconnecting, ended) is one line on stderr. Errors (room not found, not live, upstream down) are
 one line on stderr and a non-zero exit code.
 """
 
@@ -81,13 +84,50 @@ def _room(args: argparse.Namespace) -> Room:
 
 async def _watch(args: argparse.Namespace) -> int:
     async with _room(args) as room:
-        if args.format == "jsonl":
-            await _jsonl(room)
-        else:
+        if args.format == "rich" and sys.stdout.isatty():
             from dylive.source.watch_view import run_view
 
-            await run_view(room)
+            await run_view(room)  # the status line says what the room is doing
+            return 0
+        announcer = asyncio.create_task(_announce(room))
+        try:
+            await (_jsonl(room) if args.format == "jsonl" else _plain(room))
+        finally:
+            announcer.cancel()
     return 0
+
+
+#: What a change of the connection's state is announced as on stderr (not a terminal, jsonl).
+ANNOUNCE = {
+    "waiting": "{ident} is not live: waiting for its next broadcast (--follow)",
+    "live": "{ident} is live",
+    "reconnecting": "{ident}: connection lost, reconnecting",
+    "ended": "{ident}: the broadcast ended",
+}
+
+
+async def _announce(room: Room, every: float = 0.5) -> None:
+    """One stderr line per change of the room's state, so a pipe or a log file shows that the
+    watch is waiting (not hung) while no message comes."""
+    said = ""
+    while True:
+        state = room.status().state
+        if state != said and state in ANNOUNCE:
+            sys.stderr.write(f"dylive watch: {ANNOUNCE[state].format(ident=room.ident)}\n")
+            sys.stderr.flush()
+        said = state
+        await asyncio.sleep(every)
+
+
+async def _plain(room: Room) -> None:
+    """The rich format when stdout is not a terminal: one text line per chat, gift, join…"""
+    from dylive.source.watch_view import plain_line
+
+    async for event in room:
+        line = plain_line(event)
+        if line is not None:
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
 
 async def _jsonl(room: Room) -> None:

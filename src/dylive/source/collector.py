@@ -44,17 +44,18 @@ from dylive import settings
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
 from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
-from dylive.source.coverage import Coverage
+from dylive.source.coverage import MASKED, Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
 from dylive.source.failover import TransportPlan, failure_flag
 from dylive.source.follow import next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
 from dylive.source.handlers import ConnectEvent, DisconnectEvent, Handlers, LiveEndEvent
-from dylive.source.options import HOUSEKEEPING, CollectorOptions, RoomStatus, Stats
+from dylive.source.options import CollectorOptions, RoomStatus, Stats
 from dylive.source.poll import fetch_batch
-from dylive.source.reconnect import Backoff, BackoffPolicy, Failure, StaleConnection, classify
+from dylive.source.reconnect import Backoff, BackoffPolicy, Failure, classify
 from dylive.source.room import STATUS_ENDED, RoomInfo, make_client, resolve_room
+from dylive.source.silence import SilenceWatch, SilentSocket
 from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
@@ -116,21 +117,24 @@ class Room(Handlers):
         self._stats = Stats()
         self._ended = False
         self._ended_room = 0
-        self._last_business = 0.0
+        self._watch = SilenceWatch(self.options)  # fake-alive and silent sockets
         self._last_server_ms = 0
         self._pending_gap: GapEvent | None = None
         self._gen: AsyncIterator[Item] | None = None
         self.coverage = Coverage()
-        self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused
+        self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused, silent_socket
 
     def degraded(self) -> tuple[str, ...]:
         """Reasons data may be missing now: ``gifts_hidden`` (fan tickets or ranking grow, no
         gift message arrives), ``heartbeat_only`` (socket alive, no business message),
         ``refused`` (push handshake refused), ``polling`` (on im/fetch instead of push),
-        ``polling_refused`` (im/fetch answers empty 200s)."""
+        ``polling_refused`` (im/fetch answers empty 200s), ``silent_socket`` (push carried
+        nothing while the room was visibly live), ``users_masked`` (users arrive masked)."""
         out = set(self._flags)
         if self.coverage.hidden:
             out.add("gifts_hidden")
+        if self.coverage.users == MASKED:
+            out.add("users_masked")
         if self._stats.transport == "poll" and self._stats.state == "live":
             out.add("polling")
         return tuple(sorted(out))
@@ -273,7 +277,7 @@ class Room(Handlers):
         transport = self._plan.choose(time.monotonic())
         self._stats.state = "connecting"
         self._stats.transport = transport
-        self._last_business = time.monotonic()
+        self._watch.start(transport, time.monotonic())
         asked = self._track.position
         if transport == "push" and not (self._track.position and self._plan.push_server):
             async for event in self._bootstrap():
@@ -334,6 +338,7 @@ class Room(Handlers):
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
             return
         self._plan.learn(batch.push_server, batch.push_servers)
+        self._watch.fetched(batch.messages)
         self._lifecycle(ConnectEvent(info.room_id, "push"))  # the push session's first answer
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
@@ -362,9 +367,10 @@ class Room(Handlers):
                 event = self._ledger.apply(event)
             out.append(event)
             self.coverage.observe(event)
-            if raw.method not in HOUSEKEEPING:
-                self._last_business = now
+            if self._watch.observe(raw, event, now):
                 self._flags.discard("heartbeat_only")
+                if delivery.transport == "push":
+                    self._flags.discard("silent_socket")
             if isinstance(event, ControlEvent) and event.ended:
                 self._ended = True
                 break
@@ -407,12 +413,7 @@ class Room(Handlers):
                 self._ended = True
                 return
             raise UpstreamError("push closed by the server", room_id=info.room_id)
-        idle = time.monotonic() - self._last_business
-        if idle > self.options.fake_alive_timeout:
-            raise StaleConnection(
-                f"no business message for {idle:.1f} s (fake-alive)",
-                room_id=self._info().room_id,
-            )
+        self._watch.check(time.monotonic(), self._info().room_id)
         if self._plan.retry_push_due(transport, time.monotonic()):
             raise _SessionEnd
 
@@ -456,6 +457,7 @@ class Room(Handlers):
     def _on_push_failure(self, exc: Exception) -> None:
         fell_back = self._plan.push_failed(
             refused=isinstance(exc, HandshakeRefused),
+            silent=isinstance(exc, SilentSocket),
             polling_refused="polling_refused" in self._flags,
             now=time.monotonic(),
         )

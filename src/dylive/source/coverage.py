@@ -9,6 +9,11 @@ messages did arrive, they are visible.
 
 ``verdict`` is ``"unknown"`` until the first growth is seen, then ``"visible"`` or ``"hidden"``
 (the latest reading wins). :meth:`as_dict` is the ``data.coverage`` of the chat response.
+
+Users: since 2025 Douyin masks the viewers it shows guests (uid 111111, ``X***`` nicknames; only
+the per-room ``webcast_uid`` tells them apart). ``users`` is ``"masked"`` while a masked user was
+seen among the last :data:`MASKED_WINDOW` messages that carry a user, ``"visible"`` once users
+arrived and none of the recent ones was masked, ``"unknown"`` before any user.
 """
 
 from __future__ import annotations
@@ -17,15 +22,35 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dylive.decode import GiftEvent, RoomRankEvent, RoomUserSeqEvent, UpdateFanTicketEvent
+from dylive.decode import (
+    GiftEvent,
+    RoomRankEvent,
+    RoomUserSeqEvent,
+    UpdateFanTicketEvent,
+    UserInfo,
+)
+from dylive.decode.direct import Rendered
 
-UNKNOWN, VISIBLE, HIDDEN = "unknown", "visible", "hidden"
+UNKNOWN, VISIBLE, HIDDEN, MASKED = "unknown", "visible", "hidden", "masked"
+#: How many user-bearing messages after the last masked one the room still counts as masked.
+MASKED_WINDOW = 200
+_MASKED_JSON = b'"masked":true'  # a pre-rendered message's user object (decode.render)
 
 
 class Coverage:
     """Gift visibility of one room, from fan-ticket / ranking growth vs gift messages."""
 
-    __slots__ = ("_base", "_clock", "checked_at", "gifts", "growths", "verdict")
+    __slots__ = (
+        "_base",
+        "_clock",
+        "checked_at",
+        "gifts",
+        "growths",
+        "masked_users",
+        "since_masked",
+        "user_messages",
+        "verdict",
+    )
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
@@ -34,9 +59,20 @@ class Coverage:
         self.verdict = UNKNOWN
         self.checked_at: float | None = None  # unix time of the latest verdict
         self._base: dict[str, tuple[int, int]] = {}  # signal -> (value, gifts at that reading)
+        self.user_messages = 0  # messages with a user
+        self.masked_users = 0  # … whose user Douyin masked
+        self.since_masked: int | None = None  # user messages since the last masked one
 
     def observe(self, event: object) -> None:
-        """One item of the stream (typed events; pre-rendered ones carry no signal here)."""
+        """One item of the stream (typed events, or pre-rendered ones: ``decode.direct``)."""
+        user = getattr(event, "user", None)
+        if isinstance(user, UserInfo):
+            if user.uid or user.webcast_uid:
+                self._user(user.masked)
+        elif isinstance(event, Rendered):
+            if b'"user":{"uid":' in event.json:
+                self._user(_MASKED_JSON in event.json)
+            return
         if isinstance(event, GiftEvent):
             self.gifts += 1
             return
@@ -44,6 +80,21 @@ class Coverage:
             self._reading("fan_ticket", event.count)
         elif isinstance(event, RoomRankEvent | RoomUserSeqEvent) and event.ranks:
             self._reading("ranking", sum(r.score for r in event.ranks))
+
+    def _user(self, masked: bool) -> None:
+        self.user_messages += 1
+        if masked:
+            self.masked_users += 1
+            self.since_masked = 0
+        elif self.since_masked is not None:
+            self.since_masked += 1
+
+    @property
+    def users(self) -> str:
+        """``masked``, ``visible`` or ``unknown`` (see the module docstring)."""
+        if self.since_masked is not None and self.since_masked < MASKED_WINDOW:
+            return MASKED
+        return VISIBLE if self.user_messages else UNKNOWN
 
     def ranklist(self, total_score: int) -> None:
         """A reading of the upstream ranklist (sum of the listed scores)."""
@@ -67,6 +118,7 @@ class Coverage:
         self._base.clear()
         self.verdict = UNKNOWN
         self.checked_at = None
+        self.since_masked = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,4 +126,6 @@ class Coverage:
             "gift_messages": self.gifts,
             "signal_growths": self.growths,
             "checked_at": self.checked_at,
+            "users": self.users,
+            "masked_user_messages": self.masked_users,
         }

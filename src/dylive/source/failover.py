@@ -1,7 +1,11 @@
 """Which transport the next session of a room uses, and which push server it dials.
 
 A room starts on push; refused handshakes or repeated socket failures switch it to im/fetch
-polling, and push is tried again ``push_retry_after`` seconds later. A push server that does not
+polling, and push is tried again ``push_retry_after`` seconds later. A silent socket (accepted,
+acked, carrying no business message while the room is visibly live: :mod:`dylive.source.silence`)
+falls back at once, and push is tried again only ``silent_retry_after`` seconds later: Douyin
+silences the identity (a cookie-less one), not the host, so neither retrying soon nor another
+push server helps. A push server that does not
 answer is skipped for the next one im/fetch named. Bookkeeping without I/O (the clock is passed
 in by the caller; :meth:`TransportPlan.open` only builds the lazy stream of the chosen transport),
 so the rules are testable alone; :class:`~dylive.source.collector.Room` owns one.
@@ -22,6 +26,7 @@ from dylive.source.poll import poll_stream
 from dylive.source.push import PushOptions, push_stream
 from dylive.source.reconnect import StaleConnection
 from dylive.source.room import RoomInfo
+from dylive.source.silence import SilentSocket
 from dylive.source.transport import Delivery, Position
 
 log = logging.getLogger(__name__)
@@ -120,28 +125,35 @@ class TransportPlan:
         if self.options.transport == "auto":
             self.mode = "push"
 
-    def push_failed(self, *, refused: bool, polling_refused: bool, now: float) -> bool:
-        """A push session failed; True when this switched the room to polling."""
+    def push_failed(
+        self, *, refused: bool, polling_refused: bool, now: float, silent: bool = False
+    ) -> bool:
+        """A push session failed (``silent``: a silent socket); True when this switched the
+        room to polling."""
         self.push_failures += 1
-        if not refused and len(self.push_servers) > 1:
+        if not refused and not silent and len(self.push_servers) > 1:
             self.push_index += 1  # a host that does not answer: try the next one named
         many = self.push_failures >= self.options.push_failures_before_fallback
         if polling_refused:
             return False
-        if self.options.transport == "auto" and (refused or many):
+        if self.options.transport == "auto" and (refused or silent or many):
             self.mode = "poll"
             self.push_failures = 0
-            self.push_retry_at = now + self.options.push_retry_after
+            o = self.options
+            self.push_retry_at = now + (o.silent_retry_after if silent else o.push_retry_after)
             return True
         return False
 
 
 def failure_flag(exc: Exception, transport: str) -> str:
     """The degradation flag a failure raises ("" for none): ``refused`` (push handshake
-    refused), ``heartbeat_only`` (the fake-alive watchdog fired), ``polling_refused`` (Douyin
-    answers repeated guest polls with empty 200s; the room then stops falling back to polling)."""
+    refused), ``silent_socket`` (push carries nothing while the room is visibly live),
+    ``heartbeat_only`` (the fake-alive watchdog fired), ``polling_refused`` (Douyin answers
+    repeated guest polls with empty 200s; the room then stops falling back to polling)."""
     if isinstance(exc, HandshakeRefused):
         return "refused"
+    if isinstance(exc, SilentSocket):
+        return "silent_socket"
     if isinstance(exc, StaleConnection) and "fake-alive" in str(exc):
         return "heartbeat_only"
     if transport == "poll" and isinstance(exc, SignatureRefused):

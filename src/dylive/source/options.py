@@ -25,6 +25,9 @@ class CollectorOptions:
     heartbeat_interval: float | None = None  # None = max(10 s, heartbeat_duration)
     silence_timeout: float = 30.0  # no frame at all → reconnect
     fake_alive_timeout: float = 60.0  # no business message while live → reconnect
+    # push carries no business message while the room visibly lives → fall back (0 = off)
+    silent_socket_timeout: float = 30.0
+    silent_retry_after: float = 300.0  # after a silent socket, try push again this much later
     push_failures_before_fallback: int = 3
     push_retry_after: float = 30.0  # in fallback, try push again after this many seconds
     poll_min_interval: float = 0.0

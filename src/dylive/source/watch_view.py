@@ -37,9 +37,11 @@ from dylive.decode import (
 )
 from dylive.source.collector import Room
 from dylive.source.gaps import GapEvent
+from dylive.source.options import RoomStatus
 
 RANK_LINES = 5  # 音浪榜 entries shown
 MIN_LINES = 3  # smallest chat / gift panel body
+HEADER_LINES = 2  # the room and its figures; the connection's state
 
 
 class WatchState:
@@ -105,17 +107,20 @@ class WatchState:
         self.gifts.append(line)
 
     def header(self, room: Room) -> Table:
+        """Two lines that never wrap (cut with … on a narrow terminal): the room and its
+        figures, then the connection's state."""
         st = room.status()
         info = room.info
         title = f"{info.anchor_nickname} — {info.title}" if info else str(room.ident)
         viewers = "-" if self.viewers is None else f"{self.viewers:,}"
+        figures = f"viewers {viewers}  likes {self.likes:,}  gifts {self.gift_total:,}"
+        first = Table.grid(expand=True, padding=(0, 1))
+        first.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        first.add_column(justify="right", no_wrap=True)
+        first.add_row(Text(title, style="bold", no_wrap=True, overflow="ellipsis"), figures)
         status = Table.grid(expand=True)
-        status.add_row(
-            Text(title, style="bold", no_wrap=True, overflow="ellipsis"),
-            f"viewers {viewers}  likes {self.likes:,}  gifts {self.gift_total:,}",
-            f"{st.state}/{st.transport or '-'}  {st.messages_per_s:.1f} msg/s  "
-            f"reconnects {st.reconnects}  gaps {st.gaps}  dups {st.duplicates}",
-        )
+        status.add_row(first)
+        status.add_row(Text(state_line(st), style="dim", no_wrap=True, overflow="ellipsis"))
         return status
 
     def ranking(self) -> Panel:
@@ -135,7 +140,7 @@ class WatchState:
     def render(self, room: Room, height: int = 40) -> Group:
         """The whole frame, at most ``height`` lines tall (the terminal's height)."""
         notes = Panel("\n".join(self.notes), title="notes") if self.notes else None
-        body = max(height - 1 - (len(self.notes) + 2 if notes else 0), 2 * MIN_LINES + 4)
+        body = max(height - HEADER_LINES - (len(self.notes) + 2 if notes else 0), 2 * MIN_LINES + 4)
         gift_lines = max(body - (RANK_LINES + 2) - 2, MIN_LINES)
         columns = Table.grid(expand=True)
         columns.add_column(ratio=3)
@@ -151,6 +156,42 @@ class WatchState:
         if notes is not None:
             parts.append(notes)
         return Group(*parts)
+
+
+def state_line(st: RoomStatus) -> str:
+    """The connection's state in words (``waiting`` says what it waits for)."""
+    if st.state == "waiting":
+        state = "waiting for the next broadcast (not live)"
+    elif st.state == "resolving":
+        state = "resolving the room"
+    else:
+        state = f"{st.state}/{st.transport or '-'}"
+    return (
+        f"{state}  {st.messages_per_s:.1f} msg/s  reconnects {st.reconnects}  "
+        f"gaps {st.gaps}  dups {st.duplicates}"
+    )
+
+
+def plain_line(event: Event | GapEvent) -> str | None:
+    """One line of text for an event worth a line (chat, gifts, joins, follows, gaps, live end)
+    when the output is not a terminal; None for the others."""
+    stamp = time.strftime("%H:%M:%S")
+    if isinstance(event, GapEvent):
+        return f"{stamp} [gap {event.start_ms}..{event.end_ms}: {event.reason}]"
+    if isinstance(event, ChatEvent):
+        return f"{stamp} {event.user.nickname or '?'}: {event.content}"
+    if isinstance(event, EmojiChatEvent):
+        return f"{stamp} {event.user.nickname or '?'}: {event.default_content or '[emoji]'}"
+    if isinstance(event, GiftEvent) and (event.delta or 0) > 0:
+        return f"{stamp} {event.user.nickname or '?'} +{event.delta} {event.gift_name}"
+    if isinstance(event, MemberEvent):
+        return f"{stamp} {event.user.nickname or '?'} 来了"
+    if isinstance(event, SocialEvent):
+        action = "关注了主播" if event.action == 1 else "分享了直播间"
+        return f"{stamp} {event.user.nickname or '?'} {action}"
+    if isinstance(event, ControlEvent) and event.ended:
+        return f"{stamp} [live ended]"
+    return None
 
 
 @contextlib.contextmanager
@@ -174,13 +215,10 @@ async def run_view(room: Room, console: Console | None = None) -> None:
     def frame() -> Group:
         return state.render(room, console.size.height)
 
-    live = Live(frame(), console=console, refresh_per_second=4, screen=False)
+    # get_renderable: every refresh draws the current state, so the status line moves on while
+    # no message arrives (waiting for a broadcast, reconnecting)
+    live = Live(get_renderable=frame, console=console, refresh_per_second=4, screen=False)
     with logs_through(console), live:
-        last = 0.0
         async for event in room:
             state.feed(event)
-            now = time.monotonic()
-            if now - last > 0.2:
-                live.update(frame())
-                last = now
-        live.update(frame())
+        live.refresh()

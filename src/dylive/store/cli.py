@@ -18,7 +18,7 @@ from dylive.decode.methods import method_names
 from dylive.errors import DyliveError
 
 from . import EventStore, is_postgres_url, open_store
-from .export import FORMATS, export_room, resolve_room
+from .export import FORMATS, TimeWindow, export_room, parse_time, resolve_room
 
 EXIT_USAGE = 2
 
@@ -34,8 +34,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Stream the stored messages of one room in seq order (bounded memory).",
     )
     p.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
-    p.add_argument("--room", required=True, help="room_id, web_rid or live URL")
+    p.add_argument("--room", default=None, help="room_id, web_rid or live URL")
+    p.add_argument(
+        "--session",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="instead of --room: one broadcast (see dylive report / the sessions API)",
+    )
     p.add_argument("--since-seq", type=int, default=0, metavar="N", help="only seq > N")
+    p.add_argument(
+        "--from",
+        dest="time_from",
+        default=None,
+        metavar="TIME",
+        help="only messages created at or after TIME: 2026-12-07, 2026-12-07T20:30[+08:00]"
+        " (no offset: local time) or epoch ms",
+    )
+    p.add_argument(
+        "--to", dest="time_to", default=None, metavar="TIME", help="only messages before TIME"
+    )
     p.add_argument(
         "--methods",
         default="",
@@ -49,20 +67,45 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="default: %(default)s; parquet needs --output and pip install 'dylive[parquet]'",
     )
     p.add_argument("--output", "-o", default=None, metavar="FILE", help="default: stdout")
+    p.add_argument(
+        "--bom",
+        action="store_true",
+        help="CSV: start with a UTF-8 byte-order mark (Excel then reads Chinese text right)",
+    )
     p.add_argument("--page-size", type=int, default=500, help=argparse.SUPPRESS)
     p.set_defaults(func=_run_export)
 
 
+def existing_database(db: str | None) -> str:
+    """The database a command uses: ``--db``, else DYLIVE_DB, else the default file; a SQLite
+    file must exist (DyliveError otherwise): commands that read or change a database never
+    create an empty one from a typo or from the folder they happen to run in."""
+    url = str(db or settings.get("db"))
+    if not is_postgres_url(url) and not Path(url).is_file():
+        where = "" if db else " (the default; give --db PATH_OR_URL or set DYLIVE_DB)"
+        raise DyliveError(f"no database file at {url!r}{where}")
+    return url
+
+
 def _run_export(args: argparse.Namespace) -> int:
-    db = str(args.db or settings.get("db"))
     try:
         methods = method_names(args.methods)
     except ValueError as exc:
         return _fail(f"--methods: {exc}")
     if args.since_seq < 0:
         return _fail("--since-seq must be >= 0")
-    if not is_postgres_url(db) and not Path(db).is_file():
-        return _fail(f"no database file at {db!r}")
+    if (args.room is None) == (args.session is None):
+        return _fail("give --room ROOM or --session ID (one of them)")
+    if args.bom and args.format != "csv":
+        return _fail("--bom is for --format csv")
+    try:
+        args.window = window(args.time_from, args.time_to)
+    except ValueError as exc:
+        return _fail(str(exc))
+    try:
+        db = existing_database(args.db)
+    except DyliveError as exc:
+        return _fail(str(exc))
     try:
         count = asyncio.run(_export(db, args, methods))
     except BrokenPipeError:  # the reader stopped early (``| head``): what it asked for
@@ -87,6 +130,17 @@ def _quiet_stdout() -> None:
         os.close(devnull)
 
 
+def window(time_from: str | None, time_to: str | None) -> TimeWindow | None:
+    """The ``--from``/``--to`` window (None when neither is given); ValueError when bad."""
+    if time_from is None and time_to is None:
+        return None
+    start = parse_time(time_from) if time_from is not None else 0
+    end = parse_time(time_to) if time_to is not None else 0
+    if end and end <= start:
+        raise ValueError("--to must be later than --from")
+    return TimeWindow(start, end)
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
     sys.stderr.write(f"dylive export: {message}\n")
     return code
@@ -100,9 +154,7 @@ async def _export(db: str, args: argparse.Namespace, methods: frozenset[str] | N
         await store.close()
         raise ExportError(str(exc)) from exc
     try:
-        room_id = await resolve_room(store, args.room)
-        if room_id is None:
-            raise ExportError(f"unknown room {args.room!r}: nothing stored for it")
+        room_id = await _room_of(store, args)
         if args.format == "parquet":
             return await _parquet(store, room_id, args, methods)
         with _output(args.output) as out:
@@ -114,9 +166,25 @@ async def _export(db: str, args: argparse.Namespace, methods: frozenset[str] | N
                 since_seq=args.since_seq,
                 methods=methods,
                 page_size=max(1, args.page_size),
+                window=args.window,
+                bom=args.bom,
             )
     finally:
         await store.close()
+
+
+async def _room_of(store: EventStore, args: argparse.Namespace) -> int:
+    """The room ``--room`` names, or the room of the broadcast ``--session`` names (a broadcast
+    is one room_id: its messages are that room_id's)."""
+    if args.session is not None:
+        session = await store.get_session(session_id=args.session)
+        if session is None or args.session <= 0:
+            raise ExportError(f"no session {args.session}")
+        return session.room_id
+    room_id = await resolve_room(store, args.room)
+    if room_id is None:
+        raise ExportError(f"unknown room {args.room!r}: nothing stored for it")
+    return room_id
 
 
 async def _parquet(
@@ -127,7 +195,7 @@ async def _parquet(
     from dylive.analytics.parquet import export_parquet  # optional dependency: pyarrow
 
     count: int = await export_parquet(
-        store, room_id, args.output, since_seq=args.since_seq, methods=methods
+        store, room_id, args.output, since_seq=args.since_seq, methods=methods, window=args.window
     )
     return count
 

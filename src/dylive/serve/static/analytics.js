@@ -21,7 +21,7 @@
   }
 
   function when(ms) {
-    return ms ? new Date(Number(ms)).toLocaleString() : "—";
+    return ms ? C.dateTime(ms) : "—";
   }
 
   async function get(path, params) {
@@ -31,7 +31,7 @@
 
   function renderSessions(sessions, token) {
     if (!sessions.length) {
-      el.sessions.replaceChildren(C.node("li", "muted", "no broadcast stored yet · 暂无场次"));
+      el.sessions.replaceChildren(C.node("li", "muted empty", "no broadcast stored yet · 暂无场次"));
       return;
     }
     el.sessions.replaceChildren(...sessions.slice(0, 10).map((s) => {
@@ -67,8 +67,9 @@
     const series = report.data.series;
     current.session = session.id;
     current.points = series.minute.length;
-    C.draw(el.charts, series);
-    el.note.textContent = "session #" + session.id + (session.live ? " (live)" : " (ended)") + " · " + series.minute.length + " min";
+    const shown = C.draw(el.charts, series, { live: !!session.live });
+    const cut = shown.open ? " · dashed: the current minute, still filling" : "";
+    el.note.textContent = "session #" + session.id + (session.live ? " (live)" : " (ended)") + " · " + series.minute.length + " min" + cut;
   }
 
   function stop() {

@@ -23,31 +23,61 @@
     return n;
   }
 
+  // Times in the browser's own locale, 24-hour (a Chinese page in a Chinese browser reads
+  // 20:30, not 8:30 PM).
+  function timeLabel(ms) {
+    return new Date(Number(ms)).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  }
+  function dateTime(ms) {
+    return new Date(Number(ms)).toLocaleString(undefined, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  }
+
+  // A live broadcast's current minute is still filling: drawn as is it would look like a steep
+  // drop, so it is drawn apart (dashed, no fill) from the complete minutes. `unfinished(series,
+  // live, now)` is true when the last minute is such a minute.
+  function unfinished(series, live, nowMs) {
+    const minute = series.minute || [];
+    const n = minute.length;
+    return !!(live && n && Number(minute[n - 1]) + 60000 > (nowMs || Date.now()));
+  }
+
   // One chart per series in `container` (replaced on every call: cheap at one point a minute).
-  function draw(container, series) {
+  function draw(container, series, options) {
     const minutes = (series.minute || []).map((ms) => ms / 1000);
+    const n = minutes.length;
+    const open = unfinished(series, !!(options && options.live));
     const width = Math.max(240, Math.floor(container.clientWidth / SERIES.length) - 12);
     const charts = SERIES.map(([key, label, color]) => {
       const box = node("div", "chart");
       box.dataset.series = key;
       container.append(box);
+      const values = (series[key] || []).map(Number);
+      const done = open ? values.map((v, i) => (i < n - 1 ? v : null)) : values;
+      const now = values.map((v, i) => (open && i >= n - 2 ? v : null));
       const opts = {
         width: width,
         height: 160,
-        legend: { show: true },
+        // the legend names the series (no "--" values waiting for a hover)
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
-        series: [{}, { label: label, stroke: color, width: 2, fill: color + "22", points: { show: minutes.length < 3 } }],
-        axes: [{}, { size: 56 }],
+        series: [
+          { value: (u, v) => (v === null || v === undefined ? "" : timeLabel(v * 1000)) },
+          { label: label, stroke: color, width: 2, fill: color + "22", points: { show: n < 3 } },
+          { label: "this minute so far · 本分钟", stroke: color, width: 1, dash: [4, 4], points: { show: true, size: 4 }, show: open },
+        ],
+        axes: [{ values: (u, splits) => splits.map((v) => timeLabel(v * 1000)) }, { size: 56 }],
       };
-      return new uPlot(opts, [minutes, (series[key] || []).map(Number)], box);
+      return new uPlot(opts, [minutes, done, now], box);
     });
-    return charts;
+    return { charts: charts, points: n, open: open };
   }
 
-  function replace(container, series) {
+  function replace(container, series, options) {
     container.replaceChildren();
-    return draw(container, series);
+    return draw(container, series, options);
   }
 
-  window.dyliveCharts = Object.freeze({ draw: replace, parse: parse, node: node });
+  window.dyliveCharts = Object.freeze({
+    draw: replace, parse: parse, node: node, timeLabel: timeLabel, dateTime: dateTime, unfinished: unfinished,
+  });
 })();

@@ -29,6 +29,9 @@
       room: "", firstSeq: 0, lastSeq: 0, paused: false, pending: 0, status: null, connectedAt: 0,
       likes: 0, viewers: null, giftCount: 0, diamonds: 0,
       streaks: new Map(), byGift: new Map(), errorShown: false,
+      // the broadcast's figures: the session report (folded up to base.lastSeq) plus the gifts
+      // this page saw after that seq; without a report yet, what the page saw
+      base: null, recent: [],
     };
   }
 
@@ -154,6 +157,10 @@
     agg.count += delta;
     agg.diamonds += diamonds;
     state.byGift.set(name, agg);
+    if (delta) {
+      state.recent.push({ seq: state.lastSeq, name: name, count: delta, diamonds: diamonds });
+      if (state.recent.length > 20000) state.recent.shift();
+    }
 
     const li = node("li", delta ? "" : "repeat");
     li.dataset.delta = String(delta);
@@ -168,15 +175,67 @@
     return delta;
   }
 
+  // The broadcast's gift figures: the report's, plus what arrived after the seq it covers.
+  function broadcastTotals() {
+    const b = state.base;
+    if (!b) return { gifts: state.giftCount, diamonds: state.diamonds, byGift: state.byGift, whole: false };
+    const byGift = new Map([...b.byGift].map(([k, v]) => [k, { count: v.count, diamonds: v.diamonds }]));
+    let gifts = b.gifts;
+    let diamonds = b.diamonds;
+    for (const r of state.recent) {
+      if (r.seq <= b.lastSeq) continue;
+      gifts += r.count;
+      diamonds += r.diamonds;
+      const agg = byGift.get(r.name) || { count: 0, diamonds: 0 };
+      agg.count += r.count;
+      agg.diamonds += r.diamonds;
+      byGift.set(r.name, agg);
+    }
+    return { gifts: gifts, diamonds: diamonds, byGift: byGift, whole: true };
+  }
+
   function renderGiftTotals() {
-    const rows = [...state.byGift.entries()].sort((a, b) => b[1].diamonds - a[1].diamonds || b[1].count - a[1].count).slice(0, 6);
+    const t = broadcastTotals();
+    const rows = [...t.byGift.entries()].sort((a, b) => b[1].diamonds - a[1].diamonds || b[1].count - a[1].count).slice(0, 6);
     el.giftTotals.replaceChildren(...rows.map(([name, agg]) => {
       const tr = node("tr");
       tr.append(node("td", "", name), node("td", "n", "x" + fmt(agg.count)), node("td", "n", fmt(agg.diamonds) + " 钻"));
       return tr;
     }));
-    el.giftSummary.textContent = fmt(state.giftCount) + " gifts · " + fmt(state.diamonds) + " 钻";
-    el.diamonds.textContent = fmt(state.diamonds);
+    const scope = t.whole ? "本场 this broadcast: " : "since opened · 本页: ";
+    el.giftSummary.textContent = scope + fmt(t.gifts) + " gifts · " + fmt(t.diamonds) + " 钻";
+    el.diamonds.textContent = fmt(t.diamonds);
+    el.diamonds.dataset.value = String(t.diamonds);
+    el.diamonds.title = t.whole ? "this broadcast (session report + live)" : "since this page was opened";
+  }
+
+  // The session report of the room's latest broadcast: the base of the broadcast's figures.
+  async function refreshBroadcast(token, room) {
+    let body;
+    try {
+      const r = await fetch(apiUrl("/api/rooms/" + encodeURIComponent(room) + "/sessions", { token: token }));
+      body = JSON.parse((await r.text()).replace(BIG_KEYS, '"$1":"$2"'));
+      const session = body.code === 200 && (body.data.sessions || [])[0];
+      if (!session) return;
+      const rr = await fetch(apiUrl("/api/sessions/" + encodeURIComponent(session.id) + "/report", { token: token, top: 0 }));
+      body = JSON.parse((await rr.text()).replace(BIG_KEYS, '"$1":"$2"'));
+    } catch (e) {
+      return;
+    }
+    if (body.code !== 200 || state.room !== room) return;
+    const rep = body.data;
+    const byGift = new Map();
+    for (const g of rep.gift_table || []) {
+      const name = g.name || "gift " + g.id;
+      const agg = byGift.get(name) || { count: 0, diamonds: 0 };
+      agg.count += Number(g.count) || 0;
+      agg.diamonds += Number(g.diamonds) || 0;
+      byGift.set(name, agg);
+    }
+    const lastSeq = Number(rep.collection && rep.collection.last_seq) || 0;
+    state.base = { lastSeq: lastSeq, gifts: Number(rep.gifts) || 0, diamonds: Number(rep.gift_diamonds) || 0, byGift: byGift, session: rep.session.id };
+    state.recent = state.recent.filter((r) => r.seq > lastSeq);
+    renderGiftTotals();
   }
 
   // ---- messages ------------------------------------------------------------------------------
@@ -324,7 +383,8 @@
       }
     };
     refreshRanking(token, room);
-    rankTimer = setInterval(() => refreshRanking(token, room), RANK_EVERY_MS);
+    refreshBroadcast(token, room);
+    rankTimer = setInterval(() => { refreshRanking(token, room); refreshBroadcast(token, room); }, RANK_EVERY_MS);
   }
 
   function disconnect() {
@@ -354,7 +414,7 @@
     const ranks = (data.ranks || []).slice(0, 10);
     el.rankSource.textContent = (body.data.source || "") + " · " + clock();
     if (!ranks.length) {
-      el.ranking.replaceChildren(node("li", "muted", "no gifts yet · 暂无"));
+      el.ranking.replaceChildren(node("li", "muted empty", "no gifts yet · 暂无"));
       return;
     }
     el.ranking.replaceChildren(...ranks.map((r, i) => {
@@ -390,6 +450,8 @@
       room: state.room, firstSeq: state.firstSeq, lastSeq: state.lastSeq,
       gifts: state.giftCount, diamonds: state.diamonds, likes: state.likes, viewers: state.viewers,
       streaming: source !== null, polling: rankTimer !== null,
+      broadcast: (() => { const t = broadcastTotals(); return { gifts: t.gifts, diamonds: t.diamonds, whole: t.whole, baseSeq: state.base ? state.base.lastSeq : 0 }; })(),
     }),
+    refreshBroadcast: () => refreshBroadcast(el.token.value.trim(), state.room),
   });
 })();

@@ -26,6 +26,7 @@
     $("anchor").textContent = s.anchor || s.web_rid || "—";
     $("title").textContent = s.title || "";
     $("ids").textContent = "session #" + s.id + " · web_rid " + s.web_rid + " · room_id " + s.room_id
+      + " · " + (s.started_at ? C.dateTime(s.started_at) : "—")
       + " · " + (s.live ? "直播中 live" : "已结束 ended") + " · " + Math.round(s.duration_seconds / 60) + " min";
     const k = { diamonds: r.gift_diamonds, yuan: r.gift_yuan.toFixed(2), gifts: r.gifts, likes: r.likes,
       chatters: r.unique_chatters, peak: r.viewers.peak, messages: r.message_total };
@@ -39,7 +40,7 @@
     const rec = r.reconciliation;
     fill("reconciliation", rec.users.map((u) => row([[u.nickname], [u.uid], [u.douyin, "n"], [u.ours, "n"], [u.diff, u.diff < 0 ? "n diff-bad" : "n"]])));
     $("rec-note").textContent = "Douyin " + fmt(rec.douyin_total) + " · dylive " + fmt(rec.ours_total) + " · diff " + fmt(rec.diff_total);
-    C.draw($("charts"), r.series);
+    C.draw($("charts"), r.series, { live: !!s.live });
   }
 
   async function load(token, session) {
