@@ -17,7 +17,8 @@
     service RSS. ``--rooms 50,100,200,500`` runs one step per count and prints a table.
 
 Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--h11]
-[--profile DIR]`` (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
+[--metering both|on|off] [--profile DIR]`` (``--metering both``, the default: (b) with usage
+metering off, then on, and the change of the chat ratios and CPU per request) (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
 (default: all). ``--profile DIR`` attaches py-spy (dev extra) to the service while it is measured
 and prints where the samples were (self and inclusive shares per function).
 (c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
@@ -107,10 +108,13 @@ from dylive.app import ServiceConfig
 from dylive.serve.app import create_app
 import uvicorn
 db, port, body_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+options = {"metering": sys.argv[4] == "on"} if len(sys.argv) > 4 else {}
 body = open(body_path, "rb").read()
 async def bare(request):
     return Response(body, media_type="application/json")
-app = create_app(ServiceConfig(db=db, upstream="http://127.0.0.1:9", ranklist=False))
+app = create_app(
+    ServiceConfig(db=db, upstream="http://127.0.0.1:9", ranklist=False, **options)
+)
 app.router.routes.append(Route("/bare", bare))
 if hasattr(app, "direct"):  # dispatched as the chat endpoint is (a tree before App: a route)
     app.direct["/bare-direct"] = bare
@@ -171,21 +175,24 @@ async def chat_vs_bare(
     rounds: int = 3,
     profile: str = "",
     postgres: str = "",
-) -> tuple[float, float]:
+    metering: str = "",
+) -> tuple[float, float, dict[str, float]]:
     """Rounds of bare / live / history / bare ...: each chat ratio is taken against the mean of
     the bare figures measured just before and just after it (machine noise hits both). The
     service's CPU time per request is printed too: unlike rates, it does not depend on how
     much of a core the service got on a loaded machine.
 
     With ``postgres`` (an admin URL) the store is a fresh PostgreSQL database (dropped after),
-    served by a one-node fleet."""
+    served by a one-node fleet. ``metering``: ``on`` / ``off`` (usage metering of the service;
+    "" = its default). Returns the live and history median ratios and the service's median CPU
+    time per request (us) by phase."""
     if not postgres:
         return await _chat_vs_bare(
-            str(Path(tmp) / "b.sqlite3"), tmp, pollers, seconds, rounds, profile
+            str(Path(tmp) / "b.sqlite3"), tmp, pollers, seconds, rounds, profile, metering
         )
     db = pg_database(postgres)
     try:
-        return await _chat_vs_bare(db, tmp, pollers, seconds, rounds, profile)
+        return await _chat_vs_bare(db, tmp, pollers, seconds, rounds, profile, metering)
     finally:
         drop_pg_database(postgres, db)
 
@@ -209,8 +216,8 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 
 async def _chat_vs_bare(
-    db: str, tmp: str, pollers: int, seconds: float, rounds: int, profile: str
-) -> tuple[float, float]:
+    db: str, tmp: str, pollers: int, seconds: float, rounds: int, profile: str, metering: str
+) -> tuple[float, float, dict[str, float]]:
     from dylive.serve import tokens
     from dylive.store import open_store
 
@@ -224,7 +231,16 @@ async def _chat_vs_bare(
     port = free_port()
     body_path = str(Path(tmp) / "body.json")
     Path(body_path).write_bytes(b"{}")
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
+    child = [
+        sys.executable,
+        "-c",
+        CHILD,
+        db,
+        str(port),
+        body_path,
+        *([metering] if metering else []),
+    ]
+    proc = subprocess.Popen(child)
     try:
         # a sample page is the bare body: same size
         await wait_listening(port, proc)
@@ -233,7 +249,7 @@ async def _chat_vs_bare(
         writer.close()
         Path(body_path).write_bytes(sample)
         stop(proc)
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, db, str(port), body_path])
+        proc = subprocess.Popen(child)
         await wait_listening(port, proc)
         await load(port, live, 1.0)  # warm up
         cpu: dict[str, list[float]] = {}  # the service's CPU time per request (us), by phase
@@ -265,6 +281,7 @@ async def _chat_vs_bare(
 
     print(
         f"(b) {'PostgreSQL' if db.startswith('postgresql://') else 'SQLite'},"
+        f"{' metering ' + metering + ',' if metering else ''}"
         f" {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
         f" ({runtime.loop_name()} loop, {runtime.http_name()} parser)"
         f" of {seconds:g} s: bare req/s {', '.join(f'{x:,.0f}' for x in bare)}"
@@ -296,7 +313,7 @@ async def _chat_vs_bare(
             path = Path(profile) / f"b-{name}.txt"
             if path.exists():
                 print(summary(path, title=f"(b) {name}"))
-    return statistics.median(ratios["live"]), statistics.median(ratios["history"])
+    return statistics.median(ratios["live"]), statistics.median(ratios["history"]), med
 
 
 # -- (c) end to end --------------------------------------------------------------------------------
@@ -534,14 +551,22 @@ async def main(args: argparse.Namespace) -> None:
                 saved = {k: os.environ.get(k) for k in stack}
                 os.environ.update(stack)  # the service child inherits it
                 try:
-                    (Path(tmp) / f"b{n}").mkdir()
-                    await chat_vs_bare(
-                        str(Path(tmp) / f"b{n}"),
-                        seconds=args.b_seconds,
-                        rounds=args.rounds,
-                        profile=profile,
-                        postgres=args.postgres,
-                    )
+                    pairs = ["off", "on"] * args.pairs
+                    modes = pairs if args.metering == "both" else [args.metering]
+                    got: dict[str, list[tuple[float, float, dict[str, float]]]] = {}
+                    for i, mode in enumerate(modes):
+                        (Path(tmp) / f"b{n}{mode}{i}").mkdir()
+                        figures = await chat_vs_bare(
+                            str(Path(tmp) / f"b{n}{mode}{i}"),
+                            seconds=args.b_seconds,
+                            rounds=args.rounds,
+                            profile=profile,
+                            postgres=args.postgres,
+                            metering=mode,
+                        )
+                        got.setdefault(mode, []).append(figures)
+                    if len(got) == 2:
+                        metering_table(got["off"], got["on"])
                 finally:
                     for k, v in saved.items():
                         if v is None:
@@ -555,6 +580,53 @@ async def main(args: argparse.Namespace) -> None:
             ]
             if len(figs) > 1:
                 e2e_table(figs)
+
+
+def metering_table(
+    off: list[tuple[float, float, dict[str, float]]],
+    on: list[tuple[float, float, dict[str, float]]],
+) -> None:
+    """(b) with usage metering off and on (alternating runs): the chat ratios and the service's
+    CPU per request side by side (medians over the runs), and the metering's own cost per
+    request measured in this process (what ``guarded`` adds for a token's answer)."""
+    print(f"    usage metering off vs on, {len(off)} runs each, alternating (target: the chat")
+    print("    ratio drops by <= 5 %):")
+    for i, name in enumerate(("live", "history")):
+        before = statistics.median(r[i] for r in off)
+        after = statistics.median(r[i] for r in on)
+        cpu_off = statistics.median(r[2].get(name, 0.0) for r in off)
+        cpu_on = statistics.median(r[2].get(name, 0.0) for r in on)
+        print(
+            f"      {name:7} ratio off {before:.3f}, on {after:.3f}"
+            f" ({(after / before - 1) * 100:+.1f} %); service CPU per request"
+            f" off {cpu_off:.0f} us, on {cpu_on:.0f} us ({(cpu_on / cpu_off - 1) * 100:+.1f} %)"
+        )
+    cost = metering_cost()
+    live_cpu = statistics.median(r[2].get("live", 0.0) for r in off)
+    print(
+        f"      the metering's own CPU per request (in process, 200,000 counts): {cost:.2f} us"
+        f" = {cost / live_cpu * 100:.1f} % of a live chat page ({live_cpu:.0f} us)"
+    )
+
+
+def metering_cost(n: int = 200_000) -> float:
+    """CPU time (us) of what ``dylive.serve.app.guarded`` does per answered request of a token
+    with metering on: the scope look-ups, the name check, :meth:`Meter.count`, the body size."""
+    from dylive.app.usage import Meter
+    from dylive.store import TokenRecord
+
+    meter = Meter(None, interval=3600)  # type: ignore[arg-type]  (never flushed here)
+    token = TokenRecord(1, "bench", "d" * 64, 0, 0.0, 0)
+    scope = {"dylive.token": token, "dylive.messages": 50}
+    body = b"x" * 24_000
+    started = time.process_time()
+    for _ in range(n):
+        got = scope.get("dylive.token")
+        if got is not None:
+            if got.id not in meter.names:
+                meter.names[got.id] = got.name
+            meter.count(got.id, "chat", 200, scope.get("dylive.messages", 0), len(body))
+    return (time.process_time() - started) / n * 1e6
 
 
 if __name__ == "__main__":
@@ -571,6 +643,15 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="(c) measured seconds")
     parser.add_argument("--b-seconds", type=float, default=3.0, help="(b) seconds per phase")
     parser.add_argument("--rounds", type=int, default=3, help="(b) rounds")
+    parser.add_argument(
+        "--metering",
+        choices=("both", "on", "off"),
+        default="both",
+        help="(b) usage metering of the service: off then on, compared (default), or one",
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=2, help="(b) off/on runs of --metering both (2)"
+    )
     parser.add_argument(
         "--h11",
         action="store_true",

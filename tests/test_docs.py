@@ -92,6 +92,7 @@ def test_every_command_in_the_readme_exists() -> None:
 
 SH_FENCE = re.compile(r"^```sh\n(.*?)^```\n(?:\n```(\w*)\n(.*?)^```)?", re.S | re.M)
 API_URL = "http://127.0.0.1:8000"  # what the shell examples say: the API service of `make run`
+ADMIN_KEY = "docs-admin-key-0123456789"  # the admin API examples send $DYLIVE_ADMIN_KEY
 
 
 def shell_examples() -> list[tuple[str, str, str]]:
@@ -130,7 +131,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     tmp = tmp_path_factory.mktemp("docs-service")
     db = str(tmp / "docs.sqlite3")
     dylive = [sys.executable, "-m", "dylive", "--log-level", "warning"]
-    env = {**os.environ, "DYLIVE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "DYLIVE_LOG_LEVEL": "warning", "DYLIVE_ADMIN_KEY": ADMIN_KEY}
     token = subprocess.run(
         [*dylive, "token", "create", "--db", db, "--name", "docs"],
         capture_output=True, text=True, timeout=60, check=True, env=env,
@@ -193,7 +194,7 @@ def test_shell_example_runs(service: tuple[str, str], name: str, commands: str, 
     script = commands.replace(API_URL, base).replace("curl ", "curl -sS --max-time 5 ")
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "T": token},
+        env={**os.environ, "T": token, "DYLIVE_ADMIN_KEY": ADMIN_KEY},
     )  # fmt: skip
     out = done.stdout
     if shown.startswith("retry:"):  # a stream: cut off by --max-time (curl's exit 28)

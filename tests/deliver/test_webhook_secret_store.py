@@ -16,8 +16,6 @@ import pytest
 from dylive.store import WebhookRecord, open_store
 from dylive.store.migrations import POSTGRES, SQLITE
 
-#: the migrations before the one that adds the previous secret (9)
-SECRETS_STEP = next(i for i, sql in enumerate(SQLITE) if "previous_secret" in sql)
 ADMIN_URL = os.environ.get("DYLIVE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 OLD, NEW = "whsec_" + "A" * 32, "whsec_" + "B" * 32
 
@@ -73,24 +71,26 @@ async def test_secret_rotation_is_stored_and_survives_reopen(store_url: str) -> 
         assert (first.secret, first.previous_secret, first.previous_until) == (OLD, "", 0)
 
 
+#: A webhook row as schema 8 held it (before the rotation columns of migration 9).
+_V8_HOOK = (
+    "INSERT INTO webhooks (token_id, url, secret, rooms, methods, batch_size, batch_ms,"
+    " created_at) VALUES (1, 'https://example.com/hook', '{secret}', '[\"615189692839\"]',"
+    " '[]', 100, 100, 1)"
+)
+
+
 async def test_sqlite_database_from_before_migration_9(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    async with open_store(str(path)) as store:
-        hook_id = await store.create_webhook(hook())
-    conn = sqlite3.connect(path)  # back to schema 8: the columns gone, the row kept
-    conn.execute("ALTER TABLE webhooks DROP COLUMN previous_secret")
-    conn.execute("ALTER TABLE webhooks DROP COLUMN previous_until")
-    conn.execute(f"PRAGMA user_version={SECRETS_STEP}")  # later migrations run again
+    conn = sqlite3.connect(path)  # a database of schema 8, with a webhook
+    for script in SQLITE[:8]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=8")
+    conn.execute(_V8_HOOK.format(secret=OLD))
     conn.commit()
     conn.close()
     async with open_store(str(path)) as store:
         (stored,) = await store.webhooks()
-        assert (stored.id, stored.secret, stored.previous_secret, stored.previous_until) == (
-            hook_id,
-            OLD,
-            "",
-            0,
-        )
+        assert (stored.secret, stored.previous_secret, stored.previous_until) == (OLD, "", 0)
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE)
     conn.close()
@@ -102,23 +102,17 @@ async def test_postgres_database_from_before_migration_9(
 ) -> None:
     conn, schema = pg_schema
     url = f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
-    async with open_store(url) as store:
-        hook_id = await store.create_webhook(hook())
-    conn.execute(f"ALTER TABLE {schema}.webhooks DROP COLUMN previous_secret")
-    conn.execute(f"ALTER TABLE {schema}.webhooks DROP COLUMN previous_until")
-    conn.execute(f"DELETE FROM {schema}.dylive_schema WHERE version > {SECRETS_STEP}")
-    conn.execute(  # and before the later migrations, which run again: the quarantine as text
-        f"ALTER TABLE {schema}.quarantine"
-        " ALTER COLUMN method TYPE TEXT USING convert_from(method, 'UTF8'),"
-        " ALTER COLUMN error TYPE TEXT USING convert_from(error, 'UTF8')"
+    conn.execute(f"SET search_path TO {schema}")  # a schema-8 database, with a webhook
+    conn.execute(
+        "CREATE TABLE dylive_schema (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"
     )
+    for number, script in enumerate(POSTGRES[:8], start=1):
+        conn.execute(script.encode())
+        conn.execute("INSERT INTO dylive_schema VALUES (%s, 0)", (number,))
+    conn.execute(_V8_HOOK.format(secret=OLD).encode())
+    conn.execute("SET search_path TO public")
     async with open_store(url) as store:
         (stored,) = await store.webhooks()
-        assert (stored.id, stored.secret, stored.previous_secret, stored.previous_until) == (
-            hook_id,
-            OLD,
-            "",
-            0,
-        )
+        assert (stored.secret, stored.previous_secret, stored.previous_until) == (OLD, "", 0)
     versions = conn.execute(f"SELECT max(version) FROM {schema}.dylive_schema").fetchone()
     assert versions == (len(POSTGRES),)

@@ -291,3 +291,55 @@ async def test_dashboard_waits_for_the_next_broadcast_and_switches(
             count = "document.querySelectorAll('#feed .line.chat').length"
             before = await page.evaluate(count)
             await poll_page(page, f"{count} > {before} + 3")
+
+
+USAGE_DOM = """JSON.stringify({
+  kpi: Object.fromEntries([...document.querySelectorAll('.kpis b')].map(b => [b.id, b.dataset.value])),
+  quotas: [...document.querySelectorAll('#quotas .quota')].map(q => ({
+    name: q.dataset.quota, used: Number(q.dataset.used), limit: Number(q.dataset.limit),
+    width: q.querySelector('.quota-bar i').style.width})),
+  ink: [...document.querySelectorAll('#chart canvas')].map(c => {
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let ink = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) ink++;
+    return ink;
+  }),
+  search: location.search,
+})"""
+
+
+async def test_usage_page_shows_the_token_usage_and_quota_bars(
+    tmp_path: Path, serve_api: Any
+) -> None:
+    from dylive.store import Quota
+
+    config = ServiceConfig(
+        db=str(tmp_path / "u.sqlite3"), upstream="http://127.0.0.1:9", ranklist=False
+    )
+    async with (
+        serve_api(config) as (base, svc),
+        chromium(tmp_path / "profile") as page,
+        httpx.AsyncClient(base_url=base, timeout=30) as client,
+    ):
+        quota = Quota(requests_per_day=40, messages_per_month=1000)
+        token = await tokens.create(svc.store, "usage-page", quota=quota)
+        for _ in range(10):
+            assert (await client.get("/api/rooms", params={"token": token})).status_code == 200
+        await client.get("/douyin/liveroom/chat", params={"token": token})  # 40003
+        api = (await client.get("/api/usage", params={"token": token})).json()["data"]
+        await page.call("Runtime.enable")
+        await page.call("Page.navigate", url=f"{base}/usage?token={token}&days=7")
+        await poll_page(page, "window.dyliveUsage && !!window.dyliveUsage.data()")
+        dom = json.loads(await page.evaluate(USAGE_DOM))
+    assert "token" not in dom["search"]
+    kpi = dom["kpi"]
+    # the page read /api/usage after the test's own read (counted once answered): one more
+    assert int(kpi["k-requests"]) == api["total"]["requests"] + 1 == 12
+    assert int(kpi["k-billable"]) == api["total"]["billable"] + 1 == 11
+    assert int(kpi["k-rooms"]) == 0
+    bars = {q["name"]: q for q in dom["quotas"]}
+    assert set(bars) == {"requests_per_day", "messages_per_month"}
+    assert bars["requests_per_day"]["used"] == 11 and bars["requests_per_day"]["limit"] == 40
+    assert bars["requests_per_day"]["width"] == "27.5%"
+    assert bars["messages_per_month"]["width"] in ("0%", "0.0%")
+    assert len(dom["ink"]) == 1 and dom["ink"][0] > 100  # the drawn requests chart

@@ -57,6 +57,11 @@ class ServiceConfig:
     follow_interval: float = 10.0
     follow_ceiling: float = 600.0
     sink: str = ""  # nats://host:port[?stream=NAME&prefix=P]: publish every stored message
+    # usage metering (dylive.app.usage): counted in memory, flushed every usage_flush seconds
+    metering: bool = True
+    usage_flush: float = 2.0
+    # sha256 hex digest of the admin API key ("" = admin API off); never the key itself
+    admin_key_digest: str = ""
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> ServiceConfig:

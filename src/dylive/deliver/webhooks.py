@@ -43,7 +43,7 @@ from .webhook_sink import SECRET_PREFIX, WebhookSink, whsec_key
 
 log = logging.getLogger(__name__)
 
-REVOKED = "the owner token is revoked"
+REVOKED = "the owner token is revoked or expired"
 #: the opt-in event type a webhook names among its ``methods``
 LIVE_STATUS = "live_status"
 #: attempts of one live_status event, and the first delay between them (doubling)
@@ -161,7 +161,10 @@ class WebhookService:
         """Start new webhooks, stop removed ones, apply pause/resume, keep rooms collected."""
         rotations = self._rotations
         hooks = {h.id: h for h in await self.store.webhooks()}
-        active = {t.id for t in await self.store.list_tokens() if t.active}
+        now_ms = time.time_ns() // 1_000_000
+        active = {
+            t.id for t in await self.store.list_tokens() if t.active and not t.expired(now_ms)
+        }
         for hook_id in set(self.running) - set(hooks):
             await self.running.pop(hook_id).outbox.stop()
         for hook in hooks.values():
@@ -171,7 +174,7 @@ class WebhookService:
             if rotations == self._rotations:
                 run.hook = hook
                 run.sink.rekey(hook.secret, hook.previous_secret, hook.previous_until)
-            if hook.token_id not in active:  # revoked owner: deliver nothing (kept, not dropped)
+            if hook.token_id not in active:  # revoked (or expired) owner: deliver nothing (kept)
                 if not run.outbox.paused:
                     run.outbox.pause(REVOKED)
             elif hook.paused_at and not run.outbox.paused:

@@ -25,10 +25,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from dylive.app import Commit, Service, ServiceConfig
+from dylive.app.quotas import Quotas
+from dylive.app.usage import Meter
 from dylive.errors import StoreError
 from dylive.store import TokenRecord
 
 from . import (
+    admin_api,
     api,
     compat,
     dashboard,
@@ -37,6 +40,7 @@ from . import (
     sessions,
     stream,
     tokens,
+    usage_api,
     webhooks_api,
 )
 from .delivery_metrics import DeliveryCollector
@@ -44,6 +48,7 @@ from .errors import (
     INTERNAL,
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
+    QUOTA_EXCEEDED,
     STORE,
     ApiError,
     ErrorKind,
@@ -53,6 +58,7 @@ from .limits import HeaderLimit, oversized
 from .metrics import Metrics
 from .query import query_of
 from .ratelimit import RateLimiter
+from .usage_metrics import UsageCollector
 
 __all__ = ["App", "HttpService", "Service", "ServiceConfig", "create_app", "guarded"]
 
@@ -61,18 +67,43 @@ log = logging.getLogger(__name__)
 
 class HttpService(Service):
     """The service with the HTTP face's own parts: request metrics (fed by the service's commit
-    and ingestion fan-outs), the rate limiter and the per-(token, room) position locks."""
+    and ingestion fan-outs), the rate limiter, the per-(token, room) position locks, usage
+    metering and the quota book (:mod:`dylive.app.usage`, :mod:`dylive.app.quotas`)."""
 
     def __init__(self, config: ServiceConfig) -> None:
         super().__init__(config)
         self.metrics = Metrics()
         self.limiter = RateLimiter()
+        self.meter = Meter(self.store, interval=config.usage_flush, enabled=config.metering)
+        self.quotas = Quotas(self.store, self.meter)
+        self.meter.after_flush.append(self.quotas.refresh)
+        self.meter.before_flush.append(self._webhook_usage)
+        self._hook_delivered: dict[int, tuple[int, int]] = {}  # hook id -> (outbox id, count)
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self.commits.subscribe(self._count)
         self.ingest_events.subscribe(self.metrics)
         self.metrics.registry.register(DeliveryCollector(self))
+        self.metrics.registry.register(UsageCollector(self.meter))
+
+    async def start(self) -> None:
+        await super().start()
+        self.meter.start()
+
+    async def stop(self) -> None:
+        await self.meter.stop()  # the last counts, while the store is open
+        await super().stop()
+
+    def _webhook_usage(self) -> None:
+        """Messages the webhooks delivered since the last look, metered for their tokens."""
+        for hook_id, run in list(self.webhooks.running.items()):
+            delivered = run.outbox.stats.delivered
+            outbox, before = self._hook_delivered.get(hook_id, (id(run.outbox), 0))
+            if outbox != id(run.outbox) or delivered < before:  # relaunched: counts from 0
+                before = 0
+            self._hook_delivered[hook_id] = (id(run.outbox), delivered)
+            self.meter.deliver(run.hook.token_id, "webhook", delivered - before)
 
     def _count(self, commit: Commit) -> None:
         if commit.local:
@@ -87,8 +118,10 @@ class HttpService(Service):
             lock = self._position_locks[key] = asyncio.Lock()
         return lock
 
-    async def authorize(self, request: Request) -> TokenRecord:
-        """Authenticate (query ``token`` or ``Authorization: Bearer``) and rate-limit."""
+    async def authorize(self, request: Request, *, quota: bool = True) -> TokenRecord:
+        """Authenticate (query ``token`` or ``Authorization: Bearer``), rate-limit and check
+        the token's quotas (unless ``quota`` is False: a token over its quota may still read
+        its usage); the answer is metered for the token (see :func:`guarded`)."""
         token = query_of(request).get("token")
         if not token:
             auth = request.headers.get("authorization", "")
@@ -100,7 +133,24 @@ class HttpService(Service):
             client = request.client.host if request.client else ""
             self.limiter.check(("anon", client), self.config.anon_rate)
             raise
+        request.scope["dylive.token"] = record
         self.limiter.check(record.id, record.rate)
+        if quota and record.quota:
+            refusal = await self.quotas.check(record)
+            if refusal is not None:
+                reset = refusal.reset_ms / 1000
+                raise ApiError(
+                    QUOTA_EXCEEDED,
+                    f"{refusal.quota} of {refusal.limit} used up",
+                    retry_after=max(0.0, reset - self.meter.clock()),
+                    data={
+                        "quota": refusal.quota,
+                        "limit": refusal.limit,
+                        "used": refusal.used,
+                        "reset": int(reset),
+                        "reset_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset)),
+                    },
+                )
         return record
 
 
@@ -117,26 +167,51 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 def guarded(name: str, endpoint: Endpoint) -> Endpoint:
     """Wrap an endpoint: ApiError → its envelope, StoreError → 50301, anything else → 50000
-    (logged); count and time every request in the metrics."""
+    (logged); count and time every request in the metrics; meter the answer for the token the
+    request authorized as (endpoint ``name``, its code, the messages the endpoint delivered
+    (``scope["dylive.messages"]``) and the body's bytes), with the ``X-RateLimit-*`` headers
+    of a token with a request quota."""
 
     async def handler(request: Request) -> Response:
         started = time.perf_counter()
         try:
             response = await endpoint(request)
-            code = "200"
+            code = 200
         except ApiError as exc:
-            response, code = error_response(exc), str(exc.kind.code)
+            response, code = error_response(exc), exc.kind.code
         except StoreError as exc:
             log.error("store failure on %s: %s", request.url.path, exc)
-            response, code = error_response(ApiError(STORE)), str(STORE.code)
+            response, code = error_response(ApiError(STORE)), STORE.code
         except Exception as exc:
             log.error("unexpected error on %s: %r", request.url.path, exc, exc_info=exc)
-            response, code = error_response(ApiError(INTERNAL)), str(INTERNAL.code)
-        metrics: Metrics = request.app.state.svc.metrics
-        metrics.on_request(name, code, time.perf_counter() - started)
+            response, code = error_response(ApiError(INTERNAL)), INTERNAL.code
+        svc: HttpService = request.app.state.svc
+        token: TokenRecord | None = request.scope.get("dylive.token")
+        if token is not None:
+            if token.id not in svc.meter.names:
+                svc.meter.names[token.id] = token.name
+            body = getattr(response, "body", b"")
+            svc.meter.count(
+                token.id, name, code, request.scope.get("dylive.messages", 0), len(body)
+            )
+            if token.quota:
+                rate_headers(svc, token, response)
+        svc.metrics.on_request(name, str(code), time.perf_counter() - started)
         return response
 
     return handler
+
+
+def rate_headers(svc: HttpService, token: TokenRecord, response: Response) -> None:
+    """``X-RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` (epoch seconds) of the token's
+    tightest request quota, after this request."""
+    standing = svc.quotas.standing(token)
+    if standing is not None:
+        response.raw_headers += [
+            (b"x-ratelimit-limit", str(standing.limit).encode()),
+            (b"x-ratelimit-remaining", str(standing.remaining).encode()),
+            (b"x-ratelimit-reset", str(standing.reset_ms // 1000).encode()),
+        ]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -195,6 +270,8 @@ def create_app(config: ServiceConfig) -> Starlette:
         *sessions.routes(guarded),
         *stream.routes(guarded),
         *webhooks_api.routes(guarded),
+        *usage_api.routes(guarded),
+        *admin_api.routes(guarded),
         *feed_api.routes(),
         *dashboard.routes(),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from typing import Any
@@ -13,14 +14,15 @@ from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import DyliveError
 from dylive.store import open_store, require_existing
 
-from . import runtime, tokens
+from . import admin_api, runtime, tokens, usage_cli
 from .app import ServiceConfig
-from .server import one_line, run_server
+from .server import ServeError, one_line, run_server
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _register_serve(subparsers)
     _register_token(subparsers)
+    usage_cli.register(subparsers)
     p = subparsers.add_parser(
         "demo", help="start the simulator and the API service together and print curl commands"
     )
@@ -93,6 +95,22 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         default="",
         metavar="URL",
         help="publish every stored message to NATS JetStream: nats://host:port[?stream=NAME]",
+    )
+    p.add_argument(
+        "--admin-key",
+        default=None,
+        metavar="KEY",
+        help="enable the admin API with this key (DYLIVE_ADMIN_KEY; only its digest is kept)",
+    )
+    p.add_argument(
+        "--usage-flush",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="flush metered usage to the database this often (2); a crash loses at most this",
+    )
+    p.add_argument(
+        "--no-metering", action="store_true", help="do not meter usage (no quotas either)"
     )
     p.set_defaults(func=_run_serve)
 
@@ -168,7 +186,13 @@ def _token_list(args: argparse.Namespace) -> int:
     sys.stdout.write("id\tname\troom_limit\trate\tcreated\tstatus\n")
     for r in records:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at / 1000))
-        status = "active" if r.active else "revoked"
+        status = (
+            "revoked"
+            if not r.active
+            else "expired"
+            if r.expired(time.time_ns() // 10**6)
+            else "active"
+        )
         sys.stdout.write(f"{r.id}\t{r.name}\t{r.room_limit}\t{r.rate:g}\t{created}\t{status}\n")
     return 0
 
@@ -192,8 +216,22 @@ def _token_revoke(args: argparse.Namespace) -> int:
 
 
 # -- serve --------------------------------------------------------------------------------------
+def admin_digest(args: argparse.Namespace) -> str:
+    """The digest of ``--admin-key`` / ``DYLIVE_ADMIN_KEY`` ("" = no admin API)."""
+    key = args.admin_key if args.admin_key is not None else os.environ.get("DYLIVE_ADMIN_KEY", "")
+    key = key.strip()
+    if key and len(key) < 16:
+        raise ServeError("the admin key must be at least 16 characters long")
+    return admin_api.key_digest(key) if key else ""
+
+
 def serve_config(args: argparse.Namespace) -> ServiceConfig:
+    if not args.usage_flush > 0:
+        raise ServeError(f"--usage-flush must be > 0, not {args.usage_flush}")
     return ServiceConfig.from_settings(
+        admin_key_digest=admin_digest(args),
+        metering=not args.no_metering,
+        usage_flush=args.usage_flush,
         db=args.db,
         upstream=args.upstream,
         pins=list(args.room),

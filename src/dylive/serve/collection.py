@@ -28,6 +28,7 @@ def touch(svc: Service, token_id: int, room_limit: int, info: RoomInfo, live: bo
         svc.rooms.touch(token_id, room_limit, info, live)
     except COLLECTION_ERRORS as exc:
         raise api_error(exc) from None
+    svc.meter.room(token_id, info.room_id)  # a room in use (usage metering)
 
 
 async def pin(svc: Service, ident: str) -> RoomInfo:

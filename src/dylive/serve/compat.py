@@ -142,6 +142,9 @@ async def chat(request: Request) -> Response:
     token = await svc.authorize(request)
     ident = room_param(q)
     count = int_param(q, "count", svc.config.page_size, 1, svc.config.max_page)
+    if token.quota:  # a page never goes past the token's message quota
+        left = svc.quotas.messages_left(token)
+        count = count if left is None else max(1, min(count, left))
     wait = float_param(q, "wait", 0.0, svc.config.max_wait)
     methods = methods_param(q)
     given = position(q)
@@ -165,6 +168,7 @@ async def chat(request: Request) -> Response:
     given_msg_id = given.msg_id if given is not None else 0
     last_msg_id = page.last_msg_id if page.size else given_msg_id
     svc.metrics.on_delivered(page.size)
+    request.scope["dylive.messages"] = page.size  # metered as messages delivered (guarded)
     interval = 0 if page.size >= count else svc.config.fetch_interval
     state = svc.rooms.rooms.get(info.room_id)
     body = chat_body(

@@ -9,6 +9,9 @@ the audience ranking (``/douyin/liveroom/audience``, every 10 s).
 Analytics: the dashboard also charts the latest broadcast per minute (viewers, chat, diamonds)
 and lists the room's broadcasts; ``GET /report?session=ID`` is one broadcast's report page. Charts
 are drawn by uPlot (MIT), vendored as ``static/vendor/uPlot.iife.min.js`` with its license.
+
+Usage: ``GET /usage`` (token from ``?token=`` or the dashboard's) charts the token's requests per
+day (billable and other codes, from ``/api/usage``) and shows one bar per quota (used / limit).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ async def report_page(request: Request) -> Response:
     return _html("report.html")
 
 
+async def usage_page(request: Request) -> Response:
+    return _html("usage.html")
+
+
 def _html(name: str) -> Response:
     return FileResponse(
         STATIC / name,
@@ -59,6 +66,7 @@ def routes() -> list[BaseRoute]:
         Route("/", root, methods=["GET"]),
         Route("/dashboard", page, methods=["GET"]),
         Route("/report", report_page, methods=["GET"]),
+        Route("/usage", usage_page, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

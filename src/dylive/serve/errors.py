@@ -39,17 +39,21 @@ BAD_ROOM = ErrorKind(40004, 400, "room_id格式错误")
 BAD_PARAM = ErrorKind(40005, 400, "参数错误")
 WEBHOOK_TARGET = ErrorKind(40006, 400, "回调地址不允许")
 BAD_REQUEST = ErrorKind(40007, 400, "请求格式错误")
+ADMIN_KEY = ErrorKind(40101, 401, "管理密钥无效")
 ROOM_LIMIT = ErrorKind(40301, 403, "超出房间数量限制")
 FEED_LIMIT = ErrorKind(40302, 403, "超出连接数量限制")
+ADMIN_DISABLED = ErrorKind(40303, 403, "管理接口未启用")
 NOT_FOUND = ErrorKind(40400, 404, "接口不存在")
 UNKNOWN_ROOM = ErrorKind(40401, 404, "直播间不存在")
 UNKNOWN_SESSION = ErrorKind(40402, 404, "直播场次不存在")
 NO_WEBHOOK = ErrorKind(40403, 404, "webhook不存在")
+NO_TOKEN = ErrorKind(40404, 404, "token不存在")
 METHOD_NOT_ALLOWED = ErrorKind(40405, 405, "请求方法不允许")
 ROOM_NOT_LIVE = ErrorKind(40901, 409, "直播间未开播")
 REQUEST_TIMEOUT = ErrorKind(40801, 408, "请求超时")
 URL_TOO_LONG = ErrorKind(41401, 414, "请求地址过长")
 RATE_LIMITED = ErrorKind(42901, 429, "请求过于频繁")
+QUOTA_EXCEEDED = ErrorKind(42902, 429, "超出配额")
 HEADERS_TOO_LARGE = ErrorKind(43101, 431, "请求头过大")
 INTERNAL = ErrorKind(50000, 500, "服务器内部错误")
 UPSTREAM = ErrorKind(50201, 502, "上游服务异常")
@@ -65,17 +69,21 @@ ALL_ERRORS = (
     BAD_PARAM,
     WEBHOOK_TARGET,
     BAD_REQUEST,
+    ADMIN_KEY,
     ROOM_LIMIT,
     FEED_LIMIT,
+    ADMIN_DISABLED,
     NOT_FOUND,
     UNKNOWN_ROOM,
     UNKNOWN_SESSION,
     NO_WEBHOOK,
+    NO_TOKEN,
     METHOD_NOT_ALLOWED,
     ROOM_NOT_LIVE,
     REQUEST_TIMEOUT,
     URL_TOO_LONG,
     RATE_LIMITED,
+    QUOTA_EXCEEDED,
     HEADERS_TOO_LARGE,
     INTERNAL,
     UPSTREAM,
@@ -88,7 +96,7 @@ ALL_ERRORS = (
 MEANING: dict[int, str] = {
     200: "success",
     40001: "no `token` parameter and no `Authorization: Bearer` header",
-    40002: "the token is unknown or was revoked",
+    40002: "the token is unknown, was revoked or has expired",
     40003: "no `room_id`",
     40004: "`room_id` (or the `{room}` path segment) is not a live URL, web_rid or room_id",
     40005: "a parameter or body field is out of range, not a number or malformed (`count`, "
@@ -100,12 +108,16 @@ MEANING: dict[int, str] = {
     "NUL or bare CR in a header, raw non-ASCII bytes in the URL — percent-encode them —, "
     "conflicting `Content-Length` / `Transfer-Encoding`, a bad chunk size …); the connection is "
     "closed",
+    40101: "an admin route without `Authorization: Bearer` and the admin key",
     40301: "the token already polls as many rooms as its room limit allows",
     40302: "the token already holds 32 WebSocket feeds open (close code 4403)",
+    40303: "an admin route, and the service runs without an admin key (`--admin-key` / "
+    "`DYLIVE_ADMIN_KEY`)",
     40400: "unknown path (also `/api/fleet` on a node that is not part of a fleet)",
     40401: "Douyin knows no such room, and nothing is stored for it",
     40402: "no broadcast (session) with this id",
     40403: "no webhook (or dead letter) with this id for this token",
+    40404: "admin API: no active token with this id or name",
     40405: "wrong HTTP method for the path",
     40801: "the request line and headers did not arrive within 10 s, or the body within 30 s "
     "after them; the connection is closed",
@@ -113,6 +125,8 @@ MEANING: dict[int, str] = {
     41401: "the URL (path and query) is longer than 65,535 bytes",
     42901: "the token's rate limit, or the per-address limit of requests without a valid token; "
     "the `Retry-After` header says when to try again",
+    42902: "a quota of the token (requests or messages per day or month) is used up; "
+    "`data.reset` and the `Retry-After` header say when it resets",
     43101: "the request headers exceed 16 KiB",
     50000: "an unexpected failure on the server (logged there; no stack trace is sent)",
     50201: "Douyin failed or refused, and nothing is stored for the room",
@@ -132,15 +146,22 @@ def error_table() -> str:
 
 
 class ApiError(Exception):
-    """Raised by handlers; rendered as the envelope with ``kind``'s code, status and msg."""
+    """Raised by handlers; rendered as the envelope with ``kind``'s code, status and msg.
+    ``data``: more fields of the envelope's ``data`` beside ``detail``."""
 
     def __init__(
-        self, kind: ErrorKind, detail: str = "", *, retry_after: float | None = None
+        self,
+        kind: ErrorKind,
+        detail: str = "",
+        *,
+        retry_after: float | None = None,
+        data: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or kind.msg)
         self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
+        self.data = data
 
 
 #: Collection's domain errors the endpoints answer with an envelope code (see :func:`api_error`).
@@ -204,5 +225,7 @@ def error_response(err: ApiError, headers: dict[str, str] | None = None) -> Resp
     data: dict[str, Any] = {}
     if err.detail:
         data["detail"] = truncate(err.detail)
+    if err.data:
+        data.update(err.data)
     body = {"code": err.kind.code, "msg": err.kind.msg, "data": data}
     return json_response(body, err.kind.status, headers)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from dylive.app.usage import MeteredFormat
 from dylive.collect.follow import StatusWatch
 from dylive.deliver.douyinlive import DouyinLiveFormat, status_frame
 from dylive.deliver.feed import DyliveFormat, Refused
@@ -95,7 +97,7 @@ def _ticker(
     async def tick() -> None:
         try:
             record = await svc.store.token_by_digest(token.digest)
-            if record is None or not record.active:
+            if record is None or not record.active or record.expired(time.time_ns() // 10**6):
                 raise ApiError(BAD_TOKEN)
             collection.touch(svc, token.id, token.room_limit, info, live)
         except ApiError as exc:
@@ -139,7 +141,8 @@ async def _feed(ws: WebSocket, held: contextlib.ExitStack) -> None:
     hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
     hello.update(cursor=fmt.cursor(after), last_seq=after)
     await ws.send_text(orjson.dumps(hello).decode())
-    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.dylive)
+    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.dylive)
     session.on_tick = _ticker(svc, token, info, live)
     session.watch = _live_status(svc, info, moves=bool(parse_ident(ws.path_params["room"])[0]))
     await session.run()
@@ -211,7 +214,8 @@ async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, liv
         svc.store, info.room_id, live_id, live_name=name, title=title, cache=cache
     )
     after = await svc.store.last_seq(info.room_id)
-    session = svc.feeds.session(ws, info.room_id, after, fmt, svc.feeds.douyinlive)
+    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.douyinlive)
     session.on_tick = _ticker(svc, token, info, live)
     session.done = fmt.is_ended
     await session.run()

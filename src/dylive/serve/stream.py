@@ -153,7 +153,9 @@ class _Stream:
         while True:
             page = await self.svc.store.read(self.info.room_id, self.position, size, self.methods)
             for message in page.messages:
-                yield sse_message(message)
+                chunk = sse_message(message)
+                self.svc.meter.deliver(self.token_id, "stream", 1, len(chunk))
+                yield chunk
             self.position = max(self.position, page.last_seq)
             if len(page.messages) < size:
                 return
@@ -169,7 +171,9 @@ class _Stream:
                     continue  # already sent by the catch-up
                 self.position = message.seq
                 if self.wanted(message):
-                    yield sse_message(message)
+                    chunk = sse_message(message)
+                    self.svc.meter.deliver(self.token_id, "stream", 1, len(chunk))
+                    yield chunk
             if (status := self.status_due()) is not None:
                 yield status
 

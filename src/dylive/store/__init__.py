@@ -1,6 +1,6 @@
 """Durable storage: one :class:`EventStore` interface, SQLite by default (see ``base``), made
 of narrow interfaces, one per concern (``interfaces``: :class:`EventLog`, :class:`Rooms`,
-:class:`Tokens`, :class:`Positions`, :class:`Outbox`, :class:`Sessions`, :class:`Identities`).
+:class:`Tokens`, :class:`Positions`, :class:`Outbox`, :class:`Sessions`, :class:`Identities`, :class:`Usage`).
 
 ``open_store(url)`` picks the backend: a ``postgresql://`` / ``postgres://`` URL opens
 :class:`~dylive.store.postgres.PostgresStore` (needs the ``postgres`` extra: psycopg), anything
@@ -14,6 +14,7 @@ from pathlib import Path
 from dylive.errors import StoreError
 
 from .base import (
+    AuditEntry,
     DeadLetter,
     EventLog,
     EventStore,
@@ -25,6 +26,7 @@ from .base import (
     Page,
     Positions,
     QuarantinedMessage,
+    Quota,
     RawRow,
     Record,
     RoomRecord,
@@ -36,6 +38,8 @@ from .base import (
     TokenRecord,
     Tokens,
     UpstreamPosition,
+    Usage,
+    UsageRow,
     WebhookRecord,
 )
 from .sqlite import SQLiteStore
@@ -68,6 +72,7 @@ def require_existing(url: str) -> None:
 
 
 __all__ = [
+    "AuditEntry",
     "DeadLetter",
     "EventLog",
     "EventStore",
@@ -79,6 +84,7 @@ __all__ = [
     "Page",
     "Positions",
     "QuarantinedMessage",
+    "Quota",
     "RawRow",
     "Record",
     "RoomRecord",
@@ -91,6 +97,8 @@ __all__ = [
     "TokenRecord",
     "Tokens",
     "UpstreamPosition",
+    "Usage",
+    "UsageRow",
     "WebhookRecord",
     "is_postgres_url",
     "open_store",

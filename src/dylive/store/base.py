@@ -2,7 +2,7 @@
 
 :class:`EventStore` joins every concern of :mod:`dylive.store.interfaces` (:class:`EventLog`,
 :class:`Rooms`, :class:`Tokens`, :class:`Positions`, :class:`Outbox`, :class:`Sessions`,
-:class:`Identities`) with the lifecycle (open/close, ``async with``). SQLite
+:class:`Identities`, :class:`Usage`) with the lifecycle (open/close, ``async with``). SQLite
 (``dylive.store.sqlite``) is the embedded default and PostgreSQL (``dylive.store.postgres``)
 implements the same abstract methods. The records live in :mod:`dylive.store.records` and are
 re-exported here.
@@ -13,7 +13,10 @@ Model:
   monotonic per room); ``(room_id, msg_id)`` is unique, a duplicate append is ignored. Each row
   keeps the rendered public JSON (bytes, exact integers) and the raw protobuf payload.
 - ``rooms``: what we know about a broadcast (room_id ↔ web_rid, anchor).
-- ``tokens``: API tokens, stored as sha256 hex digests only.
+- ``tokens``: API tokens, stored as sha256 hex digests only, with their expiry and quotas.
+- ``token_usage`` / ``token_usage_rooms`` / ``admin_audit``: hourly usage counters per token,
+  endpoint and result code (additive upserts), the rooms each token used per hour, and the log
+  of admin API actions (:class:`Usage`).
 - ``positions``: where a token last read a room (the seq after which it continues).
 - ``pins``: rooms collected without being polled.
 - ``upstream_positions``: per room, where the collector stands upstream (:class:`UpstreamPosition`),
@@ -35,14 +38,25 @@ from __future__ import annotations
 
 import abc
 
-from .interfaces import EventLog, Identities, Outbox, Positions, Rooms, Sessions, Tokens
+from .interfaces import (
+    EventLog,
+    Identities,
+    Outbox,
+    Positions,
+    Rooms,
+    Sessions,
+    Tokens,
+    Usage,
+)
 from .records import (
+    AuditEntry,
     DeadLetter,
     Fence,
     IdentityRecord,
     JoinedPage,
     Page,
     QuarantinedMessage,
+    Quota,
     RawRow,
     Record,
     RoomRecord,
@@ -51,13 +65,14 @@ from .records import (
     TokenNameTaken,
     TokenRecord,
     UpstreamPosition,
+    UsageRow,
     WebhookRecord,
 )
 
 
-class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identities, abc.ABC):
-    """Durable storage for messages, rooms, tokens, read positions, delivery, analytics sessions
-    and identities: every narrow interface, plus the lifecycle.
+class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identities, Usage, abc.ABC):
+    """Durable storage for messages, rooms, tokens, read positions, delivery, analytics sessions,
+    identities and usage: every narrow interface, plus the lifecycle.
 
     All methods are coroutines that never block the event loop. Writes that must be durable
     before a response is sent are awaited; :meth:`append` returns once the batch holding the
@@ -88,6 +103,7 @@ class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identitie
 
 
 __all__ = [
+    "AuditEntry",
     "DeadLetter",
     "EventLog",
     "EventStore",
@@ -99,6 +115,7 @@ __all__ = [
     "Page",
     "Positions",
     "QuarantinedMessage",
+    "Quota",
     "RawRow",
     "Record",
     "RoomRecord",
@@ -110,5 +127,7 @@ __all__ = [
     "TokenRecord",
     "Tokens",
     "UpstreamPosition",
+    "Usage",
+    "UsageRow",
     "WebhookRecord",
 ]

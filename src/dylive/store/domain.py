@@ -12,16 +12,42 @@ import abc
 from typing import Any
 
 from .interfaces import Outbox, Positions, Sessions, Tokens
-from .records import SessionRecord
+from .records import Quota, SessionRecord
 from .rows import name_taken, now_ms
 from .sessions import insert_args, save_args
+
+#: The columns of a token insert, in the order of :meth:`TokenRules._insert_token`'s row.
+TOKEN_INSERT = (
+    "name, digest, room_limit, rate, created_at, expires_at,"
+    " requests_per_day, requests_per_month, messages_per_day, messages_per_month"
+)
+
+
+def astuple_quota(quota: Quota) -> tuple[int, int, int, int]:
+    return (
+        quota.requests_per_day,
+        quota.requests_per_month,
+        quota.messages_per_day,
+        quota.messages_per_month,
+    )
 
 
 class TokenRules(Tokens):
     """``create_token``: names are unique among active tokens (``TokenNameTaken`` otherwise)."""
 
-    async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
-        token_id, taken = await self._insert_token(name, (name, digest, room_limit, rate, now_ms()))
+    async def create_token(
+        self,
+        name: str,
+        digest: str,
+        room_limit: int,
+        rate: float,
+        *,
+        expires_at: int = 0,
+        quota: Quota | None = None,
+    ) -> int:
+        q = quota or Quota()
+        row = (name, digest, room_limit, rate, now_ms(), expires_at, *astuple_quota(q))
+        token_id, taken = await self._insert_token(name, row)
         if taken:
             raise name_taken(name, token_id)
         return token_id
@@ -29,7 +55,7 @@ class TokenRules(Tokens):
     @abc.abstractmethod
     async def _insert_token(self, name: str, row: tuple[Any, ...]) -> tuple[int, bool]:
         """In one write: ``(id, True)`` when an active token is named ``name`` (nothing
-        written), else insert ``row`` (name, digest, room_limit, rate, created_at) and return
+        written), else insert ``row`` (the columns :data:`TOKEN_INSERT` names) and return
         ``(new id, False)``."""
 
     @staticmethod

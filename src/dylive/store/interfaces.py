@@ -14,26 +14,30 @@ sent are awaited. Tables behind each interface (both backends, see ``migrations`
 - :class:`Outbox`: ``webhooks``, ``dead_letters`` (and a consumer's ``outbox_positions``).
 - :class:`Sessions`: ``sessions``.
 - :class:`Identities`: ``identities``.
+- :class:`Usage`: ``token_usage``, ``token_usage_rooms``, ``admin_audit``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from .records import (
+    AuditEntry,
     DeadLetter,
     Fence,
     IdentityRecord,
     JoinedPage,
     Page,
     QuarantinedMessage,
+    Quota,
     RawRow,
     Record,
     RoomRecord,
     SessionRecord,
     TokenRecord,
     UpstreamPosition,
+    UsageRow,
     WebhookRecord,
 )
 
@@ -174,8 +178,19 @@ class Tokens(abc.ABC):
     """
 
     @abc.abstractmethod
-    async def create_token(self, name: str, digest: str, room_limit: int, rate: float) -> int:
-        """Store a new token digest; its id. TokenNameTaken when an active token has the name."""
+    async def create_token(
+        self,
+        name: str,
+        digest: str,
+        room_limit: int,
+        rate: float,
+        *,
+        expires_at: int = 0,
+        quota: Quota | None = None,
+    ) -> int:
+        """Store a new token digest; its id. TokenNameTaken when an active token has the name.
+        ``expires_at``: ms since the epoch after which it is refused (0 = never); ``quota``:
+        its plan (None = unlimited)."""
 
     @abc.abstractmethod
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
@@ -323,3 +338,45 @@ class Identities(abc.ABC):
         self, name: str, *, state: str, cooldown_until: int, strikes: int, note: str
     ) -> None:
         """Record an identity's health (cooldown, expiry, last check)."""
+
+
+class Usage(abc.ABC):
+    """What tokens used and what admins did: hourly usage counters per token, endpoint and
+    result code (added to, never overwritten: each process adds the counts it metered, so the
+    nodes of a fleet sum up), the rooms each token used per hour, and the admin audit log.
+    """
+
+    @abc.abstractmethod
+    async def add_usage(
+        self, rows: Sequence[UsageRow], rooms: Iterable[tuple[int, int, int]] = ()
+    ) -> None:
+        """In one transaction: add each row's counters to the stored row of its key
+        ``(token_id, hour, endpoint, code)`` (inserted at 0 if absent), and record the
+        ``(token_id, hour, room_id)`` room uses (duplicates ignored). Returns once committed."""
+
+    @abc.abstractmethod
+    async def usage(self, token_id: int | None, start_ms: int, end_ms: int) -> list[UsageRow]:
+        """The stored rows with ``start_ms <= hour < end_ms`` (of one token, or of every token
+        when ``token_id`` is None), by token, hour, endpoint and code."""
+
+    @abc.abstractmethod
+    async def usage_rooms(
+        self, token_id: int | None, start_ms: int, end_ms: int
+    ) -> list[tuple[int, int, int]]:
+        """The ``(token_id, hour, room_id)`` room uses with ``start_ms <= hour < end_ms``."""
+
+    @abc.abstractmethod
+    async def usage_totals(
+        self, token_ids: Collection[int], since_ms: int
+    ) -> dict[int, tuple[int, int]]:
+        """``{token_id: (billable requests, messages)}`` stored since ``since_ms`` (an hour
+        start) for each of ``token_ids`` (absent: nothing stored)."""
+
+    @abc.abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> int:
+        """Append an admin action to the audit log (its ``id`` is assigned); the new id."""
+
+    @abc.abstractmethod
+    async def audit(self, limit: int = 100, before_id: int = 0) -> list[AuditEntry]:
+        """The latest ``limit`` audit entries (with ``id < before_id`` when given), newest
+        first."""

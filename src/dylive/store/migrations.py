@@ -211,6 +211,42 @@ SQLITE: tuple[str, ...] = (
     ALTER TABLE quarantine_bytes RENAME TO quarantine;
     CREATE INDEX quarantine_room ON quarantine (room_id, id);
     """,
+    # 11: usage metering, plans and the admin audit log (issue 23): token expiry and quotas,
+    # hourly usage counters per token/endpoint/code (additive: each node adds its own), the
+    # rooms a token used per hour, the admin audit log
+    """
+    ALTER TABLE tokens ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN requests_per_day INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN requests_per_month INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN messages_per_day INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN messages_per_month INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE token_usage (
+        token_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        endpoint TEXT NOT NULL,
+        code INTEGER NOT NULL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        messages INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (token_id, hour, endpoint, code)
+    ) WITHOUT ROWID;
+    CREATE INDEX token_usage_hour ON token_usage (hour);
+    CREATE TABLE token_usage_rooms (
+        token_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        room_id INTEGER NOT NULL,
+        PRIMARY KEY (token_id, hour, room_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE admin_audit (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        code INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (
@@ -401,6 +437,40 @@ POSTGRES: tuple[str, ...] = (
     ALTER TABLE quarantine
         ALTER COLUMN method TYPE BYTEA USING convert_to(method, 'UTF8'),
         ALTER COLUMN error TYPE BYTEA USING convert_to(error, 'UTF8');
+    """,
+    # 11: usage metering, plans and the admin audit log (issue 23; see the SQLite step)
+    """
+    ALTER TABLE tokens ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN requests_per_day BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN requests_per_month BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN messages_per_day BIGINT NOT NULL DEFAULT 0;
+    ALTER TABLE tokens ADD COLUMN messages_per_month BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE token_usage (
+        token_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        endpoint TEXT NOT NULL,
+        code INTEGER NOT NULL,
+        requests BIGINT NOT NULL DEFAULT 0,
+        messages BIGINT NOT NULL DEFAULT 0,
+        bytes BIGINT NOT NULL DEFAULT 0,
+        PRIMARY KEY (token_id, hour, endpoint, code)
+    );
+    CREATE INDEX token_usage_hour ON token_usage (hour);
+    CREATE TABLE token_usage_rooms (
+        token_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        room_id BIGINT NOT NULL,
+        PRIMARY KEY (token_id, hour, room_id)
+    );
+    CREATE TABLE admin_audit (
+        id BIGSERIAL PRIMARY KEY,
+        at BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL DEFAULT '',
+        code INTEGER NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
     """,
 )
 

@@ -139,6 +139,28 @@ class QuarantinedMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """A token's plan: billable (HTTP 200) requests and delivered messages allowed per UTC day
+    and per UTC calendar month; 0 = no limit."""
+
+    requests_per_day: int = 0
+    requests_per_month: int = 0
+    messages_per_day: int = 0
+    messages_per_month: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.requests_per_day
+            or self.requests_per_month
+            or self.messages_per_day
+            or self.messages_per_month
+        )
+
+
+NO_QUOTA = Quota()
+
+
+@dataclass(frozen=True, slots=True)
 class TokenRecord:
     """An API token (its secret is never stored, only the sha256 hex digest)."""
 
@@ -149,10 +171,48 @@ class TokenRecord:
     rate: float  # requests per second, 0 = unlimited
     created_at: int  # ms
     revoked_at: int = 0  # ms, 0 = active
+    expires_at: int = 0  # ms, 0 = never
+    quota: Quota = NO_QUOTA
 
     @property
     def active(self) -> bool:
         return self.revoked_at == 0
+
+    def expired(self, now_ms: int) -> bool:
+        return 0 < self.expires_at <= now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """Usage counters of one token in one UTC hour for one endpoint and result code.
+
+    ``hour`` is the hour's start (ms since the epoch); ``endpoint`` an HTTP endpoint name
+    (``chat``, ``audience``…) or a push channel (``webhook``, ``feed``: messages only, no
+    requests); ``code`` the envelope code answered (200 = billable). Counters are additive:
+    the store adds a row's figures to what it holds for the same key (every node of a fleet
+    adds its own).
+    """
+
+    token_id: int
+    hour: int
+    endpoint: str
+    code: int
+    requests: int = 0
+    messages: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin API action: who (the client address), what, on what, and the answer's code."""
+
+    id: int
+    at: int  # ms
+    actor: str
+    action: str
+    target: str = ""
+    code: int = 200
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dylive.store.migrations import to_signed, to_unsigned
 from dylive.store.records import (
     IdentityRecord,
     QuarantinedMessage,
+    Quota,
     Record,
     RoomRecord,
     StoredMessage,
@@ -97,7 +98,10 @@ ROOM_COLS = (
     "room_id, web_rid, status, anchor_uid, anchor_sec_uid, anchor_nickname, title, updated_at"
 )
 #: Columns of ``tokens`` in the order of :func:`token_from_row`.
-TOKEN_COLS = "id, name, digest, room_limit, rate, created_at, revoked_at"
+TOKEN_COLS = (
+    "id, name, digest, room_limit, rate, created_at, revoked_at, expires_at,"
+    " requests_per_day, requests_per_month, messages_per_day, messages_per_month"
+)
 
 
 def room_values(room: RoomRecord) -> tuple[Any, ...]:
@@ -134,8 +138,19 @@ def room_from_row(row: Sequence[Any]) -> RoomRecord:
 
 
 def token_from_row(row: Sequence[Any]) -> TokenRecord:
-    """(id, name, digest, room_limit, rate, created_at, revoked_at) → TokenRecord."""
-    return TokenRecord(*row)
+    """A row of :data:`TOKEN_COLS` → TokenRecord."""
+    token_id, name, digest, room_limit, rate, created_at, revoked_at, expires_at = row[:8]
+    return TokenRecord(
+        token_id,
+        name,
+        digest,
+        room_limit,
+        rate,
+        created_at,
+        revoked_at,
+        expires_at,
+        Quota(*row[8:12]),
+    )
 
 
 #: Columns of ``upstream_positions`` in the order of :func:`position_values`.

@@ -19,6 +19,7 @@ from .positions import PostgresPositions
 from .rooms import PostgresRooms
 from .sessions import PostgresSessions
 from .tokens import PostgresTokens
+from .usage import PostgresUsage
 
 
 class PostgresStore(
@@ -29,6 +30,7 @@ class PostgresStore(
     PostgresOutbox,
     PostgresSessions,
     PostgresIdentities,
+    PostgresUsage,
     EventStore,
 ):
     """``PostgresStore("postgresql://user@host/db")``; ``async with`` or :meth:`open`/:meth:`close`.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..domain import TokenRules
+from ..domain import TOKEN_INSERT, TokenRules
 from ..records import TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
 from .engine import PostgresEngine
@@ -24,8 +24,8 @@ class PostgresTokens(PostgresEngine, TokenRules):
             if taken is not None:
                 return int(taken[0]), True
             cur = await conn.execute(
-                "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
-                " VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                f"INSERT INTO tokens ({TOKEN_INSERT})"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 row,
             )
             new = await cur.fetchone()

@@ -15,6 +15,7 @@ from .positions import SQLitePositions
 from .rooms import SQLiteRooms
 from .sessions import SQLiteSessions
 from .tokens import SQLiteTokens
+from .usage import SQLiteUsage
 
 
 class SQLiteStore(
@@ -25,6 +26,7 @@ class SQLiteStore(
     SQLiteOutbox,
     SQLiteSessions,
     SQLiteIdentities,
+    SQLiteUsage,
     EventStore,
 ):
     """``SQLiteStore(path)``; use as ``async with`` or call :meth:`open` / :meth:`close`.

@@ -8,7 +8,7 @@ from typing import Any
 
 from dylive.errors import StoreError
 
-from ..domain import TokenRules
+from ..domain import TOKEN_INSERT, TokenRules
 from ..records import TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
 from .engine import SQLiteEngine
@@ -25,8 +25,7 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
             if taken is not None:
                 return int(taken[0]), True
             cur = conn.execute(
-                "INSERT INTO tokens (name, digest, room_limit, rate, created_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO tokens ({TOKEN_INSERT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
             return int(cur.lastrowid or 0), False
