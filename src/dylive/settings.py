@@ -66,6 +66,11 @@ SETTINGS: dict[str, Setting] = {
             "idle_timeout", "300", "Seconds a polled room stays collected without polls (serve)."
         ),
         Setting(
+            "admin_key",
+            "",
+            "Enables the admin API with this key (at least 16 characters; only its digest is kept).",
+        ),
+        Setting(
             "follow_interval",
             "10",
             "Seconds between status checks of a followed room for an hour after its broadcast.",

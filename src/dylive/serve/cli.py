@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from typing import Any
@@ -218,7 +217,7 @@ def _token_revoke(args: argparse.Namespace) -> int:
 # -- serve --------------------------------------------------------------------------------------
 def admin_digest(args: argparse.Namespace) -> str:
     """The digest of ``--admin-key`` / ``DYLIVE_ADMIN_KEY`` ("" = no admin API)."""
-    key = args.admin_key if args.admin_key is not None else os.environ.get("DYLIVE_ADMIN_KEY", "")
+    key = args.admin_key if args.admin_key is not None else settings.get("admin_key")
     key = key.strip()
     if key and len(key) < 16:
         raise ServeError("the admin key must be at least 16 characters long")
