@@ -14,7 +14,11 @@
 (c) end to end: 200 rooms × 10 messages/s from the simulator through the collector and the store
     to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery, CPU
     of the service, the simulator and the pollers (share of one core over the measured window),
-    service RSS. ``--rooms 50,100,200,500`` runs one step per count and prints a table.
+    service RSS, and µs of service CPU per delivered message (service CPU seconds over the window ÷
+    messages delivered in it: a figure that does not depend on how busy the machine is; with
+    ``--profile`` also split by stage — collector, decode, ingest, analytics, HTTP, fan-out —
+    from the py-spy samples, see ``profiling.stages``). ``--rooms 50,100,200,500`` runs one step
+    per count and prints a table.
 
 Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--h11]
 [--metering both|on|off] [--profile DIR]`` (``--metering both``, the default: (b) with usage
@@ -38,7 +42,7 @@ import time
 from pathlib import Path
 
 import orjson
-from profiling import attach, detach, summary
+from profiling import STAGE_ORDER, attach, detach, stages, summary
 
 from dylive.store import Record, RoomRecord, SQLiteStore
 
@@ -484,6 +488,9 @@ async def run_e2e(
         print(f"(c) {rooms} rooms: no messages delivered")
         return {"rooms": rooms}
     share = [100 * (b - a) / wall for a, b in zip(cpu0, cpu, strict=True)]
+    # µs of service CPU per delivered message: CPU seconds over the window ÷ messages delivered in
+    # it (the window ends when the last poller returns) — not skewed by how busy the machine is
+    per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, len(delivered))
     # emitted inside the window vs delivered of those: a service that falls behind shows here
     window = {m for m, c in created.items() if wall0 <= c / 1000 <= until}
     got = {m for m, _ in delivered}
@@ -500,13 +507,15 @@ async def run_e2e(
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
         "kept_up": 100 * len(window & got) / max(1, len(window)),
         "listening": listening,
+        "us_per_msg": per_msg,
     }
     print(
         f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered"
         f" ({fig['msgs']:,.0f}/s; {fig['kept_up']:.1f} % of those emitted in the window,"
         f" {len(STALLED)} pollers stalled; port open {listening:.1f} s after start),"
         f" emit→delivery p50 {fig['p50']:.0f} ms,"
-        f" p99 {fig['p99']:.0f} ms; CPU (% of one core) service {share[0]:.0f},"
+        f" p99 {fig['p99']:.0f} ms; service CPU {per_msg:.0f} µs per delivered message;"
+        f" CPU (% of one core) service {share[0]:.0f},"
         f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
@@ -514,6 +523,14 @@ async def run_e2e(
     )
     if profile and Path(f"{profile}/c-{rooms}.txt").exists():
         print(summary(f"{profile}/c-{rooms}.txt", title=f"(c) {rooms} rooms"))
+        split = stages(f"{profile}/c-{rooms}.txt")
+        for stage, part in split.items():
+            fig[f"stage:{stage}"] = part * per_msg
+        print(
+            f"(c) {rooms} rooms: service CPU per delivered message by stage (share of the profile's"
+            " samples × the measured µs/message): "
+            + ", ".join(f"{s} {p * per_msg:.0f} µs ({100 * p:.0f} %)" for s, p in split.items())
+        )
     return fig
 
 
@@ -521,18 +538,33 @@ def e2e_table(figs: list[dict[str, float]]) -> None:
     """The (c) steps as a Markdown table (docs/benchmarks.md)."""
     print(
         "| rooms | msgs/s delivered | delivered in the window | service CPU (% of a core)"
-        " | service RSS end / peak (MB) | MB per room | p50 (ms) | p99 (ms) |"
+        " | µs service CPU per message | service RSS end / peak (MB) | MB per room | p50 (ms)"
+        " | p99 (ms) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for f in figs:
         if "p50" not in f:
-            print(f"| {f['rooms']:.0f} | nothing delivered | | | | | | |")
+            print(f"| {f['rooms']:.0f} | nothing delivered | | | | | | | |")
             continue
         print(
             f"| {f['rooms']:.0f} | {f['msgs']:,.0f} | {f['kept_up']:.1f} % | {f['service_cpu']:.0f} |"
+            f" {f['us_per_msg']:.0f} |"
             f" {f['rss']:.0f} / {f['peak']:.0f} | {f['peak'] / f['rooms']:.2f} |"
             f" {f['p50']:.0f} | {f['p99']:.0f} |"
         )
+
+
+def stage_table(figs: list[dict[str, float]]) -> None:
+    """µs of service CPU per delivered message by stage (from the profiles), one row per step."""
+    cols = [s for s in STAGE_ORDER if any(f"stage:{s}" in f for f in figs)]
+    if not cols:
+        return
+    print("| rooms | µs per message | " + " | ".join(cols) + " |")
+    print("|---|---|" + "---|" * len(cols))
+    for f in figs:
+        if "us_per_msg" in f:
+            cells = " | ".join(f"{f.get(f'stage:{s}', 0.0):.0f}" for s in cols)
+            print(f"| {f['rooms']:.0f} | {f['us_per_msg']:.0f} | {cells} |")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -580,6 +612,8 @@ async def main(args: argparse.Namespace) -> None:
             ]
             if len(figs) > 1:
                 e2e_table(figs)
+            if profile:
+                stage_table(figs)
 
 
 def metering_table(

@@ -3,7 +3,9 @@
 ``attach(pid, path)`` starts ``py-spy record`` (collapsed stacks, ``--format raw``) on a benchmark's
 service process; ``detach(proc)`` stops it with SIGINT so that it writes the file; ``summary(path)``
 prints where the samples were: by leaf function (self time) and by any function on the stack
-(inclusive time), as a share of all samples. py-spy is a dev extra (``pip install -e '.[dev]'``);
+(inclusive time), as a share of all samples; ``stages(path)`` splits the samples by the part of the
+service they were spent in (module path of the innermost frame that belongs to a known part, see
+``STAGES``). py-spy is a dev extra (``pip install -e '.[dev]'``);
 without it ``attach`` says so and returns None.
 """
 
@@ -73,6 +75,48 @@ def summary(path: str | Path, *, top: int = 25, title: str = "") -> str:
     lines += ["  incl %  function"]
     lines += [f"  {100 * n / total:6.1f}  {f}" for f, n in incl.most_common(top)]
     return "\n".join(lines)
+
+
+#: module path fragment → stage; the innermost frame of a sample that matches one decides its stage
+STAGES: tuple[tuple[str, str], ...] = (
+    ("dylive/decode/", "decode"),
+    ("dylive/analytics/", "analytics"),
+    ("dylive/source/", "collector"),
+    ("dylive/wire/", "collector"),
+    ("dylive/collect/", "ingest"),
+    ("dylive/store/", "ingest"),
+    ("dylive/app/", "fan-out (dylive.app)"),
+    ("dylive/serve/", "HTTP"),
+    ("dylive/deliver/", "delivery"),
+    ("starlette/", "HTTP"),
+    ("uvicorn/", "HTTP"),
+)
+STAGE_ORDER = (
+    "collector", "decode", "ingest", "analytics", "HTTP", "fan-out (dylive.app)", "delivery",
+    "other",
+)  # fmt: skip
+
+
+def stage_of(stack: list[str]) -> str:
+    """The stage of one sample: the innermost frame that lies in a known part (``other``: none
+    does — the event loop itself, the interpreter's start-up, threads outside the parts)."""
+    for frame in reversed(stack):
+        where = frame.partition(" (")[2]
+        for fragment, stage in STAGES:
+            if fragment in where:
+                return stage
+    return "other"
+
+
+def stages(path: str | Path) -> dict[str, float]:
+    """Share of the samples (0..1) per stage (see :func:`stage_of`); empty without samples."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in Path(path).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            counts[stage_of([f for f in stack.split(";") if f])] += int(count)
+    total = sum(counts.values())
+    return {s: counts[s] / total for s in STAGE_ORDER if counts[s]} if total else {}
 
 
 if __name__ == "__main__":
