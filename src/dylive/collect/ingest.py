@@ -119,7 +119,8 @@ def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None =
     computed with the room's ledger, else (no delta yet) the one ``ledger`` gives it.
     """
     if isinstance(event, Rendered):
-        return Record(room_id, event.msg_id, event.method, event.created_at, event.json, event.raw)
+        rendered = _compact(event.json)
+        return Record(room_id, event.msg_id, event.method, event.created_at, rendered, event.raw)
     if ledger is not None and isinstance(event, GiftEvent) and event.delta is None:
         event = ledger.apply(event)
     return Record(
@@ -127,9 +128,17 @@ def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None =
         msg_id=event.msg_id,
         method=event.method,
         created_at=event.created_at,
-        rendered=orjson.dumps(render(event)),
+        rendered=_compact(orjson.dumps(render(event))),
         raw=event.raw,
     )
+
+
+def _compact(data: bytes) -> bytes:
+    """A right-sized copy of ``orjson.dumps`` output: orjson hands back a bytes object that keeps
+    its 4 KiB write buffer (measured: ~4 KiB of RSS for a 500-byte message), and the stored
+    bytes live on in the store's tail cache (256 rows per room): ~1 MB per room instead of
+    ~0.15 MB. Copying 500 bytes costs well under a microsecond."""
+    return memoryview(data).tobytes()
 
 
 @dataclass
