@@ -12,9 +12,9 @@ Collection raises the domain errors of :mod:`dylive.errors` (``InvalidRoom``, ``
 ``RoomNotLive``, ``RoomLimitReached``, ``UpstreamError``); it knows nothing of HTTP.
 """
 
-from .ingest import Ingest, IngestHooks, NoHooks, RoomState, SourceFactory, Tuning, to_record
+from .ingest import Ingest, IngestHooks, NoHooks, RoomState, SourceFactory, Tuning
 from .ledger import ledger_from_store
-from .records import room_record
+from .records import room_record, to_record
 from .rooms import Resolver, RoomManager, collector_source, default_resolver
 
 __all__ = [

@@ -32,9 +32,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any, Protocol, TypeVar
 
-import orjson
-
-from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, render
+from dylive.decode import ControlEvent, Event, GiftLedger
 from dylive.decode.direct import Rendered
 from dylive.errors import LeaseLost, RoomNotLive, StoreError
 from dylive.source.gaps import GapEvent
@@ -44,6 +42,7 @@ from dylive.source.transport import Checkpoint
 from dylive.store import EventLog, Fence, Record, UpstreamPosition
 
 from .ledger import ledger_from_store
+from .records import to_checkpoint, to_position, to_record
 
 log = logging.getLogger(__name__)
 
@@ -109,36 +108,6 @@ class Tuning:
     restart_initial: float = 0.5  # s, first delay before restarting a crashed pipeline
     restart_cap: float = 60.0
     drain_timeout: float = 5.0  # s, how long stopping waits for the queue to be stored
-
-
-def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None = None) -> Record:
-    """The store record of one decoded event (rendered once, here, with orjson), or of a message
-    the collector already rendered (``Rendered``: its bytes as they are).
-
-    A gift's rendered JSON carries ``gift.delta`` (the new gifts it adds): the one its source
-    computed with the room's ledger, else (no delta yet) the one ``ledger`` gives it.
-    """
-    if isinstance(event, Rendered):
-        rendered = _compact(event.json)
-        return Record(room_id, event.msg_id, event.method, event.created_at, rendered, event.raw)
-    if ledger is not None and isinstance(event, GiftEvent) and event.delta is None:
-        event = ledger.apply(event)
-    return Record(
-        room_id=room_id,
-        msg_id=event.msg_id,
-        method=event.method,
-        created_at=event.created_at,
-        rendered=_compact(orjson.dumps(render(event))),
-        raw=event.raw,
-    )
-
-
-def _compact(data: bytes) -> bytes:
-    """A right-sized copy of ``orjson.dumps`` output: orjson hands back a bytes object that keeps
-    its 4 KiB write buffer (measured: ~4 KiB of RSS for a 500-byte message), and the stored
-    bytes live on in the store's tail cache (256 rows per room): ~1 MB per room instead of
-    ~0.15 MB. Copying 500 bytes costs well under a microsecond."""
-    return memoryview(data).tobytes()
 
 
 @dataclass
@@ -245,23 +214,6 @@ class RoomState:
             "idle_seconds": time.monotonic() - self.last_polled,
             "error": self.error,
         }
-
-
-def to_checkpoint(pos: UpstreamPosition | None) -> Checkpoint | None:
-    if pos is None or not pos:
-        return None
-    return Checkpoint(pos.cursor, pos.internal_ext, pos.push_server, pos.transport, pos.last_msg_id)
-
-
-def to_position(room_id: int, cp: Checkpoint) -> UpstreamPosition:
-    return UpstreamPosition(
-        room_id=room_id,
-        transport=cp.transport,
-        cursor=cp.cursor,
-        internal_ext=cp.internal_ext,
-        push_server=cp.push_server,
-        last_msg_id=cp.last_msg_id,
-    )
 
 
 class Ingest:

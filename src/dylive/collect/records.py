@@ -1,12 +1,18 @@
-"""The row a resolved room is stored as (``rooms`` table): what collection knows of a broadcast."""
+"""What collection stores: the record of each message (rendered once, right-sized), the row of a
+resolved room, and the upstream position stored with each batch (and back to a checkpoint)."""
 
 from __future__ import annotations
 
+import orjson
+
+from dylive.decode import Event, GiftEvent, GiftLedger, render
+from dylive.decode.direct import Rendered
 from dylive.numbers import U64_MAX, ascii_uint
 from dylive.source.room import RoomInfo
-from dylive.store import RoomRecord
+from dylive.source.transport import Checkpoint
+from dylive.store import Record, RoomRecord, UpstreamPosition
 
-__all__ = ["room_record"]
+__all__ = ["room_record", "to_checkpoint", "to_position", "to_record"]
 
 
 def _uid(text: str) -> int:
@@ -24,4 +30,51 @@ def room_record(info: RoomInfo) -> RoomRecord:
         anchor_sec_uid=info.anchor_sec_uid,
         anchor_nickname=info.anchor_nickname,
         title=info.title,
+    )
+
+
+def to_record(room_id: int, event: Event | Rendered, ledger: GiftLedger | None = None) -> Record:
+    """The store record of one decoded event (rendered once, here, with orjson), or of a message
+    the collector already rendered (``Rendered``: its bytes as they are).
+
+    A gift's rendered JSON carries ``gift.delta`` (the new gifts it adds): the one its source
+    computed with the room's ledger, else (no delta yet) the one ``ledger`` gives it.
+    """
+    if isinstance(event, Rendered):
+        rendered = _compact(event.json)
+        return Record(room_id, event.msg_id, event.method, event.created_at, rendered, event.raw)
+    if ledger is not None and isinstance(event, GiftEvent) and event.delta is None:
+        event = ledger.apply(event)
+    return Record(
+        room_id=room_id,
+        msg_id=event.msg_id,
+        method=event.method,
+        created_at=event.created_at,
+        rendered=_compact(orjson.dumps(render(event))),
+        raw=event.raw,
+    )
+
+
+def _compact(data: bytes) -> bytes:
+    """A right-sized copy of ``orjson.dumps`` output: orjson hands back a bytes object that keeps
+    its 4 KiB write buffer (measured: ~4 KiB of RSS for a 500-byte message), and the stored
+    bytes live on in the store's tail cache (256 rows per room): ~1 MB per room instead of
+    ~0.15 MB. Copying 500 bytes costs well under a microsecond."""
+    return memoryview(data).tobytes()
+
+
+def to_checkpoint(pos: UpstreamPosition | None) -> Checkpoint | None:
+    if pos is None or not pos:
+        return None
+    return Checkpoint(pos.cursor, pos.internal_ext, pos.push_server, pos.transport, pos.last_msg_id)
+
+
+def to_position(room_id: int, cp: Checkpoint) -> UpstreamPosition:
+    return UpstreamPosition(
+        room_id=room_id,
+        transport=cp.transport,
+        cursor=cp.cursor,
+        internal_ext=cp.internal_ext,
+        push_server=cp.push_server,
+        last_msg_id=cp.last_msg_id,
     )
