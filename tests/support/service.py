@@ -25,8 +25,12 @@ async def serving(config: ServiceConfig) -> AsyncIterator[tuple[str, object]]:
     await until(lambda: server.started or task.done(), 30, "uvicorn started", every=0.01)
     assert server.started, "uvicorn did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
+    svc = app.state.svc
+    # pinned rooms start in the background once the port is open: tests begin once they have
+    # (tests/serve/test_serve_pins_background.py covers the port answering before that)
     try:
-        yield f"http://127.0.0.1:{port}", app.state.svc
+        await until(lambda: not svc.rooms.starting, 60, "pinned rooms started", every=0.01)
+        yield f"http://127.0.0.1:{port}", svc
     finally:
         server.should_exit = True
         await task

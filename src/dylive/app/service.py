@@ -166,7 +166,8 @@ class Service:
         if self.fleet is not None:
             await self.fleet.start()
             self.rooms.fleet = self.fleet
-        await self.rooms.start(self.config.pins)
+        # pinned rooms are resolved and started in the background (the port opens at once)
+        await self.rooms.start(self.config.pins, background=True)
         await self.webhooks.start()
         if self.publisher is not None:
             await self.publisher.start()  # returns at once; connects in the background

@@ -98,6 +98,8 @@ class RoomManager:
         self._cache: dict[str, tuple[float, RoomInfo]] = {}
         self._token_rooms: dict[int, dict[int, float]] = {}
         self._reaper: asyncio.Task[None] | None = None
+        self._pinning: asyncio.Task[None] | None = None  # start(background=True)
+        self.starting: dict[str, float] = {}  # pinned ident -> unix s: not started yet
         # fleet mode (dylive.fleet.FleetNode): placement decides which rooms run here
         self.fleet: Any = None
         self.not_live: set[int] = set()  # leased rooms that turned out not live (fleet)
@@ -112,9 +114,25 @@ class RoomManager:
         self.on_live_status: Callable[[list[dict[str, Any]]], None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def start(self, pins: list[str], *, concurrency: int = 4) -> None:
+    async def start(
+        self, pins: list[str], *, concurrency: int = 4, background: bool = False
+    ) -> None:
         """Pin the stored and the given rooms, ``concurrency`` resolutions at a time (hundreds
-        of pinned rooms would otherwise delay startup by one upstream round trip each)."""
+        of pinned rooms would otherwise delay startup by one upstream round trip each).
+
+        ``background``: return at once and pin them in a task (paced the same way); until a
+        room is started, :meth:`starting_status` lists it as ``starting``."""
+        idents = list(dict.fromkeys([*await self.store.pins(), *pins]))
+        if background:
+            self.starting.update(dict.fromkeys(idents, time.time()))
+            self._pinning = asyncio.create_task(
+                self._pin_all(idents, concurrency), name="dylive-room-pins"
+            )
+        else:
+            await self._pin_all(idents, concurrency)
+        self._reaper = asyncio.create_task(self._reap(), name="dylive-room-reaper")
+
+    async def _pin_all(self, idents: list[str], concurrency: int) -> None:
         gate = asyncio.Semaphore(concurrency)
 
         async def pin(ident: str) -> None:
@@ -126,12 +144,21 @@ class RoomManager:
                     watch.pin_later(self, ident)
                 except (RoomError, RoomLimitReached) as exc:
                     log.warning("room %s: cannot pin: %s", ident, exc)
+                finally:
+                    self.starting.pop(ident, None)
 
-        idents = dict.fromkeys([*await self.store.pins(), *pins])
         await asyncio.gather(*(pin(ident) for ident in idents))
-        self._reaper = asyncio.create_task(self._reap(), name="dylive-room-reaper")
+
+    def starting_status(self) -> list[dict[str, Any]]:
+        """The pinned rooms still being resolved and started (``start(background=True)``)."""
+        return status.starting_rooms(self)
 
     async def stop(self) -> None:
+        if self._pinning is not None:
+            self._pinning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pinning
+        self.starting.clear()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,4 +1,4 @@
-"""What a followed room looks like from outside: listing entries and ``live_status``
+"""What a followed or starting room looks like from outside: listing entries and ``live_status``
 (:class:`~dylive.collect.rooms.RoomManager` delegates here)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dylive.source.room import parse_ident
 if TYPE_CHECKING:
     from .rooms import RoomManager
 
-__all__ = ["follow_status", "live_status", "waiting_rooms"]
+__all__ = ["follow_status", "live_status", "starting_rooms", "waiting_rooms"]
 
 
 def waiting_rooms(rooms: RoomManager) -> list[dict[str, Any]]:
@@ -53,3 +53,19 @@ def follow_status(rooms: RoomManager, ident: str) -> dict[str, Any] | None:
         return None
     state = rooms.current(web_rid)
     return None if state is not None and not state.ended else followed.status()
+
+
+def starting_rooms(rooms: RoomManager) -> list[dict[str, Any]]:
+    """The pinned rooms still being resolved and started (``start(background=True)``)."""
+    return [
+        {
+            "room": ident,  # as pinned: not resolved yet, so no room_id / web_rid
+            "room_id": None,
+            "web_rid": None,
+            "state": "starting",
+            "pinned": True,
+            "collecting": False,
+            "since": since,
+        }
+        for ident, since in list(rooms.starting.items())
+    ]

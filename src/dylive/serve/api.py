@@ -68,7 +68,8 @@ async def rooms(request: Request) -> Response:
     waiting = svc.rooms.waiting_rooms()  # followed rooms between broadcasts, and ended ones
     followed = {r["web_rid"] for r in waiting}
     states = [s for s in svc.rooms.rooms.values() if not (s.ended and s.info.web_rid in followed)]
-    return ok({"rooms": [_status(s) for s in states] + waiting})
+    statuses = [_status(s) for s in states]
+    return ok({"rooms": [*statuses, *waiting, *svc.rooms.starting_status()]})
 
 
 def _status(state: Any) -> dict[str, Any]:
