@@ -446,8 +446,8 @@ async def run_e2e(
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as client:
             for _ in range(int((60 + 3 * rooms) / 0.25)):
                 listed = orjson.loads((await client.get(f"/api/rooms?token={token}")).content)
-                states = listed["data"]["rooms"]
-                if len(states) >= rooms and not any(r.get("state") == "starting" for r in states):
+                states = listed["data"]["rooms"]  # a pin that failed is dropped (logged)
+                if states and not any(r.get("state") == "starting" for r in states):
                     break
                 await asyncio.sleep(0.25)
         pinned = time.time() - started
