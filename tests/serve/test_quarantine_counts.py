@@ -52,7 +52,8 @@ async def test_a_nul_method_is_quarantined_and_counted_once(pg_url: str, serve_a
 
             await until(after_stored, 60, what="a message after the poison stored")
             await end_broadcast(sim, svc)  # nothing more to store: the figures settle
-            resp = await client.get(f"/api/rooms/{DEFAULT_WEB_RID}", params={"token": token})
+            # by room_id: this broadcast's figures (by web_rid a followed room answers its follow state)
+            resp = await client.get(f"/api/rooms/{DEFAULT_ROOM_ID}", params={"token": token})
             room = orjson.loads(resp.content)["data"]
             kept = await svc.store.quarantined(DEFAULT_ROOM_ID)
             rows = await stored_ids(svc.store)
