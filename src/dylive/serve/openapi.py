@@ -232,21 +232,32 @@ _HOOK_BODY = {
 }
 
 
+def _operation(
+    summary: str,
+    params: list[dict[str, Any]],
+    ok_resp: dict[str, Any],
+    errors: dict[str, Any],
+    body: Any = None,
+) -> dict[str, Any]:
+    """One operation: its summary, parameters, the envelope answers and an optional JSON body."""
+    spec: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {"200": ok_resp, **errors},
+    }
+    if body is not None:
+        spec["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return spec
+
+
 def delivery_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str, Any]:
     """Webhooks and the WebSocket feeds (see dylive.serve.webhooks_api and feed_api)."""
 
     def verb(summary: str, params: list[dict[str, Any]], body: Any = None) -> dict[str, Any]:
-        spec: dict[str, Any] = {
-            "summary": summary,
-            "parameters": params,
-            "responses": {"200": ok_resp, **errors},
-        }
-        if body is not None:
-            spec["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": body}},
-            }
-        return spec
+        return _operation(summary, params, ok_resp, errors, body)
 
     ws = {"101": {"description": "WebSocket: JSON text frames (see docs/delivery.md)"}}
     return {
@@ -324,17 +335,7 @@ def usage_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str, An
     """The usage endpoint and the admin API (see dylive.serve.usage_api and admin_api)."""
 
     def verb(summary: str, params: list[dict[str, Any]], body: Any = None) -> dict[str, Any]:
-        spec: dict[str, Any] = {
-            "summary": summary,
-            "parameters": params,
-            "responses": {"200": ok_resp, **errors},
-        }
-        if body is not None:
-            spec["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": body}},
-            }
-        return spec
+        return _operation(summary, params, ok_resp, errors, body)
 
     return {
         "/api/usage": {
