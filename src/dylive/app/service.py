@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from dylive.analytics import Analytics, AudienceService, GiftCatalogue
 from dylive.collect import RoomManager, default_resolver
+from dylive.collect.broadcasts import ChainCache
 from dylive.errors import DyliveError, StoreError
 from dylive.identity.pool import DEFAULT, IdentityPool
 from dylive.identity.source import pool_source
@@ -59,6 +60,8 @@ class Service:
         #: ingestion's reports (retries, quarantine, restarts, gaps, fenced writes)
         self.ingest_events = IngestEvents(self.commits)
         self.stream = StreamHub(self.store)  # live fan-out (SSE, WebSocket feeds)
+        #: a followed anchor's broadcasts, oldest first (chat with room_id=<web_rid>)
+        self.chains = ChainCache()
         self.identities = IdentityPool(self.store, fallback=identity, options=config.pool)
         self.rooms = RoomManager(
             self.store,

@@ -21,7 +21,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from dylive.collect.broadcasts import broadcast_chain, carried_position, room_after
+from dylive.collect.broadcasts import carried_position, room_after
 from dylive.identity.source import coverage_of
 from dylive.source.room import parse_ident
 from dylive.store import JoinedPage
@@ -155,7 +155,7 @@ async def chat(request: Request) -> Response:
     # a web_rid names the anchor: positions continue across its broadcasts (collect/broadcasts)
     chain = [info.room_id]
     if parse_ident(ident)[0] and info.web_rid:
-        chain = await broadcast_chain(svc.store, info.web_rid, info.room_id)
+        chain = await svc.chains.chain(svc.store, info.web_rid, info.room_id)
     if given is None:  # continue from the token's position: one poller at a time here
         async with svc.position_lock(token.id, info.room_id):
             page = await _continue(svc, token.id, chain, count, methods, wait, moves)
