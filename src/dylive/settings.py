@@ -94,6 +94,12 @@ SETTINGS: dict[str, Setting] = {
             "Collect as a guest when every stored identity is busy or unhealthy (true/false).",
         ),
         Setting("loop", "auto", "Event loop of the service: auto, uvloop or asyncio."),
+        Setting(
+            "gc",
+            "tuned",
+            "Garbage collector of the service: tuned (start-up objects frozen, young collections"
+            " every 20,000 allocations) or default (Python's settings).",
+        ),
         Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),
         Setting(
             "anon_rate",
@@ -105,6 +111,12 @@ SETTINGS: dict[str, Setting] = {
             "1",
             "PostgreSQL: seconds between re-checks of a waiting long-poll while the notification"
             " listener is down (with it up, waits wake on NOTIFY only).",
+        ),
+        Setting(
+            "commit_interval",
+            "0.02",
+            "Seconds between the store's commits while several writers are busy (group commit;"
+            " 0 = commit as soon as the previous one is done).",
         ),
         Setting(
             "room_limit",

@@ -4,6 +4,7 @@ fallback (asyncio + h11) serving the same API; bad settings fail in one line."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import httpx
 import orjson
@@ -12,6 +13,26 @@ from support.process import start_serve
 
 from dylive.serve import runtime
 from dylive.settings import SettingError
+
+
+def test_the_collector_is_tuned_unless_the_setting_says_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = gc.get_threshold()
+    try:
+        monkeypatch.setenv("DYLIVE_GC", "default")
+        assert runtime.tune_gc() is False
+        assert gc.get_threshold() == before
+        monkeypatch.setenv("DYLIVE_GC", "tuned")
+        assert runtime.tune_gc() is True
+        assert gc.get_threshold() == runtime.GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0  # what was alive is out of the collector's sight
+        monkeypatch.setenv("DYLIVE_GC", "off")
+        with pytest.raises(SettingError, match="DYLIVE_GC must be one of tuned, default"):
+            runtime.tune_gc()
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_choices_follow_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:

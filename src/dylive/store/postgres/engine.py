@@ -82,8 +82,13 @@ class PostgresEngine(HealthProbe):
         tail_rooms: int = 1024,
         token_ttl: float = 5.0,
         writer_idle_timeout: float = 5.0,
+        commit_interval: float | None = None,
     ) -> None:
         self.url = url
+        #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
+        self.commit_interval = (
+            settings.number("commit_interval") if commit_interval is None else commit_interval
+        )
         self._max_batch = max_batch
         self._connect_timeout = connect_timeout
         self._poll_interval = (
@@ -270,7 +275,9 @@ class PostgresEngine(HealthProbe):
         return await future if future is not None else None
 
     async def _write_loop(self) -> None:
-        async for batch in drain_batches(self._queue, self._max_batch, self.progress):
+        async for batch in drain_batches(
+            self._queue, self._max_batch, self.progress, self.commit_interval
+        ):
             self._finish(batch, await self._run_batch(batch))
 
     async def _ping_read(self) -> None:

@@ -224,8 +224,9 @@ class PostgresEventLog(PostgresEngine, EventLog):
                 return False
             timeout = remaining if self._listening else min(remaining, self._poll_interval)
             self.waiting += 1
-            try:
-                await asyncio.wait_for(signal.wait(), timeout)
+            try:  # a timeout scope, not asyncio.wait_for: no task per waiter
+                async with asyncio.timeout(timeout):
+                    await signal.wait()
                 self.woken += 1
             except TimeoutError:
                 self.wait_timeouts += 1

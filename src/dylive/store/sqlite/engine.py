@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dylive import settings
 from dylive.errors import StoreError
 
 from ..health import HealthProbe, WriterProgress
@@ -84,8 +85,13 @@ class SQLiteEngine(HealthProbe):
         tail_rooms: int = 1024,
         position_delay: float = 0.1,
         busy_timeout: float = 5.0,
+        commit_interval: float | None = None,
     ) -> None:
         self.path = str(path)
+        #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
+        self.commit_interval = (
+            settings.number("commit_interval") if commit_interval is None else commit_interval
+        )
         self._readers = readers
         self._max_batch = max_batch
         self._synchronous = synchronous
@@ -193,7 +199,9 @@ class SQLiteEngine(HealthProbe):
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        async for batch in drain_batches(self._queue, self._max_batch, self.progress):
+        async for batch in drain_batches(
+            self._queue, self._max_batch, self.progress, self.commit_interval
+        ):
             try:
                 results, commit = await loop.run_in_executor(self._wexec, self._run_batch, batch)
                 self._publish(commit)

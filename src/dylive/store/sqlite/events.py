@@ -211,10 +211,10 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         signal = self._signals.setdefault(room_id, asyncio.Event())
         if self._last.get(room_id, 0) > after_seq:
             return True
-        try:
-            await asyncio.wait_for(signal.wait(), within)
-        except TimeoutError:
-            return self._last.get(room_id, 0) > after_seq
+        # a timeout scope, not asyncio.wait_for: no task per waiter (one per long-poll request)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await signal.wait()
         return self._last.get(room_id, 0) > after_seq
 
     async def messages_of(
