@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -156,7 +157,8 @@ async def test_every_frame_is_acked() -> None:
     acked position follows the position it sent, and it counted one ack per frame."""
     config = SimConfig(seed=6, rate=RATE, heartbeat_timeout=30.0)
     async with SimServer(config) as sim:
-        room = Room(DEFAULT_WEB_RID, upstream=sim.base_url, options=FAST, backoff=fast_backoff())
+        at_once = replace(FAST, ack_delay=0.0)
+        room = Room(DEFAULT_WEB_RID, upstream=sim.base_url, options=at_once, backoff=fast_backoff())
         run = Run()
         async with room, collecting(room, run):
             assert await wait_for(lambda: len(run.events) >= 2 * RATE, 10.0), room.status()
@@ -168,3 +170,23 @@ async def test_every_frame_is_acked() -> None:
             assert await wait_for(caught_up, 5.0), sim.connections(DEFAULT_WEB_RID)
             conn = sim.connections(DEFAULT_WEB_RID)[0]
             assert sim.stats()["acks_received"] >= conn["frames"] - 1 > 0
+
+
+async def test_delayed_acks_share_writes_and_none_is_lost() -> None:
+    """With ``ack_delay`` (acks share socket writes: tests/source/test_push_acks.py) every frame
+    is still acked, a delay later."""
+    config = SimConfig(seed=6, rate=RATE, heartbeat_timeout=30.0)
+    async with SimServer(config) as sim:
+        batched = replace(FAST, ack_delay=0.4, heartbeat_interval=30.0)
+        room = Room(DEFAULT_WEB_RID, upstream=sim.base_url, options=batched, backoff=fast_backoff())
+        run = Run()
+        async with room, collecting(room, run):
+            assert await wait_for(lambda: len(run.events) >= 2 * RATE, 10.0), room.status()
+            sent = sim.connections(DEFAULT_WEB_RID)[0]  # what the server had sent by now
+
+            def acked_up_to_then() -> bool:
+                conns = sim.connections(DEFAULT_WEB_RID)
+                return bool(conns) and conns[0]["acked_position"] >= sent["position"] > 0
+
+            assert await wait_for(acked_up_to_then, 5.0), sim.connections(DEFAULT_WEB_RID)
+            assert sim.stats()["acks_received"] >= sent["frames"] > 0

@@ -91,6 +91,7 @@ class TransportPlan:
                 silence_timeout=o.silence_timeout,
                 open_timeout=o.open_timeout,
                 upstream=upstream,
+                ack_delay=o.ack_delay,
             )
             return push_stream(self.base(upstream), info, identity, position, opts)
         return poll_stream(

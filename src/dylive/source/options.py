@@ -24,6 +24,7 @@ class CollectorOptions:
     signing: str = ""  # a_bogus generation (DYLIVE_SIGNING); "" = the setting
     heartbeat_interval: float | None = None  # None = max(10 s, heartbeat_duration)
     silence_timeout: float = 30.0  # no frame at all → reconnect
+    ack_delay: float = 0.5  # s a push ack may wait to share a socket write with the next ones
     fake_alive_timeout: float = 60.0  # no business message while live → reconnect
     # push carries no business message while the room visibly lives → fall back (0 = off)
     silent_socket_timeout: float = 30.0
