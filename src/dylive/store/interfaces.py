@@ -28,6 +28,7 @@ from .records import (
     Fence,
     IdentityRecord,
     JoinedPage,
+    LinesPage,
     Page,
     QuarantinedMessage,
     Quota,
@@ -135,6 +136,11 @@ class EventLog(abc.ABC):
     ) -> list[RawRow]:
         """Up to ``limit`` rows of ``room_id`` with seq > ``after_seq``, in seq order: raw
         payloads, or the rendered JSON with ``rendered=True``."""
+
+    @abc.abstractmethod
+    async def scan_lines(self, room_id: int, after_seq: int, limit: int) -> LinesPage:
+        """The rows :meth:`scan` with ``rendered=True`` returns, as one block of JSON lines
+        built by the database (:class:`LinesPage`; the Parquet export's bulk read)."""
 
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:

@@ -279,6 +279,19 @@ class SessionRecord:
 RawRow = tuple[int, int, str, int, bytes]
 
 
+class LinesPage(NamedTuple):
+    """Up to ``limit`` messages after a seq as :meth:`EventLog.scan_lines` returns them: how
+    many, the seq of the last one (0 when none) and ``lines``, one JSON object per message in seq
+    order, separated by ``\\n``: ``{"seq":…,"msg_id":…,"method":"…","created_at":…,"rendered":…}``
+    with the exact unsigned msg_id and the stored rendered JSON as stored (the database builds
+    the bytes in one aggregate: no Python object per message; a bulk reader such as Arrow's
+    JSON reader parses them)."""
+
+    size: int
+    last_seq: int
+    lines: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityRecord:
     """An upstream identity: a cookie bound to one exit (proxy) and one User-Agent.

@@ -12,6 +12,7 @@ from ..migrations import to_signed, to_unsigned
 from ..records import (
     Fence,
     JoinedPage,
+    LinesPage,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -52,6 +53,25 @@ WITH RECURSIVE r AS (
 )
 SELECT r.room_id, (SELECT max(seq) FROM events WHERE events.room_id = r.room_id)
 FROM r WHERE r.room_id IS NOT NULL
+"""
+
+# scan_lines: the page's lines joined in one aggregate (the msg_id column is signed: its
+# unsigned digits via numeric); string_agg reads the ordered subquery in its order (an ORDER BY
+# inside the aggregate would sort the page again: twice the time, measured)
+_SCAN_LINES = """
+SELECT count(*), max(seq), string_agg(
+    convert_to(
+        '{"seq":' || seq || ',"msg_id":'
+        || CASE WHEN msg_id < 0 THEN msg_id::numeric + 18446744073709551616 ELSE msg_id END
+        || ',"method":' || to_json(method) || ',"created_at":' || created_at || ',"rendered":',
+        'UTF8'
+    ) || rendered || '}'::bytea,
+    '\\x0a'::bytea
+)
+FROM (
+    SELECT seq, msg_id, method, created_at, rendered FROM events
+    WHERE room_id = %s AND seq > %s ORDER BY seq LIMIT %s
+) AS page
 """
 
 
@@ -249,6 +269,11 @@ class PostgresEventLog(PostgresEngine, EventLog):
         sql = ses.SCAN_RENDERED if rendered else ses.SCAN
         rows = await self._fetch(sql, (to_signed(room_id), after_seq, limit), binary=True)
         return [ses.raw_row(row) for row in rows]
+
+    async def scan_lines(self, room_id: int, after_seq: int, limit: int) -> LinesPage:
+        rows = await self._fetch(_SCAN_LINES, (to_signed(room_id), after_seq, limit), binary=True)
+        count, last_seq, lines = rows[0]
+        return LinesPage(count, last_seq or 0, bytes(lines) if lines else b"")
 
     async def prune(self, older_than_ms: int) -> int:
         """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""

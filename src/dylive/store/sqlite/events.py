@@ -16,6 +16,7 @@ from ..migrations import to_signed, to_unsigned
 from ..records import (
     Fence,
     JoinedPage,
+    LinesPage,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -245,6 +246,12 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
         return [ses.raw_row(row) for row in rows]
 
+    async def scan_lines(self, room_id: int, after_seq: int, limit: int) -> LinesPage:
+        args = (to_signed(room_id), after_seq, limit)
+        row = await self._query(lambda conn: conn.execute(_SCAN_LINES, args).fetchone())
+        count, last_seq, lines = row
+        return LinesPage(count, last_seq or 0, lines or b"")
+
     async def prune(self, older_than_ms: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
             row = conn.execute(
@@ -264,6 +271,19 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
 
     async def room_heads(self) -> dict[int, int]:
         return dict(self._last)
+
+
+# scan_lines: the page's lines joined in one aggregate (printf's %llu: the unsigned msg_id);
+# group_concat keeps the order of the ordered subquery it reads
+_SCAN_LINES = """
+SELECT count(*), max(seq), CAST(group_concat(printf(
+    '{"seq":%d,"msg_id":%llu,"method":%s,"created_at":%d,"rendered":%s}',
+    seq, msg_id, json_quote(method), created_at, CAST(rendered AS TEXT)), x'0a') AS BLOB)
+FROM (
+    SELECT seq, msg_id, method, created_at, rendered FROM events
+    WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?
+)
+"""
 
 
 def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
