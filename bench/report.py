@@ -14,7 +14,7 @@ the collector stores them, appended in batches of 200.
 (4) Parquet export of the whole broadcast: messages/s (median of three exports) and its ratio to
     the target, the CPU seconds of this process per message (every thread: the store's reader,
     Arrow's pool; on PostgreSQL the server's own CPU is not in it), and beside it the store's
-    bulk read alone (``scan_lines`` over the same pages: the part no export can skip).
+    bulk read alone (``scan_columns`` over the same pages: the part no export can skip).
 
 PostgreSQL runs in a fresh schema of ``DYLIVE_BENCH_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards.
@@ -178,7 +178,7 @@ async def export_figures(backend: str, tmp: Path, records: list[Record]) -> None
         elapsed = statistics.median(r[0] for r in runs)
         cpu_s = statistics.median(r[1] for r in runs)
         started, after, read = time.perf_counter(), 0, 0
-        while (page := await store.scan_lines(ROOM_ID, after, 50_000)).size:
+        while (page := await store.scan_columns(ROOM_ID, after, 50_000)).size:
             after, read = page.last_seq, read + page.size
         bare = read / (time.perf_counter() - started)
         rate = count / elapsed

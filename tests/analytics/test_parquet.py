@@ -205,6 +205,8 @@ def test_a_rejected_page_is_parsed_row_by_row_among_good_pages(
     recs = mixed_records()[:300]
     bad = Record(ROOM_ID, 77, "WebcastChatMessage", 5, b'{"payload":{"content":7}}', b"")
     recs.insert(150, bad)  # page 2 of 97-row pages: Arrow rejects it (content not a string)
+    two_lines = b'{"payload":\n{"content":"two lines"}}'  # valid JSON on two lines: Arrow reads it
+    recs.insert(250, Record(ROOM_ID, 78, "WebcastChatMessage", 6, two_lines, b""))
     out = tmp_path / "mixed.parquet"
     with caplog.at_level(logging.INFO, logger="dylive.analytics.parquet"):
         expected = asyncio.run(stored_and_export(str(tmp_path / "m.db"), recs, out))
@@ -212,5 +214,6 @@ def test_a_rejected_page_is_parsed_row_by_row_among_good_pages(
     rows = pq.read_table(out).to_pylist()
     assert len(rows) == len(recs)
     assert rows[150]["msg_id"] == 77 and rows[150]["content"] is None
+    assert rows[250]["msg_id"] == 78 and rows[250]["content"] == "two lines"
     expected[150]["content"] = None  # the row parse keeps strings only
     assert rows == expected

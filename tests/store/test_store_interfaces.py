@@ -1,5 +1,5 @@
 """Contract tests, on both backends, for the interface methods the other store suites leave out:
-EventLog's scan / scan_lines / read_joined / room_heads / on_commit and the Sessions interface.
+EventLog's scan / scan_columns / read_joined / room_heads / on_commit and the Sessions interface.
 
 Like ``test_store_contract``: each test gets a factory opening a fresh store of the backend
 under test (calling it again opens the same database).
@@ -15,11 +15,11 @@ import orjson
 import pytest
 
 from dylive.store import (
+    ColumnsPage,
     EventLog,
     EventStore,
     Identities,
     JoinedPage,
-    LinesPage,
     Outbox,
     Positions,
     Record,
@@ -80,35 +80,29 @@ async def test_scan_returns_raw_or_rendered_rows_in_seq_order(make: Factory) -> 
         assert await store.scan(ROOM + 2, 0, 10) == []
 
 
-async def test_scan_lines_are_the_rendered_rows_as_json_lines(make: Factory) -> None:
+async def test_scan_columns_are_the_rendered_rows_in_two_blocks(make: Factory) -> None:
     odd = 'Webcast"Odd\\Method\n'  # needs escaping inside a JSON string
     async with make() as store:
         await store.append([rec(5), rec(BIG, GIFT), rec(7, odd), rec(9)])
         await store.append([rec(1, room=ROOM + 1)])
         rows = await store.scan(ROOM, 0, 10, rendered=True)
-        page = await store.scan_lines(ROOM, 0, 3)
+        page = await store.scan_columns(ROOM, 0, 3)
         assert (page.size, page.last_seq) == (3, rows[2][0])
-        lines = page.lines.split(b"\n")
-        assert [orjson.loads(line) for line in lines] == [
-            {
-                "seq": seq,
-                "msg_id": msg_id,
-                "method": method,
-                "created_at": created_at,
-                "rendered": orjson.loads(rendered),
+        assert (
+            orjson.loads(page.columns)
+            == {
+                "seq": [r[0] for r in rows[:3]],
+                "msg_id": [5, BIG, 7],  # exact, unsigned
+                "method": [CHAT, GIFT, odd],
+                "created_at": [r[3] for r in rows[:3]],
             }
-            for seq, msg_id, method, created_at, rendered in rows[:3]
-        ]
-        assert orjson.loads(lines[1])["msg_id"] == BIG  # exact, unsigned
-        assert all(
-            line.endswith(b',"rendered":' + r[4] + b"}")
-            for line, r in zip(lines, rows[:3], strict=True)
         )
-        rest = await store.scan_lines(ROOM, page.last_seq, 10)
-        assert (rest.size, rest.last_seq) == (1, rows[3][0])
-        assert orjson.loads(rest.lines)["seq"] == rows[3][0]
-        assert await store.scan_lines(ROOM, rows[3][0], 10) == LinesPage(0, 0, b"")
-        assert await store.scan_lines(ROOM + 2, 0, 10) == LinesPage(0, 0, b"")
+        assert page.rendered == b"\n".join(r[4] for r in rows[:3])
+        rest = await store.scan_columns(ROOM, page.last_seq, 10)
+        assert (rest.size, rest.last_seq, rest.rendered) == (1, rows[3][0], rows[3][4])
+        assert orjson.loads(rest.columns)["seq"] == [rows[3][0]]
+        assert await store.scan_columns(ROOM, rows[3][0], 10) == ColumnsPage(0, 0, b"", b"")
+        assert await store.scan_columns(ROOM + 2, 0, 10) == ColumnsPage(0, 0, b"", b"")
 
 
 async def test_read_joined_is_the_read_page_joined(make: Factory) -> None:

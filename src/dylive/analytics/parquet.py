@@ -6,12 +6,12 @@ unsigned 64-bit on the wire (an ``int64`` column could not hold all of them exac
 come from the stored rendered JSON where the message has them and are null elsewhere;
 ``gift_delta`` is the gift ledger's delta stored with the message.
 
-Fast path: each page comes from the store as one block of JSON lines built by the database
-(:meth:`EventLog.scan_lines`: the envelope columns and the stored rendered JSON of every row),
-which Arrow's JSON reader (C++) parses into the typed columns at once: no Python object per
-message. A page that it rejects (an unexpected type or invalid JSON somewhere) is read again as
-rows and parsed row by row. Pages are written as row groups as they are read; the next page is
-read while this one is converted and written.
+Fast path: each page comes from the store as two blocks of bytes built by the database
+(:meth:`EventLog.scan_columns`: the envelope columns as JSON arrays, and the stored rendered JSON
+of every row as JSON lines), which Arrow's JSON reader (C++) parses into the typed columns at
+once: no Python object per message. A page that it rejects (an unexpected type or invalid JSON
+somewhere) is read again as rows and parsed row by row. Pages are written as row groups as they
+are read; the next page is read while this one is converted and written.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from dylive.errors import DyliveError
-from dylive.store import EventLog, LinesPage, RawRow
+from dylive.store import ColumnsPage, EventLog, RawRow
 from dylive.store.export import TimeWindow
 
 log = logging.getLogger(__name__)
@@ -94,35 +94,43 @@ def _require() -> None:
         raise DyliveError("Parquet export needs pyarrow: pip install 'dylive[parquet]'")
 
 
-def _line_schema() -> Any:
-    """What Arrow's JSON reader extracts from each line of a :class:`LinesPage`."""
-    rendered = pa.struct(list(_payload_schema()))
-    return pa.schema(
-        [
-            ("seq", pa.int64()),
-            ("msg_id", pa.uint64()),
-            ("method", pa.string()),
-            ("created_at", pa.int64()),
-            ("rendered", rendered),
-        ]
+def _columns_schema() -> Any:
+    """The four arrays of a :class:`ColumnsPage`'s ``columns``."""
+    kinds = {"seq": pa.int64(), "msg_id": pa.uint64(), "method": pa.string()}
+    kinds["created_at"] = pa.int64()
+    return pa.schema([(name, pa.list_(kind)) for name, kind in kinds.items()])
+
+
+class _Parse:
+    """Arrow's JSON parse options of the two blocks of a :class:`ColumnsPage`."""
+
+    def __init__(self) -> None:
+        self.columns = pajson.ParseOptions(explicit_schema=_columns_schema())
+        self.rendered = pajson.ParseOptions(
+            explicit_schema=_payload_schema(), unexpected_field_behavior="ignore"
+        )
+
+
+def _from_columns(page: ColumnsPage, room_id: int, sch: Any, parse: _Parse, keep: Keep) -> Any:
+    """The page's table (its rows that ``keep`` keeps), parsed by Arrow; raises ``ValueError``
+    (or an Arrow error) when Arrow rejects the JSON."""
+    whole = pajson.ReadOptions(block_size=len(page.columns) + 1)  # one object: one block
+    head = pajson.read_json(
+        pa.BufferReader(page.columns), read_options=whole, parse_options=parse.columns
     )
-
-
-def _from_lines(lines: bytes, room_id: int, sch: Any, parse: Any, keep: Keep) -> Any:
-    """The page's table (its rows that ``keep`` keeps), parsed by Arrow from the store's JSON
-    lines; raises when Arrow rejects them."""
-    table = pajson.read_json(pa.BufferReader(lines), parse_options=parse).combine_chunks()
-    seq, msg_id, method, created, rendered = table.columns
-    if len(seq) > 1 and not pc.all(pc.greater(seq[1:], seq[:-1])).as_py():
-        table = table.take(pc.sort_indices(seq))  # the store promises seq order; keep it
-        seq, msg_id, method, created, rendered = table.columns
-    (payload,) = rendered.chunk(0).flatten()
-    content, user, gift = payload.flatten()
+    seq, msg_id, method, created = (head.column(i).chunk(0).flatten() for i in range(4))
+    body = pajson.read_json(pa.BufferReader(page.rendered), parse_options=parse.rendered)
+    if not len(seq) == len(msg_id) == len(method) == len(created) == body.num_rows == page.size:
+        raise ValueError("a rendered JSON spans lines or none")  # rows would not line up
+    content, user, gift = body.column("payload").combine_chunks().flatten()
     envelope = _envelope(seq, msg_id, method, created, room_id)
-    arrays = [*envelope, *user.flatten(), content, *gift.flatten()]
-    table = pa.Table.from_arrays(arrays, schema=sch)
+    table = pa.Table.from_arrays([*envelope, *user.flatten(), content, *gift.flatten()], schema=sch)
     mask = _mask(method, created, *keep)
-    return table if mask is None else table.filter(mask)
+    if mask is not None:
+        table = table.filter(mask)
+    if len(seq) > 1 and not pc.all(pc.greater(seq[1:], seq[:-1])).as_py():
+        table = table.sort_by("seq")  # the store promises seq order; keep it
+    return table
 
 
 def _envelope(seq: Any, msg_id: Any, method: Any, stamps: Any, room_id: int) -> list[Any]:
@@ -218,16 +226,16 @@ async def export_parquet(
     the Parquet file ``path``; count."""
     _require()
     sch = schema()
-    parse = pajson.ParseOptions(explicit_schema=_line_schema(), unexpected_field_behavior="ignore")
+    parse = _Parse()
     count = 0
     after = since_seq
     keep: Keep = (methods, window)
     with pq.ParquetWriter(str(path), sch, compression="zstd") as writer:
 
-        def convert(page: LinesPage) -> Any:
+        def convert(page: ColumnsPage) -> Any:
             """The page's table (Arrow's work releases the GIL), or None when rejected."""
             try:
-                return _from_lines(page.lines, room_id, sch, parse, keep)
+                return _from_columns(page, room_id, sch, parse, keep)
             except (ValueError, pa.ArrowTypeError, KeyError):  # ArrowInvalid is a ValueError
                 return None
 
@@ -237,10 +245,12 @@ async def export_parquet(
             return int(table.num_rows)
 
         # pipelined: the next page is read (by the database) while this one is converted
-        pending = asyncio.ensure_future(store.scan_lines(room_id, after, page_size))
+        pending = asyncio.ensure_future(store.scan_columns(room_id, after, page_size))
         try:
             while (page := await pending).size:
-                pending = asyncio.ensure_future(store.scan_lines(room_id, page.last_seq, page_size))
+                pending = asyncio.ensure_future(
+                    store.scan_columns(room_id, page.last_seq, page_size)
+                )
                 converted = await asyncio.to_thread(convert, page)
                 if converted is None:
                     log.info("export: a page with unusual JSON; parsing it row by row")

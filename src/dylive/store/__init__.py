@@ -15,6 +15,7 @@ from dylive.errors import StoreError
 
 from .base import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     EventLog,
     EventStore,
@@ -22,7 +23,6 @@ from .base import (
     Identities,
     IdentityRecord,
     JoinedPage,
-    LinesPage,
     Outbox,
     Page,
     Positions,
@@ -74,6 +74,7 @@ def require_existing(url: str) -> None:
 
 __all__ = [
     "AuditEntry",
+    "ColumnsPage",
     "DeadLetter",
     "EventLog",
     "EventStore",
@@ -81,7 +82,6 @@ __all__ = [
     "Identities",
     "IdentityRecord",
     "JoinedPage",
-    "LinesPage",
     "Outbox",
     "Page",
     "Positions",

@@ -50,11 +50,11 @@ from .interfaces import (
 )
 from .records import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     Fence,
     IdentityRecord,
     JoinedPage,
-    LinesPage,
     Page,
     QuarantinedMessage,
     Quota,
@@ -105,6 +105,7 @@ class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identitie
 
 __all__ = [
     "AuditEntry",
+    "ColumnsPage",
     "DeadLetter",
     "EventLog",
     "EventStore",
@@ -112,7 +113,6 @@ __all__ = [
     "Identities",
     "IdentityRecord",
     "JoinedPage",
-    "LinesPage",
     "Outbox",
     "Page",
     "Positions",

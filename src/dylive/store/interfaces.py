@@ -24,11 +24,11 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 from .records import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     Fence,
     IdentityRecord,
     JoinedPage,
-    LinesPage,
     Page,
     QuarantinedMessage,
     Quota,
@@ -138,9 +138,9 @@ class EventLog(abc.ABC):
         payloads, or the rendered JSON with ``rendered=True``."""
 
     @abc.abstractmethod
-    async def scan_lines(self, room_id: int, after_seq: int, limit: int) -> LinesPage:
-        """The rows :meth:`scan` with ``rendered=True`` returns, as one block of JSON lines
-        built by the database (:class:`LinesPage`; the Parquet export's bulk read)."""
+    async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
+        """The rows :meth:`scan` with ``rendered=True`` returns, as two blocks of bytes built by
+        the database (:class:`ColumnsPage`; the Parquet export's bulk read)."""
 
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:

@@ -14,9 +14,9 @@ from .. import sessions as ses
 from ..interfaces import EventLog
 from ..migrations import to_signed, to_unsigned
 from ..records import (
+    ColumnsPage,
     Fence,
     JoinedPage,
-    LinesPage,
     Page,
     QuarantinedMessage,
     RawRow,
@@ -246,11 +246,13 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
         return [ses.raw_row(row) for row in rows]
 
-    async def scan_lines(self, room_id: int, after_seq: int, limit: int) -> LinesPage:
+    async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
         args = (to_signed(room_id), after_seq, limit)
-        row = await self._query(lambda conn: conn.execute(_SCAN_LINES, args).fetchone())
-        count, last_seq, lines = row
-        return LinesPage(count, last_seq or 0, lines or b"")
+        row = await self._query(lambda conn: conn.execute(_SCAN_COLUMNS, args).fetchone())
+        size, last_seq, columns, rendered = row
+        return (
+            ColumnsPage(size, last_seq, columns, rendered) if size else ColumnsPage(0, 0, b"", b"")
+        )
 
     async def prune(self, older_than_ms: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
@@ -273,12 +275,15 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         return dict(self._last)
 
 
-# scan_lines: the page's lines joined in one aggregate (printf's %llu: the unsigned msg_id);
-# group_concat keeps the order of the ordered subquery it reads
-_SCAN_LINES = """
-SELECT count(*), max(seq), CAST(group_concat(printf(
-    '{"seq":%d,"msg_id":%llu,"method":%s,"created_at":%d,"rendered":%s}',
-    seq, msg_id, json_quote(method), created_at, CAST(rendered AS TEXT)), x'0a') AS BLOB)
+# scan_columns: the page in one aggregate (json_group_array per column, printf's %llu: the
+# unsigned msg_id); the aggregates read the ordered subquery in its order
+_SCAN_COLUMNS = """
+SELECT count(*), max(seq),
+    CAST('{"seq":' || json_group_array(seq)
+        || ',"msg_id":' || json_group_array(json(printf('%llu', msg_id)))
+        || ',"method":' || json_group_array(method)
+        || ',"created_at":' || json_group_array(created_at) || '}' AS BLOB),
+    CAST(group_concat(CAST(rendered AS TEXT), x'0a') AS BLOB)
 FROM (
     SELECT seq, msg_id, method, created_at, rendered FROM events
     WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?
