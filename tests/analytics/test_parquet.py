@@ -4,16 +4,23 @@ on both backends; a clear error without --output."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from dylive.analytics.parquet import GIFT, USER, export_parquet, schema
 from dylive.cli import main
-from dylive.decode import decode, render
+from dylive.decode import GiftLedger, decode, render
+from dylive.decode.events import GiftEvent
 from dylive.sim.offline import broadcast
 from dylive.store import Record, RoomRecord, open_store
+from dylive.store.export import TimeWindow
 from dylive.wire.frames import RawMessage
 
 ROOM_ID = 7439018246715328306
@@ -90,3 +97,123 @@ def test_unusual_json_falls_back_to_a_row_by_row_parse(tmp_path: Path) -> None:
     assert [r["msg_id"] for r in rows] == [1, 2, 3]
     assert rows[1]["content"] == "hi" and rows[1]["user_nickname"] == "y"
     assert rows[0]["user_nickname"] == "x" and rows[2]["content"] is None
+
+
+UTC_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def mixed_records() -> list[Record]:
+    """A mixed broadcast as the collector stores it (gifts with the ledger's delta), with unknown
+    methods, a method name that needs JSON escaping, no time, and a msg_id beyond int64."""
+    ledger = GiftLedger()
+    out = []
+    for e in broadcast(WEB_RID, ROOM_ID, 60, rate=20.0, seed=11):
+        event = decode(RawMessage(e.method, e.msg_id, e.payload or b""), room_id=ROOM_ID)
+        if isinstance(event, GiftEvent):
+            event = ledger.apply(event)
+        rendered = orjson.dumps(render(event))
+        out.append(Record(ROOM_ID, e.msg_id, e.method, e.created_at, rendered, b""))
+    for i, method in enumerate(("WebcastMysteryMessage", 'Webcast"Odd\\Method\n')):
+        event = decode(RawMessage(method, 900 + i, b"\x08\x01"), room_id=ROOM_ID)
+        out.insert(
+            100 * (i + 1), Record(ROOM_ID, 900 + i, method, 0, orjson.dumps(render(event)), b"")
+        )
+    big = orjson.dumps({"method": "WebcastChatMessage", "msg_id": BIG, "payload": {}})
+    out.append(Record(ROOM_ID, BIG, "WebcastChatMessage", 1_700_000_000_123, big, b""))
+    return out
+
+
+def expected_row(seq: int, rec: Record) -> dict[str, object]:
+    """One exported row computed from the stored message by hand (orjson, field by field)."""
+    payload = orjson.loads(rec.rendered)["payload"]
+    user, gift = payload.get("user") or {}, payload.get("gift") or {}
+    created = UTC_EPOCH + timedelta(milliseconds=rec.created_at) if rec.created_at else None
+    row: dict[str, object] = {
+        "seq": seq,
+        "msg_id": rec.msg_id,
+        "room_id": ROOM_ID,
+        "method": rec.method,
+        "created_at": created,
+    }
+    for name, _, key in USER:
+        row[name] = user.get(key)
+    row["content"] = payload.get("content")
+    for name, _, key in GIFT:
+        row[name] = gift.get(key)
+    return row
+
+
+async def stored_and_export(
+    url: str, recs: list[Record], out: Path, **options: Any
+) -> list[dict[str, object]]:
+    """Store ``recs``, export them in small pages (several row groups, the pipelined read) and
+    return the expected rows of every stored message (seq from the store)."""
+    async with open_store(url) as store:
+        await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+        await store.append(recs)
+        rows = await store.scan(ROOM_ID, 0, len(recs) + 1, rendered=True)
+        assert await export_parquet(store, ROOM_ID, out, page_size=97, **options) >= 0
+    by_id = {r.msg_id: r for r in recs}
+    return [expected_row(seq, by_id[msg_id]) for seq, msg_id, *_ in rows]
+
+
+def test_every_column_matches_the_stored_messages(
+    store_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recs = mixed_records()
+    out = tmp_path / "all.parquet"
+    with caplog.at_level(logging.INFO, logger="dylive.analytics.parquet"):
+        expected = asyncio.run(stored_and_export(store_url, recs, out))
+    assert "row by row" not in caplog.text  # every page took the bulk path
+    table = pq.read_table(out)
+    assert table.schema == schema()
+    assert table.column_names == [f.name for f in schema()]
+    assert pq.ParquetFile(out).metadata.num_row_groups == -(-len(recs) // 97)
+    rows = table.to_pylist()
+    assert len(rows) == len(recs) == len(expected)
+    for got, want in zip(rows, expected, strict=True):
+        assert got == want, (got, want)
+    methods = {r["method"] for r in rows}
+    assert {"WebcastGiftMessage", "WebcastLikeMessage", "WebcastMemberMessage"} <= methods
+    assert {"WebcastMysteryMessage", 'Webcast"Odd\\Method\n'} <= methods
+    gifts = [r for r in rows if r["method"] == "WebcastGiftMessage"]
+    assert gifts and all(isinstance(r["gift_delta"], int) for r in gifts)
+    assert sum(r["gift_delta"] for r in gifts) > 0  # type: ignore[misc]
+    assert rows[-1]["msg_id"] == BIG
+
+
+def test_methods_and_window_keep_what_they_name(store_url: str, tmp_path: Path) -> None:
+    recs = mixed_records()
+    stamps = sorted(r.created_at for r in recs if r.created_at)
+    window = TimeWindow(stamps[len(stamps) // 4], stamps[3 * len(stamps) // 4])
+    wanted = frozenset({"WebcastGiftMessage", "WebcastLikeMessage", "WebcastMysteryMessage"})
+    out = tmp_path / "some.parquet"
+    expected = asyncio.run(stored_and_export(store_url, recs, out, methods=wanted, window=window))
+    stamp_of = {r.msg_id: r.created_at for r in recs}
+    keep = [
+        r for r in expected if r["method"] in wanted and stamp_of[int(str(r["msg_id"]))] in window
+    ]
+    rows = pq.read_table(out).to_pylist()
+    assert rows == keep
+    assert {r["method"] for r in rows} == {"WebcastGiftMessage", "WebcastLikeMessage"}
+    assert 0 < len(rows) < len(expected) // 2
+
+
+def test_a_rejected_page_is_parsed_row_by_row_among_good_pages(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recs = mixed_records()[:300]
+    bad = Record(ROOM_ID, 77, "WebcastChatMessage", 5, b'{"payload":{"content":7}}', b"")
+    recs.insert(150, bad)  # page 2 of 97-row pages: Arrow rejects it (content not a string)
+    two_lines = b'{"payload":\n{"content":"two lines"}}'  # valid JSON on two lines: Arrow reads it
+    recs.insert(250, Record(ROOM_ID, 78, "WebcastChatMessage", 6, two_lines, b""))
+    out = tmp_path / "mixed.parquet"
+    with caplog.at_level(logging.INFO, logger="dylive.analytics.parquet"):
+        expected = asyncio.run(stored_and_export(str(tmp_path / "m.db"), recs, out))
+    assert caplog.text.count("row by row") == 1  # that page only
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == len(recs)
+    assert rows[150]["msg_id"] == 77 and rows[150]["content"] is None
+    assert rows[250]["msg_id"] == 78 and rows[250]["content"] == "two lines"
+    expected[150]["content"] = None  # the row parse keeps strings only
+    assert rows == expected

@@ -1,5 +1,5 @@
 """Contract tests, on both backends, for the interface methods the other store suites leave out:
-EventLog's scan / read_joined / room_heads / on_commit and the Sessions interface.
+EventLog's scan / scan_columns / read_joined / room_heads / on_commit and the Sessions interface.
 
 Like ``test_store_contract``: each test gets a factory opening a fresh store of the backend
 under test (calling it again opens the same database).
@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from dylive.store import (
+    ColumnsPage,
     EventLog,
     EventStore,
     Identities,
@@ -77,6 +78,31 @@ async def test_scan_returns_raw_or_rendered_rows_in_seq_order(make: Factory) -> 
         assert await store.scan(ROOM, seqs[0], 1, rendered=True) == rendered[1:2]
         assert await store.scan(ROOM, seqs[-1], 10) == []
         assert await store.scan(ROOM + 2, 0, 10) == []
+
+
+async def test_scan_columns_are_the_rendered_rows_in_two_blocks(make: Factory) -> None:
+    odd = 'Webcast"Odd\\Method\n'  # needs escaping inside a JSON string
+    async with make() as store:
+        await store.append([rec(5), rec(BIG, GIFT), rec(7, odd), rec(9)])
+        await store.append([rec(1, room=ROOM + 1)])
+        rows = await store.scan(ROOM, 0, 10, rendered=True)
+        page = await store.scan_columns(ROOM, 0, 3)
+        assert (page.size, page.last_seq) == (3, rows[2][0])
+        assert (
+            orjson.loads(page.columns)
+            == {
+                "seq": [r[0] for r in rows[:3]],
+                "msg_id": [5, BIG, 7],  # exact, unsigned
+                "method": [CHAT, GIFT, odd],
+                "created_at": [r[3] for r in rows[:3]],
+            }
+        )
+        assert page.rendered == b"\n".join(r[4] for r in rows[:3])
+        rest = await store.scan_columns(ROOM, page.last_seq, 10)
+        assert (rest.size, rest.last_seq, rest.rendered) == (1, rows[3][0], rows[3][4])
+        assert orjson.loads(rest.columns)["seq"] == [rows[3][0]]
+        assert await store.scan_columns(ROOM, rows[3][0], 10) == ColumnsPage(0, 0, b"", b"")
+        assert await store.scan_columns(ROOM + 2, 0, 10) == ColumnsPage(0, 0, b"", b"")
 
 
 async def test_read_joined_is_the_read_page_joined(make: Factory) -> None:

@@ -15,6 +15,7 @@ from dylive.errors import StoreError
 
 from .base import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     EventLog,
     EventStore,
@@ -73,6 +74,7 @@ def require_existing(url: str) -> None:
 
 __all__ = [
     "AuditEntry",
+    "ColumnsPage",
     "DeadLetter",
     "EventLog",
     "EventStore",

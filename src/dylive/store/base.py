@@ -50,6 +50,7 @@ from .interfaces import (
 )
 from .records import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     Fence,
     IdentityRecord,
@@ -104,6 +105,7 @@ class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identitie
 
 __all__ = [
     "AuditEntry",
+    "ColumnsPage",
     "DeadLetter",
     "EventLog",
     "EventStore",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 from .records import (
     AuditEntry,
+    ColumnsPage,
     DeadLetter,
     Fence,
     IdentityRecord,
@@ -135,6 +136,11 @@ class EventLog(abc.ABC):
     ) -> list[RawRow]:
         """Up to ``limit`` rows of ``room_id`` with seq > ``after_seq``, in seq order: raw
         payloads, or the rendered JSON with ``rendered=True``."""
+
+    @abc.abstractmethod
+    async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
+        """The rows :meth:`scan` with ``rendered=True`` returns, as two blocks of bytes built by
+        the database (:class:`ColumnsPage`; the Parquet export's bulk read)."""
 
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:

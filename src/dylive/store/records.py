@@ -279,6 +279,21 @@ class SessionRecord:
 RawRow = tuple[int, int, str, int, bytes]
 
 
+class ColumnsPage(NamedTuple):
+    """Up to ``limit`` messages after a seq as :meth:`EventLog.scan_columns` returns them, built
+    by the database in one aggregate (no Python object per message; a bulk reader such as
+    Arrow's JSON reader parses the bytes): how many, the seq of the last one (0 when none),
+    ``columns``, one JSON object of four arrays in seq order
+    ``{"seq":[…],"msg_id":[…],"method":[…],"created_at":[…]}`` (exact unsigned msg_ids), and
+    ``rendered``, the messages' stored rendered JSON as stored, in the same order, separated by
+    ``\\n``."""
+
+    size: int
+    last_seq: int
+    columns: bytes
+    rendered: bytes
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityRecord:
     """An upstream identity: a cookie bound to one exit (proxy) and one User-Agent.

@@ -14,6 +14,7 @@ from .. import sessions as ses
 from ..interfaces import EventLog
 from ..migrations import to_signed, to_unsigned
 from ..records import (
+    ColumnsPage,
     Fence,
     JoinedPage,
     Page,
@@ -245,6 +246,14 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
         return [ses.raw_row(row) for row in rows]
 
+    async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
+        args = (to_signed(room_id), after_seq, limit)
+        row = await self._query(lambda conn: conn.execute(_SCAN_COLUMNS, args).fetchone())
+        size, last_seq, columns, rendered = row
+        return (
+            ColumnsPage(size, last_seq, columns, rendered) if size else ColumnsPage(0, 0, b"", b"")
+        )
+
     async def prune(self, older_than_ms: int) -> int:
         def delete(conn: sqlite3.Connection) -> int:
             row = conn.execute(
@@ -264,6 +273,22 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
 
     async def room_heads(self) -> dict[int, int]:
         return dict(self._last)
+
+
+# scan_columns: the page in one aggregate (json_group_array per column, printf's %llu: the
+# unsigned msg_id); the aggregates read the ordered subquery in its order
+_SCAN_COLUMNS = """
+SELECT count(*), max(seq),
+    CAST('{"seq":' || json_group_array(seq)
+        || ',"msg_id":' || json_group_array(json(printf('%llu', msg_id)))
+        || ',"method":' || json_group_array(method)
+        || ',"created_at":' || json_group_array(created_at) || '}' AS BLOB),
+    CAST(group_concat(CAST(rendered AS TEXT), x'0a') AS BLOB)
+FROM (
+    SELECT seq, msg_id, method, created_at, rendered FROM events
+    WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?
+)
+"""
 
 
 def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
