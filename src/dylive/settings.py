@@ -119,6 +119,12 @@ SETTINGS: dict[str, Setting] = {
             " 0 = commit as soon as the previous one is done).",
         ),
         Setting(
+            "pending_limit",
+            "100000",
+            "Messages read upstream and not stored yet, across all rooms, before reading pauses"
+            " (serve; /healthz says overloaded; 0 = no global bound).",
+        ),
+        Setting(
             "room_limit",
             "10",
             "Rooms a new token may poll at a time, unless `token create --room-limit` (0 = no limit).",

@@ -40,6 +40,9 @@ class ServiceConfig:
     source_factory: SourceFactory | None = None
     store: EventStore | None = None
     ingest: Tuning = field(default_factory=Tuning)
+    # events read upstream and not stored yet, across every room, before reading pauses
+    # (``overloaded``; 0 = no global bound): used unless ``ingest.budget`` is given
+    pending_limit: int = 100_000
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
     feed_settings: FeedSettings = field(default_factory=FeedSettings)
     douyinlive_token: str = ""  # token name used by /ws/{live_id} clients that send none
@@ -77,6 +80,7 @@ class ServiceConfig:
             follow_interval=max(1.0, settings.number("follow_interval")),
             follow_ceiling=max(1.0, settings.number("follow_ceiling")),
             anon_rate=settings.number("anon_rate"),
+            pending_limit=int(settings.number("pending_limit")),
             pool=PoolOptions(
                 max_rooms=max(1, int(settings.number("identity_max_rooms"))),
                 allow_guests=settings.get("allow_guests").strip().lower() in ("1", "true", "yes"),

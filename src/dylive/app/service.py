@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from dylive.analytics import Analytics, AudienceService, GiftCatalogue
-from dylive.collect import RoomManager, default_resolver
+from dylive.collect import Budget, RoomManager, default_resolver
 from dylive.collect.broadcasts import ChainCache
 from dylive.errors import DyliveError, StoreError
 from dylive.identity.pool import DEFAULT, IdentityPool
@@ -63,6 +64,8 @@ class Service:
         #: a followed anchor's broadcasts, oldest first (chat with room_id=<web_rid>)
         self.chains = ChainCache()
         self.identities = IdentityPool(self.store, fallback=identity, options=config.pool)
+        #: events read and not stored yet, across every room (``overloaded`` when it binds)
+        self.budget: Budget = config.ingest.budget or Budget(config.pending_limit)
         self.rooms = RoomManager(
             self.store,
             resolver=config.resolver
@@ -78,7 +81,7 @@ class Service:
                 ),
             ),
             idle_timeout=config.idle_timeout,
-            tuning=config.ingest,
+            tuning=replace(config.ingest, budget=self.budget),
             hooks=self.ingest_events,
             follow=FollowSchedule(interval=config.follow_interval, ceiling=config.follow_ceiling),
             pace=self._pace_check,
@@ -193,8 +196,11 @@ class Service:
 
     def problems(self) -> list[str]:
         """What keeps the service from doing all its work (``/healthz`` shows them): rooms whose
-        storage or source is failing, a NATS sink that is not connected."""
+        storage or source is failing, reading upstream paused because too much is pending
+        (``overloaded``: see :mod:`dylive.collect.budget`), a NATS sink that is not connected."""
         reasons = [r for state in self.rooms.rooms.values() for r in state.problems()]
+        if overload := self.budget.problem():
+            reasons.insert(0, overload)
         if self.publisher is not None:
             reasons += self.publisher.problems()
         return reasons

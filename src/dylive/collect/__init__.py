@@ -4,7 +4,8 @@
   pinned, stops idle ones, and runs one :class:`Ingest` pipeline per room (fleet mode: the rooms
   :class:`dylive.fleet.FleetNode` holds leases of).
 - :class:`Ingest` (:mod:`.ingest`): collector → bounded pending batch → store, with the upstream
-  position as checkpoint; :class:`Tuning` bounds it.
+  position as checkpoint; :class:`Tuning` bounds it, and :class:`Budget` (:mod:`.budget`) bounds
+  the events pending across every room (readers wait, upstream holds the rest: ``overloaded``).
 - :func:`ledger_from_store` (:mod:`.ledger`): a room's gift ledger rebuilt from the store before
   its collector starts (the one ledger the service path computes gift deltas with).
 
@@ -12,12 +13,15 @@ Collection raises the domain errors of :mod:`dylive.errors` (``InvalidRoom``, ``
 ``RoomNotLive``, ``RoomLimitReached``, ``UpstreamError``); it knows nothing of HTTP.
 """
 
+from .budget import Budget, BudgetSnapshot
 from .ingest import Ingest, IngestHooks, NoHooks, RoomState, SourceFactory, Tuning
 from .ledger import ledger_from_store
 from .records import room_record, to_record
 from .rooms import Resolver, RoomManager, collector_source, default_resolver
 
 __all__ = [
+    "Budget",
+    "BudgetSnapshot",
     "Ingest",
     "IngestHooks",
     "NoHooks",

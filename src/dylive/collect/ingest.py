@@ -4,7 +4,8 @@
 
 - The *reader* opens the source (the collector) resumed from the room's stored
   :class:`~dylive.store.UpstreamPosition` and queues every event with the checkpoint covering
-  it. The queue is bounded (``Tuning.max_pending``): while the store cannot keep up or is down,
+  it. The queue is bounded (``Tuning.max_pending``), and so is the total across rooms
+  (``Tuning.budget``, :mod:`dylive.collect.budget`): while the store cannot keep up or is down,
   the reader blocks, so nothing more is read upstream, whose replay fills the hole once reading
   resumes. A source failure reopens the source from the last queued checkpoint (capped backoff).
 - The *writer* stores up to ``batch_size`` queued events at a time together with the position
@@ -41,6 +42,7 @@ from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
 from dylive.store import EventLog, Fence, Record, UpstreamPosition
 
+from .budget import Budget
 from .ledger import ledger_from_store
 from .records import to_checkpoint, to_position, to_record
 
@@ -108,6 +110,8 @@ class Tuning:
     restart_initial: float = 0.5  # s, first delay before restarting a crashed pipeline
     restart_cap: float = 60.0
     drain_timeout: float = 5.0  # s, how long stopping waits for the queue to be stored
+    #: events pending across every room that shares it (None: this room's max_pending only)
+    budget: Budget | None = None
 
 
 @dataclass
@@ -235,6 +239,7 @@ class Ingest:
         self.hooks: IngestHooks = hooks or NoHooks()
         self._queue: asyncio.Queue[Any] = asyncio.Queue(self.tuning.max_pending)
         self._queued: Checkpoint | None = None  # covers every event queued so far
+        self._budget = self.tuning.budget or Budget()  # taken per queued event, given back
 
     # -- supervision --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -275,8 +280,12 @@ class Ingest:
                 raise RuntimeError("the writer stopped")
             reader.result()
         finally:
-            await _cancel(reader)
-            await self._drain(writer)
+            try:
+                await _cancel(reader)
+                await self._drain(writer)
+            finally:  # what was taken and not stored (dropped at stop) goes back
+                self._budget.give(self.state.pending)
+                self.state.pending = 0
 
     async def _stored_position(self) -> UpstreamPosition | None:
         return await self.store.upstream_position(self.state.room_id)
@@ -337,8 +346,9 @@ class Ingest:
             if not isinstance(item, Event | Rendered):
                 continue
             checkpoint = getattr(source, "checkpoint", None)
-            await self._queue.put((item, checkpoint))
+            await self._budget.take(1, state.room_id)  # waits while every room's bound is spent
             state.pending += 1
+            await self._queue.put((item, checkpoint))
             if checkpoint is not None:
                 self._queued = checkpoint
             if isinstance(item, ControlEvent) and item.ended:
@@ -356,6 +366,7 @@ class Ingest:
             if items:
                 await self._store(items)
                 self.state.pending = max(0, self.state.pending - len(items))
+                self._budget.give(len(items))
             if len(items) < len(batch):
                 return
 

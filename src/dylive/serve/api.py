@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -68,14 +69,17 @@ async def rooms(request: Request) -> Response:
     waiting = svc.rooms.waiting_rooms()  # followed rooms between broadcasts, and ended ones
     followed = {r["web_rid"] for r in waiting}
     states = [s for s in svc.rooms.rooms.values() if not (s.ended and s.info.web_rid in followed)]
-    statuses = [_status(s) for s in states]
-    return ok({"rooms": [*statuses, *waiting, *svc.rooms.starting_status()]})
+    paused = svc.budget.paused_rooms()  # rooms whose upstream reading waits (overloaded)
+    statuses = [_status(s, paused) for s in states]
+    overload = asdict(svc.budget.snapshot())
+    return ok({"rooms": [*statuses, *waiting, *svc.rooms.starting_status()], "overload": overload})
 
 
-def _status(state: Any) -> dict[str, Any]:
+def _status(state: Any, paused: Container[int]) -> dict[str, Any]:
     """A room's status; one room that cannot report never fails the whole list."""
     try:
         status: dict[str, Any] = state.status()
+        status["overloaded"] = state.room_id in paused
         json_response(status)  # serializable, or the fallback below
         return status
     except Exception as exc:
@@ -98,6 +102,8 @@ async def room(request: Request) -> Response:
         if state is not None
         else {"room_id": info.room_id, "web_rid": info.web_rid, "collecting": False}
     )
+    if state is not None:
+        status["overloaded"] = state.room_id in svc.budget.paused_rooms()
     if svc.fleet is not None:
         status.update(await fleet_api.fleet_room(svc, info.room_id) or {"collecting": False})
     status["live"] = live

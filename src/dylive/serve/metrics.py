@@ -10,6 +10,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dylive.collect import BudgetSnapshot
 from dylive.identity.source import REASONS
 
 #: The request latency histogram's upper bounds (prometheus_client's defaults, +Inf last).
@@ -81,6 +82,32 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.pending = Gauge(
+            "dylive_ingest_pending",
+            "Messages read upstream and not stored yet, across all rooms",
+            registry=self.registry,
+        )
+        self.pending_limit = Gauge(
+            "dylive_ingest_pending_limit",
+            "The bound on dylive_ingest_pending (DYLIVE_PENDING_LIMIT; 0 = none)",
+            registry=self.registry,
+        )
+        self.overloaded = Gauge(
+            "dylive_overloaded",
+            "1 while upstream reading is paused because the pending bound is reached",
+            registry=self.registry,
+        )
+        self.paused = Gauge(
+            "dylive_rooms_reading_paused",
+            "Rooms whose upstream reading waits for the pending bound now",
+            registry=self.registry,
+        )
+        self.overload_waits = Counter(
+            "dylive_overload_waits",
+            "Times a room's reader waited for the pending bound",
+            registry=self.registry,
+        )
+        self._waits = 0  # the budget's wait count already exported
         self.followed = Gauge(
             "dylive_rooms_followed",
             "Followed rooms by state (live: collecting a broadcast; waiting: for the next one; "
@@ -157,4 +184,15 @@ class Metrics:
             self.degraded.labels(reason).set(n)
         for state, n in request.app.state.svc.rooms.follows.counts().items():
             self.followed.labels(state).set(n)
+        self.budget(request.app.state.svc.budget.snapshot())
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def budget(self, snap: BudgetSnapshot) -> None:
+        """The global pending bound's figures (dylive.collect.budget)."""
+        self.pending.set(snap.pending)
+        self.pending_limit.set(snap.limit)
+        self.overloaded.set(int(snap.overloaded))
+        self.paused.set(snap.waiting)
+        if snap.waits > self._waits:
+            self.overload_waits.inc(snap.waits - self._waits)
+            self._waits = snap.waits

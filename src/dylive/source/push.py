@@ -253,3 +253,6 @@ async def push_stream(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await ws.close()
+        # a socket whose reading is paused (its consumer waited: overload) never completes the
+        # closing handshake: drop it rather than leave it open (a no-op once it is closed)
+        ws.transport.abort()
