@@ -125,6 +125,12 @@ SETTINGS: dict[str, Setting] = {
             " (serve; /healthz says overloaded; 0 = no global bound).",
         ),
         Setting(
+            "lag_limit",
+            "1",
+            "Seconds of event loop lag above which serve pauses reading upstream until it"
+            " recovers (CPU overload; /healthz says overloaded; 0 = off).",
+        ),
+        Setting(
             "room_limit",
             "10",
             "Rooms a new token may poll at a time, unless `token create --room-limit` (0 = no limit).",

@@ -10,6 +10,7 @@ emitted is stored exactly once (upstream replays what was left unread).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,37 @@ async def test_a_take_bigger_than_the_limit_goes_through_alone() -> None:
     unbounded = Budget(0)
     await unbounded.take(10**9)
     assert not unbounded.overloaded
+
+
+async def test_a_lagging_event_loop_squeezes_every_reader_until_it_recovers() -> None:
+    budget = Budget(100, hold=0.0)
+    budget.observe(1.5, lag_limit=1.0)  # the CPU is taken: readers wait although 0 is pending
+    assert budget.squeezed and budget.overloaded
+    assert budget.problem().startswith("overloaded: event loop lag 1.50 s")
+    waiter = asyncio.create_task(budget.take(1, room_id=9))
+    await until(lambda: budget.paused_rooms() == {9}, 5, what="the reader waits")
+    budget.observe(0.7, lag_limit=1.0)  # better, not calm (> half the limit): still squeezed
+    budget.observe(0.1, lag_limit=1.0, relax_after=0.0)  # calm from now on
+    assert budget.squeezed
+    budget.observe(0.1, lag_limit=1.0, relax_after=0.0)  # calm for relax_after: let go
+    await waiter
+    assert not budget.squeezed and budget.pending == 1
+    budget.give(1)
+    assert not budget.overloaded
+
+
+async def test_watch_measures_the_lag_of_a_blocked_loop() -> None:
+    budget = Budget(100)
+    watching = asyncio.create_task(budget.watch(0.05, every=0.01, relax_after=60.0))
+    try:
+        await asyncio.sleep(0)  # the watch takes its first start time
+        busy_until = time.monotonic() + 0.2
+        while time.monotonic() < busy_until:  # the loop gets no CPU (a hog), not a wait
+            pass
+        await until(lambda: budget.squeezed, 5, what="squeezed by the lag")
+        assert budget.snapshot().squeezed and budget.overloaded  # until calm for relax_after
+    finally:
+        watching.cancel()
 
 
 # -- rooms sharing it --------------------------------------------------------------------------

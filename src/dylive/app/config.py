@@ -43,6 +43,9 @@ class ServiceConfig:
     # events read upstream and not stored yet, across every room, before reading pauses
     # (``overloaded``; 0 = no global bound): used unless ``ingest.budget`` is given
     pending_limit: int = 100_000
+    # seconds of event loop lag above which reading upstream pauses until it recovers (0 = off;
+    # `dylive serve` takes DYLIVE_LAG_LIMIT (1) through from_settings)
+    lag_limit: float = 0.0
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings)
     feed_settings: FeedSettings = field(default_factory=FeedSettings)
     douyinlive_token: str = ""  # token name used by /ws/{live_id} clients that send none
@@ -81,6 +84,7 @@ class ServiceConfig:
             follow_ceiling=max(1.0, settings.number("follow_ceiling")),
             anon_rate=settings.number("anon_rate"),
             pending_limit=int(settings.number("pending_limit")),
+            lag_limit=settings.number("lag_limit"),
             pool=PoolOptions(
                 max_rooms=max(1, int(settings.number("identity_max_rooms"))),
                 allow_guests=settings.get("allow_guests").strip().lower() in ("1", "true", "yes"),

@@ -95,6 +95,7 @@ class Service:
             self.store, catalogue=self.catalogue, status=self._collection_status
         )
         self._pruner: asyncio.Task[None] | None = None
+        self._lag: asyncio.Task[None] | None = None  # the budget's loop-lag watch
         self.webhooks, self.feeds = delivery.attach(self)
         self.rooms.on_live_status = self.webhooks.live_status  # opt-in webhook event type
         self.fleet: FleetNode | None = None
@@ -169,6 +170,9 @@ class Service:
 
     async def start(self) -> None:
         await self.store.open()
+        if self.config.lag_limit > 0:
+            watch = self.budget.watch(self.config.lag_limit)
+            self._lag = asyncio.create_task(watch, name="dylive-loop-lag")
         if self.fleet is not None:
             await self.fleet.start()
             self.rooms.fleet = self.fleet
@@ -219,6 +223,8 @@ class Service:
     async def stop(self) -> None:
         if self._pruner is not None:
             self._pruner.cancel()
+        if self._lag is not None:
+            self._lag.cancel()
         await self.webhooks.stop()
         await self.stream.close()
         if self.fleet is not None:

@@ -15,6 +15,12 @@ readers are let go together only once the pending total fell to ``resume_at`` of
 (hysteresis), oldest waiter first, so a room cannot be starved by the others and the loop does
 not switch tasks per stored batch.
 
+The other overload is the CPU (another process takes the core): then the store may keep up
+while everything is late, the HTTP answers first. :meth:`Budget.watch` measures the event loop's
+lag; while it exceeds ``lag_limit`` the budget is *squeezed*: every reader waits as if the bound
+were reached, until the lag has stayed under half the limit for ``relax_after`` seconds. Reading
+upstream then goes at the pace the CPU left allows, and the requests are answered meanwhile.
+
 :attr:`Budget.overloaded` (a reader waits, or one did within ``hold`` seconds) is what
 ``/healthz`` reports as ``overloaded``, with the counters of :meth:`Budget.snapshot`.
 """
@@ -39,6 +45,8 @@ class BudgetSnapshot:
     waited_seconds: float  # time readers spent waiting, summed over readers (finished waits)
     overloaded: bool
     overloaded_for: float  # seconds since this overload began (0 when not overloaded)
+    loop_lag: float  # s, the event loop's last measured lag (``watch``; 0 when not watched)
+    squeezed: bool  # reading paused for the loop's lag (``watch``)
 
 
 class Budget:
@@ -62,6 +70,9 @@ class Budget:
         self._waiters: deque[tuple[int, asyncio.Future[None], int, float]] = deque()
         self._since = 0.0  # monotonic s this overload began (0: not overloaded)
         self._last_wait = 0.0  # monotonic s the last wait ended
+        self.squeezed = False  # every reader waits: the event loop lags (``watch``)
+        self.lag = 0.0
+        self._calm_since = 0.0  # monotonic s the lag went under half the limit (squeezed)
 
     # -- taking and giving ------------------------------------------------------------------
     async def take(self, n: int, room_id: int = 0) -> None:
@@ -69,7 +80,7 @@ class Budget:
 
         A single take larger than the whole limit is granted when nothing else is pending, so
         a big frame can never deadlock."""
-        if not self._waiters and self._fits(n, self.limit):
+        if not self._waiters and not self.squeezed and self._fits(n, self.limit):
             self._grant(n)
             return
         loop = asyncio.get_running_loop()
@@ -97,7 +108,7 @@ class Budget:
         if n <= 0:
             return
         self.pending = max(0, self.pending - n)
-        if self._waiters and self.pending <= self._resume:
+        if self._waiters and self.pending <= self._resume and not self.squeezed:
             self._release(self.limit)
 
     def _fits(self, n: int, ceiling: int) -> bool:
@@ -127,14 +138,50 @@ class Budget:
             if waiter[1] is future:
                 del self._waiters[i]
                 break
-        if self._waiters and self.pending <= self._resume:
+        if self._waiters and self.pending <= self._resume and not self.squeezed:
             self._release(self.limit)
+
+    # -- the event loop's lag -----------------------------------------------------------------
+    async def watch(
+        self, lag_limit: float, *, every: float = 0.1, relax_after: float = 1.0
+    ) -> None:
+        """Measure the loop's lag every ``every`` s and squeeze while it exceeds ``lag_limit``
+        (see the module docstring); runs until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(every)
+            self.observe(loop.time() - started - every, lag_limit, relax_after)
+
+    def observe(self, lag: float, lag_limit: float, relax_after: float = 1.0) -> None:
+        """One lag measurement (seconds): squeeze above ``lag_limit``; relax once the lag
+        stayed under half of it for ``relax_after`` seconds."""
+        now = time.monotonic()
+        self.lag = max(0.0, lag)
+        if self.lag > lag_limit:
+            self._calm_since = 0.0
+            if not self.squeezed:
+                self.squeezed = True
+                if not self._since:
+                    self._since = now
+            return
+        if not self.squeezed:
+            return
+        if self.lag > lag_limit / 2:
+            self._calm_since = 0.0
+        elif not self._calm_since:
+            self._calm_since = now
+        elif now - self._calm_since >= relax_after:
+            self.squeezed = False
+            self._last_wait = now  # ``hold`` counts from here too
+            if self._waiters and (self.pending <= self._resume or not self.limit):
+                self._release(self.limit)
 
     # -- what it shows ----------------------------------------------------------------------
     @property
     def overloaded(self) -> bool:
         """A reader waits now, or one did within ``hold`` seconds."""
-        if self._waiters:
+        if self._waiters or self.squeezed:
             return True
         if self._since and time.monotonic() - self._last_wait >= self.hold:
             self._since = 0.0  # this overload is over
@@ -156,6 +203,8 @@ class Budget:
             waited_seconds=self.waited_seconds,
             overloaded=overloaded,
             overloaded_for=now - self._since if overloaded else 0.0,
+            loop_lag=self.lag,
+            squeezed=self.squeezed,
         )
 
     def problem(self) -> str:
@@ -163,7 +212,9 @@ class Budget:
         snap = self.snapshot()
         if not snap.overloaded:
             return ""
+        why = f"event loop lag {snap.loop_lag:.2f} s; " if snap.squeezed else ""
         return (
-            f"overloaded: {snap.pending} events read and not stored yet (limit {snap.limit});"
-            f" {snap.waiting} rooms' upstream reading paused; for {snap.overloaded_for:.0f} s"
+            f"overloaded: {why}{snap.pending} events read and not stored yet (limit"
+            f" {snap.limit}); {snap.waiting} rooms' upstream reading paused; for"
+            f" {snap.overloaded_for:.0f} s"
         )
