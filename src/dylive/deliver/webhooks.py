@@ -31,12 +31,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
-
 from dylive.errors import DyliveError
 from dylive.source.room import parse_ident
 from dylive.store import EventStore, WebhookRecord
 
+from .http_post import Poster
 from .outbox import Outbox, OutboxPolicy
 from .targets import resolve_target
 from .webhook_sink import SECRET_PREFIX, WebhookSink, whsec_key
@@ -121,10 +120,7 @@ class WebhookService:
         self._keeper = keeper
         self._methods_of = methods_of
         self.running: dict[int, _Running] = {}
-        timeout = httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout))
-        self._client = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False, verify=True
-        )
+        self._client = Poster(self.settings.timeout)
         self._task: asyncio.Task[None] | None = None
         self._kept_at = 0.0
         self._rotations = 0  # a sync that read the store before a rotation must not undo it
