@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+from support.waiting import until
 
 from dylive.deliver.http_post import Poster, ReadTimeout
 
@@ -97,8 +98,12 @@ async def test_answers_are_read_up_to_the_limit_and_chunked_ones_to_their_end() 
 
 
 async def test_a_silent_server_times_out() -> None:
+    closed = asyncio.Event()
+
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()  # never answers
+        await reader.read()  # never answers; returns when the client gives up
+        writer.close()
+        closed.set()
 
     srv = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = srv.sockets[0].getsockname()[1]
@@ -106,5 +111,13 @@ async def test_a_silent_server_times_out() -> None:
         async with Poster(0.3) as poster:
             with pytest.raises(ReadTimeout):
                 await post(poster, port)
+        await until(closed.is_set, 30, what="the client closed its connection on the timeout")
     finally:
         srv.close()
+
+
+async def test_at_most_limit_requests_per_origin_at_once() -> None:
+    async with server(lambda _: OK) as stats, Poster(5, limit=2) as poster:
+        got = await asyncio.gather(*(post(poster, stats[0]) for _ in range(10)))
+    assert got == [(200, b"ok")] * 10
+    assert stats[1:] == [2, 10]  # two connections, each kept and reused

@@ -10,8 +10,9 @@ rest of a delivery together. This client does only what a delivery needs:
   host and certificates verified against the process's CA bundle (certifi's, as httpx's).
 - Connections are kept alive per (scheme, address, port, server name) and reused; a reused
   connection that fails before any byte of the answer (the server closed an idle connection)
-  is retried once on a new one. At most ``keep`` idle connections are kept per origin (every
-  room of every webhook sends on its own, so a busy receiver sees that many at once).
+  is retried once on a new one. At most ``limit`` requests per origin are in flight at once
+  (every room of every webhook sends on its own; as httpx's default pool, 100), the others wait
+  for one to finish (:class:`PoolTimeout` after the timeout); every connection is kept.
 - Every connect, write and read is bounded by its timeout (:class:`ConnectTimeout`,
   :class:`WriteTimeout`, :class:`ReadTimeout`).
 - The answer's body is read up to ``max_response`` bytes; a connection whose answer was not read
@@ -58,6 +59,10 @@ class RemoteProtocolError(PostError):
     pass
 
 
+class PoolTimeout(PostError):
+    pass
+
+
 Origin = tuple[str, str, int, str]  # scheme, address, port, TLS server name
 
 
@@ -78,11 +83,12 @@ class _Conn:
 class Poster:
     """HTTP/1.1 POSTs with kept-alive connections (see the module doc)."""
 
-    def __init__(self, timeout: float = 10.0, *, connect: float | None = None, keep: int = 128):
+    def __init__(self, timeout: float = 10.0, *, connect: float | None = None, limit: int = 100):
         self.timeout = timeout
         self.connect_timeout = min(5.0, timeout) if connect is None else connect
-        self.keep = keep
+        self.limit = limit
         self._idle: dict[Origin, list[_Conn]] = {}
+        self._slots: dict[Origin, asyncio.Semaphore] = {}
         self._tls: ssl.SSLContext | None = None
 
     async def __aenter__(self) -> Poster:
@@ -111,12 +117,26 @@ class Poster:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         lines.append(f"Content-Length: {len(body)}")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        slots = self._slots.get(origin)
+        if slots is None:
+            slots = self._slots[origin] = asyncio.Semaphore(self.limit)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await slots.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"{self.limit} requests to {origin[1]} in flight") from None
+        try:
+            return await self._send(origin, head + body, max_response)
+        finally:
+            slots.release()
+
+    async def _send(self, origin: Origin, request: bytes, max_response: int) -> tuple[int, bytes]:
         while True:
             conn, reused = self._take(origin), True
             if conn is None:
                 conn, reused = await self._open(origin), False
             try:
-                status, data, reusable = await self._exchange(conn, head + body, max_response)
+                status, data, reusable = await self._exchange(conn, request, max_response)
             except _Stale:
                 conn.close()
                 if reused:
@@ -141,11 +161,7 @@ class Poster:
         return None
 
     def _put(self, origin: Origin, conn: _Conn) -> None:
-        conns = self._idle.setdefault(origin, [])
-        if len(conns) < self.keep:
-            conns.append(conn)
-        else:
-            conn.close()
+        self._idle.setdefault(origin, []).append(conn)  # at most ``limit``: one per slot
 
     async def _open(self, origin: Origin) -> _Conn:
         scheme, address, port, server_name = origin

@@ -47,7 +47,7 @@ from dylive.errors import DyliveError
 
 from .http_post import Poster, PostError
 from .outbox import Batch
-from .targets import resolve_target
+from .targets import Target, resolve_target
 
 #: The prefix of a Standard Webhooks secret: ``whsec_`` + the base64 of the HMAC key.
 SECRET_PREFIX = "whsec_"
@@ -147,6 +147,7 @@ class WebhookSink:
         self._max_response = max_response
         self.last_status = 0
         self.last_latency = 0.0
+        self._fixed: Target | None = None
 
     def __repr__(self) -> str:  # never the secret
         return f"WebhookSink(id={self.hook_id}, url={self.url!r})"
@@ -183,8 +184,17 @@ class WebhookSink:
         }
         await self._post(body, extra, f"evt_{self.hook_id}_{delivery_id}", now_ms)
 
-    async def _post(self, body: bytes, extra: dict[str, str], msg_id: str, now_ms: int) -> None:
+    async def _target(self) -> Target:
+        """The checked target; a URL with an IP address is checked once (no DNS to change)."""
+        if self._fixed is not None:
+            return self._fixed
         target = await resolve_target(self.url, allow_private=self._allow_private)
+        if target.host == target.address:
+            self._fixed = target
+        return target
+
+    async def _post(self, body: bytes, extra: dict[str, str], msg_id: str, now_ms: int) -> None:
+        target = await self._target()
         stamp = now_ms // 1000
         secrets = self.secrets(now_ms)
         headers = {
