@@ -1,4 +1,4 @@
-# ruff: noqa: ASYNC110, ASYNC220, ASYNC221  (a benchmark driver: blocking setup calls are fine here)
+# ruff: noqa: ASYNC110, ASYNC220  (a benchmark driver: blocking setup calls are fine here)
 """Delivery benchmarks; prints figures (no assertions).
 
 (w) webhooks: the simulator (subprocess) with ``--rooms`` rooms × ``--rate`` messages/s →
@@ -11,8 +11,9 @@
     service CPU and RSS, µs of service CPU per message acknowledged in the window (collection
     and storage included), the receiver's CPU; ``--profile FILE`` adds a py-spy summary.
 (f) WebSocket feed: the same pipeline with ``--clients`` feed clients spread over the rooms (in
-    this process); prints messages/s fanned out, storage → client latency p50/p99, slow closes,
-    service CPU and RSS.
+    ``--client-procs`` processes of their own, 32 per token: the feed quota); prints messages/s
+    fanned out, storage → client latency p50/p99, slow closes, service CPU and RSS, the clients'
+    CPU.
 (p) one webhook POST, side by side in one run: ``--posts`` signed batches of 10 messages sent
     by the webhook sink (deliver/http_post.py, kept-alive connections) and the same requests
     through httpx (what the sink used before), 20 at a time, to the receiver process; prints µs
@@ -27,13 +28,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +81,7 @@ def pct(values: list[float], q: float) -> float:
 class Pipeline:
     """Simulator + ``dylive serve`` subprocesses with ``rooms`` pinned rooms."""
 
-    def __init__(self, tmp: str, rooms: int, rate: float) -> None:
+    def __init__(self, tmp: str, rooms: int, rate: float, tokens: int = 1) -> None:
         self.db = str(Path(tmp) / "d.sqlite3")
         self.web_rids = [str(710_000_000_000 + i) for i in range(rooms)]
         self.rate = rate
@@ -85,28 +89,17 @@ class Pipeline:
         self.sim: subprocess.Popen[bytes] | None = None
         self.serve: subprocess.Popen[bytes] | None = None
         self.token = ""
+        self.count = tokens
+        self.tokens: list[str] = []
 
     async def __aenter__(self) -> Pipeline:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dylive",
-                "token",
-                "create",
-                "--db",
-                self.db,
-                "--name",
-                "b",
-                "--room-limit",
-                "0",
-                "--rate",
-                "0",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        self.token = out.stdout.decode().split()[-1]
+        from dylive.serve import tokens
+        from dylive.store import open_store
+
+        async with open_store(self.db) as store:  # no room limit, no rate limit
+            for i in range(self.count):
+                self.tokens.append(await tokens.create(store, f"b{i}", room_limit=0, rate=0))
+        self.token = self.tokens[0]
         self.sim = spawn("sim", "--port", str(self.sim_port), "--rate", str(self.rate))
         await wait_listening(self.sim_port, self.sim)
         sim_url = f"http://127.0.0.1:{self.sim_port}"
@@ -292,29 +285,62 @@ async def feed_client(url: str, until: float, out: list[tuple[int, float]]) -> N
             out.extend((m["msg_id"], now) for m in frame.get("messages", ()))
 
 
-async def feed(tmp: str, args: argparse.Namespace) -> None:
-    async with Pipeline(tmp, args.rooms, args.rate) as pipe:
-        ws_base = pipe.base.replace("http://", "ws://")
-        urls = [
-            f"{ws_base}/api/rooms/{pipe.web_rids[c % args.rooms]}/ws?token={pipe.token}&methods=all"
-            for c in range(args.clients)
-        ]
+def clients_process(
+    urls: list[str], start: float, until: float
+) -> tuple[list[tuple[int, float]], list[str]]:
+    """Feed clients in a process of their own: (msg_id, arrival) from ``start`` on, failures."""
+
+    async def run() -> tuple[list[tuple[int, float]], list[str]]:
         received: list[tuple[int, float]] = []
-        until = time.time() + args.seconds + 15  # connecting 1,000 clients takes a while
-        clients = asyncio.gather(
+        results = await asyncio.gather(
             *(feed_client(u, until, received) for u in urls), return_exceptions=True
         )
-        await asyncio.sleep(15)
-        start, cpu0, count0 = time.time(), cpu_seconds(pipe.pid), len(received)
-        results = await clients
-        seconds = time.time() - start
-        service = report_service(pipe, cpu0, seconds)
+        failures = [
+            f"{type(r).__name__}: {str(r)[:80]}" for r in results if isinstance(r, BaseException)
+        ]
+        return [(m, t) for m, t in received if t >= start], failures
+
+    return asyncio.run(run())
+
+
+async def feed(tmp: str, args: argparse.Namespace) -> None:
+    per_token = 32  # serve/feed_quota.py: MAX_FEEDS_PER_TOKEN
+    tokens = -(-args.clients // per_token)
+    async with Pipeline(tmp, args.rooms, args.rate, tokens) as pipe:
+        await wait_pins(pipe)
+        ws_base = pipe.base.replace("http://", "ws://")
+        urls = [
+            f"{ws_base}/api/rooms/{pipe.web_rids[c % args.rooms]}/ws"
+            f"?token={pipe.tokens[c % tokens]}&methods=all"
+            for c in range(args.clients)
+        ]
+        start = time.time() + 15  # connecting 1,000 clients takes a while
+        until = start + args.seconds
+        procs = max(1, args.client_procs)
+        context = multiprocessing.get_context("spawn")
+        loop = asyncio.get_running_loop()
+        with ProcessPoolExecutor(procs, mp_context=context) as pool:
+            parts = [
+                loop.run_in_executor(pool, clients_process, urls[i::procs], start, until)
+                for i in range(procs)
+            ]
+            await asyncio.sleep(max(0.0, start - time.time()))
+            spy = attach(pipe.pid, args.profile) if args.profile else None
+            cpu0, cpus0 = cpu_seconds(pipe.pid), [cpu_seconds(p) for p in pool._processes]
+            await asyncio.sleep(max(0.0, until - time.time()))
+            seconds = time.time() - start  # the window (the clients end soon after it)
+            service = report_service(pipe, cpu0, seconds)
+            cpus = [cpu_seconds(p) for p in pool._processes]
+            detach(spy)
+            results = await asyncio.gather(*parts)
         async with httpx.AsyncClient(base_url=pipe.base, timeout=30) as client:
             metrics = (await client.get("/metrics")).text
         stored = stored_rows(pipe.db, 0, 2**62)
-    window = received[count0:]
+    window = [(m, t) for got, _ in results for m, t in got if t < until]
     lat = [t - stored[m][1] / 1000 for m, t in window if m in stored]
-    failed = sum(isinstance(r, BaseException) for r in results)
+    errors = Counter(e for _, failures in results for e in failures)
+    failed = sum(errors.values())
+    client_cpu = (sum(cpus) - sum(cpus0)) / seconds
     slow = [ln for ln in metrics.splitlines() if ln.startswith("dylive_feed_slow_closed_total")]
     print(
         f"(f) {args.clients} WebSocket clients on {args.rooms} rooms x {args.rate:g} msg/s:"
@@ -322,7 +348,12 @@ async def feed(tmp: str, args: argparse.Namespace) -> None:
         f" stored→client p50 {statistics.median(lat) * 1000 if lat else float('nan'):.0f} ms,"
         f" p99 {pct(lat, 0.99) * 1000:.0f} ms; clients failed {failed}; {' '.join(slow)}; "
         + service
+        + f"; the clients ({procs} processes) {client_cpu * 100:.0f}% of a core"
     )
+    if args.profile:
+        print(summary(args.profile, title="(f) service"))
+    for error, count in errors.most_common(3):
+        print(f"    {count} clients: {error}")
 
 
 # -- (p) one webhook POST: the sink's client vs httpx -----------------------------------------------
@@ -413,6 +444,7 @@ if __name__ == "__main__":
     parser.add_argument("--latency", type=float, default=0.0, help="receiver latency (s)")
     parser.add_argument("--profile", default="", help="py-spy the service into this raw file")
     parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--client-procs", type=int, default=2, help="processes of feed clients")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--posts", type=int, default=4000, help="requests each way in (p)")
     asyncio.run(main(parser.parse_args()))
