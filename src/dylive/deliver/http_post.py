@@ -13,8 +13,8 @@ rest of a delivery together. This client does only what a delivery needs:
   is retried once on a new one. At most ``limit`` requests per origin are in flight at once
   (every room of every webhook sends on its own; as httpx's default pool, 100), the others wait
   for one to finish (:class:`PoolTimeout` after the timeout); every connection is kept.
-- Every connect, write and read is bounded by its timeout (:class:`ConnectTimeout`,
-  :class:`WriteTimeout`, :class:`ReadTimeout`).
+- The connect, the write and the whole answer are each bounded by the timeout
+  (:class:`ConnectTimeout`, :class:`WriteTimeout`, :class:`ReadTimeout`).
 - The answer's body is read up to ``max_response`` bytes; a connection whose answer was not read
   to its end (longer, or delimited by the connection's close) is closed, not reused.
 - Redirects are never followed (the status is returned as it is).
@@ -120,11 +120,14 @@ class Poster:
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self.limit)
-        try:
-            async with asyncio.timeout(self.timeout):
-                await slots.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"{self.limit} requests to {origin[1]} in flight") from None
+        if slots.locked():
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise PoolTimeout(f"{self.limit} requests to {origin[1]} in flight") from None
+        else:
+            await slots.acquire()  # returns at once
         try:
             return await self._send(origin, head + body, max_response)
         finally:
@@ -188,11 +191,17 @@ class Poster:
     async def _exchange(self, conn: _Conn, request: bytes, limit: int) -> tuple[int, bytes, bool]:
         try:
             conn.writer.write(request)
-            await self._timed(conn.writer.drain(), WriteTimeout)
+            if conn.writer.transport.get_write_buffer_size() > 0:  # else drain returns at once
+                await self._timed(conn.writer.drain(), WriteTimeout)
         except (ConnectionError, OSError):
             raise _Stale from None
+        return await self._timed(self._answer(conn.reader, limit), ReadTimeout)
+
+    async def _answer(self, reader: asyncio.StreamReader, limit: int) -> tuple[int, bytes, bool]:
+        """The answer's status, up to ``limit`` bytes of its body, and whether it was read to
+        its end on a connection that stays open (one timeout bounds it all)."""
         try:
-            head = await self._timed(conn.reader.readuntil(b"\r\n\r\n"), ReadTimeout)
+            head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
             if not exc.partial:
                 raise _Stale from None
@@ -206,12 +215,12 @@ class Poster:
             return status, b"", not close and status >= 200
         try:
             if chunked:
-                data, complete = await self._chunked(conn.reader, limit)
+                data, complete = await _chunked(reader, limit)
             elif length is not None:
-                data = await self._timed(conn.reader.readexactly(min(length, limit)), ReadTimeout)
+                data = await reader.readexactly(min(length, limit))
                 complete = length <= limit
             else:  # delimited by the close of the connection
-                data = await self._timed(conn.reader.read(limit), ReadTimeout)
+                data = await reader.read(limit)
                 complete = False
         except asyncio.IncompleteReadError as exc:
             return status, exc.partial[:limit], False
@@ -219,31 +228,30 @@ class Poster:
             return status, b"", False
         return status, data[:limit], complete and not close
 
-    async def _chunked(self, reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
-        """Up to ``limit`` bytes of a chunked body; True when read to its end (trailers too)."""
-        data = b""
-        while True:
-            line = await self._timed(reader.readuntil(b"\r\n"), ReadTimeout)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise RemoteProtocolError("a bad chunk size") from None
-            if size == 0:
-                while (await self._timed(reader.readuntil(b"\r\n"), ReadTimeout)) != b"\r\n":
-                    pass  # trailers
-                return data, True
-            if len(data) + size > limit:
-                rest = limit - len(data)
-                return data + await self._timed(reader.readexactly(rest), ReadTimeout), False
-            data += await self._timed(reader.readexactly(size + 2), ReadTimeout)
-            data = data[:-2]
-
     async def _timed(self, step: Awaitable[T], error: type[PostError]) -> T:
         try:
             async with asyncio.timeout(self.timeout):
                 return await step
         except TimeoutError:
-            raise error(f"no progress in {self.timeout:g} s") from None
+            raise error(f"no answer in {self.timeout:g} s") from None
+
+
+async def _chunked(reader: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """Up to ``limit`` bytes of a chunked body; True when read to its end (trailers too)."""
+    data = b""
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise RemoteProtocolError("a bad chunk size") from None
+        if size == 0:
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                pass  # trailers
+            return data, True
+        if len(data) + size > limit:
+            return data + await reader.readexactly(limit - len(data)), False
+        data += (await reader.readexactly(size + 2))[:-2]
 
 
 class _Stale(Exception):
