@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from support.receiver import Receiver
 
+from dylive.deliver.http_post import Poster
 from dylive.deliver.outbox import Batch
 from dylive.deliver.webhook_sink import WebhookSink
 from dylive.deliver.webhooks import new_secret
@@ -43,7 +43,7 @@ async def one_request(secret: str, **sink: Any) -> tuple[dict[str, str], bytes]:
     """What a receiver gets from a sink signing with ``secret`` (and ``sink`` options)."""
     async with (
         Receiver(check=lambda _h, _b: True) as rx,
-        httpx.AsyncClient(timeout=5) as client,
+        Poster(5) as client,
     ):
         await WebhookSink(9, rx.url, secret, client, allow_private=True, **sink).send(batch())
     return rx.headers[0], rx.bodies[0]

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from support.receiver import Receiver
 
+from dylive.deliver.http_post import Poster
 from dylive.deliver.outbox import Batch
 from dylive.deliver.webhook_sink import DeliveryFailed, WebhookSink
 from dylive.store import StoredMessage
@@ -86,19 +87,20 @@ async def test_readme_receiver_example(tmp_path: Path) -> None:
         running(script, OLD) as (old_url, old_out),
         running(script, NEW) as (new_url, new_out),
         httpx.AsyncClient(timeout=5) as client,
+        Poster(5) as poster,
     ):
-        sink = WebhookSink(1, old_url, OLD, client, allow_private=True)
+        sink = WebhookSink(1, old_url, OLD, poster, allow_private=True)
         await until_listening(sink, batch)
         await sink.send(batch)  # a duplicate: acknowledged, not printed again
-        wrong = WebhookSink(1, old_url, "x" * 20, client, allow_private=True)
+        wrong = WebhookSink(1, old_url, "x" * 20, poster, allow_private=True)
         with pytest.raises(DeliveryFailed, match="HTTP 401"):
             await wrong.send(batch)
 
         # rotated to NEW: during the grace period both receivers verify
         now = int(time.time() * 1000)
         grace = {"previous_secret": OLD, "previous_until": now + 60_000}
-        to_old = WebhookSink(1, old_url, NEW, client, allow_private=True, **grace)  # type: ignore[arg-type]
-        to_new = WebhookSink(1, new_url, NEW, client, allow_private=True, **grace)  # type: ignore[arg-type]
+        to_old = WebhookSink(1, old_url, NEW, poster, allow_private=True, **grace)  # type: ignore[arg-type]
+        to_new = WebhookSink(1, new_url, NEW, poster, allow_private=True, **grace)  # type: ignore[arg-type]
         await to_old.send(batch)
         await until_listening(to_new, batch)
         # after it, only the receiver switched to NEW
@@ -110,7 +112,7 @@ async def test_readme_receiver_example(tmp_path: Path) -> None:
 
         # a tampered body is refused
         async with Receiver(check=lambda _h, _b: True) as rx:
-            await WebhookSink(1, rx.url, NEW, client, allow_private=True).send(batch)
+            await WebhookSink(1, rx.url, NEW, poster, allow_private=True).send(batch)
         headers = {k: v for k, v in rx.headers[0].items() if k.startswith("webhook-")}
         tampered = rx.bodies[0].replace(b'"hi"', b'"ho"')
         request = client.build_request("POST", new_url, content=tampered, headers=headers)

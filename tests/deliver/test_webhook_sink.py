@@ -8,12 +8,12 @@ import asyncio
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from support.receiver import Receiver
 
 from dylive.cli import main
+from dylive.deliver.http_post import Poster
 from dylive.deliver.outbox import Batch
 from dylive.deliver.targets import TargetRefused
 from dylive.deliver.webhook_sink import DeliveryFailed, WebhookSink, sign, verify, webhook_body
@@ -50,7 +50,7 @@ def test_body_splices_rendered_messages_and_is_signed() -> None:
 async def send(
     rx: Receiver, *, read_timeout: float = 5.0, allow_private: bool = True
 ) -> WebhookSink:
-    async with httpx.AsyncClient(timeout=read_timeout) as client:
+    async with Poster(read_timeout) as client:
         sink = WebhookSink(5, rx.url, SECRET, client, allow_private=allow_private)
         await sink.send(batch(1, 2, 3))
         return sink

@@ -23,6 +23,7 @@ from support.receiver import Receiver
 from support.service import serving
 from support.waiting import until
 
+from dylive.deliver.http_post import Poster
 from dylive.deliver.outbox import Batch, OutboxPolicy
 from dylive.deliver.webhook_sink import (
     DeliveryFailed,
@@ -109,7 +110,7 @@ def test_webhook_id_identifies_the_batch_not_the_attempt() -> None:
 
 # -- real deliveries through the sink ------------------------------------------------------------
 async def deliver(rx: Receiver, sink_secret: str, **sink: Any) -> WebhookSink:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with Poster(5) as client:
         hook = WebhookSink(5, rx.url, sink_secret, client, allow_private=True, **sink)
         await hook.send(batch(1, BIG))
         return hook
@@ -164,7 +165,7 @@ async def test_rotation_signs_with_both_during_grace_then_only_the_new() -> None
         Receiver(check=lambda h, b: verifies(OLD, h, b)) as old_rx,
         Receiver(check=lambda h, b: verifies(NEW, h, b)) as new_rx,
         Receiver(secret=OLD) as legacy_rx,  # X-Dylive-Signature(-Previous) with the old secret
-        httpx.AsyncClient(timeout=5) as client,
+        Poster(5) as client,
     ):
         grace = {"previous_secret": OLD, "previous_until": now_ms() + 3_600_000}
         sinks = [

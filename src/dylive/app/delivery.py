@@ -3,6 +3,7 @@ collected under their owner token's room limit; the feeds read the live hub."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ from dylive.decode import DECODERS
 from dylive.decode.methods import method_names
 from dylive.deliver.feed import Feeds
 from dylive.deliver.webhooks import LIVE_STATUS, WebhookService
-from dylive.store import WebhookRecord
+from dylive.store import TokenRecord, WebhookRecord
 
 if TYPE_CHECKING:
     from .service import Service
@@ -42,8 +43,19 @@ def webhook_methods(names: Sequence[str]) -> frozenset[str] | None:
 def attach(svc: Service) -> tuple[WebhookService, Feeds]:
     """The service's webhook runner and feed registry."""
 
+    tokens: list[TokenRecord] = []
+    read_at = -1.0
+
+    async def owner(token_id: int) -> TokenRecord | None:
+        """The webhook's token; the list is read at most once a second (a webhook of 100 rooms
+        keeps them one after another)."""
+        nonlocal tokens, read_at
+        if time.monotonic() - read_at > 1.0:
+            tokens, read_at = await svc.store.list_tokens(), time.monotonic()
+        return next((t for t in tokens if t.id == token_id), None)
+
     async def keep(hook: WebhookRecord, ident: str) -> int | None:
-        token = next((t for t in await svc.store.list_tokens() if t.id == hook.token_id), None)
+        token = await owner(hook.token_id)
         if token is None or not token.active:
             return None
         info, live = await svc.rooms.lookup(ident)

@@ -38,15 +38,16 @@ import hmac
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote, urlsplit
 
-import httpx
 import orjson
 
 from dylive import __version__
 from dylive.errors import DyliveError
 
+from .http_post import Poster, PostError
 from .outbox import Batch
-from .targets import resolve_target
+from .targets import Target, resolve_target
 
 #: The prefix of a Standard Webhooks secret: ``whsec_`` + the base64 of the HMAC key.
 SECRET_PREFIX = "whsec_"
@@ -129,7 +130,7 @@ class WebhookSink:
         hook_id: int,
         url: str,
         secret: str,
-        client: httpx.AsyncClient,
+        client: Poster,
         *,
         allow_private: bool = False,
         max_response: int = 4096,
@@ -146,6 +147,7 @@ class WebhookSink:
         self._max_response = max_response
         self.last_status = 0
         self.last_latency = 0.0
+        self._fixed: Target | None = None
 
     def __repr__(self) -> str:  # never the secret
         return f"WebhookSink(id={self.hook_id}, url={self.url!r})"
@@ -182,8 +184,17 @@ class WebhookSink:
         }
         await self._post(body, extra, f"evt_{self.hook_id}_{delivery_id}", now_ms)
 
-    async def _post(self, body: bytes, extra: dict[str, str], msg_id: str, now_ms: int) -> None:
+    async def _target(self) -> Target:
+        """The checked target; a URL with an IP address is checked once (no DNS to change)."""
+        if self._fixed is not None:
+            return self._fixed
         target = await resolve_target(self.url, allow_private=self._allow_private)
+        if target.host == target.address:
+            self._fixed = target
+        return target
+
+    async def _post(self, body: bytes, extra: dict[str, str], msg_id: str, now_ms: int) -> None:
+        target = await self._target()
         stamp = now_ms // 1000
         secrets = self.secrets(now_ms)
         headers = {
@@ -200,38 +211,33 @@ class WebhookSink:
         }
         if len(secrets) > 1:
             headers["X-Dylive-Signature-Previous"] = sign(secrets[1], body)
-        url = httpx.URL(self.url).copy_with(host=target.address)
-        extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
-        request = self._client.build_request(
-            "POST", url, content=body, headers=headers, extensions=extensions
-        )
+        origin = (target.scheme, target.address, target.port, target.host)
         started = time.perf_counter()
         try:
-            response = await self._client.send(request, stream=True, follow_redirects=False)
-            try:
-                snippet = await self._read_some(response)
-            finally:
-                await response.aclose()
-        except httpx.HTTPError as exc:
+            status, snippet = await self._client.post(
+                origin, _request_target(self.url), headers, body, self._max_response
+            )
+        except PostError as exc:
             self.last_status = 0
             raise DeliveryFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
         finally:
             self.last_latency = time.perf_counter() - started
-        self.last_status = response.status_code
-        if 200 <= response.status_code < 300:
+        self.last_status = status
+        if 200 <= status < 300:
             return
-        note = " (redirects are not followed)" if 300 <= response.status_code < 400 else ""
+        note = " (redirects are not followed)" if 300 <= status < 400 else ""
         text = snippet.decode("utf-8", "replace").strip()[:200]
-        raise DeliveryFailed(f"HTTP {response.status_code}{note}: {text}".rstrip(": "))
+        raise DeliveryFailed(f"HTTP {status}{note}: {text}".rstrip(": "))
 
-    async def _read_some(self, response: httpx.Response) -> bytes:
-        """At most ``max_response`` bytes of the answer (the rest is never read)."""
-        data = b""
-        async for chunk in response.aiter_raw():
-            data += chunk
-            if len(data) >= self._max_response:
-                break
-        return data[: self._max_response]
+
+def _request_target(url: str) -> str:
+    """The path and query of ``url`` as sent (percent-encoded where the URL was not)."""
+    parts = urlsplit(url)
+    target = quote(parts.path or "/", safe=_SAFE)
+    return f"{target}?{quote(parts.query, safe=_SAFE + '?')}" if parts.query else target
+
+
+_SAFE = "/%:@!$&'()*+,;=-._~"
 
 
 def _host_header(host: str, port: int, scheme: str) -> str:

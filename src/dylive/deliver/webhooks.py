@@ -31,12 +31,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx
-
 from dylive.errors import DyliveError
 from dylive.source.room import parse_ident
 from dylive.store import EventStore, WebhookRecord
 
+from .http_post import Poster
 from .outbox import Outbox, OutboxPolicy
 from .targets import resolve_target
 from .webhook_sink import SECRET_PREFIX, WebhookSink, whsec_key
@@ -121,15 +120,16 @@ class WebhookService:
         self._keeper = keeper
         self._methods_of = methods_of
         self.running: dict[int, _Running] = {}
-        timeout = httpx.Timeout(self.settings.timeout, connect=min(5.0, self.settings.timeout))
-        self._client = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, trust_env=False, verify=True
-        )
+        self._client = Poster(self.settings.timeout)
         self._task: asyncio.Task[None] | None = None
         self._kept_at = 0.0
         self._rotations = 0  # a sync that read the store before a rotation must not undo it
         self._events: set[asyncio.Task[None]] = set()  # live_status sends in flight
         self._event_seq = 0
+        # held by sync, register and remove: a sync in the middle of a registration would start
+        # a second outbox for the new webhook (before its start positions are set: from seq 0),
+        # and one in the middle of a removal would start the removed webhook again
+        self._changing = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -159,6 +159,10 @@ class WebhookService:
 
     async def sync(self) -> None:
         """Start new webhooks, stop removed ones, apply pause/resume, keep rooms collected."""
+        async with self._changing:
+            await self._sync()
+
+    async def _sync(self) -> None:
         rotations = self._rotations
         hooks = {h.id: h for h in await self.store.webhooks()}
         now_ms = time.time_ns() // 1_000_000
@@ -249,18 +253,22 @@ class WebhookService:
 
     async def register(self, hook: WebhookRecord, start_rooms: dict[int, int]) -> WebhookRecord:
         """Store a new webhook, set its starting positions, start delivering it."""
-        hook_id = await self.store.create_webhook(hook)
-        for room_id, seq in start_rooms.items():
-            await self.store.set_consumer_position(consumer_name(hook_id), room_id, seq)
-        stored = next(h for h in await self.store.webhooks(hook.token_id) if h.id == hook_id)
-        self.running[hook_id] = await self._launch(stored)
-        return stored
+        async with self._changing:
+            hook_id = await self.store.create_webhook(hook)
+            consumer = consumer_name(hook_id)
+            await asyncio.gather(  # concurrent: the store's writer commits them together
+                *(self.store.set_consumer_position(consumer, r, s) for r, s in start_rooms.items())
+            )
+            stored = next(h for h in await self.store.webhooks(hook.token_id) if h.id == hook_id)
+            self.running[hook_id] = await self._launch(stored)
+            return stored
 
     async def remove(self, hook_id: int) -> bool:
-        run = self.running.pop(hook_id, None)
-        if run is not None:
-            await run.outbox.stop()
-        return await self.store.delete_webhook(hook_id)
+        async with self._changing:
+            run = self.running.pop(hook_id, None)
+            if run is not None:
+                await run.outbox.stop()
+            return await self.store.delete_webhook(hook_id)
 
     async def set_paused(self, hook: WebhookRecord, paused: bool) -> None:
         now = int(time.time() * 1000)
