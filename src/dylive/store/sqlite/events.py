@@ -34,7 +34,7 @@ from ..rows import (
     quarantined_from_row,
 )
 from .engine import SQLiteEngine
-from .pages import JoinedScan, PageScan, read_page, tail_rows
+from .pages import JoinedScan, PageScan, read_all_joined, read_page, tail_rows
 
 #: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
 LOOP_READ_LIMIT = 200
@@ -183,7 +183,11 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
             return joined
         if room_id not in self.tail.cached and self.tail.size > 0:  # read() fills the tail
             return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
-        scan = JoinedScan(to_signed(room_id), after_seq, limit, methods)
+        signed = to_signed(room_id)
+        if limit <= LOOP_READ_LIMIT and self._lconn is not None and methods is None:
+            with contextlib.suppress(sqlite3.OperationalError):  # busy: on a thread instead
+                return read_all_joined(self._lconn, signed, after_seq, limit)
+        scan = JoinedScan(signed, after_seq, limit, methods)
         if limit <= LOOP_READ_LIMIT and self._lconn is not None:
             with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
                 if scan.step(self._lconn):  # the common case: one statement, on this thread
