@@ -160,3 +160,31 @@ async def test_idle_worker_leaves_and_comes_back(store_url: str) -> None:
         await analytics.close()
     finally:
         await store.close()
+
+
+async def test_a_busy_room_folds_several_commits_at_once(store_url: str) -> None:
+    """Woken at every commit, the worker waits ``fold_every`` before folding: the commits of
+    that span are folded together (fewer, larger folds; each message still exactly once)."""
+    entries = broadcast(WEB_RID, ROOM_ID, 20, rate=10.0, seed=2)[:50]
+    store = open_store(store_url)
+    await store.open()
+    folds: list[int] = []
+
+    class Counting(Analytics):
+        async def _fold(self, live: Any, rows: list[Any]) -> None:
+            folds.append(len(rows))
+            await super()._fold(live, rows)
+
+    try:
+        analytics = Counting(store, fold_every=2.0)
+        for i in range(0, 50, 10):  # five commits, each announced at once
+            await store.append([record(e) for e in entries[i : i + 10]])
+            analytics.notify(ROOM_ID)
+        async with asyncio.timeout(20):
+            while analytics.folded < 50:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        assert analytics.folded == 50 and sum(folds) == 50
+        assert len(folds) <= 2, folds  # without the wait: a fold per commit (5)
+        await analytics.close()
+    finally:
+        await store.close()
