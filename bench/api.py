@@ -397,13 +397,21 @@ class Poll:
     got: list[tuple[int, float]] = field(default_factory=list)  # (msg_id, receipt time)
     ids: set[int] = field(default_factory=set)
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    reconnects: int = 0  # connections the service closed, opened again
+    errors: int = 0  # answers without a cursor (error envelopes)
 
     async def prime(self) -> None:
         """Connect and take the cursor of the live edge (``count=1``): done for every room
         before the window opens, so every message emitted in the window comes after it."""
         self.conn = await asyncio.open_connection("127.0.0.1", self.port)
         while True:  # a room still starting answers without a cursor: ask again
-            body = await http_get(*self.conn, self.path + "&count=1")
+            try:
+                body = await http_get(*self.conn, self.path + "&count=1")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.conn[1].close()
+                self.reconnects += 1
+                self.conn = await asyncio.open_connection("127.0.0.1", self.port)
+                continue
             data = orjson.loads(body).get("data") or {}
             if data.get("cursor"):
                 self.cursor = data["cursor"]
@@ -433,7 +441,9 @@ class Window:
 
 
 async def long_poll(poll: Poll, window: Window) -> None:
-    """One room's poller (primed): keep-alive, ``wait=`` long-poll, cursor echoed back."""
+    """One room's poller (primed): keep-alive, ``wait=`` long-poll, cursor echoed back. A
+    connection the service closed (its keep-alive timeout while the other pollers were primed)
+    is opened again; an answer without a cursor (an error envelope) is asked again."""
     if poll.conn is None or not poll.cursor:
         STALLED.append(poll.path)  # not primed
         if poll.conn is not None:
@@ -444,11 +454,21 @@ async def long_poll(poll: Poll, window: Window) -> None:
         # an overloaded service answers late: the poller gives up 20 s after the end (counted)
         async with asyncio.timeout(max(0.0, window.until - time.time()) + 20.0):
             while window.more(poll, time.time()):
-                body = await http_get(
-                    reader, writer, f"{poll.path}&count=200&wait=2&cursor={poll.cursor}"
-                )
+                try:
+                    body = await http_get(
+                        reader, writer, f"{poll.path}&count=200&wait=2&cursor={poll.cursor}"
+                    )
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    writer.close()
+                    poll.reconnects += 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", poll.port)
+                    continue
                 now = time.time()
-                data = orjson.loads(body)["data"]
+                data = orjson.loads(body).get("data") or {}
+                if not data.get("cursor"):
+                    poll.errors += 1
+                    await asyncio.sleep(0.5)
+                    continue
                 poll.cursor = data["cursor"]
                 ids = [m["msg_id"] for m in data["messages"]]
                 poll.ids.update(ids)
@@ -504,25 +524,39 @@ async def pin_via_api(port: int, token: str, web_rids: list[str]) -> None:
         await asyncio.gather(*(one(w) for w in web_rids))
 
 
-async def wait_collecting(ports: list[int], rooms: int, within: float) -> int:
-    """Wait until the nodes together run ``rooms`` rooms or ``within`` s passed; the count.
+async def wait_collecting(ports: list[int], token: str, rooms: int, within: float) -> int:
+    """Wait until the nodes together run ``rooms`` rooms, or none is left starting, or ``within``
+    s passed; the count.
 
     Asks ``/healthz`` (its ``rooms``: the rooms this node runs) once a second: a store probe
     and a count, where ``/api/rooms`` builds the status of every room (~70 ms of the service's
-    CPU a call at 500 rooms)."""
+    CPU a call at 500 rooms). Only when the count has not grown for 10 s, ``/api/rooms`` once
+    (then again at most every 10 s): a pin that failed is watched or dropped, never "starting",
+    and nothing more is coming."""
     import httpx
 
     deadline = time.time() + within
-    running = 0
+    running, grew, checked = 0, time.time(), time.time()
     async with httpx.AsyncClient(timeout=30) as client:
         while True:
-            running = 0
+            count = 0
             for port in ports:
                 with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
                     resp = await client.get(f"http://127.0.0.1:{port}/healthz")
-                    running += int(orjson.loads(resp.content)["data"]["rooms"])
-            if running >= rooms or time.time() >= deadline:
+                    count += int(orjson.loads(resp.content)["data"]["rooms"])
+            now = time.time()
+            if count > running:
+                running, grew = count, now
+            if running >= rooms or now >= deadline:
                 return running
+            if now - max(grew, checked) >= 10:
+                checked = now
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    resp = await client.get(f"http://127.0.0.1:{ports[0]}/api/rooms?token={token}")
+                    states = orjson.loads(resp.content)["data"]["rooms"]
+                    # "starting": a pin being resolved; "": a fleet row nobody collects yet
+                    if not any(r.get("state", "") in ("starting", "") for r in states):
+                        return running
             await asyncio.sleep(1.0)
 
 
@@ -643,7 +677,7 @@ async def _run_e2e(
         if fleet:
             await pin_via_api(ports[0], token, web_rids)
         # the pinned rooms are resolved and started in the background: measure once all collect
-        running = await wait_collecting(ports, rooms, within=60 + 0.5 * rooms)
+        running = await wait_collecting(ports, token, rooms, within=60 + 0.5 * rooms)
         pinned = time.time() - started
         harness["rooms started"] = pinned
         if running < rooms:
@@ -769,6 +803,8 @@ async def _run_e2e(
     print(
         "    harness (wall s): "
         + ", ".join(f"{k} {v:.1f}" for k, v in harness.items())
+        + f"; poller reconnects {sum(p.reconnects for p in polls)},"
+        f" answers without a cursor {sum(p.errors for p in polls)}"
         + f"; load average {load0:.2f} → {fig['load']:.2f}"
         + time.strftime(" (window opened %Y-%m-%d %H:%M:%S UTC)", time.gmtime(wall0))
     )
