@@ -749,10 +749,17 @@ async def _run_e2e(
         lat.extend(at - made[m] for m, at in poll.got if m in made)
     lat.sort()
     delivered = sum(len(poll.got) for poll in polls)
-    if not lat:
-        print(f"(c) {rooms} rooms: no messages delivered")
-        return {"rooms": rooms, "nodes": nodes, "running": running}
     share = [100 * (b - a) / wall for a, b in zip(cpu0, cpu, strict=True)]
+    if not lat:
+        print(
+            f"(c) {rooms} rooms: none of the window's {emitted} messages delivered ({delivered}"
+            f" messages in all; {len(STALLED)} pollers stalled, {sum(not p.cursor for p in polls)}"
+            f" of them never primed); CPU (% of one core) service {share[0]:.0f}, simulator"
+            f" {share[1]:.0f}; service RSS {rss:.0f} MB at end (peak {peak:.0f} MB); harness (wall s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in harness.items())
+            + f"; load average {load0:.2f} → {os.getloadavg()[0]:.2f}"
+        )
+        return {"rooms": rooms, "nodes": nodes, "running": running}
     # µs of service CPU per delivered message: CPU seconds over the window ÷ messages delivered in
     # it (the window ends when the last poller returns) — not skewed by how busy the machine is
     per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, delivered)
