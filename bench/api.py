@@ -731,6 +731,8 @@ async def _run_e2e(
         sim_rss, _ = rss_mb(sim.pid)
         t = time.time()
         transports = await transports_of(ports, token)
+        harness["transports (/api/rooms)"] = time.time() - t
+        t = time.time()
         created = await created_between(sim_url, web_rids, int(wall0 * 1000), int(until * 1000))
         harness["post-processing"] = time.time() - t
     finally:
