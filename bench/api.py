@@ -17,28 +17,44 @@
     service RSS, and µs of service CPU per delivered message (service CPU seconds over the window ÷
     messages delivered in it: a figure that does not depend on how busy the machine is; with
     ``--profile`` also split by stage — collector, decode, ingest, analytics, HTTP, fan-out —
-    from the py-spy samples, see ``profiling.stages``). ``--rooms 50,100,200,500`` runs one step
-    per count and prints a table.
+    from the py-spy samples, see ``profiling.stages``). ``--rooms 50,100,200,500,1000`` runs one
+    step per count and prints a table. The window: every poller first takes the live edge's
+    cursor (``count=1``), then the window of ``--seconds`` opens; after it each poller goes on
+    until it received its room's last message emitted in the window, for at most ``DRAIN`` (5) s.
+    "Delivered in the window" is the share of the messages emitted in the window that reached
+    their poller by then; latencies and msgs/s are of those messages. The harness stays cheap
+    at 1,000 rooms: it waits for the pinned rooms on ``/healthz`` (a count) once a second, and
+    takes every emit time in one request (``GET /__sim/created``); it prints its own phases.
+    With ``--postgres ADMIN_URL`` the store is a fresh PostgreSQL database per step and
+    ``--nodes 1,2`` fleet nodes (``dylive serve --node-id``) collect the rooms, pinned through
+    the first node's API once all listen; pollers are spread over the nodes; each node count
+    climbs the ``--rooms`` steps (side by side per step) until a step does not hold (p99 < 1 s,
+    ≥ 99 % delivered, no poller stalled), and the highest rate held and the ratio are printed.
 
-Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S] [--h11]
+Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S]
+[--postgres ADMIN_URL [--nodes K[,K…]]] [--h11]
 [--metering both|on|off] [--profile DIR]`` (``--metering both``, the default: (b) with usage
 metering off, then on, and the change of the chat ratios and CPU per request) (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
 (default: all). ``--profile DIR`` attaches py-spy (dev extra) to the service while it is measured
 and prints where the samples were (self and inclusive shares per function).
 (c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
-if SIGTERM is ignored) and the pollers in this process; bounded by ``--seconds`` + 30 s.
+if SIGTERM is ignored) and the pollers in this process; every phase of a step is bounded (rooms
+started: 60 s + 0.5 s a room, then measured anyway; pollers primed: 120 s; the window:
+``--seconds`` + 20 s, a poller not answered by then counts as stalled).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -367,26 +383,108 @@ async def wait_listening(port: int, proc: subprocess.Popen[bytes], within: float
 
 
 STALLED: list[str] = []  # pollers whose last request had not been answered 20 s after the end
+DRAIN = 5.0  # s after the window a poller may go on to receive its room's last window message
 
 
-async def long_poll(port: int, path: str, until: float, out: list[tuple[int, float]]) -> None:
-    """One room's poller: keep-alive, ``wait=`` long-poll, cursor echoed back."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+@dataclass
+class Poll:
+    """One room's long-poller and what it received."""
+
+    port: int
+    web_rid: str
+    path: str
+    cursor: str = ""  # the live edge when primed (before the window), then echoed back
+    got: list[tuple[int, float]] = field(default_factory=list)  # (msg_id, receipt time)
+    ids: set[int] = field(default_factory=set)
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    reconnects: int = 0  # connections the service closed, opened again
+    errors: int = 0  # answers without a cursor (error envelopes)
+
+    async def prime(self) -> None:
+        """Connect and take the cursor of the live edge (``count=1``): done for every room
+        before the window opens, so every message emitted in the window comes after it."""
+        self.conn = await asyncio.open_connection("127.0.0.1", self.port)
+        while True:  # a room still starting answers without a cursor: ask again
+            try:
+                body = await http_get(*self.conn, self.path + "&count=1")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                self.conn[1].close()
+                self.reconnects += 1
+                self.conn = await asyncio.open_connection("127.0.0.1", self.port)
+                continue
+            data = orjson.loads(body).get("data") or {}
+            if data.get("cursor"):
+                self.cursor = data["cursor"]
+                return
+            await asyncio.sleep(1.0)
+
+
+@dataclass
+class Window:
+    """The measured window and its drain: after ``until`` each poller goes on until it received
+    its room's last message emitted before ``until`` (``last``: known shortly after ``until``,
+    from the simulator) or ``DRAIN`` s have passed — the window's last messages are counted
+    when they arrive, not cut off by the end of the window."""
+
+    until: float
+    last: dict[str, int] | None = None  # web_rid → msg_id of its last message in the window
+
+    def more(self, poll: Poll, now: float) -> bool:
+        if now < self.until:
+            return True
+        if now >= self.until + DRAIN:
+            return False
+        if self.last is None:
+            return True  # not known yet
+        target = self.last.get(poll.web_rid)
+        return target is not None and target not in poll.ids
+
+
+async def long_poll(poll: Poll, window: Window) -> None:
+    """One room's poller (primed): keep-alive, ``wait=`` long-poll, cursor echoed back. A
+    connection the service closed (its keep-alive timeout while the other pollers were primed)
+    is opened again; an answer without a cursor (an error envelope) is asked again."""
+    if poll.conn is None or not poll.cursor:
+        STALLED.append(poll.path)  # not primed
+        if poll.conn is not None:
+            poll.conn[1].close()
+        return
+    reader, writer = poll.conn
     try:
         # an overloaded service answers late: the poller gives up 20 s after the end (counted)
-        async with asyncio.timeout(max(0.0, until - time.time()) + 20.0):
-            data = orjson.loads(await http_get(reader, writer, path + "&count=1"))["data"]
-            while time.time() < until:
-                body = await http_get(
-                    reader, writer, f"{path}&count=200&wait=2&cursor={data['cursor']}"
-                )
+        async with asyncio.timeout(max(0.0, window.until - time.time()) + 20.0):
+            while window.more(poll, time.time()):
+                try:
+                    body = await http_get(
+                        reader, writer, f"{poll.path}&count=200&wait=2&cursor={poll.cursor}"
+                    )
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    writer.close()
+                    poll.reconnects += 1
+                    reader, writer = await asyncio.open_connection("127.0.0.1", poll.port)
+                    continue
                 now = time.time()
-                data = orjson.loads(body)["data"]
-                out.extend((m["msg_id"], now) for m in data["messages"])
+                data = orjson.loads(body).get("data") or {}
+                if not data.get("cursor"):
+                    poll.errors += 1
+                    await asyncio.sleep(0.5)
+                    continue
+                poll.cursor = data["cursor"]
+                ids = [m["msg_id"] for m in data["messages"]]
+                poll.ids.update(ids)
+                poll.got.extend((m, now) for m in ids)
     except TimeoutError:
-        STALLED.append(path)
+        STALLED.append(poll.path)
     finally:
         writer.close()
+
+
+async def last_in_window(sim_url: str, web_rids: list[str], until: float) -> dict[str, int]:
+    """web_rid → msg_id of the last message each room emitted before ``until`` (those of the
+    last 30 s; a room silent that long has no entry)."""
+    at = int(until * 1000)
+    by_room = await created_between(sim_url, web_rids, at - 30_000, at)
+    return {w: pairs[-1][0] for w, pairs in by_room.items() if pairs}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -395,16 +493,143 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run_e2e(
-    tmp: str, *, rooms: int, rate: float, seconds: float, profile: str = ""
-) -> dict[str, float]:
-    """Sim (subprocess) with ``rooms`` rooms → ``dylive serve`` (subprocess, pinned collectors,
-    SQLite) → one long-poller per room in this process. Returns the step's figures."""
+async def make_sim_rooms(sim_url: str, web_rids: list[str]) -> None:
+    """The rooms in the simulator, 16 requests at a time."""
     import httpx
 
+    slots = asyncio.Semaphore(16)
+    async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
+
+        async def one(web_rid: str) -> None:
+            async with slots:
+                resp = await client.post("/__sim/rooms", json={"web_rid": web_rid})
+                resp.raise_for_status()
+
+        await asyncio.gather(*(one(w) for w in web_rids))
+
+
+async def pin_via_api(port: int, token: str, web_rids: list[str]) -> None:
+    """Pin every room through one node's API, 8 at a time (fleet: every node is up by then, so
+    placement spreads them at once instead of handing them off one a second)."""
+    import httpx
+
+    slots = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+
+        async def one(web_rid: str) -> None:
+            async with slots:
+                resp = await client.post(f"/api/rooms/{web_rid}/pin", params={"token": token})
+                resp.raise_for_status()
+
+        await asyncio.gather(*(one(w) for w in web_rids))
+
+
+async def wait_collecting(ports: list[int], token: str, rooms: int, within: float) -> int:
+    """Wait until the nodes together run ``rooms`` rooms, or none is left starting, or ``within``
+    s passed; the count.
+
+    Asks ``/healthz`` (its ``rooms``: the rooms this node runs) once a second: a store probe
+    and a count, where ``/api/rooms`` builds the status of every room (~70 ms of the service's
+    CPU a call at 500 rooms). Only when the count has not grown for 10 s, ``/api/rooms`` once
+    (then again at most every 10 s): a pin that failed is watched or dropped, never "starting",
+    and nothing more is coming."""
+    import httpx
+
+    deadline = time.time() + within
+    running, grew, checked = 0, time.time(), time.time()
+    async with httpx.AsyncClient(timeout=30) as client:
+        while True:
+            count = 0
+            for port in ports:
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    resp = await client.get(f"http://127.0.0.1:{port}/healthz")
+                    count += int(orjson.loads(resp.content)["data"]["rooms"])
+            now = time.time()
+            if count > running:
+                running, grew = count, now
+            if running >= rooms or now >= deadline:
+                return running
+            if now - max(grew, checked) >= 10:
+                checked = now
+                with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
+                    resp = await client.get(f"http://127.0.0.1:{ports[0]}/api/rooms?token={token}")
+                    states = orjson.loads(resp.content)["data"]["rooms"]
+                    # "starting": a pin being resolved; "": a fleet row nobody collects yet
+                    if not any(r.get("state", "") in ("starting", "") for r in states):
+                        return running
+            await asyncio.sleep(1.0)
+
+
+async def transports_of(ports: list[int], token: str) -> dict[str, int]:
+    """Collectors by transport, from ``/api/rooms`` of each node (in a fleet a node details only
+    the rooms it collects); ``{"unknown": 1}`` when a node does not answer within 30 s."""
+    import httpx
+
+    kinds: dict[int, str] = {}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for port in ports:
+            try:
+                resp = await client.get(f"http://127.0.0.1:{port}/api/rooms?token={token}")
+                listed = orjson.loads(resp.content)["data"]["rooms"]
+            except (httpx.HTTPError, KeyError, ValueError):
+                return {"unknown": 1}
+            for room in listed:
+                kind = (room.get("transport") or {}).get("transport")
+                if kind or room.get("room_id", 0) not in kinds:
+                    kinds[room.get("room_id", 0)] = kind or "none"
+    out: dict[str, int] = {}
+    for kind in kinds.values():
+        out[kind] = out.get(kind, 0) + 1
+    return out
+
+
+async def created_between(
+    sim_url: str, web_rids: list[str], from_ms: int, to_ms: int
+) -> dict[str, list[tuple[int, int]]]:
+    """web_rid → [(msg_id, created_at ms), …] of what the rooms ``web_rids`` emitted in the
+    window (not the simulator's own demo rooms, which nobody polls): one request
+    (``GET /__sim/created``), not one full log per room."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=sim_url, timeout=120) as client:
+        resp = await client.get("/__sim/created", params={"from_ms": from_ms, "to_ms": to_ms})
+        resp.raise_for_status()
+    by_room = orjson.loads(resp.content)
+    return {w: [(m, c) for m, c in by_room.get(w, ())] for w in web_rids}
+
+
+async def run_e2e(
+    tmp: str,
+    *,
+    rooms: int,
+    rate: float,
+    seconds: float,
+    profile: str = "",
+    postgres: str = "",
+    nodes: int = 1,
+) -> dict[str, float]:
+    """Sim (subprocess) with ``rooms`` rooms → ``dylive serve`` (subprocess, pinned collectors,
+    SQLite) → one long-poller per room in this process. Returns the step's figures.
+
+    ``postgres`` (an admin URL): the store is a fresh PostgreSQL database (dropped after) and
+    ``nodes`` fleet nodes collect the rooms (pinned through the first node's API once every node
+    listens, placed by the fleet); the pollers are spread over the nodes round-robin, CPU and
+    RSS are the nodes' sums (``--profile``: the first node)."""
+    db = pg_database(postgres) if postgres else str(Path(tmp) / f"c{rooms}.sqlite3")
+    try:
+        return await _run_e2e(db, rooms, rate, seconds, profile, nodes)
+    finally:
+        if postgres:
+            drop_pg_database(postgres, db)
+
+
+async def _run_e2e(
+    db: str, rooms: int, rate: float, seconds: float, profile: str, nodes: int
+) -> dict[str, float]:
     STALLED.clear()
-    db = str(Path(tmp) / f"c{rooms}.sqlite3")
-    sim_port, api_port = free_port(), free_port()
+    fleet = db.startswith("postgresql://")
+    sim_port = free_port()
+    ports = [free_port() for _ in range(nodes)]
     web_rids = [str(700_000_000_000 + i) for i in range(rooms)]
     out = subprocess.run(
         [
@@ -425,88 +650,126 @@ async def run_e2e(
     )
     token = out.stdout.decode().split()[-1]
     sim = spawn("sim", "--port", str(sim_port), "--rate", str(rate), "--seed", "2")
-    serve: subprocess.Popen[bytes] | None = None
+    served: list[subprocess.Popen[bytes]] = []
     spy = None
+    harness: dict[str, float] = {}  # this process's own phases (s of wall time)
     try:
         await wait_listening(sim_port, sim)
         sim_url = f"http://127.0.0.1:{sim_port}"
-        async with httpx.AsyncClient(base_url=sim_url, timeout=30) as client:
-            for web_rid in web_rids:
-                resp = await client.post("/__sim/rooms", json={"web_rid": web_rid})
-                resp.raise_for_status()
-        pins = [arg for w in web_rids for arg in ("--room", w)]
+        t = time.time()
+        await make_sim_rooms(sim_url, web_rids)
+        harness["sim rooms"] = time.time() - t
+        base = ["--db", db, "--upstream", sim_url, "--signing", "off", "--no-ranklist"]
         started = time.time()
-        serve = spawn(
-            "serve", "--db", db, "--upstream", sim_url, "--port", str(api_port),
-            "--signing", "off", "--no-ranklist", *pins,
-        )  # fmt: skip
-        await wait_listening(api_port, serve, within=60)
+        if fleet:
+            cap = str(max(500, rooms))  # one node may have to take every room
+            for i, port in enumerate(ports):
+                served.append(
+                    spawn("serve", *base, "--port", str(port), "--node-id", f"n{i + 1}",
+                          "--max-rooms", cap)
+                )  # fmt: skip
+        else:
+            pins = [arg for w in web_rids for arg in ("--room", w)]
+            served.append(spawn("serve", *base, "--port", str(ports[0]), *pins))
+        for port, proc in zip(ports, served, strict=True):
+            await wait_listening(port, proc, within=60)
         listening = time.time() - started
+        if fleet:
+            await pin_via_api(ports[0], token, web_rids)
         # the pinned rooms are resolved and started in the background: measure once all collect
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as client:
-            for _ in range(int((60 + 3 * rooms) / 2.0)):
-                listed = orjson.loads((await client.get(f"/api/rooms?token={token}")).content)
-                states = listed["data"]["rooms"]  # a pin that failed is dropped (logged)
-                if states and not any(r.get("state") == "starting" for r in states):
-                    break
-                # not more often: /api/rooms of 500 rooms costs the service ~70 ms a call
-                await asyncio.sleep(2.0)
+        running = await wait_collecting(ports, token, rooms, within=60 + 0.5 * rooms)
         pinned = time.time() - started
+        harness["rooms started"] = pinned
+        if running < rooms:
+            print(f"(c) {rooms} rooms: only {running} running {pinned:.0f} s after start")
         await asyncio.sleep(5.0)  # collectors connect
-        delivered: list[tuple[int, float]] = []
-        rss_start, _ = rss_mb(serve.pid)
+        polls = [
+            Poll(
+                ports[i % nodes], w, f"/douyin/liveroom/chat?token={token}&room_id={w}&methods=all"
+            )
+            for i, w in enumerate(web_rids)
+        ]
+        t = time.time()
+        # a room the service cannot answer within 120 s stays unprimed: its poller counts as
+        # stalled, its room's messages as emitted and not delivered
+        priming = [asyncio.ensure_future(poll.prime()) for poll in polls]
+        _, late = await asyncio.wait(priming, timeout=120)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*priming, return_exceptions=True)
+        harness["pollers primed"] = time.time() - t
+        rss_start = sum(rss_mb(p.pid)[0] for p in served)
         until = time.time() + seconds
-        paths = [f"/douyin/liveroom/chat?token={token}&room_id={w}&methods=all" for w in web_rids]
+        window = Window(until)
         samples: list[float] = []
 
         async def sample_rss() -> None:
             while time.time() < until:
-                samples.append(rss_mb(serve.pid)[0])
+                samples.append(sum(rss_mb(p.pid)[0] for p in served))
                 await asyncio.sleep(min(10.0, seconds / 4))
 
+        async def learn_last() -> None:
+            await asyncio.sleep(max(0.0, until - time.time()) + 0.05)
+            window.last = await last_in_window(sim_url, web_rids, until)
+
         if profile:
-            spy = attach(serve.pid, f"{profile}/c-{rooms}.txt")
-        cpu0 = (cpu_seconds(serve.pid), cpu_seconds(sim.pid), time.process_time())
+            spy = attach(served[0].pid, f"{profile}/c-{rooms}.txt")
+        per_node0 = [cpu_seconds(p.pid) for p in served]
+        cpu0 = (sum(per_node0), cpu_seconds(sim.pid), time.process_time())
         wall0 = time.time()
+        load0 = os.getloadavg()[0]
         pollers = asyncio.gather(
-            sample_rss(), *(long_poll(api_port, p, until, delivered) for p in paths)
+            sample_rss(), learn_last(), *(long_poll(poll, window) for poll in polls)
         )
         await pollers  # each poller stops by itself at the latest 20 s after the end
         wall = time.time() - wall0
-        cpu = (cpu_seconds(serve.pid), cpu_seconds(sim.pid), time.process_time())
+        per_node = [cpu_seconds(p.pid) - c for p, c in zip(served, per_node0, strict=True)]
+        cpu = (sum(cpu_seconds(p.pid) for p in served), cpu_seconds(sim.pid), time.process_time())
         detach(spy)
-        rss, peak = rss_mb(serve.pid)
+        memory = [rss_mb(p.pid) for p in served]
+        rss, peak = sum(m[0] for m in memory), sum(m[1] for m in memory)
         sim_rss, _ = rss_mb(sim.pid)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as client:
-            status = orjson.loads((await client.get(f"/api/rooms?token={token}")).content)
-        transports: dict[str, int] = {}
-        for room in status["data"]["rooms"]:
-            kind = (room.get("transport") or {}).get("transport") or "none"
-            transports[kind] = transports.get(kind, 0) + 1
-        created: dict[int, int] = {}
-        async with httpx.AsyncClient(base_url=sim_url, timeout=60) as client:
-            for web_rid in web_rids:
-                log = orjson.loads((await client.get(f"/__sim/rooms/{web_rid}/log")).content)
-                created.update((e["msg_id"], e["created_at"]) for e in log)
+        t = time.time()
+        transports = await transports_of(ports, token)
+        harness["transports (/api/rooms)"] = time.time() - t
+        t = time.time()
+        created = await created_between(sim_url, web_rids, int(wall0 * 1000), int(until * 1000))
+        harness["post-processing"] = time.time() - t
     finally:
         detach(spy)
-        if serve is not None:
-            stop(serve)
+        for proc in served:
+            stop(proc)
         stop(sim)
-    lat = sorted(t - created[m] / 1000 for m, t in delivered if m in created)
-    if not lat:
-        print(f"(c) {rooms} rooms: no messages delivered")
-        return {"rooms": rooms}
+    t = time.time()
+    # of the messages emitted in the window (every poller's cursor was taken before it): the
+    # share delivered (by the end of the drain) and the latencies, emit → receipt
+    lat: list[float] = []
+    emitted = 0
+    for poll in polls:
+        made = {m: c / 1000 for m, c in created[poll.web_rid]}
+        emitted += len(made)
+        lat.extend(at - made[m] for m, at in poll.got if m in made)
+    lat.sort()
+    delivered = sum(len(poll.got) for poll in polls)
     share = [100 * (b - a) / wall for a, b in zip(cpu0, cpu, strict=True)]
+    if not lat:
+        print(
+            f"(c) {rooms} rooms: none of the window's {emitted} messages delivered ({delivered}"
+            f" messages in all; {len(STALLED)} pollers stalled, {sum(not p.cursor for p in polls)}"
+            f" of them never primed); CPU (% of one core) service {share[0]:.0f}, simulator"
+            f" {share[1]:.0f}; service RSS {rss:.0f} MB at end (peak {peak:.0f} MB); harness (wall s): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in harness.items())
+            + f"; load average {load0:.2f} → {os.getloadavg()[0]:.2f}"
+        )
+        return {"rooms": rooms, "nodes": nodes, "running": running}
     # µs of service CPU per delivered message: CPU seconds over the window ÷ messages delivered in
     # it (the window ends when the last poller returns) — not skewed by how busy the machine is
-    per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, len(delivered))
-    # emitted inside the window vs delivered of those: a service that falls behind shows here
-    window = {m for m, c in created.items() if wall0 <= c / 1000 <= until}
-    got = {m for m, _ in delivered}
+    per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, delivered)
+    harness["post-processing"] += time.time() - t
     fig = {
         "rooms": rooms,
-        "msgs": len(lat) / seconds,
+        "nodes": nodes,
+        "msgs": len(lat) / seconds,  # the window's messages delivered, per second
         "service_cpu": share[0],
         "sim_cpu": share[1],
         "client_cpu": share[2],
@@ -515,13 +778,19 @@ async def run_e2e(
         "peak": peak,
         "p50": statistics.median(lat) * 1000,
         "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000,
-        "kept_up": 100 * len(window & got) / max(1, len(window)),
+        "kept_up": 100 * len(lat) / max(1, emitted),
+        "stalled": len(STALLED),
+        "running": running,
         "listening": listening,
         "pinned": pinned,
         "us_per_msg": per_msg,
+        "load_start": load0,
+        "load": os.getloadavg()[0],
     }
+    store = f"PostgreSQL, {nodes} fleet node{'s' if nodes > 1 else ''}" if fleet else "SQLite"
     print(
-        f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s: {len(lat)} messages delivered"
+        f"(c) {rooms} rooms x {rate:g} msgs/s for {seconds:g} s ({store}):"
+        f" {len(lat)} of the window's messages delivered ({delivered} in all)"
         f" ({fig['msgs']:,.0f}/s; {fig['kept_up']:.1f} % of those emitted in the window,"
         f" {len(STALLED)} pollers stalled; port open {listening:.1f} s after start, every pinned room started"
         f" {pinned:.1f} s after start),"
@@ -532,6 +801,21 @@ async def run_e2e(
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
         " service RSS samples (MB): " + ", ".join(f"{x:.0f}" for x in samples)
+    )
+    if nodes > 1:
+        print(
+            "    per node: CPU (% of one core) "
+            + ", ".join(f"{100 * c / wall:.0f}" for c in per_node)
+            + "; RSS end (MB) "
+            + ", ".join(f"{m[0]:.0f}" for m in memory)
+        )
+    print(
+        "    harness (wall s): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in harness.items())
+        + f"; poller reconnects {sum(p.reconnects for p in polls)},"
+        f" answers without a cursor {sum(p.errors for p in polls)}"
+        + f"; load average {load0:.2f} → {fig['load']:.2f}"
+        + time.strftime(" (window opened %Y-%m-%d %H:%M:%S UTC)", time.gmtime(wall0))
     )
     if profile and Path(f"{profile}/c-{rooms}.txt").exists():
         print(summary(f"{profile}/c-{rooms}.txt", title=f"(c) {rooms} rooms"))
@@ -546,23 +830,29 @@ async def run_e2e(
     return fig
 
 
+def rooms_cell(f: dict[str, float]) -> str:
+    """The step's rooms, and how many ran when the window opened if not all had started."""
+    running = f.get("running", f["rooms"])
+    return f"{f['rooms']:.0f}" + (f" ({running:.0f} running)" if running < f["rooms"] else "")
+
+
 def e2e_table(figs: list[dict[str, float]]) -> None:
     """The (c) steps as a Markdown table (docs/benchmarks.md)."""
     print(
         "| rooms | msgs/s delivered | delivered in the window | service CPU (% of a core)"
         " | µs service CPU per message | service RSS end / peak (MB) | MB per room | p50 (ms)"
-        " | p99 (ms) |"
+        " | p99 (ms) | load (1 min, start → end) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for f in figs:
         if "p50" not in f:
-            print(f"| {f['rooms']:.0f} | nothing delivered | | | | | | | |")
+            print(f"| {rooms_cell(f)} | nothing delivered | | | | | | | | |")
             continue
         print(
-            f"| {f['rooms']:.0f} | {f['msgs']:,.0f} | {f['kept_up']:.1f} % | {f['service_cpu']:.0f} |"
+            f"| {rooms_cell(f)} | {f['msgs']:,.0f} | {f['kept_up']:.1f} % | {f['service_cpu']:.0f} |"
             f" {f['us_per_msg']:.0f} |"
             f" {f['rss']:.0f} / {f['peak']:.0f} | {f['peak'] / f['rooms']:.2f} |"
-            f" {f['p50']:.0f} | {f['p99']:.0f} |"
+            f" {f['p50']:.0f} | {f['p99']:.0f} | {f['load_start']:.1f} → {f['load']:.1f} |"
         )
 
 
@@ -617,7 +907,11 @@ async def main(args: argparse.Namespace) -> None:
                             os.environ.pop(k, None)
                         else:
                             os.environ[k] = v
-        if "c" in parts:
+        if "c" in parts and args.postgres:
+            await fleet_ladder(tmp, args)
+        elif "c" in parts:
+            if args.nodes != [1]:
+                raise SystemExit("--nodes needs --postgres (a fleet is PostgreSQL only)")
             figs = [
                 await run_e2e(tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=profile)
                 for n in args.rooms
@@ -626,6 +920,72 @@ async def main(args: argparse.Namespace) -> None:
                 e2e_table(figs)
             if profile:
                 stage_table(figs)
+
+
+def holds(fig: dict[str, float]) -> bool:
+    """A step the service held: every room running when the window opened, p99 < 1 s, ≥ 99 %
+    of the window's messages delivered, no poller stalled."""
+    return (
+        "p99" in fig
+        and fig["running"] >= fig["rooms"]
+        and fig["p99"] < 1000
+        and fig["kept_up"] >= 99
+        and not fig["stalled"]
+    )
+
+
+async def fleet_ladder(tmp: str, args: argparse.Namespace) -> None:
+    """(c) on PostgreSQL: for each ``--rooms`` step (ascending) one run per ``--nodes`` count,
+    side by side; a node count stops climbing after its first step that does not hold. Prints
+    the table and the highest delivered rate each node count held, and their ratio."""
+    figs: list[dict[str, float]] = []
+    climbing = list(args.nodes)
+    for n in sorted(args.rooms):
+        for k in list(climbing):
+            fig = await run_e2e(
+                tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=args.profile,
+                postgres=args.postgres, nodes=k,
+            )  # fmt: skip
+            figs.append(fig)
+            if not holds(fig):
+                climbing.remove(k)
+        if not climbing:
+            break
+    print(
+        "| rooms | nodes | msgs/s delivered | delivered in the window | p50 (ms) | p99 (ms)"
+        " | service CPU (% of a core, all nodes) | µs service CPU per message | RSS end (MB)"
+        " | held | load (1 min, start → end) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for f in figs:
+        if "p50" not in f:
+            print(f"| {rooms_cell(f)} | {f['nodes']:.0f} | nothing delivered | | | | | | | no | |")
+            continue
+        print(
+            f"| {rooms_cell(f)} | {f['nodes']:.0f} | {f['msgs']:,.0f} | {f['kept_up']:.1f} % |"
+            f" {f['p50']:.0f} | {f['p99']:.0f} | {f['service_cpu']:.0f} | {f['us_per_msg']:.0f} |"
+            f" {f['rss']:.0f} | {'yes' if holds(f) else 'no'} |"
+            f" {f['load_start']:.1f} → {f['load']:.1f} |"
+        )
+    held: dict[int, dict[str, float]] = {}
+    for f in figs:
+        k = int(f["nodes"])
+        if holds(f) and f["msgs"] > held.get(k, {}).get("msgs", 0.0):
+            held[k] = f
+    parts = [
+        f"{k} node{'s' if k > 1 else ''} {held[k]['msgs']:,.0f} msgs/s ({held[k]['rooms']:.0f} rooms)"
+        if k in held
+        else f"{k} node{'s' if k > 1 else ''}: no step held"
+        for k in args.nodes
+    ]
+    line = "(c) PostgreSQL: highest rate held at p99 < 1 s, >= 99 % delivered: " + "; ".join(parts)
+    if len(args.nodes) > 1 and all(k in held for k in args.nodes):
+        first, last = held[args.nodes[0]]["msgs"], held[args.nodes[-1]]["msgs"]
+        line += f"; ratio {args.nodes[-1]}/{args.nodes[0]} nodes {last / first:.2f}"
+    top = max(args.rooms)
+    if any(f["rooms"] == top and holds(f) for f in figs):
+        line += f" (a count that held at {top} rooms, the last step, may hold more)"
+    print(line)
 
 
 def metering_table(
@@ -707,7 +1067,15 @@ if __name__ == "__main__":
         "--postgres",
         default="",
         metavar="ADMIN_URL",
-        help="(b) on PostgreSQL: a database is created there and dropped afterwards",
+        help="(b) and (c) on PostgreSQL: a database is created there for each run and dropped"
+        " afterwards; (c) then runs fleet nodes and climbs --rooms per --nodes count",
+    )
+    parser.add_argument(
+        "--nodes",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[1],
+        help="(c, with --postgres) fleet node counts, e.g. 1,2: each --rooms step runs once per"
+        " count, side by side",
     )
     parser.add_argument(
         "--profile", default="", help="directory: py-spy profiles of the service (dev extra)"

@@ -233,3 +233,25 @@ async def test_control_plane(sim: Any, kit: Any) -> None:
         assert (await http.get("/__sim/nothing/here")).status_code == 404
         stats = (await http.get("/__sim/stats")).json()
         assert {"connections", "frames_sent", "acks_received", "heartbeats_received"} <= set(stats)
+
+
+async def test_created_of_every_room_in_a_window(sim: Any, kit: Any) -> None:
+    async with httpx.AsyncClient(base_url=sim.base_url) as http:
+        await http.post("/__sim/rooms", json={"web_rid": "234567", "rate": 0, "seed": 3})
+        chat = {"method": "WebcastChatMessage", "content": "x"}
+        [first] = (await http.post("/__sim/rooms/234567/inject", json=chat)).json()
+        [second] = (await http.post("/__sim/rooms/234567/inject", json=chat)).json()
+        everything = (await http.get("/__sim/created")).json()
+        log = (await http.get("/__sim/rooms/234567/log")).json()
+        assert everything["234567"] == [[e["msg_id"], e["created_at"]] for e in log]
+        assert set(everything) == {r["web_rid"] for r in (await http.get("/__sim/rooms")).json()}
+        after = second["created_at"]
+        window = (await http.get("/__sim/created", params={"from_ms": after})).json()
+        assert [second["msg_id"], after] in window["234567"]
+        assert all(at >= after for pairs in window.values() for _, at in pairs)
+        before = (await http.get("/__sim/created", params={"to_ms": first["created_at"]})).json()
+        assert [first["msg_id"], first["created_at"]] in before["234567"]
+        assert all(at <= first["created_at"] for pairs in before.values() for _, at in pairs)
+        for bad in ({"from_ms": "x"}, {"to_ms": "-1"}, {"from_ms": "5", "to_ms": "4"}):
+            r = await http.get("/__sim/created", params=bad)
+            assert r.status_code == 400 and r.json()["error"] == "bad_request"
