@@ -163,8 +163,8 @@ async def test_idle_worker_leaves_and_comes_back(store_url: str) -> None:
 
 
 async def test_a_busy_room_folds_several_commits_at_once(store_url: str) -> None:
-    """Woken at every commit, the worker waits ``fold_every`` before folding: the commits of
-    that span are folded together (fewer, larger folds; each message still exactly once)."""
+    """After a fold the worker waits ``fold_every`` before the next one: the commits of that
+    span are folded together (fewer, larger folds; each message still exactly once)."""
     entries = broadcast(WEB_RID, ROOM_ID, 20, rate=10.0, seed=2)[:50]
     store = open_store(store_url)
     await store.open()

@@ -3,6 +3,7 @@ against the simulator's risk control and expiring logins."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from dylive.identity.source import GuardOptions, PooledRoom
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.defences import Defences
 from dylive.source.credentials import Identity
+from dylive.source.gaps import GapEvent
 from dylive.source.room import resolve_room
 from dylive.store import IdentityRecord, SQLiteStore
 
@@ -212,3 +214,31 @@ def test_pool_settings_reach_the_service(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("DYLIVE_ALLOW_GUESTS", "true")
     pool = ServiceConfig.from_settings().pool
     assert (pool.max_rooms, pool.allow_guests) == (3, True)
+
+
+async def test_a_room_not_consumed_stops_reading_and_ends_cleanly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While its consumer takes nothing (ingestion waits: overload), a room holds at most
+    ``PUMP_QUEUE`` events ahead of it and its collector stops reading; once consumed again it
+    delivers everything and ends even when its pump finished with the queue full."""
+    import dylive.identity.source as guard_source
+
+    monkeypatch.setattr(guard_source, "PUMP_QUEUE", 8)
+    async with simulator() as server:
+        room = await pooled(server, pool_of())
+        events = aiter(room)
+        taken = [await anext(events)]  # the pump runs; nobody takes anything more for now
+        # the simulator goes on (40 msg/s): wait until it has emitted far more than the bound
+        assert await wait_for(lambda: len(server.log(DEFAULT_WEB_RID)) > 300, 30.0)
+        held = room.room.status().messages if room.room is not None else 0
+        # collected but not taken: the queue (8) and what the pump holds in hand (one frame)
+        assert held - len(taken) <= 8 + 50, held
+        server.end(DEFAULT_WEB_RID)
+        async with asyncio.timeout(60):
+            async for event in events:
+                taken.append(event)
+        log = server.log(DEFAULT_WEB_RID)
+    run = Run(events=[e for e in taken if not isinstance(e, GapEvent)])
+    missing, dups = compare(log, run)
+    assert missing == [] and dups == [] and len(run.events) > 300

@@ -74,9 +74,9 @@ class Analytics:
         fold_every: float = 0.25,
     ) -> None:
         self.store = store
-        #: a busy room's worker folds at most this often (the rows of several commits at once:
-        #: woken at every commit, 4 a second per room at 10 msg/s, it folded a message or two
-        #: each time); reports catch up themselves, so they never wait for it
+        #: a busy room's worker folds at most this often (the first commit at once, the rows of
+        #: the commits during the next span together: woken at every commit, 4 a second per room
+        #: at 10 msg/s, it folded a message or two each time); reports catch up themselves
         self.fold_every = fold_every
         #: False (``dylive report`` beside a running service): a running session's progress is
         #: never written, so the service's own checkpoints are not moved under it; a finished
@@ -119,8 +119,6 @@ class Analytics:
                 async with asyncio.timeout(self.checkpoint_every):  # no task per wait
                     await wake.wait()
             woke = wake.is_set()
-            if woke and self.fold_every > 0:
-                await asyncio.sleep(self.fold_every)  # the commits of that span fold together
             wake.clear()
             if self._closing:
                 return
@@ -143,6 +141,8 @@ class Analytics:
             if idle >= self.idle_after and not live.dirty:
                 self._live.pop(room_id, None)  # reloaded from its checkpoint when needed
                 return
+            if woke and self.fold_every > 0:
+                await asyncio.sleep(self.fold_every)  # the commits of that span fold together
 
     def idle(self, room_id: int) -> bool:
         """No worker runs for ``room_id`` and nothing of it is held in memory."""

@@ -58,6 +58,10 @@ _STOP = object()
 _CHECK = object()  # time for a look at the collector's degraded()
 
 
+#: events a room's pump may hold ahead of its consumer (a push frame carries a few)
+PUMP_QUEUE = 256
+
+
 @dataclass(frozen=True, slots=True)
 class GuardOptions:
     check_every: float = 1.0  # seconds between looks at the collector's degraded()
@@ -170,7 +174,10 @@ class PooledRoom:
             )
             async with room:
                 self.room = room
-                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=10_000)
+                # small: when ingestion stops taking events (the store is behind, the service
+                # is overloaded) the pump stops reading the collector after this many, so the
+                # socket is not read either; 10,000 per room held GBs at 1,000 rooms
+                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=PUMP_QUEUE)
                 pump = asyncio.create_task(_pump(room, queue))
                 ticker = asyncio.create_task(_tick(queue, self.guard.check_every))
                 try:
@@ -194,7 +201,11 @@ class PooledRoom:
         # queues _CHECK every check_every seconds, and a busy room checks on its own clock
         next_check = time.monotonic() + self.guard.check_every
         while True:
-            item = queue.get_nowait() if not queue.empty() else await queue.get()
+            item: Any
+            if queue.empty() and pump.done():
+                item = _STOP  # the pump's own _STOP did not fit in a full queue
+            else:
+                item = queue.get_nowait() if not queue.empty() else await queue.get()
             if item is _STOP:
                 await asyncio.wait({pump})
                 pump.result()  # raises the collector's error, if any
