@@ -150,14 +150,8 @@ def _write_now(ws: ClientConnection, frames: list[bytes]) -> bool:
         return False
     for data in frames:
         ws.protocol.send_binary(data)
-    out = ws.protocol.data_to_send()
-    if all(out):
-        ws.transport.write(b"".join(out) if len(out) > 1 else out[0])
-    else:  # an end of stream is queued too: websockets' own sequence (write, half-close)
-        for data in out:
-            if data:
-                ws.transport.write(data)
-        ws.send_data()
+    # open: the protocol queued data frames only (an end of stream comes after a close)
+    ws.transport.write(b"".join(ws.protocol.data_to_send()))
     return True
 
 
