@@ -17,6 +17,12 @@ server exposed to the internet needs in front of the application:
 - ``MAX_URL_BYTES``: a request target longer than 64 KiB - 1 is answered 41401 (HTTP 414) on both
   stacks (httptools' URL parser cannot represent longer ones).
 
+A response goes out in one write: uvicorn writes the head when the application starts the response
+and the body when it sends it; the edge holds the head until the body's first write (or the end
+of the event loop's current step, for a response whose body comes later or never, such as a
+``HEAD``) and writes both together (:class:`OneWrite`): one ``send`` and one TCP segment instead of
+two for every small response (a long-poll chat page).
+
 The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
 ``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
 closes a WebSocket whose client sent a text frame that is not UTF-8 with 1007 and one log line
@@ -98,6 +104,50 @@ def classify(exc: BaseException | None) -> tuple[ErrorKind, str]:
     return BAD_REQUEST, f"the HTTP request is malformed: {text}" if text else "malformed request"
 
 
+_CONTINUE = b"HTTP/1.1 100 "
+
+
+class OneWrite:
+    """The transport as one request's response cycle sees it: its first write (the response
+    head) is held and written with the next one (the body: ``writelines``, one send), or at the
+    end of the event loop's current step if no other write comes first. Anything else is the
+    transport's. An interim ``100 Continue`` is written at once."""
+
+    __slots__ = ("_held", "_loop", "_pristine", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._pristine = True  # nothing written yet: the next write is the head
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self.transport.writelines((held, data))
+        elif self._pristine and not data.startswith(_CONTINUE):
+            self._pristine = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self.transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 class _Edge:
     """The limits, shared by both HTTP protocol classes (mixed in before uvicorn's class)."""
 
@@ -108,6 +158,7 @@ class _Edge:
     cycle: Any
     _header_timer: asyncio.TimerHandle | None = None
     _body_timer: asyncio.TimerHandle | None = None
+    _body_pending = False  # a request's headers are in, its body is not (yet)
     _upgraded = False
 
     def _refuse(self, kind: ErrorKind, detail: str = "") -> None:
@@ -116,7 +167,13 @@ class _Edge:
             self.transport.write(refusal(kind, detail))
             self.transport.close()
 
+    def _one_write(self, cycle: Any) -> None:
+        """A new response cycle writes through :class:`OneWrite` (its task has not run yet)."""
+        if cycle is not None and type(cycle.transport) is not OneWrite:
+            cycle.transport = OneWrite(cycle.transport, self.loop)
+
     def _cancel_timers(self) -> None:
+        self._body_pending = False
         for timer in (self._header_timer, self._body_timer):
             if timer is not None:
                 timer.cancel()
@@ -137,13 +194,20 @@ class _Edge:
             self._header_timer = self.loop.call_later(timeout, self._header_timeout)
 
     def _headers_done(self) -> None:
+        """The headers are in: the body is awaited (timed by :meth:`_await_body`)."""
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
-        if self._body_timer is None:
+        self._body_pending = True
+
+    def _await_body(self) -> None:
+        """Arm the body timer if a body is still awaited after what was received: a request
+        whose body came with its headers (every ``GET``) never arms one."""
+        if self._body_pending and self._body_timer is None and not self.transport.is_closing():
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timeout)
 
     def _body_done(self) -> None:
+        self._body_pending = False
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None
@@ -190,6 +254,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
             self._cancel_timers()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._await_body()
+
         def on_url(self, url: bytes) -> None:
             super().on_url(url)
             if len(self.url) > MAX_URL_BYTES:
@@ -198,6 +266,7 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self._headers_done()
             super().on_headers_complete()
+            self._one_write(self.cycle)
 
         def on_message_complete(self) -> None:
             self._body_done()
@@ -234,6 +303,8 @@ def _h11_class() -> type[asyncio.Protocol]:
             except UnicodeError:  # a raw non-ASCII request path (uvicorn decodes it as ASCII)
                 self.send_400_response("")
                 return
+            if not self._upgraded:
+                self._one_write(self.cycle)
             self._sync_timers()
 
         def _sync_timers(self) -> None:
@@ -243,6 +314,7 @@ def _h11_class() -> type[asyncio.Protocol]:
             state = self.conn.their_state
             if state is h11.SEND_BODY:
                 self._headers_done()
+                self._await_body()
             elif state is h11.IDLE and self._idle():
                 self._arm_header_timer()
             else:
@@ -353,4 +425,4 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
     return type("EdgeWebSocket", (_WebSocketEdge, WebSocketsSansIOProtocol), {})
 
 
-__all__ = ["MAX_URL_BYTES", "EdgeLimits", "classify", "http_protocol", "refusal"]
+__all__ = ["MAX_URL_BYTES", "EdgeLimits", "OneWrite", "classify", "http_protocol", "refusal"]

@@ -59,10 +59,30 @@ def float_param(q: Mapping[str, str], name: str, default: float, high: float) ->
     return value
 
 
+#: ``methods`` texts already parsed (pollers send the same one on every request), bounded
+_METHODS: dict[str, frozenset[str] | None] = {}
+_METHODS_KEPT = 256
+
+
 def methods_param(q: Mapping[str, str]) -> frozenset[str] | None:
     """The method set to include (None = all); default: the contract's set."""
     text = q.get("methods")
-    if text is None or not text.strip():
+    if text is None:
+        return DEFAULT_METHODS
+    try:
+        return _METHODS[text]
+    except KeyError:
+        pass
+    wanted = _parse_methods(text)
+    if len(text) <= 256:  # what pollers send; a long one is parsed each time
+        if len(_METHODS) >= _METHODS_KEPT:
+            _METHODS.clear()
+        _METHODS[text] = wanted
+    return wanted
+
+
+def _parse_methods(text: str) -> frozenset[str] | None:
+    if not text.strip():
         return DEFAULT_METHODS
     try:
         wanted = method_names(text, known=DECODERS)

@@ -1,0 +1,102 @@
+"""A response goes out in one write (``dylive.serve.edge.OneWrite``): the head uvicorn writes
+when the application starts the response is held and written with the body; a head whose body
+does not follow in the same step (``HEAD``, a stream) still goes out at the end of the step, in
+order; an interim ``100 Continue`` is not held; closing writes what is held first."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.edgekit import STACKS, envelope, exchange, offline, served
+
+from dylive.serve.edge import OneWrite
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+
+class Transport:
+    """Records what is written, one entry per call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", data))
+
+    def writelines(self, chunks: Any) -> None:
+        self.calls.append(("writelines", b"".join(chunks)))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info {name}"
+
+
+async def settled() -> None:
+    """The steps scheduled so far have run (call_soon callbacks are FIFO)."""
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(done.set_result, None)
+    await done
+
+
+async def test_head_and_body_are_one_write() -> None:
+    raw = Transport()
+    out = OneWrite(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    out.write(HEAD)
+    assert raw.calls == []
+    out.write(b"{}")
+    assert raw.calls == [("writelines", HEAD + b"{}")]
+    await settled()
+    assert raw.calls == [("writelines", HEAD + b"{}")]  # nothing left to flush
+
+
+async def test_a_head_alone_is_written_at_the_end_of_the_step_in_order() -> None:
+    raw = Transport()
+    out = OneWrite(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    out.write(HEAD)
+    await settled()
+    assert raw.calls == [("write", HEAD)]
+    out.write(b"chunk")  # a stream's later chunks go out as they come
+    assert raw.calls == [("write", HEAD), ("write", b"chunk")]
+
+
+async def test_continue_is_not_held_and_close_flushes() -> None:
+    raw = Transport()
+    out = OneWrite(raw, asyncio.get_running_loop())  # type: ignore[arg-type]
+    out.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert raw.calls == [("write", b"HTTP/1.1 100 Continue\r\n\r\n")]
+    out.write(HEAD)
+    out.close()
+    assert raw.calls[-1] == ("write", HEAD) and raw.closed
+    assert out.get_extra_info("peername") == "info peername"  # the rest is the transport's
+
+
+@pytest.mark.parametrize("http", STACKS)
+async def test_keep_alive_answers_whole_on_both_stacks(tmp_path: Path, http: str) -> None:
+    """GET, HEAD and GET again on one connection: each answer complete, in order."""
+    request = b"%s /douyin/liveroom/chat?room_id=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+    async with served(offline(tmp_path), http) as (port, _app):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            for method in (b"GET", b"HEAD", b"GET"):
+                writer.write(request % method)
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = b"" if method == b"HEAD" else await reader.readexactly(length)
+                assert head.startswith(b"HTTP/1.1 401"), head
+                if body:
+                    assert b'"code":40001' in body
+        finally:
+            writer.close()
+        # a request that closes the connection still gets its whole answer first
+        closing = request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+        _, body = envelope(await exchange(port, closing % b"GET"))
+        assert body["code"] == 40001
