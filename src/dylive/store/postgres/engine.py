@@ -68,7 +68,9 @@ class PostgresEngine(HealthProbe):
 
     ``poll_interval``: how often waiters re-check the database while the notification listener
     is down (seconds; default: the ``pg_poll_interval`` setting). While it is up, waiters wake
-    on notifications only.
+    on notifications only. ``page_statements``: chat-page statements run at once (``pages``;
+    the pages asked for meanwhile queue for the next one): on the 2-core machine 1 beat 2
+    (bench/api.py b, docs/benchmarks.md); a larger server may want more.
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class PostgresEngine(HealthProbe):
         token_ttl: float = 5.0,
         writer_idle_timeout: float = 5.0,
         commit_interval: float | None = None,
+        page_statements: int = 1,
     ) -> None:
         self.url = url
         #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
@@ -97,7 +100,7 @@ class PostgresEngine(HealthProbe):
         )
         self._pool = Pool(self._connect, readers)
         #: the chat endpoint's pages of every method, read together under load (``pages``)
-        self.pages = PageBatches(self._fetch_binary, inflight=max(1, readers // 2))
+        self.pages = PageBatches(self._fetch_binary, inflight=page_statements)
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None

@@ -17,7 +17,7 @@ only under load, where they pay. Each page's answer is the row of :data:`PAGES` 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 #: One row per requested ``(room, after, limit)``, in the order given, for the first ``limit``
@@ -29,7 +29,7 @@ from typing import Any
 PAGES = """
 SELECT p.n, p.wanted, p.last_seq,
     (SELECT e.msg_id FROM events AS e WHERE e.seq = p.last_seq), p.body
-FROM unnest(%(rooms)s::bigint[], %(afters)s::bigint[], %(limits)s::int[])
+FROM unnest(%(rooms)s::text::bigint[], %(afters)s::text::bigint[], %(limits)s::text::int[])
     WITH ORDINALITY AS r(room, after, lim, i)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, count(*) FILTER (WHERE w) AS wanted, max(seq) AS last_seq,
@@ -44,7 +44,7 @@ ORDER BY r.i
 #: The same for pages of every method: nothing computed per row.
 PAGES_ALL = """
 SELECT p.n, p.n, p.last_seq, (SELECT e.msg_id FROM events AS e WHERE e.seq = p.last_seq), p.body
-FROM unnest(%(rooms)s::bigint[], %(afters)s::bigint[], %(limits)s::int[])
+FROM unnest(%(rooms)s::text::bigint[], %(afters)s::text::bigint[], %(limits)s::text::int[])
     WITH ORDINALITY AS r(room, after, lim, i)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, max(seq) AS last_seq, string_agg(rendered, ','::bytea) AS body
@@ -68,7 +68,7 @@ class PageBatches:
     read with the pages other callers asked for meanwhile (one statement per method set among
     them). ``run(sql, args)`` reads the rows (binary)."""
 
-    def __init__(self, run: Run, *, inflight: int = 2, max_batch: int = 64) -> None:
+    def __init__(self, run: Run, *, inflight: int = 1, max_batch: int = 64) -> None:
         self._run = run
         self.inflight = inflight
         self.max_batch = max_batch
@@ -107,10 +107,10 @@ class PageBatches:
                 await self._read(methods, batch)
 
     async def _read(self, methods: frozenset[str] | None, batch: list[Queued]) -> None:
-        args: dict[str, Any] = {
-            "rooms": [want[0] for want, _ in batch],
-            "afters": [want[1] for want, _ in batch],
-            "limits": [want[2] for want, _ in batch],
+        args: dict[str, Any] = {  # array literals: psycopg dumps a list element by element
+            "rooms": _ints(want[0] for want, _ in batch),
+            "afters": _ints(want[1] for want, _ in batch),
+            "limits": _ints(want[2] for want, _ in batch),
         }
         if methods is not None:
             args["methods"] = sorted(methods)
@@ -140,3 +140,8 @@ class PageBatches:
         for _, future in queued:
             if not future.done():
                 future.cancel()
+
+
+def _ints(values: Iterable[int]) -> str:
+    """A PostgreSQL array literal of integers (cast to its type in the statement)."""
+    return "{" + ",".join(map(str, values)) + "}"
