@@ -11,7 +11,9 @@ pages 32 to a statement ≈ 50–60 µs and ≈ 65–85 µs.
 :class:`PageBatches` never waits to fill a batch: a page requested while fewer than
 ``inflight`` statements are running is sent at once (alone); pages requested meanwhile queue,
 and the next statement to start takes all of them (up to ``max_batch``). Batches therefore form
-only under load, where they pay. Each page's answer is the row of :data:`PAGES` for it.
+only under load, where they pay. Each page's answer is the row of :data:`PAGES` for it. One
+statement at a time (``inflight`` 1, the engine's ``page_statements``) beat two on the 2-core
+machine: the pages queued behind a statement make the next one larger.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from dylive.errors import StoreError
+
 #: One row per requested ``(room, after, limit)``, in the order given, for the first ``limit``
-#: rows after ``after``: their count, the count of the wanted ones (``methods``; NULL: every
-#: method), the last seq, the last row's msg_id (one primary-key probe: an ordered array_agg
-#: would sort the rows again) and the wanted rows' rendered JSON joined by ``,``. The
-#: aggregates read the ordered subquery in its order (an ORDER BY inside string_agg would sort
-#: each page again).
+#: rows after ``after``: their count, the count of the wanted ones (``methods``), the last
+#: seq, the last row's msg_id (one primary-key probe: an ordered array_agg would sort the rows
+#: again) and the wanted rows' rendered JSON joined by ``,``. The aggregates read the ordered
+#: subquery in its order (an ORDER BY inside string_agg would sort each page again).
 PAGES = """
 SELECT p.n, p.wanted, p.last_seq,
     (SELECT e.msg_id FROM events AS e WHERE e.seq = p.last_seq), p.body
@@ -35,7 +38,7 @@ CROSS JOIN LATERAL (
     SELECT count(*) AS n, count(*) FILTER (WHERE w) AS wanted, max(seq) AS last_seq,
         string_agg(rendered, ','::bytea) FILTER (WHERE w) AS body
     FROM (
-        SELECT seq, rendered, (%(methods)s::text[] IS NULL OR method = ANY(%(methods)s)) AS w
+        SELECT seq, rendered, method = ANY(%(methods)s::text[]) AS w
         FROM events WHERE room_id = r.room AND seq > r.after ORDER BY seq LIMIT r.lim
     ) AS page
 ) AS p
@@ -116,6 +119,8 @@ class PageBatches:
             args["methods"] = sorted(methods)
         try:
             rows = await self._run(PAGES_ALL if methods is None else PAGES, args)
+            if len(rows) != len(batch):
+                raise StoreError(f"read failed: {len(rows)} rows for {len(batch)} pages")
         except Exception as exc:  # the pages queued since may still be read
             for _, future in batch:
                 if not future.done():
