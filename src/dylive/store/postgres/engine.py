@@ -69,8 +69,9 @@ class PostgresEngine(HealthProbe):
     ``poll_interval``: how often waiters re-check the database while the notification listener
     is down (seconds; default: the ``pg_poll_interval`` setting). While it is up, waiters wake
     on notifications only. ``page_statements``: chat-page statements run at once (``pages``;
-    the pages asked for meanwhile queue for the next one): on the 2-core machine 1 beat 2
-    (bench/api.py b, docs/benchmarks.md); a larger server may want more.
+    the pages asked for meanwhile queue for the next one); 1 and 2 were within the noise of
+    each other on the 2-core machine (docs/benchmarks.md), 2 lets a page start while one
+    statement runs.
     """
 
     def __init__(
@@ -86,7 +87,7 @@ class PostgresEngine(HealthProbe):
         token_ttl: float = 5.0,
         writer_idle_timeout: float = 5.0,
         commit_interval: float | None = None,
-        page_statements: int = 1,
+        page_statements: int = 2,
     ) -> None:
         self.url = url
         #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
