@@ -100,3 +100,15 @@ async def test_a_cancelled_reader_leaves_the_others_their_pages(pg_url: str) -> 
         assert (await kept).last_msg_id == 9
         with pytest.raises(asyncio.CancelledError):
             await gone
+
+
+async def test_method_names_reach_the_page_statement_unchanged(pg_url: str) -> None:
+    odd = ('a"b,{c}', "back\\slash", "NULL", "")
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, odd[i % 4]) for i in range(1, 41)])
+        for name in odd:
+            page = await store.read_joined(ROOM, 0, 10, frozenset({name}))
+            want = JoinedPage.of(await store.read(ROOM, 0, 10, frozenset({name})))
+            assert page == want and page.size == 10, name
+        page = await store.read_joined(ROOM, 0, 40, frozenset(odd))
+        assert page.size == 40 and page.last_msg_id == 40
