@@ -112,3 +112,15 @@ async def test_method_names_reach_the_page_statement_unchanged(pg_url: str) -> N
             assert page == want and page.size == 10, name
         page = await store.read_joined(ROOM, 0, 40, frozenset(odd))
         assert page.size == 40 and page.last_msg_id == 40
+
+
+async def test_closing_the_store_ends_every_waiting_page_read(pg_url: str) -> None:
+    store = PostgresStore(pg_url, tail_size=0)
+    await store.open()
+    await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 200)])
+    reads = [asyncio.create_task(store.read_joined(ROOM, i, 50)) for i in range(40)]
+    await asyncio.sleep(0)  # queued, one statement started
+    await store.close()
+    done = await asyncio.wait_for(asyncio.gather(*reads, return_exceptions=True), 30)
+    for result in done:  # a page, or ended by the close: never left waiting
+        assert isinstance(result, (JoinedPage, asyncio.CancelledError, StoreError)), result
