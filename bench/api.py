@@ -11,6 +11,8 @@
     patterns over a 100,000-message room: "live" pollers read pages at the live edge (cursors
     within the last 200 messages: what polling clients do; served from the store's tail cache)
     and "history" pollers read random old pages (catch-up reads: SQLite on the reader threads).
+    On PostgreSQL (``--postgres``) the CPU of the server processes connected to the bench
+    database (the service's readers, writer and listener) is printed per request too.
 (c) end to end: 200 rooms × 10 messages/s from the simulator through the collector and the store
     to a long-polling client; p50/p99 latency from emit (Common.create_time) to delivery, CPU
     of the service, the simulator and the pollers (share of one core over the measured window),
@@ -228,6 +230,23 @@ def pg_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def pg_backends_cpu(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each server process connected to the database of ``url``
+    (this query's own excepted)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        pids = conn.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    used: dict[int, float] = {}
+    for (pid,) in pids:
+        with contextlib.suppress(OSError):  # gone meanwhile
+            used[pid] = cpu_seconds(pid)
+    return used
+
+
 def drop_pg_database(admin_url: str, url: str) -> None:
     import psycopg
 
@@ -273,12 +292,20 @@ async def _chat_vs_bare(
         await wait_listening(port, proc)
         await load(port, live, 1.0)  # warm up
         cpu: dict[str, list[float]] = {}  # the service's CPU time per request (us), by phase
+        pg_cpu: dict[str, list[float]] = {}  # PostgreSQL: its backends' CPU per request (us)
+        postgres = db.startswith("postgresql://")
 
         async def measured(name: str, paths: list[list[str]]) -> float:
+            backends = pg_backends_cpu(db) if postgres else {}
             used = cpu_seconds(proc.pid)
             rate = await load(port, paths, seconds)
             used = cpu_seconds(proc.pid) - used
-            cpu.setdefault(name, []).append(used / max(1.0, rate * seconds) * 1e6)
+            requests = max(1.0, rate * seconds)
+            cpu.setdefault(name, []).append(used / requests * 1e6)
+            if postgres:
+                after = pg_backends_cpu(db)
+                spent = sum(t - backends.get(pid, 0.0) for pid, t in after.items())
+                pg_cpu.setdefault(name, []).append(spent / requests * 1e6)
             return rate
 
         direct = [await measured("bare direct", [["/bare-direct"]] * pollers)]
@@ -328,6 +355,12 @@ async def _chat_vs_bare(
         + "; bare direct / chat CPU:"
         + "".join(f" {n} {med['bare direct'] / med[n]:.2f}" for n in chat)
     )
+    if pg_cpu:
+        pg_med = {name: statistics.median(xs) for name, xs in pg_cpu.items()}
+        print(
+            "    PostgreSQL backends' CPU per request (median us, the service's connections): "
+            + ", ".join(f"{name} {us:.0f}" for name, us in pg_med.items())
+        )
     if profile:
         for name in chat:
             path = Path(profile) / f"b-{name}.txt"

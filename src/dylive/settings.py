@@ -102,6 +102,12 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),
         Setting(
+            "ws_compression",
+            "shared",
+            "permessage-deflate of the service's WebSocket routes: shared (each message compressed"
+            " once for all clients), per-client (each client's own compressor) or off.",
+        ),
+        Setting(
             "anon_rate",
             "5",
             "Requests/s per client address without a valid token (0 = unlimited).",

@@ -1,11 +1,15 @@
-"""PostgreSQL page reads for the chat endpoint: ``read_joined`` (one aggregate statement, or
-the tail cache) equals ``read`` joined, for every filter and cursor, on interleaved rooms."""
+"""PostgreSQL page reads for the chat endpoint: ``read_joined`` (aggregates read together, or
+the tail cache) equals ``read`` joined, for every filter and cursor, on interleaved rooms;
+concurrent pages share statements; a failed or cancelled read stays its own."""
 
 from __future__ import annotations
+
+import asyncio
 
 import orjson
 import pytest
 
+from dylive.errors import StoreError
 from dylive.store import JoinedPage, Record
 from dylive.store.postgres import PostgresStore
 
@@ -37,3 +41,86 @@ async def test_joined_reads_equal_row_reads(pg_url: str) -> None:
                     assert got == want, (room, wanted, after, limit)
                     assert got.size == len(orjson.loads(b"[" + got.body + b"]"))
         assert (await store.read_joined(ROOM, 0, 0)).size == 0
+
+
+async def test_pages_read_together_equal_pages_read_alone(pg_url: str) -> None:
+    """Concurrent chat pages (mixed rooms, method sets and cursors) share statements, and each
+    gets the page it would get alone."""
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        for start in range(1, 600, 100):
+            await store.append(
+                [rec(i, ROOM, METHODS[i % 5 % 3]) for i in range(start, start + 100)]
+                + [rec((1 << 64) - i, BIG_ROOM, METHODS[i % 3]) for i in range(start, start + 50)]
+            )
+        last = await store.last_seq(ROOM)
+        wants = [
+            (room, after, limit, wanted)
+            for room in (ROOM, BIG_ROOM)
+            for wanted in (None, frozenset(METHODS), frozenset(METHODS[1:2]))
+            for after, limit in ((0, 50), (3, 300), (last - 12, 5), (last, 3), (77, 1))
+        ]
+        alone = [await store.read_joined(*want) for want in wants]
+        before = store.pages.statements
+        together = await asyncio.gather(*(store.read_joined(*want) for want in wants))
+        assert list(together) == alone
+        # one statement per method set (plus the sparse filter's keyset scans): fewer than pages
+        assert store.pages.statements - before <= 2 * 3
+        assert store.pages.pages >= 2 * len(wants)
+
+
+async def test_a_failed_page_statement_fails_its_callers_only(pg_url: str) -> None:
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 20)])
+        real = store.pages._run
+        calls = 0
+
+        async def flaky(sql: str, args: dict[str, object]) -> list[tuple[object, ...]]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise StoreError("read failed: boom", transient=True)
+            return await real(sql, args)
+
+        store.pages._run = flaky
+        with pytest.raises(StoreError, match="boom"):
+            await store.read_joined(ROOM, 0, 5)
+        page = await store.read_joined(ROOM, 0, 5)  # the next statement reads
+        assert page.size == 5 and page.last_msg_id == 5
+
+
+async def test_a_cancelled_reader_leaves_the_others_their_pages(pg_url: str) -> None:
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 20)])
+        first = asyncio.create_task(store.read_joined(ROOM, 0, 3))
+        gone = asyncio.create_task(store.read_joined(ROOM, 3, 3))
+        kept = asyncio.create_task(store.read_joined(ROOM, 6, 3))
+        await asyncio.sleep(0)  # all three queued
+        gone.cancel()
+        assert (await first).last_msg_id == 3
+        assert (await kept).last_msg_id == 9
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+
+
+async def test_method_names_reach_the_page_statement_unchanged(pg_url: str) -> None:
+    odd = ('a"b,{c}', "back\\slash", "NULL", "")
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, odd[i % 4]) for i in range(1, 41)])
+        for name in odd:
+            page = await store.read_joined(ROOM, 0, 10, frozenset({name}))
+            want = JoinedPage.of(await store.read(ROOM, 0, 10, frozenset({name})))
+            assert page == want and page.size == 10, name
+        page = await store.read_joined(ROOM, 0, 40, frozenset(odd))
+        assert page.size == 40 and page.last_msg_id == 40
+
+
+async def test_closing_the_store_ends_every_waiting_page_read(pg_url: str) -> None:
+    store = PostgresStore(pg_url, tail_size=0)
+    await store.open()
+    await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 200)])
+    reads = [asyncio.create_task(store.read_joined(ROOM, i, 50)) for i in range(40)]
+    await asyncio.sleep(0)  # queued, one statement started
+    await store.close()
+    done = await asyncio.wait_for(asyncio.gather(*reads, return_exceptions=True), 30)
+    for result in done:  # a page, or ended by the close: never left waiting
+        assert isinstance(result, (JoinedPage, asyncio.CancelledError, StoreError)), result

@@ -173,3 +173,22 @@ async def test_a_missing_schema_is_a_store_error(pg_url: str) -> None:
     pg_url = f"{base}?options=-csearch_path%3Ddylive_no_such_schema_{uuid.uuid4().hex[:8]}"
     with pytest.raises(StoreError, match="no schema"):
         await PostgresStore(pg_url).open()
+
+
+async def test_a_position_write_that_cannot_move_it_is_not_sent(pg_url: str) -> None:
+    """Positions only move forward: below what this process committed, no writer batch."""
+    async with PostgresStore(pg_url) as store, PostgresStore(pg_url) as other:
+        await store.set_position(1, ROOM, 10, wait=True)
+        batches = store.batches
+        await store.set_position(1, ROOM, 10, wait=True)
+        await store.set_position(1, ROOM, 4, wait=False)
+        await store.set_position(1, ROOM, 7, wait=True)
+        assert store.batches == batches
+        await other.set_position(1, ROOM, 30, wait=True)  # another node moved it on
+        await store.set_position(1, ROOM, 20, wait=True)  # sent: this one knows 10 only
+        assert store.batches == batches + 1
+        assert await store.get_position(1, ROOM) == 30
+        await store.set_position(1, BIG, 5, wait=False)  # other keys: written as before
+        await store.set_position(2, ROOM, 11, wait=True)
+        assert await other.get_position(1, BIG) == 5
+        assert await other.get_position(2, ROOM) == 11

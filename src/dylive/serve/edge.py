@@ -49,6 +49,7 @@ from .errors import (
     ErrorKind,
     truncate,
 )
+from .wsdeflate import shared_extensions
 
 log = logging.getLogger(__name__)
 
@@ -348,8 +349,8 @@ def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.P
 
 
 class _WebSocketEdge:
-    """The WebSocket side: refused handshakes in the envelope, and a text frame that is not
-    UTF-8 closed with 1007 and one log line (no traceback)."""
+    """The WebSocket side: refused handshakes in the envelope, a text frame that is not UTF-8
+    closed with 1007 and one log line (no traceback), permessage-deflate compressed once."""
 
     curr_msg_data_type: str
     frames: list[bytes]
@@ -358,8 +359,11 @@ class _WebSocketEdge:
     transport: asyncio.Transport
     handshake_complete: bool
     close_sent: bool
+    shared_deflate = True
 
     def handle_connect(self, event: Any) -> None:
+        if self.shared_deflate:  # permessage-deflate compressed once per message (wsdeflate.py)
+            self.conn.available_extensions = shared_extensions(self.conn.available_extensions or [])
         accept = self.conn.accept
 
         def enveloped(request: Any) -> Any:  # a refusal (bad version, key …) in the envelope
@@ -416,13 +420,15 @@ def _ws_refusal(status: int, detail: str) -> Any:
     return Response(kind.status, reason, headers, raw)
 
 
-def websocket_protocol() -> type[asyncio.Protocol] | str:
-    """The WebSocket protocol class (websockets' sans-I/O implementation), else ``auto``."""
+def websocket_protocol(*, shared_deflate: bool = True) -> type[asyncio.Protocol] | str:
+    """The WebSocket protocol class (websockets' sans-I/O implementation), else ``auto``;
+    ``shared_deflate``: permessage-deflate compressed once per message (serve/wsdeflate.py)."""
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     except ImportError:
         return "auto"
-    return type("EdgeWebSocket", (_WebSocketEdge, WebSocketsSansIOProtocol), {})
+    attrs = {"shared_deflate": shared_deflate}
+    return type("EdgeWebSocket", (_WebSocketEdge, WebSocketsSansIOProtocol), attrs)
 
 
 __all__ = ["MAX_URL_BYTES", "EdgeLimits", "OneWrite", "classify", "http_protocol", "refusal"]

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol, websocket_protocol
 from .errors import HEADERS_TOO_LARGE, NOT_FOUND, URL_TOO_LONG, ApiError, error_response
+from .runtime import ws_compression
 
 MAX_HEADER_BYTES = 16 * 1024
 PARSER_LIMIT = 256 * 1024
@@ -78,7 +79,8 @@ def server_config(
 ) -> uvicorn.Config:
     """The uvicorn configuration dylive serves with: the edge protocols (envelope for parser
     refusals, header / body timeouts, connection cap), the parser limit above the app's own,
-    WebSocket client frames capped at ``WS_MAX_BYTES``."""
+    WebSocket client frames capped at ``WS_MAX_BYTES``, permessage-deflate as the
+    ``ws_compression`` setting (or option) says."""
     options.setdefault("log_level", "warning")
     options.setdefault("log_config", None)  # uvicorn's lines go through dylive's own logging
     options.setdefault("access_log", False)
@@ -87,7 +89,9 @@ def server_config(
     http = options.pop("http", "auto")
     if isinstance(http, str):
         http = http_protocol(http, edge)
-    options.setdefault("ws", websocket_protocol())
+    compression = ws_compression(options.pop("ws_compression", None))
+    options.setdefault("ws_per_message_deflate", compression != "off")
+    options.setdefault("ws", websocket_protocol(shared_deflate=compression == "shared"))
     return uvicorn.Config(
         app, host=host, port=port, http=http, h11_max_incomplete_event_size=PARSER_LIMIT, **options
     )

@@ -51,6 +51,7 @@ from ..records import StoredMessage
 from ..rows import WriteOp, drain_batches, message_from_row, now_ms, settle
 from .append import Append, lock_rooms, run_appends, schema_salt
 from .cache import SharedTail, TokenCache
+from .pages import PageBatches
 from .pool import Conn, Pool
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ class PostgresEngine(HealthProbe):
 
     ``poll_interval``: how often waiters re-check the database while the notification listener
     is down (seconds; default: the ``pg_poll_interval`` setting). While it is up, waiters wake
-    on notifications only.
+    on notifications only. ``page_statements``: chat-page statements run at once (``pages``;
+    the pages asked for meanwhile queue for the next one); 1 and 2 were within the noise of
+    each other on the 2-core machine (docs/benchmarks.md), 2 lets a page start while one
+    statement runs.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class PostgresEngine(HealthProbe):
         token_ttl: float = 5.0,
         writer_idle_timeout: float = 5.0,
         commit_interval: float | None = None,
+        page_statements: int = 2,
     ) -> None:
         self.url = url
         #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
@@ -95,6 +100,8 @@ class PostgresEngine(HealthProbe):
             settings.number("pg_poll_interval") if poll_interval is None else poll_interval
         )
         self._pool = Pool(self._connect, readers)
+        #: the chat endpoint's pages of every method, read together under load (``pages``)
+        self.pages = PageBatches(self._fetch_binary, inflight=page_statements)
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -105,6 +112,7 @@ class PostgresEngine(HealthProbe):
         self._salt = 0  # of the per-room ordering-lock keys
         self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
+        self._written_pos: dict[tuple[int, int], int] = {}  # committed by this process
         self._commit_listeners: list[Callable[[int], None]] = []
         self.tail = SharedTail(tail_size, tail_rooms)
         self._writer_idle_timeout = writer_idle_timeout
@@ -191,6 +199,7 @@ class PostgresEngine(HealthProbe):
             await asyncio.gather(self._listener, return_exceptions=True)
             self._listener = None
         await self.tail.stop()
+        await self.pages.close()
         await self._pool.close()
         if self._wconn is not None:
             await self._wconn.close()
@@ -266,13 +275,19 @@ class PostgresEngine(HealthProbe):
     async def _submit(
         self, fn: Fn, rooms: tuple[int, ...] = (), *, wait: bool = True, events: bool = False
     ) -> Any:
+        future = self._enqueue(fn, rooms, events=events, future=wait)
+        return await future if future is not None else None
+
+    def _enqueue(
+        self, fn: Fn, rooms: tuple[int, ...] = (), *, events: bool = False, future: bool = True
+    ) -> asyncio.Future[Any] | None:
+        """Queue a write: the future its batch resolves (committed or failed), or None
+        (``future=False``: nobody waits; a failure is logged)."""
         if self._writer is None:
             raise StoreError("store is not open")
-        future: asyncio.Future[Any] | None = (
-            asyncio.get_running_loop().create_future() if wait else None
-        )
-        self._queue.put_nowait(Op(fn, future, rooms, events))
-        return await future if future is not None else None
+        done = asyncio.get_running_loop().create_future() if future else None
+        self._queue.put_nowait(Op(fn, done, rooms, events))
+        return done
 
     async def _write_loop(self) -> None:
         async for batch in drain_batches(
@@ -370,6 +385,11 @@ class PostgresEngine(HealthProbe):
             except psycopg.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
         raise AssertionError("unreachable")
+
+    async def _fetch_binary(
+        self, query: str, args: Sequence[Any] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        return await self._fetch(query, args, binary=True)
 
     async def _fetch_one(
         self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False

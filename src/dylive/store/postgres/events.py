@@ -1,5 +1,6 @@
 """The event log on PostgreSQL: appends (combined per writer batch, see ``append``),
-quarantine, and reads from the shared tail cache or SQL (the chat page as one aggregate)."""
+quarantine, and reads from the shared tail cache or SQL (the chat pages as aggregates read
+together, see ``pages``)."""
 
 from __future__ import annotations
 
@@ -33,25 +34,6 @@ from .append import Append
 from .engine import EVENT_COLS, PostgresEngine
 from .pool import Conn
 
-# the first `limit` rows after a seq in one aggregate: the wanted rows' JSON already joined;
-# the last row's msg_id by one primary-key probe (an ordered array_agg would sort the rows again)
-_LAST_MSG_ID = "(SELECT e.msg_id FROM events AS e WHERE e.seq = max(page.seq))"
-_JOINED = f"""
-SELECT count(*), count(*) FILTER (WHERE w), max(seq), {_LAST_MSG_ID},
-    string_agg(rendered, ','::bytea ORDER BY seq) FILTER (WHERE w)
-FROM (
-    SELECT seq, rendered, (%(methods)s::text[] IS NULL OR method = ANY(%(methods)s)) AS w
-    FROM events WHERE room_id = %(room)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s
-) AS page
-"""
-# the same for a page of every method (the common request): nothing computed per row
-_JOINED_ALL = f"""
-SELECT count(*), count(*), max(seq), {_LAST_MSG_ID}, string_agg(rendered, ','::bytea ORDER BY seq)
-FROM (
-    SELECT seq, rendered FROM events
-    WHERE room_id = %(room)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s
-) AS page
-"""
 # every room with stored messages and its newest seq: a loose index scan over events_room_seq
 # (one index probe per room, never a scan of every row)
 _ROOM_HEADS = """
@@ -170,9 +152,10 @@ class PostgresEventLog(PostgresEngine, EventLog):
         limit: int,
         methods: frozenset[str] | None = None,
     ) -> JoinedPage:
-        """The chat endpoint's page: from the tail cache, else one aggregate statement whose
-        answer is the page's bytes (binary: no per-row objects, no hex); when some of the first
-        ``limit`` rows are not wanted, the keyset scan of :meth:`read`."""
+        """The chat endpoint's page: from the tail cache, else one aggregate whose answer is the
+        page's bytes (binary: no per-row objects, no hex), read in one statement with the pages
+        other requests asked for meanwhile (``pages``); when some of the first ``limit`` rows
+        are not wanted, the keyset scan of :meth:`read`."""
         if limit <= 0:
             return JoinedPage(0, b"", after_seq)
         joined = self.tail.joined(room_id, after_seq, limit, methods)
@@ -180,14 +163,10 @@ class PostgresEventLog(PostgresEngine, EventLog):
             return joined
         if self.tail.wants(room_id):  # read() installs the room's tail
             return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
-        args: dict[str, object] = {"room": to_signed(room_id), "after": after_seq, "limit": limit}
-        if methods is not None:
-            args["methods"] = sorted(methods)
-        sql = _JOINED if methods is not None else _JOINED_ALL
-        row = await self._fetch_one(sql, args, binary=True)
-        if row is None or not row[0]:
-            return JoinedPage(0, b"", after_seq)
+        row = await self.pages.page(to_signed(room_id), after_seq, limit, methods)
         rows, count, last_seq, last_msg_id, body = row
+        if not rows:
+            return JoinedPage(0, b"", after_seq)
         if count < rows:  # some rows skipped: their methods and the rest of the page
             return JoinedPage.of(await self._read_sql(room_id, after_seq, limit, methods))
         return JoinedPage(count, bytes(body), int(last_seq), to_unsigned(int(last_msg_id)))

@@ -1,7 +1,18 @@
 """Read positions on PostgreSQL: per API token (coalesced into the next writer batch) and per
-delivery consumer."""
+delivery consumer.
+
+A token's position only ever moves forward (``greatest``; a claim moves it past where it
+was), so a position this process committed is a floor: a write that cannot move it past that
+floor is not sent (a reader paging through older messages would otherwise cost one writer
+transaction, and its WAL flush, every few pages).
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Any
 
 from ..domain import PositionRules
 from ..migrations import to_signed, to_unsigned
@@ -9,6 +20,11 @@ from ..rows import now_ms
 from .engine import Fn, PostgresEngine
 from .outbox import SET_CONSUMER_POSITION
 from .pool import Conn
+
+log = logging.getLogger(__name__)
+
+#: committed positions remembered (then forgotten all at once: a skipped write is only saved work)
+_WRITTEN_MAX = 100_000
 
 _SET_POSITIONS = """
 INSERT INTO positions (token_id, room_id, seq) VALUES (%s, %s, %s)
@@ -37,10 +53,16 @@ class PostgresPositions(PostgresEngine, PositionRules):
         """Awaited writes commit before returning; unawaited ones are coalesced per
         (token, room) and written by the next writer batch."""
         key = (token_id, room_id)
+        if seq <= self._written_pos.get(key, -1):
+            return  # committed already at or past seq: nothing to write
         first = not self._pending_pos
         self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
         if wait or first:
-            await self._submit(self._positions_op(), wait=wait)
+            future = self._enqueue(self._positions_op())
+            assert future is not None
+            future.add_done_callback(partial(self._positions_written, wait))
+            if wait:
+                await future
 
     async def claim_position(self, token_id: int, room_id: int, after: int, seq: int) -> bool:
         return await self._write(_CLAIM_POSITION, (token_id, to_signed(room_id), seq, after)) == 1
@@ -48,7 +70,7 @@ class PostgresPositions(PostgresEngine, PositionRules):
     def _positions_op(self) -> Fn:
         taken: dict[tuple[int, int], int] | None = None
 
-        async def write(conn: Conn) -> int:
+        async def write(conn: Conn) -> dict[tuple[int, int], int]:
             nonlocal taken
             if taken is None:  # taken once: a retried op writes the same positions
                 taken, self._pending_pos = self._pending_pos, {}
@@ -58,9 +80,24 @@ class PostgresPositions(PostgresEngine, PositionRules):
                         _SET_POSITIONS,
                         [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
                     )
-            return len(taken)
+            return taken
 
         return write
+
+    def _positions_written(self, awaited: bool, future: asyncio.Future[Any]) -> None:
+        """Remember what a committed positions write stored; log an unawaited failure."""
+        if future.cancelled():
+            return
+        if (exc := future.exception()) is not None:
+            if not awaited:
+                log.error("postgres: unawaited write failed: %s", exc)
+            return
+        if len(self._written_pos) >= _WRITTEN_MAX:
+            self._written_pos.clear()
+        written = self._written_pos
+        for key, seq in future.result().items():
+            if seq > written.get(key, -1):
+                written[key] = seq
 
     async def consumer_positions(self, consumer: str) -> dict[int, int]:
         rows = await self._fetch(
