@@ -247,6 +247,22 @@ SQLITE: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 12: a counter that moves with every change to the tokens table (by any connection, in any
+    # process): the service's token cache checks it instead of PRAGMA data_version, which moves
+    # with every commit (of messages too: a token read per request while rooms are collected)
+    """
+    CREATE TABLE token_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        n INTEGER NOT NULL
+    );
+    INSERT INTO token_generation (id, n) VALUES (1, 0);
+    CREATE TRIGGER token_generation_insert AFTER INSERT ON tokens
+    BEGIN UPDATE token_generation SET n = n + 1 WHERE id = 1; END;
+    CREATE TRIGGER token_generation_update AFTER UPDATE ON tokens
+    BEGIN UPDATE token_generation SET n = n + 1 WHERE id = 1; END;
+    CREATE TRIGGER token_generation_delete AFTER DELETE ON tokens
+    BEGIN UPDATE token_generation SET n = n + 1 WHERE id = 1; END;
+    """,
 )
 
 POSTGRES: tuple[str, ...] = (

@@ -10,7 +10,7 @@ never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
 
 Two in-memory fast paths keep live polling off the reader threads: the committed tail of each
 polled room (:class:`~dylive.store.tail.TailCache`, fed by the writer after each commit) and
-token records, cached per ``PRAGMA data_version`` of a watch connection (any commit, by this
+token records, cached per value of the tokens table's change counter (``token_generation``, read by a watch connection: any change to a token, by this
 process or another one such as ``dylive token revoke``, invalidates them before the next lookup).
 """
 
@@ -73,6 +73,22 @@ WHERE room_id IS NOT NULL
 WAL_AUTOCHECKPOINT = 10_000
 
 
+def _statements(script: str) -> list[str]:
+    """The statements of a migration script, split at the semicolons that end one (a trigger's
+    body holds semicolons of its own: ``sqlite3.complete_statement`` tells them apart)."""
+    out: list[str] = []
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \n;"):
+                out.append(buffer)
+            buffer = ""
+    if buffer.strip(" \n;"):
+        raise ValueError(f"incomplete statement in a migration: {buffer.strip()[:80]!r}")
+    return out
+
+
 class SQLiteEngine(HealthProbe):
     """``SQLiteEngine(path)``: the engine state and plumbing every concern module builds on.
 
@@ -122,10 +138,10 @@ class SQLiteEngine(HealthProbe):
         self._busy_ms = int(busy_timeout * 1000)
         self.tail = TailCache(tail_size, tail_rooms)
         self.progress = WriterProgress()
-        self._watch: sqlite3.Connection | None = None  # PRAGMA data_version, loop thread only
+        self._watch: sqlite3.Connection | None = None  # token_generation reads, loop thread only
         self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
-        self._version: int | None = None  # PRAGMA data_version as read in this loop batch
+        self._version: int | None = None  # token_generation as read in this loop batch
         self.batches = 0
         self.appended = 0
 
@@ -160,9 +176,8 @@ class SQLiteEngine(HealthProbe):
             log.info("sqlite: applying migration %s", number)
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _statements(script):
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
                 conn.execute("COMMIT")
             except BaseException:
@@ -304,7 +319,7 @@ class SQLiteEngine(HealthProbe):
         return _Commit(last, out, covered)
 
     def _finish(self, batch: list[Op], results: list[Any]) -> None:
-        self._version = None  # this store committed: read data_version again
+        self._version = None  # this store committed: read token_generation again
         for room_id in settle(batch, results, "sqlite"):
             signal = self._signals.pop(room_id, None)
             if signal is not None:

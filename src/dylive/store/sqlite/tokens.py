@@ -1,4 +1,5 @@
-"""API tokens on SQLite, with the per-``data_version`` token cache of the event loop thread."""
+"""API tokens on SQLite, with the token cache of the event loop thread (checked against the
+tokens table's change counter, ``token_generation``: migration 12)."""
 
 from __future__ import annotations
 
@@ -34,38 +35,41 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
         return result
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
-        """Cached while the database is unchanged (``PRAGMA data_version`` of the watch
-        connection moves on every commit of any other connection, in any process)."""
-        version = self._data_version()
+        """Cached while the tokens table is unchanged (``token_generation`` moves with every
+        insert, update and delete of a token, by any connection in any process)."""
+        generation = self._token_generation()
         hit = self._tokens.get(digest)
-        if hit is not None and hit[0] == version >= 0:
+        if hit is not None and hit[0] == generation >= 0:
             return hit[1]
         row = await self._point(f"SELECT {TOKEN_COLS} FROM tokens WHERE digest = ?", (digest,))
         record = token_from_row(row) if row else None
         if len(self._tokens) >= 10_000:
             self._tokens.clear()
-        self._tokens[digest] = (version, record)
+        self._tokens[digest] = (generation, record)
         return record
 
-    def _data_version(self) -> int:
-        """A counter that changes whenever another connection committed (-1: no watch).
+    def _token_generation(self) -> int:
+        """The tokens table's change counter (-1: no watch connection).
 
         Read at most once per batch of event-loop callbacks (forgotten by a callback queued
         behind the batch, and by every commit of this store): the requests handled in one
-        batch were all received before it began, so a commit of another process that this
+        batch were all received before it began, so a change by another process that this
         value misses is concurrent with each of them, and one of this store (a revocation
-        through the API) is seen by every request after it."""
+        through the API) is seen by every request after it. (``PRAGMA data_version``, checked
+        before, moved with every commit of messages too: while rooms were collected, each
+        request read its token again.)"""
         if self._watch is None:
             return -1
-        version = self._version
-        if version is None:
+        generation = self._version
+        if generation is None:
             try:
-                version = int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+                row = self._watch.execute("SELECT n FROM token_generation WHERE id = 1").fetchone()
             except sqlite3.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
-            self._version = version
+            generation = int(row[0]) if row else -1
+            self._version = generation
             asyncio.get_running_loop().call_soon(self._forget_version)
-        return version
+        return generation
 
     def _forget_version(self) -> None:
         self._version = None
