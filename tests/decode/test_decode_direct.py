@@ -179,3 +179,26 @@ def typed_bytes(item: object) -> bytes:
 
     assert isinstance(item, Rendered)
     return typed(RawMessage(item.method, item.msg_id, item.raw), item.room_id)
+
+
+def test_rendered_bytes_are_right_sized() -> None:
+    """The stored bytes do not keep orjson's 4 KiB write buffer: every message waiting to be
+    stored (up to the global ingestion bound) and every row of the tail cache holds them."""
+    import tracemalloc
+
+    raws = [
+        raw
+        for name in ("imfetch-2021-09", "imfetch-2021-12")
+        for raw in parse_response(bytes.fromhex((FIXTURES / f"{name}.hex").read_text())).messages
+        if raw.method in DIRECT
+    ]
+    assert raws
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [render_direct(raw, room_id=ROOM) for raw in raws for _ in range(50)]
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    size = sum(len(r.json) for r in kept if r is not None)
+    assert held < 2 * size + 200 * len(kept)  # 4 KiB each (~10x) when the buffer is kept

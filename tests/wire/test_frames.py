@@ -124,3 +124,12 @@ def test_bare_response_gzipped_or_not() -> None:
     body = encode_response([RawMessage("M", 1, b"")], cursor="c")
     assert parse_response(body).cursor == "c"
     assert parse_response(gzip.compress(body)).messages[0].method == "M"
+
+
+def test_method_names_are_shared_between_messages() -> None:
+    """Every message keeps its method name until it is stored and in the store's tail cache:
+    one str per name, not one per message."""
+    body = encode_response([RawMessage("WebcastChatMessage", i, b"") for i in (1, 2)], cursor="c")
+    first, second = parse_response(body).messages
+    again = parse_response(body).messages[0]
+    assert first.method is second.method is again.method

@@ -36,7 +36,7 @@ from dylive.decode.events import (
     UserInfo,
 )
 from dylive.decode.gifts import GiftLedger
-from dylive.decode.render import render, render_user
+from dylive.decode.render import render, render_user, stored_json
 
 __all__ = [
     "DECODERS",
@@ -65,6 +65,7 @@ __all__ = [
     "decode",
     "render",
     "render_user",
+    "stored_json",
     "user_info",
 ]
 

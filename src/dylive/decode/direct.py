@@ -18,11 +18,9 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import orjson
-
 from dylive.decode import events as ev
 from dylive.decode.decoders import DECODERS, webcast_uid
-from dylive.decode.render import RENDERERS, Renderer, Source, render_user
+from dylive.decode.render import RENDERERS, Renderer, Source, render_user, stored_json
 from dylive.proto import webcast_pb2 as pb
 from dylive.wire.frames import RawMessage
 
@@ -86,7 +84,6 @@ DIRECT: dict[str, tuple[type[Any], Renderer]] = {
     )
 }
 
-_dumps = orjson.dumps
 _new = tuple.__new__  # a NamedTuple without its Python-level __new__
 
 
@@ -104,7 +101,7 @@ def render_direct(raw: RawMessage, *, room_id: int = 0) -> Rendered | None:
         body: JsonDict = {"room_id": wire_room}
         fill(msg, body, WIRE)
         msg_id = msg_id or common.msg_id
-        json = _dumps({"method": method, "msg_id": msg_id, "payload": body})
+        json = stored_json({"method": method, "msg_id": msg_id, "payload": body})
     except Exception:  # the typed path decodes it again and reports the failure
         return None
     return _new(Rendered, (method, msg_id, wire_room or room_id, common.create_time, payload, json))

@@ -58,8 +58,10 @@ _STOP = object()
 _CHECK = object()  # time for a look at the collector's degraded()
 
 
-#: events a room's pump may hold ahead of its consumer (a push frame carries a few)
-PUMP_QUEUE = 256
+#: events a room's pump may hold ahead of its consumer: a few push frames' worth (a frame carries
+#: ~2.5 messages). Outside the global ingestion bound (``collect/budget.py``), so it is per room
+#: times the rooms: 256 held ~1.2 MB a room when ingestion waited (1,000 rooms: 1.2 GB).
+PUMP_QUEUE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ class PooledRoom:
                 self.room = room
                 # small: when ingestion stops taking events (the store is behind, the service
                 # is overloaded) the pump stops reading the collector after this many, so the
-                # socket is not read either; 10,000 per room held GBs at 1,000 rooms
+                # socket is not read either (what is not read waits upstream)
                 queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=PUMP_QUEUE)
                 pump = asyncio.create_task(_pump(room, queue))
                 ticker = asyncio.create_task(_tick(queue, self.guard.check_every))

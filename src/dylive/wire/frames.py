@@ -7,6 +7,7 @@ a ``msg`` frame carries a (usually gzipped) Response; the im/fetch body is a bar
 from __future__ import annotations
 
 import gzip
+import sys
 import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -41,6 +42,9 @@ class RawMessage(NamedTuple):
 #: ``_new(RawMessage, (method, msg_id, payload))``: a NamedTuple built without its Python-level
 #: ``__new__`` (one per message)
 _new = tuple.__new__
+#: The method names, one str each: the parser builds a new one per message, and every message
+#: waiting to be stored and every row of the store's tail cache keeps its own (~70 bytes each).
+_intern = sys.intern
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +141,9 @@ def parse_response(
         raise ResponseError(f"Response carries more than {max_messages} messages")
     servers = push_servers_of(resp.push_server_v2, resp.push_server, resp.proxy_server)
     return Batch(
-        messages=tuple([_new(RawMessage, (m.method, m.msg_id, m.payload)) for m in messages]),
+        messages=tuple(
+            [_new(RawMessage, (_intern(m.method), m.msg_id, m.payload)) for m in messages]
+        ),
         cursor=resp.cursor,
         internal_ext=resp.internal_ext,
         fetch_interval=resp.fetch_interval,
