@@ -14,6 +14,7 @@ import orjson
 from dylive.store import JoinedPage, Page, Record, SQLiteStore, UpstreamPosition
 from dylive.store.migrations import to_signed
 from dylive.store.sqlite.pages import read_page
+from dylive.store.tail import ROW_OVERHEAD
 
 ROOM = 6922580638159719176
 METHODS = ("WebcastChatMessage", "WebcastGiftMessage", "WebcastRoomUserSeqMessage")
@@ -165,8 +166,11 @@ async def test_tail_bytes_are_bounded_and_pages_stay_exact(tmp_path: Path) -> No
             )
         tail = store.tail
         assert set(rooms) <= tail.cached
-        assert tail.nbytes == sum(len(b) for r in tail._rooms.values() for b in r.bodies)
-        assert tail.nbytes <= budget + len(rooms) * tail.MIN_ROWS * 200  # shares + the minimum
+        assert tail.nbytes == sum(
+            len(b) + ROW_OVERHEAD for r in tail._rooms.values() for b in r.bodies
+        )
+        # shares + the minimum (rows of ~50 bytes of JSON and the per-row overhead)
+        assert tail.nbytes <= budget + len(rooms) * tail.MIN_ROWS * (200 + ROW_OVERHEAD)
         for room in rooms:
             kept = tail._rooms[room]
             assert tail.MIN_ROWS <= len(kept.rows) < 240  # trimmed below all it was sent

@@ -17,6 +17,15 @@ from dataclasses import dataclass, field
 
 from .base import JoinedPage, Page, StoredMessage
 
+#: bytes a cached row costs beside its rendered JSON (the StoredMessage tuple and its ints, the
+#: bytes object's header, one slot in each of the room's four lists: 316 by tracemalloc), counted in
+#: ``max_bytes`` so the budget bounds the memory and not only the JSON
+ROW_OVERHEAD = 320
+
+
+def _cost(body: bytes) -> int:
+    return len(body) + ROW_OVERHEAD
+
 
 @dataclass(slots=True)
 class _Room:
@@ -25,12 +34,12 @@ class _Room:
     methods: list[str] = field(default_factory=list)
     rows: list[StoredMessage] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)  # rows' rendered JSON: joined in slices
-    nbytes: int = 0  # sum of len(bodies)
+    nbytes: int = 0  # sum of _cost(body) of its bodies
 
 
 class TailCache:
     """``TailCache(size, rooms, max_bytes)``: up to ``size`` messages for each of up to ``rooms``
-    rooms, and about ``max_bytes`` of rendered JSON in all: with many rooms each keeps its share
+    rooms, and about ``max_bytes`` in all (rendered JSON and :data:`ROW_OVERHEAD` a row): with many rooms each keeps its share
     (at least ``MIN_ROWS`` rows), so memory stays bounded as rooms are added (500 rooms of
     ~2 KB messages at 256 rows each would hold ~300 MB) while a live poller's page still comes
     from memory."""
@@ -145,7 +154,7 @@ class TailCache:
             [r.method for r in rows],
             list(rows),
             bodies,
-            sum(map(len, bodies)),
+            sum(map(_cost, bodies)),
         )
         self.nbytes += room.nbytes
         self._fit(room)
@@ -162,10 +171,10 @@ class TailCache:
         (keeping ``MIN_ROWS``); ``floor`` follows, so every row above it stays cached."""
         n = len(room.rows)
         drop = max(0, n - self.size)
-        freed = sum(map(len, room.bodies[:drop]))
+        freed = sum(map(_cost, room.bodies[:drop]))
         share = self.max_bytes // max(1, len(self._rooms))
         while room.nbytes - freed > share and drop < n - self.MIN_ROWS:
-            freed += len(room.bodies[drop])
+            freed += _cost(room.bodies[drop])
             drop += 1
         if drop:
             room.floor = room.seqs[drop] - 1
@@ -184,8 +193,9 @@ class TailCache:
             room.methods.append(row.method)
             room.rows.append(row)
             room.bodies.append(row.rendered)
-            room.nbytes += len(row.rendered)
-            self.nbytes += len(row.rendered)
+            cost = _cost(row.rendered)
+            room.nbytes += cost
+            self.nbytes += cost
         for room_id in covered:
             room = self._rooms.get(room_id)
             if room is not None:
