@@ -10,7 +10,7 @@ import gzip
 import sys
 import zlib
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dylive.errors import FrameError, PayloadTooLarge, ResponseError
 from dylive.proto import webcast_pb2 as pb
@@ -95,17 +95,7 @@ def gunzip(data: bytes, limit: int = MAX_PAYLOAD) -> bytes:
 
 def parse_frame(data: bytes, *, limit: int = MAX_PAYLOAD) -> Frame:
     """Parse one PushFrame; gunzip its payload when the header says ``compress_type: gzip``."""
-    frame = pb.PushFrame()
-    try:
-        frame.ParseFromString(data)
-    except Exception as exc:  # DecodeError, or whatever else the parser raises
-        raise FrameError(f"bad PushFrame: {exc}") from exc
-    headers = {h.key: h.value for h in frame.headers}
-    payload = frame.payload
-    if headers.get("compress_type") == "gzip":
-        payload = gunzip(payload, limit)
-    elif len(payload) > limit:
-        raise PayloadTooLarge(f"payload exceeds {limit} bytes")
+    frame, headers, payload = read_frame(data, limit)
     return Frame(
         seq_id=frame.seq_id,
         log_id=frame.log_id,
@@ -117,6 +107,23 @@ def parse_frame(data: bytes, *, limit: int = MAX_PAYLOAD) -> Frame:
     )
 
 
+def read_frame(data: bytes, limit: int = MAX_PAYLOAD) -> tuple[Any, dict[str, str], bytes]:
+    """:func:`parse_frame` without the :class:`Frame`: the generated PushFrame, its headers and
+    its (decompressed) payload. The push session's path: one frame per received message."""
+    frame = pb.PushFrame()
+    try:
+        frame.ParseFromString(data)
+    except Exception as exc:  # DecodeError, or whatever else the parser raises
+        raise FrameError(f"bad PushFrame: {exc}") from exc
+    headers = {h.key: h.value for h in frame.headers}
+    payload = frame.payload
+    if headers.get("compress_type") == "gzip":
+        payload = gunzip(payload, limit)
+    elif len(payload) > limit:
+        raise PayloadTooLarge(f"payload exceeds {limit} bytes")
+    return frame, headers, payload
+
+
 def parse_response(
     body: bytes, *, limit: int = MAX_PAYLOAD, max_messages: int = MAX_MESSAGES
 ) -> Batch:
@@ -124,6 +131,26 @@ def parse_response(
 
     More than ``max_messages`` messages is a ResponseError, found before any Python object of
     them is built (and before parsing a body over ``WALK_ABOVE`` bytes)."""
+    resp = read_response(body, limit, max_messages)
+    servers = response_push_servers(resp)
+    return Batch(
+        messages=tuple(raw_messages(resp)),
+        cursor=resp.cursor,
+        internal_ext=resp.internal_ext,
+        fetch_interval=resp.fetch_interval,
+        now=resp.now,
+        heartbeat_duration=resp.heartbeat_duration,
+        need_ack=resp.need_ack,
+        push_server=servers[0] if servers else "",
+        history_no_more=resp.history_no_more,
+        route_params=dict(resp.route_params),
+        push_servers=servers,
+    )
+
+
+def read_response(body: bytes, limit: int = MAX_PAYLOAD, max_messages: int = MAX_MESSAGES) -> Any:
+    """:func:`parse_response` without the :class:`Batch`: the generated Response, checked
+    (size, message count). The push session's path: one per received frame."""
     if body[:2] == GZIP_MAGIC:
         body = gunzip(body, limit)
     # a body up to WALK_ABOVE bytes is parsed first: its messages (two bytes each at least)
@@ -136,25 +163,22 @@ def parse_response(
         resp.ParseFromString(body)
     except Exception as exc:  # DecodeError, or whatever else the parser raises
         raise ResponseError(f"bad Response: {exc}") from exc
-    messages = resp.messages
-    if not walked and len(messages) > max_messages:
+    if not walked and len(resp.messages) > max_messages:
         raise ResponseError(f"Response carries more than {max_messages} messages")
-    servers = push_servers_of(resp.push_server_v2, resp.push_server, resp.proxy_server)
-    return Batch(
-        messages=tuple(
-            [_new(RawMessage, (_intern(m.method), m.msg_id, m.payload)) for m in messages]
-        ),
-        cursor=resp.cursor,
-        internal_ext=resp.internal_ext,
-        fetch_interval=resp.fetch_interval,
-        now=resp.now,
-        heartbeat_duration=resp.heartbeat_duration,
-        need_ack=resp.need_ack,
-        push_server=servers[0] if servers else "",
-        history_no_more=resp.history_no_more,
-        route_params=dict(resp.route_params),
-        push_servers=servers,
-    )
+    return resp
+
+
+def raw_messages(resp: Any) -> list[RawMessage]:
+    """The RawMessages of a generated Response, in wire order."""
+    return [_new(RawMessage, (_intern(m.method), m.msg_id, m.payload)) for m in resp.messages]
+
+
+def response_push_servers(resp: Any) -> tuple[str, ...]:
+    """Every push server a generated Response names, preferred first (see :class:`Batch`)."""
+    v2, plain, proxy = resp.push_server_v2, resp.push_server, resp.proxy_server
+    if not (v2 or plain or proxy):
+        return ()
+    return push_servers_of(v2, plain, proxy)
 
 
 def count_messages(body: bytes, cap: int) -> int:

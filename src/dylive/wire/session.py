@@ -13,16 +13,19 @@ Design after python-websockets' ``protocol.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from dylive.errors import FrameError
 from dylive.numbers import ascii_uint
 from dylive.wire.frames import (
     HEARTBEAT_FRAME,
     MAX_PAYLOAD,
-    Batch,
     RawMessage,
     build_ack,
-    parse_frame,
-    parse_response,
+    raw_messages,
+    read_frame,
+    read_response,
+    response_push_servers,
 )
 
 #: Never heartbeat less often than this (seconds); Douyin drops silent sockets after ~20-30 s.
@@ -55,7 +58,8 @@ class PushSession:
         digits) or a Response over ``MAX_MESSAGES``; the session stays usable (the driver
         decides whether to reconnect).
         """
-        frame = parse_frame(data, limit=self._limit)
+        # the generated PushFrame/Response are read directly: no Frame/Batch per frame
+        frame, headers, payload = read_frame(data, self._limit)
         self.frames_received += 1
         kind = frame.payload_type
         if kind == "hb":
@@ -66,26 +70,27 @@ class PushSession:
             return []
         if kind != "msg":
             return []
-        batch = parse_response(frame.payload, limit=self._limit)
-        self._update(batch, frame.headers)
-        if batch.need_ack:
-            ext = frame.headers.get("im-internal_ext") or batch.internal_ext
+        resp = read_response(payload, self._limit)
+        self._update(resp, headers)
+        if resp.need_ack:
+            ext = headers.get("im-internal_ext") or resp.internal_ext
             self._outgoing.append(build_ack(frame.log_id, ext))
-        return list(batch.messages)
+        return raw_messages(resp)
 
-    def _update(self, batch: Batch, headers: dict[str, str]) -> None:
+    def _update(self, resp: Any, headers: dict[str, str]) -> None:
+        """Take the continuation tokens and hints of a generated Response (and its frame's
+        headers, which win)."""
         now = _header_ms(headers)  # first: a bad header leaves the session unchanged
-        self.cursor = headers.get("im-cursor") or batch.cursor or self.cursor
-        self.internal_ext = (
-            headers.get("im-internal_ext") or batch.internal_ext or self.internal_ext
-        )
-        if batch.fetch_interval:
-            self.fetch_interval = batch.fetch_interval
-        if batch.heartbeat_duration:
-            self.heartbeat_duration = batch.heartbeat_duration
-        if batch.push_server:
-            self.push_server = batch.push_server
-        self.now = now or batch.now or self.now
+        self.cursor = headers.get("im-cursor") or resp.cursor or self.cursor
+        self.internal_ext = headers.get("im-internal_ext") or resp.internal_ext or self.internal_ext
+        if resp.fetch_interval:
+            self.fetch_interval = resp.fetch_interval
+        if resp.heartbeat_duration:
+            self.heartbeat_duration = resp.heartbeat_duration
+        servers = response_push_servers(resp)
+        if servers:
+            self.push_server = servers[0]
+        self.now = now or resp.now or self.now
 
     def data_to_send(self) -> list[bytes]:
         """Frames to write back (acks), in order; the list is drained."""
