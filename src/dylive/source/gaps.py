@@ -66,14 +66,23 @@ class PositionTracker:
     Without sequence numbers the latest position is taken as is.
     """
 
-    __slots__ = ("_ahead", "position")
+    __slots__ = ("_ahead", "_position", "_seq")
 
     def __init__(self, position: Position | None = None) -> None:
-        self.position = position or Position()
         self._ahead: dict[int, tuple[int, Position]] = {}  # start seq → (end seq, position)
+        self._set(position or Position())
+
+    @property
+    def position(self) -> Position:
+        return self._position
+
+    def _set(self, position: Position, seq: int | None = None, *, known: bool = False) -> None:
+        """The position and its log sequence number (computed once, not on every delivery)."""
+        self._position = position
+        self._seq = seq if known else log_position(position)
 
     def reset(self, position: Position | None = None) -> None:
-        self.position = position or Position()
+        self._set(position or Position())
         self._ahead.clear()
 
     def advance(self, new: Position, fresh: int) -> None:
@@ -81,9 +90,9 @@ class PositionTracker:
         if not new:
             return
         end = log_position(new)
-        cur = log_position(self.position)
+        cur = self._seq
         if end is None or cur is None:
-            self.position = new
+            self._set(new, end, known=True)
             self._ahead.clear()
             return
         start = end - fresh
@@ -91,11 +100,12 @@ class PositionTracker:
             self._ahead[start] = (end, new)
             return
         if end > cur:
-            self.position = new
-        self._absorb()
+            self._set(new, end, known=True)
+        if self._ahead:
+            self._absorb()
 
     def _absorb(self) -> None:
-        cur = log_position(self.position) or 0
+        cur = self._seq or 0
         moved = True
         while moved and self._ahead:
             moved = False
@@ -104,5 +114,6 @@ class PositionTracker:
                     break
                 end, pos = self._ahead.pop(start)
                 if end > cur:
-                    self.position, cur = pos, end
+                    self._set(pos, end, known=True)
+                    cur = end
                 moved = True
