@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import orjson
-from api import ROOM, cpu_seconds, free_port, record, stop, wait_listening
+from api import ROOM, cpu_seconds, free_port, http_get, record, stop, wait_listening
 from profiling import attach, detach
 
 FIRST_WEB_RID = 700_000_000_000
@@ -100,16 +100,6 @@ def child(db: str, port: int, rooms: int, every: float) -> None:
             feeder.cancel()
 
     runtime.run(main())
-
-
-async def http_get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str) -> bytes:
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return await reader.readexactly(length)
 
 
 class Poller:
