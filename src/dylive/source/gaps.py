@@ -70,19 +70,19 @@ class PositionTracker:
 
     def __init__(self, position: Position | None = None) -> None:
         self._ahead: dict[int, tuple[int, Position]] = {}  # start seq → (end seq, position)
-        self._set(position or Position())
+        self.reset(position)
 
     @property
     def position(self) -> Position:
         return self._position
 
-    def _set(self, position: Position, seq: int | None = None, *, known: bool = False) -> None:
-        """The position and its log sequence number (computed once, not on every delivery)."""
-        self._position = position
-        self._seq = seq if known else log_position(position)
+    def _set(self, position: Position, seq: int | None) -> None:
+        """The position and its log sequence number (kept: not parsed again on every delivery)."""
+        self._position, self._seq = position, seq
 
     def reset(self, position: Position | None = None) -> None:
-        self._set(position or Position())
+        position = position or Position()
+        self._set(position, log_position(position))
         self._ahead.clear()
 
     def advance(self, new: Position, fresh: int) -> None:
@@ -92,7 +92,7 @@ class PositionTracker:
         end = log_position(new)
         cur = self._seq
         if end is None or cur is None:
-            self._set(new, end, known=True)
+            self._set(new, end)
             self._ahead.clear()
             return
         start = end - fresh
@@ -100,7 +100,7 @@ class PositionTracker:
             self._ahead[start] = (end, new)
             return
         if end > cur:
-            self._set(new, end, known=True)
+            self._set(new, end)
         if self._ahead:
             self._absorb()
 
@@ -114,6 +114,6 @@ class PositionTracker:
                     break
                 end, pos = self._ahead.pop(start)
                 if end > cur:
-                    self._set(pos, end, known=True)
+                    self._set(pos, end)
                     cur = end
                 moved = True

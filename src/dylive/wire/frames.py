@@ -175,10 +175,7 @@ def raw_messages(resp: Any) -> list[RawMessage]:
 
 def response_push_servers(resp: Any) -> tuple[str, ...]:
     """Every push server a generated Response names, preferred first (see :class:`Batch`)."""
-    v2, plain, proxy = resp.push_server_v2, resp.push_server, resp.proxy_server
-    if not (v2 or plain or proxy):
-        return ()
-    return push_servers_of(v2, plain, proxy)
+    return push_servers_of(resp.push_server_v2, resp.push_server, resp.proxy_server)
 
 
 def count_messages(body: bytes, cap: int) -> int:
@@ -225,6 +222,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 def push_servers_of(*fields: str) -> tuple[str, ...]:
     """The push servers named by ``fields`` in order, comma lists split, duplicates dropped."""
+    if not any(fields):  # the usual push frame names none: nothing to split
+        return ()
     out: dict[str, None] = {}
     for text in fields:
         for part in text.split(","):
