@@ -75,7 +75,8 @@ def ws_compression(value: str | None = None) -> str:
     """Setting ``ws_compression``: permessage-deflate of the WebSocket routes. ``shared`` (default)
     compresses each message once for every client (serve/wsdeflate.py: no context takeover, about
     twice the bytes of ``per-client`` for a tenth of the CPU per client); ``per-client`` is
-    websockets' own (each client's compressor keeps its history); ``off`` sends frames as they are."""
+    websockets' own (each client's compressor keeps its history); ``off`` sends frames as they
+    are."""
     return _choice("ws_compression", _WS_COMPRESSION, value)
 
 

@@ -39,10 +39,10 @@ class _Room:
 
 class TailCache:
     """``TailCache(size, rooms, max_bytes)``: up to ``size`` messages for each of up to ``rooms``
-    rooms, and about ``max_bytes`` in all (rendered JSON and :data:`ROW_OVERHEAD` a row): with many rooms each keeps its share
-    (at least ``MIN_ROWS`` rows), so memory stays bounded as rooms are added (500 rooms of
-    ~2 KB messages at 256 rows each would hold ~300 MB) while a live poller's page still comes
-    from memory."""
+    rooms, and about ``max_bytes`` in all (rendered JSON and :data:`ROW_OVERHEAD` a row): with
+    many rooms each keeps its share (at least ``MIN_ROWS`` rows), so memory stays bounded as
+    rooms are added (500 rooms of ~2 KB messages at 256 rows each would hold ~300 MB) while a
+    live poller's page still comes from memory."""
 
     MIN_ROWS = 16
 

@@ -10,8 +10,9 @@ never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
 
 Two in-memory fast paths keep live polling off the reader threads: the committed tail of each
 polled room (:class:`~dylive.store.tail.TailCache`, fed by the writer after each commit) and
-token records, cached per value of the tokens table's change counter (``token_generation``, read by a watch connection: any change to a token, by this
-process or another one such as ``dylive token revoke``, invalidates them before the next lookup).
+token records, cached per value of the tokens table's change counter (``token_generation``, read
+by a watch connection: any change to a token, by this process or another one such as ``dylive
+token revoke``, invalidates them before the next lookup).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class SQLiteEngine(HealthProbe):
         self._watch: sqlite3.Connection | None = None  # token_generation reads, loop thread only
         self._lconn: sqlite3.Connection | None = None  # small page reads, loop thread only
         self._tokens: dict[str, tuple[int, TokenRecord | None]] = {}
-        self._version: int | None = None  # token_generation as read in this loop batch
+        self._generation: int | None = None  # token_generation as read in this loop batch
         self.batches = 0
         self.appended = 0
 
@@ -319,7 +320,7 @@ class SQLiteEngine(HealthProbe):
         return _Commit(last, out, covered)
 
     def _finish(self, batch: list[Op], results: list[Any]) -> None:
-        self._version = None  # this store committed: read token_generation again
+        self._generation = None  # this store committed: read token_generation again
         for room_id in settle(batch, results, "sqlite"):
             signal = self._signals.pop(room_id, None)
             if signal is not None:

@@ -60,19 +60,19 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
         request read its token again.)"""
         if self._watch is None:
             return -1
-        generation = self._version
+        generation = self._generation
         if generation is None:
             try:
                 row = self._watch.execute("SELECT n FROM token_generation WHERE id = 1").fetchone()
             except sqlite3.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
             generation = int(row[0]) if row else -1
-            self._version = generation
-            asyncio.get_running_loop().call_soon(self._forget_version)
+            self._generation = generation
+            asyncio.get_running_loop().call_soon(self._forget_generation)
         return generation
 
-    def _forget_version(self) -> None:
-        self._version = None
+    def _forget_generation(self) -> None:
+        self._generation = None
 
     async def list_tokens(self) -> list[TokenRecord]:
         rows = await self._query(
