@@ -350,17 +350,26 @@ class SQLiteEngine(HealthProbe):
     # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
     def _flush_positions(self) -> None:
         if self._writer is not None and self._pending_pos:
-            self._queue.put_nowait(Op(self._write_positions, None))
+            self._queue.put_nowait(Op(self._positions_op(), None, pure=True))
 
-    def _write_positions(self, conn: sqlite3.Connection) -> int:
-        with self._lock:
-            pending, self._pending_pos = self._pending_pos, {}
-        conn.executemany(
-            "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
-            " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-            [(t, to_signed(r), seq) for (t, r), seq in pending.items()],
-        )
-        return len(pending)
+    def _positions_op(self) -> Fn:
+        """A writer op that writes the pending positions: it takes them the first time it runs
+        and writes the same ones if its batch runs again (pure: see ``WriteOp.pure``)."""
+        taken: dict[tuple[int, int], int] | None = None
+
+        def write(conn: sqlite3.Connection) -> int:
+            nonlocal taken
+            if taken is None:
+                with self._lock:
+                    taken, self._pending_pos = self._pending_pos, {}
+            conn.executemany(
+                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+                [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+            )
+            return len(taken)
+
+        return write
 
     # -- readers ------------------------------------------------------------------------------
     def _reader_connection(self, busy_ms: int = 5000) -> sqlite3.Connection:
