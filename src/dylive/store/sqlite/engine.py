@@ -247,11 +247,12 @@ class SQLiteEngine(HealthProbe):
 
     def _run_batch(self, batch: list[Op]) -> tuple[list[Any], _Commit]:
         """One transaction for the batch. Each op runs inside its own savepoint, so that one bad
-        op fails alone, whole; a batch of pure ops (appends: ``WriteOp.pure``) first runs
-        without them — a savepoint per op copies every page the op changes into a statement
-        journal, an eighth of the writer's CPU per row (docs/benchmarks.md, "Fourth session").
-        If one of those ops fails, the transaction is rolled back and the batch run again with
-        a savepoint per op: the same results as if it had been guarded from the start."""
+        op fails alone, whole; a batch of pure ops (appends, positions: ``WriteOp.pure``) first
+        runs without them — a savepoint per op copies every page the op changes into a
+        statement journal: 10–15 % of the writer's CPU per row (docs/benchmarks.md, "Fourth
+        session"). If one of those ops fails, the transaction is rolled back and the batch run
+        again with a savepoint per op: the same results as if it had been guarded from the
+        start."""
         conn = self._wconn
         assert conn is not None
         if all(op.pure for op in batch):
