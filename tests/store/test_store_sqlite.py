@@ -21,6 +21,7 @@ from dylive.store.cursor import (
     parse_internal_ext,
 )
 from dylive.store.migrations import SQLITE
+from dylive.store.records import UpstreamPosition
 
 BIG = 2**63 + 12345  # beyond signed 64 bits
 ROOM = 6922580638159719176
@@ -170,6 +171,42 @@ def test_cursors_parse_by_the_rule(cursor: str) -> None:
         assert want is None
     else:
         assert want == (got.now, got.msg_id, got.seq)
+
+
+async def test_a_bad_append_in_a_batch_of_appends_fails_alone(tmp_path: Path) -> None:
+    """Appends batched together run without a savepoint each; when one of them fails, the
+    batch runs again with one per op: that append fails alone, whole (its rows and its
+    position), the others are stored once (token positions too), and the tail cache holds
+    what was committed."""
+    other = ROOM + 1
+    poison = Record(ROOM, 3, "WebcastChatMessage", 2**64 - 1, b"{}", b"x")  # created_at: int64
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1), rec(1, room=other)], position=UpstreamPosition(ROOM, "p", "c1"))
+        batches = store.batches
+        results = await asyncio.gather(
+            store.set_position(9, ROOM, 41, wait=False),  # written by the next one
+            store.set_position(9, other, 42, wait=True),  # runs before the bad append
+            store.append([rec(2)], position=UpstreamPosition(ROOM, "p", "c2")),
+            store.append([rec(4), poison, rec(5)], position=UpstreamPosition(ROOM, "p", "bad")),
+            store.append([rec(2, room=other), rec(3, room=other)]),
+            store.append([rec(6)]),
+            return_exceptions=True,
+        )
+        assert store.batches == batches + 1  # these writes: one batch, committed once
+        bad = results.pop(3)
+        assert results == [None, None, 1, 2, 1]
+        assert isinstance(bad, StoreError) and not bad.transient
+        cached = {room: (await store.read(room, 0, 10)).messages for room in (ROOM, other)}
+        assert [m.msg_id for m in cached[ROOM]] == [1, 2, 6]
+        assert [m.msg_id for m in cached[other]] == [1, 2, 3]
+        assert await store.last_seq(ROOM) == cached[ROOM][-1].seq
+        position = await store.upstream_position(ROOM)
+        assert position is not None and position.cursor == "c2"
+    async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:  # the rows on disk
+        for room, messages in cached.items():
+            assert (await again.read(room, 0, 10)).messages == messages
+        # the token positions taken by the batch's first run were written by its second
+        assert [await again.get_position(9, room) for room in (ROOM, other)] == [41, 42]
 
 
 async def test_a_locked_database_is_a_transient_error_and_the_write_succeeds_later(

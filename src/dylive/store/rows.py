@@ -41,6 +41,9 @@ class WriteOp(Generic[F]):
     rooms: tuple[int, ...] = field(default=())
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
     queued_at: float = field(default_factory=time.monotonic)
+    #: SQLite: ``fn`` changes nothing but the database (no state outside the transaction), so
+    #: it may run without a savepoint of its own and run again if its batch is retried
+    pure: bool = False
 
 
 async def drain_batches(

@@ -213,13 +213,16 @@ class SQLiteEngine(HealthProbe):
             self._rconns.clear()
 
     # -- writer -------------------------------------------------------------------------------
-    async def _submit(self, fn: Fn, rooms: tuple[int, ...] = (), *, wait: bool = True) -> Any:
+    async def _submit(
+        self, fn: Fn, rooms: tuple[int, ...] = (), *, wait: bool = True, pure: bool = False
+    ) -> Any:
+        """Queue ``fn`` for the writer; ``pure``: see ``WriteOp.pure`` and :meth:`_run_batch`."""
         if self._writer is None:
             raise StoreError("store is not open")
         future: asyncio.Future[Any] | None = (
             asyncio.get_running_loop().create_future() if wait else None
         )
-        self._queue.put_nowait(Op(fn, future, rooms))
+        self._queue.put_nowait(Op(fn, future, rooms, pure=pure))
         return await future if future is not None else None
 
     async def _write_loop(self) -> None:
@@ -243,23 +246,42 @@ class SQLiteEngine(HealthProbe):
             self._last[room_id] = max(seq, self._last.get(room_id, 0))
 
     def _run_batch(self, batch: list[Op]) -> tuple[list[Any], _Commit]:
+        """One transaction for the batch. Each op runs inside its own savepoint, so that one bad
+        op fails alone, whole; a batch of pure ops (appends, positions: ``WriteOp.pure``) first
+        runs without them — a savepoint per op copies every page the op changes into a
+        statement journal: 10–15 % of the writer's CPU per row (docs/benchmarks.md, "Fourth
+        session"). If one of those ops fails, the transaction is rolled back and the batch run
+        again with a savepoint per op: the same results as if it had been guarded from the
+        start."""
         conn = self._wconn
         assert conn is not None
+        if all(op.pure for op in batch):
+            with contextlib.suppress(_Retry):
+                return self._run_ops(conn, batch, guarded=False)
+        return self._run_ops(conn, batch, guarded=True)
+
+    def _run_ops(
+        self, conn: sqlite3.Connection, batch: list[Op], *, guarded: bool
+    ) -> tuple[list[Any], _Commit]:
         results: list[Any] = []
         self._known, self._unknown = {}, set()
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
-                conn.execute("SAVEPOINT op")
+                if guarded:
+                    conn.execute("SAVEPOINT op")
                 try:
                     results.append(op.fn(conn))
                 except Exception as exc:  # one bad op fails alone, whole
                     error = _error(exc)
                     if error.transient:  # the database, not the op: the whole batch fails
                         raise
+                    if not guarded:  # nothing to roll back to: all of it, then guarded
+                        raise _Retry from exc
                     conn.execute("ROLLBACK TO op")
                     results.append(error)
-                conn.execute("RELEASE op")
+                if guarded:
+                    conn.execute("RELEASE op")
             # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
             # group by room_id, on every commit; the rowid range reads the new rows only
             rows = conn.execute(
@@ -329,17 +351,26 @@ class SQLiteEngine(HealthProbe):
     # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
     def _flush_positions(self) -> None:
         if self._writer is not None and self._pending_pos:
-            self._queue.put_nowait(Op(self._write_positions, None))
+            self._queue.put_nowait(Op(self._positions_op(), None, pure=True))
 
-    def _write_positions(self, conn: sqlite3.Connection) -> int:
-        with self._lock:
-            pending, self._pending_pos = self._pending_pos, {}
-        conn.executemany(
-            "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
-            " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
-            [(t, to_signed(r), seq) for (t, r), seq in pending.items()],
-        )
-        return len(pending)
+    def _positions_op(self) -> Fn:
+        """A writer op that writes the pending positions: it takes them the first time it runs
+        and writes the same ones if its batch runs again (pure: see ``WriteOp.pure``)."""
+        taken: dict[tuple[int, int], int] | None = None
+
+        def write(conn: sqlite3.Connection) -> int:
+            nonlocal taken
+            if taken is None:
+                with self._lock:
+                    taken, self._pending_pos = self._pending_pos, {}
+            conn.executemany(
+                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
+                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+                [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+            )
+            return len(taken)
+
+        return write
 
     # -- readers ------------------------------------------------------------------------------
     def _reader_connection(self, busy_ms: int = 5000) -> sqlite3.Connection:
@@ -389,6 +420,10 @@ _PERMANENT = (
     sqlite3.DataError,
     sqlite3.InterfaceError,
 )
+
+
+class _Retry(Exception):
+    """An op of an unguarded batch failed alone: the batch is rolled back, to run again guarded."""
 
 
 def _error(exc: BaseException) -> StoreError:

@@ -103,7 +103,9 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
             for room_id in rooms:
                 if room_id not in self.tail.cached:
                     self.tail.track(room_id, self._last.get(room_id, 0))
-        inserted: int = await self._submit(insert, rooms)
+        # pure: what insert changes outside the database is the batch's own state (_remember,
+        # _unknown), which a retried batch starts afresh
+        inserted: int = await self._submit(insert, rooms, pure=True)
         self.appended += inserted
         return inserted
 

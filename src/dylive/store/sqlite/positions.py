@@ -37,13 +37,15 @@ class SQLitePositions(SQLiteEngine, PositionRules):
             first = not self._pending_pos
             self._pending_pos[key] = max(seq, self._pending_pos.get(key, 0))
         if wait:
-            await self._submit(self._write_positions)
+            await self._submit(self._positions_op(), pure=True)
         elif first:  # debounced: one writer op per interval, however many polls
             asyncio.get_running_loop().call_later(self._position_delay, self._flush_positions)
 
     async def claim_position(self, token_id: int, room_id: int, after: int, seq: int) -> bool:
         args = (token_id, to_signed(room_id), seq, after)
-        changed: int = await self._submit(lambda conn: conn.execute(_CLAIM_POSITION, args).rowcount)
+        changed: int = await self._submit(
+            lambda conn: conn.execute(_CLAIM_POSITION, args).rowcount, pure=True
+        )
         return changed == 1
 
     async def consumer_positions(self, consumer: str) -> dict[int, int]:
@@ -56,4 +58,4 @@ class SQLitePositions(SQLiteEngine, PositionRules):
 
     async def set_consumer_position(self, consumer: str, room_id: int, seq: int) -> None:
         args = (consumer, to_signed(room_id), seq, now_ms())
-        await self._submit(lambda conn: conn.execute(SET_CONSUMER_POSITION, args))
+        await self._submit(lambda conn: conn.execute(SET_CONSUMER_POSITION, args), pure=True)

@@ -34,7 +34,7 @@ class SQLiteUsage(SQLiteEngine, Usage):
             conn.executemany(_ROOM, uses)
 
         if values or uses:
-            await self._submit(add)
+            await self._submit(add, pure=True)
 
     async def usage(self, token_id: int | None, start_ms: int, end_ms: int) -> list[UsageRow]:
         sql = f"SELECT {USAGE_COLS} FROM token_usage WHERE hour >= ? AND hour < ?"
