@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 from .. import sessions as ses
-from ..interfaces import EventLog
+from ..interfaces import ArrowPages, EventLog
 from ..migrations import to_signed, to_unsigned
 from ..records import (
     ColumnsPage,
@@ -30,6 +30,7 @@ from ..rows import (
     quarantine_values,
     quarantined_from_row,
 )
+from . import bulk
 from .append import Append
 from .engine import EVENT_COLS, PostgresEngine
 from .pool import Conn
@@ -265,6 +266,9 @@ class PostgresEventLog(PostgresEngine, EventLog):
         if not size:
             return ColumnsPage(0, 0, b"", b"")
         return ColumnsPage(size, last_seq, bytes(columns), bytes(rendered))
+
+    def arrow_pages(self) -> ArrowPages | None:
+        return bulk.AdbcPages(self.url) if bulk.available() else None
 
     async def prune(self, older_than_ms: int) -> int:
         """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
