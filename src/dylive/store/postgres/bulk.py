@@ -5,7 +5,8 @@ The driver runs each page as ``COPY (SELECT …) TO STDOUT (FORMAT binary)`` and
 into Arrow arrays in C++: the server sends the columns as stored (no aggregate built, no JSON
 made, half the server CPU of :meth:`~dylive.store.interfaces.EventLog.scan_columns`) and the
 client makes no Python object per message. The statement is sent with its three integers
-written in (bound parameters take the driver's slower prepared-statement path, measured).
+written in (bound parameters take the driver's slower prepared-statement path, measured),
+planned with the sort off (``engine.UNSORTED``: the index's order whatever the statistics).
 
 The connection is the driver's own (libpq, same URL), opened for one export and closed after
 it; its calls block, so they run in a worker thread, one at a time (a lock: ``close`` waits for
@@ -23,6 +24,7 @@ from dylive.errors import StoreError
 from ..dburl import redact
 from ..interfaces import ArrowPages
 from ..migrations import to_signed
+from .engine import UNSORTED
 
 try:  # optional: pip install 'dylive[parquet-postgres]'
     import adbc_driver_postgresql.dbapi as adbc
@@ -55,6 +57,8 @@ class AdbcPages(ArrowPages):
         with self._lock:
             try:
                 self._conn = adbc.connect(self._url, autocommit=True)
+                with self._conn.cursor() as cur:
+                    cur.execute(f"SET {UNSORTED}")  # this connection's only reads: the pages
             except adbc.Error as exc:
                 raise StoreError(
                     redact(f"cannot connect to {self._url} (ADBC): {exc}"), transient=True

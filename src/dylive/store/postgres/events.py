@@ -262,7 +262,8 @@ class PostgresEventLog(PostgresEngine, EventLog):
 
     async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
         args = (to_signed(room_id), after_seq, limit)
-        size, last_seq, columns, rendered = (await self._fetch(_SCAN_COLUMNS, args, binary=True))[0]
+        rows = await self._fetch(_SCAN_COLUMNS, args, binary=True, unsorted=True)
+        size, last_seq, columns, rendered = rows[0]
         if not size:
             return ColumnsPage(0, 0, b"", b"")
         return ColumnsPage(size, last_seq, bytes(columns), bytes(rendered))
