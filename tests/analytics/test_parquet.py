@@ -252,3 +252,39 @@ def test_bulk_reader_errors_are_store_errors(unused_tcp_port: int) -> None:
             await AdbcPages("postgresql://unused").read(ROOM_ID, 0, 10)
 
     asyncio.run(run())
+
+
+@pytest.mark.postgres
+def test_an_export_cancelled_during_a_bulk_read_closes_cleanly(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk reader's connection is closed only after the read still running in its thread
+    (closing it under the read would crash the process); the store stays usable."""
+    recs = mixed_records()
+    reads = 0
+    second = asyncio.Event()
+    read = AdbcPages.read
+
+    async def counted(self: AdbcPages, room_id: int, after_seq: int, limit: int) -> Any:
+        nonlocal reads
+        reads += 1
+        if reads == 2:
+            second.set()
+        return await read(self, room_id, after_seq, limit)
+
+    monkeypatch.setattr(AdbcPages, "read", counted)
+
+    async def run() -> None:
+        async with open_store(pg_url) as store:
+            await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+            await store.append(recs)
+            task = asyncio.create_task(
+                export_parquet(store, ROOM_ID, tmp_path / "c.parquet", page_size=50)
+            )
+            await second.wait()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert await export_parquet(store, ROOM_ID, tmp_path / "d.parquet") == len(recs)
+
+    asyncio.run(run())

@@ -268,6 +268,11 @@ async def export_parquet(
     return count
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class _Export:
     """One export's pipeline: page k+2 is read (by the database) while page k+1 is converted
     and page k written (Arrow's work releases the GIL: three threads at once)."""
@@ -314,6 +319,7 @@ class _Export:
                 count += await writing
         finally:
             reading.cancel()  # a bulk reader's close waits for the read itself
+            reading.add_done_callback(_retrieved)  # an error after ours: not worth a warning
             if writing is not None and not writing.done():
                 await asyncio.wait([writing])  # the writer is closed after its last write
         return count
