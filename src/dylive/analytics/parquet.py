@@ -144,6 +144,7 @@ def _from_arrow(page: Any, room_id: int, sch: Any, parse: _Parse, keep: Keep) ->
     block = lines.buffers()[2].slice(start, end - start)
     body = pajson.read_json(pa.BufferReader(block), parse_options=parse.rendered)
     msg_id = msg_id.cast(pa.uint64(), safe=False)  # two's complement: the unsigned id
+    seq, method, created = seq.cast(pa.int64()), method.cast(pa.string()), created.cast(pa.int64())
     return _table(seq, msg_id, method, created, body, room_id, sch, keep)
 
 
