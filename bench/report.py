@@ -14,15 +14,18 @@ the collector stores them, appended in batches of 200.
 (4) Parquet export of the whole broadcast: messages/s (median of three exports) and its ratio to
     the target, the CPU seconds of this process per message (every thread: the store's reader,
     Arrow's pool; on PostgreSQL the server's own CPU is not in it), and beside it the store's
-    bulk read alone (``scan_columns`` over the same pages: the part no export can skip).
+    bulk read alone (Arrow pages or ``scan_columns`` over the same pages: the part no export can
+    skip). The rows are read once before (their first read sets hint bits on PostgreSQL).
+    ``--baseline PATH``: another tree's ``analytics/parquet.py`` (e.g. main's), loaded beside
+    this one and exported alternately with it (this, baseline, this, …), each with its median.
 
 PostgreSQL runs in a fresh schema of ``DYLIVE_BENCH_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``), dropped afterwards.
 
 Usage: ``python bench/report.py [--hours H] [--rate R] [--messages N] [--steps abcd]
-[--backend sqlite|postgres|both]``: ``--messages`` sizes the broadcast by its message count
-instead of ``--hours`` (shorter runs while iterating); ``--steps d`` stores the broadcast once
-(no analytics) and runs the export alone.
+[--backend sqlite|postgres|both] [--baseline PATH]``: ``--messages`` sizes the broadcast by its
+message count instead of ``--hours`` (shorter runs while iterating); ``--steps d`` stores the
+broadcast once (no analytics) and runs the export alone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import os
 import statistics
 import tempfile
@@ -54,6 +58,7 @@ ROOM_ID = 7439018246715328306
 WEB_RID = "80017709309"
 BATCH = 200
 EXPORT_TARGET = 200_000  # msg/s
+ExportFn = Callable[[EventStore, int, Path], Awaitable[int]]
 
 
 def make_records(hours: float, rate: float) -> list[Record]:
@@ -166,28 +171,65 @@ async def report_figures(backend: str, tmp: Path, records: list[Record]) -> None
         await analytics.close()
 
 
-async def export_figures(backend: str, tmp: Path, records: list[Record]) -> None:
-    async with fresh_store(backend, tmp) as store:
-        await ingest(store, records, None)
-        out = tmp / "bench.parquet"
-        runs = []
-        for _ in range(3):
-            cpu, started = time.process_time(), time.perf_counter()
-            count = await export_parquet(store, ROOM_ID, out)
-            runs.append((time.perf_counter() - started, time.process_time() - cpu))
-        elapsed = statistics.median(r[0] for r in runs)
-        cpu_s = statistics.median(r[1] for r in runs)
-        started, after, read = time.perf_counter(), 0, 0
+async def bulk_read(store: EventStore) -> int:
+    """One pass of the store's bulk read over the room (what the export reads); messages."""
+    after, read = 0, 0
+    reader = store.arrow_pages()
+    if reader is None:
         while (page := await store.scan_columns(ROOM_ID, after, 50_000)).size:
             after, read = page.last_seq, read + page.size
+        return read
+    async with reader:
+        while (table := await reader.read(ROOM_ID, after, 50_000)).num_rows:
+            after, read = table.column("seq")[-1].as_py(), read + table.num_rows
+    return read
+
+
+def load_baseline(path: str) -> ExportFn:
+    """``export_parquet`` of another tree's ``analytics/parquet.py`` (``--baseline``), loaded
+    beside this tree's as a module of its own (it uses this tree's store)."""
+    spec = importlib.util.spec_from_file_location("baseline_parquet", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fn: ExportFn = module.export_parquet
+    return fn
+
+
+async def export_figures(
+    backend: str, tmp: Path, records: list[Record], baseline: ExportFn | None
+) -> None:
+    async with fresh_store(backend, tmp) as store:
+        await ingest(store, records, None)
+        await bulk_read(store)  # warm: the rows' first read is not the export's (hint bits)
+        out = tmp / "bench.parquet"
+        trees: dict[str, ExportFn] = {"this tree": export_parquet}
+        if baseline is not None:
+            trees["baseline"] = baseline
+        runs: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        for _ in range(3):  # alternated: this tree, the baseline, this tree, …
+            for name, export in trees.items():
+                cpu, started = time.process_time(), time.perf_counter()
+                count = await export(store, ROOM_ID, out)
+                runs[name].append((time.perf_counter() - started, time.process_time() - cpu))
+        size = out.stat().st_size
+        started = time.perf_counter()
+        read = await bulk_read(store)
         bare = read / (time.perf_counter() - started)
-        rate = count / elapsed
+        for name in trees:
+            elapsed = statistics.median(r[0] for r in runs[name])
+            cpu_s = statistics.median(r[1] for r in runs[name])
+            rate = count / elapsed
+            every = ", ".join(f"{count / r[0]:,.0f}" for r in runs[name])
+            print(
+                f"  Parquet export ({name:9}) {rate:>10,.0f} msg/s"
+                f"   ratio {rate / EXPORT_TARGET:.2f} (target >= {EXPORT_TARGET:,})"
+                f" ({count:,} messages, {size / 1e6:.1f} MB; runs {every})\n"
+                f"  ... CPU of this process    {cpu_s / count * 1e6:>10.2f} us/msg"
+            )
         print(
-            f"  Parquet export             {rate:>10,.0f} msg/s"
-            f"   ratio {rate / EXPORT_TARGET:.2f} (target >= {EXPORT_TARGET:,})"
-            f" ({count:,} messages, {out.stat().st_size / 1e6:.1f} MB)\n"
-            f"  ... CPU of this process    {cpu_s / count * 1e6:>10.2f} us/msg\n"
-            f"  ... the store's bulk read  {bare:>10,.0f} msg/s   export/read {rate / bare:.2f}"
+            f"  ... the store's bulk read  {bare:>10,.0f} msg/s"
+            f" ({'Arrow pages' if store.arrow_pages() else 'JSON aggregates'})"
         )
 
 
@@ -200,6 +242,7 @@ async def run(args: argparse.Namespace) -> None:
         f" (generated in {time.perf_counter() - started:.1f} s)"
     )
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
+    baseline = load_baseline(args.baseline) if args.baseline else None
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             print(f"{backend}:  (load average {os.getloadavg()[0]:.1f})")
@@ -208,7 +251,7 @@ async def run(args: argparse.Namespace) -> None:
             if {"b", "c"} & set(args.steps):
                 await report_figures(backend, Path(tmp), records)
             if "d" in args.steps:
-                await export_figures(backend, Path(tmp), records)
+                await export_figures(backend, Path(tmp), records, baseline)
 
 
 def main() -> None:
@@ -218,6 +261,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=0, help="instead of --hours")
     parser.add_argument("--steps", default="abcd", help="which of a b c d to run")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--baseline", help="another tree's src/dylive/analytics/parquet.py, exported alternately"
+    )
     asyncio.run(run(parser.parse_args()))
 
 

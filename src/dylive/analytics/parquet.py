@@ -6,17 +6,20 @@ unsigned 64-bit on the wire (an ``int64`` column could not hold all of them exac
 come from the stored rendered JSON where the message has them and are null elsewhere;
 ``gift_delta`` is the gift ledger's delta stored with the message.
 
-Fast path: each page comes from the store as two blocks of bytes built by the database
-(:meth:`EventLog.scan_columns`: the envelope columns as JSON arrays, and the stored rendered JSON
-of every row as JSON lines), which Arrow's JSON reader (C++) parses into the typed columns at
-once: no Python object per message. A page that it rejects (an unexpected type or invalid JSON
-somewhere) is read again as rows and parsed row by row. Pages are written as row groups as they
-are read; the next page is read while this one is converted and written.
+Fast path: each page comes from the store in bulk, either as Arrow columns
+(:meth:`EventLog.arrow_pages`: PostgreSQL with ADBC's driver, binary COPY decoded in C++) or as
+two blocks of bytes built by the database (:meth:`EventLog.scan_columns`: the envelope columns
+as JSON arrays, and the stored rendered JSON of every row as JSON lines); Arrow's JSON reader
+(C++) parses the rendered JSON into the typed columns at once: no Python object per message. A
+page that it rejects (an unexpected type or invalid JSON somewhere) is read again as rows and
+parsed row by row. Pages are written as row groups as they are read, in a pipeline: the next
+page is read while this one is converted and the previous one written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 import orjson
 
 from dylive.errors import DyliveError
-from dylive.store import ColumnsPage, EventLog, RawRow
+from dylive.store import ArrowPages, ColumnsPage, EventLog, RawRow
 from dylive.store.export import TimeWindow
 
 log = logging.getLogger(__name__)
@@ -102,13 +105,16 @@ def _columns_schema() -> Any:
 
 
 class _Parse:
-    """Arrow's JSON parse options of the two blocks of a :class:`ColumnsPage`."""
+    """Arrow's JSON parse options of the two blocks of a :class:`ColumnsPage` (and the rendered
+    JSON of an Arrow page), and the scalars that end an Arrow page's rendered JSON with a
+    newline."""
 
     def __init__(self) -> None:
         self.columns = pajson.ParseOptions(explicit_schema=_columns_schema())
         self.rendered = pajson.ParseOptions(
             explicit_schema=_payload_schema(), unexpected_field_behavior="ignore"
         )
+        self.nothing, self.newline = pa.scalar(b"", pa.binary()), pa.scalar(b"\n", pa.binary())
 
 
 def _from_columns(page: ColumnsPage, room_id: int, sch: Any, parse: _Parse, keep: Keep) -> Any:
@@ -120,7 +126,34 @@ def _from_columns(page: ColumnsPage, room_id: int, sch: Any, parse: _Parse, keep
     )
     seq, msg_id, method, created = (head.column(i).chunk(0).flatten() for i in range(4))
     body = pajson.read_json(pa.BufferReader(page.rendered), parse_options=parse.rendered)
-    if not len(seq) == len(msg_id) == len(method) == len(created) == body.num_rows == page.size:
+    if not len(seq) == len(msg_id) == len(method) == len(created) == page.size:
+        raise ValueError("the envelope columns do not line up")
+    return _table(seq, msg_id, method, created, body, room_id, sch, keep)
+
+
+def _from_arrow(page: Any, room_id: int, sch: Any, parse: _Parse, keep: Keep) -> Any:
+    """The same table from a page of :class:`ArrowPages` (the store's Arrow columns): the
+    rendered JSON, each followed by a newline, parsed by Arrow's JSON reader as one block of
+    JSON lines; msg_id's stored two's complement read back as uint64."""
+    seq, msg_id, method, created, rendered = (page.column(i).combine_chunks() for i in range(5))
+    lines = pc.binary_join_element_wise(rendered.cast(pa.binary()), parse.nothing, parse.newline)
+    offsets = pa.Array.from_buffers(
+        pa.int32(), len(lines) + 1, [None, lines.buffers()[1]], offset=lines.offset
+    )
+    start, end = offsets[0].as_py(), offsets[-1].as_py()
+    block = lines.buffers()[2].slice(start, end - start)
+    body = pajson.read_json(pa.BufferReader(block), parse_options=parse.rendered)
+    msg_id = msg_id.cast(pa.uint64(), safe=False)  # two's complement: the unsigned id
+    seq, method, created = seq.cast(pa.int64()), method.cast(pa.string()), created.cast(pa.int64())
+    return _table(seq, msg_id, method, created, body, room_id, sch, keep)
+
+
+def _table(
+    seq: Any, msg_id: Any, method: Any, created: Any, body: Any, room_id: int, sch: Any, keep: Keep
+) -> Any:
+    """The file's table from the envelope arrays and the parsed rendered JSON (``body``): its
+    rows that ``keep`` keeps, in seq order."""
+    if body.num_rows != len(seq):
         raise ValueError("a rendered JSON spans lines or none")  # rows would not line up
     content, user, gift = body.column("payload").combine_chunks().flatten()
     envelope = _envelope(seq, msg_id, method, created, room_id)
@@ -225,41 +258,78 @@ async def export_parquet(
     """Write the room's messages after ``since_seq`` (created inside ``window`` when given) to
     the Parquet file ``path``; count."""
     _require()
-    sch = schema()
-    parse = _Parse()
-    count = 0
-    after = since_seq
-    keep: Keep = (methods, window)
-    with pq.ParquetWriter(str(path), sch, compression="zstd") as writer:
+    export = _Export(store, room_id, schema(), _Parse(), (methods, window))
+    bulk = store.arrow_pages()
+    async with contextlib.AsyncExitStack() as stack:
+        if bulk is not None:
+            await stack.enter_async_context(bulk)
+        writer = stack.enter_context(pq.ParquetWriter(str(path), export.sch, compression="zstd"))
+        count = await export.run(bulk, writer, since_seq, page_size)
+    log.info("export: room %s: %s messages (parquet)", room_id, count)
+    return count
 
-        def convert(page: ColumnsPage) -> Any:
-            """The page's table (Arrow's work releases the GIL), or None when rejected."""
-            try:
-                return _from_columns(page, room_id, sch, parse, keep)
-            except (ValueError, pa.ArrowTypeError, KeyError):  # ArrowInvalid is a ValueError
-                return None
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+class _Export:
+    """One export's pipeline: page k+2 is read (by the database) while page k+1 is converted
+    and page k written (Arrow's work releases the GIL: three threads at once)."""
+
+    def __init__(self, store: EventLog, room_id: int, sch: Any, parse: _Parse, keep: Keep):
+        self.store, self.room_id, self.keep = store, room_id, keep
+        self.sch, self.parse = sch, parse
+
+    async def run(self, bulk: ArrowPages | None, writer: Any, after: int, size: int) -> int:
+        async def read(after: int) -> tuple[int, int, Any]:
+            """(rows, last seq, page) from the store's bulk read."""
+            if bulk is None:
+                page = await self.store.scan_columns(self.room_id, after, size)
+                return page.size, page.last_seq, page
+            table = await bulk.read(self.room_id, after, size)
+            rows = table.num_rows
+            return rows, table.column("seq")[-1].as_py() if rows else 0, table
 
         def write(table: Any) -> int:
             if table.num_rows:
                 writer.write_table(table)
             return int(table.num_rows)
 
-        # pipelined: the next page is read (by the database) while this one is converted
-        pending = asyncio.ensure_future(store.scan_columns(room_id, after, page_size))
+        count = 0
+        reading = asyncio.ensure_future(read(after))
+        writing: asyncio.Future[int] | None = None
         try:
-            while (page := await pending).size:
-                pending = asyncio.ensure_future(
-                    store.scan_columns(room_id, page.last_seq, page_size)
-                )
-                converted = await asyncio.to_thread(convert, page)
-                if converted is None:
+            while (got := await reading)[0]:
+                rows, last_seq, page = got
+                reading = asyncio.ensure_future(read(last_seq))
+                table = await asyncio.to_thread(self.convert, page)
+                if table is None:
                     log.info("export: a page with unusual JSON; parsing it row by row")
-                    rows = await store.scan(room_id, after, page.size, rendered=True)
-                    rows = [r for r in rows if r[0] <= page.last_seq]
-                    converted = await asyncio.to_thread(_from_rows, rows, room_id, sch, keep)
-                count += await asyncio.to_thread(write, converted)
-                after = page.last_seq
+                    raw = await self.store.scan(self.room_id, after, rows, rendered=True)
+                    raw = [r for r in raw if r[0] <= last_seq]
+                    table = await asyncio.to_thread(
+                        _from_rows, raw, self.room_id, self.sch, self.keep
+                    )
+                if writing is not None:
+                    count += await writing
+                writing = asyncio.ensure_future(asyncio.to_thread(write, table))
+                after = last_seq
+            if writing is not None:
+                count += await writing
         finally:
-            pending.cancel()
-    log.info("export: room %s: %s messages (parquet)", room_id, count)
-    return count
+            reading.cancel()  # a bulk reader's close waits for the read itself
+            reading.add_done_callback(_retrieved)  # an error after ours: not worth a warning
+            if writing is not None and not writing.done():
+                await asyncio.wait([writing])  # the writer is closed after its last write
+        return count
+
+    def convert(self, page: Any) -> Any:
+        """The page's table (Arrow's work releases the GIL), or None when rejected."""
+        try:
+            if isinstance(page, ColumnsPage):
+                return _from_columns(page, self.room_id, self.sch, self.parse, self.keep)
+            return _from_arrow(page, self.room_id, self.sch, self.parse, self.keep)
+        except (ValueError, pa.ArrowTypeError, KeyError):  # ArrowInvalid is a ValueError
+            return None

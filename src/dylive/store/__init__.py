@@ -14,6 +14,7 @@ from pathlib import Path
 from dylive.errors import StoreError
 
 from .base import (
+    ArrowPages,
     AuditEntry,
     ColumnsPage,
     DeadLetter,
@@ -73,6 +74,7 @@ def require_existing(url: str) -> None:
 
 
 __all__ = [
+    "ArrowPages",
     "AuditEntry",
     "ColumnsPage",
     "DeadLetter",

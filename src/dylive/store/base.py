@@ -39,6 +39,7 @@ from __future__ import annotations
 import abc
 
 from .interfaces import (
+    ArrowPages,
     EventLog,
     Identities,
     Outbox,
@@ -104,6 +105,7 @@ class EventStore(EventLog, Rooms, Tokens, Positions, Outbox, Sessions, Identitie
 
 
 __all__ = [
+    "ArrowPages",
     "AuditEntry",
     "ColumnsPage",
     "DeadLetter",

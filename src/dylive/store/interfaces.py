@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any
 
 from .records import (
     AuditEntry,
@@ -142,6 +143,12 @@ class EventLog(abc.ABC):
         """The rows :meth:`scan` with ``rendered=True`` returns, as two blocks of bytes built by
         the database (:class:`ColumnsPage`; the Parquet export's bulk read)."""
 
+    def arrow_pages(self) -> ArrowPages | None:
+        """A bulk reader of pages as Arrow tables (:class:`ArrowPages`) when this store has one
+        (PostgreSQL with the ``parquet-postgres`` extra); None otherwise (:meth:`scan_columns`
+        is the bulk read then)."""
+        return None
+
     @abc.abstractmethod
     async def prune(self, older_than_ms: int) -> int:
         """Delete messages stored before ``older_than_ms``; number deleted (retention)."""
@@ -154,6 +161,35 @@ class EventLog(abc.ABC):
         """Call ``callback(room_id)`` when another process commits messages of a room (stores
         shared by several processes, PostgreSQL; a no-op for a single-process store)."""
         return None
+
+
+class ArrowPages(abc.ABC):
+    """Pages of a room's messages as Arrow tables, read on a connection of its own (the Parquet
+    export's bulk read where the store has one, :meth:`EventLog.arrow_pages`). An async context
+    manager: the connection is opened on entry and closed on exit, after any read in flight.
+    One read at a time."""
+
+    async def __aenter__(self) -> ArrowPages:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect (``StoreError`` when the database cannot be reached)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the connection once no read is in flight."""
+
+    @abc.abstractmethod
+    async def read(self, room_id: int, after_seq: int, limit: int) -> Any:
+        """Up to ``limit`` messages of ``room_id`` with seq > ``after_seq``, in seq order: a
+        ``pyarrow.Table`` of ``seq`` (int64), ``msg_id`` (int64: the unsigned id as stored, its
+        two's complement above 2^63), ``method`` (string), ``created_at`` (int64, ms) and
+        ``rendered`` (binary: the stored rendered JSON); no rows after the last message."""
 
 
 class Rooms(abc.ABC):

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 
 from .. import sessions as ses
-from ..interfaces import EventLog
+from ..interfaces import ArrowPages, EventLog
 from ..migrations import to_signed, to_unsigned
 from ..records import (
     ColumnsPage,
@@ -30,6 +30,7 @@ from ..rows import (
     quarantine_values,
     quarantined_from_row,
 )
+from . import bulk
 from .append import Append
 from .engine import EVENT_COLS, PostgresEngine
 from .pool import Conn
@@ -261,10 +262,14 @@ class PostgresEventLog(PostgresEngine, EventLog):
 
     async def scan_columns(self, room_id: int, after_seq: int, limit: int) -> ColumnsPage:
         args = (to_signed(room_id), after_seq, limit)
-        size, last_seq, columns, rendered = (await self._fetch(_SCAN_COLUMNS, args, binary=True))[0]
+        rows = await self._fetch(_SCAN_COLUMNS, args, binary=True, unsorted=True)
+        size, last_seq, columns, rendered = rows[0]
         if not size:
             return ColumnsPage(0, 0, b"", b"")
         return ColumnsPage(size, last_seq, bytes(columns), bytes(rendered))
+
+    def arrow_pages(self) -> ArrowPages | None:
+        return bulk.AdbcPages(self.url) if bulk.available() else None
 
     async def prune(self, older_than_ms: int) -> int:
         """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
