@@ -57,6 +57,22 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         default=None,
         help="delete messages older than this; 0 = keep forever (DYLIVE_RETENTION_HOURS, 0)",
     )
+    p.add_argument(
+        "--usage-retention-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="delete usage counters older than this, never of the current month; 0 = keep"
+        " forever (DYLIVE_USAGE_RETENTION_DAYS, 400)",
+    )
+    p.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="delete admin audit entries older than this; 0 = keep forever"
+        " (DYLIVE_AUDIT_RETENTION_DAYS, 0)",
+    )
     p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
     p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
     p.add_argument(
@@ -236,6 +252,8 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         pins=list(args.room),
         idle_timeout=settings.number("idle_timeout", args.idle_timeout),
         retention_hours=settings.number("retention_hours", args.retention_hours),
+        usage_retention_days=settings.number("usage_retention_days", args.usage_retention_days),
+        audit_retention_days=settings.number("audit_retention_days", args.audit_retention_days),
         signing=args.signing,
         cookie=args.cookie,
         proxy=args.proxy,
