@@ -32,6 +32,7 @@ def test_the_usage_cutoff_is_an_hour_start_never_inside_the_month() -> None:
     # never inside the current month: its rows stay (its quotas count them)
     assert usage_cutoff(NOW, 10) == usage_cutoff(NOW, 0.5) == MARCH
     assert usage_cutoff(NOW, 400) == NOW - 400 * DAY_MS - 30 * 60_000
+    assert usage_cutoff(NOW, 1e9) == usage_cutoff(NOW, float("inf")) == 0  # nothing goes
 
 
 def test_retention_is_on_when_any_part_is() -> None:
@@ -65,6 +66,9 @@ async def test_old_usage_and_audit_rows_go_newer_stay(store_url: str) -> None:
         await store.add_audit(AuditEntry(0, 1, "127.0.0.1", "ancient", "", 200, ""))
         assert await prune(store, Retention(usage_days=1), NOW) == Pruned()
         assert [e.action for e in await store.audit()] == ["ancient", "new"]  # by id
+        # an infinite retention deletes nothing (no overflow)
+        forever = Retention(message_hours=float("inf"), usage_days=1e300, audit_days=float("inf"))
+        assert await prune(store, forever, NOW) == Pruned()
 
 
 async def test_quotas_are_the_same_across_the_cutoff(store_url: str) -> None:

@@ -46,11 +46,17 @@ class Pruned(NamedTuple):
     audit: int = 0
 
 
+def before(now_ms: int, span_ms: float) -> int:
+    """``span_ms`` before ``now_ms``, not before the epoch (a huge or infinite retention
+    deletes nothing)."""
+    return int(max(0.0, now_ms - span_ms))
+
+
 def usage_cutoff(now_ms: int, days: float) -> int:
     """Usage rows of hours before this are deleted: ``days`` back, down to an hour start (a row
     counts a whole hour), and never after the start of the current UTC month (the month's
     quotas count its rows)."""
-    cutoff = now_ms - int(days * DAY_MS)
+    cutoff = before(now_ms, days * DAY_MS)
     return min(cutoff - cutoff % HOUR_MS, month_start(now_ms))
 
 
@@ -59,14 +65,14 @@ async def prune(store: EventStore, retention: Retention, now_ms: int) -> Pruned:
     other kinds still run (the next pass tries again)."""
     messages = usage = audit = 0
     if retention.message_hours > 0:
-        cutoff = now_ms - int(retention.message_hours * 3_600_000)
+        cutoff = before(now_ms, retention.message_hours * HOUR_MS)
         messages = await _guarded("messages", store.prune(cutoff))
     if retention.usage_days > 0:
         usage = await _guarded(
             "usage", store.prune_usage(usage_cutoff(now_ms, retention.usage_days))
         )
     if retention.audit_days > 0:
-        cutoff = now_ms - int(retention.audit_days * DAY_MS)
+        cutoff = before(now_ms, retention.audit_days * DAY_MS)
         audit = await _guarded("audit", store.prune_audit(cutoff))
     return Pruned(messages, usage, audit)
 
