@@ -93,7 +93,11 @@ async def run_retention(
 ) -> None:
     """Run a retention pass now and every ``interval`` seconds (until cancelled)."""
     while True:
-        done = await prune(store, retention, int(clock() * 1000))
+        try:
+            done = await prune(store, retention, int(clock() * 1000))
+        except Exception:  # a bug must not end retention for good: logged, tried again
+            log.exception("retention: pass failed")
+            done = Pruned()
         if any(done):
             log.info(
                 "retention: deleted %s messages, %s usage rows, %s audit entries",
