@@ -26,9 +26,13 @@ def attach(pid: int, path: str | Path, *, rate: int = 250) -> subprocess.Popen[b
         print("profile: py-spy is not installed (pip install -e '.[dev]'); no profile taken")
         return None
     cmd = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
-    cmd += ["--output", str(path), "--nonblocking"]
+    cmd += ["--output", str(path)]
     if os.environ.get("DYLIVE_SPY_GIL"):
         cmd.append("--gil")
+    if os.environ.get("DYLIVE_SPY_NATIVE"):  # C frames too (uvloop, libuv); pauses the process
+        cmd.append("--native")
+    else:
+        cmd.append("--nonblocking")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
