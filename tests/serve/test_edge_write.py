@@ -125,3 +125,32 @@ async def test_pipelined_direct_requests_are_answered_whole_and_in_order(
             assert rest.startswith(b"HTTP/1.1 401") and b"connection: close" in rest.lower()
         finally:
             writer.close()
+
+
+async def test_direct_answers_carry_their_headers_over_the_edge(tmp_path: Path) -> None:
+    """Over httptools (the direct route answered through ``dylive.respond``): a quota token's
+    ``X-RateLimit-*`` headers, then its 429 envelope with ``Retry-After``, as the ASGI way
+    writes them."""
+    from dylive.serve import tokens
+    from dylive.store import Quota, open_store
+
+    config = offline(tmp_path)
+    async with open_store(config.db) as store:
+        token = await tokens.create(store, "plan", rate=1.0, quota=Quota(requests_per_day=5))
+    get = f"GET /douyin/liveroom/chat?room_id=1&token={token} HTTP/1.1\r\nHost: x\r\n\r\n"
+    async with served(config, "httptools") as (port, _app):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            heads = []
+            for _ in range(2):  # the second within a second: over the rate of 1/s
+                writer.write(get.encode())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                _, body = envelope(head + await reader.readexactly(length))
+                heads.append((head.lower(), body["code"]))
+        finally:
+            writer.close()
+    (first, _), (second, code) = heads
+    assert b"x-ratelimit-limit: 5\r\n" in first and b"x-ratelimit-remaining: " in first
+    assert code == 42901 and second.startswith(b"http/1.1 429")
+    assert b"retry-after: 1\r\n" in second and b"x-ratelimit-limit: 5\r\n" in second
