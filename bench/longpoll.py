@@ -13,7 +13,9 @@ back: what ``bench/api.py c`` does) runs in this process.
 Phases alternate for ``--rounds``: "feed" (the feeder alone) and "poll" (the feeder and the
 pollers), ``--seconds`` each. The service CPU of the pollers is the poll phase's CPU less the
 feed phase's (per second); printed per request and per delivered message, by round and as the
-median, with the requests/s and the messages per request, and the load average.
+median, with the requests/s and the messages per request, and the load average; the same
+difference for the event loop thread alone (user and system time of the main thread: the HTTP
+path without the store's writer and reader threads) per request.
 
 Usage: ``python bench/longpoll.py [--rooms 200] [--every 0.25] [--seconds 6] [--rounds 3]
 [--profile FILE]`` (``--profile``: py-spy of the child during the poll phases, raw format).

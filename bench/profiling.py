@@ -6,7 +6,9 @@ prints where the samples were: by leaf function (self time) and by any function 
 (inclusive time), as a share of all samples; ``stages(path)`` splits the samples by the part of the
 service they were spent in (module path of the innermost frame that belongs to a known part, see
 ``STAGES``). py-spy is a dev extra (``pip install -e '.[dev]'``);
-without it ``attach`` says so and returns None.
+without it ``attach`` says so and returns None. ``DYLIVE_SPY_GIL=1``: only samples holding the GIL;
+``DYLIVE_SPY_NATIVE=1``: C frames too (uvloop, libuv, extensions; py-spy then pauses the process
+for each sample, which slows it).
 """
 
 from __future__ import annotations
