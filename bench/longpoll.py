@@ -13,7 +13,9 @@ back: what ``bench/api.py c`` does) runs in this process.
 Phases alternate for ``--rounds``: "feed" (the feeder alone) and "poll" (the feeder and the
 pollers), ``--seconds`` each. The service CPU of the pollers is the poll phase's CPU less the
 feed phase's (per second); printed per request and per delivered message, by round and as the
-median, with the requests/s and the messages per request, and the load average.
+median, with the requests/s and the messages per request, and the load average; the same
+difference for the event loop thread alone (user and system time of the main thread: the HTTP
+path without the store's writer and reader threads) per request.
 
 Usage: ``python bench/longpoll.py [--rooms 200] [--every 0.25] [--seconds 6] [--rounds 3]
 [--profile FILE]`` (``--profile``: py-spy of the child during the poll phases, raw format).
@@ -37,6 +39,14 @@ from api import ROOM, cpu_seconds, free_port, http_get, record, stop, wait_liste
 from profiling import attach, detach
 
 FIRST_WEB_RID = 700_000_000_000
+
+
+def loop_cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU time of the process's main thread (its event loop: the HTTP path,
+    without the store's writer and reader threads)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def child(db: str, port: int, rooms: int, every: float) -> None:
@@ -169,11 +179,13 @@ async def measure(args: argparse.Namespace) -> None:
         await asyncio.sleep(2.0)  # warm up
         on.clear()
         await asyncio.sleep(2.5)  # in-flight long-polls end (a batch comes every --every s)
-        rows: list[tuple[float, float, float, float]] = []
+        rows: list[tuple[float, float, float, float, float, float]] = []
         for r in range(args.rounds):
-            cpu = cpu_seconds(proc.pid)
+            cpu, loop_cpu = cpu_seconds(proc.pid), loop_cpu_seconds(proc.pid)
             await asyncio.sleep(args.seconds)
             feed = (cpu_seconds(proc.pid) - cpu) / args.seconds
+            loop_now = loop_cpu_seconds(proc.pid)
+            loop_feed = [(b - a) / args.seconds for a, b in zip(loop_cpu, loop_now, strict=True)]
             if args.profile and spy is None:
                 spy = attach(proc.pid, args.profile)
             answers = sum(p.answers for p in polls)
@@ -182,19 +194,26 @@ async def measure(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
             before = sum(p.requests for p in polls), sum(p.messages for p in polls)
             cpu, t = cpu_seconds(proc.pid), time.monotonic()
+            loop_cpu = loop_cpu_seconds(proc.pid)
             counting[0] = True
             await asyncio.sleep(args.seconds)
             counting[0] = False
             on.clear()
             used, wall = cpu_seconds(proc.pid) - cpu, time.monotonic() - t
+            loop_used = [b - a for a, b in zip(loop_cpu, loop_cpu_seconds(proc.pid), strict=True)]
             if r == args.rounds - 1:
                 detach(spy)
             requests = sum(p.requests for p in polls) - before[0]
             messages = sum(p.messages for p in polls) - before[1]
             http = used - feed * wall  # the pollers' share of the service CPU
+            # ... of the event loop thread's (user, system)
+            loop_http = [
+                1e6 * (u - f * wall) / max(1, requests)
+                for u, f in zip(loop_used, loop_feed, strict=True)
+            ]
             rows.append(
                 (1e6 * http / max(1, requests), 1e6 * http / max(1, messages), requests / wall,
-                 messages / max(1, requests))
+                 messages / max(1, requests), loop_http[0], loop_http[1])
             )  # fmt: skip
             await asyncio.sleep(2.5)  # in-flight long-polls end before the next feed phase
         done.set()
@@ -211,13 +230,15 @@ async def measure(args: argparse.Namespace) -> None:
         f" {args.rounds} rounds of {args.seconds:g} s (load {load[0]:.2f} {load[1]:.2f}):"
         f" errors {sum(p.errors for p in polls)}"
     )
-    for r, (per_req, per_msg, rate, size) in enumerate(rows):
+    for r, (per_req, per_msg, rate, size, user, kernel) in enumerate(rows):
         print(
             f"    round {r + 1}: {rate:,.0f} requests/s, {size:.2f} messages per request;"
-            f" service CPU {per_req:.0f} us per request, {per_msg:.0f} us per message"
+            f" service CPU {per_req:.0f} us per request (event loop thread {user + kernel:.0f}:"
+            f" user {user:.0f}, system {kernel:.0f}), {per_msg:.0f} us per message"
         )
     print(
-        f"    median: service CPU {statistics.median(r[0] for r in rows):.0f} us per request,"
+        f"    median: service CPU {statistics.median(r[0] for r in rows):.0f} us per request"
+        f" (event loop thread {statistics.median(r[4] + r[5] for r in rows):.0f}),"
         f" {statistics.median(r[1] for r in rows):.0f} us per delivered message"
     )
 

@@ -6,7 +6,9 @@ prints where the samples were: by leaf function (self time) and by any function 
 (inclusive time), as a share of all samples; ``stages(path)`` splits the samples by the part of the
 service they were spent in (module path of the innermost frame that belongs to a known part, see
 ``STAGES``). py-spy is a dev extra (``pip install -e '.[dev]'``);
-without it ``attach`` says so and returns None.
+without it ``attach`` says so and returns None. ``DYLIVE_SPY_GIL=1``: only samples holding the GIL;
+``DYLIVE_SPY_NATIVE=1``: C frames too (uvloop, libuv, extensions; py-spy then pauses the process
+for each sample, which slows it).
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ def attach(pid: int, path: str | Path, *, rate: int = 250) -> subprocess.Popen[b
         print("profile: py-spy is not installed (pip install -e '.[dev]'); no profile taken")
         return None
     cmd = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "raw"]
-    cmd += ["--output", str(path), "--nonblocking"]
+    cmd += ["--output", str(path)]
     if os.environ.get("DYLIVE_SPY_GIL"):
         cmd.append("--gil")
+    if os.environ.get("DYLIVE_SPY_NATIVE"):  # C frames too (uvloop, libuv); pauses the process
+        cmd.append("--native")
+    else:
+        cmd.append("--nonblocking")
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -100,3 +100,57 @@ async def test_keep_alive_answers_whole_on_both_stacks(tmp_path: Path, http: str
         closing = request.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
         _, body = envelope(await exchange(port, closing % b"GET"))
         assert body["code"] == 40001
+
+
+@pytest.mark.parametrize("http", STACKS)
+async def test_pipelined_direct_requests_are_answered_whole_and_in_order(
+    tmp_path: Path, http: str
+) -> None:
+    """Three chat GETs in one packet (the direct route, answered through ``dylive.respond`` on
+    httptools): three complete answers in order, the connection kept, then closed on request."""
+    get = b"GET /douyin/liveroom/chat?room_id=1&token=%d HTTP/1.1\r\nHost: x\r\n\r\n"
+    async with served(offline(tmp_path), http) as (port, _app):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(get % 1 + get % 2 + get % 3)
+            for _ in range(3):
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                _, body = envelope(head + await reader.readexactly(length))
+                assert head.startswith(b"HTTP/1.1 401") and body["code"] == 40002, head
+                assert b"connection: close" not in head.lower()
+                assert b"\r\ndate: " in head.lower()  # uvicorn's default headers, as via send
+            writer.write((get % 4).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+            rest = await asyncio.wait_for(reader.read(), 30)  # the answer, then EOF
+            assert rest.startswith(b"HTTP/1.1 401") and b"connection: close" in rest.lower()
+        finally:
+            writer.close()
+
+
+async def test_direct_answers_carry_their_headers_over_the_edge(tmp_path: Path) -> None:
+    """Over httptools (the direct route answered through ``dylive.respond``): a quota token's
+    ``X-RateLimit-*`` headers, then its 429 envelope with ``Retry-After``, as the ASGI way
+    writes them."""
+    from dylive.serve import tokens
+    from dylive.store import Quota, open_store
+
+    config = offline(tmp_path)
+    async with open_store(config.db) as store:
+        token = await tokens.create(store, "plan", rate=1.0, quota=Quota(requests_per_day=5))
+    get = f"GET /douyin/liveroom/chat?room_id=1&token={token} HTTP/1.1\r\nHost: x\r\n\r\n"
+    async with served(config, "httptools") as (port, _app):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            heads = []
+            for _ in range(2):  # the second within a second: over the rate of 1/s
+                writer.write(get.encode())
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                _, body = envelope(head + await reader.readexactly(length))
+                heads.append((head.lower(), body["code"]))
+        finally:
+            writer.close()
+    (first, _), (second, code) = heads
+    assert b"x-ratelimit-limit: 5\r\n" in first and b"x-ratelimit-remaining: " in first
+    assert code == 42901 and second.startswith(b"http/1.1 429")
+    assert b"retry-after: 1\r\n" in second and b"x-ratelimit-limit: 5\r\n" in second

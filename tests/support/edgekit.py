@@ -31,11 +31,14 @@ def offline(tmp_path: Path) -> ServiceConfig:
 
 @contextlib.asynccontextmanager
 async def served(
-    config: ServiceConfig, http: str, edge: EdgeLimits | None = None
+    config: ServiceConfig, http: str, edge: EdgeLimits | None = None, **options: Any
 ) -> AsyncIterator[tuple[int, Any]]:
-    """(port, app) of the app served as ``dylive serve`` serves it, on the ``http`` stack."""
+    """(port, app) of the app served as ``dylive serve`` serves it, on the ``http`` stack
+    (``options``: more of uvicorn's, such as ``timeout_keep_alive``)."""
     app = create_app(config)
-    server = uvicorn.Server(server_config(app, "127.0.0.1", 0, lifespan="on", http=http, edge=edge))
+    server = uvicorn.Server(
+        server_config(app, "127.0.0.1", 0, lifespan="on", http=http, edge=edge, **options)
+    )
     task = asyncio.create_task(server.serve())
     try:
         await until(lambda: server.started or task.done(), what="uvicorn start")

@@ -229,9 +229,11 @@ class App(Starlette):
     """The Starlette app, plus direct routes: a ``GET`` of one of the ``direct`` paths (the
     endpoints clients poll many times a second) goes straight to its endpoint instead of
     through Starlette's middleware stack and router (the same endpoint is also routed as usual,
-    which serves ``HEAD`` and any other method). The endpoints are :func:`guarded`: every
-    exception becomes the envelope there; the header size limit is checked as
-    :class:`~dylive.serve.limits.HeaderLimit` does for the rest."""
+    which serves ``HEAD`` and any other method), and its response goes out through the edge's
+    ``dylive.respond`` when the scope has it (:class:`~dylive.serve.edge.Responder`: one write,
+    no ASGI messages). The endpoints are :func:`guarded`: every exception becomes the envelope
+    there; the header size limit is checked as :class:`~dylive.serve.limits.HeaderLimit` does
+    for the rest."""
 
     def __init__(self, *, direct: dict[str, Endpoint], **options: Any) -> None:
         super().__init__(**options)
@@ -243,7 +245,13 @@ class App(Starlette):
             if endpoint is not None:
                 scope["app"] = self
                 response = oversized(scope) or await endpoint(Request(scope, receive))
-                await response(scope, receive, send)
+                respond = scope.get("dylive.respond")  # the edge's whole-response write
+                if (
+                    respond is None
+                    or response.background is not None
+                    or not respond(response.status_code, response.raw_headers, response.body)
+                ):
+                    await response(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 

@@ -21,7 +21,10 @@ A response goes out in one write: uvicorn writes the head when the application s
 and the body when it sends it; the edge holds the head until the body's first write (or the end
 of the event loop's current step, for a response whose body comes later or never, such as a
 ``HEAD``) and writes both together (:class:`OneWrite`): one ``send`` and one TCP segment instead of
-two for every small response (a long-poll chat page).
+two for every small response (a long-poll chat page). On the httptools stack a request's scope
+also carries ``dylive.respond`` (:func:`respond`): the application's direct routes hand it a whole
+response (status, headers, body), which goes out as uvicorn's ``send`` would write it, in one
+write, without the two ASGI messages.
 
 The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
 ``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
@@ -36,10 +39,12 @@ import logging
 import re
 import sys
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
+from .edgeio import Deadline, OneWrite, Responder
 from .errors import (
     BAD_REQUEST,
     HEADERS_TOO_LARGE,
@@ -105,50 +110,6 @@ def classify(exc: BaseException | None) -> tuple[ErrorKind, str]:
     return BAD_REQUEST, f"the HTTP request is malformed: {text}" if text else "malformed request"
 
 
-_CONTINUE = b"HTTP/1.1 100 "
-
-
-class OneWrite:
-    """The transport as one request's response cycle sees it: its first write (the response
-    head) is held and written with the next one (the body: ``writelines``, one send), or at the
-    end of the event loop's current step if no other write comes first. Anything else is the
-    transport's. An interim ``100 Continue`` is written at once."""
-
-    __slots__ = ("_held", "_loop", "_pristine", "transport")
-
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self.transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
-        self._pristine = True  # nothing written yet: the next write is the head
-
-    def write(self, data: bytes) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self.transport.writelines((held, data))
-        elif self._pristine and not data.startswith(_CONTINUE):
-            self._pristine = False
-            self._held = data
-            self._loop.call_soon(self.flush)
-        else:
-            self.transport.write(data)
-
-    def flush(self) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            if not self.transport.is_closing():
-                self.transport.write(held)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
-
-
 class _Edge:
     """The limits, shared by both HTTP protocol classes (mixed in before uvicorn's class)."""
 
@@ -157,7 +118,7 @@ class _Edge:
     loop: asyncio.AbstractEventLoop
     connections: set[Any]
     cycle: Any
-    _header_timer: asyncio.TimerHandle | None = None
+    _header_deadline: Deadline | None = None  # the header timeout (created when first set)
     _body_timer: asyncio.TimerHandle | None = None
     _body_pending = False  # a request's headers are in, its body is not (yet)
     _upgraded = False
@@ -175,10 +136,11 @@ class _Edge:
 
     def _cancel_timers(self) -> None:
         self._body_pending = False
-        for timer in (self._header_timer, self._body_timer):
-            if timer is not None:
-                timer.cancel()
-        self._header_timer = self._body_timer = None
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
 
     def _admit(self) -> bool:
         """False (and the connection answered 503) when the server is full."""
@@ -190,15 +152,22 @@ class _Edge:
         return True
 
     def _arm_header_timer(self) -> None:
-        if self._header_timer is None and not self.transport.is_closing():
-            timeout = self.limits.header_timeout
-            self._header_timer = self.loop.call_later(timeout, self._header_timeout)
+        """The next request's headers are due within ``header_timeout`` (unless already due)."""
+        if self.transport.is_closing():
+            return
+        deadline = self._header_deadline
+        if deadline is None:
+            deadline = self._header_deadline = Deadline(self.loop, self._header_timeout)
+        if deadline.when is None:
+            deadline.set(self.limits.header_timeout)
+
+    def _clear_header_timer(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.clear()
 
     def _headers_done(self) -> None:
         """The headers are in: the body is awaited (timed by :meth:`_await_body`)."""
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        self._clear_header_timer()
         self._body_pending = True
 
     def _await_body(self) -> None:
@@ -218,7 +187,6 @@ class _Edge:
         return self.cycle is None or bool(self.cycle.response_complete)
 
     def _header_timeout(self) -> None:
-        self._header_timer = None
         if self._idle():
             timeout = self.limits.header_timeout
             self._refuse(REQUEST_TIMEOUT, f"the request headers took longer than {timeout:g}s")
@@ -244,15 +212,22 @@ class _Edge:
 
 
 def _httptools_class() -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http import httptools_impl
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    respond = Responder(httptools_impl).respond
+
     class EdgeHttpTools(_Edge, HttpToolsProtocol):
+        _keep_alive: Deadline | None = None  # the keep-alive timeout (created when first set)
+
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._admit()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._cancel_timers()
+            if self._keep_alive is not None:
+                self._keep_alive.cancel()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -267,16 +242,38 @@ def _httptools_class() -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self._headers_done()
             super().on_headers_complete()
-            self._one_write(self.cycle)
+            cycle = self.cycle
+            if cycle is not None and cycle.scope is self.scope:  # a new request's cycle
+                self._one_write(cycle)
+                self.scope["dylive.respond"] = partial(respond, cycle)
 
         def on_message_complete(self) -> None:
             self._body_done()
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
-            super().on_response_complete()
+            """uvicorn's, with the keep-alive timeout a :class:`Deadline` (no timer handle
+            made and cancelled per response)."""
+            self.server_state.total_requests += 1
+            if not self.transport.is_closing():
+                self._unset_keepalive_if_required()
+                self.flow.resume_reading()
+                if self.pipeline:  # pipelined requests: the next one starts
+                    cycle, app = self.pipeline.pop()
+                    self._start_asgi_task(cycle, app)
+                else:
+                    keep = self._keep_alive
+                    if keep is None:
+                        keep = Deadline(self.loop, self.timeout_keep_alive_handler)
+                        self._keep_alive = keep
+                    keep.set(self.timeout_keep_alive)
             if self._idle():
                 self._arm_header_timer()
+
+        def _unset_keepalive_if_required(self) -> None:
+            if self._keep_alive is not None:
+                self._keep_alive.clear()
+            super()._unset_keepalive_if_required()  # a timer uvicorn armed itself (none here)
 
         def handle_websocket_upgrade(self) -> None:
             self._cancel_timers()
@@ -320,9 +317,8 @@ def _h11_class() -> type[asyncio.Protocol]:
                 self._arm_header_timer()
             else:
                 self._body_done()
-                if state is not h11.IDLE and self._header_timer is not None:
-                    self._header_timer.cancel()
-                    self._header_timer = None
+                if state is not h11.IDLE:
+                    self._clear_header_timer()
 
         def handle_websocket_upgrade(self, event: h11.Request) -> None:
             self._upgraded = True  # the transport is the WebSocket protocol's now

@@ -69,14 +69,25 @@ async def create_record(
 async def authenticate(store: Tokens, token: str | None) -> TokenRecord:
     """The active token record for ``token``; ApiError MISSING_TOKEN / BAD_TOKEN otherwise.
 
-    Looked up in the store on every call, so a revocation is effective immediately.
+    Looked up in the store on every call, so a revocation is effective immediately (only the
+    digest of a token that was valid once is remembered, not the record).
     """
     if not token:
         raise ApiError(MISSING_TOKEN)
-    wanted = digest(token)
+    wanted = _DIGESTS.get(token) or digest(token)
     record = await store.token_by_digest(wanted)
     if record is None or not hmac.compare_digest(record.digest, wanted) or not record.active:
         raise ApiError(BAD_TOKEN)
     if record.expires_at and record.expired(time.time_ns() // 1_000_000):
         raise ApiError(BAD_TOKEN, "the token has expired")
+    if token not in _DIGESTS:  # only tokens that were valid once are kept
+        if len(_DIGESTS) >= _DIGESTS_KEPT:
+            _DIGESTS.clear()
+        _DIGESTS[token] = wanted
     return record
+
+
+#: the digests of valid tokens seen (a poller sends its token with every request; sha256 and
+#: its hex digest were ~2 us of each request), bounded: the record is still read every time
+_DIGESTS: dict[str, str] = {}
+_DIGESTS_KEPT = 4096
