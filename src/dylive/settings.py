@@ -84,6 +84,17 @@ SETTINGS: dict[str, Setting] = {
             "retention_hours", "0", "Delete stored messages older than this (0 = keep forever)."
         ),
         Setting(
+            "usage_retention_days",
+            "400",
+            "Delete usage counters (token_usage, token_usage_rooms) of hours older than this many"
+            " days, never of the current UTC month (0 = keep forever).",
+        ),
+        Setting(
+            "audit_retention_days",
+            "0",
+            "Delete admin audit entries older than this many days (0 = keep forever).",
+        ),
+        Setting(
             "identity_max_rooms",
             "10",
             "Rooms one identity collects at a time (unless its own --max-rooms says otherwise).",

@@ -72,3 +72,29 @@ async def test_token_expiry_and_quota_are_stored(store_url: str) -> None:
         assert got is not None and got.id == planned
         assert got.quota == quota and got.expires_at == T0 + 5 and got.rate == 1.5
         assert not got.expired(T0 + 4) and got.expired(T0 + 5)
+
+
+async def test_prune_usage_deletes_older_hours_in_batches(store_url: str) -> None:
+    async with open_store(store_url) as store:
+        rows = [UsageRow(t, T0 + h * H, "chat", 200, 1, 10, 100) for t in (1, 2) for h in range(5)]
+        rooms = [(t, T0 + h * H, 2**63 + h) for t in (1, 2) for h in range(5)]
+        await store.add_usage(rows, rooms)
+        # hours T0, T0+H, T0+2H of both tokens go: 6 counters and 6 room uses, 4 per batch
+        assert await store.prune_usage(T0 + 2 * H + 1, batch=4) == 12
+        left = await store.usage(None, 0, T0 + 10 * H)
+        assert sorted({r.hour for r in left}) == [T0 + 3 * H, T0 + 4 * H]
+        assert len(left) == 4
+        uses = await store.usage_rooms(None, 0, T0 + 10 * H)
+        assert sorted(uses) == sorted((t, T0 + h * H, 2**63 + h) for t in (1, 2) for h in (3, 4))
+        assert await store.usage_totals([1, 2], 0) == {1: (2, 20), 2: (2, 20)}
+        assert await store.prune_usage(T0 + 3 * H) == 0  # nothing older left
+        assert await store.prune_usage(T0 + 3 * H + 1, batch=1) == 4  # 2 counters, 2 uses
+
+
+async def test_prune_audit_deletes_older_entries(store_url: str) -> None:
+    async with open_store(store_url) as store:
+        for i in range(7):
+            await store.add_audit(AuditEntry(0, T0 + i, "127.0.0.1", f"a{i}", "", 200, ""))
+        assert await store.prune_audit(T0 + 5, batch=2) == 5
+        assert [e.action for e in await store.audit(10)] == ["a6", "a5"]
+        assert await store.prune_audit(T0 + 5) == 0

@@ -26,6 +26,12 @@ class ServiceConfig:
     pins: list[str] = field(default_factory=list)
     idle_timeout: float = 300.0
     retention_hours: float = 0.0  # 0 = keep forever
+    # usage counters / audit entries older than this many days are deleted (0 = keep forever;
+    # `dylive serve` takes DYLIVE_USAGE_RETENTION_DAYS (400) through from_settings); see
+    # dylive.app.retention; the retention pass runs every retention_interval seconds
+    usage_retention_days: float = 0.0
+    audit_retention_days: float = 0.0
+    retention_interval: float = 600.0
     page_size: int = 50
     max_page: int = 500
     max_wait: float = 30.0
@@ -80,6 +86,12 @@ class ServiceConfig:
             signing=settings.get("signing"),
             idle_timeout=settings.number("idle_timeout", overrides.get("idle_timeout")),
             retention_hours=settings.number("retention_hours", overrides.get("retention_hours")),
+            usage_retention_days=settings.number(
+                "usage_retention_days", overrides.get("usage_retention_days")
+            ),
+            audit_retention_days=settings.number(
+                "audit_retention_days", overrides.get("audit_retention_days")
+            ),
             follow_interval=max(1.0, settings.number("follow_interval")),
             follow_ceiling=max(1.0, settings.number("follow_ceiling")),
             anon_rate=settings.number("anon_rate"),

@@ -36,6 +36,7 @@ from . import delivery
 from .commits import Commit, Commits, IngestEvents
 from .config import ServiceConfig
 from .hub import StreamHub
+from .retention import Retention, run_retention
 
 if TYPE_CHECKING:
     from dylive.deliver.nats import NatsPublisher
@@ -181,8 +182,10 @@ class Service:
         await self.webhooks.start()
         if self.publisher is not None:
             await self.publisher.start()  # returns at once; connects in the background
-        if self.config.retention_hours > 0:
-            self._pruner = asyncio.create_task(self._prune_loop())
+        policy = self.retention
+        if policy:
+            loop = run_retention(self.store, policy, self.config.retention_interval)
+            self._pruner = asyncio.create_task(loop, name="dylive-retention")
 
     def _publisher(self, url: str) -> NatsPublisher:
         """Publishes stored messages to JetStream: this node's rooms in a fleet, else all. A bad
@@ -209,16 +212,11 @@ class Service:
             reasons += self.publisher.problems()
         return reasons
 
-    async def _prune_loop(self) -> None:
-        while True:
-            cutoff = time.time_ns() // 1_000_000 - int(self.config.retention_hours * 3_600_000)
-            try:
-                deleted = await self.store.prune(cutoff)
-                if deleted:
-                    log.info("retention: deleted %s messages", deleted)
-            except StoreError as exc:
-                log.warning("retention: %s", exc)
-            await asyncio.sleep(600)
+    @property
+    def retention(self) -> Retention:
+        """How long stored messages, usage counters and audit entries are kept."""
+        c = self.config
+        return Retention(c.retention_hours, c.usage_retention_days, c.audit_retention_days)
 
     async def stop(self) -> None:
         if self._pruner is not None:

@@ -30,9 +30,8 @@ from starlette.routing import Route
 from dylive.app import usage_report
 from dylive.app.quotas import month_start
 from dylive.errors import StoreError
-from dylive.store import AuditEntry, Quota, TokenNameTaken, TokenRecord
+from dylive.store import AuditEntry, TokenNameTaken, TokenRecord
 
-from . import tokens
 from .errors import (
     ADMIN_DISABLED,
     ADMIN_KEY,
@@ -46,6 +45,7 @@ from .errors import (
 )
 from .params import int_param
 from .query import query_of
+from .token_plan import QUOTA_FIELDS, PlanError, plan_of
 from .usage_api import iso, now_ms, report_range
 from .webhooks_api import _body
 
@@ -56,10 +56,6 @@ log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 Action = Callable[[Request, "Service"], Awaitable[tuple[Response, str, str]]]
-
-QUOTA_FIELDS = ("requests_per_day", "requests_per_month", "messages_per_day", "messages_per_month")
-MAX_NAME = 64
-MAX_QUOTA = 10**12
 
 
 def key_digest(key: str) -> str:
@@ -136,78 +132,23 @@ def token_view(record: TokenRecord, now: int) -> dict[str, Any]:
     }
 
 
-def _count(body: dict[str, Any], name: str, high: float) -> float:
-    value = body.get(name, 0)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
-        raise ApiError(BAD_PARAM, f"{name} must be a number between 0 and {high:g}")
-    return value
-
-
-def _quota(body: dict[str, Any]) -> tuple[Quota, float | None]:
-    raw = body.get("quota", {})
-    if not isinstance(raw, dict):
-        raise ApiError(BAD_PARAM, "quota must be a JSON object")
-    unknown = set(raw) - {*QUOTA_FIELDS, "requests_per_second"}
-    if unknown:
-        raise ApiError(BAD_PARAM, f"unknown quota field {sorted(unknown)[0]!r}")
-    for name in QUOTA_FIELDS:
-        value = raw.get(name, 0)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ApiError(BAD_PARAM, f"quota.{name} must be an integer")
-    quota = Quota(*(int(_count(raw, name, MAX_QUOTA)) for name in QUOTA_FIELDS))
-    rate = _count(raw, "requests_per_second", 1e6) if "requests_per_second" in raw else None
-    return quota, rate
-
-
-def _expiry(body: dict[str, Any], now: int) -> int:
-    if "expires_at" in body and "expires_in" in body:
-        raise ApiError(BAD_PARAM, "give expires_at or expires_in, not both")
-    if "expires_in" in body:
-        return now + int(_count(body, "expires_in", 10 * 365 * 86400) * 1000)
-    value = body.get("expires_at")
-    if value is None:
-        return 0
-    if isinstance(value, str):
-        try:
-            at = usage_report.parse_time(value)
-        except usage_report.RangeError as exc:
-            raise ApiError(BAD_PARAM, f"expires_at: {exc}") from None
-    elif isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        at = int(value * 1000)  # epoch seconds
-    else:
-        raise ApiError(BAD_PARAM, "expires_at must be an ISO time or epoch seconds")
-    if at <= now:
-        raise ApiError(BAD_PARAM, "expires_at is in the past")
-    return at
-
-
 async def create_token(request: Request, svc: Service) -> tuple[Response, str, str]:
     body = await _body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise ApiError(BAD_PARAM, f"name must be a non-empty string of at most {MAX_NAME}")
-    name = name.strip()
-    room_limit = body.get("room_limit")
-    if room_limit is not None and (
-        isinstance(room_limit, bool) or not isinstance(room_limit, int) or room_limit < 0
-    ):
-        raise ApiError(BAD_PARAM, "room_limit must be an integer >= 0")
-    quota, quota_rate = _quota(body)
-    rate = _count(body, "rate", 1e6) if quota_rate is None else quota_rate
     now = now_ms()
-    expires_at = _expiry(body, now)
     try:
-        token_id, secret = await tokens.create_record(
-            svc.store, name, room_limit=room_limit, rate=rate, expires_at=expires_at, quota=quota
-        )
+        plan = plan_of(body, now)
+    except PlanError as exc:
+        raise ApiError(BAD_PARAM, str(exc)) from None
+    try:
+        token_id, secret = await plan.create(svc.store)
     except TokenNameTaken as exc:
         raise ApiError(BAD_PARAM, str(exc)) from None
     record = next(r for r in await svc.store.list_tokens() if r.id == token_id)
     view = token_view(record, now)
-    detail = f"room_limit={record.room_limit} rate={rate:g} quota={view['quota']}"
-    if expires_at:
+    detail = f"room_limit={record.room_limit} rate={plan.rate:g} quota={view['quota']}"
+    if plan.expires_at:
         detail += f" expires_at={view['expires_at']}"
-    return ok({"token": secret, **view}), f"{token_id}:{name}", detail
+    return ok({"token": secret, **view}), f"{token_id}:{plan.name}", detail
 
 
 async def _usage_now(

@@ -13,7 +13,7 @@ from dylive.deliver.webhooks import WebhookSettings
 from dylive.errors import DyliveError
 from dylive.store import open_store, require_existing
 
-from . import admin_api, runtime, tokens, usage_cli
+from . import admin_api, runtime, token_plan, usage_cli
 from .app import ServiceConfig
 from .server import ServeError, one_line, run_server
 
@@ -56,6 +56,22 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         type=float,
         default=None,
         help="delete messages older than this; 0 = keep forever (DYLIVE_RETENTION_HOURS, 0)",
+    )
+    p.add_argument(
+        "--usage-retention-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="delete usage counters older than this, never of the current month; 0 = keep"
+        " forever (DYLIVE_USAGE_RETENTION_DAYS, 400)",
+    )
+    p.add_argument(
+        "--audit-retention-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="delete admin audit entries older than this; 0 = keep forever"
+        " (DYLIVE_AUDIT_RETENTION_DAYS, 0)",
     )
     p.add_argument("--signing", default=None, choices=("v1", "v2", "off"), help="DYLIVE_SIGNING")
     p.add_argument("--cookie", default=None, help="cookie string or file (DYLIVE_COOKIE)")
@@ -126,6 +142,30 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         help="rooms it may poll at a time; 0 = no limit (DYLIVE_ROOM_LIMIT, 10)",
     )
     create.add_argument("--rate", type=float, default=0.0, help="requests/s (0 = no limit)")
+    for quota in token_plan.QUOTA_FIELDS:
+        per, period = quota.split("_per_")
+        create.add_argument(
+            f"--{quota.replace('_', '-')}",
+            type=int,
+            default=None,
+            metavar="N",
+            help=f"{'billable requests' if per == 'requests' else 'messages delivered'}"
+            f" allowed per UTC {period} (0 = no limit)",
+        )
+    expiry = create.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-at",
+        default=None,
+        metavar="TIME",
+        help="expiry: an ISO time (UTC unless it has an offset) or epoch seconds",
+    )
+    expiry.add_argument(
+        "--expires-in",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="expiry in this many seconds from now (up to 10 years)",
+    )
     listing = sub.add_parser("list", help="list tokens (never their secrets)")
     revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
     which = revoke.add_mutually_exclusive_group(required=True)
@@ -164,9 +204,32 @@ def _token_command(args: argparse.Namespace, action: Any, *, create: bool = Fals
         return None
 
 
+def plan_body(args: argparse.Namespace) -> dict[str, Any]:
+    """``token create``'s options as the admin API's body (checked by ``token_plan.plan_of``)."""
+    body: dict[str, Any] = {"name": args.name, "rate": args.rate}
+    if args.room_limit is not None:
+        body["room_limit"] = args.room_limit
+    quota = {q: getattr(args, q) for q in token_plan.QUOTA_FIELDS}
+    body["quota"] = {q: value for q, value in quota.items() if value is not None}
+    if args.expires_in is not None:
+        body["expires_in"] = args.expires_in
+    if args.expires_at is not None:
+        try:
+            body["expires_at"] = float(args.expires_at)  # epoch seconds
+        except ValueError:
+            body["expires_at"] = args.expires_at  # an ISO time
+    return body
+
+
 def _token_create(args: argparse.Namespace) -> int:
+    try:  # checked before the database is opened (or created)
+        plan = token_plan.plan_of(plan_body(args), time.time_ns() // 1_000_000)
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+        return 1
+
     async def create(store: Any) -> str:
-        return await tokens.create(store, args.name, room_limit=args.room_limit, rate=args.rate)
+        return (await plan.create(store))[1]
 
     secret = _token_command(args, create, create=True)
     if secret is None:
@@ -236,6 +299,8 @@ def serve_config(args: argparse.Namespace) -> ServiceConfig:
         pins=list(args.room),
         idle_timeout=settings.number("idle_timeout", args.idle_timeout),
         retention_hours=settings.number("retention_hours", args.retention_hours),
+        usage_retention_days=settings.number("usage_retention_days", args.usage_retention_days),
+        audit_retention_days=settings.number("audit_retention_days", args.audit_retention_days),
         signing=args.signing,
         cookie=args.cookie,
         proxy=args.proxy,

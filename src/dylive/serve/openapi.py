@@ -325,8 +325,11 @@ _TOKEN_BODY = {
             "description": "requests_per_day, requests_per_month, messages_per_day,"
             " messages_per_month (integers), requests_per_second; 0 = no limit",
         },
-        "expires_at": {"type": ["string", "number"], "description": "ISO time or epoch s"},
-        "expires_in": {"type": "number", "description": "seconds from now"},
+        "expires_at": {
+            "type": ["string", "number"],
+            "description": "ISO time or epoch s, at most 10 years ahead",
+        },
+        "expires_in": {"type": "number", "description": "seconds from now, at most 10 years"},
     },
 }
 

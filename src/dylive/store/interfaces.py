@@ -42,6 +42,7 @@ from .records import (
     UsageRow,
     WebhookRecord,
 )
+from .usage import PRUNE_BATCH
 
 
 class EventLog(abc.ABC):
@@ -422,3 +423,13 @@ class Usage(abc.ABC):
     async def audit(self, limit: int = 100, before_id: int = 0) -> list[AuditEntry]:
         """The latest ``limit`` audit entries (with ``id < before_id`` when given), newest
         first."""
+
+    @abc.abstractmethod
+    async def prune_usage(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        """Delete the usage counters and room uses of hours before ``before_ms`` (retention),
+        at most ``batch`` rows per write so that other writes go in between; number deleted."""
+
+    @abc.abstractmethod
+    async def prune_audit(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        """Delete the audit entries made before ``before_ms`` (retention), at most ``batch``
+        rows per write; number deleted."""

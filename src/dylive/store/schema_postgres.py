@@ -229,4 +229,9 @@ POSTGRES: tuple[str, ...] = (
         detail TEXT NOT NULL DEFAULT ''
     );
     """,
+    # 12: indexes for retention's batched deletes (see the SQLite step 13)
+    """
+    CREATE INDEX token_usage_rooms_hour ON token_usage_rooms (hour);
+    CREATE INDEX admin_audit_at ON admin_audit (at);
+    """,
 )

@@ -263,4 +263,11 @@ SQLITE: tuple[str, ...] = (
     CREATE TRIGGER token_generation_delete AFTER DELETE ON tokens
     BEGIN UPDATE token_generation SET n = n + 1 WHERE id = 1; END;
     """,
+    # 13: retention deletes usage counters and room uses by hour and audit entries by time
+    # (``usage_retention_days``, ``audit_retention_days``): an index on each so that a batch
+    # reads only what it deletes (token_usage has one on hour since step 11)
+    """
+    CREATE INDEX token_usage_rooms_hour ON token_usage_rooms (hour);
+    CREATE INDEX admin_audit_at ON admin_audit (at);
+    """,
 )

@@ -1,8 +1,9 @@
 """What both backends share for the usage concern: the columns and row values of
-``token_usage`` and ``admin_audit``."""
+``token_usage`` and ``admin_audit``, and retention's batched deletes."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .records import UsageRow
@@ -23,3 +24,34 @@ def usage_values(row: UsageRow) -> tuple[Any, ...]:
         row.messages,
         row.bytes,
     )
+
+
+#: Rows one retention delete removes at most: each batch is its own write (its own
+#: transaction), so other writes get in between and a big delete never holds the writer long.
+PRUNE_BATCH = 5000
+
+
+#: What usage retention deletes, by hour: (table, primary key columns).
+USAGE_TABLES = (
+    ("token_usage", "token_id, hour, endpoint, code"),
+    ("token_usage_rooms", "token_id, hour, room_id"),
+)
+
+
+async def delete_in_batches(
+    delete: Callable[[str, tuple[int, int]], Awaitable[int]],
+    statements: tuple[str, ...],
+    cutoff: int,
+    batch: int,
+) -> int:
+    """Run each batched delete until a batch removes fewer than ``batch`` rows; the total."""
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, not {batch}")
+    total = 0
+    for sql in statements:
+        while True:
+            deleted = await delete(sql, (cutoff, batch))
+            total += deleted
+            if deleted < batch:
+                break
+    return total

@@ -8,7 +8,14 @@ from collections.abc import Collection, Iterable, Sequence
 from ..interfaces import Usage
 from ..migrations import to_signed, to_unsigned
 from ..records import AuditEntry, UsageRow
-from ..usage import AUDIT_COLS, USAGE_COLS, usage_values
+from ..usage import (
+    AUDIT_COLS,
+    PRUNE_BATCH,
+    USAGE_COLS,
+    USAGE_TABLES,
+    delete_in_batches,
+    usage_values,
+)
 from .engine import PostgresEngine
 from .pool import Conn
 
@@ -23,6 +30,11 @@ _ROOM = (
     "INSERT INTO token_usage_rooms (token_id, hour, room_id) VALUES (%s, %s, %s)"
     " ON CONFLICT DO NOTHING"
 )
+# retention: a batch by row address (a TID scan; with a key IN (subquery) the planner scans
+# and hashes the whole table for every batch)
+_PRUNE = "DELETE FROM {0} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {0} WHERE {1} < %s LIMIT %s))"
+_PRUNE_USAGE = tuple(_PRUNE.format(table, "hour") for table, _key in USAGE_TABLES)
+_PRUNE_AUDIT = (_PRUNE.format("admin_audit", "at"),)
 
 
 class PostgresUsage(PostgresEngine, Usage):
@@ -100,3 +112,9 @@ class PostgresUsage(PostgresEngine, Usage):
             query, args = query + " WHERE id < %s", (before_id, limit)
         rows = await self._fetch(query + " ORDER BY id DESC LIMIT %s", args)
         return [AuditEntry(*row) for row in rows]
+
+    async def prune_usage(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        return await delete_in_batches(self._write, _PRUNE_USAGE, before_ms, batch)
+
+    async def prune_audit(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        return await delete_in_batches(self._write, _PRUNE_AUDIT, before_ms, batch)

@@ -8,7 +8,14 @@ from collections.abc import Collection, Iterable, Sequence
 from ..interfaces import Usage
 from ..migrations import to_signed, to_unsigned
 from ..records import AuditEntry, UsageRow
-from ..usage import AUDIT_COLS, USAGE_COLS, usage_values
+from ..usage import (
+    AUDIT_COLS,
+    PRUNE_BATCH,
+    USAGE_COLS,
+    USAGE_TABLES,
+    delete_in_batches,
+    usage_values,
+)
 from .engine import SQLiteEngine
 
 _ADD = (
@@ -18,6 +25,14 @@ _ADD = (
     " bytes = bytes + excluded.bytes"
 )
 _ROOM = "INSERT OR IGNORE INTO token_usage_rooms (token_id, hour, room_id) VALUES (?, ?, ?)"
+# retention: a batch by primary key (the tables' indexes on hour / at find it)
+_PRUNE_USAGE = tuple(
+    f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE hour < ? LIMIT ?)"
+    for table, key in USAGE_TABLES
+)
+_PRUNE_AUDIT = (
+    "DELETE FROM admin_audit WHERE id IN (SELECT id FROM admin_audit WHERE at < ? LIMIT ?)",
+)
 
 
 class SQLiteUsage(SQLiteEngine, Usage):
@@ -85,3 +100,13 @@ class SQLiteUsage(SQLiteEngine, Usage):
         sql += " ORDER BY id DESC LIMIT ?"
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
         return [AuditEntry(*row) for row in rows]
+
+    async def prune_usage(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        return await delete_in_batches(self._delete_batch, _PRUNE_USAGE, before_ms, batch)
+
+    async def prune_audit(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        return await delete_in_batches(self._delete_batch, _PRUNE_AUDIT, before_ms, batch)
+
+    async def _delete_batch(self, sql: str, args: tuple[int, int]) -> int:
+        deleted: int = await self._submit(lambda conn: conn.execute(sql, args).rowcount)
+        return deleted
