@@ -96,7 +96,10 @@ class Analytics:
     # -- ingest hook --------------------------------------------------------------------------
     def notify(self, room_id: int) -> None:
         """New rows were stored for ``room_id``: fold them soon (never blocks)."""
-        self._wake.setdefault(room_id, asyncio.Event()).set()
+        wake = self._wake.get(room_id)
+        if wake is None:
+            wake = self._wake[room_id] = asyncio.Event()
+        wake.set()
         worker = self._workers.get(room_id)
         if (worker is None or worker.done()) and not self._closing:
             worker = asyncio.create_task(self._worker(room_id), name=f"dylive-analytics-{room_id}")
@@ -115,9 +118,10 @@ class Analytics:
         wake = self._wake[room_id]
         idle = 0.0
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.checkpoint_every):  # no task per wait
-                    await wake.wait()
+            if not wake.is_set():  # rows committed during the last fold_every: no wait at all
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.checkpoint_every):  # no task per wait
+                        await wake.wait()
             woke = wake.is_set()
             wake.clear()
             if self._closing:

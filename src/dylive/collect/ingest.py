@@ -59,6 +59,7 @@ SourceFactory = Callable[
 T = TypeVar("T")
 _STOP = object()
 Item = tuple[Event | Rendered, Checkpoint | None]
+_QUEUED = (Rendered, Event)  # what the reader queues (anything else a source yields is skipped)
 
 
 class IngestHooks(Protocol):
@@ -332,20 +333,27 @@ class Ingest:
 
     async def _read(self, source: AsyncIterable[Any]) -> None:
         state = self.state
+        budget, queue = self._budget, self._queue
         async for item in source:
-            if state.error.startswith("source:"):
+            if state.error and state.error.startswith("source:"):
                 state.error = ""  # the reopened source works
             if isinstance(item, GapEvent):
                 state.gaps += 1
                 state.missed += item.missed
                 self.hooks.on_gap(state.room_id, item.missed)
                 continue
-            if not isinstance(item, Event | Rendered):
+            if not isinstance(item, _QUEUED):
                 continue
             checkpoint = getattr(source, "checkpoint", None)
-            await self._budget.take(1, state.room_id)  # waits while every room's bound is spent
+            # no coroutine per event while neither bound is reached (the common case); else
+            # wait while every room's bound is spent, then while this room's queue is full
+            if not budget.try_take(1):
+                await budget.take(1, state.room_id)
             state.pending += 1
-            await self._queue.put((item, checkpoint))
+            try:
+                queue.put_nowait((item, checkpoint))
+            except asyncio.QueueFull:
+                await queue.put((item, checkpoint))
             if checkpoint is not None:
                 self._queued = checkpoint
             if isinstance(item, ControlEvent) and item.ended:
