@@ -80,14 +80,18 @@ class FakeSource:
             await asyncio.sleep(self.every)
 
 
-async def one_round(rooms: int, seconds: float) -> tuple[float, float, float, float]:
+async def one_round(
+    rooms: int, seconds: float, fold_every: float | None
+) -> tuple[float, float, float, float]:
     """(messages/s, loop thread µs/msg, other threads µs/msg, process µs/msg)."""
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteStore(Path(tmp) / "i.sqlite3")
         async with store:
             commits = Commits(store)
             hub = StreamHub(store)
-            analytics = Analytics(store)
+            analytics = (
+                Analytics(store) if fold_every is None else Analytics(store, fold_every=fold_every)
+            )
 
             def committed(commit: Commit) -> None:
                 hub.notify(commit.room_id, commit.inserted)
@@ -141,11 +145,12 @@ def main() -> None:
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--fold-every", type=float, help="Analytics(fold_every=…) (its default)")
     args = parser.parse_args()
     where = Path(dylive.__file__).resolve().parent.parent
     print(f"dylive from {where}; load {os.getloadavg()[0]:.2f}", flush=True)
     for _ in range(args.repeat):
-        rate, loop, others, cpu = asyncio.run(one_round(args.rooms, args.seconds))
+        rate, loop, others, cpu = asyncio.run(one_round(args.rooms, args.seconds, args.fold_every))
         print(
             f"  {rate:,.0f} msg/s; µs per stored message: loop thread {loop:.1f},"
             f" other threads {others:.1f}, process {cpu:.1f}"

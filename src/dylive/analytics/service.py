@@ -71,12 +71,14 @@ class Analytics:
         idle_after: float = 120.0,
         batch: int = 5000,
         checkpoints: bool = True,
-        fold_every: float = 0.25,
+        fold_every: float = 1.0,
     ) -> None:
         self.store = store
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room
-        #: at 10 msg/s, it folded a message or two each time); reports catch up themselves
+        #: at 10 msg/s, it folded a message or two each time; at 0.25 s still one fold per push
+        #: frame, 1 s folds four: ~9 µs of the loop thread less per message at 200 rooms,
+        #: bench/ingest.py); reports catch up themselves, and a session's end is seen within it
         self.fold_every = fold_every
         #: False (``dylive report`` beside a running service): a running session's progress is
         #: never written, so the service's own checkpoints are not moved under it; a finished

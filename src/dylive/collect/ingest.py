@@ -402,10 +402,17 @@ class Ingest:
 
         Every write carries the room's lease (fleet mode); a refused lease ends the pipeline."""
         fence = self.state.fence
+
+        def store() -> Awaitable[int]:
+            return self.store.append(records, position=position, fence=fence)
+
         try:
-            return await self._retry(
-                "store", lambda: self.store.append(records, position=position, fence=fence)
-            )
+            try:  # the common case without the retry loop's coroutine in between
+                return await store()
+            except StoreError as exc:
+                if not exc.transient:
+                    raise
+                return await self._retry("store", store, failed=exc)
         except LeaseLost:
             raise
         except StoreError as exc:  # not transient: the data
@@ -439,35 +446,35 @@ class Ingest:
         self.state.quarantined += 1
         self.hooks.on_quarantined(record.room_id)
 
-    async def _retry(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """``op()``, retried with capped backoff while it fails transiently."""
+    async def _retry(
+        self, what: str, op: Callable[[], Awaitable[T]], *, failed: StoreError | None = None
+    ) -> T:
+        """``op()``, retried with capped backoff while it fails transiently (``failed``: the
+        transient failure of a first try the caller made itself; the next try is a retry)."""
         t = self.tuning
         backoff: Backoff | None = None  # built on the first failure (it seeds an RNG from
         while True:  # os.urandom: 4 % of the event loop when built for every stored batch)
-            try:
-                result = await op()
-            except StoreError as exc:
-                if not exc.transient:
-                    raise
-                if backoff is None:
-                    backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
-                self.state.retries += 1
-                self.state.fail(f"cannot {what}: {exc}")
-                self.hooks.on_retry(self.state.room_id)
-                delay = backoff.next_delay()
-                log.warning(
-                    "room %s: cannot %s (%s); retrying in %.2f s",
-                    self.state.room_id,
-                    what,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            if backoff is not None and backoff.attempt:
-                self.state.error = ""
-                log.info("room %s: %s works again", self.state.room_id, what)
-            return result
+            if failed is None:
+                try:
+                    result = await op()
+                except StoreError as exc:
+                    if not exc.transient:
+                        raise
+                    failed = exc
+                else:
+                    if backoff is not None and backoff.attempt:
+                        self.state.error = ""
+                        log.info("room %s: %s works again", self.state.room_id, what)
+                    return result
+            if backoff is None:
+                backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
+            self.state.retries += 1
+            self.state.fail(f"cannot {what}: {failed}")
+            room, delay = self.state.room_id, backoff.next_delay()
+            self.hooks.on_retry(room)
+            log.warning("room %s: cannot %s (%s); retrying in %.2f s", room, what, failed, delay)
+            failed = None
+            await asyncio.sleep(delay)
 
 
 _NAMES: dict[type, tuple[str, ...]] = {}
