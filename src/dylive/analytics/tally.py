@@ -258,11 +258,12 @@ def gift_event(msg_id: int, gift: Mapping[str, Any], user: Mapping[str, Any]) ->
 
 def _ordered(keys: set[UserKey]) -> list[UserKey]:
     """``sorted(keys, key=key_order)`` (ints by value, then webcast_uids) without a key call per
-    user: two plain sorts (a checkpoint sorts every chatter of the session, every few seconds)."""
-    ints: list[UserKey] = sorted(k for k in keys if isinstance(k, int))
-    if len(ints) == len(keys):
-        return ints
-    return ints + sorted(k for k in keys if isinstance(k, str))
+    user (a checkpoint sorts every chatter of the session, every few seconds)."""
+    try:
+        return sorted(keys)  # one kind of key only (the usual case): one sort in C
+    except TypeError:  # both kinds
+        ints: list[UserKey] = sorted(k for k in keys if isinstance(k, int))
+        return ints + sorted(k for k in keys if isinstance(k, str))
 
 
 def _digits(text: str) -> int:

@@ -362,11 +362,10 @@ class Ingest:
 
     # -- writer -------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        limit = self.tuning.batch_size
+        limit, queue = self.tuning.batch_size, self._queue
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < limit and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = [await queue.get()]
+            batch += [queue.get_nowait() for _ in range(min(queue.qsize(), limit - 1))]
             items: list[Item] = [x for x in batch if x is not _STOP]
             if items:
                 await self._store(items)
