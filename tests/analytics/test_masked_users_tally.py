@@ -8,6 +8,8 @@ import csv
 import io
 from typing import Any
 
+import orjson
+
 from dylive.analytics import build_report, to_csv, to_markdown
 from dylive.analytics.tally import SessionTally
 from dylive.decode.events import MASKED_UID
@@ -83,3 +85,21 @@ def test_real_uid_and_webcast_uid_sort_together() -> None:
     tally.add(2, 2, GIFT, 1, {"gift": gift(2, 2, 1), "user": {"uid": 8, "nickname": "e"}})
     report = build_report(SessionRecord(id=1, room_id=5, web_rid="1"), tally)
     assert [g["uid"] for g in report["top_gifters"]] == [8, MASKED_UID]  # ties: uids first
+
+
+def test_the_checkpoint_lists_chatters_uids_first_then_webcast_uids() -> None:
+    """The state's chatters are in one order (uids by value, then webcast_uids) whatever the
+    kinds of keys held, and come back as the same set."""
+    for users in (
+        [{"uid": 30}, {"uid": 4}, masked("b"), {"uid": 12}, masked("a")],  # both kinds
+        [{"uid": 30}, {"uid": 4}],  # uids only
+        [masked("b"), masked("a")],  # webcast_uids only
+    ):
+        tally = SessionTally()
+        for seq, user in enumerate(users, 1):
+            tally.add(seq, seq, CHAT, 1, {"content": "hi", "user": user})
+        state = orjson.loads(tally.to_state())
+        ints = sorted(k for k in tally.chatters if isinstance(k, int))
+        assert state["chatters"] == ints + sorted(k for k in tally.chatters if isinstance(k, str))
+        assert SessionTally.from_state(tally.to_state()).chatters == tally.chatters
+        assert len(state["chatters"]) == len(users)

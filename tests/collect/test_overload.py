@@ -64,6 +64,21 @@ async def test_a_cancelled_waiter_gives_nothing_back_and_blocks_nobody() -> None
     assert budget.pending == 0 and not budget.overloaded  # hold 0: over once nobody waits
 
 
+async def test_try_take_takes_only_what_needs_no_wait() -> None:
+    """The reader's per-event path: granted at once while it fits and nobody waits; otherwise
+    nothing is taken and ``take`` queues the reader behind the others."""
+    budget = Budget(3, resume_at=0.5, hold=0.0)
+    assert budget.try_take(2) and budget.pending == 2
+    assert not budget.try_take(2) and budget.pending == 2  # would pass the limit
+    waiter = asyncio.create_task(budget.take(2, room_id=1))
+    await until(lambda: budget.snapshot().waiting == 1, 5, what="a reader waiting")
+    assert not budget.try_take(1) and budget.pending == 2  # fits, but someone waits first
+    budget.give(2)
+    await waiter
+    assert budget.pending == 2 and budget.snapshot().waiting == 0
+    assert budget.try_take(1) and budget.pending == 3
+
+
 async def test_a_take_bigger_than_the_limit_goes_through_alone() -> None:
     budget = Budget(5)
     await budget.take(8)  # a frame bigger than the whole bound never deadlocks

@@ -71,12 +71,14 @@ class Analytics:
         idle_after: float = 120.0,
         batch: int = 5000,
         checkpoints: bool = True,
-        fold_every: float = 0.25,
+        fold_every: float = 1.0,
     ) -> None:
         self.store = store
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room
-        #: at 10 msg/s, it folded a message or two each time); reports catch up themselves
+        #: at 10 msg/s, it folded a message or two each time; at 0.25 s still one fold per push
+        #: frame, 1 s folds four: ~9 µs of the loop thread less per message at 200 rooms,
+        #: bench/ingest.py); reports catch up themselves, and a session's end is seen within it
         self.fold_every = fold_every
         #: False (``dylive report`` beside a running service): a running session's progress is
         #: never written, so the service's own checkpoints are not moved under it; a finished
@@ -96,7 +98,10 @@ class Analytics:
     # -- ingest hook --------------------------------------------------------------------------
     def notify(self, room_id: int) -> None:
         """New rows were stored for ``room_id``: fold them soon (never blocks)."""
-        self._wake.setdefault(room_id, asyncio.Event()).set()
+        wake = self._wake.get(room_id)
+        if wake is None:
+            wake = self._wake[room_id] = asyncio.Event()
+        wake.set()
         worker = self._workers.get(room_id)
         if (worker is None or worker.done()) and not self._closing:
             worker = asyncio.create_task(self._worker(room_id), name=f"dylive-analytics-{room_id}")
@@ -115,9 +120,10 @@ class Analytics:
         wake = self._wake[room_id]
         idle = 0.0
         while not self._closing:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.checkpoint_every):  # no task per wait
-                    await wake.wait()
+            if not wake.is_set():  # rows committed during the last fold_every: no wait at all
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.checkpoint_every):  # no task per wait
+                        await wake.wait()
             woke = wake.is_set()
             wake.clear()
             if self._closing:

@@ -27,7 +27,6 @@ from dylive.decode.events import (
     UserKey,
     is_masked,
     json_user_key,
-    key_order,
 )
 
 #: FansclubMessage.action 2: a viewer joined the fans club.
@@ -175,7 +174,7 @@ class SessionTally:
         data["gifters"] = [[k, *v] for k, v in self.gifters.items()]
         data["ranks"] = [[k, *v] for k, v in self.ranks.items()]
         data["minutes"] = [[k, *v] for k, v in self.minutes.items()]
-        data["chatters"] = sorted(self.chatters, key=key_order)
+        data["chatters"] = _ordered(self.chatters)
         data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
         return orjson.dumps(data)
 
@@ -255,6 +254,16 @@ def gift_event(msg_id: int, gift: Mapping[str, Any], user: Mapping[str, Any]) ->
         group_id=int(gift.get("group_id") or 0),
         repeat_end=int(gift.get("repeat_end") or 0),
     )
+
+
+def _ordered(keys: set[UserKey]) -> list[UserKey]:
+    """``sorted(keys, key=key_order)`` (ints by value, then webcast_uids) without a key call per
+    user (a checkpoint sorts every chatter of the session, every few seconds)."""
+    try:
+        return sorted(keys)  # one kind of key only (the usual case): one sort in C
+    except TypeError:  # both kinds
+        ints: list[UserKey] = sorted(k for k in keys if isinstance(k, int))
+        return ints + sorted(k for k in keys if isinstance(k, str))
 
 
 def _digits(text: str) -> int:

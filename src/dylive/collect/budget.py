@@ -80,8 +80,7 @@ class Budget:
 
         A single take larger than the whole limit is granted when nothing else is pending, so
         a big frame can never deadlock."""
-        if not self._waiters and not self.squeezed and self._fits(n, self.limit):
-            self._grant(n)
+        if self.try_take(n):
             return
         loop = asyncio.get_running_loop()
         now = time.monotonic()
@@ -102,6 +101,15 @@ class Budget:
             ended = time.monotonic()
             self._last_wait = ended
             self.waited_seconds += ended - now
+
+    def try_take(self, n: int) -> bool:
+        """Take ``n`` units if that needs no wait (no reader waits, the budget is not squeezed
+        and they fit); False, nothing taken, otherwise: then :meth:`take` waits its turn. The
+        reader's path per event without a coroutine when the budget is not spent."""
+        if not self._waiters and not self.squeezed and self._fits(n, self.limit):
+            self._grant(n)
+            return True
+        return False
 
     def give(self, n: int) -> None:
         """Give back ``n`` units (events stored, or dropped at stop); wakes waiting readers."""

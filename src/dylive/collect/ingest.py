@@ -59,6 +59,7 @@ SourceFactory = Callable[
 T = TypeVar("T")
 _STOP = object()
 Item = tuple[Event | Rendered, Checkpoint | None]
+_QUEUED = (Rendered, Event)  # what the reader queues (anything else a source yields is skipped)
 
 
 class IngestHooks(Protocol):
@@ -332,20 +333,27 @@ class Ingest:
 
     async def _read(self, source: AsyncIterable[Any]) -> None:
         state = self.state
+        budget, queue = self._budget, self._queue
         async for item in source:
-            if state.error.startswith("source:"):
+            if state.error and state.error.startswith("source:"):
                 state.error = ""  # the reopened source works
             if isinstance(item, GapEvent):
                 state.gaps += 1
                 state.missed += item.missed
                 self.hooks.on_gap(state.room_id, item.missed)
                 continue
-            if not isinstance(item, Event | Rendered):
+            if not isinstance(item, _QUEUED):
                 continue
             checkpoint = getattr(source, "checkpoint", None)
-            await self._budget.take(1, state.room_id)  # waits while every room's bound is spent
+            # no coroutine per event while neither bound is reached (the common case); else
+            # wait while every room's bound is spent, then while this room's queue is full
+            if not budget.try_take(1):
+                await budget.take(1, state.room_id)
             state.pending += 1
-            await self._queue.put((item, checkpoint))
+            try:
+                queue.put_nowait((item, checkpoint))
+            except asyncio.QueueFull:
+                await queue.put((item, checkpoint))
             if checkpoint is not None:
                 self._queued = checkpoint
             if isinstance(item, ControlEvent) and item.ended:
@@ -354,11 +362,10 @@ class Ingest:
 
     # -- writer -------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        limit = self.tuning.batch_size
+        limit, queue = self.tuning.batch_size, self._queue
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < limit and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = [await queue.get()]
+            batch += [queue.get_nowait() for _ in range(min(queue.qsize(), limit - 1))]
             items: list[Item] = [x for x in batch if x is not _STOP]
             if items:
                 await self._store(items)
@@ -394,10 +401,17 @@ class Ingest:
 
         Every write carries the room's lease (fleet mode); a refused lease ends the pipeline."""
         fence = self.state.fence
+
+        def store() -> Awaitable[int]:
+            return self.store.append(records, position=position, fence=fence)
+
         try:
-            return await self._retry(
-                "store", lambda: self.store.append(records, position=position, fence=fence)
-            )
+            try:  # the common case without the retry loop's coroutine in between
+                return await store()
+            except StoreError as exc:
+                if not exc.transient:
+                    raise
+                return await self._retry("store", store, failed=exc)
         except LeaseLost:
             raise
         except StoreError as exc:  # not transient: the data
@@ -431,35 +445,35 @@ class Ingest:
         self.state.quarantined += 1
         self.hooks.on_quarantined(record.room_id)
 
-    async def _retry(self, what: str, op: Callable[[], Awaitable[T]]) -> T:
-        """``op()``, retried with capped backoff while it fails transiently."""
+    async def _retry(
+        self, what: str, op: Callable[[], Awaitable[T]], *, failed: StoreError | None = None
+    ) -> T:
+        """``op()``, retried with capped backoff while it fails transiently (``failed``: the
+        transient failure of a first try the caller made itself; the next try is a retry)."""
         t = self.tuning
         backoff: Backoff | None = None  # built on the first failure (it seeds an RNG from
         while True:  # os.urandom: 4 % of the event loop when built for every stored batch)
-            try:
-                result = await op()
-            except StoreError as exc:
-                if not exc.transient:
-                    raise
-                if backoff is None:
-                    backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
-                self.state.retries += 1
-                self.state.fail(f"cannot {what}: {exc}")
-                self.hooks.on_retry(self.state.room_id)
-                delay = backoff.next_delay()
-                log.warning(
-                    "room %s: cannot %s (%s); retrying in %.2f s",
-                    self.state.room_id,
-                    what,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                continue
-            if backoff is not None and backoff.attempt:
-                self.state.error = ""
-                log.info("room %s: %s works again", self.state.room_id, what)
-            return result
+            if failed is None:
+                try:
+                    result = await op()
+                except StoreError as exc:
+                    if not exc.transient:
+                        raise
+                    failed = exc
+                else:
+                    if backoff is not None and backoff.attempt:
+                        self.state.error = ""
+                        log.info("room %s: %s works again", self.state.room_id, what)
+                    return result
+            if backoff is None:
+                backoff = Backoff(initial=t.retry_initial, cap=t.retry_cap, jitter=0.2)
+            self.state.retries += 1
+            self.state.fail(f"cannot {what}: {failed}")
+            room, delay = self.state.room_id, backoff.next_delay()
+            self.hooks.on_retry(room)
+            log.warning("room %s: cannot %s (%s); retrying in %.2f s", room, what, failed, delay)
+            failed = None
+            await asyncio.sleep(delay)
 
 
 _NAMES: dict[type, tuple[str, ...]] = {}

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from dylive.errors import LeaseLost
 
@@ -36,6 +37,9 @@ from ..rows import (
 from .engine import SQLiteEngine
 from .pages import JoinedScan, PageScan, read_all_joined, read_page, tail_rows
 
+#: A cached StoredMessage as the analytics fold's RawRow (seq, msg_id, method, created_at,
+#: rendered): one C call per row instead of five attribute reads in a comprehension.
+_RAW_ROW = itemgetter(0, 2, 3, 4, 6)
 #: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
 LOOP_READ_LIMIT = 200
 
@@ -246,7 +250,7 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
                 return []
             cached = self.tail.after(room_id, after_seq, limit)
             if cached is not None:
-                return [(m.seq, m.msg_id, m.method, m.created_at, m.rendered) for m in cached]
+                return list(map(_RAW_ROW, cached))
         sql = ses.q(ses.SCAN_RENDERED if rendered else ses.SCAN)
         args = (to_signed(room_id), after_seq, limit)
         rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
