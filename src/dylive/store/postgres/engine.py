@@ -57,6 +57,8 @@ from .pool import Conn, Pool
 log = logging.getLogger(__name__)
 
 Fn = Callable[[Conn], Awaitable[Any]]
+#: a writer op (annotations only: calling the subscripted alias costs ~0.7 µs more per op than
+#: ``WriteOp(...)``, which is what the writers build)
 Op = WriteOp[Fn]
 
 #: A bulk read in seq order follows the (room_id, seq) index whatever the table's statistics:
@@ -293,7 +295,7 @@ class PostgresEngine(HealthProbe):
         if self._writer is None:
             raise StoreError("store is not open")
         done = asyncio.get_running_loop().create_future() if future else None
-        self._queue.put_nowait(Op(fn, done, rooms, events))
+        self._queue.put_nowait(WriteOp(fn, done, rooms, events))
         return done
 
     async def _write_loop(self) -> None:
