@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.protocol import State
+from websockets.frames import BINARY, CONT, TEXT, Frame
+from websockets.protocol import Event, State
 
 from dylive.errors import HandshakeRefused, UpstreamError
 from dylive.source import urls
@@ -65,13 +67,13 @@ def build_push_url(push_server: str, info: RoomInfo, identity: Identity, pos: Po
 
 async def open_socket(
     url: str, info: RoomInfo, identity: Identity, opts: PushOptions
-) -> ClientConnection:
+) -> PushConnection:
     """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
     headers = urls.push_headers(opts.upstream, info.web_rid)
     if info.cookie:
         headers["Cookie"] = info.cookie
     try:
-        return await connect(
+        ws = await connect(
             url,
             additional_headers=headers,
             user_agent_header=identity.user_agent,
@@ -81,6 +83,7 @@ async def open_socket(
             max_size=opts.max_size,
             compression=None,
             ssl=tls_context() if url.startswith("wss:") else None,
+            create_connection=PushConnection,
         )
     except InvalidStatus as exc:
         resp = exc.response
@@ -91,6 +94,77 @@ async def open_socket(
         raise UpstreamError(
             f"push handshake answered HTTP {resp.status_code}", room_id=info.room_id
         ) from exc
+    assert isinstance(ws, PushConnection)
+    return ws
+
+
+class PushConnection(ClientConnection):
+    """websockets' client connection whose messages go to a callback, not to ``recv()``.
+
+    websockets still does the handshake (proxy, TLS, refusals), the framing, pings, pongs and
+    the closing handshake; only the data messages skip its Assembler queue and futures:
+    :meth:`data_received` hands each whole binary message to ``on_binary`` synchronously
+    (text messages to ``on_text``), in wire order, frames of one socket read in one go. Messages
+    that arrive before :meth:`attach` (in the handshake's read) are kept and handed over then.
+    ``on_lost`` is called once the connection is lost (``connection_lost_waiter`` is done)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.on_binary: Callable[[bytes], None] | None = None
+        self.on_text: Callable[[], None] = _nothing
+        self.on_lost: Callable[[], None] = _nothing
+        self._early: list[bytes | None] = []  # None: a text message
+        self._fragments: list[Frame] = []
+
+    def attach(
+        self,
+        on_binary: Callable[[bytes], None],
+        on_text: Callable[[], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        self.on_binary, self.on_text, self.on_lost = on_binary, on_text, on_lost
+        early, self._early = self._early, []
+        for data in early:
+            if data is None:
+                on_text()
+            else:
+                on_binary(data)
+        if self.connection_lost_waiter.done():
+            on_lost()
+
+    def process_event(self, event: Event) -> None:
+        if self.response is None or not isinstance(event, Frame):
+            super().process_event(event)  # the handshake response
+            return
+        opcode = event.opcode
+        if opcode is not BINARY and opcode is not TEXT and opcode is not CONT:
+            super().process_event(event)  # pong (pings and close: the protocol answers them)
+            return
+        if not event.fin or self._fragments:  # a fragmented message (Douyin sends none)
+            self._fragments.append(event)
+            if not event.fin:
+                return
+            event, frames, self._fragments = self._fragments[0], self._fragments, []
+            data = b"".join(f.data for f in frames)
+        else:
+            data = event.data if type(event.data) is bytes else bytes(event.data)
+        if event.opcode is TEXT:
+            if self.on_binary is None:
+                self._early.append(None)
+            else:
+                self.on_text()
+        elif self.on_binary is None:
+            self._early.append(data)
+        else:
+            self.on_binary(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.on_lost()
+
+
+def _nothing() -> None:
+    pass
 
 
 class _Silence:
@@ -201,6 +275,99 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
         log.debug("push: socket closed while acking")
 
 
+#: The deliveries a connection keeps for its consumer before it stops reading the socket
+#: (what is not read waits in the kernel and upstream); reading resumes at ``_LOW``.
+_HIGH = 2
+_LOW = 0
+
+
+class _Feed:
+    """One connection's frames, decoded as they arrive (``on_binary``), for ``push_stream``.
+
+    The session parses each frame and queues its acks in the socket's read callback; the
+    consumer is woken once per socket read, however many frames it carried. A frame the codec
+    rejects ends the feed: the error is handed out after the deliveries before it. When
+    ``_HIGH`` deliveries wait, reading pauses until the consumer is down to ``_LOW``."""
+
+    def __init__(
+        self, ws: PushConnection, session: PushSession, silence: _Silence, acks: _Acks
+    ) -> None:
+        self.ws = ws
+        self.session = session
+        self.silence = silence
+        self.acks = acks
+        self.pending: deque[Delivery | Exception] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.ended = False  # a frame failed, or the server's close frame came: ignore the rest
+        self.paused = False
+
+    def on_binary(self, data: bytes) -> None:
+        self.silence.last = self.silence.loop.time()
+        if self.ended:
+            return
+        session = self.session
+        try:
+            messages = session.receive_frame(data)
+        except Exception as exc:  # the codec's ProtocolError: the consumer raises it
+            self.ended = True
+            self._put(exc)
+            return
+        self.acks.add(session.data_to_send())
+        closed = session.closed_by_server
+        self.ended = closed
+        self._put(
+            Delivery(
+                tuple(messages),
+                Position(session.cursor, session.internal_ext),
+                "push",
+                now=session.now,
+                closed=closed,
+            )
+        )
+
+    def on_text(self) -> None:
+        self.silence.last = self.silence.loop.time()
+
+    def on_lost(self) -> None:
+        self._wake()
+
+    def _put(self, item: Delivery | Exception) -> None:
+        self.pending.append(item)
+        if len(self.pending) >= _HIGH and not self.paused:
+            self.paused = True
+            self.ws.transport.pause_reading()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until a delivery is pending or the connection is lost."""
+        self.waiter = self.silence.loop.create_future()
+        try:
+            await self.waiter
+        finally:
+            self.waiter = None
+
+    def take(self) -> Delivery | Exception:
+        item = self.pending.popleft()
+        if self.paused and len(self.pending) <= _LOW:
+            self.paused = False
+            self.ws.transport.resume_reading()
+        return item
+
+    def release(self) -> None:
+        """Read again (the closing handshake needs the server's close frame); what comes
+        now is dropped."""
+        self.ended = True
+        if self.paused:
+            self.paused = False
+            with contextlib.suppress(Exception):
+                self.ws.transport.resume_reading()
+
+
 async def push_stream(
     push_server: str,
     info: RoomInfo,
@@ -216,29 +383,29 @@ async def push_stream(
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
+    feed = _Feed(ws, session, silence, acks)
+    ws.attach(feed.on_binary, feed.on_text, feed.on_lost)
+    lost = ws.connection_lost_waiter
     try:
         while True:
-            try:
-                data = await ws.recv()
-            except ConnectionClosed:
-                if silence.fired:
-                    raise StaleConnection(
-                        f"push socket silent for {opts.silence_timeout:.1f} s",
-                        room_id=info.room_id,
-                    ) from None
-                raise
-            silence.last = silence.loop.time()
-            if isinstance(data, str):
+            if not feed.pending:
+                if lost.done():
+                    if silence.fired:
+                        raise StaleConnection(
+                            f"push socket silent for {opts.silence_timeout:.1f} s",
+                            room_id=info.room_id,
+                        )
+                    raise ws.close_exc
+                await feed.wait()
                 continue
-            messages = session.receive_frame(data)
-            acks.add(session.data_to_send())
-            pos = Position(session.cursor, session.internal_ext)
-            yield Delivery(
-                tuple(messages), pos, "push", now=session.now, closed=session.closed_by_server
-            )
-            if session.closed_by_server:
+            item = feed.take()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+            if item.closed:
                 return
     finally:
+        feed.release()
         acks.stop()
         silence.stop()
         hb.cancel()
@@ -247,6 +414,6 @@ async def push_stream(
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await ws.close()
-        # a socket whose reading is paused (its consumer waited: overload) never completes the
-        # closing handshake: drop it rather than leave it open (a no-op once it is closed)
+        # a socket that still does not complete the closing handshake: drop it (a no-op once
+        # it is closed)
         ws.transport.abort()
