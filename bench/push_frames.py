@@ -93,14 +93,6 @@ async def bench(port: int, args: argparse.Namespace) -> None:
             break
         await asyncio.sleep(0.1)
     tasks = [asyncio.create_task(one()) for _ in range(args.sockets)]
-    if args.pace:
-
-        async def pace() -> None:  # experiment: let the kernel gather frames between loop turns
-            while True:
-                time.sleep(args.pace / 1000)
-                await asyncio.sleep(0)
-
-        tasks.append(asyncio.create_task(pace()))
     await asyncio.sleep(2.0)  # connect and settle
     f0, c0, w0, t0 = frames, time.process_time(), time.monotonic(), os.times()
     await asyncio.sleep(args.seconds)
@@ -114,7 +106,9 @@ async def bench(port: int, args: argparse.Namespace) -> None:
         r0 = rss_kb()
         await asyncio.sleep(args.stall)
         r1 = rss_kb()
-        print(f"consumers stalled {args.stall:.0f} s: RSS {r0 / 1024:.1f} → {r1 / 1024:.1f} MB, {(r1 - r0) / args.sockets:.1f} KB a socket")
+        print(
+            f"consumers stalled {args.stall:.0f} s: RSS {r0 / 1024:.1f} → {r1 / 1024:.1f} MB, {(r1 - r0) / args.sockets:.1f} KB a socket"
+        )
     print(
         f"sockets {args.sockets}  frames/s {n / (w1 - w0):.0f}  CPU {100 * (c1 - c0) / (w1 - w0):.1f} %"
         f"  µs per frame {1e6 * (c1 - c0) / max(n, 1):.1f}"
@@ -129,7 +123,6 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=15.0)
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--stall", type=float, default=0.0, help="then stop consuming for this long")
-    p.add_argument("--pace", type=float, default=0.0, help="ms slept per loop turn (experiment)")
     args = p.parse_args()
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(args.rate)])

@@ -66,8 +66,12 @@ def build_push_url(push_server: str, info: RoomInfo, identity: Identity, pos: Po
 
 
 async def open_socket(
-    url: str, info: RoomInfo, identity: Identity, opts: PushOptions
-) -> PushConnection:
+    url: str,
+    info: RoomInfo,
+    identity: Identity,
+    opts: PushOptions,
+    create_connection: type[ClientConnection] = ClientConnection,
+) -> ClientConnection:
     """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
     headers = urls.push_headers(opts.upstream, info.web_rid)
     if info.cookie:
@@ -83,7 +87,7 @@ async def open_socket(
             max_size=opts.max_size,
             compression=None,
             ssl=tls_context() if url.startswith("wss:") else None,
-            create_connection=PushConnection,
+            create_connection=create_connection,
         )
     except InvalidStatus as exc:
         resp = exc.response
@@ -94,7 +98,6 @@ async def open_socket(
         raise UpstreamError(
             f"push handshake answered HTTP {resp.status_code}", room_id=info.room_id
         ) from exc
-    assert isinstance(ws, PushConnection)
     return ws
 
 
@@ -378,7 +381,8 @@ async def push_stream(
     """Deliveries from one push connection until it closes or fails (see module docstring)."""
     opts = options or PushOptions()
     url = build_push_url(push_server, info, identity, position)
-    ws = await open_socket(url, info, identity, opts)
+    ws = await open_socket(url, info, identity, opts, PushConnection)
+    assert isinstance(ws, PushConnection)
     session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
