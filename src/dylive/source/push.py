@@ -8,6 +8,12 @@ them (one socket write for several frames instead of one each; 0: at once) — a
 heartbeat every ``options.heartbeat_interval`` (default: the session's max(10 s,
 heartbeat_duration)); websockets answers the server's pings itself.
 
+websockets does the handshake, the framing, pings and the closing handshake, but its ``recv()``
+(a queue and a future per message) is bypassed: :class:`PushConnection` hands each binary
+message over in the socket's read callback, the generator is woken once per socket read and
+reading pauses while ``_HIGH`` frames wait for it (ingestion behind: what is not read waits
+upstream).
+
 A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
 :class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
 :class:`~dylive.source.reconnect.StaleConnection`; a corrupt frame raises the codec's
@@ -22,8 +28,10 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import BINARY, CONT, TEXT, Frame
 from websockets.protocol import Event, State
@@ -111,8 +119,8 @@ class PushConnection(ClientConnection):
     that arrive before :meth:`attach` (in the handshake's read) are kept and handed over then.
     ``on_lost`` is called once the connection is lost (``connection_lost_waiter`` is done)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
+        super().__init__(protocol, **kwargs)
         self.on_binary: Callable[[bytes], None] | None = None
         self.on_text: Callable[[], None] = _nothing
         self.on_lost: Callable[[], None] = _nothing
@@ -278,93 +286,65 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
         log.debug("push: socket closed while acking")
 
 
-#: The deliveries a connection keeps for its consumer before it stops reading the socket
-#: (what is not read waits in the kernel and upstream); reading resumes at ``_LOW``.
-_HIGH = 2
-_LOW = 0
+#: The frames a connection keeps for its consumer before it stops reading the socket (what is
+#: not read waits in the kernel and upstream); reading resumes once it is down to ``_LOW``.
+#: websockets' own queue held 16 (its default ``max_queue``): ~140 KB a room of catch-up
+#: frames while ingestion is paused.
+_HIGH = 4
+_LOW = 1
 
 
 class _Feed:
-    """One connection's frames, decoded as they arrive (``on_binary``), for ``push_stream``.
+    """One connection's binary frames, handed over by :class:`PushConnection` as they are
+    read; the consumer (``push_stream``) is woken once per socket read, however many frames it
+    carried. When ``_HIGH`` frames wait, reading pauses until the consumer is down to ``_LOW``."""
 
-    The session parses each frame and queues its acks in the socket's read callback; the
-    consumer is woken once per socket read, however many frames it carried. A frame the codec
-    rejects ends the feed: the error is handed out after the deliveries before it. When
-    ``_HIGH`` deliveries wait, reading pauses until the consumer is down to ``_LOW``."""
-
-    def __init__(
-        self, ws: PushConnection, session: PushSession, silence: _Silence, acks: _Acks
-    ) -> None:
+    def __init__(self, ws: PushConnection, silence: _Silence) -> None:
         self.ws = ws
-        self.session = session
         self.silence = silence
-        self.acks = acks
-        self.pending: deque[Delivery | Exception] = deque()
+        self.frames: deque[bytes] = deque()
         self.waiter: asyncio.Future[None] | None = None
-        self.ended = False  # a frame failed, or the server's close frame came: ignore the rest
         self.paused = False
+        self.done = False  # the consumer left: frames read now are dropped
 
     def on_binary(self, data: bytes) -> None:
         self.silence.last = self.silence.loop.time()
-        if self.ended:
+        if self.done:
             return
-        session = self.session
-        try:
-            messages = session.receive_frame(data)
-        except Exception as exc:  # the codec's ProtocolError: the consumer raises it
-            self.ended = True
-            self._put(exc)
-            return
-        self.acks.add(session.data_to_send())
-        closed = session.closed_by_server
-        self.ended = closed
-        self._put(
-            Delivery(
-                tuple(messages),
-                Position(session.cursor, session.internal_ext),
-                "push",
-                now=session.now,
-                closed=closed,
-            )
-        )
+        self.frames.append(data)
+        if len(self.frames) >= _HIGH and not self.paused:
+            self.paused = True
+            self.ws.transport.pause_reading()
+        self.wake()
 
     def on_text(self) -> None:
         self.silence.last = self.silence.loop.time()
 
-    def on_lost(self) -> None:
-        self._wake()
-
-    def _put(self, item: Delivery | Exception) -> None:
-        self.pending.append(item)
-        if len(self.pending) >= _HIGH and not self.paused:
-            self.paused = True
-            self.ws.transport.pause_reading()
-        self._wake()
-
-    def _wake(self) -> None:
+    def wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     async def wait(self) -> None:
-        """Until a delivery is pending or the connection is lost."""
+        """Until a frame is read or the connection is lost."""
         self.waiter = self.silence.loop.create_future()
         try:
             await self.waiter
         finally:
             self.waiter = None
 
-    def take(self) -> Delivery | Exception:
-        item = self.pending.popleft()
-        if self.paused and len(self.pending) <= _LOW:
+    def take(self) -> bytes:
+        data = self.frames.popleft()
+        if self.paused and len(self.frames) <= _LOW:
             self.paused = False
             self.ws.transport.resume_reading()
-        return item
+        return data
 
     def release(self) -> None:
-        """Read again (the closing handshake needs the server's close frame); what comes
-        now is dropped."""
-        self.ended = True
+        """Read again (the closing handshake needs the server's close frame); what is read
+        from now on is dropped."""
+        self.done = True
+        self.frames.clear()
         if self.paused:
             self.paused = False
             with contextlib.suppress(Exception):
@@ -387,13 +367,14 @@ async def push_stream(
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
-    feed = _Feed(ws, session, silence, acks)
-    ws.attach(feed.on_binary, feed.on_text, feed.on_lost)
+    feed = _Feed(ws, silence)
+    ws.attach(feed.on_binary, feed.on_text, feed.wake)
     lost = ws.connection_lost_waiter
+    frames = feed.frames
     try:
         while True:
-            if not feed.pending:
-                if lost.done():
+            if not frames:
+                if lost.done():  # what was read before is handed out first
                     if silence.fired:
                         raise StaleConnection(
                             f"push socket silent for {opts.silence_timeout:.1f} s",
@@ -402,11 +383,13 @@ async def push_stream(
                     raise ws.close_exc
                 await feed.wait()
                 continue
-            item = feed.take()
-            if isinstance(item, Exception):
-                raise item
-            yield item
-            if item.closed:
+            messages = session.receive_frame(feed.take())
+            acks.add(session.data_to_send())
+            pos = Position(session.cursor, session.internal_ext)
+            yield Delivery(
+                tuple(messages), pos, "push", now=session.now, closed=session.closed_by_server
+            )
+            if session.closed_by_server:
                 return
     finally:
         feed.release()
