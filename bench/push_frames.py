@@ -3,7 +3,7 @@
     .venv/bin/python bench/push_frames.py --sockets 200 --rate 10 --seconds 15
 
 A WebSocket server in a subprocess sends every socket ``--rate`` frames a second (a gzip msg
-frame of 3 messages with need_ack and im-* headers, as the simulator builds them); here one
+frame of ``--messages`` messages with need_ack and im-* headers, as the simulator builds them); here one
 task per socket iterates :func:`dylive.source.push.push_stream` (acks included). Prints frames/s
 received and this process's CPU per frame. Compare trees with ``PYTHONPATH=<tree>/src``.
 """
@@ -24,8 +24,9 @@ import asyncio, sys
 from websockets.asyncio.server import serve
 from dylive.wire.frames import RawMessage, encode_frame, encode_response
 
-rate = float(sys.argv[2])
-msgs = [RawMessage("WebcastChatMessage", 7_000_000 + i, b"x" * 180 + bytes([i])) for i in range(3)]
+import os
+rate, count = float(sys.argv[2]), int(sys.argv[3])
+msgs = [RawMessage("WebcastChatMessage", 7_000_000 + i, os.urandom(60) + b"x" * 120) for i in range(count)]
 frame = encode_frame(
     encode_response(msgs, cursor="t-1_r-1_d-1_u-1_h-1", internal_ext="internal_src:dim|x" * 8,
                     now=1_700_000_000_000, need_ack=True),
@@ -97,18 +98,19 @@ async def bench(port: int, args: argparse.Namespace) -> None:
     f0, c0, w0, t0 = frames, time.process_time(), time.monotonic(), os.times()
     await asyncio.sleep(args.seconds)
     f1, c1, w1, t1 = frames, time.process_time(), time.monotonic(), os.times()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    n = f1 - f0
     if args.stall:
         stalled = True
         r0 = rss_kb()
         await asyncio.sleep(args.stall)
         r1 = rss_kb()
         print(
-            f"consumers stalled {args.stall:.0f} s: RSS {r0 / 1024:.1f} → {r1 / 1024:.1f} MB, {(r1 - r0) / args.sockets:.1f} KB a socket"
+            f"consumers stalled {args.stall:.0f} s: RSS {r0 / 1024:.1f} → {r1 / 1024:.1f} MB,"
+            f" {(r1 - r0) / args.sockets:.1f} KB a socket"
         )
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    n = f1 - f0
     print(
         f"sockets {args.sockets}  frames/s {n / (w1 - w0):.0f}  CPU {100 * (c1 - c0) / (w1 - w0):.1f} %"
         f"  µs per frame {1e6 * (c1 - c0) / max(n, 1):.1f}"
@@ -121,11 +123,14 @@ def main() -> None:
     p.add_argument("--sockets", type=int, default=200)
     p.add_argument("--rate", type=float, default=10.0)
     p.add_argument("--seconds", type=float, default=15.0)
+    p.add_argument("--messages", type=int, default=3, help="per frame (catch-up frames: 50)")
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--stall", type=float, default=0.0, help="then stop consuming for this long")
     args = p.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), str(args.rate)])
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(port), str(args.rate), str(args.messages)]
+    )
     try:
         if args.uvloop:
             import uvloop
