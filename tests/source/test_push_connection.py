@@ -66,3 +66,15 @@ async def test_the_feed_pauses_reading_while_frames_wait() -> None:
             taken.append(feed.take())
         assert taken == [b"f%d" % i for i in range(_HIGH + 3)]
         feed.silence.stop()
+
+
+async def test_too_many_fragments_fail_the_connection() -> None:
+    from websockets.asyncio.messages import MAX_FRAGMENTS
+
+    async with pushed([[b"x"] * (MAX_FRAGMENTS + 2)]) as ws:
+        got: list[bytes] = []
+        lost: list[bool] = []
+        ws.attach(got.append, lambda: None, lambda: lost.append(True))
+        await until(lambda: lost == [True], 10.0)
+        assert got == []
+        assert ws.close_exc.sent is not None and ws.close_exc.sent.code == 1009

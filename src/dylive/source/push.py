@@ -31,9 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import BINARY, CONT, TEXT, Frame
+from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
 from websockets.protocol import Event, State
 
 from dylive.errors import HandshakeRefused, UpstreamError
@@ -126,6 +127,7 @@ class PushConnection(ClientConnection):
         self.on_lost: Callable[[], None] = _nothing
         self._early: list[bytes | None] = []  # None: a text message
         self._fragments: list[Frame] = []
+        self._failed = False  # too many fragments: the rest is dropped
 
     def attach(
         self,
@@ -151,8 +153,15 @@ class PushConnection(ClientConnection):
         if opcode is not BINARY and opcode is not TEXT and opcode is not CONT:
             super().process_event(event)  # pong (pings and close: the protocol answers them)
             return
+        if self._failed:
+            return
         if not event.fin or self._fragments:  # a fragmented message (Douyin sends none)
             self._fragments.append(event)
+            if len(self._fragments) > MAX_FRAGMENTS:  # what websockets' recv() refuses too
+                self._fragments, self._failed = [], True
+                self.protocol.fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
+                self.send_data()
+                return
             if not event.fin:
                 return
             event, frames, self._fragments = self._fragments[0], self._fragments, []
