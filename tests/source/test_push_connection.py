@@ -12,7 +12,7 @@ from support.waiting import until
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from dylive.source.push import _HIGH, _LOW, PushConnection, _Feed, _Silence
+from dylive.source.push import _HIGH, _LOW, MAX_FRAGMENTS, PushConnection, _Feed, _Silence
 
 
 @asynccontextmanager
@@ -69,8 +69,6 @@ async def test_the_feed_pauses_reading_while_frames_wait() -> None:
 
 
 async def test_too_many_fragments_fail_the_connection() -> None:
-    from websockets.asyncio.messages import MAX_FRAGMENTS
-
     async with pushed([[b"x"] * (MAX_FRAGMENTS + 2)]) as ws:
         got: list[bytes] = []
         lost: list[bool] = []

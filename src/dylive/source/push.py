@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.messages import MAX_FRAGMENTS
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
@@ -48,6 +47,9 @@ from dylive.wire.frames import MAX_PAYLOAD
 from dylive.wire.session import PushSession
 
 log = logging.getLogger(__name__)
+
+#: Fragments of one message before the connection is failed (websockets' recv() default).
+MAX_FRAGMENTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
