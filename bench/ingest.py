@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import orjson
+from writer import thread_ticks  # bench/writer.py: per-thread CPU from /proc
 
 import dylive
 from dylive.analytics import Analytics
@@ -127,17 +128,6 @@ async def one_round(
     others = sum(ticks[t] - ticks0.get(t, 0) for t in ticks if t != os.getpid()) / hz
     per = 1e6 / max(stored, 1)
     return stored / seconds, loop * per, others * per, cpu * per
-
-
-def thread_ticks() -> dict[int, int]:
-    """utime + stime (clock ticks) of every thread of this process."""
-    out = {}
-    for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/stat") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(tid)] = int(fields[11]) + int(fields[12])
-    return out
 
 
 def main() -> None:
