@@ -107,8 +107,13 @@ async def test_old_reads_fall_back_to_sql_and_rooms_are_evicted(tmp_path: Path) 
         assert [m.msg_id for m in page.messages] == list(range(1, 41))
         assert store.tail.misses == misses + 1
         deleted = await store.prune(2**62)
-        assert deleted == 120 and store.tail.cached == frozenset()
+        assert deleted == 120 and store.tail.nbytes == 0  # no pruned row left in memory
+        assert store.tail.after(3, 0, 100) is None  # older than the tail now: SQL
         assert (await store.read(3, 0, 100)).messages == []
+        await store.append([rec(41, 3)])  # the room's tail goes on from there
+        new = await store.last_seq(3)
+        assert [m.msg_id for m in store.tail.after(3, new - 1, 10) or []] == [41]
+        assert [m.msg_id for m in (await store.read(3, 0, 100)).messages] == [41]
 
 
 async def test_cached_token_follows_revocation_by_another_connection(tmp_path: Path) -> None:

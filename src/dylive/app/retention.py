@@ -2,8 +2,9 @@
 forever): stored messages (``retention_hours``), usage counters and room uses
 (``usage_retention_days``) and admin audit entries (``audit_retention_days``).
 
-The store deletes usage rows and audit entries in bounded batches (see
-:meth:`dylive.store.Usage.prune_usage`), so a large first pass never holds the writer long. Usage
+The store deletes messages, usage rows and audit entries in bounded batches (see
+:meth:`dylive.store.EventLog.prune`, :meth:`dylive.store.Usage.prune_usage`), so a large first
+pass never holds the writer long: collection's appends commit between the batches. Usage
 rows are deleted by their hour, and never those of the current UTC day or month: the quotas
 (:mod:`dylive.app.quotas`) count them, whatever the setting.
 """

@@ -42,7 +42,7 @@ from .records import (
     UsageRow,
     WebhookRecord,
 )
-from .usage import PRUNE_BATCH
+from .usage import PRUNE_BATCH, PRUNE_MESSAGES_BATCH
 
 
 class EventLog(abc.ABC):
@@ -151,8 +151,11 @@ class EventLog(abc.ABC):
         return None
 
     @abc.abstractmethod
-    async def prune(self, older_than_ms: int) -> int:
-        """Delete messages stored before ``older_than_ms``; number deleted (retention)."""
+    async def prune(self, older_than_ms: int, batch: int = PRUNE_MESSAGES_BATCH) -> int:
+        """Delete messages stored before ``older_than_ms`` (retention): the oldest, up to the
+        first one stored at/after it (each room keeps an unbroken run of its newest), at most
+        ``batch`` rows per write so that other writes (appends) go in between; number
+        deleted. The tail cache stops serving them after each batch."""
 
     @abc.abstractmethod
     async def room_heads(self) -> dict[int, int]:

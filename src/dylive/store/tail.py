@@ -10,7 +10,7 @@ Reads older than ``floor`` go to SQL. Rooms are evicted least recently read firs
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,6 +53,7 @@ class TailCache:
         self.nbytes = 0
         self._rooms: OrderedDict[int, _Room] = OrderedDict()
         self.cached: frozenset[int] = frozenset()  # read by the writer thread (atomic swap)
+        self.low = 0  # retention deleted every row below this seq: never cached (forget)
         self.hits = 0
         self.misses = 0
 
@@ -147,6 +148,9 @@ class TailCache:
         if room_id in self._rooms or not rows or rows[-1].seq < published:
             return
         floor = rows[0].seq - 1 if len(rows) >= self.size else 0
+        if rows[0].seq < self.low:  # read before retention's latest delete: not those rows
+            rows = rows[bisect_left([r.seq for r in rows], self.low) :]
+            floor = max(floor, self.low - 1)
         bodies = [r.rendered for r in rows]
         room = self._rooms[room_id] = _Room(
             floor,
@@ -187,7 +191,7 @@ class TailCache:
         rows the writer selected)."""
         for row in rows:
             room = self._rooms.get(row.room_id)
-            if room is None or (room.seqs and row.seq <= room.seqs[-1]):
+            if room is None or row.seq <= (room.seqs[-1] if room.seqs else room.floor):
                 continue
             room.seqs.append(row.seq)
             room.methods.append(row.method)
@@ -211,6 +215,22 @@ class TailCache:
                 changed = True
         if changed:
             self.cached = frozenset(self._rooms)
+
+    def forget(self, before_seq: int) -> None:
+        """Retention deleted the rows with ``seq < before_seq`` (all of them; on PostgreSQL
+        those also stored before its cutoff): drop them from every room and raise its floor
+        to ``before_seq - 1`` (older reads go to SQL), and never cache them again (a read or a
+        sync from before the delete, installed or extended after it)."""
+        self.low = max(self.low, before_seq)
+        for room in self._rooms.values():
+            room.floor = max(room.floor, before_seq - 1)
+            drop = bisect_left(room.seqs, before_seq)
+            if not drop:
+                continue
+            freed = sum(map(_cost, room.bodies[:drop]))
+            del room.seqs[:drop], room.methods[:drop], room.rows[:drop], room.bodies[:drop]
+            room.nbytes -= freed
+            self.nbytes -= freed
 
     def clear(self) -> None:
         self._rooms.clear()

@@ -1,5 +1,6 @@
 """What both backends share for the usage concern: the columns and row values of
-``token_usage`` and ``admin_audit``, and retention's batched deletes."""
+``token_usage`` and ``admin_audit``; and retention's batched deletes (:func:`delete_in_batches`),
+which message retention (``EventLog.prune``) goes through too."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def usage_values(row: UsageRow) -> tuple[Any, ...]:
 #: Rows one retention delete removes at most: each batch is its own write (its own
 #: transaction), so other writes get in between and a big delete never holds the writer long.
 PRUNE_BATCH = 5000
+#: The same for stored messages (``EventLog.prune``): a message costs several times a usage row
+#: to delete (its row, its unique key and the covering page index with its rendered JSON):
+#: ~8 ms a batch of 1,000 on SQLite (docs/benchmarks.md, "Retention of messages").
+PRUNE_MESSAGES_BATCH = 1000
 
 
 #: What usage retention deletes, by hour: (table, primary key columns).
@@ -39,18 +44,22 @@ USAGE_TABLES = (
 
 
 async def delete_in_batches(
-    delete: Callable[[str, tuple[int, int]], Awaitable[int]],
+    delete: Callable[[str, tuple[int, ...]], Awaitable[int]],
     statements: tuple[str, ...],
-    cutoff: int,
+    bounds: tuple[int, ...],
     batch: int,
 ) -> int:
-    """Run each batched delete until a batch removes fewer than ``batch`` rows; the total."""
+    """Run each batched delete until a batch removes fewer than ``batch`` rows; the total.
+
+    ``delete(sql, (*bounds, batch))`` runs one batch as its own write: a statement whose last
+    parameter is the batch's row limit, after ``bounds`` (a cutoff, or several)."""
     if batch < 1:
         raise ValueError(f"batch must be >= 1, not {batch}")
+    args = (*bounds, batch)
     total = 0
     for sql in statements:
         while True:
-            deleted = await delete(sql, (cutoff, batch))
+            deleted = await delete(sql, args)
             total += deleted
             if deleted < batch:
                 break

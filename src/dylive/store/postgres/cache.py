@@ -80,6 +80,10 @@ class SharedTail:
     def clear(self) -> None:
         self.cache.clear()
 
+    def forget(self, before_seq: int) -> None:
+        """Retention deleted rows before ``before_seq``: see :meth:`TailCache.forget`."""
+        self.cache.forget(before_seq)
+
     # -- readers ------------------------------------------------------------------------------
     def page(
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None

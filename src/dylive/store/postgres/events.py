@@ -30,6 +30,7 @@ from ..rows import (
     quarantine_values,
     quarantined_from_row,
 )
+from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
 from . import bulk
 from .append import Append
 from .engine import EVENT_COLS, PostgresEngine
@@ -47,6 +48,15 @@ WITH RECURSIVE r AS (
 SELECT r.room_id, (SELECT max(seq) FROM events WHERE events.room_id = r.room_id)
 FROM r WHERE r.room_id IS NOT NULL
 """
+
+# retention (prune): the first message to keep, by seq (an index scan of events_pkey over the
+# older rows); a batch of the older ones by row address, in seq order. seq orders commits per
+# room only (several writers): a row before that first one but stored after the cutoff stays.
+_FIRST_KEPT = "SELECT seq FROM events WHERE stored_at >= %s ORDER BY seq LIMIT 1"
+_PRUNE = (
+    "DELETE FROM events WHERE ctid = ANY(ARRAY("
+    "SELECT ctid FROM events WHERE seq < %s AND stored_at < %s ORDER BY seq LIMIT %s))"
+)
 
 # scan_columns: the page in one aggregate (the msg_id column is signed: its unsigned digits via
 # numeric); the aggregates read the ordered subquery in its order (an ORDER BY inside them would
@@ -271,29 +281,23 @@ class PostgresEventLog(PostgresEngine, EventLog):
     def arrow_pages(self) -> ArrowPages | None:
         return bulk.AdbcPages(self.url) if bulk.available() else None
 
-    async def prune(self, older_than_ms: int) -> int:
-        """Delete the oldest messages up to the first one stored at/after ``older_than_ms``."""
+    async def prune(self, older_than_ms: int, batch: int = PRUNE_MESSAGES_BATCH) -> int:
+        """Delete the oldest messages up to the first one stored at/after ``older_than_ms``
+        (found on a reader connection), in batches, each its own write."""
+        row = await self._fetch_one(_FIRST_KEPT, (older_than_ms,))
+        if row is None:  # none newer: every older one (later commits are newer)
+            row = await self._fetch_one("SELECT max(seq) + 1 FROM events")
+        keep_from = int(row[0] or 0) if row else 0
+        if not keep_from:
+            return 0
 
-        async def delete(conn: Conn) -> int:
-            cur = await conn.execute(
-                "SELECT seq FROM events WHERE stored_at >= %s ORDER BY seq LIMIT 1",
-                (older_than_ms,),
-            )
-            row = await cur.fetchone()
-            if row is None:
-                cur = await conn.execute(
-                    "DELETE FROM events WHERE stored_at < %s", (older_than_ms,)
-                )
-            else:
-                cur = await conn.execute(  # seq orders commits per room only: check both
-                    "DELETE FROM events WHERE seq < %s AND stored_at < %s",
-                    (row[0], older_than_ms),
-                )
-            return cur.rowcount
+        async def delete(sql: str, args: tuple[int, ...]) -> int:
+            deleted = await self._write(sql, args)
+            if deleted:
+                self.tail.forget(keep_from)  # the tail may hold rows just deleted
+            return deleted
 
-        deleted: int = await self._submit(delete)
-        self.tail.clear()  # the tail may hold pruned rows
-        return deleted
+        return await delete_in_batches(delete, (_PRUNE,), (keep_from, older_than_ms), batch)
 
     async def room_heads(self) -> dict[int, int]:
         rows = await self._fetch(_ROOM_HEADS)

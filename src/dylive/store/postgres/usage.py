@@ -114,7 +114,7 @@ class PostgresUsage(PostgresEngine, Usage):
         return [AuditEntry(*row) for row in rows]
 
     async def prune_usage(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
-        return await delete_in_batches(self._write, _PRUNE_USAGE, before_ms, batch)
+        return await delete_in_batches(self._write, _PRUNE_USAGE, (before_ms,), batch)
 
     async def prune_audit(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
-        return await delete_in_batches(self._write, _PRUNE_AUDIT, before_ms, batch)
+        return await delete_in_batches(self._write, _PRUNE_AUDIT, (before_ms,), batch)

@@ -240,6 +240,12 @@ class SQLiteEngine(HealthProbe):
                 results = [_error(exc)] * len(batch)
             self._finish(batch, results)
 
+    async def _delete_batch(self, sql: str, args: tuple[int, ...]) -> int:
+        """One batch of a retention delete (``store.usage.delete_in_batches``), a write of its
+        own; the rows deleted."""
+        deleted: int = await self._submit(lambda conn: conn.execute(sql, args).rowcount)
+        return deleted
+
     def _publish(self, commit: _Commit) -> None:
         """On the loop thread, in one step: new last seqs and the tail cache."""
         self.tail.extend(commit.rows, commit.covered)

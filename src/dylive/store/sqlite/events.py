@@ -34,6 +34,7 @@ from ..rows import (
     quarantine_values,
     quarantined_from_row,
 )
+from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
 from .engine import SQLiteEngine
 from .pages import JoinedScan, PageScan, read_all_joined, read_page, tail_rows
 
@@ -264,26 +265,38 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
             ColumnsPage(size, last_seq, columns, rendered) if size else ColumnsPage(0, 0, b"", b"")
         )
 
-    async def prune(self, older_than_ms: int) -> int:
-        def delete(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1",
-                (older_than_ms,),
-            ).fetchone()
-            if row is None:
-                cur = conn.execute("DELETE FROM events WHERE stored_at < ?", (older_than_ms,))
-            else:
-                cur = conn.execute("DELETE FROM events WHERE seq < ?", (row[0],))
-            return cur.rowcount
+    async def prune(self, older_than_ms: int, batch: int = PRUNE_MESSAGES_BATCH) -> int:
+        # the oldest messages up to the first stored at/after the cutoff (seq is the commit
+        # order): found on a reader thread (a scan of the rows to delete, by rowid), then
+        # deleted by rowid range in batches, each its own write (appends go in between)
+        def first_kept(conn: sqlite3.Connection) -> int:
+            row = conn.execute(_FIRST_KEPT, (older_than_ms,)).fetchone()
+            if row is None:  # every row is older: up to the newest (later appends are newer)
+                row = conn.execute("SELECT max(seq) + 1 FROM events").fetchone()
+            return int(row[0] or 0)
 
-        deleted: int = await self._submit(delete)
-        if deleted:
-            self.tail.clear()  # the tail may hold pruned rows
-        return deleted
+        keep_from: int = await self._query(first_kept)
+        if not keep_from:
+            return 0
+
+        async def delete(sql: str, args: tuple[int, ...]) -> int:
+            deleted = await self._delete_batch(sql, args)
+            if deleted:
+                self.tail.forget(keep_from)  # the tail may hold rows just deleted
+            return deleted
+
+        return await delete_in_batches(delete, (_PRUNE,), (keep_from,), batch)
 
     async def room_heads(self) -> dict[int, int]:
         return dict(self._last)
 
+
+# retention (prune): the first message to keep (a rowid-order scan of the older ones, which are
+# deleted next), and one batch of those before it (a rowid range: no other index needed)
+_FIRST_KEPT = "SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1"
+_PRUNE = (
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ? ORDER BY seq LIMIT ?)"
+)
 
 # scan_columns: the page in one aggregate (json_group_array per column, printf's %llu: the
 # unsigned msg_id); the aggregates read the ordered subquery in its order

@@ -102,11 +102,7 @@ class SQLiteUsage(SQLiteEngine, Usage):
         return [AuditEntry(*row) for row in rows]
 
     async def prune_usage(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
-        return await delete_in_batches(self._delete_batch, _PRUNE_USAGE, before_ms, batch)
+        return await delete_in_batches(self._delete_batch, _PRUNE_USAGE, (before_ms,), batch)
 
     async def prune_audit(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
-        return await delete_in_batches(self._delete_batch, _PRUNE_AUDIT, before_ms, batch)
-
-    async def _delete_batch(self, sql: str, args: tuple[int, int]) -> int:
-        deleted: int = await self._submit(lambda conn: conn.execute(sql, args).rowcount)
-        return deleted
+        return await delete_in_batches(self._delete_batch, _PRUNE_AUDIT, (before_ms,), batch)
