@@ -78,6 +78,9 @@ class SessionTally:
     touched_gifters: set[UserKey] = field(default_factory=set, compare=False, repr=False)
     touched_ranks: set[UserKey] = field(default_factory=set, compare=False, repr=False)
     touched_minutes: set[int] = field(default_factory=set, compare=False, repr=False)
+    #: the last message's minute and bucket (already in ``touched_minutes``)
+    _minute: int = field(default=-1, compare=False, repr=False)
+    _bucket: list[int] = field(default_factory=list, compare=False, repr=False)
 
     # -- folding ------------------------------------------------------------------------------
     def add(
@@ -89,8 +92,15 @@ class SessionTally:
         self.counts[method] = self.counts.get(method, 0) + 1
         at = self._clock(created_at)
         minute = at // MINUTE_MS
-        bucket = self.minutes.setdefault(minute, [-1, 0, 0, 0, 0])
-        self.touched_minutes.add(minute)
+        if minute == self._minute:  # the minute of the previous message: its bucket, marked
+            bucket = self._bucket
+        else:
+            found = self.minutes.get(minute)
+            if found is None:
+                found = self.minutes[minute] = [-1, 0, 0, 0, 0]
+            bucket = found
+            self.touched_minutes.add(minute)
+            self._minute, self._bucket = minute, bucket
         bucket[MESSAGES] += 1
         fold = _FOLDS.get(method)
         if fold is not None and payload:
@@ -205,6 +215,7 @@ class SessionTally:
         self.touched_gifters = set()
         self.touched_ranks = set()
         self.touched_minutes = set()
+        self._minute = -1
 
     def to_state(self) -> bytes:
         """The whole tally in one blob (every chatter, gifter and ranked user)."""
