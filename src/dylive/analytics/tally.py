@@ -10,10 +10,11 @@ joins, viewer figures, per-minute buckets and the in-stream ranking scores for r
 Users are keyed by their stable key (:func:`dylive.decode.events.user_key`): the uid, or the
 per-room ``webcast_uid`` of a user Douyin masked (all of them arrive as uid 111111).
 ``checkpoint`` / ``from_state`` make it a checkpoint in two pieces: the state (the totals of
-fixed size: counts, minutes, gift table, ledger streaks) rewritten each time, and a part holding
-only what the folds since the previous checkpoint added to what grows with the session (new
-chatters, gifters and ranked users whose entries changed); the store appends the part beside the
-state (``Sessions.save_session``), so a checkpoint costs what changed, not the session's size.
+fixed size: counts, the gift table, the ledger's streaks) rewritten each time, and a part
+holding only what the folds since the previous checkpoint changed of what grows with the
+session (new chatters; the gifters, ranked users and minutes whose entries changed); the store
+appends the part beside the state (``Sessions.save_session``), so a checkpoint costs what
+changed, not the session's size.
 ``to_state`` is the whole tally in one blob (the format before parts: it still loads).
 """
 
