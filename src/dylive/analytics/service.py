@@ -4,8 +4,11 @@ How each stored message counts exactly once: the aggregates are derived from ins
 only. A session's :class:`~dylive.analytics.tally.SessionTally` folds the rows of its room_id in
 ``seq`` order (``EventStore.scan``, keyset ``seq > last_seq``); duplicates never become rows (the
 store ignores a repeated ``(room_id, msg_id)``), so they are never seen. The tally and the seq it
-covers are saved together in one row (``EventStore.save_session``, compare-and-set on the previous
-seq): after a restart, or in another process, folding resumes exactly after the checkpoint.
+covers are saved together in one transaction (``EventStore.save_session``, compare-and-set on
+the previous seq; the session's row, and the checkpoint's part: the chatters, gifters and ranked
+users new or changed since the previous checkpoint, appended under the new seq): after a restart,
+or in another process, folding resumes exactly after the checkpoint, from the row's state and
+the parts up to its seq.
 
 The ingest hook is :meth:`Analytics.notify` (called after each stored batch): it wakes the room's
 worker, which folds the new rows and checkpoints at most every ``checkpoint_every`` seconds, so
@@ -215,7 +218,10 @@ class Analytics:
         session = await self.store.get_session(room_id=room_id)
         if session is None:
             session = await self._open(room_id)
-        live = _Live(session, SessionTally.from_state(session.state), time.monotonic())
+        parts = (
+            await self.store.session_parts(session.id, session.last_seq) if session.state else []
+        )
+        live = _Live(session, SessionTally.from_state(session.state, parts), time.monotonic())
         return self._live.setdefault(room_id, live)
 
     async def _open(self, room_id: int) -> SessionRecord:
@@ -260,14 +266,16 @@ class Analytics:
             return
         async with live.lock:
             old = live.session
+            state, part = live.tally.checkpoint()
             new = dataclasses.replace(
                 self._stamped(old, live.tally),
                 ended_at=ended_at or old.ended_at,
                 last_seq=live.tally.last_seq,
-                state=live.tally.to_state(),
+                state=state,
                 report=report or (old.report if not live.dirty else b""),
             )
-            if await self.store.save_session(new, old.last_seq):
+            if await self.store.save_session(new, old.last_seq, part):
+                live.tally.checkpointed()
                 live.session, live.saved_at = new, time.monotonic()
                 return
         log.info(

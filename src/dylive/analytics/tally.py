@@ -9,12 +9,18 @@ of the tally's own, built on the first such row), gifters, chatters, likes, foll
 joins, viewer figures, per-minute buckets and the in-stream ranking scores for reconciliation.
 Users are keyed by their stable key (:func:`dylive.decode.events.user_key`): the uid, or the
 per-room ``webcast_uid`` of a user Douyin masked (all of them arrive as uid 111111).
-``to_state`` / ``from_state`` make it a checkpoint.
+``checkpoint`` / ``from_state`` make it a checkpoint in two pieces: the state (the totals of
+fixed size: counts, the gift table, the ledger's streaks) rewritten each time, and a part
+holding only what the folds since the previous checkpoint changed of what grows with the
+session (new chatters; the gifters, ranked users and minutes whose entries changed); the store
+appends the part beside the state (``Sessions.save_session``), so a checkpoint costs what
+changed, not the session's size.
+``to_state`` is the whole tally in one blob (the format before parts: it still loads).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +74,14 @@ class SessionTally:
     ledger: GiftLedger | None = None
     #: catalogue diamonds per gift id: the price of a gift whose message carries none
     prices: Mapping[int, int] = field(default_factory=dict)
+    #: since the last checkpoint: chatters added, gifters and ranked users changed
+    fresh: list[UserKey] = field(default_factory=list, compare=False, repr=False)
+    touched_gifters: set[UserKey] = field(default_factory=set, compare=False, repr=False)
+    touched_ranks: set[UserKey] = field(default_factory=set, compare=False, repr=False)
+    touched_minutes: set[int] = field(default_factory=set, compare=False, repr=False)
+    #: the last message's minute and bucket (already in ``touched_minutes``)
+    _minute: int = field(default=-1, compare=False, repr=False)
+    _bucket: list[int] = field(default_factory=list, compare=False, repr=False)
 
     # -- folding ------------------------------------------------------------------------------
     def add(
@@ -78,7 +92,16 @@ class SessionTally:
         self.last_seq = max(self.last_seq, seq)
         self.counts[method] = self.counts.get(method, 0) + 1
         at = self._clock(created_at)
-        bucket = self.minutes.setdefault(at // MINUTE_MS, [-1, 0, 0, 0, 0])
+        minute = at // MINUTE_MS
+        if minute == self._minute:  # the minute of the previous message: its bucket, marked
+            bucket = self._bucket
+        else:
+            found = self.minutes.get(minute)
+            if found is None:
+                found = self.minutes[minute] = [-1, 0, 0, 0, 0]
+            bucket = found
+            self.touched_minutes.add(minute)
+            self._minute, self._bucket = minute, bucket
         bucket[MESSAGES] += 1
         fold = _FOLDS.get(method)
         if fold is not None and payload:
@@ -117,6 +140,7 @@ class SessionTally:
         entry[0] = entry[0] or event.gift_name
         entry[1] += added
         entry[2] += value
+        self.touched_gifters.add(event.user.key)
         giver = self.gifters.setdefault(event.user.key, [event.user.nickname, 0, 0, 0])
         giver[0] = event.user.nickname or giver[0]
         giver[1] += value
@@ -126,8 +150,9 @@ class SessionTally:
     def _chat(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         bucket[CHAT] += 1
         key = json_user_key(p.get("user"))
-        if key:
+        if key and key not in self.chatters:
             self.chatters.add(key)
+            self.fresh.append(key)
 
     def _like(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         count = int((p.get("like") or {}).get("count") or 0)
@@ -155,6 +180,7 @@ class SessionTally:
             ours = self.gifters.get(key, [None, 0])[1]
             nick = user.get("nickname") or self.ranks.get(key, [""])[0]
             self.ranks[key] = [nick, score, ours]
+            self.touched_ranks.add(key)
 
     def _social(self, bucket: list[int], msg_id: int, p: Mapping[str, Any]) -> None:
         action = (p.get("social") or {}).get("action")
@@ -168,18 +194,50 @@ class SessionTally:
             self.joins += 1
 
     # -- checkpoint ---------------------------------------------------------------------------
+    def checkpoint(self) -> tuple[bytes, bytes]:
+        """The state (fixed size) and the part (what grew since the last :meth:`checkpointed`;
+        b"" when nothing did) of a checkpoint; its cost follows what changed, not the session."""
+        data = self._fixed()
+        data["parts"] = 1
+        part: dict[str, Any] = {}
+        if self.fresh:
+            part["chatters"] = self.fresh
+        if self.touched_gifters:
+            part["gifters"] = _rows(self.gifters, self.touched_gifters)
+        if self.touched_ranks:
+            part["ranks"] = _rows(self.ranks, self.touched_ranks)
+        if self.touched_minutes:
+            part["minutes"] = _rows(self.minutes, self.touched_minutes)
+        return orjson.dumps(data), orjson.dumps(part) if part else b""
+
+    def checkpointed(self) -> None:
+        """The last :meth:`checkpoint` was saved: the next part starts from here."""
+        self.fresh = []
+        self.touched_gifters = set()
+        self.touched_ranks = set()
+        self.touched_minutes = set()
+        self._minute = -1
+
     def to_state(self) -> bytes:
-        data = {name: getattr(self, name) for name in _PLAIN}
-        data["by_gift"] = [[k, *v] for k, v in self.by_gift.items()]
+        """The whole tally in one blob (every chatter, gifter and ranked user)."""
+        data = self._fixed()
         data["gifters"] = [[k, *v] for k, v in self.gifters.items()]
         data["ranks"] = [[k, *v] for k, v in self.ranks.items()]
         data["minutes"] = [[k, *v] for k, v in self.minutes.items()]
         data["chatters"] = _ordered(self.chatters)
-        data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
         return orjson.dumps(data)
 
+    def _fixed(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in _PLAIN}
+        data["by_gift"] = [[k, *v] for k, v in self.by_gift.items()]
+        data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
+        return data
+
     @classmethod
-    def from_state(cls, state: bytes) -> SessionTally:
+    def from_state(cls, state: bytes, parts: Iterable[bytes] = ()) -> SessionTally:
+        """The tally of a checkpoint: its state and its parts in the order they were saved.
+        What a whole-tally state (``to_state``, or a checkpoint saved before parts) holds of the
+        growing collections counts as not checkpointed yet: the next part writes it out."""
         tally = cls()
         if not state:
             return tally
@@ -187,13 +245,30 @@ class SessionTally:
         for name in _PLAIN:
             setattr(tally, name, data[name])
         tally.by_gift = {row[0]: row[1:] for row in data["by_gift"]}
-        tally.gifters = {row[0]: row[1:] for row in data["gifters"]}
-        tally.ranks = {row[0]: row[1:] for row in data["ranks"]}
-        tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
-        tally.chatters = set(data["chatters"])
         if data["streaks"]:
             tally.ledger = GiftLedger()
             tally.ledger.restore([(u, g, k, n) for u, g, k, n in data["streaks"]])
+        if "chatters" in data:
+            tally.chatters = set(data["chatters"])
+            tally.fresh = list(data["chatters"])
+        if "gifters" in data:
+            tally.gifters = {row[0]: row[1:] for row in data["gifters"]}
+            tally.touched_gifters = set(tally.gifters)
+        if "ranks" in data:
+            tally.ranks = {row[0]: row[1:] for row in data["ranks"]}
+            tally.touched_ranks = set(tally.ranks)
+        if "minutes" in data:
+            tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
+            tally.touched_minutes = set(tally.minutes)
+        for blob in parts:
+            part = orjson.loads(blob)
+            tally.chatters.update(part.get("chatters", ()))
+            for row in part.get("gifters", ()):
+                tally.gifters[row[0]] = row[1:]
+            for row in part.get("ranks", ()):
+                tally.ranks[row[0]] = row[1:]
+            for row in part.get("minutes", ()):
+                tally.minutes[row[0]] = row[1:]
         return tally
 
 
@@ -264,6 +339,12 @@ def _ordered(keys: set[UserKey]) -> list[UserKey]:
     except TypeError:  # both kinds
         ints: list[UserKey] = sorted(k for k in keys if isinstance(k, int))
         return ints + sorted(k for k in keys if isinstance(k, str))
+
+
+def _rows(entries: Mapping[Any, list[Any]], keys: set[Any]) -> list[list[Any]]:
+    """``[key, *entry]`` of the ``keys`` of ``entries``, in key order (the same bytes for the
+    same changes, whatever the set's order)."""
+    return [[k, *entries[k]] for k in _ordered(keys)]
 
 
 def _digits(text: str) -> int:

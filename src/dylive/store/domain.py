@@ -14,7 +14,7 @@ from typing import Any
 from .interfaces import Outbox, Positions, Sessions, Tokens
 from .records import Quota, SessionRecord
 from .rows import name_taken, now_ms
-from .sessions import insert_args, save_args
+from .sessions import insert_args, part_args, save_args
 
 #: The columns of a token insert, in the order of :meth:`TokenRules._insert_token`'s row.
 TOKEN_INSERT = (
@@ -92,16 +92,23 @@ class SessionRules(Sessions):
         assert found is not None
         return found
 
-    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
-        return await self._update_session(save_args(session, expected_seq)) == 1
+    async def save_session(
+        self, session: SessionRecord, expected_seq: int, part: bytes = b""
+    ) -> bool:
+        args = save_args(session, expected_seq)
+        return await self._update_session(args, part_args(session, part)) == 1
 
     @abc.abstractmethod
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
         """Run :data:`~dylive.store.sessions.INSERT` (a no-op when the room has a session)."""
 
     @abc.abstractmethod
-    async def _update_session(self, args: tuple[Any, ...]) -> int:
-        """Run :data:`~dylive.store.sessions.SAVE`; the number of rows it changed."""
+    async def _update_session(
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+    ) -> int:
+        """Run :data:`~dylive.store.sessions.SAVE`; the number of rows it changed. When it
+        changed one and ``part`` is given, run :data:`~dylive.store.sessions.ADD_PART` with it
+        in the same transaction."""
 
 
 class OutboxRules(Outbox):

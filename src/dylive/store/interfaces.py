@@ -349,9 +349,19 @@ class Sessions(abc.ABC):
         """The session of ``session.room_id``, inserted from ``session`` if absent (id ignored)."""
 
     @abc.abstractmethod
-    async def save_session(self, session: SessionRecord, expected_seq: int) -> bool:
+    async def save_session(
+        self, session: SessionRecord, expected_seq: int, part: bytes = b""
+    ) -> bool:
         """Write every field of ``session`` if its stored ``last_seq`` is still
-        ``expected_seq`` (compare-and-set); False when another writer moved it."""
+        ``expected_seq`` (compare-and-set); False when another writer moved it. A non-empty
+        ``part`` (what the checkpoint added since the previous one) is appended to the session's
+        parts under ``session.last_seq`` in the same transaction, only when the row was written.
+        """
+
+    @abc.abstractmethod
+    async def session_parts(self, session_id: int, upto_seq: int) -> list[bytes]:
+        """The session's checkpoint parts saved up to ``upto_seq`` (the ``last_seq`` of the row
+        they complete), oldest first."""
 
     @abc.abstractmethod
     async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:

@@ -234,4 +234,13 @@ POSTGRES: tuple[str, ...] = (
     CREATE INDEX token_usage_rooms_hour ON token_usage_rooms (hour);
     CREATE INDEX admin_audit_at ON admin_audit (at);
     """,
+    # 13: a session's checkpoint in parts (see the SQLite step 14)
+    """
+    CREATE TABLE session_parts (
+        session_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        part BYTEA NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    """,
 )

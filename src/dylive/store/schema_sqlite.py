@@ -270,4 +270,15 @@ SQLITE: tuple[str, ...] = (
     CREATE INDEX token_usage_rooms_hour ON token_usage_rooms (hour);
     CREATE INDEX admin_audit_at ON admin_audit (at);
     """,
+    # 14: a session's checkpoint in parts: what grows with the session (its chatters, gifters and
+    # ranked users) is appended as one part per checkpoint (what changed since the previous one),
+    # in the transaction that moves ``sessions.last_seq``, instead of rewritten in ``state``
+    """
+    CREATE TABLE session_parts (
+        session_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        part BLOB NOT NULL,
+        PRIMARY KEY (session_id, seq)
+    );
+    """,
 )

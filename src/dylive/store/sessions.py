@@ -26,6 +26,9 @@ SAVE = (
     "UPDATE sessions SET web_rid = %s, title = %s, anchor = %s, started_at = %s, ended_at = %s,"
     " last_seq = %s, state = %s, report = %s, updated_at = %s WHERE id = %s AND last_seq = %s"
 )
+#: a checkpoint's part, written with SAVE (when it changed a row) in the same transaction
+ADD_PART = "INSERT INTO session_parts (session_id, seq, part) VALUES (%s, %s, %s)"
+PARTS = "SELECT part FROM session_parts WHERE session_id = %s AND seq <= %s ORDER BY seq"
 BY_ID = f"SELECT {COLS} FROM sessions WHERE id = %s"
 BY_ROOM = f"SELECT {COLS} FROM sessions WHERE room_id = %s"
 SCAN = (
@@ -64,6 +67,11 @@ def save_args(s: SessionRecord, expected_seq: int) -> tuple[Any, ...]:
         s.id,
         expected_seq,
     )
+
+
+def part_args(s: SessionRecord, part: bytes) -> tuple[Any, ...] | None:
+    """:data:`ADD_PART`'s arguments (None: no part to add)."""
+    return (s.id, s.last_seq, part) if part else None
 
 
 def session_from_row(row: Sequence[Any]) -> SessionRecord:

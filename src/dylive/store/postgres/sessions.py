@@ -21,8 +21,21 @@ class PostgresSessions(PostgresEngine, SessionRules):
 
         await self._submit(insert)
 
-    async def _update_session(self, args: tuple[Any, ...]) -> int:
-        return await self._write(ses.SAVE, args)
+    async def _update_session(
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+    ) -> int:
+        async def save(conn: Conn) -> int:
+            changed: int = (await conn.execute(ses.SAVE, args)).rowcount
+            if changed == 1 and part is not None:  # in the writer's transaction
+                await conn.execute(ses.ADD_PART, part)
+            return changed
+
+        changed: int = await self._submit(save)
+        return changed
+
+    async def session_parts(self, session_id: int, upto_seq: int) -> list[bytes]:
+        rows = await self._fetch(ses.PARTS, (session_id, upto_seq), binary=True)
+        return [bytes(row[0]) for row in rows]
 
     async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
         sql, key = (ses.BY_ID, session_id) if session_id else (ses.BY_ROOM, to_signed(room_id))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from .. import sessions as ses
@@ -17,9 +18,22 @@ class SQLiteSessions(SQLiteEngine, SessionRules):
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
         await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
 
-    async def _update_session(self, args: tuple[Any, ...]) -> int:
-        changed: int = await self._submit(lambda conn: conn.execute(ses.q(ses.SAVE), args).rowcount)
+    async def _update_session(
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+    ) -> int:
+        def save(conn: sqlite3.Connection) -> int:
+            changed: int = conn.execute(ses.q(ses.SAVE), args).rowcount
+            if changed == 1 and part is not None:  # the op is atomic (the writer's savepoint)
+                conn.execute(ses.q(ses.ADD_PART), part)
+            return changed
+
+        changed: int = await self._submit(save)
         return changed
+
+    async def session_parts(self, session_id: int, upto_seq: int) -> list[bytes]:
+        sql, args = ses.q(ses.PARTS), (session_id, upto_seq)
+        rows = await self._query(lambda conn: conn.execute(sql, args).fetchall())
+        return [bytes(row[0]) for row in rows]
 
     async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
         sql, key = (ses.BY_ID, session_id) if session_id else (ses.BY_ROOM, to_signed(room_id))

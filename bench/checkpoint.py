@@ -1,0 +1,157 @@
+"""Analytics checkpoint benchmark: what one checkpoint of a long, big session costs, by its size.
+
+A session of ``N`` distinct chatters (``--chatters``, default 10k, 100k and 1M), ``N / 20``
+gifters and 240 minutes is folded through :class:`~dylive.analytics.tally.SessionTally` into an
+SQLite store (``Analytics`` of this tree, the service's ``_save``), checkpointed once (the first
+checkpoint writes what the session holds), then ``--rounds`` times: the folds of a busy room's
+2 s (``--new`` new chatters, as many known ones chatting again, ``--gifts`` gifts) and one
+checkpoint, measured:
+
+- loop ms: CPU of the event loop thread from the start of the checkpoint to its commit (the
+  state's serialization, the store call; what every other room on the loop waits for);
+- process ms: CPU of the whole process over the same span (the SQLite writer thread too);
+- load ms: CPU of the loop thread to load the session in a new ``Analytics`` (a restart);
+- bytes: what the process passed to ``write()`` meanwhile (``wchar`` of ``/proc/self/io``: the
+  WAL frames of the commit, and a WAL checkpoint's copy when one falls in the span), and the
+  checkpoint's payload (the session row's state plus the new part, when the tree has parts).
+
+Medians over the rounds. The tree measured is the one on ``sys.path``: run it in another tree
+with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
+
+Usage: ``python bench/checkpoint.py [--chatters 10000,100000,1000000] [--rounds 15]
+[--new 50] [--gifts 10] [--label NAME]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from dylive.analytics import Analytics
+from dylive.store import RoomRecord, open_store
+
+ROOM_ID = 7439018246715328306
+CHAT = "WebcastChatMessage"
+GIFT = "WebcastGiftMessage"
+MINUTE_MS = 60_000
+T0 = 1_780_000_000_000
+
+
+def written() -> int:
+    """Bytes this process passed to write() so far (every thread)."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    return 0
+
+
+def uid(i: int) -> int:
+    """The i-th user's uid: distinct, in no order (a sort of them costs what real uids cost)."""
+    return 10**15 + (i * 2_654_435_761) % (1 << 40)
+
+
+def chat(uid: int) -> dict[str, Any]:
+    return {"content": "hi", "user": {"uid": uid, "nickname": f"user{uid}"}}
+
+
+def gift(uid: int) -> dict[str, Any]:
+    return {
+        "gift": {"id": 463, "name": "rose", "diamond_count": 1, "delta": 1},
+        "user": {"uid": uid, "nickname": f"user{uid}", "pay_grade_level": 12},
+    }
+
+
+async def measure(chatters: int, rounds: int, new: int, gifts: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "bench.db"))
+        await store.open()
+        try:
+            await store.upsert_room(RoomRecord(ROOM_ID, "1", 2))
+            analytics = Analytics(store, checkpoint_every=3600)
+            live = await analytics.catch_up(ROOM_ID)  # the session opened, nothing stored
+            tally, seq = live.tally, 0
+            gifters = max(1, chatters // 20)
+            for i in range(chatters):  # spread over 240 minutes
+                seq += 1
+                at = T0 + (i * 240 // chatters) * MINUTE_MS
+                tally.add(seq, seq, CHAT, at, chat(uid(i)))
+                if i < gifters:
+                    seq += 1
+                    tally.add(seq, seq, GIFT, at, gift(uid(i)))
+            await analytics._save(live)  # the first checkpoint: everything so far
+            loop_ms, proc_ms, wbytes, payload = [], [], [], []
+            nxt = chatters
+            at = T0 + 240 * MINUTE_MS
+            for r in range(rounds):
+                for j in range(new):  # 2 s of a busy room
+                    seq += 1
+                    tally.add(seq, seq, CHAT, at, chat(uid(nxt)))
+                    nxt += 1
+                    seq += 1
+                    tally.add(seq, seq, CHAT, at, chat(uid((r * new + j) % chatters)))
+                for j in range(gifts):
+                    seq += 1
+                    tally.add(seq, seq, GIFT, at, gift(uid((r * gifts + j) % gifters)))
+                at += 2_000
+                before_parts = await _parts_bytes(store, live.session)
+                w0, t0, p0 = written(), time.thread_time(), time.process_time()
+                await analytics._save(live)
+                t1, p1, w1 = time.thread_time(), time.process_time(), written()
+                assert live.session.last_seq == seq, "checkpoint not saved"
+                loop_ms.append((t1 - t0) * 1000)
+                proc_ms.append((p1 - p0) * 1000)
+                wbytes.append(w1 - w0)
+                after_parts = await _parts_bytes(store, live.session)
+                payload.append(len(live.session.state) + after_parts - before_parts)
+            await analytics.close()
+            t0 = time.thread_time()
+            await Analytics(store).catch_up(ROOM_ID)  # a restart: the checkpoint loaded
+            load_ms = (time.thread_time() - t0) * 1000
+        finally:
+            await store.close()
+    return {
+        "loop_ms": statistics.median(loop_ms),
+        "proc_ms": statistics.median(proc_ms),
+        "written": statistics.median(wbytes),
+        "payload": statistics.median(payload),
+        "load_ms": load_ms,
+    }
+
+
+async def _parts_bytes(store: Any, session: Any) -> int:
+    """Bytes of the session's parts (0 in a tree without them)."""
+    parts = getattr(store, "session_parts", None)
+    if parts is None:
+        return 0
+    return sum(len(p) for p in await parts(session.id, session.last_seq))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--chatters", default="10000,100000,1000000")
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--new", type=int, default=50, help="new chatters per checkpoint")
+    ap.add_argument("--gifts", type=int, default=10, help="gifts per checkpoint")
+    ap.add_argument("--label", default="this tree")
+    args = ap.parse_args()
+    print(
+        f"{'tree':<10} {'chatters':>9} {'loop ms':>8} {'proc ms':>8} {'written':>11} {'payload':>10} {'load ms':>8}"
+    )
+    for n in (int(x) for x in args.chatters.split(",")):
+        started = time.monotonic()
+        r = asyncio.run(measure(n, args.rounds, args.new, args.gifts))
+        print(
+            f"{args.label:<10} {n:>9,} {r['loop_ms']:>8.2f} {r['proc_ms']:>8.2f}"
+            f" {r['written']:>11,.0f} {r['payload']:>10,.0f} {r['load_ms']:>8.1f}"
+            f"   ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

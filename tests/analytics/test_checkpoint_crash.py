@@ -1,0 +1,136 @@
+"""Analytics SIGKILLed while it checkpoints, on both backends: whenever the process dies, the
+stored checkpoint (the session row's state and the parts up to its seq) is exactly the fold of
+the stored rows up to that seq, and the report after restarts equals the ground truth.
+
+A child process appends a broadcast in small batches and its ``Analytics`` checkpoints after
+every fold (``checkpoint_every=0``); it is killed right after its Nth checkpoint, among the
+appends, folds and checkpoints that follow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+
+from support.waiting import until
+
+from dylive.analytics import Analytics
+from dylive.analytics.service import _payload
+from dylive.analytics.tally import SessionTally
+from dylive.sim.offline import broadcast
+from dylive.sim.totals import totals
+from dylive.store import EventStore, RoomRecord, open_store
+
+from .test_analytics_store import ROOM_ID, WEB_RID, assert_matches, record
+
+SECONDS, RATE, SEED, CHUNK = 120, 20.0, 21, 10
+
+CHILD = f"""
+import asyncio, sys
+import orjson
+from dylive.analytics import Analytics
+from dylive.decode import decode, render
+from dylive.sim.offline import broadcast
+from dylive.store import Record, open_store
+from dylive.wire.frames import RawMessage
+
+def record(e):
+    raw = e.payload or b""
+    event = decode(RawMessage(e.method, e.msg_id, raw), room_id=e.room_id)
+    return Record(room_id=e.room_id, msg_id=e.msg_id, method=e.method, created_at=e.created_at,
+                  rendered=orjson.dumps(render(event)), raw=raw)
+
+async def main(url, start):
+    entries = broadcast({WEB_RID!r}, {ROOM_ID}, {SECONDS}, rate={RATE}, seed={SEED})[:-1]
+    store = open_store(url)
+    await store.open()
+    class Saving(Analytics):
+        async def _save(self, live, **kw):
+            await super()._save(live, **kw)
+            print("saved", flush=True)
+
+    analytics = Saving(store, checkpoint_every=0.0, fold_every=0.0)
+    for at in range(start, len(entries), {CHUNK}):
+        await store.append([record(e) for e in entries[at : at + {CHUNK}]])
+        analytics.notify({ROOM_ID})
+        print("appended", at, flush=True)
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(3600)  # killed before
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+async def stored_rows(store: EventStore) -> list[tuple[int, int, str, int, bytes]]:
+    return await store.scan(ROOM_ID, 0, 1_000_000, rendered=True)
+
+
+def same(a: SessionTally, b: SessionTally) -> bool:
+    streaks = [t.ledger.streaks() if t.ledger else [] for t in (a, b)]
+    plain = [dataclasses.replace(t, ledger=None, prices={}) for t in (a, b)]
+    return plain[0] == plain[1] and streaks[0] == streaks[1]
+
+
+async def checked(url: str) -> int:
+    """The stored checkpoint against the stored rows, in a store opened now (the SQLite store
+    learns the rows another process wrote when it opens); the number of stored rows."""
+    store = open_store(url)
+    await store.open()
+    try:
+        rows = await stored_rows(store)
+        session = await store.get_session(room_id=ROOM_ID)
+        assert session is not None and session.last_seq > 0
+        parts = await store.session_parts(session.id, session.last_seq)
+        saved = SessionTally.from_state(session.state, parts)
+        straight = SessionTally()
+        for row in rows:
+            if row[0] <= session.last_seq:
+                straight.add(*row[:4], _payload(row))
+        assert saved.last_seq == session.last_seq and straight.chatters
+        assert same(saved, straight)
+        return len(rows)
+    finally:
+        await store.close()
+
+
+async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
+    store_url: str, tmp_path: Path
+) -> None:
+    entries = broadcast(WEB_RID, ROOM_ID, SECONDS, rate=RATE, seed=SEED)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    store = open_store(store_url)
+    await store.open()
+    await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+    await store.close()
+    start = 0
+    for saves in (3, 6, 10):  # kill after that many checkpoints (of this run)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, str(script), store_url, str(start), stdout=asyncio.subprocess.PIPE
+        )
+        assert child.stdout is not None
+        try:
+            while saves:
+                line = await asyncio.wait_for(child.stdout.readline(), 60)
+                assert line, "the child ended early"
+                saves -= line.startswith(b"saved")
+        finally:
+            child.kill()
+            await child.wait()
+        stored = await checked(store_url)
+        assert start < stored < len(entries)
+        start = stored
+    store = open_store(store_url)
+    await store.open()
+    try:
+        analytics = Analytics(store)  # the last restart: the rest of the broadcast, then its end
+        await store.append([record(e) for e in entries])
+        session = await until(lambda: store.get_session(room_id=ROOM_ID), 10)
+        report = await analytics.report(session.id, top=10_000)
+        await analytics.close()
+        assert report is not None
+        assert_matches(report, totals(entries, 1))
+    finally:
+        await store.close()
