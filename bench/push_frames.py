@@ -5,7 +5,9 @@
 A WebSocket server in a subprocess sends every socket ``--rate`` frames a second (a gzip msg
 frame of ``--messages`` messages with need_ack and im-* headers, as the simulator builds them); here one
 task per socket iterates :func:`dylive.source.push.push_stream` (acks included). Prints frames/s
-received and this process's CPU per frame. Compare trees with ``PYTHONPATH=<tree>/src``.
+received and this process's CPU per frame; ``--stall S`` then stops every consumer for S seconds
+and prints the RSS each socket grew by (what its paused receive queue holds; ``--max-queue
+HIGH,LOW`` sets that queue's water marks). Compare trees with ``PYTHONPATH=<tree>/src``.
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ async def bench(port: int, args: argparse.Namespace) -> None:
     info = RoomInfo(web_rid="1", room_id=7, status=2, user_unique_id="7")
     ident = Identity()
     opts = PushOptions(ping_interval=None)
+    if args.max_queue:
+        high, low = (int(x) for x in args.max_queue.split(","))
+        opts = PushOptions(ping_interval=None, max_queue=(high, low))
     frames = 0
     stalled = False
 
@@ -126,6 +131,9 @@ def main() -> None:
     p.add_argument("--messages", type=int, default=3, help="per frame (catch-up frames: 50)")
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--stall", type=float, default=0.0, help="then stop consuming for this long")
+    p.add_argument(
+        "--max-queue", default="", help="HIGH,LOW: websockets' receive queue (default PUSH_QUEUE)"
+    )
     args = p.parse_args()
     port = free_port()
     server = subprocess.Popen(

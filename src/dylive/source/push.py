@@ -8,11 +8,9 @@ them (one socket write for several frames instead of one each; 0: at once) — a
 heartbeat every ``options.heartbeat_interval`` (default: the session's max(10 s,
 heartbeat_duration)); websockets answers the server's pings itself.
 
-websockets does the handshake, the framing, pings and the closing handshake, but its ``recv()``
-(a queue and a future per message) is bypassed: :class:`PushConnection` hands each binary
-message over in the socket's read callback, the generator is woken once per socket read and
-reading pauses while ``_HIGH`` frames wait for it (ingestion behind: what is not read waits
-upstream).
+websockets does the handshake, the framing, pings, the closing handshake and the receive queue
+that ``recv()`` takes from, bounded by ``connect(max_queue=PUSH_QUEUE)``: reading pauses at 4
+frames waiting (ingestion behind: what is not read waits upstream) and resumes at 1.
 
 A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
 :class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
@@ -25,16 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import BINARY, CONT, TEXT, CloseCode, Frame
-from websockets.protocol import Event, State
+from websockets.protocol import State
 
 from dylive.errors import HandshakeRefused, UpstreamError
 from dylive.source import urls
@@ -48,8 +42,11 @@ from dylive.wire.session import PushSession
 
 log = logging.getLogger(__name__)
 
-#: Fragments of one message before the connection is failed (websockets' recv() default).
-MAX_FRAGMENTS = 4096
+#: websockets' receive queue of a push socket, (high, low) water marks in frames: reading pauses
+#: when more than ``high`` frames wait for ``recv()`` (what is not read waits in the kernel and
+#: upstream) and resumes once ``low`` are left. Its default (16, 4) held ~140 KB a room of
+#: catch-up frames while ingestion was paused.
+PUSH_QUEUE = (3, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +56,7 @@ class PushOptions:
     open_timeout: float = 10.0
     ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
     max_size: int = MAX_PAYLOAD
+    max_queue: tuple[int, int] = PUSH_QUEUE  # websockets' receive queue: (high, low) frames
     upstream: str = ""  # the HTTP upstream: Origin/Referer of the handshake ("" = Douyin's)
     ack_delay: float = 0.5  # s an ack may wait to share a socket write with the next ones
 
@@ -81,7 +79,6 @@ async def open_socket(
     info: RoomInfo,
     identity: Identity,
     opts: PushOptions,
-    create_connection: type[ClientConnection] = ClientConnection,
 ) -> ClientConnection:
     """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
     headers = urls.push_headers(opts.upstream, info.web_rid)
@@ -96,9 +93,9 @@ async def open_socket(
             open_timeout=opts.open_timeout,
             ping_interval=opts.ping_interval,
             max_size=opts.max_size,
+            max_queue=opts.max_queue,
             compression=None,
             ssl=tls_context() if url.startswith("wss:") else None,
-            create_connection=create_connection,
         )
     except InvalidStatus as exc:
         resp = exc.response
@@ -110,83 +107,6 @@ async def open_socket(
             f"push handshake answered HTTP {resp.status_code}", room_id=info.room_id
         ) from exc
     return ws
-
-
-class PushConnection(ClientConnection):
-    """websockets' client connection whose messages go to a callback, not to ``recv()``.
-
-    websockets still does the handshake (proxy, TLS, refusals), the framing, pings, pongs and
-    the closing handshake; only the data messages skip its Assembler queue and futures:
-    :meth:`data_received` hands each whole binary message to ``on_binary`` synchronously
-    (text messages to ``on_text``), in wire order, frames of one socket read in one go. Messages
-    that arrive before :meth:`attach` (in the handshake's read) are kept and handed over then.
-    ``on_lost`` is called once the connection is lost (``connection_lost_waiter`` is done)."""
-
-    def __init__(self, protocol: ClientProtocol, **kwargs: Any) -> None:
-        super().__init__(protocol, **kwargs)
-        self.on_binary: Callable[[bytes], None] | None = None
-        self.on_text: Callable[[], None] = _nothing
-        self.on_lost: Callable[[], None] = _nothing
-        self._early: list[bytes | None] = []  # None: a text message
-        self._fragments: list[Frame] = []
-        self._failed = False  # too many fragments: the rest is dropped
-
-    def attach(
-        self,
-        on_binary: Callable[[bytes], None],
-        on_text: Callable[[], None],
-        on_lost: Callable[[], None],
-    ) -> None:
-        self.on_binary, self.on_text, self.on_lost = on_binary, on_text, on_lost
-        early, self._early = self._early, []
-        for data in early:
-            if data is None:
-                on_text()
-            else:
-                on_binary(data)
-        if self.connection_lost_waiter.done():
-            on_lost()
-
-    def process_event(self, event: Event) -> None:
-        if self.response is None or not isinstance(event, Frame):
-            super().process_event(event)  # the handshake response
-            return
-        opcode = event.opcode
-        if opcode is not BINARY and opcode is not TEXT and opcode is not CONT:
-            super().process_event(event)  # pong (pings and close: the protocol answers them)
-            return
-        if self._failed:
-            return
-        if not event.fin or self._fragments:  # a fragmented message (Douyin sends none)
-            self._fragments.append(event)
-            if len(self._fragments) > MAX_FRAGMENTS:  # what websockets' recv() refuses too
-                self._fragments, self._failed = [], True
-                self.protocol.fail(CloseCode.MESSAGE_TOO_BIG, "too many fragments")
-                self.send_data()
-                return
-            if not event.fin:
-                return
-            event, frames, self._fragments = self._fragments[0], self._fragments, []
-            data = b"".join(f.data for f in frames)
-        else:
-            data = event.data if type(event.data) is bytes else bytes(event.data)
-        if event.opcode is TEXT:
-            if self.on_binary is None:
-                self._early.append(None)
-            else:
-                self.on_text()
-        elif self.on_binary is None:
-            self._early.append(data)
-        else:
-            self.on_binary(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        self.on_lost()
-
-
-def _nothing() -> None:
-    pass
 
 
 class _Silence:
@@ -297,71 +217,6 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
         log.debug("push: socket closed while acking")
 
 
-#: The frames a connection keeps for its consumer before it stops reading the socket (what is
-#: not read waits in the kernel and upstream); reading resumes once it is down to ``_LOW``.
-#: websockets' own queue held 16 (its default ``max_queue``): ~140 KB a room of catch-up
-#: frames while ingestion is paused.
-_HIGH = 4
-_LOW = 1
-
-
-class _Feed:
-    """One connection's binary frames, handed over by :class:`PushConnection` as they are
-    read; the consumer (``push_stream``) is woken once per socket read, however many frames it
-    carried. When ``_HIGH`` frames wait, reading pauses until the consumer is down to ``_LOW``."""
-
-    def __init__(self, ws: PushConnection, silence: _Silence) -> None:
-        self.ws = ws
-        self.silence = silence
-        self.frames: deque[bytes] = deque()
-        self.waiter: asyncio.Future[None] | None = None
-        self.paused = False
-        self.done = False  # the consumer left: frames read now are dropped
-
-    def on_binary(self, data: bytes) -> None:
-        self.silence.last = self.silence.loop.time()
-        if self.done:
-            return
-        self.frames.append(data)
-        if len(self.frames) >= _HIGH and not self.paused:
-            self.paused = True
-            self.ws.transport.pause_reading()
-        self.wake()
-
-    def on_text(self) -> None:
-        self.silence.last = self.silence.loop.time()
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Until a frame is read or the connection is lost."""
-        self.waiter = self.silence.loop.create_future()
-        try:
-            await self.waiter
-        finally:
-            self.waiter = None
-
-    def take(self) -> bytes:
-        data = self.frames.popleft()
-        if self.paused and len(self.frames) <= _LOW:
-            self.paused = False
-            self.ws.transport.resume_reading()
-        return data
-
-    def release(self) -> None:
-        """Read again (the closing handshake needs the server's close frame); what is read
-        from now on is dropped."""
-        self.done = True
-        self.frames.clear()
-        if self.paused:
-            self.paused = False
-            with contextlib.suppress(Exception):
-                self.ws.transport.resume_reading()
-
-
 async def push_stream(
     push_server: str,
     info: RoomInfo,
@@ -372,29 +227,26 @@ async def push_stream(
     """Deliveries from one push connection until it closes or fails (see module docstring)."""
     opts = options or PushOptions()
     url = build_push_url(push_server, info, identity, position)
-    ws = await open_socket(url, info, identity, opts, PushConnection)
-    assert isinstance(ws, PushConnection)
+    ws = await open_socket(url, info, identity, opts)
     session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
-    feed = _Feed(ws, silence)
-    ws.attach(feed.on_binary, feed.on_text, feed.wake)
-    lost = ws.connection_lost_waiter
-    frames = feed.frames
     try:
         while True:
-            if not frames:
-                if lost.done():  # what was read before is handed out first
-                    if silence.fired:
-                        raise StaleConnection(
-                            f"push socket silent for {opts.silence_timeout:.1f} s",
-                            room_id=info.room_id,
-                        )
-                    raise ws.close_exc
-                await feed.wait()
+            try:
+                data = await ws.recv()  # frames read before a loss come first, then the loss
+            except ConnectionClosed:
+                if silence.fired:
+                    raise StaleConnection(
+                        f"push socket silent for {opts.silence_timeout:.1f} s",
+                        room_id=info.room_id,
+                    ) from None
+                raise
+            silence.last = silence.loop.time()
+            if isinstance(data, str):
                 continue
-            messages = session.receive_frame(feed.take())
+            messages = session.receive_frame(data)
             acks.add(session.data_to_send())
             pos = Position(session.cursor, session.internal_ext)
             yield Delivery(
@@ -403,12 +255,15 @@ async def push_stream(
             if session.closed_by_server:
                 return
     finally:
-        feed.release()
         acks.stop()
         silence.stop()
         hb.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await hb
+        # read again, so that a socket paused by its queue gets the server's close frame (what
+        # else comes meanwhile is dropped with the connection)
+        with contextlib.suppress(Exception):
+            ws.transport.resume_reading()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
                 await ws.close()
