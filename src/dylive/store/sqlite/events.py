@@ -36,7 +36,7 @@ from ..rows import (
 )
 from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
 from .engine import SQLiteEngine
-from .pages import JoinedScan, PageScan, read_all_joined, read_page, tail_rows
+from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
 
 #: A cached StoredMessage as the analytics fold's RawRow (seq, msg_id, method, created_at,
 #: rendered): one C call per row instead of five attribute reads in a comprehension.
@@ -191,14 +191,19 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         if room_id not in self.tail.cached and self.tail.size > 0:  # read() fills the tail
             return JoinedPage.of(await self.read(room_id, after_seq, limit, methods))
         signed = to_signed(room_id)
-        if limit <= LOOP_READ_LIMIT and self._lconn is not None and methods is None:
-            with contextlib.suppress(sqlite3.OperationalError):  # busy: on a thread instead
-                return read_all_joined(self._lconn, signed, after_seq, limit)
-        scan = JoinedScan(signed, after_seq, limit, methods)
-        if limit <= LOOP_READ_LIMIT and self._lconn is not None:
-            with contextlib.suppress(sqlite3.OperationalError):  # busy: all on a thread
-                if scan.step(self._lconn):  # the common case: one statement, on this thread
-                    return scan.page()
+        conn = self._lconn
+        if limit <= LOOP_READ_LIMIT and conn is not None:
+            try:  # the common case: one statement on this thread, the page as it returned
+                found = joined_head(conn, signed, after_seq, limit, methods)
+            except sqlite3.OperationalError:  # busy: all on a thread
+                found = JoinedScan(signed, after_seq, limit, methods)
+            if isinstance(found, JoinedPage):
+                return found
+            scan = found
+            if scan.done:
+                return scan.page()
+        else:
+            scan = JoinedScan(signed, after_seq, limit, methods)
         done: JoinedScan = await self._query(scan.run)  # the rest on a reader thread
         return done.page()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from typing import Any
 
 from ..migrations import to_unsigned
 from ..records import JoinedPage, Page, StoredMessage
@@ -175,6 +176,44 @@ def _filter(methods: frozenset[str] | None) -> tuple[str, str, str, tuple[str, .
     return found
 
 
+#: the head statement's row: (rows, last seq, its msg_id, its wantedness, wanted rows, their bytes);
+#: every column but the first NULL when no row was read
+_Head = tuple[Any, ...]
+
+
+def _head_row(
+    conn: sqlite3.Connection, room_id: int, after_seq: int, limit: int, methods: frozenset[str]
+) -> _Head:
+    """The row of the head statement: (rows, last seq, its msg_id, its wantedness, wanted rows,
+    their bytes joined)."""
+    sql, _, _, wanted = _filter(methods)
+    row: _Head = conn.execute(sql, (*wanted, room_id, after_seq, limit)).fetchone()
+    return row
+
+
+def joined_head(
+    conn: sqlite3.Connection,
+    room_id: int,
+    after_seq: int,
+    limit: int,
+    methods: frozenset[str] | None,
+) -> JoinedPage | JoinedScan:
+    """The chat page read on ``conn`` with one statement when its head is the page (every row
+    of it wanted, the common case: no scan object, no second statement); otherwise the
+    :class:`JoinedScan` that took that head, to be stepped on. ``room_id`` signed, as stored."""
+    if methods is None:
+        return read_all_joined(conn, room_id, after_seq, limit)
+    head = _head_row(conn, room_id, after_seq, limit, methods)
+    rows, last, msg_id, _, count, body = head
+    if not rows:
+        return JoinedPage(0, b"", after_seq)
+    if rows == count:  # every row wanted
+        return JoinedPage(rows, body, last, msg_id + _U64 if msg_id < 0 else msg_id)
+    scan = JoinedScan(room_id, after_seq, limit, methods)
+    scan.step(conn, head)
+    return scan
+
+
 class JoinedScan:
     """A page read for the chat endpoint (:class:`JoinedPage`): the first step reads the first
     ``limit`` rows (the head) in one aggregate that returns the wanted rows' bytes already
@@ -212,11 +251,12 @@ class JoinedScan:
         self._last_id: int | None = 0  # None: the last wanted row of the head is to be read
         self._scan: PageScan | None = None  # the rest of the page, when the head is not all
 
-    def step(self, conn: sqlite3.Connection) -> bool:
-        """Read one step; True when the page is complete."""
+    def step(self, conn: sqlite3.Connection, head: _Head | None = None) -> bool:
+        """Read one step; True when the page is complete. ``head``: the first step's statement
+        row, already read (:func:`joined_head`)."""
         scan = self._scan
         if not self._head_read:
-            self._head(conn)
+            self._head(conn, head)
             scan = self._scan
         elif scan is not None and not self._done:
             self._done = scan.step(conn)
@@ -224,7 +264,8 @@ class JoinedScan:
             self._last_id = self._last_wanted(conn)
         return self._done
 
-    def _head(self, conn: sqlite3.Connection) -> None:
+    def _head(self, conn: sqlite3.Connection, head: _Head | None = None) -> None:
+        """Read the head (or take ``head``, the row of its statement already read)."""
         methods, limit = self._methods, self._limit
         if methods is None:  # every row wanted: the head is the page
             page = read_all_joined(conn, self._room, self._after, limit)
@@ -232,10 +273,10 @@ class JoinedScan:
             self._last_id = page.last_msg_id
             self._head_read = self._done = True
             return
-        sql, unwanted, _, wanted = _filter(methods)
-        rows, last, msg_id, last_ok, count, body = conn.execute(
-            sql, (*wanted, self._room, self._after, limit)
-        ).fetchone()
+        _, unwanted, _, wanted = _filter(methods)
+        if head is None:
+            head = _head_row(conn, self._room, self._after, limit, methods)
+        rows, last, msg_id, last_ok, count, body = head
         ignored: list[str] = []
         if rows and count < rows:
             args = (self._room, self._after, last, *wanted)
@@ -254,6 +295,11 @@ class JoinedScan:
         if count:
             self._last_id = (msg_id + _U64 if msg_id < 0 else msg_id) if last_ok else None
         self._head_read, self._done = True, done
+
+    @property
+    def done(self) -> bool:
+        """Whether the page is complete."""
+        return self._done
 
     def _last_wanted(self, conn: sqlite3.Connection) -> int:
         _, _, sql, wanted = _filter(self._methods)

@@ -1,0 +1,141 @@
+"""History chat pages in process: where the CPU of reading one 50-message page from SQLite goes.
+
+``bench/api.py b`` measures history pages over HTTP (the service's CPU per request, the rate
+against a bare endpoint). This splits the read of one such page in process, on the same data
+(100,000 messages of one room, ``api.record``) and the same cursors (32 pollers × 400
+consecutive pages of ``count=50``, the default method filter), as CPU time of this thread per
+call (``time.thread_time``: a busy machine changes it less than it changes rates). Phases:
+
+- ``seek``: one descent of the covering index (the first row after the cursor);
+- ``walk``: the page's 50 index entries walked, nothing read from them (``count(*)`` over the
+  ordered ``LIMIT`` subquery the page statements use): the B-tree walk alone;
+- ``concat all``: the 50 rows' rendered JSON joined by SQL, no method filter (the statement of
+  ``methods=all``);
+- ``page SQL``: the store's statement of the default method filter (``pages._filter``) executed
+  and fetched: what a history page costs in SQLite;
+- ``read_joined``: the store's whole read as the chat endpoint awaits it (loop thread);
+- ``read_joined tail``: the same at the live edge (from the tail cache, no SQL);
+- ``chat_body``: the response bytes built from a page.
+
+The phases alternate for ``--rounds``; min and median µs per call are printed, and the load.
+Another tree: ``PYTHONPATH=<tree>/src python bench/history.py`` (same data, same phases).
+
+Usage: ``python bench/history.py [--rounds 5] [--db PATH]`` (``--db``: keep the database there
+and reuse it on the next run; default: a temporary one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from api import ROOM, record
+
+from dylive.app.delivery import DEFAULT_METHODS
+from dylive.serve.compat import chat_body
+from dylive.store import SQLiteStore
+from dylive.store.migrations import to_signed
+
+MESSAGES = 100_000
+SUB = " FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT 50)"
+
+
+async def build(path: Path) -> None:
+    async with SQLiteStore(path) as store:
+        rows = [record(ROOM, 6922636275858098944 + i) for i in range(MESSAGES)]
+        for i in range(0, len(rows), 5000):
+            await store.append(rows[i : i + 5000])
+
+
+def cursors(first: int) -> list[int]:
+    """``bench/api.py``'s history cursors (as seqs): poller p walks 400 consecutive pages."""
+    return [first - 1 + (p * 3001 + k * 50) % 99_900 for p in range(32) for k in range(400)]
+
+
+async def main(args: argparse.Namespace) -> None:
+    tmp = tempfile.mkdtemp(prefix="dylive-history-")
+    try:
+        path = Path(args.db) if args.db else Path(tmp) / "h.sqlite3"
+        if not path.exists():
+            await build(path)
+        await measure(path, args.rounds)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def measure(path: Path, rounds: int) -> None:
+    from dylive.store.sqlite import pages
+
+    room = to_signed(ROOM)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA query_only=1")
+    first = conn.execute("SELECT min(seq) FROM events WHERE room_id = ?", (room,)).fetchone()[0]
+    seqs = cursors(first)
+    page_sql, _, _, wanted = pages._filter(DEFAULT_METHODS)
+    sync: dict[str, Callable[[int], object]] = {
+        "seek": lambda after: conn.execute(
+            "SELECT seq FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT 1",
+            (room, after),
+        ).fetchone(),
+        "walk": lambda after: conn.execute(
+            "SELECT count(*) FROM (SELECT seq" + SUB, (room, after)
+        ).fetchone(),
+        "concat all": lambda after: conn.execute(
+            "SELECT count(*), max(seq), msg_id, CAST(group_concat(rendered, ',') AS BLOB)"
+            " FROM (SELECT seq, msg_id, rendered" + SUB,
+            (room, after),
+        ).fetchone(),
+        "page SQL": lambda after: conn.execute(page_sql, (*wanted, room, after, 50)).fetchone(),
+    }
+    async with SQLiteStore(path) as store:
+        last = await store.last_seq(ROOM)
+        await store.read(ROOM, last - 5, 5)  # the room's tail cached, as live polling does
+        page = await store.read_joined(ROOM, seqs[0], 50, DEFAULT_METHODS)
+        live = [last - 200 + i % 150 for i in range(len(seqs))]
+        reads: dict[str, tuple[Callable[[int], Awaitable[object]], list[int]]] = {
+            "read_joined": (lambda a: store.read_joined(ROOM, a, 50, DEFAULT_METHODS), seqs),
+            "read_joined tail": (lambda a: store.read_joined(ROOM, a, 50, DEFAULT_METHODS), live),
+        }
+        body = {
+            "chat_body": lambda _: chat_body(
+                page, last_msg_id=page.last_msg_id, now=1, start=1, interval=0, coverage=None
+            )
+        }
+        spent: dict[str, list[float]] = {}
+        for _ in range(rounds):
+            for name, fn in {**sync, **body}.items():
+                started = time.thread_time()
+                for after in seqs:
+                    fn(after)
+                spent.setdefault(name, []).append((time.thread_time() - started) / len(seqs))
+            for name, (read, args) in reads.items():
+                started = time.thread_time()
+                for after in args:
+                    await read(after)
+                spent.setdefault(name, []).append((time.thread_time() - started) / len(args))
+    conn.close()
+    print(
+        f"history page reads in process: {MESSAGES:,} messages in one room, {len(seqs):,}"
+        f" cursors, 50-message pages ({page.size} messages, {len(page.body):,} bytes),"
+        f" {rounds} rounds, load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    for name, xs in spent.items():
+        print(
+            f"    {name:17} min {min(xs) * 1e6:6.1f} us  median {statistics.median(xs) * 1e6:6.1f}"
+            " us per call"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="history chat page reads, in process")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--db", default="", help="keep (and reuse) the database at this path")
+    asyncio.run(main(parser.parse_args()))
