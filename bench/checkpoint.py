@@ -23,16 +23,21 @@ after it (loop ms, and wall ms: the store's fetch of the parts too). The tree me
 with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
 
 Usage: ``python bench/checkpoint.py [--chatters 10000,100000,1000000] [--rounds 15]
-[--new 50] [--gifts 10] [--long N] [--label NAME]``.
+[--new 50] [--gifts 10] [--long N] [--postgres ADMIN_URL] [--label NAME]``; ``--postgres``
+(e.g. ``postgresql://postgres@127.0.0.1:5432/test``): the store is a PostgreSQL schema of that
+database, created for each measure and dropped after it (bytes written: the client's, ~0).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +49,25 @@ CHAT = "WebcastChatMessage"
 GIFT = "WebcastGiftMessage"
 MINUTE_MS = 60_000
 T0 = 1_780_000_000_000
+PG_ADMIN = ""  # --postgres: each measure in a new schema of that database, else an SQLite file
+
+
+@contextlib.contextmanager
+def store_url(tmp: str) -> Iterator[str]:
+    """An SQLite file in ``tmp``, or the URL of a new schema of ``PG_ADMIN``'s database (dropped
+    afterwards)."""
+    if not PG_ADMIN:
+        yield str(Path(tmp) / "bench.db")
+        return
+    import psycopg
+
+    name = "dylive_bench_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+        try:
+            yield f"{PG_ADMIN}?options=-csearch_path%3D{name}"
+        finally:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def written() -> int:
@@ -74,8 +98,8 @@ async def measure(
     chatters: int, rounds: int, new: int, gifts: int, long: bool = False
 ) -> dict[str, float]:
     """The figures of one session of ``chatters``, checkpointed ``rounds`` times."""
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(str(Path(tmp) / "bench.db"))
+    with tempfile.TemporaryDirectory() as tmp, store_url(tmp) as url:
+        store = open_store(url)
         await store.open()
         try:
             await store.upsert_room(RoomRecord(ROOM_ID, "1", 2))
@@ -171,8 +195,11 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=50, help="new chatters per checkpoint")
     ap.add_argument("--gifts", type=int, default=10, help="gifts per checkpoint")
     ap.add_argument("--long", type=int, default=0, help="one session of that many checkpoints")
+    ap.add_argument("--postgres", default="", help="admin URL: measure on PostgreSQL")
     ap.add_argument("--label", default="this tree")
     args = ap.parse_args()
+    global PG_ADMIN
+    PG_ADMIN = args.postgres
     if args.long:
         long_run(args)
         return
