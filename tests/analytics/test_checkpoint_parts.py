@@ -267,3 +267,40 @@ async def test_a_long_session_keeps_its_parts_bounded_and_resumes_exactly(store_
         await resumed.close()
     finally:
         await store.close()
+
+
+async def test_a_load_beside_a_compaction_in_another_process_reads_again(
+    store_url: str,
+) -> None:
+    entries = broadcast(WEB_RID, ROOM_ID, 60, rate=20.0, seed=8)
+    cut = len(entries) * 3 // 4
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+        writer = Analytics(store)  # another process (no compaction yet: the floor)
+        for start in range(0, cut, 200):
+            await store.append([record(e) for e in entries[start : min(cut, start + 200)]])
+            await writer.catch_up(ROOM_ID)
+            await writer.flush()
+        session = writer._live[ROOM_ID].session
+        assert len(await store.session_parts(session.id, session.last_seq)) > 2
+        reader = Analytics(store)
+        real_parts, compacted = store.session_parts, []
+
+        async def parts_after_a_compaction(session_id: int, upto_seq: int) -> list[bytes]:
+            if not compacted:  # the writer compacts between the reader's two reads
+                await store.append([record(e) for e in entries[cut:-1]])
+                live = await writer.catch_up(ROOM_ID)
+                live.tally.debt = 1 << 40  # due now
+                await writer._save(live)
+                compacted.append(live.session.last_seq)
+                assert len(await real_parts(session_id, live.session.last_seq)) == 1
+            return await real_parts(session_id, upto_seq)
+
+        store.session_parts = parts_after_a_compaction  # type: ignore[method-assign]
+        loaded = (await reader._load(ROOM_ID)).tally
+        assert compacted and loaded.last_seq == compacted[0] > session.last_seq
+        assert same(loaded, writer._live[ROOM_ID].tally)
+    finally:
+        await store.close()

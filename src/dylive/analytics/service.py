@@ -223,9 +223,15 @@ class Analytics:
         session = await self.store.get_session(room_id=room_id)
         if session is None:
             session = await self._open(room_id)
-        parts = (
-            await self.store.session_parts(session.id, session.last_seq) if session.state else []
-        )
+        parts: list[bytes] = []
+        while session.state:
+            parts = await self.store.session_parts(session.id, session.last_seq)
+            # another process's compaction between the two reads deletes parts up to its own,
+            # newer seq (the row moves with it): read both again
+            now = await self.store.get_session(session_id=session.id)
+            if now is None or now.last_seq == session.last_seq:
+                break
+            session = now
         live = _Live(session, SessionTally.from_state(session.state, parts), time.monotonic())
         return self._live.setdefault(room_id, live)
 
