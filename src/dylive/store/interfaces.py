@@ -340,8 +340,9 @@ class Outbox(abc.ABC):
 
 class Sessions(abc.ABC):
     """One analytics session per broadcast (room_id): its facts, the analytics checkpoint
-    (an opaque state blob and the seq it covers, moved by compare-and-set) and the report
-    stored once the broadcast is finished.
+    (an opaque state blob and the seq it covers, moved by compare-and-set, and its parts in
+    ``session_parts``) and the report stored once the broadcast is finished. Nothing deletes a
+    session (retention keeps them); one that would must delete its parts in the same transaction.
     """
 
     @abc.abstractmethod
