@@ -15,20 +15,29 @@ checkpoint, measured:
   WAL frames of the commit, and a WAL checkpoint's copy when one falls in the span), and the
   checkpoint's payload (the session row's state plus the new part, when the tree has parts).
 
-Medians over the rounds. The tree measured is the one on ``sys.path``: run it in another tree
+Medians over the rounds. ``--long N``: one long session instead (``--chatters`` to start with,
+then N checkpoints of the same 2 s folds: 21,600 is 12 hours of a busy room), reporting the
+checkpoints' loop ms (median, mean: the amortised cost with the compactions, max: the longest
+one), the parts the session keeps at its end (count and bytes) and the load of the session
+after it (loop ms, and wall ms: the store's fetch of the parts too). The tree measured is the one on ``sys.path``: run it in another tree
 with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
 
 Usage: ``python bench/checkpoint.py [--chatters 10000,100000,1000000] [--rounds 15]
-[--new 50] [--gifts 10] [--label NAME]``.
+[--new 50] [--gifts 10] [--long N] [--postgres ADMIN_URL] [--label NAME]``; ``--postgres``
+(e.g. ``postgresql://postgres@127.0.0.1:5432/test``): the store is a PostgreSQL schema of that
+database, created for each measure and dropped after it (bytes written: the client's, ~0).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +49,25 @@ CHAT = "WebcastChatMessage"
 GIFT = "WebcastGiftMessage"
 MINUTE_MS = 60_000
 T0 = 1_780_000_000_000
+PG_ADMIN = ""  # --postgres: each measure in a new schema of that database, else an SQLite file
+
+
+@contextlib.contextmanager
+def store_url(tmp: str) -> Iterator[str]:
+    """An SQLite file in ``tmp``, or the URL of a new schema of ``PG_ADMIN``'s database (dropped
+    afterwards)."""
+    if not PG_ADMIN:
+        yield str(Path(tmp) / "bench.db")
+        return
+    import psycopg
+
+    name = "dylive_bench_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {name}")
+        try:
+            yield f"{PG_ADMIN}?options=-csearch_path%3D{name}"
+        finally:
+            admin.execute(f"DROP SCHEMA {name} CASCADE")
 
 
 def written() -> int:
@@ -66,9 +94,12 @@ def gift(uid: int) -> dict[str, Any]:
     }
 
 
-async def measure(chatters: int, rounds: int, new: int, gifts: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_store(str(Path(tmp) / "bench.db"))
+async def measure(
+    chatters: int, rounds: int, new: int, gifts: int, long: bool = False
+) -> dict[str, float]:
+    """The figures of one session of ``chatters``, checkpointed ``rounds`` times."""
+    with tempfile.TemporaryDirectory() as tmp, store_url(tmp) as url:
+        store = open_store(url)
         await store.open()
         try:
             await store.upsert_room(RoomRecord(ROOM_ID, "1", 2))
@@ -98,7 +129,7 @@ async def measure(chatters: int, rounds: int, new: int, gifts: int) -> dict[str,
                     seq += 1
                     tally.add(seq, seq, GIFT, at, gift(uid((r * gifts + j) % gifters)))
                 at += 2_000
-                before_parts = await _parts_bytes(store, live.session)
+                before_parts = 0 if long else await _parts_bytes(store, live.session)
                 w0, t0, p0 = written(), time.thread_time(), time.process_time()
                 await analytics._save(live)
                 t1, p1, w1 = time.thread_time(), time.process_time(), written()
@@ -106,15 +137,22 @@ async def measure(chatters: int, rounds: int, new: int, gifts: int) -> dict[str,
                 loop_ms.append((t1 - t0) * 1000)
                 proc_ms.append((p1 - p0) * 1000)
                 wbytes.append(w1 - w0)
-                after_parts = await _parts_bytes(store, live.session)
+                after_parts = 0 if long else await _parts_bytes(store, live.session)
                 payload.append(len(live.session.state) + after_parts - before_parts)
             await analytics.close()
-            t0 = time.thread_time()
+            parts = await _parts(store, live.session)
+            t0, w0 = time.thread_time(), time.perf_counter()
             await Analytics(store).catch_up(ROOM_ID)  # a restart: the checkpoint loaded
             load_ms = (time.thread_time() - t0) * 1000
+            load_wall = (time.perf_counter() - w0) * 1000
         finally:
             await store.close()
     return {
+        "parts": len(parts),
+        "parts_bytes": sum(len(p) for p in parts),
+        "load_wall": load_wall,
+        "loop_mean": statistics.fmean(loop_ms),
+        "loop_max": max(loop_ms),
         "loop_ms": statistics.median(loop_ms),
         "proc_ms": statistics.median(proc_ms),
         "written": statistics.median(wbytes),
@@ -125,10 +163,29 @@ async def measure(chatters: int, rounds: int, new: int, gifts: int) -> dict[str,
 
 async def _parts_bytes(store: Any, session: Any) -> int:
     """Bytes of the session's parts (0 in a tree without them)."""
+    return sum(len(p) for p in await _parts(store, session))
+
+
+async def _parts(store: Any, session: Any) -> list[bytes]:
+    """The session's parts ([] in a tree without them)."""
     parts = getattr(store, "session_parts", None)
-    if parts is None:
-        return 0
-    return sum(len(p) for p in await parts(session.id, session.last_seq))
+    return [] if parts is None else list(await parts(session.id, session.last_seq))
+
+
+def long_run(args: argparse.Namespace) -> None:
+    print(
+        f"{'tree':<10} {'checkpoints':>11} {'loop ms median':>14} {'mean':>6} {'max':>7}"
+        f" {'parts':>6} {'parts bytes':>12} {'load ms':>8} {'load wall':>9}"
+    )
+    started = time.monotonic()
+    n = int(args.chatters.split(",")[0])
+    r = asyncio.run(measure(n, args.long, args.new, args.gifts, long=True))
+    print(
+        f"{args.label:<10} {args.long:>11,} {r['loop_ms']:>14.2f} {r['loop_mean']:>6.2f}"
+        f" {r['loop_max']:>7.1f} {r['parts']:>6,} {r['parts_bytes']:>12,}"
+        f" {r['load_ms']:>8.1f} {r['load_wall']:>9.1f}   ({time.monotonic() - started:.0f} s)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -137,8 +194,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--new", type=int, default=50, help="new chatters per checkpoint")
     ap.add_argument("--gifts", type=int, default=10, help="gifts per checkpoint")
+    ap.add_argument("--long", type=int, default=0, help="one session of that many checkpoints")
+    ap.add_argument("--postgres", default="", help="admin URL: measure on PostgreSQL")
     ap.add_argument("--label", default="this tree")
     args = ap.parse_args()
+    global PG_ADMIN
+    PG_ADMIN = args.postgres
+    if args.long:
+        long_run(args)
+        return
     print(
         f"{'tree':<10} {'chatters':>9} {'loop ms':>8} {'proc ms':>8} {'written':>11} {'payload':>10} {'load ms':>8}"
     )

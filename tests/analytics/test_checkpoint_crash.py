@@ -3,8 +3,10 @@ stored checkpoint (the session row's state and the parts up to its seq) is exact
 the stored rows up to that seq, and the report after restarts equals the ground truth.
 
 A child process appends a broadcast in small batches and its ``Analytics`` checkpoints after
-every fold (``checkpoint_every=0``); it is killed right after its Nth checkpoint, among the
-appends, folds and checkpoints that follow.
+every fold (``checkpoint_every=0``), compacting the session's parts every few checkpoints
+(``compact_floor=1``: as soon as the parts after the whole one cost more to load than it); it is
+killed right after its Nth checkpoint (and at least one compaction), among the appends, folds,
+checkpoints and compactions that follow.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from support.waiting import until
 
 from dylive.analytics import Analytics
 from dylive.analytics.service import _payload
-from dylive.analytics.tally import SessionTally
+from dylive.analytics.tally import PART_COST, SessionTally
 from dylive.sim.offline import broadcast
 from dylive.sim.totals import totals
 from dylive.store import EventStore, RoomRecord, open_store
@@ -26,6 +28,7 @@ from dylive.store import EventStore, RoomRecord, open_store
 from .test_analytics_store import ROOM_ID, WEB_RID, assert_matches, record
 
 SECONDS, RATE, SEED, CHUNK = 120, 20.0, 21, 10
+FLOOR = 1  # compact_floor: compactions every few checkpoints
 
 CHILD = f"""
 import asyncio, sys
@@ -48,10 +51,11 @@ async def main(url, start):
     await store.open()
     class Saving(Analytics):
         async def _save(self, live, **kw):
+            whole = live.tally.compact_due(self.compact_floor)
             await super()._save(live, **kw)
-            print("saved", flush=True)
+            print("saved whole" if whole else "saved", flush=True)
 
-    analytics = Saving(store, checkpoint_every=0.0, fold_every=0.0)
+    analytics = Saving(store, checkpoint_every=0.0, fold_every=0.0, compact_floor={FLOOR})
     for at in range(start, len(entries), {CHUNK}):
         await store.append([record(e) for e in entries[at : at + {CHUNK}]])
         analytics.notify({ROOM_ID})
@@ -90,6 +94,8 @@ async def checked(url: str) -> int:
                 straight.add(*row[:4], _payload(row))
         assert saved.last_seq == session.last_seq and straight.chatters
         assert same(saved, straight)
+        # compacted: the parts after the whole one cost less to load than it, but for the last
+        assert sum(len(p) + PART_COST for p in parts[1:-1]) < max(len(parts[0]), FLOOR)
         return len(rows)
     finally:
         await store.close()
@@ -105,23 +111,26 @@ async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
     await store.open()
     await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
     await store.close()
-    start = 0
-    for saves in (3, 6, 10):  # kill after that many checkpoints (of this run)
+    start, compactions = 0, 0
+    for saves in (3, 6, 10):  # kill after that many checkpoints (of this run), one compaction
+        wholes = 0
         child = await asyncio.create_subprocess_exec(
             sys.executable, str(script), store_url, str(start), stdout=asyncio.subprocess.PIPE
         )
         assert child.stdout is not None
         try:
-            while saves:
+            while saves > 0 or not wholes:
                 line = await asyncio.wait_for(child.stdout.readline(), 60)
                 assert line, "the child ended early"
                 saves -= line.startswith(b"saved")
+                wholes += line.startswith(b"saved whole")
         finally:
             child.kill()
             await child.wait()
         stored = await checked(store_url)
         assert start < stored < len(entries)
-        start = stored
+        start, compactions = stored, compactions + wholes
+    assert compactions >= 3
     store = open_store(store_url)
     await store.open()
     try:

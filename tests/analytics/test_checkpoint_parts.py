@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from dylive.analytics import Analytics
-from dylive.analytics.tally import SessionTally
+from dylive.analytics.tally import PART_COST, SessionTally
 from dylive.errors import StoreError
 from dylive.sim.offline import broadcast
 from dylive.store import RoomRecord, SessionRecord, open_store
@@ -187,5 +187,120 @@ async def test_a_checkpoint_saved_before_parts_resumes(store_url: str) -> None:
         final = SessionTally.from_state(stored.state, parts)
         assert chatters <= final.chatters  # the old state's chatters went into the part
         assert report is not None and report["unique_chatters"] == len(final.chatters)
+    finally:
+        await store.close()
+
+
+def test_a_whole_part_alone_loads_the_tally_the_parts_before_it_did() -> None:
+    tally, parts, seq = SessionTally(), [], 0
+    for round_ in range(6):
+        for uid in range(round_ * 3, round_ * 3 + 5):  # new chatters, and some again
+            seq += 1
+            tally.add(seq, seq, CHAT, 60_000 * round_, chat(uid))
+        seq += 1
+        tally.add(seq, seq, GIFT, 60_000 * round_, gift(round_ % 2, 1))
+        state, part = tally.checkpoint()
+        parts.append(part)
+        tally.checkpointed(part)
+    assert tally.whole_bytes == len(parts[0]) and tally.debt > 0
+    state, whole = tally.checkpoint(whole=True)
+    assert SessionTally.from_state(state, [whole]) == SessionTally.from_state(state, parts)
+    assert SessionTally.from_state(state, [whole]) == tally
+    tally.checkpointed(whole, whole=True)
+    assert (tally.whole_bytes, tally.debt) == (len(whole), 0)
+    loaded = SessionTally.from_state(state, [whole, parts[-1]])  # the accounting of a load
+    assert (loaded.whole_bytes, loaded.debt) == (len(whole), len(parts[-1]) + PART_COST)
+    assert not tally.compact_due(floor=1) and loaded.compact_due(floor=1) is (
+        loaded.debt >= len(whole)
+    )
+
+
+async def test_a_whole_part_replaces_the_older_parts_with_the_row(store_url: str) -> None:
+    store = open_store(store_url)
+    await store.open()
+    try:
+        s = await store.open_session(SessionRecord(0, ROOM_ID, web_rid=WEB_RID))
+        for seq in (10, 20, 30):
+            moved = dataclasses.replace(s, last_seq=seq)
+            assert await store.save_session(moved, seq - 10 if seq > 10 else 0, b"p%d" % seq)
+        lost = dataclasses.replace(s, last_seq=40)
+        assert await store.save_session(lost, 20, b"w40", whole=True) is False  # CAS failed
+        assert await store.session_parts(s.id, 40) == [b"p10", b"p20", b"p30"]  # nothing gone
+        again = dataclasses.replace(s, last_seq=30)  # a whole part at the last part's seq
+        assert await store.save_session(again, 30, b"w30", whole=True) is True
+        assert await store.session_parts(s.id, 30) == [b"w30"]
+        assert await store.save_session(lost, 30, b"p40") is True
+        assert await store.session_parts(s.id, 40) == [b"w30", b"p40"]
+    finally:
+        await store.close()
+
+
+async def test_a_long_session_keeps_its_parts_bounded_and_resumes_exactly(store_url: str) -> None:
+    entries = broadcast(WEB_RID, ROOM_ID, 180, rate=20.0, seed=5)
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+        analytics = Analytics(store, compact_floor=0)  # compacts as soon as the parts cost more
+        saves = 0
+        for start in range(0, len(entries) - 1, 40):  # a checkpoint after each commit
+            await store.append([record(e) for e in entries[start : start + 40]])
+            live = await analytics.catch_up(ROOM_ID)
+            if live.dirty:
+                await analytics.flush()
+                saves += 1
+            if live.tally.ended_at:
+                break
+        session = live.session
+        parts = await store.session_parts(session.id, session.last_seq)
+        assert 1 <= len(parts) < saves // 4  # compacted: fewer parts than checkpoints
+        assert sum(len(p) + PART_COST for p in parts[1:-1]) < len(parts[0])  # the bound
+        held = live.tally
+        assert same(SessionTally.from_state(session.state, parts), held)
+        await analytics.close()
+        resumed = Analytics(store, compact_floor=0)  # a restart: the accounting resumes too
+        tally = (await resumed.catch_up(ROOM_ID)).tally
+        assert same(tally, held) and (tally.whole_bytes, tally.debt) == (
+            held.whole_bytes,
+            held.debt,
+        )
+        await resumed.close()
+    finally:
+        await store.close()
+
+
+async def test_a_load_beside_a_compaction_in_another_process_reads_again(
+    store_url: str,
+) -> None:
+    entries = broadcast(WEB_RID, ROOM_ID, 60, rate=20.0, seed=8)
+    cut = len(entries) * 3 // 4
+    store = open_store(store_url)
+    await store.open()
+    try:
+        await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
+        writer = Analytics(store)  # another process (no compaction yet: the floor)
+        for start in range(0, cut, 200):
+            await store.append([record(e) for e in entries[start : min(cut, start + 200)]])
+            await writer.catch_up(ROOM_ID)
+            await writer.flush()
+        session = writer._live[ROOM_ID].session
+        assert len(await store.session_parts(session.id, session.last_seq)) > 2
+        reader = Analytics(store)
+        real_parts, compacted = store.session_parts, []
+
+        async def parts_after_a_compaction(session_id: int, upto_seq: int) -> list[bytes]:
+            if not compacted:  # the writer compacts between the reader's two reads
+                await store.append([record(e) for e in entries[cut:-1]])
+                live = await writer.catch_up(ROOM_ID)
+                live.tally.debt = 1 << 40  # due now
+                await writer._save(live)
+                compacted.append(live.session.last_seq)
+                assert len(await real_parts(session_id, live.session.last_seq)) == 1
+            return await real_parts(session_id, upto_seq)
+
+        store.session_parts = parts_after_a_compaction  # type: ignore[method-assign]
+        loaded = (await reader._load(ROOM_ID)).tally
+        assert compacted and loaded.last_seq == compacted[0] > session.last_seq
+        assert same(loaded, writer._live[ROOM_ID].tally)
     finally:
         await store.close()

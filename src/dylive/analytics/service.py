@@ -6,9 +6,10 @@ only. A session's :class:`~dylive.analytics.tally.SessionTally` folds the rows o
 store ignores a repeated ``(room_id, msg_id)``), so they are never seen. The tally and the seq it
 covers are saved together in one transaction (``EventStore.save_session``, compare-and-set on
 the previous seq; the session's row, and the checkpoint's part: the chatters, gifters and ranked
-users new or changed since the previous checkpoint, appended under the new seq): after a restart,
-or in another process, folding resumes exactly after the checkpoint, from the row's state and
-the parts up to its seq.
+users new or changed since the previous checkpoint, appended under the new seq; once the parts
+cost as much to load as the session's whole part, a checkpoint writes a whole part instead and
+the older parts are deleted in that transaction): after a restart, or in another process,
+folding resumes exactly after the checkpoint, from the row's state and the parts up to its seq.
 
 The ingest hook is :meth:`Analytics.notify` (called after each stored batch): it wakes the room's
 worker, which folds the new rows and checkpoints at most every ``checkpoint_every`` seconds, so
@@ -38,7 +39,7 @@ from dylive.store import EventStore, RawRow, SessionRecord
 
 from .catalogue import GiftCatalogue
 from .report import DEFAULT_TOP, build_report, session_info
-from .tally import READ, SessionTally
+from .tally import COMPACT_FLOOR, READ, SessionTally
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,12 @@ class Analytics:
         batch: int = 5000,
         checkpoints: bool = True,
         fold_every: float = 1.0,
+        compact_floor: int = COMPACT_FLOOR,
     ) -> None:
         self.store = store
+        #: a checkpoint compacts the session's parts no sooner than this many bytes of them
+        #: (``SessionTally.compact_due``)
+        self.compact_floor = compact_floor
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room
         #: at 10 msg/s, it folded a message or two each time; at 0.25 s still one fold per push
@@ -218,9 +223,15 @@ class Analytics:
         session = await self.store.get_session(room_id=room_id)
         if session is None:
             session = await self._open(room_id)
-        parts = (
-            await self.store.session_parts(session.id, session.last_seq) if session.state else []
-        )
+        parts: list[bytes] = []
+        while session.state:
+            parts = await self.store.session_parts(session.id, session.last_seq)
+            # another process's compaction between the two reads deletes parts up to its own,
+            # newer seq (the row moves with it): read both again
+            now = await self.store.get_session(session_id=session.id)
+            if now is None or now.last_seq == session.last_seq:
+                break
+            session = now
         live = _Live(session, SessionTally.from_state(session.state, parts), time.monotonic())
         return self._live.setdefault(room_id, live)
 
@@ -266,7 +277,8 @@ class Analytics:
             return
         async with live.lock:
             old = live.session
-            state, part = live.tally.checkpoint()
+            whole = live.tally.compact_due(self.compact_floor)
+            state, part = live.tally.checkpoint(whole)
             new = dataclasses.replace(
                 self._stamped(old, live.tally),
                 ended_at=ended_at or old.ended_at,
@@ -274,8 +286,8 @@ class Analytics:
                 state=state,
                 report=report or (old.report if not live.dirty else b""),
             )
-            if await self.store.save_session(new, old.last_seq, part):
-                live.tally.checkpointed()
+            if await self.store.save_session(new, old.last_seq, part, whole):
+                live.tally.checkpointed(part, whole)
                 live.session, live.saved_at = new, time.monotonic()
                 return
         log.info(

@@ -93,10 +93,10 @@ class SessionRules(Sessions):
         return found
 
     async def save_session(
-        self, session: SessionRecord, expected_seq: int, part: bytes = b""
+        self, session: SessionRecord, expected_seq: int, part: bytes = b"", whole: bool = False
     ) -> bool:
         args = save_args(session, expected_seq)
-        return await self._update_session(args, part_args(session, part)) == 1
+        return await self._update_session(args, part_args(session, part), whole) == 1
 
     @abc.abstractmethod
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
@@ -104,11 +104,12 @@ class SessionRules(Sessions):
 
     @abc.abstractmethod
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
     ) -> int:
         """Run :data:`~dylive.store.sessions.SAVE`; the number of rows it changed. When it
         changed one and ``part`` is given, run :data:`~dylive.store.sessions.ADD_PART` with it
-        in the same transaction."""
+        in the same transaction (``whole``: :data:`~dylive.store.sessions.DROP_PARTS` with
+        ``part[:2]`` first)."""
 
 
 class OutboxRules(Outbox):

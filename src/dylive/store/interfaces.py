@@ -340,8 +340,9 @@ class Outbox(abc.ABC):
 
 class Sessions(abc.ABC):
     """One analytics session per broadcast (room_id): its facts, the analytics checkpoint
-    (an opaque state blob and the seq it covers, moved by compare-and-set) and the report
-    stored once the broadcast is finished.
+    (an opaque state blob and the seq it covers, moved by compare-and-set, and its parts in
+    ``session_parts``) and the report stored once the broadcast is finished. Nothing deletes a
+    session (retention keeps them); one that would must delete its parts in the same transaction.
     """
 
     @abc.abstractmethod
@@ -350,12 +351,14 @@ class Sessions(abc.ABC):
 
     @abc.abstractmethod
     async def save_session(
-        self, session: SessionRecord, expected_seq: int, part: bytes = b""
+        self, session: SessionRecord, expected_seq: int, part: bytes = b"", whole: bool = False
     ) -> bool:
         """Write every field of ``session`` if its stored ``last_seq`` is still
         ``expected_seq`` (compare-and-set); False when another writer moved it. A non-empty
         ``part`` (what the checkpoint added since the previous one) is appended to the session's
-        parts under ``session.last_seq`` in the same transaction, only when the row was written.
+        parts under ``session.last_seq`` in the same transaction, only when the row was written;
+        ``whole`` (the part holds all of it: a compaction): the session's parts up to
+        ``session.last_seq`` are deleted first, in that transaction too.
         """
 
     @abc.abstractmethod

@@ -28,6 +28,8 @@ SAVE = (
 )
 #: a checkpoint's part, written with SAVE (when it changed a row) in the same transaction
 ADD_PART = "INSERT INTO session_parts (session_id, seq, part) VALUES (%s, %s, %s)"
+#: a whole part (a compaction) replaces the session's parts up to its seq: run before ADD_PART
+DROP_PARTS = "DELETE FROM session_parts WHERE session_id = %s AND seq <= %s"
 PARTS = "SELECT part FROM session_parts WHERE session_id = %s AND seq <= %s ORDER BY seq"
 BY_ID = f"SELECT {COLS} FROM sessions WHERE id = %s"
 BY_ROOM = f"SELECT {COLS} FROM sessions WHERE room_id = %s"

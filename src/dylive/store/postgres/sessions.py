@@ -22,11 +22,13 @@ class PostgresSessions(PostgresEngine, SessionRules):
         await self._submit(insert)
 
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
     ) -> int:
         async def save(conn: Conn) -> int:
             changed: int = (await conn.execute(ses.SAVE, args)).rowcount
             if changed == 1 and part is not None:  # in the writer's transaction
+                if whole:  # a compaction: the whole part replaces the older ones
+                    await conn.execute(ses.DROP_PARTS, part[:2])
                 await conn.execute(ses.ADD_PART, part)
             return changed
 

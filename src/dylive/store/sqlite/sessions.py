@@ -19,11 +19,13 @@ class SQLiteSessions(SQLiteEngine, SessionRules):
         await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
 
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None
+        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
     ) -> int:
         def save(conn: sqlite3.Connection) -> int:
             changed: int = conn.execute(ses.q(ses.SAVE), args).rowcount
             if changed == 1 and part is not None:  # the op is atomic (the writer's savepoint)
+                if whole:  # a compaction: the whole part replaces the older ones
+                    conn.execute(ses.q(ses.DROP_PARTS), part[:2])
                 conn.execute(ses.q(ses.ADD_PART), part)
             return changed
 
