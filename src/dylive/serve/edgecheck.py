@@ -32,9 +32,9 @@ FUNCTIONS = (
 )
 
 #: the fingerprints (:func:`fingerprint`) of :data:`FUNCTIONS`, in order, in the uvicorn versions
-#: the fast paths were checked against (0.30 to 0.52 differ: ``send`` neither parsed the
-#: ``connection`` header's tokens nor added ``connection: close`` itself, and before 0.45
-#: ``on_response_complete`` had no ``_start_asgi_task``)
+#: the fast paths were checked against (the releases checked from 0.30.0 to 0.52.4 differ:
+#: ``send`` neither parsed the ``connection`` header's tokens nor added ``connection: close``
+#: itself, and up to 0.40 ``on_response_complete`` had no ``_start_asgi_task``)
 KNOWN: frozenset[tuple[str, ...]] = frozenset(
     {
         # uvicorn 0.53.0, 0.54.0, 0.55.0
