@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -157,6 +158,7 @@ async def run(args: argparse.Namespace) -> None:
             if r:
                 (counter if on_counter else rounds).append(1e6 * total / args.requests)
         protocol.connection_lost(None)
+    shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()
     print(
         f"longpoll in process: {args.rooms} rooms, {args.rounds} rounds of {args.requests}"
