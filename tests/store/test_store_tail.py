@@ -123,11 +123,9 @@ async def test_cached_token_follows_revocation_by_another_connection(tmp_path: P
         first = await store.token_by_digest("d" * 64)
         assert first is not None and first.active
         assert await store.token_by_digest("d" * 64) == first  # cached
-        conn = sqlite3.connect(path)  # another connection, as `dylive token revoke` uses
-        conn.execute("UPDATE tokens SET revoked_at = 1")
-        conn.commit()
-        conn.close()
-        # the next request (a new task: data_version is read once per batch of callbacks)
+        async with SQLiteStore(path) as other:  # as `dylive token revoke` writes it
+            await other.revoke_token("a")
+        # the next request reads it again (the change mark moved)
         again = await asyncio.create_task(store.token_by_digest("d" * 64))
         assert again is not None and not again.active
 
@@ -137,7 +135,7 @@ async def test_cached_token_follows_revocation_by_this_store_at_once(tmp_path: P
         await store.create_token("a", "d" * 64, 0, 0.0)
         await store.create_token("b", "e" * 64, 0, 0.0)
         assert (await store.token_by_digest("d" * 64)).active  # type: ignore[union-attr]
-        await store.token_by_digest("e" * 64)  # the batch's data_version is read
+        await store.token_by_digest("e" * 64)  # the change mark is read
         await store.revoke_token("a")
         again = await store.token_by_digest("d" * 64)  # no new task needed
         assert again is not None and not again.active

@@ -24,7 +24,9 @@ of the event loop's current step, for a response whose body comes later or never
 two for every small response (a long-poll chat page). On the httptools stack a request's scope
 also carries ``dylive.respond`` (:func:`respond`): the application's direct routes hand it a whole
 response (status, headers, body), which goes out as uvicorn's ``send`` would write it, in one
-write, without the two ASGI messages.
+write, without the two ASGI messages. These fast paths repeat uvicorn's code, so they are used
+only with a uvicorn whose code is a version they were checked against (:mod:`.edgecheck`,
+checked once at start; else uvicorn's own methods and a log line).
 
 The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
 ``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
@@ -44,6 +46,7 @@ from typing import Any
 
 import orjson
 
+from .edgecheck import fast_paths
 from .edgeio import Deadline, OneWrite, Responder
 from .errors import (
     BAD_REQUEST,
@@ -219,6 +222,9 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
     class EdgeHttpTools(_Edge, HttpToolsProtocol):
         _keep_alive: Deadline | None = None  # the keep-alive timeout (created when first set)
+        #: the fast paths (``dylive.respond``, the keep-alive Deadline) repeat uvicorn's code:
+        #: only where it is a version they were checked against (edgecheck.py)
+        fast = fast_paths()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -245,7 +251,8 @@ def _httptools_class() -> type[asyncio.Protocol]:
             cycle = self.cycle
             if cycle is not None and cycle.scope is self.scope:  # a new request's cycle
                 self._one_write(cycle)
-                self.scope["dylive.respond"] = partial(respond, cycle)
+                if self.fast:
+                    self.scope["dylive.respond"] = partial(respond, cycle)
 
         def on_message_complete(self) -> None:
             self._body_done()
@@ -253,7 +260,13 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_response_complete(self) -> None:
             """uvicorn's, with the keep-alive timeout a :class:`Deadline` (no timer handle
-            made and cancelled per response)."""
+            made and cancelled per response); uvicorn's own where its code is not the one
+            copied (:attr:`fast`)."""
+            if not self.fast:
+                super().on_response_complete()
+                if self._idle():
+                    self._arm_header_timer()
+                return
             self.server_state.total_requests += 1
             if not self.transport.is_closing():
                 self._unset_keepalive_if_required()
