@@ -401,7 +401,7 @@ class SQLiteEngine(HealthProbe):
         await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def _ping_write(self) -> None:
-        await self._submit(lambda conn: conn.execute("SELECT 1"))
+        await self._submit(lambda conn: conn.execute("SELECT 1"), pure=True)
 
     async def _query(self, fn: Fn) -> Any:
         loop = asyncio.get_running_loop()

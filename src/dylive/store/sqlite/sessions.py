@@ -15,10 +15,14 @@ class SQLiteSessions(SQLiteEngine, SessionRules):
     """:class:`~dylive.store.interfaces.Sessions` on SQLite."""
 
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
-        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
+        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args), pure=True)
 
     async def _update_session(self, args: tuple[Any, ...]) -> int:
-        changed: int = await self._submit(lambda conn: conn.execute(ses.q(ses.SAVE), args).rowcount)
+        # pure (one statement): analytics saves a session every second or so per busy room, and
+        # one op that is not pure puts its whole batch, appends and all, under savepoints
+        changed: int = await self._submit(
+            lambda conn: conn.execute(ses.q(ses.SAVE), args).rowcount, pure=True
+        )
         return changed
 
     async def get_session(self, *, session_id: int = 0, room_id: int = 0) -> SessionRecord | None:
