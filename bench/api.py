@@ -51,6 +51,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -526,6 +527,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_ticks(pid: int | str = "self") -> dict[int, int]:
+    """utime + stime (clock ticks) of every thread of a process (default: this one)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            out[int(tid)] = int(fields[11]) + int(fields[12])
+    return out
+
+
+def busiest_thread(before: dict[int, int], after: dict[int, int], main: int) -> float:
+    """CPU seconds of the busiest thread other than ``main`` between two ``thread_ticks``: in
+    the service, the SQLite writer thread (the reader threads and the rest do far less)."""
+    ticks = max((t - before.get(tid, 0) for tid, t in after.items() if tid != main), default=0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def make_sim_rooms(sim_url: str, web_rids: list[str]) -> None:
     """The rooms in the simulator, 16 requests at a time."""
     import httpx
@@ -650,10 +669,18 @@ async def run_e2e(
     RSS are the nodes' sums (``--profile``: the first node)."""
     db = pg_database(postgres) if postgres else str(Path(tmp) / f"c{rooms}.sqlite3")
     try:
-        return await _run_e2e(db, rooms, rate, seconds, profile, nodes)
+        fig = await _run_e2e(db, rooms, rate, seconds, profile, nodes)
     finally:
         if postgres:
             drop_pg_database(postgres, db)
+    if not postgres and Path(db).exists():  # what the writer wrote: the sizes of its rows
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            count, rendered, raw = conn.execute(
+                "SELECT count(*), avg(length(rendered)), avg(length(raw)) FROM events"
+            ).fetchone()
+        print(f"    stored: {count:,} rows, on average {rendered or 0:.0f} bytes rendered,"
+              f" {raw or 0:.0f} raw")  # fmt: skip
+    return fig
 
 
 async def _run_e2e(
@@ -748,6 +775,7 @@ async def _run_e2e(
         if profile:
             spy = attach(served[0].pid, f"{profile}/c-{rooms}.txt")
         per_node0 = [cpu_seconds(p.pid) for p in served]
+        threads0 = thread_ticks(served[0].pid)
         cpu0 = (sum(per_node0), cpu_seconds(sim.pid), time.process_time())
         wall0 = time.time()
         load0 = os.getloadavg()[0]
@@ -757,6 +785,7 @@ async def _run_e2e(
         await pollers  # each poller stops by itself at the latest 20 s after the end
         wall = time.time() - wall0
         per_node = [cpu_seconds(p.pid) - c for p, c in zip(served, per_node0, strict=True)]
+        writer_cpu = busiest_thread(threads0, thread_ticks(served[0].pid), served[0].pid)
         cpu = (sum(cpu_seconds(p.pid) for p in served), cpu_seconds(sim.pid), time.process_time())
         detach(spy)
         memory = [rss_mb(p.pid) for p in served]
@@ -817,6 +846,7 @@ async def _run_e2e(
         "listening": listening,
         "pinned": pinned,
         "us_per_msg": per_msg,
+        "writer_us": 1e6 * writer_cpu / max(1, delivered),
         "load_start": load0,
         "load": os.getloadavg()[0],
     }
@@ -828,7 +858,8 @@ async def _run_e2e(
         f" {len(STALLED)} pollers stalled; port open {listening:.1f} s after start, every pinned room started"
         f" {pinned:.1f} s after start),"
         f" emit→delivery p50 {fig['p50']:.0f} ms,"
-        f" p99 {fig['p99']:.0f} ms; service CPU {per_msg:.0f} µs per delivered message;"
+        f" p99 {fig['p99']:.0f} ms; service CPU {per_msg:.0f} µs per delivered message"
+        f" (the busiest thread besides the loop's — SQLite: the writer — {fig['writer_us']:.0f});"
         f" CPU (% of one core) service {share[0]:.0f},"
         f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"

@@ -13,16 +13,22 @@ with the rendered JSON), ``rowid`` (the same without AUTOINCREMENT), ``thin`` (a
 page index instead of the covering one), ``clustered`` (a WITHOUT ROWID table keyed (room_id,
 seq) holding every column: the rendered JSON once, in page order; unique (room_id, msg_id)),
 ``split`` (the clustered table without ``raw``, which goes to a rowid table keyed by seq),
-``nounique`` (``now`` without the unique index: what de-duplication costs). ``now-nosp``: ``now``
-without a savepoint per append (the store's writer since the fourth session).
+``nounique`` (``now`` without the unique index: what de-duplication costs), ``msgfirst`` (the
+unique index as (msg_id, room_id): the same constraint, in time order rather than room order when
+msg_ids are Douyin's; no savepoint). ``now-nosp``: ``now`` without a savepoint per append (the
+store's writer since the fourth session). ``--ids douyin``: msg_ids as the simulator and Douyin
+make them (unix seconds << 32 | random, per room increasing) instead of consecutive per room;
+``--rows``: rows an append (one push frame: 3; more: what a room's frames held together cost).
 
-Usage: ``python bench/sqlite_schemas.py [--layouts now,split,thin --repeat 3 --rooms 200]``.
+Usage: ``python bench/sqlite_schemas.py [--layouts now,split,thin --repeat 3 --rooms 200
+--ids douyin --rows 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import sqlite3
 import statistics
@@ -62,6 +68,7 @@ LAYOUTS = {
     + _UNIQUE
     + "CREATE TABLE raws (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);",
     "nounique": _NOW + _PAGE,
+    "msgfirst": _NOW + _UNIQUE.replace("(room_id, msg_id)", "(msg_id, room_id)") + _PAGE,
 }
 _POSITIONS = """CREATE TABLE upstream_positions (room_id INTEGER PRIMARY KEY, transport TEXT,
     cursor TEXT, internal_ext TEXT, push_server TEXT, last_msg_id INTEGER, updated_at INTEGER)"""
@@ -76,7 +83,9 @@ _INSERT_SEQ = (
 _POSITION = "INSERT OR REPLACE INTO upstream_positions VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
-def run(layout: str, rooms: int, ops: int, commits: int, prefill: int) -> float:
+def run(
+    layout: str, rooms: int, ops: int, commits: int, prefill: int, ids: str, per: int = 3
+) -> float:
     """One layout on a fresh file: thread CPU µs per row over ``commits`` commits."""
     tmp = tempfile.mkdtemp()
     conn = sqlite3.connect(Path(tmp) / "s.db", isolation_level=None)
@@ -86,7 +95,19 @@ def run(layout: str, rooms: int, ops: int, commits: int, prefill: int) -> float:
     sample = record(7_000_000_000_000_000_000, 1)
     seq, turn = 0, 0
     msgs = [3_000_000_000_000_000_000 + r * 10**9 for r in range(rooms)]
-    savepoint = layout != "now-nosp"
+    savepoint = layout not in ("now-nosp", "msgfirst")
+    rng = random.Random(1)
+    last = [0] * rooms
+    t0 = 1_765_000_000_000
+
+    def next_id(r: int, i: int) -> int:
+        if ids == "room":
+            return msgs[r] + i
+        # Douyin-like (as the simulator's IdAllocator): unix seconds << 32 | random, per room
+        # increasing; the clock advances with the appends (4 a second per room)
+        ms = t0 + turn * 250 * per // (3 * rooms)
+        last[r] = max(last[r] + 1 + rng.getrandbits(8), ((ms // 1000) << 32) | rng.getrandbits(20))
+        return last[r]
 
     def commit() -> None:
         nonlocal seq, turn
@@ -94,10 +115,10 @@ def run(layout: str, rooms: int, ops: int, commits: int, prefill: int) -> float:
         for _ in range(ops):
             r, turn = turn % rooms, turn + 1
             room_id, msg = 1_000_000_000_000_000_000 + r * 7919, msgs[r]
-            msgs[r] += 3
+            msgs[r] += per
             now = time.time_ns() // 1_000_000
             body = (sample.method, sample.created_at, now, sample.rendered, sample.raw)
-            rows = [(room_id, msg + i, *body) for i in range(3)]
+            rows = [(room_id, next_id(r, i), *body) for i in range(per)]
             if savepoint:
                 conn.execute("SAVEPOINT op")
             if layout in ("clustered", "split"):
@@ -127,7 +148,7 @@ def run(layout: str, rooms: int, ops: int, commits: int, prefill: int) -> float:
         start = time.thread_time()
         for _ in range(commits):
             commit()
-        return (time.thread_time() - start) / (commits * ops * 3) * 1e6
+        return (time.thread_time() - start) / (commits * ops * per) * 1e6
     finally:
         conn.close()
         shutil.rmtree(tmp)
@@ -141,13 +162,22 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=1500)
     parser.add_argument("--prefill", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=3, help="rows an append (3: one push frame)")
+    parser.add_argument(
+        "--ids",
+        choices=("room", "douyin"),
+        default="room",
+        help="msg_ids: per room consecutive (room), or Douyin-like (unix seconds << 32 | random)",
+    )
     args = parser.parse_args()
     layouts = args.layouts.split(",")
     print(f"sqlite {sqlite3.sqlite_version}, {args.rooms} rooms, load {os.getloadavg()[0]:.2f}")
     got: dict[str, list[float]] = {name: [] for name in layouts}
     for _ in range(args.repeat):
         for name in layouts:
-            got[name].append(run(name, args.rooms, args.ops, args.commits, args.prefill))
+            got[name].append(
+                run(name, args.rooms, args.ops, args.commits, args.prefill, args.ids, args.rows)
+            )
             print(f"  {name}: {got[name][-1]:.1f} µs/row", flush=True)
     base = statistics.median(got[layouts[0]])
     for name in layouts:

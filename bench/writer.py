@@ -2,14 +2,21 @@
 
 ``--rooms`` rooms each append a batch of 3 chat records with an upstream position every 0.25 s
 (what a pushed room at 12 messages/s looks like to the store: one append per push frame) into one
-:class:`~dylive.store.SQLiteStore` for ``--seconds`` after a 3 s ramp. Prints the rows stored per
+:class:`~dylive.store.SQLiteStore` for ``--seconds`` after a 3 s ramp, and save their analytics
+session (``Sessions.save_session``, ~2 KB of state and report) every ``--sessions`` seconds, as
+the service's analytics does. The records are ``bench/api.py``'s chat record (~560 bytes of
+rendered JSON) with ``--raw`` bytes of payload (947: the average of what ``bench/api.py c``
+stores) and Douyin-like msg_ids (unix seconds << 32 | random, per room increasing, as the
+simulator makes them). ``--prefill N`` stores N rows of the same rooms first (a store that
+already holds history: deeper index b-trees, a larger working set). Prints the rows stored per
 second, the commits, and the CPU per stored row of the writer thread and of the whole process
 (per-thread figures from /proc: the store's writer thread is the busiest thread that is not the
 event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_autocheckpoint``
 (pages of WAL between automatic checkpoints), alternating, ``--repeat`` times: the ratio of the
 writer's CPU per row between them does not depend on how busy the machine is.
 
-Usage: ``python bench/writer.py [--rooms 200 --seconds 40 --checkpoint 1000,10000 --repeat 2]``.
+Usage: ``python bench/writer.py [--rooms 200 --seconds 40 --checkpoint 1000,10000 --repeat 2
+--sessions 2.5 --raw 947 --prefill 0]``.
 """
 
 from __future__ import annotations
@@ -17,54 +24,111 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import record
+from api import record, thread_ticks
 
 from dylive.store import SQLiteStore
-from dylive.store.records import UpstreamPosition
+from dylive.store.migrations import to_signed
+from dylive.store.records import SessionRecord, UpstreamPosition
 
-ROOM0, MSG0 = 7_000_000_000_000_000_000, 7_100_000_000_000_000_000
-
-
-def thread_ticks() -> dict[int, int]:
-    """utime + stime (clock ticks) of every thread of this process."""
-    out = {}
-    for tid in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{tid}/stat") as f:
-            stat = f.read()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(tid)] = int(fields[11]) + int(fields[12])
-    return out
+ROOM0 = 7_000_000_000_000_000_000
+T0 = 1_765_000_000  # unix seconds of the first msg_id
 
 
-async def run(rooms: int, seconds: float, checkpoint: int) -> tuple[float, float, float]:
+class Ids:
+    """A room's msg_ids as the simulator makes them (``sim/rooms.py`` ``IdAllocator``)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.last = 0
+
+    def next(self, second: int) -> int:
+        candidate = ((T0 + second) << 32) | self.rng.getrandbits(20)
+        self.last = max(self.last + 1 + self.rng.getrandbits(8), candidate)
+        return self.last
+
+
+def prefill(path: Path, rooms: int, rows: int, raw: bytes) -> None:
+    """``rows`` rows of ``rooms`` rooms straight into the events table (in the order the
+    collectors would have stored them, 3 a room in turn), then a checkpoint."""
+    sample = record(ROOM0, 1)
+    ids = [Ids(r) for r in range(rooms)]
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN")
+        for turn in range(rows // 3):
+            r = turn % rooms
+            room_id, second = ROOM0 + r * 7919, turn // (rooms * 4) - 10**6 // 12
+            conn.executemany(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (to_signed(room_id), to_signed(ids[r].next(second)), sample.method,
+                     sample.created_at, 0, sample.rendered, raw)
+                    for _ in range(3)
+                ],
+            )  # fmt: skip
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+async def run(
+    rooms: int, seconds: float, checkpoint: int, args: argparse.Namespace
+) -> tuple[float, float, float]:
     """One round: (rows/s, writer thread µs/row, process µs/row)."""
+    raw = os.urandom(args.raw)
     with tempfile.TemporaryDirectory() as tmp:
-        store = SQLiteStore(Path(tmp) / "w.sqlite3", wal_autocheckpoint=checkpoint)
+        path = Path(tmp) / "w.sqlite3"
+        if args.prefill:
+            async with SQLiteStore(path):  # the schema
+                pass
+            prefill(path, rooms, args.prefill, raw)
+        store = SQLiteStore(path, wal_autocheckpoint=checkpoint)
         async with store:
             stored = 0
-            stop = time.monotonic() + seconds + 4
+            started = time.monotonic()
+            stop = started + seconds + 4
 
             async def room(r: int) -> None:
                 nonlocal stored
-                room_id, msg = ROOM0 + r * 7919, MSG0 + r * 10**9
+                room_id, ids = ROOM0 + r * 7919, Ids(r)
                 await asyncio.sleep(0.25 * r / rooms)
                 while time.monotonic() < stop:
-                    batch = [record(room_id, msg + i) for i in range(3)]
-                    msg += 3
+                    second = int(time.monotonic() - started)
+                    batch = [replace(record(room_id, ids.next(second)), raw=raw) for _ in range(3)]
+                    msg = ids.last
                     ext = f"internal_src:dim|first_req_ms:1|seq:{msg}"
                     position = UpstreamPosition(room_id, "push", cursor=f"c{msg}", internal_ext=ext)
                     await store.append(batch, position=position)
                     stored += 3
                     await asyncio.sleep(0.25)
 
+            async def session(r: int) -> None:
+                room_id = ROOM0 + r * 7919
+                await asyncio.sleep(args.sessions * r / rooms)
+                s = await store.open_session(SessionRecord(0, room_id, web_rid=str(r)))
+                while time.monotonic() < stop:
+                    await asyncio.sleep(args.sessions)
+                    new = replace(
+                        s, last_seq=s.last_seq + 1, state=os.urandom(700), report=os.urandom(1300)
+                    )
+                    if await store.save_session(new, s.last_seq):
+                        s = new
+
             tasks = [asyncio.create_task(room(r)) for r in range(rooms)]
+            if args.sessions > 0:
+                tasks += [asyncio.create_task(session(r)) for r in range(rooms)]
             await asyncio.sleep(3)
             before, rows0, cpu0 = thread_ticks(), stored, time.process_time()
             await asyncio.sleep(seconds)
@@ -85,11 +149,14 @@ async def run(rooms: int, seconds: float, checkpoint: int) -> tuple[float, float
 async def main(args: argparse.Namespace) -> None:
     values = [int(v) for v in args.checkpoint.split(",")]
     load = os.getloadavg()[0]
-    print(f"writer: {args.rooms} rooms, {args.seconds:g} s a round, load {load:.2f}")
+    print(
+        f"writer: {args.rooms} rooms, {args.seconds:g} s a round, sessions every"
+        f" {args.sessions:g} s, raw {args.raw} bytes, prefill {args.prefill:,} rows, load {load:.2f}"
+    )
     got: dict[int, list[tuple[float, float, float]]] = {v: [] for v in values}
     for _ in range(args.repeat):
         for v in values:
-            got[v].append(await run(args.rooms, args.seconds, v))
+            got[v].append(await run(args.rooms, args.seconds, v, args))
     base = statistics.median(r[1] for r in got[values[0]])
     for v in values:
         writer = statistics.median(r[1] for r in got[v])
@@ -107,4 +174,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=40.0)
     parser.add_argument("--checkpoint", default="1000,10000")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--sessions", type=float, default=2.5, help="s between session saves")
+    parser.add_argument("--raw", type=int, default=947, help="raw payload bytes a record")
+    parser.add_argument("--prefill", type=int, default=0, help="rows stored before the rounds")
     asyncio.run(main(parser.parse_args()))

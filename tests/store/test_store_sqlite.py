@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import orjson
@@ -12,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dylive.errors import StoreError
-from dylive.store import Record, RoomRecord, SQLiteStore
+from dylive.store import Record, RoomRecord, SessionRecord, SQLiteStore
 from dylive.store.cursor import (
     CursorError,
     make_cursor,
@@ -207,6 +208,48 @@ async def test_a_bad_append_in_a_batch_of_appends_fails_alone(tmp_path: Path) ->
             assert (await again.read(room, 0, 10)).messages == messages
         # the token positions taken by the batch's first run were written by its second
         assert [await again.get_position(9, room) for room in (ROOM, other)] == [41, 42]
+
+
+async def test_session_saves_and_room_upserts_leave_a_batch_of_appends_unguarded(
+    tmp_path: Path,
+) -> None:
+    """One statement each, session saves and room upserts are pure like appends: a batch mixing
+    them runs without a savepoint per op (analytics saves sessions all the time: one op needing
+    a savepoint would put every append of its batch under one), and a save that fails still
+    fails alone."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        session = await store.open_session(SessionRecord(0, ROOM, started_at=1))
+        statements: list[str] = []
+        assert store._wconn is not None
+        store._wconn.set_trace_callback(statements.append)  # called on the writer thread
+        batches = store.batches
+        saved = replace(session, last_seq=1, report=b"r1")
+        results = await asyncio.gather(
+            store.append([rec(1)], position=UpstreamPosition(ROOM, "p", "c1")),
+            store.save_session(saved, 0),
+            store.upsert_room(RoomRecord(other, "w", 1)),
+            store.append([rec(1, room=other)]),
+        )
+        assert results == [1, True, None, 1] and store.batches == batches + 1
+        assert statements and not [s for s in statements if "SAVEPOINT" in s]
+        # a save that cannot be stored (an int64 overflow): the batch runs again guarded
+        statements.clear()
+        results = await asyncio.gather(
+            store.append([rec(2)]),
+            store.save_session(replace(saved, last_seq=2, started_at=2**64), 1),
+            store.append([rec(2, room=other)]),
+            return_exceptions=True,
+        )
+        bad = results[1]
+        assert results[0] == results[2] == 1
+        assert isinstance(bad, StoreError) and not bad.transient
+        assert [s for s in statements if s.startswith("SAVEPOINT")]
+        store._wconn.set_trace_callback(None)
+        got = await store.get_session(room_id=ROOM)
+        assert got is not None and (got.last_seq, got.report) == (1, b"r1")
+        for room in (ROOM, other):
+            assert [m.msg_id for m in (await store.read(room, 0, 10)).messages] == [1, 2]
 
 
 async def test_a_locked_database_is_a_transient_error_and_the_write_succeeds_later(

@@ -42,7 +42,9 @@ class WriteOp(Generic[F]):
     events: bool = False  # inserts messages (PostgreSQL takes its seq-ordering lock)
     queued_at: float = field(default_factory=time.monotonic)
     #: SQLite: ``fn`` changes nothing but the database (no state outside the transaction), so
-    #: it may run without a savepoint of its own and run again if its batch is retried
+    #: it may run without a savepoint of its own and run again if its batch is retried (one
+    #: statement and its result always is: SQLite undoes a failed statement by itself). A batch
+    #: with one op that is not pure runs every op under a savepoint (``SQLiteEngine._run_batch``)
     pure: bool = False
 
 

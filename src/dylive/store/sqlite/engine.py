@@ -10,9 +10,10 @@ never on the event loop. Keyset reads (``seq > ?``), never OFFSET.
 
 Two in-memory fast paths keep live polling off the reader threads: the committed tail of each
 polled room (:class:`~dylive.store.tail.TailCache`, fed by the writer after each commit) and
-token records, cached per value of the tokens table's change counter (``token_generation``, read
-by a watch connection: any change to a token, by this process or another one such as ``dylive
-token revoke``, invalidates them before the next lookup).
+token records, cached until the token change mark (``<db>-tokens``, :mod:`.tokenmark`) moves:
+any token write by dylive, in this process or another one such as ``dylive token revoke``,
+rewrites it after its commit, so the next lookup sees the change; writers that do not know the
+mark are caught by the tokens table's change counter (``token_generation``) within a quarter second.
 """
 
 from __future__ import annotations
@@ -407,7 +408,7 @@ class SQLiteEngine(HealthProbe):
         await self._query(lambda conn: conn.execute("SELECT 1").fetchone())
 
     async def _ping_write(self) -> None:
-        await self._submit(lambda conn: conn.execute("SELECT 1"))
+        await self._submit(lambda conn: conn.execute("SELECT 1"), pure=True)
 
     async def _query(self, fn: Fn) -> Any:
         loop = asyncio.get_running_loop()

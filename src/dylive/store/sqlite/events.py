@@ -130,7 +130,8 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
                 "INSERT INTO quarantine (room_id, msg_id, method, raw, error, stored_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 values,
-            )
+            ),
+            pure=True,
         )
 
     async def quarantined(self, room_id: int, limit: int = 100) -> list[QuarantinedMessage]:

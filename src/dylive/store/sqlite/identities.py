@@ -14,7 +14,7 @@ class SQLiteIdentities(SQLiteEngine, Identities):
     async def save_identity(self, identity: IdentityRecord) -> None:
         sql = f"INSERT OR REPLACE INTO identities ({IDENTITY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
         row = identity_row(identity)
-        await self._submit(lambda conn: conn.execute(sql, row))
+        await self._submit(lambda conn: conn.execute(sql, row), pure=True)
 
     async def identities(self) -> list[IdentityRecord]:
         sql = f"SELECT {IDENTITY_COLS} FROM identities ORDER BY name"
@@ -34,4 +34,4 @@ class SQLiteIdentities(SQLiteEngine, Identities):
             "WHERE name = ?"
         )
         args = (state, cooldown_until, strikes, note, name)
-        await self._submit(lambda conn: conn.execute(sql, args))
+        await self._submit(lambda conn: conn.execute(sql, args), pure=True)

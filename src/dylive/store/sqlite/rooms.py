@@ -19,7 +19,8 @@ class SQLiteRooms(SQLiteEngine, Rooms):
             lambda conn: conn.execute(
                 f"INSERT OR REPLACE INTO rooms ({ROOM_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
-            )
+            ),
+            pure=True,
         )
 
     async def find_room(self, *, room_id: int = 0, web_rid: str = "") -> RoomRecord | None:
@@ -39,7 +40,7 @@ class SQLiteRooms(SQLiteEngine, Rooms):
             if pinned
             else ("DELETE FROM pins WHERE ident = ?")
         )
-        await self._submit(lambda conn: conn.execute(sql, (ident,)))
+        await self._submit(lambda conn: conn.execute(sql, (ident,)), pure=True)
 
     async def pins(self) -> list[str]:
         rows = await self._query(

@@ -16,20 +16,23 @@ class SQLiteSessions(SQLiteEngine, SessionRules):
     """:class:`~dylive.store.interfaces.Sessions` on SQLite."""
 
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
-        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args))
+        await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args), pure=True)
 
     async def _update_session(
         self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
     ) -> int:
         def save(conn: sqlite3.Connection) -> int:
             changed: int = conn.execute(ses.q(ses.SAVE), args).rowcount
-            if changed == 1 and part is not None:  # the op is atomic (the writer's savepoint)
+            if changed == 1 and part is not None:  # atomic: a failure undoes the whole op
                 if whole:  # a compaction: the whole part replaces the older ones
                     conn.execute(ses.q(ses.DROP_PARTS), part[:2])
                 conn.execute(ses.q(ses.ADD_PART), part)
             return changed
 
-        changed: int = await self._submit(save)
+        # pure (database effects only; a failure rolls the whole batch back and reruns it
+        # guarded): analytics saves a session every second or so per busy room, and one op that
+        # is not pure puts its whole batch, appends and all, under savepoints
+        changed: int = await self._submit(save, pure=True)
         return changed
 
     async def session_parts(self, session_id: int, upto_seq: int) -> list[bytes]:
