@@ -66,35 +66,7 @@ def chat_body(
     coverage: dict[str, Any] | None = None,
 ) -> bytes:
     """The response bytes: stored rendered JSON spliced in (no re-serialization).
-    ``coverage`` (additive): gift visibility and degradations of the collected room.
-
-    The tail is written directly: the same bytes as ``orjson.dumps`` of the fields dict
-    (``cursor`` and ``internal_ext`` are digits, ``_``, ``:``, ``|``, ``-`` and ASCII letters:
-    nothing to escape; tests/serve/test_chat_body.py compares the two)."""
-    if type(interval) is not int:  # an int's digits are what orjson writes
-        return dumped_chat_body(page, last_msg_id, now, start, interval, coverage)
-    cursor = make_cursor(now, last_msg_id, page.last_seq)
-    ext = make_internal_ext(now, start, cursor, page.last_seq)
-    ignores = orjson.dumps(page.ignored) if page.ignored else b"[]"
-    tail = (
-        f'],"cursor":"{cursor}","fetch_interval":{interval},"now":{now},'
-        f'"internal_ext":"{ext}","ignores":'
-    ).encode()
-    if coverage is None:
-        return b"".join((_HEAD, page.body, tail, ignores, b"}}"))
-    cov = orjson.dumps(coverage)
-    return b"".join((_HEAD, page.body, tail, ignores, b',"coverage":', cov, b"}}"))
-
-
-def dumped_chat_body(
-    page: JoinedPage,
-    last_msg_id: int,
-    now: int,
-    start: int,
-    interval: Any,
-    coverage: dict[str, Any] | None,
-) -> bytes:
-    """:func:`chat_body` with its tail serialized by ``orjson.dumps`` (the reference)."""
+    ``coverage`` (additive): gift visibility and degradations of the collected room."""
     cursor = make_cursor(now, last_msg_id, page.last_seq)
     fields: dict[str, Any] = {
         "cursor": cursor,
