@@ -29,6 +29,10 @@ async def test_the_chain_is_read_once_per_ttl_and_per_broadcast(tmp_path: Path) 
         for _ in range(5):
             assert await cache.chain(store, "w1", 12) == [11, 12]
         assert store.listed == 1
+        # the request path's check: the cached chain while fresh, no query
+        assert list(cache.fresh("w1", 12) or ()) == [11, 12]
+        assert cache.fresh("w1", 99) is None
+        assert store.listed == 1
         # the next broadcast starts: a new key, read from the store, the old ones included
         await store.open_session(SessionRecord(0, 13, web_rid="w1", started_at=3))
         assert await cache.chain(store, "w1", 13) == [11, 12, 13]
@@ -41,6 +45,7 @@ async def test_the_chain_is_read_once_per_ttl_and_per_broadcast(tmp_path: Path) 
         await fresh.chain(store, "w1", 13)
         await fresh.chain(store, "w1", 13)
         assert store.listed == 4
+        assert fresh.fresh("w1", 13) is None  # stale at once: the caller reads it again
         # bounded: the oldest key goes first
         small = ChainCache(ttl=3600, size=2)
         for current in (11, 12, 13):

@@ -11,6 +11,7 @@ so a reader finishes the old broadcast, then moves on, with no gap and no repeat
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from dylive.store import EventStore
 
@@ -42,6 +43,14 @@ class ChainCache:
         self.size = size
         self._chains: dict[tuple[str, int], tuple[float, list[int]]] = {}
 
+    def fresh(self, web_rid: str, current: int) -> Sequence[int] | None:
+        """The cached chain when it is younger than ``ttl`` (read only: the cached list
+        itself), else None (then :meth:`chain`): the request path's check, no coroutine."""
+        hit = self._chains.get((web_rid, current))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return None
+
     async def chain(self, store: EventStore, web_rid: str, current: int) -> list[int]:
         key = (web_rid, current)
         now = time.monotonic()
@@ -56,7 +65,7 @@ class ChainCache:
         return list(chain)
 
 
-async def room_after(store: EventStore, chain: list[int], after: int) -> int:
+async def room_after(store: EventStore, chain: Sequence[int], after: int) -> int:
     """The broadcast to read after seq ``after``: the oldest with a message after it, else the
     current one (the last of ``chain``). Usually one query: the previous broadcast is done."""
     chosen = chain[-1]
@@ -67,7 +76,7 @@ async def room_after(store: EventStore, chain: list[int], after: int) -> int:
     return chosen
 
 
-async def carried_position(store: EventStore, token_id: int, chain: list[int]) -> int | None:
+async def carried_position(store: EventStore, token_id: int, chain: Sequence[int]) -> int | None:
     """A token's position in the latest earlier broadcast it read (None: it read none)."""
     for room_id in reversed(chain[:-1]):
         seq = await store.get_position(token_id, room_id)

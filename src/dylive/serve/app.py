@@ -165,12 +165,12 @@ def _kind_for_status(status: int) -> ErrorKind:
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def guarded(name: str, endpoint: Endpoint) -> Endpoint:
+def guarded(name: str, endpoint: Endpoint, svc: HttpService | None = None) -> Endpoint:
     """Wrap an endpoint: ApiError → its envelope, StoreError → 50301, anything else → 50000
     (logged); count and time every request in the metrics; meter the answer for the token the
     request authorized as (endpoint ``name``, its code, the messages the endpoint delivered
     (``scope["dylive.messages"]``) and the body's bytes), with the ``X-RateLimit-*`` headers
-    of a token with a request quota."""
+    of a token with a request quota. ``svc``: the service (else the app state's, per request)."""
 
     async def handler(request: Request) -> Response:
         started = time.perf_counter()
@@ -185,18 +185,18 @@ def guarded(name: str, endpoint: Endpoint) -> Endpoint:
         except Exception as exc:
             log.error("unexpected error on %s: %r", request.url.path, exc, exc_info=exc)
             response, code = error_response(ApiError(INTERNAL)), INTERNAL.code
-        svc: HttpService = request.app.state.svc
-        token: TokenRecord | None = request.scope.get("dylive.token")
+        service: HttpService = svc if svc is not None else request.app.state.svc
+        scope = request.scope
+        token: TokenRecord | None = scope.get("dylive.token")
         if token is not None:
-            if token.id not in svc.meter.names:
-                svc.meter.names[token.id] = token.name
+            meter = service.meter
+            if token.id not in meter.names:
+                meter.names[token.id] = token.name
             body = getattr(response, "body", b"")
-            svc.meter.count(
-                token.id, name, code, request.scope.get("dylive.messages", 0), len(body)
-            )
+            meter.count(token.id, name, code, scope.get("dylive.messages", 0), len(body))
             if token.quota:
-                rate_headers(svc, token, response)
-        svc.metrics.on_request(name, str(code), time.perf_counter() - started)
+                rate_headers(service, token, response)
+        service.metrics.on_request(name, str(code), time.perf_counter() - started)
         return response
 
     return handler
@@ -268,18 +268,21 @@ def create_app(config: ServiceConfig) -> Starlette:
         finally:
             await svc.stop()
 
-    chat = guarded("chat", compat.chat)
+    def guard(name: str, endpoint: Endpoint) -> Endpoint:
+        return guarded(name, endpoint, svc)
+
+    chat = guard("chat", compat.chat)
     routes = [
         Route("/douyin/liveroom/chat", chat, methods=["GET"]),
-        Route("/douyin/liveroom/audience", guarded("audience", compat.audience), methods=["GET"]),
+        Route("/douyin/liveroom/audience", guard("audience", compat.audience), methods=["GET"]),
         Route("/metrics", svc.metrics.endpoint, methods=["GET"]),
-        *api.routes(guarded),
-        *fleet_api.routes(guarded),
-        *sessions.routes(guarded),
-        *stream.routes(guarded),
-        *webhooks_api.routes(guarded),
-        *usage_api.routes(guarded),
-        *admin_api.routes(guarded),
+        *api.routes(guard),
+        *fleet_api.routes(guard),
+        *sessions.routes(guard),
+        *stream.routes(guard),
+        *webhooks_api.routes(guard),
+        *usage_api.routes(guard),
+        *admin_api.routes(guard),
         *feed_api.routes(),
         *dashboard.routes(),
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -99,7 +100,7 @@ async def _read(
 async def _continue(
     svc: Service,
     token_id: int,
-    chain: list[int],
+    chain: Sequence[int],
     count: int,
     methods: frozenset[str] | None,
     wait: float,
@@ -126,7 +127,7 @@ async def _continue(
         else:
             after = stored
         remaining = max(0.0, deadline - time.monotonic())
-        source = await room_after(svc.store, chain, after)
+        source = room_id if len(chain) == 1 else await room_after(svc.store, chain, after)
         page = await _read(svc, source, after, count, methods, remaining)
         if not moves or (stored is not None and page.last_seq == after):
             return page  # nothing to claim
@@ -134,6 +135,23 @@ async def _continue(
             return page
         log.debug("token %s room %s: position moved elsewhere; reading on", token_id, room_id)
     return JoinedPage(0, b"", after)
+
+
+#: whether a ``room_id`` text names a web_rid (``parse_ident``), per text (pollers send the
+#: same one on every request), bounded
+_WEB_RID_NAMED: dict[str, bool] = {}
+_WEB_RID_NAMED_KEPT = 4096
+
+
+def _names_web_rid(ident: str) -> bool:
+    named = _WEB_RID_NAMED.get(ident)
+    if named is None:
+        named = bool(parse_ident(ident)[0])
+        if len(ident) <= 256:
+            if len(_WEB_RID_NAMED) >= _WEB_RID_NAMED_KEPT:
+                _WEB_RID_NAMED.clear()
+            _WEB_RID_NAMED[ident] = named
+    return named
 
 
 async def chat(request: Request) -> Response:
@@ -153,14 +171,18 @@ async def chat(request: Request) -> Response:
     moves = request.method != "HEAD"  # a HEAD request never moves a position
     wait = wait if live else 0.0
     # a web_rid names the anchor: positions continue across its broadcasts (collect/broadcasts)
-    chain = [info.room_id]
-    if parse_ident(ident)[0] and info.web_rid:
-        chain = await svc.chains.chain(svc.store, info.web_rid, info.room_id)
+    chain: Sequence[int] = (info.room_id,)
+    if info.web_rid and _names_web_rid(ident):
+        cached = svc.chains.fresh(info.web_rid, info.room_id)
+        if cached is not None:
+            chain = cached
+        else:
+            chain = await svc.chains.chain(svc.store, info.web_rid, info.room_id)
     if given is None:  # continue from the token's position: one poller at a time here
         async with svc.position_lock(token.id, info.room_id):
             page = await _continue(svc, token.id, chain, count, methods, wait, moves)
     else:
-        room_id = await room_after(svc.store, chain, given.seq)
+        room_id = chain[0] if len(chain) == 1 else await room_after(svc.store, chain, given.seq)
         page = await _read(svc, room_id, given.seq, count, methods, wait)
         if page.last_seq > given.seq and moves:
             await svc.store.set_position(token.id, info.room_id, page.last_seq, wait=False)
