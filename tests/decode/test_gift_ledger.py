@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +100,16 @@ def test_memory_is_bounded() -> None:
         ledger.delta(_gift(i + 1, i, 500 + i, 1))
     assert len(ledger._streaks) <= 10
     assert len(ledger._seen) <= 20
+
+
+def test_settle_sets_delta_in_place_like_apply() -> None:
+    events = _streak(1, 7, 42, 4, group_count=1)
+    applied = GiftLedger()
+    settled = GiftLedger()
+    for e in events:
+        copy = applied.apply(e)
+        fresh = replace(e)  # an event nobody else holds, as the collector's just decoded ones
+        assert settled.settle(fresh) is fresh
+        assert fresh == copy and fresh.delta == copy.delta
+    assert [e.delta for e in events] == [None] * 4  # apply never touched its input
+    assert settled.total_gifts == applied.total_gifts == 4

@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from support.waiting import until
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
 
-from dylive.source.push import _Acks
+from dylive.source.push import _Acks, client_frames
 
 
 @asynccontextmanager
@@ -68,3 +71,27 @@ async def test_stop_writes_what_is_pending() -> None:
         assert len(writes) == 1
         await until(lambda: len(received) == 2, 10.0)
         assert received == [b"last-a", b"last-b"]
+
+
+async def test_acks_of_every_length_arrive_as_written() -> None:
+    """The acks' frames are built here (client_frames: masked, one urandom for all): the
+    server reads each payload back, across the 7-, 16- and 64-bit lengths."""
+    payloads = [b"", b"a", b"b" * 125, b"c" * 126, b"d" * 65_535, b"e" * 65_536, bytes(range(256))]
+    async with linked() as (ws, received, writes):
+        acks = _Acks(ws, delay=0.0)
+        acks.add(payloads)
+        assert len(writes) == 1
+        await until(lambda: len(received) == len(payloads), 10.0)
+        assert received == payloads
+
+
+def test_client_frames_parse_as_websockets_frames() -> None:
+    frames = [b"x" * n for n in (0, 5, 125, 126, 65_535, 65_536)]
+    reader = StreamReader()
+    reader.feed_data(b"".join(client_frames(frames)))
+    for data in frames:
+        parser = Frame.parse(reader.read_exact, mask=True)
+        with pytest.raises(StopIteration) as done:
+            next(parser)
+        frame = done.value.value
+        assert (frame.opcode, frame.fin, frame.data) == (Opcode.BINARY, True, data)

@@ -9,11 +9,14 @@ import pytest
 from dylive.errors import FrameError, PayloadTooLarge, ResponseError
 from dylive.proto import webcast_pb2 as pb
 from dylive.wire.frames import (
+    GUNZIP_RATIO,
     HEARTBEAT_FRAME,
+    MAX_PAYLOAD,
     RawMessage,
     build_ack,
     encode_frame,
     encode_response,
+    gunzip,
     parse_frame,
     parse_response,
 )
@@ -133,3 +136,39 @@ def test_method_names_are_shared_between_messages() -> None:
     first, second = parse_response(body).messages
     again = parse_response(body).messages[0]
     assert first.method is second.method is again.method
+
+
+@pytest.mark.parametrize("log_id", [0, 1, 127, 128, 300, 2**32, 2**63, 2**64 - 1])
+@pytest.mark.parametrize("ext", ["", "x", "é" * 70, "a" * 200, "z" * 20_000])
+def test_ack_bytes_are_the_generated_classs(log_id: int, ext: str) -> None:
+    """build_ack writes the bytes by hand: exactly what the generated PushFrame serializes."""
+    frame = pb.PushFrame(
+        log_id=log_id, payload_type="ack", payload_encoding="pb", payload=ext.encode()
+    )
+    assert build_ack(log_id, ext) == frame.SerializeToString()
+
+
+@pytest.mark.parametrize("log_id", [-1, 2**64])
+def test_ack_log_id_out_of_range(log_id: int) -> None:
+    with pytest.raises(ValueError):
+        build_ack(log_id, "x")
+
+
+@pytest.mark.parametrize("size", [0, 10, 3_000, 60_000])
+def test_gunzip_small_and_large_payloads(size: int) -> None:
+    """Small payloads are inflated in one call, larger ones through a bounded decompressor."""
+    data = bytes(range(256)) * (size // 256) + b"a" * (size % 256)
+    packed = gzip.compress(data)
+    assert gunzip(packed) == data
+    assert gunzip(packed, limit=len(packed) * GUNZIP_RATIO + 1) == data  # one-call path
+    with pytest.raises(PayloadTooLarge):
+        gunzip(gzip.compress(b"\0" * 5_000), limit=4_999)  # one-call path over the limit
+
+
+@pytest.mark.parametrize("limit", [10_000, MAX_PAYLOAD])  # a decompressor, one call
+def test_gunzip_rejects_bad_and_truncated_payloads(limit: int) -> None:
+    packed = gzip.compress(b"hello " * 500)
+    with pytest.raises(FrameError, match="truncated"):
+        gunzip(packed[:-6], limit)
+    with pytest.raises(FrameError, match="bad gzip"):
+        gunzip(b"\x1f\x8b\x00\x00garbage", limit)

@@ -80,3 +80,13 @@ class GiftLedger:
     def apply(self, event: GiftEvent) -> GiftEvent:
         """``event`` with its ``delta`` set (see :meth:`delta`)."""
         return replace(event, delta=self.delta(event))
+
+    def settle(self, event: GiftEvent) -> GiftEvent:
+        """:meth:`apply` for an event nobody else holds yet (the collector's, just decoded):
+        its ``delta`` is set in place instead of on a copy (``replace`` of the 21 fields took
+        ~6 µs a gift)."""
+        _set(event, "delta", self.delta(event))
+        return event
+
+
+_set = object.__setattr__  # a frozen dataclass's own way to set a field

@@ -355,27 +355,28 @@ class Room(Handlers):
 
     def _accept(self, delivery: Delivery) -> list[Item]:
         """De-duplicate and decode one delivery; advance the position after it."""
-        info = self._info()
+        room_id = self._info().room_id
         out: list[Item] = []
-        now = time.monotonic()
-        fresh = 0
+        now, business = time.monotonic(), False  # business: a message other than housekeeping
+        seen, watch, direct = self._dedupe.seen, self._watch.observe, self.options.direct
         for raw in delivery.messages:
-            if self._dedupe.seen(raw.msg_id):
+            if seen(raw.msg_id):
                 continue
-            fresh += 1
-            rendered = render_direct(raw, room_id=info.room_id) if self.options.direct else None
-            event = rendered if rendered is not None else decode(raw, room_id=info.room_id)
-            if isinstance(event, GiftEvent):
-                event = self._ledger.apply(event)
+            event: Item | None = render_direct(raw, room_id=room_id) if direct else None
+            if event is None:
+                event = decode(raw, room_id=room_id)
+                if isinstance(event, GiftEvent):
+                    event = self._ledger.settle(event)  # just decoded: no copy
             out.append(event)
             self.coverage.observe(event)
-            if self._watch.observe(raw, event, now):
-                self._flags.discard("heartbeat_only")
-                if delivery.transport == "push":
-                    self._flags.discard("silent_socket")
+            business = watch(raw, event, now) or business
             if isinstance(event, ControlEvent) and event.ended:
                 self._ended = True
                 break
+        if business:
+            self._flags.discard("heartbeat_only")
+            if delivery.transport == "push":
+                self._flags.discard("silent_socket")
         if out:
             self._stats.messages += len(out)
             self._stats.last_message = now
@@ -383,7 +384,7 @@ class Room(Handlers):
             self.backoff.reset()
         if delivery.messages:
             self._plan.delivered()
-        self._track.advance(delivery.position, fresh)
+        self._track.advance(delivery.position, len(out))
         if delivery.now:
             self._last_server_ms = delivery.now
         return out

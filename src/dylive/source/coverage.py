@@ -65,14 +65,14 @@ class Coverage:
 
     def observe(self, event: object) -> None:
         """One item of the stream (typed events, or pre-rendered ones: ``decode.direct``)."""
-        user = getattr(event, "user", None)
-        if isinstance(user, UserInfo):
-            if user.uid or user.webcast_uid:
-                self._user(user.masked)
-        elif isinstance(event, Rendered):
-            if b'"user":{"uid":' in event.json:
-                self._user(_MASKED_JSON in event.json)
+        if isinstance(event, Rendered):  # the service's common case: first, no getattr
+            json = event.json
+            if b'"user":{"uid":' in json:
+                self._user(_MASKED_JSON in json)
             return
+        user = getattr(event, "user", None)
+        if isinstance(user, UserInfo) and (user.uid or user.webcast_uid):
+            self._user(user.masked)
         if isinstance(event, GiftEvent):
             self.gifts += 1
             return

@@ -49,7 +49,19 @@ class Deduper:
     def seen(self, msg_id: int) -> bool:
         """True (and counted) if ``msg_id`` is a duplicate; otherwise remember it."""
         key = msg_id & _M64
-        if self._has(key):
+        i = -1  # the empty slot the probe ended on (a new id goes there, the table unchanged)
+        if key:  # the probe of _has, inline: once a message
+            table, mask = self._table, self._mask
+            i = ((key * _MIX) & _M64) >> self._shift
+            while True:
+                k = table[i]
+                if k == key:
+                    self.duplicates += 1
+                    return True
+                if k == 0:
+                    break
+                i = (i + 1) & mask
+        elif self._zero:
             self.duplicates += 1
             return True
         if self._count == self.capacity:  # forget the oldest first, reuse its ring slot
@@ -58,6 +70,7 @@ class Deduper:
                 self._zero = False
             else:
                 self._delete(old)
+                i = -1  # entries moved: probe again
             self._ring[self._head] = key
             self._head = (self._head + 1) % self.capacity
         else:  # growing: the table doubles before it is more than 60 % used
@@ -69,6 +82,8 @@ class Deduper:
                 return False
         if key == 0:
             self._zero = True
+        elif i >= 0:
+            self._table[i] = key
         else:
             self._insert(key)
         return False

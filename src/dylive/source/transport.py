@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from dylive.wire.frames import RawMessage
 
@@ -23,8 +24,10 @@ class Position:
         return bool(self.cursor or self.internal_ext)
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
+class Delivery(NamedTuple):
+    """One per push frame: a NamedTuple, built without the ~2 µs of a frozen dataclass's
+    ``__init__`` (:data:`new_delivery`)."""
+
     messages: tuple[RawMessage, ...]
     position: Position
     transport: str  # "push" | "poll"
@@ -33,6 +36,11 @@ class Delivery:
     push_server: str = ""
     fetch_interval: int = 0  # ms
     asked: Position | None = None  # poll: the position this response answers
+
+
+#: ``new_delivery(Delivery, (messages, position, transport, now, closed, push_server,
+#: fetch_interval, asked))``: every field, in order, without the Python-level ``__new__``
+new_delivery = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)

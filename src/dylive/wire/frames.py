@@ -79,9 +79,26 @@ class Frame:
     method: int = 0
 
 
+#: deflate expands at most ~1,032-fold: gzip data up to ``limit // GUNZIP_RATIO`` bytes cannot
+#: decompress past ``limit``, so it is inflated in one call (no decompressor object per frame)
+GUNZIP_RATIO = 1040
+_decompress = zlib.decompress
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
 def gunzip(data: bytes, limit: int = MAX_PAYLOAD) -> bytes:
     """Decompress gzip ``data``; more than ``limit`` bytes out is a PayloadTooLarge, not an OOM."""
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if len(data) * GUNZIP_RATIO <= limit:  # a push frame's payload (a few KB): one call
+        try:
+            out = _decompress(data, _GZIP_WBITS)
+        except zlib.error as exc:
+            if "incomplete" in str(exc):
+                raise FrameError("truncated gzip payload") from exc
+            raise FrameError(f"bad gzip payload: {exc}") from exc
+        if len(out) > limit:
+            raise PayloadTooLarge(f"payload exceeds {limit} bytes after gunzip")
+        return out
+    d = zlib.decompressobj(_GZIP_WBITS)
     try:
         out = d.decompress(data, limit + 1)
     except zlib.error as exc:
@@ -233,14 +250,35 @@ def push_servers_of(*fields: str) -> tuple[str, ...]:
 
 
 def build_ack(log_id: int, internal_ext: str) -> bytes:
-    """The ACK frame: log_id echoed, payload_type "ack", payload = internal_ext (UTF-8)."""
-    frame = pb.PushFrame(
-        log_id=log_id,
-        payload_type="ack",
-        payload_encoding="pb",
-        payload=internal_ext.encode("utf-8"),
-    )
-    return frame.SerializeToString()
+    """The ACK frame: log_id echoed, payload_type "ack", payload = internal_ext (UTF-8).
+
+    The bytes ``PushFrame(log_id=…, payload_encoding="pb", payload_type="ack",
+    payload=…).SerializeToString()`` gives (fields in number order, zero values left out),
+    written directly: one per received frame."""
+    if not 0 <= log_id <= _M64:  # uint64, as the generated class checks
+        raise ValueError(f"Value out of range: {log_id}")
+    payload = internal_ext.encode("utf-8")
+    head = b"\x10" + _varint_bytes(log_id) if log_id else b""
+    if not payload:
+        return head + _ACK_FIELDS
+    return b"".join((head, _ACK_FIELDS, b"\x42", _varint_bytes(len(payload)), payload))
+
+
+_M64 = (1 << 64) - 1
+#: payload_encoding (6) "pb", payload_type (7) "ack"
+_ACK_FIELDS = b"\x32\x02pb\x3a\x03ack"
+
+
+def _varint_bytes(value: int) -> bytes:
+    """``value`` (>= 0, < 2**64) as a protobuf varint."""
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
 
 
 def build_heartbeat() -> bytes:
