@@ -38,7 +38,7 @@ from dylive.source.credentials import Identity
 from dylive.source.reconnect import StaleConnection
 from dylive.source.room import RoomInfo
 from dylive.source.tls import tls_context
-from dylive.source.transport import Delivery, Position, new_delivery
+from dylive.source.transport import Delivery, Position
 from dylive.wire.frames import MAX_PAYLOAD
 from dylive.wire.session import PushSession
 
@@ -290,9 +290,7 @@ async def push_stream(
             if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
                 pos = Position(session.cursor, session.internal_ext)
             closed = session.closed_by_server
-            yield new_delivery(
-                Delivery, (tuple(messages), pos, "push", session.now, closed, "", 0, None)
-            )
+            yield Delivery(tuple(messages), pos, "push", session.now, closed)
             if closed:
                 return
     finally:

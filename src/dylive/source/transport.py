@@ -25,8 +25,8 @@ class Position:
 
 
 class Delivery(NamedTuple):
-    """One per push frame: a NamedTuple, built without the ~2 µs of a frozen dataclass's
-    ``__init__`` (:data:`new_delivery`)."""
+    """One per push frame: a NamedTuple (built in C, not through a frozen dataclass's
+    ``__init__``: ~2 µs a frame)."""
 
     messages: tuple[RawMessage, ...]
     position: Position
@@ -36,11 +36,6 @@ class Delivery(NamedTuple):
     push_server: str = ""
     fetch_interval: int = 0  # ms
     asked: Position | None = None  # poll: the position this response answers
-
-
-#: ``new_delivery(Delivery, (messages, position, transport, now, closed, push_server,
-#: fetch_interval, asked))``: every field, in order, without the Python-level ``__new__``
-new_delivery = tuple.__new__
 
 
 @dataclass(frozen=True, slots=True)
