@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 from api import ROOM, cpu_seconds, free_port, http_get, record, stop, wait_listening
@@ -49,22 +50,19 @@ def loop_cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def child(db: str, port: int, rooms: int, every: float) -> None:
-    """The service process: the app on the edge protocols, and the feeder."""
-    import uvicorn
-
+def bench_app(db: str) -> Any:
+    """The service's app on ``db`` with rooms web_rid FIRST_WEB_RID + i -> room ROOM + i,
+    resolved at once and never collected (the bench feeds the store itself)."""
     from dylive.app import ServiceConfig
-    from dylive.serve import runtime
     from dylive.serve.app import create_app
-    from dylive.serve.limits import server_config
     from dylive.source.room import STATUS_LIVE, RoomInfo
 
     async def resolve(key: str) -> RoomInfo:
         return RoomInfo(key, ROOM + int(key) - FIRST_WEB_RID, STATUS_LIVE)
 
     @contextlib.asynccontextmanager
-    async def idle(*_: object) -> object:
-        async def never() -> object:
+    async def idle(*_: object) -> Any:
+        async def never() -> Any:
             await asyncio.Event().wait()
             yield None
 
@@ -77,7 +75,17 @@ def child(db: str, port: int, rooms: int, every: float) -> None:
         resolver=resolve,
         source_factory=idle,  # type: ignore[arg-type]
     )
-    app = create_app(config)
+    return create_app(config)
+
+
+def child(db: str, port: int, rooms: int, every: float) -> None:
+    """The service process: the app on the edge protocols, and the feeder."""
+    import uvicorn
+
+    from dylive.serve import runtime
+    from dylive.serve.limits import server_config
+
+    app = bench_app(db)
 
     async def feed() -> None:
         store = app.state.svc.store

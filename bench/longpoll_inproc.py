@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shutil
 import statistics
@@ -34,8 +33,7 @@ from typing import Any
 
 import orjson
 from api import ROOM, record
-
-FIRST_WEB_RID = 700_000_000_000
+from longpoll import FIRST_WEB_RID, bench_app
 
 
 class Transport(asyncio.Transport):
@@ -75,11 +73,8 @@ class Transport(asyncio.Transport):
 async def run(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from dylive.app import ServiceConfig
     from dylive.serve import tokens
-    from dylive.serve.app import create_app
     from dylive.serve.limits import server_config
-    from dylive.source.room import STATUS_LIVE, RoomInfo
     from dylive.store import open_store
 
     tmp = tempfile.mkdtemp(prefix="dylive-lpin-")
@@ -87,25 +82,7 @@ async def run(args: argparse.Namespace) -> None:
     async with open_store(db) as store:
         token = await tokens.create(store, "longpoll", room_limit=0)
 
-    async def resolve(key: str) -> RoomInfo:
-        return RoomInfo(key, ROOM + int(key) - FIRST_WEB_RID, STATUS_LIVE)
-
-    @contextlib.asynccontextmanager
-    async def idle(*_: object) -> Any:
-        async def never() -> Any:
-            await asyncio.Event().wait()
-            yield None
-
-        yield never()
-
-    config = ServiceConfig(
-        db=db,
-        upstream="http://127.0.0.1:9",
-        ranklist=False,
-        resolver=resolve,
-        source_factory=idle,  # type: ignore[arg-type]
-    )
-    app = create_app(config)
+    app = bench_app(db)
     uconfig = server_config(app, "127.0.0.1", 0, http="httptools", lifespan="off")
     uconfig.load()
     state = uvicorn.server.ServerState()
