@@ -685,6 +685,13 @@ async def run_e2e(
                 "SELECT count(*) FROM events WHERE stored_at >= ? AND stored_at < ?",
                 (int(fig.get("from_ms", 0)), int(fig.get("to_ms", 0))),
             ).fetchone()[0]
+            sessions = conn.execute(
+                "SELECT count(*), avg(length(state)), avg(length(report)) FROM sessions"
+            ).fetchone()
+            parts = conn.execute("SELECT count(*), avg(length(part)) FROM session_parts").fetchone()
+        print(f"    sessions: {sessions[0]}, on average {sessions[1] or 0:.0f} bytes of state and"
+              f" {sessions[2] or 0:.0f} of report; {parts[0]:,} checkpoint parts of"
+              f" {parts[1] or 0:.0f} bytes")  # fmt: skip
         print(f"    stored: {count:,} rows, on average {rendered or 0:.0f} bytes rendered,"
               f" {raw or 0:.0f} raw; {window:,} while the CPU was measured, the writer thread"
               f" {1e6 * fig.get('writer_s', 0) / max(1, window):.1f} µs a stored row")  # fmt: skip
