@@ -8,7 +8,11 @@ the service's analytics does. The records are ``bench/api.py``'s chat record (~5
 rendered JSON) with ``--raw`` bytes of payload (947: the average of what ``bench/api.py c``
 stores) and Douyin-like msg_ids (unix seconds << 32 | random, per room increasing, as the
 simulator makes them). ``--prefill N`` stores N rows of the same rooms first (a store that
-already holds history: deeper index b-trees, a larger working set). Prints the rows stored per
+already holds history: deeper index b-trees, a larger working set). ``--positions 1`` (default):
+after each append the room's long-poller moves its token's read position (``set_position``,
+coalesced as the service's long-polls are: ~0.4 position upserts a row in the service's
+batches). ``--hog``: a busy-looping process runs beside the rounds (the service's other core is
+never idle). Prints the rows stored per
 second, the commits, and the CPU per stored row of the writer thread and of the whole process
 (per-thread figures from /proc: the store's writer thread is the busiest thread that is not the
 event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_autocheckpoint``
@@ -16,7 +20,7 @@ event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_aut
 writer's CPU per row between them does not depend on how busy the machine is.
 
 Usage: ``python bench/writer.py [--rooms 200 --seconds 40 --checkpoint 1000,10000 --repeat 2
---sessions 2.5 --raw 947 --prefill 0]``.
+--sessions 2.5 --raw 947 --prefill 0 --positions 1 --hog]``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +88,11 @@ def prefill(path: Path, rooms: int, rows: int, raw: bytes) -> None:
         conn.close()
 
 
+def start_hog() -> subprocess.Popen[bytes]:
+    """A process that keeps a core busy (``--hog``)."""
+    return subprocess.Popen([sys.executable, "-c", "while True: pass"])
+
+
 async def run(
     rooms: int, seconds: float, checkpoint: int, args: argparse.Namespace
 ) -> tuple[float, float, float]:
@@ -112,6 +122,8 @@ async def run(
                     position = UpstreamPosition(room_id, "push", cursor=f"c{msg}", internal_ext=ext)
                     await store.append(batch, position=position)
                     stored += 3
+                    if args.positions:  # the room's long-poller moves its token's read position
+                        await store.set_position(1, room_id, store._last[room_id], wait=False)
                     await asyncio.sleep(0.25)
 
             async def session(r: int) -> None:
@@ -126,6 +138,7 @@ async def run(
                     if await store.save_session(new, s.last_seq):
                         s = new
 
+            hog = start_hog() if args.hog else None
             tasks = [asyncio.create_task(room(r)) for r in range(rooms)]
             if args.sessions > 0:
                 tasks += [asyncio.create_task(session(r)) for r in range(rooms)]
@@ -135,6 +148,9 @@ async def run(
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
             await asyncio.gather(*tasks)
             commits = store.batches
+            if hog is not None:
+                hog.kill()
+                hog.wait()
     hz = os.sysconf("SC_CLK_TCK")
     loop_thread = os.getpid()
     busiest = max((after[t] - before.get(t, 0) for t in after if t != loop_thread), default=0)
@@ -176,5 +192,11 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--sessions", type=float, default=2.5, help="s between session saves")
     parser.add_argument("--raw", type=int, default=947, help="raw payload bytes a record")
+    parser.add_argument(
+        "--positions", type=int, default=1, help="1: a token read position a room per append"
+    )
+    parser.add_argument(
+        "--hog", action="store_true", help="a busy process beside (the service's other core)"
+    )
     parser.add_argument("--prefill", type=int, default=0, help="rows stored before the rounds")
     asyncio.run(main(parser.parse_args()))

@@ -270,3 +270,23 @@ async def test_a_locked_database_is_a_transient_error_and_the_write_succeeds_lat
             other.close()
         assert await store.append([rec(2)]) == 1
         assert [m.msg_id for m in (await store.read(ROOM, 0, 9)).messages] == [1, 2]
+
+
+async def test_page_size_applies_to_new_databases_only(tmp_path: Path) -> None:
+    """A new database gets the engine's page size and checkpoints after the same WAL bytes;
+    an existing one keeps the page size it was created with."""
+    path = tmp_path / "p.sqlite3"
+    async with SQLiteStore(path, page_size=16384, wal_autocheckpoint=10_000) as store:
+        conn = store._wconn
+        assert conn is not None
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 2_500
+    async with SQLiteStore(path, page_size=4096) as store:
+        conn = store._wconn
+        assert conn is not None
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
+    async with SQLiteStore(tmp_path / "d.sqlite3") as store:
+        conn = store._wconn
+        assert conn is not None
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000

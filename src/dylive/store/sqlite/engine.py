@@ -69,12 +69,18 @@ WITH RECURSIVE r(room_id) AS (
 SELECT room_id, (SELECT max(seq) FROM events WHERE room_id = r.room_id) FROM r
 WHERE room_id IS NOT NULL
 """
-# WAL pages between automatic checkpoints (SQLite's default: 1,000). The rows of many rooms land
+# WAL pages of 4 KiB between automatic checkpoints (SQLite's default: 1,000 pages); a database of
+# bigger pages checkpoints after the same bytes (40 MB: 2,500 pages of 16 KiB). The rows of many rooms land
 # on different index leaves, so each commit dirties a few pages per row; a checkpoint copies every
 # page changed since the last one back into the database once, however often it changed in the
 # WAL: 10,000 pages (a WAL of ~40 MB) cut the writer's CPU per row by a fifth to a quarter at
 # 200 rooms (docs/benchmarks.md, "The writer's checkpoints").
 WAL_AUTOCHECKPOINT = 10_000
+# Page size of a NEW database (SQLite's default). A database keeps the page size it was created
+# with (a WAL database cannot change it). 16 KiB made a history page read in process 5-10 %
+# cheaper but nothing measurable at system level and the writer no cheaper (docs/benchmarks.md,
+# "Sixth session"): kept at 4 KiB.
+PAGE_SIZE = 4_096
 
 
 def _statements(script: str) -> list[str]:
@@ -113,6 +119,7 @@ class SQLiteEngine(HealthProbe):
         busy_timeout: float = 5.0,
         commit_interval: float | None = None,
         wal_autocheckpoint: int = WAL_AUTOCHECKPOINT,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self.path = str(path)
         #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
@@ -123,6 +130,7 @@ class SQLiteEngine(HealthProbe):
         self._max_batch = max_batch
         self._synchronous = synchronous
         self._checkpoint = int(wal_autocheckpoint)
+        self._page_size = int(page_size)
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._wexec = ThreadPoolExecutor(1, thread_name_prefix="dylive-sqlite-w")
@@ -163,10 +171,13 @@ class SQLiteEngine(HealthProbe):
 
     def _open_writer(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # before anything writes the file: a no-op on a database that exists
+        conn.execute(f"PRAGMA page_size={self._page_size}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-        conn.execute(f"PRAGMA wal_autocheckpoint={self._checkpoint}")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute(f"PRAGMA wal_autocheckpoint={max(1, self._checkpoint * 4096 // page)}")
         self._migrate(conn)
         for room_id, seq in conn.execute(_LAST_SEQS):
             self._last[to_unsigned(room_id)] = seq
