@@ -12,7 +12,10 @@ already holds history: deeper index b-trees, a larger working set). ``--position
 after each append the room's long-poller moves its token's read position (``set_position``,
 coalesced as the service's long-polls are: ~0.4 position upserts a row in the service's
 batches). ``--hog``: a busy-looping process runs beside the rounds (the service's other core is
-never idle). Prints the rows stored per
+never idle). ``--readers N``: N threads, each with its own read-only connection as the service's
+readers have, read a room's newest 50 rows every ``--read-every`` s, inside a read transaction
+held ``--hold`` s (0: the read alone) — the service's loop-thread and reader connections keep
+WAL read marks; the round also prints the WAL file's largest size. Prints the rows stored per
 second, the commits, and the CPU per stored row of the writer thread and of the whole process
 (per-thread figures from /proc: the store's writer thread is the busiest thread that is not the
 event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_autocheckpoint``
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -34,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -88,6 +93,37 @@ def prefill(path: Path, rooms: int, rows: int, raw: bytes) -> None:
         conn.close()
 
 
+def start_readers(
+    path: Path, args: argparse.Namespace, rooms: int
+) -> tuple[threading.Event, list[threading.Thread]]:
+    """``--readers`` threads reading as the service's readers do (set the event to stop them)."""
+    done = threading.Event()
+
+    def read(n: int) -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only=1")
+        rng = random.Random(n)
+        try:
+            while not done.is_set():
+                room_id = to_signed(ROOM0 + rng.randrange(rooms) * 7919)
+                conn.execute("BEGIN")
+                conn.execute(
+                    "SELECT seq, rendered FROM events WHERE room_id = ? ORDER BY seq DESC LIMIT 50",
+                    (room_id,),
+                ).fetchall()
+                if args.hold:
+                    done.wait(args.hold)
+                conn.execute("COMMIT")
+                done.wait(args.read_every)
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=read, args=(n,), daemon=True) for n in range(args.readers)]
+    for t in threads:
+        t.start()
+    return done, threads
+
+
 def start_hog() -> subprocess.Popen[bytes]:
     """A process that keeps a core busy (``--hog``)."""
     return subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -139,6 +175,17 @@ async def run(
                         s = new
 
             hog = start_hog() if args.hog else None
+            reading = start_readers(path, args, rooms) if args.readers else None
+            walmax, sampling = [0], threading.Event()
+
+            def sample_wal() -> None:
+                wal = Path(f"{path}-wal")
+                while not sampling.wait(0.5):
+                    with contextlib.suppress(OSError):
+                        walmax[0] = max(walmax[0], wal.stat().st_size)
+
+            sampler = threading.Thread(target=sample_wal, daemon=True)
+            sampler.start()
             tasks = [asyncio.create_task(room(r)) for r in range(rooms)]
             if args.sessions > 0:
                 tasks += [asyncio.create_task(session(r)) for r in range(rooms)]
@@ -148,6 +195,12 @@ async def run(
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
             await asyncio.gather(*tasks)
             commits = store.batches
+            sampling.set()
+            sampler.join()
+            if reading is not None:
+                reading[0].set()
+                for t in reading[1]:
+                    t.join()
             if hog is not None:
                 hog.kill()
                 hog.wait()
@@ -157,7 +210,8 @@ async def run(
     writer = busiest / hz / rows * 1e6
     print(
         f"  wal_autocheckpoint={checkpoint}: {rows / seconds:,.0f} rows/s, {commits} commits;"
-        f" writer thread {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row"
+        f" writer thread {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row;"
+        f" WAL at most {walmax[0] / 1e6:.1f} MB"
     )
     return rows / seconds, writer, cpu / rows * 1e6
 
@@ -198,5 +252,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--hog", action="store_true", help="a busy process beside (the service's other core)"
     )
+    parser.add_argument("--readers", type=int, default=0, help="reader threads (see above)")
+    parser.add_argument("--read-every", type=float, default=0.01, help="s between a reader's reads")
+    parser.add_argument("--hold", type=float, default=0.0, help="s a read transaction stays open")
     parser.add_argument("--prefill", type=int, default=0, help="rows stored before the rounds")
     asyncio.run(main(parser.parse_args()))
