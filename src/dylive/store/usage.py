@@ -48,11 +48,14 @@ async def delete_in_batches(
     statements: tuple[str, ...],
     bounds: tuple[int, ...],
     batch: int,
+    deleted_some: Callable[[], None] | None = None,
 ) -> int:
     """Run each batched delete until a batch removes fewer than ``batch`` rows; the total.
 
     ``delete(sql, (*bounds, batch))`` runs one batch as its own write: a statement whose last
-    parameter is the batch's row limit, after ``bounds`` (a cutoff, or several)."""
+    parameter is the batch's row limit, after ``bounds`` (a cutoff, or several).
+    ``deleted_some`` runs after each batch that removed rows (message retention: the tail cache
+    forgets them before anything else reads it)."""
     if batch < 1:
         raise ValueError(f"batch must be >= 1, not {batch}")
     args = (*bounds, batch)
@@ -60,6 +63,8 @@ async def delete_in_batches(
     for sql in statements:
         while True:
             deleted = await delete(sql, args)
+            if deleted and deleted_some is not None:
+                deleted_some()
             total += deleted
             if deleted < batch:
                 break

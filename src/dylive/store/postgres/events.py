@@ -5,6 +5,7 @@ together, see ``pages``)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable, Sequence
 
 from .. import sessions as ses
@@ -290,14 +291,9 @@ class PostgresEventLog(PostgresEngine, EventLog):
         keep_from = int(row[0] or 0) if row else 0
         if not keep_from:
             return 0
-
-        async def delete(sql: str, args: tuple[int, ...]) -> int:
-            deleted = await self._write(sql, args)
-            if deleted:
-                self.tail.forget(keep_from)  # the tail may hold rows just deleted
-            return deleted
-
-        return await delete_in_batches(delete, (_PRUNE,), (keep_from, older_than_ms), batch)
+        forget = functools.partial(self.tail.forget, keep_from)  # the tail may hold them
+        bounds = (keep_from, older_than_ms)
+        return await delete_in_batches(self._write, (_PRUNE,), bounds, batch, forget)
 
     async def room_heads(self) -> dict[int, int]:
         rows = await self._fetch(_ROOM_HEADS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
@@ -284,14 +285,8 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         keep_from: int = await self._query(first_kept)
         if not keep_from:
             return 0
-
-        async def delete(sql: str, args: tuple[int, ...]) -> int:
-            deleted = await self._delete_batch(sql, args)
-            if deleted:
-                self.tail.forget(keep_from)  # the tail may hold rows just deleted
-            return deleted
-
-        return await delete_in_batches(delete, (_PRUNE,), (keep_from,), batch)
+        forget = functools.partial(self.tail.forget, keep_from)  # the tail may hold them
+        return await delete_in_batches(self._delete_batch, (_PRUNE,), (keep_from,), batch, forget)
 
     async def room_heads(self) -> dict[int, int]:
         return dict(self._last)
