@@ -277,10 +277,7 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         # order): found on a reader thread (a scan of the rows to delete, by rowid), then
         # deleted by rowid range in batches, each its own write (appends go in between)
         def first_kept(conn: sqlite3.Connection) -> int:
-            row = conn.execute(_FIRST_KEPT, (older_than_ms,)).fetchone()
-            if row is None:  # every row is older: up to the newest (later appends are newer)
-                row = conn.execute("SELECT max(seq) + 1 FROM events").fetchone()
-            return int(row[0] or 0)
+            return int(conn.execute(_FIRST_KEPT, (older_than_ms,)).fetchone()[0])
 
         keep_from: int = await self._query(first_kept)
         if not keep_from:
@@ -294,7 +291,12 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
 
 # retention (prune): the first message to keep (a rowid-order scan of the older ones, which are
 # deleted next), and one batch of those before it (a rowid range: no other index needed)
-_FIRST_KEPT = "SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1"
+# every row older: up to the newest. One statement, so one snapshot: as two, an append committed
+# between them (stored after the cutoff) fell below max(seq) + 1 and was deleted
+_FIRST_KEPT = (
+    "SELECT coalesce((SELECT seq FROM events WHERE stored_at >= ? ORDER BY seq LIMIT 1),"
+    " (SELECT max(seq) + 1 FROM events), 0)"
+)
 _PRUNE = (
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq < ? ORDER BY seq LIMIT ?)"
 )
