@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from support.tally_state import whole_state
 
 from dylive.analytics import Analytics
 from dylive.analytics.tally import PART_COST, SessionTally
@@ -79,7 +80,7 @@ def test_a_whole_state_loads_and_its_next_part_writes_everything_out() -> None:
     for seq, uid in enumerate((9, 2, 7), 1):
         tally.add(seq, seq, CHAT, 1_000, chat(uid))
     tally.add(4, 4, GIFT, 1_000, gift(2, 5))
-    old = SessionTally.from_state(tally.to_state())  # the format before parts
+    old = SessionTally.from_state(whole_state(tally))  # the format before parts
     assert old == tally and old.chatters == {9, 2, 7}
     state, part = old.checkpoint()
     assert orjson.loads(part) == {
@@ -170,7 +171,7 @@ async def test_a_checkpoint_saved_before_parts_resumes(store_url: str) -> None:
         analytics = Analytics(store)
         live = await analytics.catch_up(ROOM_ID)
         old = dataclasses.replace(
-            live.session, last_seq=live.tally.last_seq, state=live.tally.to_state()
+            live.session, last_seq=live.tally.last_seq, state=whole_state(live.tally)
         )  # what the previous release wrote: everything in the row, no parts
         assert await store.save_session(old, live.session.last_seq) is True
         chatters = set(live.tally.chatters)

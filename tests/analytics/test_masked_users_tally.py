@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import orjson
+from support.tally_state import whole_state
 
 from dylive.analytics import build_report, to_csv, to_markdown
 from dylive.analytics.tally import SessionTally
@@ -72,7 +73,7 @@ def test_masked_users_are_counted_apart_and_doubled_gifts_once() -> None:
     assert ["gifter", "A", "3", "x***", "3", "0"] in list(csv.reader(io.StringIO(to_csv(report))))
     assert "| 1 | A | x*** | 3 | 3 |" in to_markdown(report)
 
-    again = SessionTally.from_state(tally.to_state())
+    again = SessionTally.from_state(whole_state(tally))
     assert again.chatters == tally.chatters and again.gifters == tally.gifters
     # the restored ledger continues A's streak: one more click adds one gift
     again.add(100, 80, GIFT, 63_000, {"gift": gift(9, 4, 1), "user": masked("A")})
@@ -87,9 +88,10 @@ def test_real_uid_and_webcast_uid_sort_together() -> None:
     assert [g["uid"] for g in report["top_gifters"]] == [8, MASKED_UID]  # ties: uids first
 
 
-def test_the_checkpoint_lists_chatters_uids_first_then_webcast_uids() -> None:
-    """The state's chatters are in one order (uids by value, then webcast_uids) whatever the
-    kinds of keys held, and come back as the same set."""
+def test_a_part_lists_gifters_uids_first_then_webcast_uids() -> None:
+    """A checkpoint part's changed gifters are in one order (uids by value, then webcast_uids)
+    whatever the kinds of keys held, so the same changes give the same bytes; the part and the
+    whole state come back as the same tally."""
     for users in (
         [{"uid": 30}, {"uid": 4}, masked("b"), {"uid": 12}, masked("a")],  # both kinds
         [{"uid": 30}, {"uid": 4}],  # uids only
@@ -97,9 +99,13 @@ def test_the_checkpoint_lists_chatters_uids_first_then_webcast_uids() -> None:
     ):
         tally = SessionTally()
         for seq, user in enumerate(users, 1):
-            tally.add(seq, seq, CHAT, 1, {"content": "hi", "user": user})
-        state = orjson.loads(tally.to_state())
-        ints = sorted(k for k in tally.chatters if isinstance(k, int))
-        assert state["chatters"] == ints + sorted(k for k in tally.chatters if isinstance(k, str))
-        assert SessionTally.from_state(tally.to_state()).chatters == tally.chatters
-        assert len(state["chatters"]) == len(users)
+            tally.add(
+                seq, seq, GIFT, 1, {"gift": gift(seq, 1, 1), "user": {"nickname": "n", **user}}
+            )
+        state, part = tally.checkpoint()
+        keys = [row[0] for row in orjson.loads(part)["gifters"]]
+        ints = sorted(k for k in tally.gifters if isinstance(k, int))
+        assert keys == ints + sorted(k for k in tally.gifters if isinstance(k, str))
+        assert len(keys) == len(users)
+        assert SessionTally.from_state(state, [part]).gifters == tally.gifters
+        assert SessionTally.from_state(whole_state(tally)).gifters == tally.gifters

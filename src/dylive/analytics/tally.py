@@ -22,7 +22,8 @@ once the parts after the whole one cost at least as much to load as it does (the
 :data:`PART_COST` each) and at least ``floor`` bytes. A compaction then writes at most twice what
 the parts since the previous one added, so a checkpoint still costs what changed (amortised),
 and a load reads at most about twice the session's size whatever its length.
-``to_state`` is the whole tally in one blob (the format before parts: it still loads).
+A state that holds the whole tally in one blob (what releases before parts saved, with no parts)
+still loads: ``from_state`` reads its growing collections as not checkpointed yet.
 """
 
 from __future__ import annotations
@@ -264,15 +265,6 @@ class SessionTally:
         self.touched_minutes = set()
         self._minute = -1
 
-    def to_state(self) -> bytes:
-        """The whole tally in one blob (every chatter, gifter and ranked user)."""
-        data = self._fixed()
-        data["gifters"] = [[k, *v] for k, v in self.gifters.items()]
-        data["ranks"] = [[k, *v] for k, v in self.ranks.items()]
-        data["minutes"] = [[k, *v] for k, v in self.minutes.items()]
-        data["chatters"] = _ordered(self.chatters)
-        return orjson.dumps(data)
-
     def _fixed(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _PLAIN}
         data["by_gift"] = [[k, *v] for k, v in self.by_gift.items()]
@@ -282,7 +274,7 @@ class SessionTally:
     @classmethod
     def from_state(cls, state: bytes, parts: Iterable[bytes] = ()) -> SessionTally:
         """The tally of a checkpoint: its state and its parts in the order they were saved.
-        What a whole-tally state (``to_state``, or a checkpoint saved before parts) holds of the
+        What a whole-tally state (a checkpoint saved before parts) holds of the
         growing collections counts as not checkpointed yet: the next part writes it out."""
         tally = cls()
         if not state:
