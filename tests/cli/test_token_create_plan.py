@@ -51,9 +51,12 @@ def test_quotas_and_expiry_are_stored(tmp_path: Path, capsys: pytest.CaptureFixt
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (("--requests-per-day", "-1"), "requests_per_day must be a number between 0 and 1e+12"),
+        (
+            ("--requests-per-day", "-1"),
+            "quota.requests_per_day must be a number between 0 and 1e+12",
+        ),
         (("--rate", "nan"), "rate must be a number between 0 and 1e+06"),
-        (("--room-limit", "-2"), "room_limit must be an integer >= 0"),
+        (("--room-limit", "-2"), "room_limit must be an integer 0-1000000"),
         (("--expires-at", "2001-01-01"), "expires_at is in the past"),
         (("--expires-at", "inf"), "expires_at must be an ISO time or epoch seconds"),
         (("--expires-at", "next week"), "expires_at: not a date (YYYY-MM-DD) or ISO time"),

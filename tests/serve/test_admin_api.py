@@ -19,6 +19,7 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 ROUTES = (
     ("POST", "/api/admin/tokens"),
     ("GET", "/api/admin/tokens"),
+    ("PATCH", "/api/admin/tokens/1"),
     ("DELETE", "/api/admin/tokens/1"),
     ("GET", "/api/admin/usage"),
     ("GET", "/api/admin/audit"),
@@ -69,6 +70,7 @@ async def test_admin_routes_refuse_without_the_key(admin: Any) -> None:
     assert {e.action for e in entries} == {
         "tokens.create",
         "tokens.list",
+        "tokens.update",
         "tokens.revoke",
         "usage.read",
         "audit.read",

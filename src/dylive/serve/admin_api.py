@@ -7,6 +7,9 @@ the right key 40101 (and the refusal is audited).
 - ``POST /api/admin/tokens`` — create: ``{"name", "room_limit", "rate", "quota": {...},
   "expires_at" | "expires_in"}``; ``data.token`` is the new secret, shown once.
 - ``GET /api/admin/tokens`` — every token with its quota and today's / this month's usage.
+- ``PATCH /api/admin/tokens/{token}`` — change the plan of the active token with this id or
+  name in place (the same fields as create, each optional; the secret stays); the audit entry's
+  detail has each changed field before and after.
 - ``DELETE /api/admin/tokens/{token}`` — revoke (by id or name).
 - ``GET /api/admin/usage`` — usage reports of every token (``token=`` name or id for one).
 - ``GET /api/admin/audit`` — the audit log, newest first (``limit``, ``before``).
@@ -45,7 +48,7 @@ from .errors import (
 )
 from .params import int_param
 from .query import query_of
-from .token_plan import QUOTA_FIELDS, PlanError, plan_of
+from .token_plan import QUOTA_FIELDS, PlanError, change_of, describe, plan_of
 from .usage_api import iso, now_ms, report_range
 from .webhooks_api import _body
 
@@ -138,11 +141,11 @@ async def create_token(request: Request, svc: Service) -> tuple[Response, str, s
     try:
         plan = plan_of(body, now)
     except PlanError as exc:
-        raise ApiError(BAD_PARAM, str(exc)) from None
+        raise _bad_field(exc) from None
     try:
         token_id, secret = await plan.create(svc.store)
     except TokenNameTaken as exc:
-        raise ApiError(BAD_PARAM, str(exc)) from None
+        raise ApiError(BAD_PARAM, str(exc), data={"field": "name"}) from None
     record = next(r for r in await svc.store.list_tokens() if r.id == token_id)
     view = token_view(record, now)
     detail = f"room_limit={record.room_limit} rate={plan.rate:g} quota={view['quota']}"
@@ -191,6 +194,40 @@ async def _find(svc: Service, ident: str) -> TokenRecord:
         ):
             return record
     raise ApiError(NO_TOKEN, f"no active token {truncate(ident, 64)!r}")
+
+
+def _bad_field(exc: PlanError) -> ApiError:
+    """40005 with the field's name in ``data.field`` (``quota.requests_per_day`` …)."""
+    return ApiError(BAD_PARAM, str(exc), data={"field": exc.field})
+
+
+async def update_token(request: Request, svc: Service) -> tuple[Response, str, str]:
+    ident = request.path_params["token"]
+    body = await _body(request)
+    try:
+        change = change_of(body, now_ms())
+    except PlanError as exc:
+        raise _bad_field(exc) from None
+    record = await _find_to_change(svc, ident)
+    try:
+        changed = await svc.store.update_token(record.id, change)
+    except TokenNameTaken as exc:
+        raise ApiError(BAD_PARAM, str(exc), data={"field": "name"}) from None
+    if changed is None:  # revoked since it was found
+        raise ApiError(NO_TOKEN, f"the token {record.id} is revoked")
+    before, after = changed
+    return ok(token_view(after, now_ms())), f"{after.id}:{after.name}", describe(before, after)
+
+
+async def _find_to_change(svc: Service, ident: str) -> TokenRecord:
+    """:func:`_find`, saying so when the id or name is only a revoked token's."""
+    try:
+        return await _find(svc, ident)
+    except ApiError:
+        for record in await svc.store.list_tokens():
+            if record.name == ident or (ident.isdigit() and record.id == int(ident)):
+                raise ApiError(NO_TOKEN, f"the token {truncate(ident, 64)!r} is revoked") from None
+        raise
 
 
 async def revoke_token(request: Request, svc: Service) -> tuple[Response, str, str]:
@@ -251,6 +288,7 @@ def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
     return [
         route("/api/admin/tokens", "admin_tokens", "tokens.create", create_token, "POST"),
         route("/api/admin/tokens", "admin_tokens", "tokens.list", list_tokens, "GET"),
+        route("/api/admin/tokens/{token}", "admin_tokens", "tokens.update", update_token, "PATCH"),
         route("/api/admin/tokens/{token}", "admin_tokens", "tokens.revoke", revoke_token, "DELETE"),
         route("/api/admin/usage", "admin_usage", "usage.read", usage, "GET"),
         route("/api/admin/audit", "admin_audit", "audit.read", audit, "GET"),

@@ -1,4 +1,4 @@
-"""``dylive serve``, ``dylive demo`` and ``dylive token create|list|revoke``."""
+"""``dylive serve``, ``dylive demo`` and ``dylive token create|list|update|revoke``."""
 
 from __future__ import annotations
 
@@ -131,20 +131,47 @@ def _register_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = subparsers.add_parser("token", help="create, list or revoke API tokens")
+    p = subparsers.add_parser("token", help="create, list, update or revoke API tokens")
     sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
     create = sub.add_parser("create", help="create a token and print it (shown only once)")
     create.add_argument("--name", required=True)
-    create.add_argument(
+    _plan_options(create, update=False)
+    listing = sub.add_parser("list", help="list tokens (never their secrets)")
+    update = sub.add_parser(
+        "update",
+        help="change an active token's plan in place, by name or id (same secret; effective"
+        " at once)",
+    )
+    revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
+    for q in (update, revoke):
+        which = q.add_mutually_exclusive_group(required=True)
+        which.add_argument("ident", nargs="?", metavar="name", help="the active token named so")
+        which.add_argument("--id", type=int, dest="token_id", help="the token with this id")
+    update.add_argument("--name", default=None, help="a new name (unique among active tokens)")
+    _plan_options(update, update=True)
+    for q in (create, listing, update, revoke):
+        q.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
+    create.set_defaults(func=_token_create)
+    listing.set_defaults(func=_token_list)
+    update.set_defaults(func=_token_update)
+    revoke.set_defaults(func=_token_revoke)
+
+
+def _plan_options(p: argparse.ArgumentParser, *, update: bool) -> None:
+    """The plan options of ``token create`` and ``token update`` (an update changes only the
+    options given)."""
+    p.add_argument(
         "--room-limit",
         type=int,
         default=None,
         help="rooms it may poll at a time; 0 = no limit (DYLIVE_ROOM_LIMIT, 10)",
     )
-    create.add_argument("--rate", type=float, default=0.0, help="requests/s (0 = no limit)")
+    p.add_argument(
+        "--rate", type=float, default=None if update else 0.0, help="requests/s (0 = no limit)"
+    )
     for quota in token_plan.QUOTA_FIELDS:
         per, period = quota.split("_per_")
-        create.add_argument(
+        p.add_argument(
             f"--{quota.replace('_', '-')}",
             type=int,
             default=None,
@@ -152,7 +179,7 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
             help=f"{'billable requests' if per == 'requests' else 'messages delivered'}"
             f" allowed per UTC {period} (0 = no limit)",
         )
-    expiry = create.add_mutually_exclusive_group()
+    expiry = p.add_mutually_exclusive_group()
     expiry.add_argument(
         "--expires-at",
         default=None,
@@ -166,16 +193,8 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="SECONDS",
         help="expiry in this many seconds from now (up to 10 years)",
     )
-    listing = sub.add_parser("list", help="list tokens (never their secrets)")
-    revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
-    which = revoke.add_mutually_exclusive_group(required=True)
-    which.add_argument("name", nargs="?", help="the active token with this name")
-    which.add_argument("--id", type=int, dest="token_id", help="the token with this id")
-    for q in (create, listing, revoke):
-        q.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")
-    create.set_defaults(func=_token_create)
-    listing.set_defaults(func=_token_list)
-    revoke.set_defaults(func=_token_revoke)
+    if update:
+        expiry.add_argument("--no-expiry", action="store_true", help="never expires")
 
 
 # -- token --------------------------------------------------------------------------------------
@@ -205,12 +224,17 @@ def _token_command(args: argparse.Namespace, action: Any, *, create: bool = Fals
 
 
 def plan_body(args: argparse.Namespace) -> dict[str, Any]:
-    """``token create``'s options as the admin API's body (checked by ``token_plan.plan_of``)."""
-    body: dict[str, Any] = {"name": args.name, "rate": args.rate}
-    if args.room_limit is not None:
-        body["room_limit"] = args.room_limit
+    """``token create``'s or ``token update``'s options as the admin API's body (checked by
+    ``token_plan.plan_of`` / ``change_of``): only the options given (and create's name)."""
+    body: dict[str, Any] = {}
+    for name in ("name", "rate", "room_limit"):
+        if getattr(args, name) is not None:
+            body[name] = getattr(args, name)
     quota = {q: getattr(args, q) for q in token_plan.QUOTA_FIELDS}
-    body["quota"] = {q: value for q, value in quota.items() if value is not None}
+    if any(value is not None for value in quota.values()):
+        body["quota"] = {q: value for q, value in quota.items() if value is not None}
+    if getattr(args, "no_expiry", False):
+        body["expires_at"] = None
     if args.expires_in is not None:
         body["expires_in"] = args.expires_in
     if args.expires_at is not None:
@@ -259,8 +283,34 @@ def _token_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _token_update(args: argparse.Namespace) -> int:
+    ident: str | int = args.ident if args.token_id is None else args.token_id
+    what = f"id {ident}" if isinstance(ident, int) else f"named {ident!r}"
+    try:  # checked before the database is opened
+        change = token_plan.change_of(plan_body(args), time.time_ns() // 1_000_000)
+    except DyliveError as exc:
+        sys.stderr.write(f"dylive token: {one_line(exc)}\n")
+        return 1
+
+    async def update(store: Any) -> str:
+        found = [r for r in await store.list_tokens() if r.active and ident in (r.id, r.name)]
+        if not found:
+            return ""
+        changed = await store.update_token(found[-1].id, change)
+        return "" if changed is None else token_plan.describe(*changed)
+
+    done = _token_command(args, update)
+    if done is None:
+        return 1
+    if not done:
+        sys.stderr.write(f"dylive token: no active token {what}\n")
+        return 1
+    sys.stdout.write(f"updated the token {what}: {done}\n")
+    return 0
+
+
 def _token_revoke(args: argparse.Namespace) -> int:
-    ident: str | int = args.name if args.token_id is None else args.token_id
+    ident: str | int = args.ident if args.token_id is None else args.token_id
 
     async def revoke(store: Any) -> int:
         count: int = await store.revoke_token(ident)

@@ -101,7 +101,8 @@ MEANING: dict[int, str] = {
     40004: "`room_id` (or the `{room}` path segment) is not a live URL, web_rid or room_id",
     40005: "a parameter or body field is out of range, not a number or malformed (`count`, "
     "`wait`, `last_event_id`, `top`, `format`; `methods` naming an unknown type; a `cursor` / "
-    "`internal_ext` this server did not write; a webhook's fields)",
+    "`internal_ext` this server did not write; a webhook's fields; a token plan's fields in the "
+    "admin API, `data.field` naming the field)",
     40006: "a webhook URL that cannot be used: not http(s), or resolving to a loopback, private "
     "or link-local address (unless the service runs with `--allow-private-webhooks`)",
     40007: "the HTTP request itself is malformed and was refused by the server's HTTP parser (a "

@@ -313,24 +313,32 @@ _RANGE = [
     _param("to", "last day YYYY-MM-DD (included) or an ISO time (excluded)", maxLength=40),
     _param("granularity", "day (default) or hour", enum=["day", "hour"]),
 ]
-_TOKEN_BODY = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "description": "1-64 characters, unique among active"},
-        "room_limit": {"type": "integer", "description": "rooms at a time; 0 = no limit"},
-        "rate": {"type": "number", "description": "requests/s; 0 = no limit"},
-        "quota": {
-            "type": "object",
-            "description": "requests_per_day, requests_per_month, messages_per_day,"
-            " messages_per_month (integers), requests_per_second; 0 = no limit",
-        },
-        "expires_at": {
-            "type": ["string", "number"],
-            "description": "ISO time or epoch s, at most 10 years ahead",
-        },
-        "expires_in": {"type": "number", "description": "seconds from now, at most 10 years"},
+_TOKEN_FIELDS: dict[str, Any] = {
+    "name": {"type": "string", "description": "1-64 characters, unique among active"},
+    "room_limit": {
+        "type": ["integer", "null"],
+        "description": "rooms at a time; 0 = no limit; null = DYLIVE_ROOM_LIMIT",
     },
+    "rate": {"type": "number", "description": "requests/s; 0 = no limit"},
+    "quota": {
+        "type": "object",
+        "description": "requests_per_day, requests_per_month, messages_per_day,"
+        " messages_per_month (integers), requests_per_second; 0 = no limit",
+    },
+    "expires_at": {
+        "type": ["string", "number", "null"],
+        "description": "ISO time or epoch s, at most 10 years ahead; null = never",
+    },
+    "expires_in": {"type": "number", "description": "seconds from now, at most 10 years"},
+}
+_TOKEN_BODY = {"type": "object", "required": ["name"], "properties": _TOKEN_FIELDS}
+
+#: a change: the same fields, each optional (those given replace the token's; quota field by
+#: field; expires_at null = never, room_limit null = the DYLIVE_ROOM_LIMIT setting)
+_TOKEN_CHANGE = {
+    "type": "object",
+    "properties": _TOKEN_FIELDS,
+    "additionalProperties": False,
 }
 
 
@@ -351,7 +359,12 @@ def usage_paths(ok_resp: dict[str, Any], errors: dict[str, Any]) -> dict[str, An
             ),
         },
         "/api/admin/tokens/{token}": {
-            "delete": verb("Admin: revoke the active token with this id or name", [_ADMIN])
+            "patch": verb(
+                "Admin: change the plan of the active token with this id or name (same secret)",
+                [_ADMIN],
+                _TOKEN_CHANGE,
+            ),
+            "delete": verb("Admin: revoke the active token with this id or name", [_ADMIN]),
         },
         "/api/admin/usage": {
             "get": verb(

@@ -12,7 +12,7 @@ import abc
 from typing import Any
 
 from .interfaces import Outbox, Positions, Sessions, Tokens
-from .records import Quota, SessionRecord
+from .records import Quota, SessionRecord, TokenChange, TokenRecord
 from .rows import name_taken, now_ms
 from .sessions import insert_args, part_args, save_args
 
@@ -21,6 +21,30 @@ TOKEN_INSERT = (
     "name, digest, room_limit, rate, created_at, expires_at,"
     " requests_per_day, requests_per_month, messages_per_day, messages_per_month"
 )
+
+
+#: The columns a plan change rewrites, in the order of :func:`plan_values`.
+TOKEN_PLAN = (
+    "name",
+    "room_limit",
+    "rate",
+    "expires_at",
+    "requests_per_day",
+    "requests_per_month",
+    "messages_per_day",
+    "messages_per_month",
+)
+
+
+def plan_values(record: TokenRecord) -> tuple[Any, ...]:
+    """The values of :data:`TOKEN_PLAN` of ``record``."""
+    return (
+        record.name,
+        record.room_limit,
+        record.rate,
+        record.expires_at,
+        *astuple_quota(record.quota),
+    )
 
 
 def astuple_quota(quota: Quota) -> tuple[int, int, int, int]:
@@ -57,6 +81,38 @@ class TokenRules(Tokens):
         """In one write: ``(id, True)`` when an active token is named ``name`` (nothing
         written), else insert ``row`` (the columns :data:`TOKEN_INSERT` names) and return
         ``(new id, False)``."""
+
+    async def update_token(
+        self, token_id: int, change: TokenChange
+    ) -> tuple[TokenRecord, TokenRecord] | None:
+        before, after, holder = await self._update_token(token_id, change)
+        if holder is not None:
+            raise name_taken(str(change.name), holder)
+        return None if before is None or after is None else (before, after)
+
+    @abc.abstractmethod
+    async def _update_token(
+        self, token_id: int, change: TokenChange
+    ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
+        """In one write: read the token ``token_id`` (``before``, None if there is none) and,
+        when the change renames it, the id of another active token with the new name
+        (``holder``); write :meth:`updated`'s record (its :data:`TOKEN_PLAN` columns) unless it
+        is None; return ``(before, what was written, holder)``."""
+
+    @staticmethod
+    def updated(
+        before: TokenRecord | None, change: TokenChange, holder: int | None
+    ) -> TokenRecord | None:
+        """What an update writes: nothing (None) for a token that is missing or revoked, or a
+        name another active token holds; else ``before`` with the change."""
+        if before is None or not before.active or holder is not None:
+            return None
+        return change.applied(before)
+
+    @staticmethod
+    def renames(before: TokenRecord | None, change: TokenChange) -> bool:
+        """The change gives an existing token another name (whose holder must be looked up)."""
+        return before is not None and change.name is not None and change.name != before.name
 
     @staticmethod
     def revoke_column(ident: str | int) -> str:

@@ -37,6 +37,7 @@ from .records import (
     Record,
     RoomRecord,
     SessionRecord,
+    TokenChange,
     TokenRecord,
     UpstreamPosition,
     UsageRow,
@@ -249,6 +250,15 @@ class Tokens(abc.ABC):
     @abc.abstractmethod
     async def revoke_token(self, ident: str | int) -> int:
         """Revoke the active token named ``ident`` (str) or with id ``ident`` (int); 0 or 1."""
+
+    @abc.abstractmethod
+    async def update_token(
+        self, token_id: int, change: TokenChange
+    ) -> tuple[TokenRecord, TokenRecord] | None:
+        """Change the plan of the active token ``token_id`` in one write: its record before and
+        after, or None when no active token has this id. TokenNameTaken when ``change`` renames
+        it to the name of another active token. Every process's token lookups see the new
+        record as they see a revocation."""
 
 
 class Positions(abc.ABC):

@@ -6,7 +6,7 @@ interfaces of :mod:`dylive.store.interfaces` take and return these only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from dylive.errors import StoreError
@@ -180,6 +180,29 @@ class TokenRecord:
 
     def expired(self, now_ms: int) -> bool:
         return 0 < self.expires_at <= now_ms
+
+
+@dataclass(frozen=True, slots=True)
+class TokenChange:
+    """A change of an active token's plan: each field given (not None) replaces the stored one;
+    ``quota`` names only the quota fields that change. The secret, id and creation time stay."""
+
+    name: str | None = None
+    room_limit: int | None = None  # 0 = unlimited
+    rate: float | None = None  # requests per second, 0 = unlimited
+    expires_at: int | None = None  # ms, 0 = never
+    quota: dict[str, int] = field(default_factory=dict)  # Quota field name -> new value
+
+    def applied(self, record: TokenRecord) -> TokenRecord:
+        """``record`` with this change (quota fields merged into its quota)."""
+        return replace(
+            record,
+            name=record.name if self.name is None else self.name,
+            room_limit=record.room_limit if self.room_limit is None else self.room_limit,
+            rate=record.rate if self.rate is None else self.rate,
+            expires_at=record.expires_at if self.expires_at is None else self.expires_at,
+            quota=replace(record.quota, **self.quota) if self.quota else record.quota,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,10 @@ commit rows too, so the cache is kept from what this process *hears*:
   past its own last) and appends them. While the notification listener is down nothing is
   known, so the cache is bypassed, and it is cleared when the listener comes back
   (notifications may have been missed).
-- :class:`TokenCache` remembers token lookups for a few seconds; creating or revoking a token
-  sends ``NOTIFY t`` and every process clears its cache, so a revocation is effective on every
-  node at once (within ``ttl`` if a notification is lost; never cached while not listening).
+- :class:`TokenCache` remembers token lookups for a few seconds; creating, changing or revoking
+  a token sends ``NOTIFY t`` and every process clears its cache, so a revocation or a new plan
+  is effective on every node at once (within ``ttl`` if a notification is lost; never cached
+  while not listening; a lookup that read the database before a clear is not kept).
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class TokenCache:
         self.ttl = ttl
         self.size = size
         self.listening = False
+        self.generation = 0  # moved by every clear: a lookup read before it is not kept
         self._entries: dict[str, tuple[float, TokenRecord | None]] = {}
 
     def get(self, digest: str) -> tuple[bool, TokenRecord | None]:
@@ -163,14 +165,16 @@ class TokenCache:
             return False, None
         return True, entry[1]
 
-    def put(self, digest: str, record: TokenRecord | None) -> None:
-        if not self.listening:
+    def put(self, digest: str, record: TokenRecord | None, generation: int) -> None:
+        """Remember a lookup that began at ``generation`` (not if a change came since)."""
+        if not self.listening or generation != self.generation:
             return
         if len(self._entries) >= self.size:
             self._entries.clear()
         self._entries[digest] = (time.monotonic() + self.ttl, record)
 
     def clear(self, digests: Iterable[str] | None = None) -> None:
+        self.generation += 1
         if digests is None:
             self._entries.clear()
         else:

@@ -254,7 +254,7 @@ class PostgresEngine(HealthProbe):
         self._tokens.clear()
 
     def _notified(self, payload: str) -> None:
-        if payload == "t":  # a token was created or revoked somewhere
+        if payload == "t":  # a token was created, changed or revoked somewhere
             self._tokens.clear()
             return
         room, _, seq = payload.partition(":")

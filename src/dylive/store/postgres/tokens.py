@@ -1,15 +1,17 @@
-"""API tokens on PostgreSQL: every change notifies (``t``) so each process drops its token
+"""API tokens on PostgreSQL: every change (create, update, revoke) notifies (``t``) so each process drops its token
 cache."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..domain import TOKEN_INSERT, TokenRules
-from ..records import TokenRecord
+from ..domain import TOKEN_INSERT, TOKEN_PLAN, TokenRules, plan_values
+from ..records import TokenChange, TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
 from .engine import PostgresEngine
 from .pool import Conn
+
+_PLAN_SET = ", ".join(f"{column} = %s" for column in TOKEN_PLAN)
 
 
 class PostgresTokens(PostgresEngine, TokenRules):
@@ -42,9 +44,10 @@ class PostgresTokens(PostgresEngine, TokenRules):
         hit, record = self._tokens.get(digest)
         if hit:
             return record
+        generation = self._tokens.generation
         row = await self._fetch_one(f"SELECT {TOKEN_COLS} FROM tokens WHERE digest = %s", (digest,))
         record = token_from_row(row) if row else None
-        self._tokens.put(digest, record)
+        self._tokens.put(digest, record, generation)
         return record
 
     async def list_tokens(self) -> list[TokenRecord]:
@@ -65,3 +68,34 @@ class PostgresTokens(PostgresEngine, TokenRules):
         count: int = await self._submit(revoke)
         self._tokens.clear()  # here at once; other processes on the notification
         return count
+
+    async def _update_token(
+        self, token_id: int, change: TokenChange
+    ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
+        async def update(conn: Conn) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
+            cur = await conn.execute(
+                f"SELECT {TOKEN_COLS} FROM tokens WHERE id = %s FOR UPDATE", (token_id,)
+            )
+            found = await cur.fetchone()
+            before = token_from_row(found) if found else None
+            holder = None
+            if self.renames(before, change):
+                cur = await conn.execute(
+                    "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0 AND id != %s",
+                    (change.name, token_id),
+                )
+                taken = await cur.fetchone()
+                holder = int(taken[0]) if taken else None
+            after = self.updated(before, change, holder)
+            if after is not None:
+                await conn.execute(
+                    f"UPDATE tokens SET {_PLAN_SET} WHERE id = %s", (*plan_values(after), token_id)
+                )
+                await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
+            return before, after, holder
+
+        result: tuple[TokenRecord | None, TokenRecord | None, int | None]
+        result = await self._submit(update)
+        if result[1] is not None:
+            self._tokens.clear()  # here at once; other processes on the notification
+        return result

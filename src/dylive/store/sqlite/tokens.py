@@ -11,11 +11,13 @@ from typing import Any
 
 from dylive.errors import StoreError
 
-from ..domain import TOKEN_INSERT, TokenRules
-from ..records import TokenRecord
+from ..domain import TOKEN_INSERT, TOKEN_PLAN, TokenRules, plan_values
+from ..records import TokenChange, TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
 from .engine import SQLiteEngine
 from .tokenmark import RECHECK, TokenMark
+
+_PLAN_SET = ", ".join(f"{column} = ?" for column in TOKEN_PLAN)
 
 
 class SQLiteTokens(SQLiteEngine, TokenRules):
@@ -144,6 +146,35 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
         if count:
             self._tokens_written()
         return count
+
+    async def _update_token(
+        self, token_id: int, change: TokenChange
+    ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
+        def update(
+            conn: sqlite3.Connection,
+        ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
+            row = conn.execute(f"SELECT {TOKEN_COLS} FROM tokens WHERE id = ?", (token_id,))
+            found = row.fetchone()
+            before = token_from_row(found) if found else None
+            holder = None
+            if self.renames(before, change):
+                taken = conn.execute(
+                    "SELECT id FROM tokens WHERE name = ? AND revoked_at = 0 AND id != ?",
+                    (change.name, token_id),
+                ).fetchone()
+                holder = int(taken[0]) if taken else None
+            after = self.updated(before, change, holder)
+            if after is not None:
+                conn.execute(
+                    f"UPDATE tokens SET {_PLAN_SET} WHERE id = ?", (*plan_values(after), token_id)
+                )
+            return before, after, holder
+
+        result: tuple[TokenRecord | None, TokenRecord | None, int | None]
+        result = await self._submit(update)
+        if result[1] is not None:
+            self._tokens_written()
+        return result
 
     def _tokens_written(self) -> None:
         """A token write of this store committed: every process's next lookup reads again."""
