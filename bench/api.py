@@ -63,6 +63,7 @@ from pathlib import Path
 import orjson
 from profiling import STAGE_ORDER, attach, detach, stages, summary
 
+from dylive.serve import runtime
 from dylive.store import Record, RoomRecord, SQLiteStore
 
 ROOM = 6922580638159719176
@@ -325,7 +326,6 @@ async def _chat_vs_bare(
         name: [x / ((bare[r] + bare[r + 1]) / 2) for r, x in enumerate(xs)]
         for name, xs in chat.items()
     }
-    from dylive.serve import runtime
 
     print(
         f"(b) {'PostgreSQL' if db.startswith('postgresql://') else 'SQLite'},"
@@ -842,6 +842,11 @@ async def _run_e2e(
     # µs of service CPU per delivered message: CPU seconds over the window ÷ messages delivered in
     # it (the window ends when the last poller returns) — not skewed by how busy the machine is
     per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, delivered)
+    # the rig's own CPU: the simulator's per message it emitted over the measured wall time (the
+    # window's emission rate × wall: it emits on through the drain), the pollers' (this process)
+    # per message they received
+    sim_us = 1e6 * (cpu[1] - cpu0[1]) / max(1.0, emitted / seconds * wall)
+    pollers_us = 1e6 * (cpu[2] - cpu0[2]) / max(1, delivered)
     harness["post-processing"] += time.time() - t
     fig = {
         "rooms": rooms,
@@ -850,6 +855,8 @@ async def _run_e2e(
         "service_cpu": share[0],
         "sim_cpu": share[1],
         "client_cpu": share[2],
+        "sim_us": sim_us,
+        "pollers_us": pollers_us,
         "rss_start": rss_start,
         "rss": rss,
         "peak": peak,
@@ -879,7 +886,8 @@ async def _run_e2e(
         f" p99 {fig['p99']:.0f} ms; service CPU {per_msg:.0f} µs per delivered message"
         f" (the busiest thread besides the loop's — SQLite: the writer — {fig['writer_us']:.0f});"
         f" CPU (% of one core) service {share[0]:.0f},"
-        f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
+        f" simulator {share[1]:.0f}, pollers {share[2]:.0f} (simulator {sim_us:.0f} µs per emitted"
+        f" message, pollers {pollers_us:.0f} µs per received message); service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
         " service RSS samples (MB): " + ", ".join(f"{x:.0f}" for x in samples)
@@ -1162,4 +1170,18 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", default="", help="directory: py-spy profiles of the service (dev extra)"
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="event loop of this process (the pollers of c, the clients of b): auto = uvloop when"
+        " only c runs (the pollers take less of the machine the service shares), else asyncio"
+        " (b's figures stay comparable with earlier runs)",
+    )
+    args = parser.parse_args()
+    loop = args.loop
+    if loop == "auto":
+        loop = "uvloop" if args.parts == ["c"] else "asyncio"
+    with asyncio.Runner(loop_factory=runtime.loop_factory(loop)) as runner:
+        print(f"(this process: {runtime.loop_name(loop)} loop)")
+        runner.run(main(args))
