@@ -433,6 +433,7 @@ class Poll:
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     reconnects: int = 0  # connections the service closed, opened again
     errors: int = 0  # answers without a cursor (error envelopes)
+    requests: int = 0  # long-poll requests answered in the window
 
     async def prime(self) -> None:
         """Connect and take the cursor of the live edge (``count=1``): done for every room
@@ -498,6 +499,7 @@ async def long_poll(poll: Poll, window: Window) -> None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", poll.port)
                     continue
                 now = time.time()
+                poll.requests += 1
                 data = orjson.loads(body).get("data") or {}
                 if not data.get("cursor"):
                     poll.errors += 1
@@ -847,6 +849,8 @@ async def _run_e2e(
     # per message they received
     sim_us = 1e6 * (cpu[1] - cpu0[1]) / max(1.0, emitted / seconds * wall)
     pollers_us = 1e6 * (cpu[2] - cpu0[2]) / max(1, delivered)
+    requests = sum(poll.requests for poll in polls)
+    pollers_req_us = 1e6 * (cpu[2] - cpu0[2]) / max(1, requests)
     harness["post-processing"] += time.time() - t
     fig = {
         "rooms": rooms,
@@ -857,6 +861,8 @@ async def _run_e2e(
         "client_cpu": share[2],
         "sim_us": sim_us,
         "pollers_us": pollers_us,
+        "pollers_req_us": pollers_req_us,
+        "msgs_per_request": delivered / max(1, requests),
         "rss_start": rss_start,
         "rss": rss,
         "peak": peak,
@@ -887,7 +893,8 @@ async def _run_e2e(
         f" (the busiest thread besides the loop's — SQLite: the writer — {fig['writer_us']:.0f});"
         f" CPU (% of one core) service {share[0]:.0f},"
         f" simulator {share[1]:.0f}, pollers {share[2]:.0f} (simulator {sim_us:.0f} µs per emitted"
-        f" message, pollers {pollers_us:.0f} µs per received message); service RSS {rss_start:.0f} MB at"
+        f" message, pollers {pollers_us:.0f} µs per received message, {pollers_req_us:.0f} per"
+        f" request, {delivered / max(1, requests):.1f} messages a request); service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
         " service RSS samples (MB): " + ", ".join(f"{x:.0f}" for x in samples)
