@@ -72,33 +72,29 @@ class Stage:
 
 @dataclass
 class PartLog:
-    """What a load's parts, seen in seq order (:meth:`see`), say about compactions: the whole
-    prefix and the parts after it (the accounting of ``compact_due``), and an unfinished stage
-    with the keys its parts already hold (:meth:`resume`)."""
+    """What a load's parts, seen in seq order (:meth:`see`: their markers only), say about
+    compactions: the whole prefix and the parts after it (the accounting of ``compact_due``),
+    and an unfinished stage (:meth:`resume`)."""
 
     costs: list[int] = field(default_factory=list)
     #: the parts before this index are the whole one (a finished stage's, or the first part)
     whole_end: int = 0
-    #: the index of the unfinished stage's first part (-1: none), its seq, what its parts hold
+    #: the index of the unfinished stage's first part (-1: none) and its seq
     open_at: int = -1
     start: int = 0
-    covered: list[set[Any]] = field(default_factory=list)
 
     def see(self, part: dict[str, Any], size: int) -> None:
         i = len(self.costs)
         self.costs.append(size + PART_COST)
         mark = part.get("stage")
-        if mark and (self.open_at < 0 or mark[0] != self.start):  # a stage's first part
-            self.open_at, self.start, self.covered = i, mark[0], [set() for _ in KINDS]
-        if self.open_at >= 0:
-            chatters, *rows = (part.get(kind, ()) for kind in KINDS)
-            self.covered[0].update(chatters)
-            for seen, entries in zip(self.covered[1:], rows, strict=True):
-                seen.update(row[0] for row in entries)
-        if mark and mark[1]:  # its last: the parts before its first were deleted with it
+        if not mark:
+            return
+        if self.open_at < 0 or mark[0] != self.start:  # a stage's first part
+            self.open_at, self.start = i, mark[0]
+        if mark[1]:  # its last: the parts before its first were deleted with it
             if self.open_at == 0:
                 self.whole_end = i + 1
-            self.open_at, self.covered = -1, []
+            self.open_at = -1
 
     def accounting(self) -> tuple[int, int, int]:
         """The whole part's bytes, the cost of the parts after it (before an unfinished
@@ -108,14 +104,21 @@ class PartLog:
         stage = sum(self.costs[end:]) if self.open_at >= 0 else 0
         return max(0, sum(self.costs[:whole]) - PART_COST), sum(self.costs[whole:end]), stage
 
-    def resume(self, growing: list[Any]) -> Stage | None:
-        """The unfinished stage, to go on with: the keys of ``growing`` (the tally's chatters,
-        gifters, ranks and minutes) its parts do not hold yet (None: no stage unfinished)."""
+    def resume(self, parts: list[dict[str, Any]], growing: list[Any]) -> Stage | None:
+        """The unfinished stage, to go on with (None: none): the keys of ``growing`` (the
+        tally's chatters, gifters, ranks and minutes) that its ``parts`` (those seen from its
+        first one on) do not hold yet."""
         if self.open_at < 0:
             return None
-        chatters, *rows = growing
-        keys: list[list[Any]] = [list(chatters - self.covered[0])]
-        for entries, seen in zip(rows, self.covered[1:], strict=True):
+        covered: list[set[Any]] = [set() for _ in KINDS]
+        for part in parts:
+            chatters, *rows = (part.get(kind, ()) for kind in KINDS)
+            covered[0].update(chatters)
+            for seen, entries in zip(covered[1:], rows, strict=True):
+                seen.update(row[0] for row in entries)
+        chatters, *rest = growing
+        keys: list[list[Any]] = [list(chatters - covered[0])]
+        for entries, seen in zip(rest, covered[1:], strict=True):
             keys.append([k for k in entries if k not in seen])
         stage = Stage(keys, [len(k) for k in keys], start=self.start)
         stage.cost = self.accounting()[2]

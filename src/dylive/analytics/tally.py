@@ -361,11 +361,18 @@ class SessionTally:
         if "minutes" in data:
             tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
             tally.touched_minutes = set(tally.minutes)
-        log = PartLog()
-        for blob in parts:
+        log, order = PartLog(), list(tally.chatters)  # those of a whole-tally state
+        staged: list[dict[str, Any]] = []  # the parts of an unfinished stage
+        for i, blob in enumerate(parts):
             part = orjson.loads(blob)
             log.see(part, len(blob))
-            tally.chatters.update(part.get("chatters", ()))
+            if log.open_at == i:
+                staged = []
+            if log.open_at >= 0:
+                staged.append(part)
+            chatters = part.get("chatters", ())
+            tally.chatters.update(chatters)
+            order.extend(chatters)
             for row in part.get("gifters", ()):
                 tally.gifters[row[0]] = row[1:]
             for row in part.get("ranks", ()):
@@ -373,10 +380,12 @@ class SessionTally:
             for row in part.get("minutes", ()):
                 tally.minutes[row[0]] = row[1:]
         tally.whole_bytes, tally.debt, _ = log.accounting()
-        tally._order = list(tally.chatters)
+        # the chatters in load order (each is in one part but those of a stage's first part
+        # or an unfinished stage: then the set's order, a copy of it)
+        tally._order = order if len(order) == len(tally.chatters) else list(tally.chatters)
         tally._saved_seq = tally.last_seq
         growing = [tally.chatters, tally.gifters, tally.ranks, tally.minutes]
-        tally._stage = log.resume(growing)
+        tally._stage = log.resume(staged if log.open_at >= 0 else [], growing)
         return tally
 
 
