@@ -85,7 +85,7 @@ class Analytics:
         #: (``SessionTally.compact_due``)
         self.compact_floor = compact_floor
         #: a compaction is staged over the checkpoints that follow, each writing at most this
-        #: many units of it (``staging.py``: a chatter is one, a gifter or minute row four)
+        #: many units of it (``staging.py``: a chatter is one, a gifter or minute row eight)
         self.compact_slice = compact_slice
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room

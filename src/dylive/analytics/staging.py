@@ -31,10 +31,11 @@ from typing import Any
 #: one minute's row fetch and load in ~29 ms, ~1.5 us each; 1.7 MB of chatters in ~6 ms, ~3.5 ns
 #: a byte: ~400 bytes a part)
 PART_COST = 512
-#: a slice's work in units: a chatter is one (orjson writes 32,768 17-digit uids in ~1.5 ms of
-#: the loop), a gifter, ranked user or minute row :data:`ROW` (its list is built in Python)
+#: a slice's work in units: a chatter is one, a gifter, ranked user or minute row :data:`ROW`
+#: (its list is built in Python); measured at 550k chatters (bench/checkpoint.py --compaction):
+#: a slice of 32,768 chatters ~1.8 ms of the loop, one of 8,192 gifter rows ~2.6-3.6 ms
 SLICE = 32_768
-ROW = 4
+ROW = 8
 #: the growing collections, in the order a stage writes them
 KINDS = ("chatters", "gifters", "ranks", "minutes")
 
