@@ -362,14 +362,10 @@ class SessionTally:
             tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
             tally.touched_minutes = set(tally.minutes)
         log, order = PartLog(), list(tally.chatters)  # those of a whole-tally state
-        staged: list[dict[str, Any]] = []  # the parts of an unfinished stage
-        for i, blob in enumerate(parts):
+        blobs = list(parts)
+        for blob in blobs:
             part = orjson.loads(blob)
             log.see(part, len(blob))
-            if log.open_at == i:
-                staged = []
-            if log.open_at >= 0:
-                staged.append(part)
             chatters = part.get("chatters", ())
             tally.chatters.update(chatters)
             order.extend(chatters)
@@ -385,7 +381,10 @@ class SessionTally:
         tally._order = order if len(order) == len(tally.chatters) else list(tally.chatters)
         tally._saved_seq = tally.last_seq
         growing = [tally.chatters, tally.gifters, tally.ranks, tally.minutes]
-        tally._stage = log.resume(staged if log.open_at >= 0 else [], growing)
+        # an unfinished stage (rare: cut short) reads its parts again for the keys they hold
+        # (holding every part meanwhile made each load of a finished one ~1.5x slower)
+        staged = [orjson.loads(b) for b in blobs[log.open_at :]] if log.open_at >= 0 else []
+        tally._stage = log.resume(staged, growing)
         return tally
 
 
