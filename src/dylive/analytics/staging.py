@@ -42,33 +42,49 @@ KINDS = ("chatters", "gifters", "ranks", "minutes")
 
 @dataclass
 class Stage:
-    """A staged compaction in progress: for each of :data:`KINDS`, the keys it writes
-    (``keys[i][:ends[i]]``; the chatters' list may grow past its end) and the next one."""
+    """A staged compaction in progress: the chatters (``segments[:ends[0]]``: the tally's
+    segments, see ``SessionTally``; the list may grow past its end) and the gifters, ranked
+    users and minutes (``rows[i][:ends[i + 1]]``) it writes, and where it stands (``at``: the
+    segment and the offset in it, then an index per list of rows)."""
 
-    keys: list[list[Any]]
+    segments: list[tuple[Any, ...]]
+    rows: list[list[Any]]
     ends: list[int]
-    at: list[int] = field(default_factory=lambda: [0] * len(KINDS))
+    at: list[int] = field(default_factory=lambda: [0] * (len(KINDS) + 1))
     #: the seq of the stage's first part (0 until it is saved)
     start: int = 0
     #: the load cost of the stage's parts saved so far (bytes and PART_COST each)
     cost: int = 0
 
     def take(self, budget: int) -> tuple[list[list[Any]], list[int]]:
-        """The keys of the next slice (at most ``budget`` units), per kind, and where the
-        stage stands after it."""
+        """The keys of the next slice (at most ``budget`` units), per kind (:data:`KINDS`),
+        and where the stage stands after it."""
         if budget < ROW:
             raise ValueError(f"a slice of {budget} units cannot hold a row of {ROW}")
-        out, at = [], list(self.at)
-        for i, unit in enumerate((1, ROW, ROW, ROW)):
-            n = max(0, min(self.ends[i] - at[i], budget // unit))
-            out.append(self.keys[i][at[i] : at[i] + n])
-            at[i] += n
-            budget -= n * unit
+        chatters: list[Any] = []
+        seg, off = self.at[0], self.at[1]
+        while seg < self.ends[0] and budget > 0:
+            segment = self.segments[seg]
+            n = min(len(segment) - off, budget)
+            chatters.extend(segment[off : off + n])
+            budget, off = budget - n, off + n
+            if off >= len(segment):
+                seg, off = seg + 1, 0
+        out, at = [chatters], [seg, off]
+        for i, keys in enumerate(self.rows):
+            got = self.at[i + 2]
+            n = max(0, min(self.ends[i + 1] - got, budget // ROW))
+            out.append(keys[got : got + n])
+            at.append(got + n)
+            budget -= n * ROW
         return out, at
 
     def done(self, at: list[int] | None = None) -> bool:
         """Every key is written (at ``at``, or where the stage stands)."""
-        return all(a >= e for a, e in zip(at or self.at, self.ends, strict=True))
+        at = at or self.at
+        return at[0] >= self.ends[0] and all(
+            a >= e for a, e in zip(at[2:], self.ends[1:], strict=True)
+        )
 
 
 @dataclass
@@ -118,9 +134,10 @@ class PartLog:
             for seen, entries in zip(covered[1:], rows, strict=True):
                 seen.update(row[0] for row in entries)
         chatters, *rest = growing
-        keys: list[list[Any]] = [list(chatters - covered[0])]
-        for entries, seen in zip(rest, covered[1:], strict=True):
-            keys.append([k for k in entries if k not in seen])
-        stage = Stage(keys, [len(k) for k in keys], start=self.start)
+        rows = [
+            [k for k in entries if k not in seen]
+            for entries, seen in zip(rest, covered[1:], strict=True)
+        ]
+        stage = Stage([tuple(chatters - covered[0])], rows, [1, *map(len, rows)], start=self.start)
         stage.cost = self.accounting()[2]
         return stage
