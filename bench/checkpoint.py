@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import statistics
 import tempfile
 import time
@@ -123,6 +124,7 @@ async def measure(
                     seq += 1
                     tally.add(seq, seq, GIFT, at, gift(uid(i)))
             await analytics._save(live)  # the first checkpoint: everything so far
+            gc.collect()  # the set-up's garbage, and its young objects' first pass, not measured
             loop_ms, proc_ms, wbytes, payload, staged = [], [], [], [], 0
             nxt = chatters
             at = T0 + 240 * MINUTE_MS
