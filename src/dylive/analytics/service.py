@@ -40,7 +40,8 @@ from dylive.store import EventStore, RawRow, SessionRecord
 
 from .catalogue import GiftCatalogue
 from .report import DEFAULT_TOP, build_report, session_info
-from .tally import COMPACT_FLOOR, READ, SLICE, SessionTally
+from .staging import ROW, SLICE
+from .tally import COMPACT_FLOOR, READ, SessionTally
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,8 @@ class Analytics:
         self.compact_floor = compact_floor
         #: a compaction is staged over the checkpoints that follow, each writing at most this
         #: many units of it (``staging.py``: a chatter is one, a gifter or minute row eight)
+        if compact_slice < ROW:
+            raise ValueError(f"compact_slice {compact_slice} cannot hold a row of {ROW} units")
         self.compact_slice = compact_slice
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room
