@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -75,6 +78,50 @@ async def test_wait_for_wakes_on_append(tmp_path: Path) -> None:
         await asyncio.sleep(0.01)
         await store.append([rec(1)])
         assert await waiter
+
+
+async def test_wait_for_wakes_every_waiter_and_keeps_none_that_left(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        woken = [asyncio.create_task(store.wait_for(ROOM, 0, 10)) for _ in range(3)]
+        gone = asyncio.create_task(store.wait_for(ROOM, 0, 10))
+        assert not await store.wait_for(ROOM, 0, 0.01)  # timed out beside them
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        await store.append([rec(1)])
+        assert await asyncio.wait_for(asyncio.gather(*woken), 5) == [True, True, True]
+        assert not await store.wait_for(ROOM + 1, 0, 0.01)
+        # a waiter that timed out or was cancelled is not kept until the room's next commit
+        assert not store._signals.get(ROOM) and not store._signals.get(ROOM + 1)
+
+
+async def test_wait_for_does_not_ask_asyncio_for_the_running_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each get_running_loop() is a getpid() syscall on Python 3.11: a long-poll request's
+    wait uses the store's loop (asyncio.timeout and Event.wait asked for it four times)."""
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        loop = asyncio.get_running_loop()
+        asked: list[str] = []
+
+        def counted(name: str) -> Callable[[], Any]:
+            real = getattr(asyncio.events, name)
+
+            def call() -> Any:
+                if any(f.name == "wait_for" for f in traceback.extract_stack(limit=8)):
+                    asked.append(name)  # by wait_for, not the store's writer task meanwhile
+                return real()
+
+            return call
+
+        for name in ("get_running_loop", "_get_running_loop"):
+            monkeypatch.setattr(asyncio.events, name, counted(name))
+        assert not await store.wait_for(ROOM, 0, 0.01)  # timed out
+        waiter = loop.create_task(store.wait_for(ROOM, 0, 10))
+        await asyncio.sleep(0)
+        await store.append([rec(1)])
+        assert await waiter
+        assert asked == []
 
 
 async def test_reopen_keeps_everything_and_seq_grows(tmp_path: Path) -> None:

@@ -144,7 +144,10 @@ class SQLiteEngine(HealthProbe):
         # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
         self._known: dict[int, list[StoredMessage]] = {}
         self._unknown: set[int] = set()
-        self._signals: dict[int, asyncio.Event] = {}
+        # room -> the futures of wait_for's waiters, woken by the room's next commit
+        self._signals: dict[int, list[asyncio.Future[None]]] = {}
+        # the loop that opened the store: asyncio.get_running_loop() is a getpid() on 3.11
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._position_delay = position_delay
         self._busy_ms = int(busy_timeout * 1000)
@@ -159,7 +162,7 @@ class SQLiteEngine(HealthProbe):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._wexec, self._open_writer)
         except sqlite3.Error as exc:
@@ -364,9 +367,9 @@ class SQLiteEngine(HealthProbe):
     def _finish(self, batch: list[Op], results: list[Any]) -> None:
         self._generation = None  # this store committed: read token_generation again
         for room_id in settle(batch, results, "sqlite"):
-            signal = self._signals.pop(room_id, None)
-            if signal is not None:
-                signal.set()
+            for waiter in self._signals.pop(room_id, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
 
     # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
     def _flush_positions(self) -> None:
