@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -48,6 +49,21 @@ def threads(pid: int) -> dict[int, tuple[int, int, int, int]]:
             non = int(re.search(r"^nonvoluntary_ctxt_switches:\s+(\d+)", status, re.M)[1])  # type: ignore[index]
             out[int(tid)] = (int(fields[11]), int(fields[12]), vol, non)
     return out
+
+
+def served(pid: int) -> tuple[float, float]:
+    """(chat requests answered, messages delivered) so far, from the service's /metrics."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    port = int(argv[argv.index(b"--port") + 1])
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    requests = delivered = 0.0
+    for line in text.splitlines():
+        if line.startswith("dylive_http_requests_total{") and 'endpoint="chat"' in line:
+            requests += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("dylive_messages_delivered_total "):
+            delivered = float(line.rsplit(" ", 1)[1])
+    return requests, delivered
 
 
 def stored(db: str) -> int:
@@ -186,13 +202,14 @@ def observe_count(pid: int, sample: float, out: Path) -> None:
     """``perf stat --per-thread`` of the tracepoints of ``COUNTED`` and ``raw_syscalls``."""
     events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{n}" for n in COUNTED]
     before = threads(pid)
-    n0 = stored(DB)
+    n0, (q0, d0) = stored(DB), served(pid)
     got = subprocess.run(
         ["perf", "stat", "--per-thread", "-x", ",", "-e", ",".join(events), "-p", str(pid),
          "--", "sleep", str(sample)],
         check=True, capture_output=True, text=True,
     ).stderr  # fmt: skip
     rows = stored(DB) - n0
+    q1, d1 = served(pid)
     (out / "perf-stat.csv").write_text(got)
     role = roles(pid, before, threads(pid))
     calls: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -203,15 +220,22 @@ def observe_count(pid: int, sample: float, out: Path) -> None:
         tid = int(parts[0].rsplit("-", 1)[1])
         name = parts[3].split(":")[-1].replace("sys_enter_", "").replace("sys_enter", "ALL")
         calls[role.get(tid, "other")][name] += int(parts[1])
-    print(f"count: {rows} rows stored in {sample:g} s ({rows / sample:,.0f}/s)")
-    print("syscall | loop /msg | writer /msg | other /msg | all /msg")
+    print(
+        f"count: {rows} rows stored in {sample:g} s ({rows / sample:,.0f}/s); {d1 - d0:.0f}"
+        f" messages delivered in {q1 - q0:.0f} chat requests ({(d1 - d0) / max(1, q1 - q0):.2f}"
+        " a request); below: per stored row, and per request for the loop"
+    )
+    print("syscall | loop /msg | writer /msg | other /msg | all /msg | loop /request")
     names = sorted(
         {n for c in calls.values() for n in c}, key=lambda n: -sum(c[n] for c in calls.values())
     )
     for n in names:
         per_role = [calls[r][n] / max(1, rows) for r in ("loop", "writer", "other")]
         if sum(per_role) >= 0.0005:
-            print(f"{n} | " + " | ".join(f"{x:.3f}" for x in per_role) + f" | {sum(per_role):.3f}")
+            print(
+                f"{n} | " + " | ".join(f"{x:.3f}" for x in per_role) + f" | {sum(per_role):.3f}"
+                f" | {calls['loop'][n] / max(1, q1 - q0):.2f}"
+            )
 
 
 def observe_perf(pid: int, sample: float, per: int, out: Path) -> None:
