@@ -95,11 +95,12 @@ async def test_wait_for_wakes_every_waiter_and_keeps_none_that_left(tmp_path: Pa
         assert not store._signals.get(ROOM) and not store._signals.get(ROOM + 1)
 
 
-async def test_wait_for_does_not_ask_asyncio_for_the_running_loop(
+async def test_waits_writes_and_reads_do_not_ask_asyncio_for_the_running_loop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each get_running_loop() is a getpid() syscall on Python 3.11: a long-poll request's
-    wait uses the store's loop (asyncio.timeout and Event.wait asked for it four times)."""
+    wait (asyncio.timeout and Event.wait asked four times), a write op and a thread read use
+    the store's loop."""
     async with SQLiteStore(tmp_path / "s.db") as store:
         loop = asyncio.get_running_loop()
         asked: list[str] = []
@@ -108,19 +109,23 @@ async def test_wait_for_does_not_ask_asyncio_for_the_running_loop(
             real = getattr(asyncio.events, name)
 
             def call() -> Any:
-                if any(f.name == "wait_for" for f in traceback.extract_stack(limit=8)):
-                    asked.append(name)  # by wait_for, not the store's writer task meanwhile
+                frames = {f.name for f in traceback.extract_stack(limit=8)}
+                if frames & {"wait_for", "_submit", "_query"}:  # not the writer task's own
+                    asked.append(name)
                 return real()
 
             return call
 
         for name in ("get_running_loop", "_get_running_loop"):
-            monkeypatch.setattr(asyncio.events, name, counted(name))
+            call = counted(name)
+            monkeypatch.setattr(asyncio.events, name, call)  # as asyncio's own modules call it
+            monkeypatch.setattr(asyncio, name, call)  # as asyncio.get_running_loop()
         assert not await store.wait_for(ROOM, 0, 0.01)  # timed out
         waiter = loop.create_task(store.wait_for(ROOM, 0, 10))
         await asyncio.sleep(0)
-        await store.append([rec(1)])
+        await store.append([rec(1)])  # through the writer queue (_submit)
         assert await waiter
+        assert await store.backlog_start(ROOM, 1) == 0  # a read on a reader thread (_query)
         assert asked == []
 
 

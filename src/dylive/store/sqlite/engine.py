@@ -236,9 +236,8 @@ class SQLiteEngine(HealthProbe):
         """Queue ``fn`` for the writer; ``pure``: see ``WriteOp.pure`` and :meth:`_run_batch`."""
         if self._writer is None:
             raise StoreError("store is not open")
-        future: asyncio.Future[Any] | None = (
-            asyncio.get_running_loop().create_future() if wait else None
-        )
+        loop = self._loop or asyncio.get_running_loop()
+        future: asyncio.Future[Any] | None = loop.create_future() if wait else None
         self._queue.put_nowait(WriteOp(fn, future, rooms, pure=pure))
         return await future if future is not None else None
 
@@ -425,7 +424,7 @@ class SQLiteEngine(HealthProbe):
         await self._submit(lambda conn: conn.execute("SELECT 1"), pure=True)
 
     async def _query(self, fn: Fn) -> Any:
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._rexec, lambda: fn(self._rconn()))
         except sqlite3.Error as exc:
