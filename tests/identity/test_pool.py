@@ -242,27 +242,3 @@ async def test_a_room_not_consumed_stops_reading_and_ends_cleanly(
     run = Run(events=[e for e in taken if not isinstance(e, GapEvent)])
     missing, dups = compare(log, run)
     assert missing == [] and dups == [] and len(run.events) > 300
-
-
-async def test_the_guard_queue_waits_without_asking_asyncio_for_the_loop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A wait on the pump's queue (the drain's get once a push frame, the pump's put when full)
-    does not ask asyncio for the running loop: a getpid() syscall each on Python 3.11."""
-    from dylive.identity.source import _LoopQueue
-
-    loop = asyncio.get_running_loop()
-    queue = _LoopQueue(2, loop)
-    asked: list[int] = []
-    real = asyncio.events._get_running_loop
-    monkeypatch.setattr(asyncio.events, "_get_running_loop", lambda: asked.append(1) or real())
-    getter = loop.create_task(queue.get())
-    await asyncio.sleep(0)  # waiting on the empty queue
-    queue.put_nowait("a")
-    queue.put_nowait("b")
-    putter = loop.create_task(queue.put("c"))
-    await asyncio.sleep(0)  # the queue is full again ("b" and one more): the put waits
-    assert await getter == "a"
-    assert [await queue.get(), await queue.get()] == ["b", "c"]
-    await putter
-    assert asked == []

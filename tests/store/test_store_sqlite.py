@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import traceback
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -78,55 +75,6 @@ async def test_wait_for_wakes_on_append(tmp_path: Path) -> None:
         await asyncio.sleep(0.01)
         await store.append([rec(1)])
         assert await waiter
-
-
-async def test_wait_for_wakes_every_waiter_and_keeps_none_that_left(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db") as store:
-        woken = [asyncio.create_task(store.wait_for(ROOM, 0, 10)) for _ in range(3)]
-        gone = asyncio.create_task(store.wait_for(ROOM, 0, 10))
-        assert not await store.wait_for(ROOM, 0, 0.01)  # timed out beside them
-        gone.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await gone
-        await store.append([rec(1)])
-        assert await asyncio.wait_for(asyncio.gather(*woken), 5) == [True, True, True]
-        assert not await store.wait_for(ROOM + 1, 0, 0.01)
-        # a waiter that timed out or was cancelled is not kept until the room's next commit
-        assert not store._signals.get(ROOM) and not store._signals.get(ROOM + 1)
-
-
-async def test_waits_writes_and_reads_do_not_ask_asyncio_for_the_running_loop(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each get_running_loop() is a getpid() syscall on Python 3.11: a long-poll request's
-    wait (asyncio.timeout and Event.wait asked four times), a write op and a thread read use
-    the store's loop."""
-    async with SQLiteStore(tmp_path / "s.db") as store:
-        loop = asyncio.get_running_loop()
-        asked: list[str] = []
-
-        def counted(name: str) -> Callable[[], Any]:
-            real = getattr(asyncio.events, name)
-
-            def call() -> Any:
-                frames = {f.name for f in traceback.extract_stack(limit=8)}
-                if frames & {"wait_for", "_submit", "_query"}:  # not the writer task's own
-                    asked.append(name)
-                return real()
-
-            return call
-
-        for name in ("get_running_loop", "_get_running_loop"):
-            call = counted(name)
-            monkeypatch.setattr(asyncio.events, name, call)  # as asyncio's own modules call it
-            monkeypatch.setattr(asyncio, name, call)  # as asyncio.get_running_loop()
-        assert not await store.wait_for(ROOM, 0, 0.01)  # timed out
-        waiter = loop.create_task(store.wait_for(ROOM, 0, 10))
-        await asyncio.sleep(0)
-        await store.append([rec(1)])  # through the writer queue (_submit)
-        assert await waiter
-        assert await store.backlog_start(ROOM, 1) == 0  # a read on a reader thread (_query)
-        assert asked == []
 
 
 async def test_reopen_keeps_everything_and_seq_grows(tmp_path: Path) -> None:

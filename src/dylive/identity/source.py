@@ -179,7 +179,7 @@ class PooledRoom:
                 # small: when ingestion stops taking events (the store is behind, the service
                 # is overloaded) the pump stops reading the collector after this many, so the
                 # socket is not read either (what is not read waits upstream)
-                queue: asyncio.Queue[Any] = _LoopQueue(PUMP_QUEUE, asyncio.get_running_loop())
+                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=PUMP_QUEUE)
                 pump = asyncio.create_task(_pump(room, queue))
                 ticker = asyncio.create_task(_tick(queue, self.guard.check_every))
                 try:
@@ -286,18 +286,6 @@ def coverage_of(source: Any) -> dict[str, Any] | None:
 
 def room_web_rid(room: Room) -> str:
     return room.info.web_rid if room.info is not None else ""
-
-
-class _LoopQueue(asyncio.Queue[Any]):
-    """An ``asyncio.Queue`` that knows its loop: a ``get`` on an empty queue (the drain's, once a
-    push frame) does not ask asyncio for the running loop, a ``getpid()`` syscall on 3.11."""
-
-    def __init__(self, maxsize: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(maxsize)
-        self._bound = loop
-
-    def _get_loop(self) -> asyncio.AbstractEventLoop:
-        return self._bound
 
 
 async def _tick(queue: asyncio.Queue[Any], every: float) -> None:

@@ -144,10 +144,7 @@ class SQLiteEngine(HealthProbe):
         # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
         self._known: dict[int, list[StoredMessage]] = {}
         self._unknown: set[int] = set()
-        # room -> the futures of wait_for's waiters, woken by the room's next commit
-        self._signals: dict[int, list[asyncio.Future[None]]] = {}
-        # the loop that opened the store: asyncio.get_running_loop() is a getpid() on 3.11
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._signals: dict[int, asyncio.Event] = {}
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._position_delay = position_delay
         self._busy_ms = int(busy_timeout * 1000)
@@ -162,7 +159,7 @@ class SQLiteEngine(HealthProbe):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def open(self) -> None:
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._wexec, self._open_writer)
         except sqlite3.Error as exc:
@@ -236,8 +233,9 @@ class SQLiteEngine(HealthProbe):
         """Queue ``fn`` for the writer; ``pure``: see ``WriteOp.pure`` and :meth:`_run_batch`."""
         if self._writer is None:
             raise StoreError("store is not open")
-        loop = self._loop or asyncio.get_running_loop()
-        future: asyncio.Future[Any] | None = loop.create_future() if wait else None
+        future: asyncio.Future[Any] | None = (
+            asyncio.get_running_loop().create_future() if wait else None
+        )
         self._queue.put_nowait(WriteOp(fn, future, rooms, pure=pure))
         return await future if future is not None else None
 
@@ -366,9 +364,9 @@ class SQLiteEngine(HealthProbe):
     def _finish(self, batch: list[Op], results: list[Any]) -> None:
         self._generation = None  # this store committed: read token_generation again
         for room_id in settle(batch, results, "sqlite"):
-            for waiter in self._signals.pop(room_id, ()):
-                if not waiter.done():
-                    waiter.set_result(None)
+            signal = self._signals.pop(room_id, None)
+            if signal is not None:
+                signal.set()
 
     # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
     def _flush_positions(self) -> None:
@@ -424,7 +422,7 @@ class SQLiteEngine(HealthProbe):
         await self._submit(lambda conn: conn.execute("SELECT 1"), pure=True)
 
     async def _query(self, fn: Fn) -> Any:
-        loop = self._loop or asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._rexec, lambda: fn(self._rconn()))
         except sqlite3.Error as exc:

@@ -227,22 +227,13 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         return self._last.get(room_id, 0)
 
     async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
+        signal = self._signals.setdefault(room_id, asyncio.Event())
         if self._last.get(room_id, 0) > after_seq:
             return True
-        # a future of the store's loop, set by the room's next commit or by a timer: no task per
-        # waiter (one per long-poll request), nor asyncio.timeout / Event.wait (four
-        # get_running_loop() calls between them, each a getpid() syscall on Python 3.11)
-        loop = self._loop or asyncio.get_running_loop()
-        waiter: asyncio.Future[None] = loop.create_future()
-        waiters = self._signals.setdefault(room_id, [])
-        waiters.append(waiter)
-        timer = loop.call_later(within, _wake, waiter)
-        try:
-            await waiter
-        finally:
-            timer.cancel()
-            with contextlib.suppress(ValueError):  # already taken by the commit that woke it
-                waiters.remove(waiter)
+        # a timeout scope, not asyncio.wait_for: no task per waiter (one per long-poll request)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await signal.wait()
         return self._last.get(room_id, 0) > after_seq
 
     async def messages_of(
@@ -329,8 +320,3 @@ FROM (
 def _fenced_room(records: Sequence[Record], position: UpstreamPosition | None) -> int:
     """The (signed) room a fenced write is for: its records' room, else its position's."""
     return to_signed(records[0].room_id if records else position.room_id if position else 0)
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
