@@ -80,9 +80,9 @@ def roles(pid: int, before: dict, after: dict) -> dict[int, str]:
     return {t: "loop" if t == pid else "writer" if t == writer else "other" for t in after}
 
 
-def observe_stat(pid: int, sample: float, per: int) -> None:
+def observe_stat(pid: int, sample: float) -> None:
     before = threads(pid)
-    n0 = per
+    n0 = stored(DB)
     time.sleep(sample)
     after = threads(pid)
     role = roles(pid, before, after)
@@ -117,7 +117,7 @@ def show(name: str, u: float, s: float, v: float, n: float, rows: int) -> None:
 LINE = re.compile(r"^\s*([\d.]+)\s+([\d.]+)\s+(\d+)\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$")
 
 
-def observe_strace(pid: int, sample: float, per: int, out: Path) -> None:
+def observe_strace(pid: int, sample: float, out: Path) -> None:
     before = threads(pid)
     procs = {
         tid: subprocess.Popen(
@@ -238,7 +238,7 @@ def observe_count(pid: int, sample: float, out: Path) -> None:
             )
 
 
-def observe_perf(pid: int, sample: float, per: int, out: Path) -> None:
+def observe_perf(pid: int, sample: float, out: Path) -> None:
     data = out / "perf.data"
     n0 = stored(DB)
     subprocess.run(
@@ -312,7 +312,7 @@ def analyse(data: Path, rows: int) -> None:
             print(f"{r} | {w} | {share:.1f} % | {250 * c / max(1, rows):.2f}")
 
 
-DB = ""
+DB = ""  # the service's database, from the window file (set once by main)
 
 
 def main() -> None:
@@ -345,15 +345,14 @@ def main() -> None:
         print(
             time.strftime("sample at %H:%M:%S UTC", time.gmtime()), f"load {os.getloadavg()[0]:.2f}"
         )
-        n0 = stored(DB)
         if args.mode == "stat":
-            observe_stat(pid, args.sample, n0)
+            observe_stat(pid, args.sample)
         elif args.mode == "count":
             observe_count(pid, args.sample, out)
         elif args.mode == "strace":
-            observe_strace(pid, args.sample, n0, out)
+            observe_strace(pid, args.sample, out)
         else:
-            observe_perf(pid, args.sample, n0, out)
+            observe_perf(pid, args.sample, out)
         bench.wait()
         for line in (out / "api.txt").read_text().splitlines():
             if line.startswith("(c)"):
