@@ -18,6 +18,7 @@ Every refusal is a :class:`PlanError` naming the field (``quota.requests_per_day
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ MAX_ROOM_LIMIT = 1_000_000
 MAX_QUOTA = 10**12
 MAX_RATE = 1e6
 MAX_EXPIRES_IN = 10 * 365 * 86400  # seconds
+#: Unicode categories a name may not hold: control characters (C0, DEL and C1: U+0085 is a line
+#: break), surrogates, and the line and paragraph separators (U+2028, U+2029)
+_NOT_IN_NAMES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 class PlanError(DyliveError):
@@ -119,7 +123,7 @@ def _when(ms: int) -> str:
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
         raise PlanError("name", f"name must be a non-empty string of at most {MAX_NAME}")
-    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value):
+    if any(unicodedata.category(c) in _NOT_IN_NAMES for c in value):
         raise PlanError("name", "name must not have control characters")
     return value.strip()
 
