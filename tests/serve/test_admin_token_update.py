@@ -243,3 +243,17 @@ async def test_a_change_by_another_process_is_met_by_the_next_request(admin: Any
         return answer["code"] == 42902 and answer["data"]["limit"] == 2
 
     await until(refused, 10, "the other process's quota met", every=0.2)
+
+
+async def test_a_renamed_token_is_shown_under_its_new_name_in_the_metrics(admin: Any) -> None:
+    """The per-token series (``dylive_token_*{token=NAME}``) follow a rename: the process kept
+    the name it first saw for the token's id, so a renamed token stayed under its old name (and a
+    new token given that name would have two series with one label)."""
+    client, _ = admin
+    secret = (await _create(client, {"name": "before"}))["token"]
+    assert (await _rooms(client, secret))["code"] == 200
+    assert (await _patch(client, "before", {"name": "after"})).status_code == 200
+    assert (await _rooms(client, secret))["code"] == 200
+    text = (await client.get("/metrics")).text
+    assert 'dylive_token_requests_total{token="after"} 2.0' in text
+    assert 'token="before"' not in text
