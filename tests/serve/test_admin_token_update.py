@@ -176,6 +176,8 @@ async def test_bad_fields_unknown_and_revoked_tokens_are_refused_and_audited(
         200,
     ]
     assert updates[0]["target"] == f"{created['id']}:taken"
+    # a refused change names the token it was asked for (as given: a name or an id)
+    assert [e["target"] for e in updates[1:4]] == ["taken", "nobody", "customer"]
     assert updates[0]["detail"] == "name 'customer' -> 'taken'"
 
 
