@@ -8,7 +8,8 @@ Fields: ``name`` (1–64 characters, no control characters), ``room_limit`` (an 
 ``quota`` (``requests_per_day``, ``requests_per_month``, ``messages_per_day``,
 ``messages_per_month``: integers 0–1e12; ``requests_per_second``: the rate, overriding ``rate``),
 ``expires_at`` (an ISO time or epoch seconds, in the next 10 years; null = never) or
-``expires_in`` (seconds from now, up to 10 years). 0 is "no limit" everywhere.
+``expires_in`` (seconds from now, more than 0, up to 10 years; null = never). 0 is "no limit"
+for the room limit, the rate and the quotas.
 
 A change (:func:`change_of`) takes the same fields, each optional: those given replace the
 token's, the others stay (in ``quota`` field by field); a field it does not know is refused.
@@ -166,7 +167,12 @@ def _expiry(body: dict[str, Any], now: int) -> int:
     if "expires_at" in body and "expires_in" in body:
         raise PlanError("expires_at", "give expires_at or expires_in, not both")
     if "expires_in" in body:
-        return now + int(_count("expires_in", body["expires_in"], MAX_EXPIRES_IN) * 1000)
+        if body["expires_in"] is None:  # never, as a null expires_at
+            return 0
+        at = now + int(_count("expires_in", body["expires_in"], MAX_EXPIRES_IN) * 1000)
+        if at <= now:  # 0 (or under a millisecond) would expire the token at once
+            raise PlanError("expires_in", "expires_in must be more than 0 seconds (null: never)")
+        return at
     value = body.get("expires_at")
     if value is None:
         return 0
