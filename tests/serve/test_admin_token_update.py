@@ -259,3 +259,18 @@ async def test_a_renamed_token_is_shown_under_its_new_name_in_the_metrics(admin:
     text = (await client.get("/metrics")).text
     assert 'dylive_token_requests_total{token="after"} 2.0' in text
     assert 'token="before"' not in text
+
+
+async def test_a_rate_too_small_to_wait_for_answers_42901_not_a_500(admin: Any) -> None:
+    """A rate of 5e-324 requests/s (a valid number 0-1e6) makes the wait for the token's next
+    request infinite: its Retry-After was int(inf), an OverflowError, and every request of the
+    token after its first answered 50000 (HTTP 500)."""
+    client, _ = admin
+    secret = (await _create(client, {"name": "slow"}))["token"]
+    body = b'{"rate": 5e-324}'
+    resp = await client.patch(f"{TOKENS}/slow", headers=AUTH, content=body)
+    assert resp.status_code == 200, resp.text
+    assert (await _rooms(client, secret))["code"] == 200  # the burst of one
+    resp = await client.get("/api/rooms", params={"token": secret})
+    assert resp.status_code == 429 and resp.json()["code"] == 42901, resp.text
+    assert resp.headers["retry-after"] == str(10 * 365 * 86400)
