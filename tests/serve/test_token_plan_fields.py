@@ -7,9 +7,12 @@ too. Other non-ASCII names (CJK, emoji with joiners) stay allowed. An expiry of 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from dylive.serve.token_plan import PlanError, change_of, plan_of
+from dylive.serve.token_plan import PlanError, change_of, describe, plan_of
+from dylive.store import TokenRecord
 
 NOW = 1_790_000_000_000
 
@@ -44,3 +47,13 @@ def test_a_null_expires_in_is_never_as_the_api_docs_say() -> None:
     assert plan_of({"name": "n", "expires_in": None}, NOW).expires_at == 0
     assert change_of({"expires_in": None}, NOW).expires_at == 0
     assert change_of({"expires_in": 60}, NOW).expires_at == NOW + 60_000
+
+
+def test_a_rate_change_below_six_digits_is_described_not_unchanged() -> None:
+    """The audit detail compared the rates as ``{:g}`` strings (six digits): a change from 1 to
+    1.0000001 requests/s was written to the audit log as ``unchanged``."""
+    before = TokenRecord(1, "t", "d" * 64, 0, 1.0, 0)
+    after = dataclasses.replace(before, rate=1.0000001)
+    assert describe(before, after) == "rate 1 -> 1.0000001"
+    assert describe(before, dataclasses.replace(before, rate=2.5)) == "rate 1 -> 2.5"
+    assert describe(before, before) == "unchanged"

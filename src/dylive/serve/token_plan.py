@@ -109,12 +109,18 @@ def describe(before: TokenRecord, after: TokenRecord) -> str:
     pairs: list[tuple[str, Any, Any]] = [
         ("name", repr(before.name), repr(after.name)),
         ("room_limit", before.room_limit, after.room_limit),
-        ("rate", f"{before.rate:g}", f"{after.rate:g}"),
+        ("rate", _number(before.rate), _number(after.rate)),
         *((f"quota.{q}", getattr(before.quota, q), getattr(after.quota, q)) for q in QUOTA_FIELDS),
         ("expires_at", _when(before.expires_at), _when(after.expires_at)),
     ]
     changed = [f"{name} {old} -> {new}" for name, old, new in pairs if old != new]
     return ", ".join(changed) or "unchanged"
+
+
+def _number(value: float) -> str:
+    """``value`` short (``2.5``, ``0``), but exact when the short form would hide a change."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _when(ms: int) -> str:
