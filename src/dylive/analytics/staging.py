@@ -5,7 +5,7 @@ and minute) so that the parts before it can be deleted. Written in one part, tha
 serialization of the whole session on the event loop thread (~90 ms at 550k chatters, during
 which every other room waits). A :class:`Stage` spreads it over the checkpoints that follow: each
 writes a bounded slice (:data:`SLICE` units: a chatter is one, a gifter, ranked user or minute
-row :data:`ROW`) beside what changed, in the same part, and the part carries
+row :data:`ROW`; or what the checkpoint changed, when that is more) beside what changed, in the same part, and the part carries
 ``"stage": [start, done]`` (``start``: the seq of the stage's first part). Only the part of the
 last slice deletes the parts saved before ``start``, in its own transaction.
 
