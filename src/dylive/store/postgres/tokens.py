@@ -16,9 +16,14 @@ from .pool import Conn
 _PLAN_SET = ", ".join(f"{column} = %s" for column in TOKEN_PLAN)
 
 
+#: the class key of token name locks (two-key advisory locks: apart from the appends' room locks,
+#: which take one bigint key, and from the migrations' class)
+_NAME_LOCK = 0x64796C74
+
+
 async def _lock_name(conn: Conn, name: str) -> None:
     """Hold the name until the transaction ends (other nodes taking it wait, then see it)."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("dylive.token:" + name,))
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_NAME_LOCK, name))
 
 
 class PostgresTokens(PostgresEngine, TokenRules):
