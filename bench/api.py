@@ -663,6 +663,7 @@ async def run_e2e(
     profile: str = "",
     postgres: str = "",
     nodes: int = 1,
+    window_file: str = "",
 ) -> dict[str, float]:
     """Sim (subprocess) with ``rooms`` rooms → ``dylive serve`` (subprocess, pinned collectors,
     SQLite) → one long-poller per room in this process. Returns the step's figures.
@@ -673,7 +674,7 @@ async def run_e2e(
     RSS are the nodes' sums (``--profile``: the first node)."""
     db = pg_database(postgres) if postgres else str(Path(tmp) / f"c{rooms}.sqlite3")
     try:
-        fig = await _run_e2e(db, rooms, rate, seconds, profile, nodes)
+        fig = await _run_e2e(db, rooms, rate, seconds, profile, nodes, window_file)
     finally:
         if postgres:
             drop_pg_database(postgres, db)
@@ -703,7 +704,13 @@ async def run_e2e(
 
 
 async def _run_e2e(
-    db: str, rooms: int, rate: float, seconds: float, profile: str, nodes: int
+    db: str,
+    rooms: int,
+    rate: float,
+    seconds: float,
+    profile: str,
+    nodes: int,
+    window_file: str = "",
 ) -> dict[str, float]:
     STALLED.clear()
     fleet = db.startswith("postgresql://")
@@ -798,6 +805,8 @@ async def _run_e2e(
         cpu0 = (sum(per_node0), cpu_seconds(sim.pid), time.process_time())
         wall0 = time.time()
         load0 = os.getloadavg()[0]
+        if window_file:  # for a tracer attached from outside (bench/syscalls.py)
+            Path(window_file).write_text(f"{served[0].pid} {wall0} {until} {db}\n")
         pollers = asyncio.gather(
             sample_rss(), learn_last(), *(long_poll(poll, window) for poll in polls)
         )
@@ -1012,7 +1021,14 @@ async def main(args: argparse.Namespace) -> None:
             if args.nodes != [1]:
                 raise SystemExit("--nodes needs --postgres (a fleet is PostgreSQL only)")
             figs = [
-                await run_e2e(tmp, rooms=n, rate=args.rate, seconds=args.seconds, profile=profile)
+                await run_e2e(
+                    tmp,
+                    rooms=n,
+                    rate=args.rate,
+                    seconds=args.seconds,
+                    profile=profile,
+                    window_file=args.window_file,
+                )
                 for n in args.rooms
             ]
             if len(figs) > 1:
@@ -1178,6 +1194,12 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--profile", default="", help="directory: py-spy profiles of the service (dev extra)"
+    )
+    parser.add_argument(
+        "--window-file",
+        default="",
+        help="(c) written when the window opens: the service's pid, the window's start and end"
+        " (Unix s) and the database, for a tracer attached from outside (bench/syscalls.py)",
     )
     parser.add_argument(
         "--loop",

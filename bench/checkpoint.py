@@ -19,11 +19,17 @@ Medians over the rounds. ``--long N``: one long session instead (``--chatters`` 
 then N checkpoints of the same 2 s folds: 21,600 is 12 hours of a busy room), reporting the
 checkpoints' loop ms (median, mean: the amortised cost with the compactions, max: the longest
 one), the parts the session keeps at its end (count and bytes) and the load of the session
-after it (loop ms, and wall ms: the store's fetch of the parts too). The tree measured is the one on ``sys.path``: run it in another tree
-with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
+after it (loop ms, and wall ms: the store's fetch of the parts too). ``--compaction N``: for each
+``--chatters``, a session whose compaction is due at once (a first part of 100 chatters, then
+one holding the rest: the parts after the whole one cost more to load than it), then N
+checkpoints of the same 2 s folds: the longest single checkpoint's loop ms (what the compaction
+costs the loop where it is written: in one part, or over the slices of a staged one), the
+median, how many checkpoints carried it (compacting; ``-`` in a tree without stages), the
+parts at the end and the load. The tree measured is the one on ``sys.path``: run it in another
+tree with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
 
 Usage: ``python bench/checkpoint.py [--chatters 10000,100000,1000000] [--rounds 15]
-[--new 50] [--gifts 10] [--long N] [--postgres ADMIN_URL] [--label NAME]``; ``--postgres``
+[--new 50] [--gifts 10] [--long N | --compaction N] [--postgres ADMIN_URL] [--label NAME]``; ``--postgres``
 (e.g. ``postgresql://postgres@127.0.0.1:5432/test``): the store is a PostgreSQL schema of that
 database, created for each measure and dropped after it (bytes written: the client's, ~0).
 """
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import statistics
 import tempfile
 import time
@@ -95,7 +102,7 @@ def gift(uid: int) -> dict[str, Any]:
 
 
 async def measure(
-    chatters: int, rounds: int, new: int, gifts: int, long: bool = False
+    chatters: int, rounds: int, new: int, gifts: int, long: bool = False, due: bool = False
 ) -> dict[str, float]:
     """The figures of one session of ``chatters``, checkpointed ``rounds`` times."""
     with tempfile.TemporaryDirectory() as tmp, store_url(tmp) as url:
@@ -108,6 +115,8 @@ async def measure(
             tally, seq = live.tally, 0
             gifters = max(1, chatters // 20)
             for i in range(chatters):  # spread over 240 minutes
+                if due and i == 100:  # a small whole part: the rest makes a compaction due
+                    await analytics._save(live)
                 seq += 1
                 at = T0 + (i * 240 // chatters) * MINUTE_MS
                 tally.add(seq, seq, CHAT, at, chat(uid(i)))
@@ -115,7 +124,8 @@ async def measure(
                     seq += 1
                     tally.add(seq, seq, GIFT, at, gift(uid(i)))
             await analytics._save(live)  # the first checkpoint: everything so far
-            loop_ms, proc_ms, wbytes, payload = [], [], [], []
+            gc.collect()  # the set-up's garbage, and its young objects' first pass, not measured
+            loop_ms, proc_ms, wbytes, payload, staged = [], [], [], [], 0
             nxt = chatters
             at = T0 + 240 * MINUTE_MS
             for r in range(rounds):
@@ -135,6 +145,7 @@ async def measure(
                 t1, p1, w1 = time.thread_time(), time.process_time(), written()
                 assert live.session.last_seq == seq, "checkpoint not saved"
                 loop_ms.append((t1 - t0) * 1000)
+                staged += bool(getattr(live.tally, "compacting", False))
                 proc_ms.append((p1 - p0) * 1000)
                 wbytes.append(w1 - w0)
                 after_parts = 0 if long else await _parts_bytes(store, live.session)
@@ -153,6 +164,8 @@ async def measure(
         "load_wall": load_wall,
         "loop_mean": statistics.fmean(loop_ms),
         "loop_max": max(loop_ms),
+        "loop_max_at": loop_ms.index(max(loop_ms)),
+        "staged": staged,
         "loop_ms": statistics.median(loop_ms),
         "proc_ms": statistics.median(proc_ms),
         "written": statistics.median(wbytes),
@@ -188,6 +201,23 @@ def long_run(args: argparse.Namespace) -> None:
     )
 
 
+def compaction_run(args: argparse.Namespace) -> None:
+    print(
+        f"{'tree':<10} {'chatters':>9} {'loop ms max':>11} {'at':>4} {'median':>7}"
+        f" {'compacting':>10} {'parts':>6} {'parts bytes':>12} {'load ms':>8}"
+    )
+    for n in (int(x) for x in args.chatters.split(",")):
+        started = time.monotonic()
+        r = asyncio.run(measure(n, args.compaction, args.new, args.gifts, long=True, due=True))
+        stages = "-" if r["staged"] == 0 and args.label.startswith("main") else r["staged"]
+        print(
+            f"{args.label:<10} {n:>9,} {r['loop_max']:>11.2f} {r['loop_max_at']:>4}"
+            f" {r['loop_ms']:>7.2f} {stages:>10} {r['parts']:>6,} {r['parts_bytes']:>12,}"
+            f" {r['load_ms']:>8.1f}   ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chatters", default="10000,100000,1000000")
@@ -195,6 +225,7 @@ def main() -> None:
     ap.add_argument("--new", type=int, default=50, help="new chatters per checkpoint")
     ap.add_argument("--gifts", type=int, default=10, help="gifts per checkpoint")
     ap.add_argument("--long", type=int, default=0, help="one session of that many checkpoints")
+    ap.add_argument("--compaction", type=int, default=0, help="checkpoints after one is due")
     ap.add_argument("--postgres", default="", help="admin URL: measure on PostgreSQL")
     ap.add_argument("--label", default="this tree")
     args = ap.parse_args()
@@ -202,6 +233,9 @@ def main() -> None:
     PG_ADMIN = args.postgres
     if args.long:
         long_run(args)
+        return
+    if args.compaction:
+        compaction_run(args)
         return
     print(
         f"{'tree':<10} {'chatters':>9} {'loop ms':>8} {'proc ms':>8} {'written':>11} {'payload':>10} {'load ms':>8}"

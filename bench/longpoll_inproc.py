@@ -11,12 +11,16 @@ finds them at once. The thread CPU (``time.thread_time``) of the request alone, 
 its response written, is summed per round of ``--requests`` requests; printed: the median per
 request, and the rounds.
 
+``--waiting``: each request is sent first and its room's commit made after it is waiting, so
+the request goes through the store's ``wait_for`` (the thread CPU is then the request's and
+the commit's loop-thread part together).
+
 ``--ab-token``: rounds alternate between the SQLite token cache on its change mark (``<db>-tokens``)
 and on the ``token_generation`` counter read once per loop batch (the way before the mark),
 in this one process: the two medians and their ratio.
 
 Usage: ``python bench/longpoll_inproc.py [--rooms 200] [--requests 2000] [--rounds 9]
-[--ab-token]``.
+[--ab-token] [--waiting]``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from typing import Any
 import orjson
 from api import ROOM, record
 from longpoll import FIRST_WEB_RID, bench_app
+
+WAIT_STEPS = 8  # --waiting: loop steps for a request to reach its wait before the commit
 
 
 class Transport(asyncio.Transport):
@@ -94,13 +100,22 @@ async def run(args: argparse.Namespace) -> None:
         cursors = [""] * args.rooms
         msg_id = 6922636275858098944
 
-        async def get(i: int, cursor: str) -> tuple[float, dict[str, Any]]:
+        waited = 0
+
+        async def get(i: int, cursor: str, commit: Any = None) -> tuple[float, dict[str, Any]]:
+            nonlocal waited
             path = f"/douyin/liveroom/chat?token={token}&room_id={FIRST_WEB_RID + i}&methods=all"
             path += f"&count=200&wait=2&cursor={cursor}" if cursor else "&count=1"
             transport.out.clear()
             transport.done.clear()
             started = time.thread_time()
             protocol.data_received(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+            if commit is not None:  # --waiting: the request waits for the room's commit
+                for _ in range(WAIT_STEPS):
+                    await asyncio.sleep(0)
+                signal = store._signals.get(ROOM + i)  # a list of futures, or (before) an Event
+                waited += bool(signal if isinstance(signal, list) else signal and signal._waiters)
+                await commit
             await transport.done.wait()
             used = time.thread_time() - started
             body = bytes(transport.out).partition(b"\r\n\r\n")[2]
@@ -125,8 +140,11 @@ async def run(args: argparse.Namespace) -> None:
                 i = n % args.rooms
                 batch = [record(ROOM + i, msg_id + k) for k in range(2 + n % 2)]
                 msg_id += len(batch)
-                await store.append(batch)
-                used, answer = await get(i, cursors[i])
+                if args.waiting:
+                    used, answer = await get(i, cursors[i], store.append(batch))
+                else:
+                    await store.append(batch)
+                    used, answer = await get(i, cursors[i])
                 data = answer["data"]
                 assert answer["code"] == 200 and data["messages"], answer
                 cursors[i] = data["cursor"]
@@ -140,6 +158,8 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"longpoll in process: {args.rooms} rooms, {args.rounds} rounds of {args.requests}"
         f" requests, {messages / (args.rounds * args.requests):.2f} messages per request"
+        + (f", {waited} of {(args.rounds + 1) * args.requests} waited" if args.waiting else "")
+        + f", {args.requests * (args.rounds + 1)} requests in all"
         f"{' (token cache on its change mark)' if counter else ''}"
         f" (load {load[0]:.2f}): loop thread CPU {statistics.median(rounds):.1f} us per request"
         f" (median; rounds {' '.join(f'{x:.0f}' for x in rounds)})"
@@ -158,6 +178,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--ab-token", action="store_true", help="alternate the token check")
+    parser.add_argument(
+        "--waiting",
+        action="store_true",
+        help="each request first, then its room's commit: the request waits for it (its CPU"
+        " then includes the commit's loop-thread part)",
+    )
     args = parser.parse_args()
     from dylive.serve import runtime
 

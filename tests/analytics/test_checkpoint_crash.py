@@ -4,9 +4,10 @@ the stored rows up to that seq, and the report after restarts equals the ground 
 
 A child process appends a broadcast in small batches and its ``Analytics`` checkpoints after
 every fold (``checkpoint_every=0``), compacting the session's parts every few checkpoints
-(``compact_floor=1``: as soon as the parts after the whole one cost more to load than it); it is
-killed right after its Nth checkpoint (and at least one compaction), among the appends, folds,
-checkpoints and compactions that follow.
+(``compact_floor=1``: as soon as the parts after the whole ones cost more to load than they do)
+in stages of a few slices (``compact_slice``); it is killed right after its Nth checkpoint (and
+at least one finished compaction), or in the middle of a stage, among the appends, folds,
+checkpoints and compaction slices that follow; the next child resumes the stage it cut short.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import orjson
+from support.tally_state import within_bound
 from support.waiting import until
 
 from dylive.analytics import Analytics
 from dylive.analytics.service import _payload
-from dylive.analytics.tally import PART_COST, SessionTally
+from dylive.analytics.staging import PartLog
+from dylive.analytics.tally import SessionTally
 from dylive.sim.offline import broadcast
 from dylive.sim.totals import totals
 from dylive.store import EventStore, RoomRecord, open_store
@@ -29,6 +33,7 @@ from .test_analytics_store import ROOM_ID, WEB_RID, assert_matches, record
 
 SECONDS, RATE, SEED, CHUNK = 120, 20.0, 21, 10
 FLOOR = 1  # compact_floor: compactions every few checkpoints
+SLICE = 24  # compact_slice: a stage takes several checkpoints
 
 CHILD = f"""
 import asyncio, sys
@@ -51,11 +56,16 @@ async def main(url, start):
     await store.open()
     class Saving(Analytics):
         async def _save(self, live, **kw):
-            whole = live.tally.compact_due(self.compact_floor)
+            staged = live.tally.compacting or live.tally.compact_due(self.compact_floor)
             await super()._save(live, **kw)
-            print("saved whole" if whole else "saved", flush=True)
+            if not staged:
+                print("saved", flush=True)
+            else:  # a slice of a stage, its last when the stage is over
+                print("saved slice" if live.tally.compacting else "saved whole", flush=True)
 
-    analytics = Saving(store, checkpoint_every=0.0, fold_every=0.0, compact_floor={FLOOR})
+    analytics = Saving(
+        store, checkpoint_every=0.0, fold_every=0.0, compact_floor={FLOOR}, compact_slice={SLICE}
+    )
     for at in range(start, len(entries), {CHUNK}):
         await store.append([record(e) for e in entries[at : at + {CHUNK}]])
         analytics.notify({ROOM_ID})
@@ -94,9 +104,23 @@ async def checked(url: str) -> int:
                 straight.add(*row[:4], _payload(row))
         assert saved.last_seq == session.last_seq and straight.chatters
         assert same(saved, straight)
-        # compacted: the parts after the whole one cost less to load than it, but for the last
-        assert sum(len(p) + PART_COST for p in parts[1:-1]) < max(len(parts[0]), FLOOR)
+        assert within_bound(parts, FLOOR)
         return len(rows)
+    finally:
+        await store.close()
+
+
+async def stage_open(url: str) -> bool:
+    """The stored parts hold a stage in progress."""
+    store = open_store(url)
+    await store.open()
+    try:
+        session = await store.get_session(room_id=ROOM_ID)
+        assert session is not None
+        log = PartLog()
+        for blob in await store.session_parts(session.id, session.last_seq):
+            log.see(orjson.loads(blob), len(blob))
+        return log.open_at >= 0
     finally:
         await store.close()
 
@@ -111,25 +135,29 @@ async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
     await store.open()
     await store.upsert_room(RoomRecord(ROOM_ID, WEB_RID, 2))
     await store.close()
-    start, compactions = 0, 0
-    for saves in (3, 6, 10):  # kill after that many checkpoints (of this run), one compaction
-        wholes = 0
+    start, compactions, cut = 0, 0, 0
+    # kill after that many checkpoints of this run and a finished compaction, or amid a stage
+    for saves, amid in ((3, False), (4, True), (6, False), (2, True), (10, False)):
+        wholes = slices = 0
         child = await asyncio.create_subprocess_exec(
             sys.executable, str(script), store_url, str(start), stdout=asyncio.subprocess.PIPE
         )
         assert child.stdout is not None
         try:
-            while saves > 0 or not wholes:
+            while saves > 0 or not (slices if amid else wholes):
                 line = await asyncio.wait_for(child.stdout.readline(), 60)
                 assert line, "the child ended early"
                 saves -= line.startswith(b"saved")
                 wholes += line.startswith(b"saved whole")
+                slices = slices + 1 if line.startswith(b"saved slice") else 0
         finally:
             child.kill()
             await child.wait()
         stored = await checked(store_url)
         assert start < stored < len(entries)
         start, compactions = stored, compactions + wholes
+        cut += amid and await stage_open(store_url)
+    assert cut >= 1  # at least one kill left a stage unfinished in the store
     assert compactions >= 3
     store = open_store(store_url)
     await store.open()

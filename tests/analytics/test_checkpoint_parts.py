@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from support.tally_state import whole_state
+from support.tally_state import whole_state, within_bound
 
 from dylive.analytics import Analytics
 from dylive.analytics.tally import PART_COST, SessionTally
@@ -51,7 +51,7 @@ def test_a_part_holds_only_what_changed_since_the_previous_checkpoint() -> None:
     tally.add(1, 1, CHAT, 1_000, chat(5))
     tally.add(2, 2, CHAT, 1_000, chat(3))
     tally.add(3, 3, GIFT, 1_000, gift(5, 2))
-    state, part = tally.checkpoint()
+    state, part = tally.checkpoint()[:2]
     assert not {"chatters", "gifters", "ranks", "minutes"} & set(orjson.loads(state))
     assert orjson.loads(part) == {
         "chatters": [5, 3],
@@ -62,7 +62,7 @@ def test_a_part_holds_only_what_changed_since_the_previous_checkpoint() -> None:
     tally.add(4, 4, CHAT, 2_000, chat(5))  # known chatter: nothing new
     tally.add(5, 5, CHAT, 2_000, masked_chat("A"))
     tally.add(6, 6, GIFT, 62_000, gift(5, 1))  # the next minute
-    state2, part2 = tally.checkpoint()
+    state2, part2 = tally.checkpoint()[:2]
     assert orjson.loads(part2) == {
         "chatters": ["A"],
         "gifters": [[5, "u5", 3, 3, 0]],
@@ -82,7 +82,7 @@ def test_a_whole_state_loads_and_its_next_part_writes_everything_out() -> None:
     tally.add(4, 4, GIFT, 1_000, gift(2, 5))
     old = SessionTally.from_state(whole_state(tally))  # the format before parts
     assert old == tally and old.chatters == {9, 2, 7}
-    state, part = old.checkpoint()
+    state, part = old.checkpoint()[:2]
     assert orjson.loads(part) == {
         "chatters": [2, 7, 9],
         "gifters": [[2, "u2", 5, 5, 0]],
@@ -192,31 +192,38 @@ async def test_a_checkpoint_saved_before_parts_resumes(store_url: str) -> None:
         await store.close()
 
 
-def test_a_whole_part_alone_loads_the_tally_the_parts_before_it_did() -> None:
+def test_a_staged_compaction_alone_loads_the_tally_the_parts_before_it_did() -> None:
     tally, parts, seq = SessionTally(), [], 0
-    for round_ in range(6):
+    for round_ in range(12):
         for uid in range(round_ * 3, round_ * 3 + 5):  # new chatters, and some again
             seq += 1
             tally.add(seq, seq, CHAT, 60_000 * round_, chat(uid))
         seq += 1
         tally.add(seq, seq, GIFT, 60_000 * round_, gift(round_ % 2, 1))
-        state, part = tally.checkpoint()
-        parts.append(part)
-        tally.checkpointed(part)
-    assert tally.whole_bytes == len(parts[0]) and tally.debt > 0
-    state, whole = tally.checkpoint(whole=True)
-    assert SessionTally.from_state(state, [whole]) == SessionTally.from_state(state, parts)
-    assert SessionTally.from_state(state, [whole]) == tally
-    tally.checkpointed(whole, whole=True)
-    assert (tally.whole_bytes, tally.debt) == (len(whole), 0)
-    loaded = SessionTally.from_state(state, [whole, parts[-1]])  # the accounting of a load
-    assert (loaded.whole_bytes, loaded.debt) == (len(whole), len(parts[-1]) + PART_COST)
-    assert not tally.compact_due(floor=1) and loaded.compact_due(floor=1) is (
-        loaded.debt >= len(whole)
-    )
+        cp = tally.checkpoint(floor=1, budget=8)
+        if cp.drop_before:  # the stage's last slice: the parts before its first go
+            assert tally.compacting
+            parts = [(s, p) for s, p in parts if s >= cp.drop_before]
+        parts.append((cp.seq, cp.part))
+        tally.checkpointed(cp)
+        blobs = [p for _, p in parts]
+        assert same(SessionTally.from_state(cp.state, blobs), tally)  # at every point
+        if cp.drop_before:
+            stage = [orjson.loads(p) for p in blobs]
+            assert stage[0]["stage"] == [cp.drop_before, 0] and stage[-1]["stage"][1] == 1
+            whole = sum(len(p) + PART_COST for p in blobs) - PART_COST
+            assert (tally.whole_bytes, tally.debt, tally.compacting) == (whole, 0, False)
+            loaded = SessionTally.from_state(cp.state, blobs)  # the accounting of a load
+            assert (loaded.whole_bytes, loaded.debt) == (whole, 0)
+            break
+    else:
+        raise AssertionError("no staged compaction finished")
+    assert len(parts) > 1  # it took several checkpoints
 
 
-async def test_a_whole_part_replaces_the_older_parts_with_the_row(store_url: str) -> None:
+async def test_a_compactions_end_deletes_the_parts_before_it_with_the_row(
+    store_url: str,
+) -> None:
     store = open_store(store_url)
     await store.open()
     try:
@@ -225,13 +232,13 @@ async def test_a_whole_part_replaces_the_older_parts_with_the_row(store_url: str
             moved = dataclasses.replace(s, last_seq=seq)
             assert await store.save_session(moved, seq - 10 if seq > 10 else 0, b"p%d" % seq)
         lost = dataclasses.replace(s, last_seq=40)
-        assert await store.save_session(lost, 20, b"w40", whole=True) is False  # CAS failed
+        assert await store.save_session(lost, 20, b"w40", drop_before=20) is False  # CAS failed
         assert await store.session_parts(s.id, 40) == [b"p10", b"p20", b"p30"]  # nothing gone
-        again = dataclasses.replace(s, last_seq=30)  # a whole part at the last part's seq
-        assert await store.save_session(again, 30, b"w30", whole=True) is True
-        assert await store.session_parts(s.id, 30) == [b"w30"]
-        assert await store.save_session(lost, 30, b"p40") is True
-        assert await store.session_parts(s.id, 40) == [b"w30", b"p40"]
+        assert await store.save_session(lost, 30, b"w40", drop_before=20) is True
+        assert await store.session_parts(s.id, 40) == [b"p20", b"p30", b"w40"]
+        again = dataclasses.replace(s, last_seq=50)  # a compaction in one slice
+        assert await store.save_session(again, 40, b"w50", drop_before=50) is True
+        assert await store.session_parts(s.id, 50) == [b"w50"]
     finally:
         await store.close()
 
@@ -255,7 +262,7 @@ async def test_a_long_session_keeps_its_parts_bounded_and_resumes_exactly(store_
         session = live.session
         parts = await store.session_parts(session.id, session.last_seq)
         assert 1 <= len(parts) < saves // 4  # compacted: fewer parts than checkpoints
-        assert sum(len(p) + PART_COST for p in parts[1:-1]) < len(parts[0])  # the bound
+        assert within_bound(parts, 0)
         held = live.tally
         assert same(SessionTally.from_state(session.state, parts), held)
         await analytics.close()

@@ -176,6 +176,8 @@ async def test_bad_fields_unknown_and_revoked_tokens_are_refused_and_audited(
         200,
     ]
     assert updates[0]["target"] == f"{created['id']}:taken"
+    # a refused change names the token it was asked for (as given: a name or an id)
+    assert [e["target"] for e in updates[1:4]] == ["taken", "nobody", "customer"]
     assert updates[0]["detail"] == "name 'customer' -> 'taken'"
 
 
@@ -243,3 +245,32 @@ async def test_a_change_by_another_process_is_met_by_the_next_request(admin: Any
         return answer["code"] == 42902 and answer["data"]["limit"] == 2
 
     await until(refused, 10, "the other process's quota met", every=0.2)
+
+
+async def test_a_renamed_token_is_shown_under_its_new_name_in_the_metrics(admin: Any) -> None:
+    """The per-token series (``dylive_token_*{token=NAME}``) follow a rename: the process kept
+    the name it first saw for the token's id, so a renamed token stayed under its old name (and a
+    new token given that name would have two series with one label)."""
+    client, _ = admin
+    secret = (await _create(client, {"name": "before"}))["token"]
+    assert (await _rooms(client, secret))["code"] == 200
+    assert (await _patch(client, "before", {"name": "after"})).status_code == 200
+    assert (await _rooms(client, secret))["code"] == 200
+    text = (await client.get("/metrics")).text
+    assert 'dylive_token_requests_total{token="after"} 2.0' in text
+    assert 'token="before"' not in text
+
+
+async def test_a_rate_too_small_to_wait_for_answers_42901_not_a_500(admin: Any) -> None:
+    """A rate of 5e-324 requests/s (a valid number 0-1e6) makes the wait for the token's next
+    request infinite: its Retry-After was int(inf), an OverflowError, and every request of the
+    token after its first answered 50000 (HTTP 500)."""
+    client, _ = admin
+    secret = (await _create(client, {"name": "slow"}))["token"]
+    body = b'{"rate": 5e-324}'
+    resp = await client.patch(f"{TOKENS}/slow", headers=AUTH, content=body)
+    assert resp.status_code == 200, resp.text
+    assert (await _rooms(client, secret))["code"] == 200  # the burst of one
+    resp = await client.get("/api/rooms", params={"token": secret})
+    assert resp.status_code == 429 and resp.json()["code"] == 42901, resp.text
+    assert resp.headers["retry-after"] == str(10 * 365 * 86400)

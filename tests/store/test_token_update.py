@@ -5,6 +5,8 @@ the database (another process's service) meet the new plan."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from support.waiting import until
 
@@ -93,3 +95,29 @@ def test_a_lookup_read_before_a_clear_is_not_cached() -> None:
     assert cache.get("a" * 64) == (False, None)
     cache.put("a" * 64, old, cache.generation)
     assert cache.get("a" * 64) == (True, old)
+
+
+async def test_two_processes_taking_one_name_at_once_get_one_token_and_one_refusal(
+    store_url: str,
+) -> None:
+    """Two stores (two processes' services) create, or rename to, the same name at the same
+    moment: one wins, the other is refused with TokenNameTaken (the API's 40005), never a
+    database error (on PostgreSQL both checks could pass before either insert)."""
+    async with open_store(store_url) as one, open_store(store_url) as two:
+        for round_ in range(12):
+            name = f"n{round_}"
+            results = await asyncio.gather(
+                one.create_token(name, f"{round_:02d}a".ljust(64, "a"), 1, 1.0),
+                two.create_token(name, f"{round_:02d}b".ljust(64, "b"), 1, 1.0),
+                return_exceptions=True,
+            )
+            assert sorted(type(r).__name__ for r in results) == ["TokenNameTaken", "int"], results
+            a = await one.create_token(f"a{round_}", f"{round_:02d}c".ljust(64, "c"), 1, 1.0)
+            b = await two.create_token(f"b{round_}", f"{round_:02d}d".ljust(64, "d"), 1, 1.0)
+            to = f"r{round_}"
+            results = await asyncio.gather(
+                one.update_token(a, TokenChange(name=to)),
+                two.update_token(b, TokenChange(name=to)),
+                return_exceptions=True,
+            )
+            assert sorted(type(r).__name__ for r in results) == ["TokenNameTaken", "tuple"], results

@@ -7,8 +7,9 @@ store ignores a repeated ``(room_id, msg_id)``), so they are never seen. The tal
 covers are saved together in one transaction (``EventStore.save_session``, compare-and-set on
 the previous seq; the session's row, and the checkpoint's part: the chatters, gifters and ranked
 users new or changed since the previous checkpoint, appended under the new seq; once the parts
-cost as much to load as the session's whole part, a checkpoint writes a whole part instead and
-the older parts are deleted in that transaction): after a restart, or in another process,
+cost as much to load as the session's whole part, a compaction rewrites everything in bounded
+slices, one riding on each of the next checkpoints, and the last one's transaction deletes the
+parts before the first): after a restart, or in another process,
 folding resumes exactly after the checkpoint, from the row's state and the parts up to its seq.
 
 The ingest hook is :meth:`Analytics.notify` (called after each stored batch): it wakes the room's
@@ -39,6 +40,7 @@ from dylive.store import EventStore, RawRow, SessionRecord
 
 from .catalogue import GiftCatalogue
 from .report import DEFAULT_TOP, build_report, session_info
+from .staging import ROW, SLICE
 from .tally import COMPACT_FLOOR, READ, SessionTally
 
 log = logging.getLogger(__name__)
@@ -77,11 +79,17 @@ class Analytics:
         checkpoints: bool = True,
         fold_every: float = 1.0,
         compact_floor: int = COMPACT_FLOOR,
+        compact_slice: int = SLICE,
     ) -> None:
         self.store = store
         #: a checkpoint compacts the session's parts no sooner than this many bytes of them
         #: (``SessionTally.compact_due``)
         self.compact_floor = compact_floor
+        #: a compaction is staged over the checkpoints that follow, each writing at most this
+        #: many units of it (``staging.py``: a chatter is one, a gifter or minute row eight)
+        if compact_slice < ROW:
+            raise ValueError(f"compact_slice {compact_slice} cannot hold a row of {ROW} units")
+        self.compact_slice = compact_slice
         #: a busy room's worker folds at most this often (the first commit at once, the rows of
         #: the commits during the next span together: woken at every commit, 4 a second per room
         #: at 10 msg/s, it folded a message or two each time; at 0.25 s still one fold per push
@@ -277,17 +285,16 @@ class Analytics:
             return
         async with live.lock:
             old = live.session
-            whole = live.tally.compact_due(self.compact_floor)
-            state, part = live.tally.checkpoint(whole)
+            cp = live.tally.checkpoint(self.compact_floor, self.compact_slice)
             new = dataclasses.replace(
                 self._stamped(old, live.tally),
                 ended_at=ended_at or old.ended_at,
                 last_seq=live.tally.last_seq,
-                state=state,
+                state=cp.state,
                 report=report or (old.report if not live.dirty else b""),
             )
-            if await self.store.save_session(new, old.last_seq, part, whole):
-                live.tally.checkpointed(part, whole)
+            if await self.store.save_session(new, old.last_seq, cp.part, cp.drop_before):
+                live.tally.checkpointed(cp)
                 live.session, live.saved_at = new, time.monotonic()
                 return
         log.info(

@@ -15,13 +15,18 @@ holding only what the folds since the previous checkpoint changed of what grows 
 session (new chatters; the gifters, ranked users and minutes whose entries changed); the store
 appends the part beside the state (``Sessions.save_session``), so a checkpoint costs what
 changed, not the session's size.
-Parts are compacted: the session's oldest part is always whole (the first one holds everything
-since the start; a compaction writes one holding every chatter, gifter, ranked user and minute
-and the store deletes the parts before it in the same transaction). ``compact_due`` says when:
-once the parts after the whole one cost at least as much to load as it does (their bytes plus
-:data:`PART_COST` each) and at least ``floor`` bytes. A compaction then writes at most twice what
-the parts since the previous one added, so a checkpoint still costs what changed (amortised),
-and a load reads at most about twice the session's size whatever its length.
+Parts are compacted: the session's oldest parts are always whole (the first one holds everything
+since the start; a compaction rewrites every chatter, gifter, ranked user and minute, and the
+store deletes the parts before it). ``compact_due`` says when: once the parts after the whole
+ones cost at least as much to load as they do (their bytes plus :data:`PART_COST` each) and at
+least ``floor`` bytes. The compaction is staged (``staging.py``): a bounded slice of it rides on
+each of the checkpoints that follow, and the last one deletes the parts before the first. It
+writes about what the parts since the previous one added, so a checkpoint still costs what
+changed (amortised) and none costs much more than that (a slice is at least what the checkpoint
+changed: at most twice that); a load reads about three times the session's size whatever its
+length (the old whole parts, the parts after them and a stage in progress), up to ~6 when every
+checkpoint rewrites much of the session (1,000 gifters all gifting between two checkpoints:
+tests/analytics/test_staged_compaction.py).
 A state that holds the whole tally in one blob (what releases before parts saved, with no parts)
 still loads: ``from_state`` reads its growing collections as not checkpointed yet.
 """
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -43,14 +48,14 @@ from dylive.decode.events import (
     json_user_key,
 )
 
+from .staging import PART_COST as PART_COST
+from .staging import ROW, PartLog, Stage
+from .staging import SLICE as SLICE
+
 #: FansclubMessage.action 2: a viewer joined the fans club.
 FANSCLUB_JOIN = 2
 MINUTE_MS = 60_000
 
-#: what loading one part costs beside its bytes, in bytes (measured on SQLite: 20,000 parts of
-#: one minute's row fetch and load in ~29 ms, ~1.5 us each; 1.7 MB of chatters in ~6 ms, ~3.5 ns
-#: a byte: ~400 bytes a part)
-PART_COST = 512
 #: compact no sooner than this many bytes (and PART_COST each) of parts after the whole one:
 #: a small session's parts load in well under a millisecond anyway, and are not rewritten at
 #: every checkpoint
@@ -99,6 +104,14 @@ class SessionTally:
     #: the bytes of the session's whole (oldest) part and the cost of the parts after it
     whole_bytes: int = field(default=0, compare=False, repr=False)
     debt: int = field(default=0, compare=False, repr=False)
+    #: every checkpointed chatter, in segments (one per checkpoint, or per loaded part): what a
+    #: stage slices without copying the set (``list(set)`` of 550k chatters: ~10-25 ms of the
+    #: loop). Tuples of ints and strs only, which the garbage collector stops tracking: a list of
+    #: 550k beside the set made a full ``gc.collect()`` 44 ms instead of 31.
+    _segments: list[tuple[UserKey, ...]] = field(default_factory=list, compare=False, repr=False)
+    #: the staged compaction in progress (``staging.py``) and the seq of the last saved checkpoint
+    _stage: Stage | None = field(default=None, compare=False, repr=False)
+    _saved_seq: int = field(default=0, compare=False, repr=False)
     #: the last message's minute and bucket (already in ``touched_minutes``)
     _minute: int = field(default=-1, compare=False, repr=False)
     _bucket: list[int] = field(default_factory=list, compare=False, repr=False)
@@ -214,14 +227,14 @@ class SessionTally:
             self.joins += 1
 
     # -- checkpoint ---------------------------------------------------------------------------
-    def checkpoint(self, whole: bool = False) -> tuple[bytes, bytes]:
+    def checkpoint(self, floor: int | None = None, budget: int = SLICE) -> Checkpoint:
         """The state (fixed size) and the part (what grew since the last :meth:`checkpointed`;
         b"" when nothing did) of a checkpoint; its cost follows what changed, not the session.
-        ``whole``: the part holds everything that grows (it replaces the parts before it)."""
+        ``floor``: compact when due (:meth:`compact_due`); a staged compaction in progress adds
+        its next slice (``staging.py``) to the part: at most ``budget`` units, or what changed
+        when that is more (a checkpoint then writes at most twice what changed)."""
         data = self._fixed()
         data["parts"] = 1
-        if whole:
-            return orjson.dumps(data), self._whole_part()
         part: dict[str, Any] = {}
         if self.fresh:
             part["chatters"] = self.fresh
@@ -231,11 +244,49 @@ class SessionTally:
             part["ranks"] = _rows(self.ranks, self.touched_ranks)
         if self.touched_minutes:
             part["minutes"] = _rows(self.minutes, self.touched_minutes)
-        return orjson.dumps(data), orjson.dumps(part) if part else b""
+        state, stage = orjson.dumps(data), self._stage
+        if stage is None and floor is not None and self.compact_due(floor):
+            stage = self._new_stage()
+        if stage is None or self.last_seq <= self._saved_seq:  # a slice needs a new seq
+            return Checkpoint(state, orjson.dumps(part) if part else b"", self.last_seq)
+        # a slice of at least what changed: a stage that moved less per checkpoint than the
+        # checkpoints rewrite would store those rewrites again at each of them (unbounded)
+        keys, at = stage.take(max(budget, self._changed()))
+        self._slice(part, keys)
+        done, start = stage.done(at), stage.start or self.last_seq
+        part["stage"] = [start, int(done)]
+        drop = start if done else 0
+        return Checkpoint(state, orjson.dumps(part), self.last_seq, drop, stage, at)
+
+    def _changed(self) -> int:
+        """The work (slice units) of what this checkpoint's part holds before a slice."""
+        rows = len(self.touched_gifters) + len(self.touched_ranks) + len(self.touched_minutes)
+        return len(self.fresh) + ROW * rows
+
+    def _new_stage(self) -> Stage:
+        """A compaction of everything the tally holds now (the chatters checkpointed so far:
+        the new ones are in this part already); the segments are not copied: the list only
+        grows, and the stage ends at its length now."""
+        rows: list[list[Any]] = [list(self.gifters), list(self.ranks), list(self.minutes)]
+        return Stage(self._segments, rows, [len(self._segments), *(len(r) for r in rows)])
+
+    def _slice(self, part: dict[str, Any], keys: list[list[Any]]) -> None:
+        """Add a slice's keys with their entries now to ``part`` (the rows the part holds
+        already, changed since the last checkpoint, are not written twice)."""
+        chatters, gifters, ranks, minutes = keys
+        if chatters:
+            part["chatters"] = [*part.get("chatters", ()), *chatters]
+        for name, entries, touched, sliced in (
+            ("gifters", self.gifters, self.touched_gifters, gifters),
+            ("ranks", self.ranks, self.touched_ranks, ranks),
+            ("minutes", self.minutes, self.touched_minutes, minutes),
+        ):
+            rows = [[k, *entries[k]] for k in sliced if k not in touched]
+            if rows:
+                part[name] = [*part.get(name, ()), *rows]
 
     def _whole_part(self) -> bytes:
-        """Every chatter (unsorted: the sort was 21 of 30 ms at 118k chatters), gifter, ranked
-        user and minute."""
+        """Every chatter, gifter, ranked user and minute in one part (the tests' reference)."""
         part: dict[str, Any] = {}
         if self.chatters:
             part["chatters"] = list(self.chatters)
@@ -249,16 +300,38 @@ class SessionTally:
         return orjson.dumps(part) if part else b""
 
     def compact_due(self, floor: int = COMPACT_FLOOR) -> bool:
-        """The next checkpoint should be whole (see the module doc)."""
-        return self.debt >= max(self.whole_bytes, floor)
+        """A compaction should start (see the module doc): none is in progress, there are
+        parts, and the parts after the whole ones cost at least as much to load as they do, and
+        ``floor``."""
+        due = self.whole_bytes > 0 and self.debt >= max(self.whole_bytes, floor)
+        return due and self._stage is None
 
-    def checkpointed(self, part: bytes = b"", whole: bool = False) -> None:
-        """The last :meth:`checkpoint` was saved (with ``part``, whole or not): the next part
-        starts from here."""
-        if part and (whole or not self.whole_bytes):  # the oldest part is whole
+    @property
+    def compacting(self) -> bool:
+        """A staged compaction is in progress."""
+        return self._stage is not None
+
+    def checkpointed(self, saved: Checkpoint | None = None) -> None:
+        """The checkpoint ``saved`` was saved (None: one without a part): the next part starts
+        from here, and a staged compaction moves on (and ends with its last slice)."""
+        part = saved.part if saved is not None else b""
+        if saved is not None:
+            self._saved_seq = saved.seq
+        stage = saved.stage if saved is not None and saved.stage is not None else self._stage
+        if part and stage is not None:  # a part of a stage in progress
+            stage.cost += len(part) + PART_COST
+        if saved is not None and saved.stage is not None:
+            stage = self._stage = saved.stage
+            stage.start, stage.at = stage.start or saved.seq, saved.at or stage.at
+            if stage.done():
+                self.whole_bytes, self.debt = stage.cost - PART_COST, 0
+                self._stage = None
+        elif part and not self.whole_bytes:  # the oldest part is whole
             self.whole_bytes, self.debt = len(part), 0
-        elif part:
+        elif part and stage is None:
             self.debt += len(part) + PART_COST
+        if self.fresh:
+            self._segments.append(tuple(self.fresh))
         self.fresh = []
         self.touched_gifters = set()
         self.touched_ranks = set()
@@ -298,20 +371,49 @@ class SessionTally:
         if "minutes" in data:
             tally.minutes = {row[0]: row[1:] for row in data["minutes"]}
             tally.touched_minutes = set(tally.minutes)
-        for i, blob in enumerate(parts):
-            if i:
-                tally.debt += len(blob) + PART_COST
-            else:
-                tally.whole_bytes = len(blob)
+        log, segments = PartLog(), []
+        blobs = list(parts)
+        for blob in blobs:
             part = orjson.loads(blob)
-            tally.chatters.update(part.get("chatters", ()))
+            log.see(part, len(blob))
+            chatters = part.get("chatters", ())
+            tally.chatters.update(chatters)
+            if chatters:
+                segments.append(tuple(chatters))
             for row in part.get("gifters", ()):
                 tally.gifters[row[0]] = row[1:]
             for row in part.get("ranks", ()):
                 tally.ranks[row[0]] = row[1:]
             for row in part.get("minutes", ()):
                 tally.minutes[row[0]] = row[1:]
+        tally.whole_bytes, tally.debt, _ = log.accounting()
+        # the chatters as the parts hold them (each in one, but when a stage is unfinished; then
+        # the set's; a whole-tally state's are not checkpointed yet: fresh)
+        if sum(map(len, segments)) + len(tally.fresh) != len(tally.chatters):
+            segments = [tuple(tally.chatters - set(tally.fresh))]
+        tally._segments = segments
+        tally._saved_seq = tally.last_seq
+        growing = [tally.chatters, tally.gifters, tally.ranks, tally.minutes]
+        # an unfinished stage (rare: cut short) reads its parts again for the keys they hold
+        # (holding every part meanwhile made each load of a finished one ~1.5x slower)
+        staged = [orjson.loads(b) for b in blobs[log.open_at :]] if log.open_at >= 0 else []
+        tally._stage = log.resume(staged, growing)
         return tally
+
+
+class Checkpoint(NamedTuple):
+    """What :meth:`SessionTally.checkpoint` gives the store and then
+    :meth:`SessionTally.checkpointed` once it is saved."""
+
+    state: bytes
+    part: bytes
+    #: the checkpoint's seq (the tally's ``last_seq``; the part is saved under it)
+    seq: int
+    #: the store deletes the session's parts saved before this seq (0: none): a compaction's end
+    drop_before: int = 0
+    #: the staged compaction this checkpoint carries a slice of, and where it stands after it
+    stage: Stage | None = None
+    at: list[int] | None = None
 
 
 _PLAIN = (

@@ -86,7 +86,8 @@ def audited(action: str, run: Action) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         svc: Service = request.app.state.svc
-        target = detail = ""
+        # a refused change or revocation still names the token it was for, as it was asked
+        target, detail = truncate(request.path_params.get("token", ""), 64), ""
         code = 200
         try:
             _check_key(request, svc)

@@ -190,7 +190,7 @@ def guarded(name: str, endpoint: Endpoint, svc: HttpService | None = None) -> En
         token: TokenRecord | None = scope.get("dylive.token")
         if token is not None:
             meter = service.meter
-            if token.id not in meter.names:
+            if meter.names.get(token.id) != token.name:  # new, or renamed since
                 meter.names[token.id] = token.name
             body = getattr(response, "body", b"")
             meter.count(token.id, name, code, scope.get("dylive.messages", 0), len(body))

@@ -145,9 +145,14 @@ def _register_token(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     revoke = sub.add_parser("revoke", help="revoke a token by name or id (immediately effective)")
     for q in (update, revoke):
         which = q.add_mutually_exclusive_group(required=True)
-        which.add_argument("ident", nargs="?", metavar="name", help="the active token named so")
+        which.add_argument("ident", nargs="?", metavar="TOKEN", help="the name of the active token")
         which.add_argument("--id", type=int, dest="token_id", help="the token with this id")
-    update.add_argument("--name", default=None, help="a new name (unique among active tokens)")
+    update.add_argument(
+        "--name",
+        default=None,
+        metavar="NEW_NAME",
+        help="rename it (unique among active tokens)",
+    )
     _plan_options(update, update=True)
     for q in (create, listing, update, revoke):
         q.add_argument("--db", default=None, help="SQLite path or postgresql:// URL (DYLIVE_DB)")

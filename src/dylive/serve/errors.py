@@ -219,10 +219,16 @@ def truncate(text: str, limit: int = DETAIL_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+#: the longest ``Retry-After`` sent, in seconds (10 years): a token's rate may be as small as a
+#: float goes (5e-324 requests/s: the wait for its next request is infinite)
+MAX_RETRY_AFTER = 10 * 365 * 86400
+
+
 def error_response(err: ApiError, headers: dict[str, str] | None = None) -> Response:
     headers = dict(headers or {})
     if err.retry_after is not None:
-        headers["Retry-After"] = str(max(1, int(err.retry_after + 0.999)))
+        wait = err.retry_after if err.retry_after < MAX_RETRY_AFTER else MAX_RETRY_AFTER  # inf, nan
+        headers["Retry-After"] = str(max(1, int(wait + 0.999)))
     data: dict[str, Any] = {}
     if err.detail:
         data["detail"] = truncate(err.detail)

@@ -329,7 +329,10 @@ _TOKEN_FIELDS: dict[str, Any] = {
         "type": ["string", "number", "null"],
         "description": "ISO time or epoch s, at most 10 years ahead; null = never",
     },
-    "expires_in": {"type": "number", "description": "seconds from now, at most 10 years"},
+    "expires_in": {
+        "type": ["number", "null"],
+        "description": "seconds from now, more than 0, at most 10 years; null = never",
+    },
 }
 _TOKEN_BODY = {"type": "object", "required": ["name"], "properties": _TOKEN_FIELDS}
 

@@ -8,7 +8,8 @@ Fields: ``name`` (1–64 characters, no control characters), ``room_limit`` (an 
 ``quota`` (``requests_per_day``, ``requests_per_month``, ``messages_per_day``,
 ``messages_per_month``: integers 0–1e12; ``requests_per_second``: the rate, overriding ``rate``),
 ``expires_at`` (an ISO time or epoch seconds, in the next 10 years; null = never) or
-``expires_in`` (seconds from now, up to 10 years). 0 is "no limit" everywhere.
+``expires_in`` (seconds from now, more than 0, up to 10 years; null = never). 0 is "no limit"
+for the room limit, the rate and the quotas.
 
 A change (:func:`change_of`) takes the same fields, each optional: those given replace the
 token's, the others stay (in ``quota`` field by field); a field it does not know is refused.
@@ -18,6 +19,7 @@ Every refusal is a :class:`PlanError` naming the field (``quota.requests_per_day
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +37,9 @@ MAX_ROOM_LIMIT = 1_000_000
 MAX_QUOTA = 10**12
 MAX_RATE = 1e6
 MAX_EXPIRES_IN = 10 * 365 * 86400  # seconds
+#: Unicode categories a name may not hold: control characters (C0, DEL and C1: U+0085 is a line
+#: break), surrogates, and the line and paragraph separators (U+2028, U+2029)
+_NOT_IN_NAMES = frozenset({"Cc", "Cs", "Zl", "Zp"})
 
 
 class PlanError(DyliveError):
@@ -104,12 +109,18 @@ def describe(before: TokenRecord, after: TokenRecord) -> str:
     pairs: list[tuple[str, Any, Any]] = [
         ("name", repr(before.name), repr(after.name)),
         ("room_limit", before.room_limit, after.room_limit),
-        ("rate", f"{before.rate:g}", f"{after.rate:g}"),
+        ("rate", _number(before.rate), _number(after.rate)),
         *((f"quota.{q}", getattr(before.quota, q), getattr(after.quota, q)) for q in QUOTA_FIELDS),
         ("expires_at", _when(before.expires_at), _when(after.expires_at)),
     ]
     changed = [f"{name} {old} -> {new}" for name, old, new in pairs if old != new]
     return ", ".join(changed) or "unchanged"
+
+
+def _number(value: float) -> str:
+    """``value`` short (``2.5``, ``0``), but exact when the short form would hide a change."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(value)
 
 
 def _when(ms: int) -> str:
@@ -119,7 +130,7 @@ def _when(ms: int) -> str:
 def _name(value: Any) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
         raise PlanError("name", f"name must be a non-empty string of at most {MAX_NAME}")
-    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) < 0xE000 for c in value):
+    if any(unicodedata.category(c) in _NOT_IN_NAMES for c in value):
         raise PlanError("name", "name must not have control characters")
     return value.strip()
 
@@ -162,7 +173,12 @@ def _expiry(body: dict[str, Any], now: int) -> int:
     if "expires_at" in body and "expires_in" in body:
         raise PlanError("expires_at", "give expires_at or expires_in, not both")
     if "expires_in" in body:
-        return now + int(_count("expires_in", body["expires_in"], MAX_EXPIRES_IN) * 1000)
+        if body["expires_in"] is None:  # never, as a null expires_at
+            return 0
+        at = now + int(_count("expires_in", body["expires_in"], MAX_EXPIRES_IN) * 1000)
+        if at <= now:  # 0 (or under a millisecond) would expire the token at once
+            raise PlanError("expires_in", "expires_in must be more than 0 seconds (null: never)")
+        return at
     value = body.get("expires_at")
     if value is None:
         return 0

@@ -14,7 +14,7 @@ from typing import Any
 from .interfaces import Outbox, Positions, Sessions, Tokens
 from .records import Quota, SessionRecord, TokenChange, TokenRecord
 from .rows import name_taken, now_ms
-from .sessions import insert_args, part_args, save_args
+from .sessions import drop_args, insert_args, part_args, save_args
 
 #: The columns of a token insert, in the order of :meth:`TokenRules._insert_token`'s row.
 TOKEN_INSERT = (
@@ -149,10 +149,11 @@ class SessionRules(Sessions):
         return found
 
     async def save_session(
-        self, session: SessionRecord, expected_seq: int, part: bytes = b"", whole: bool = False
+        self, session: SessionRecord, expected_seq: int, part: bytes = b"", drop_before: int = 0
     ) -> bool:
         args = save_args(session, expected_seq)
-        return await self._update_session(args, part_args(session, part), whole) == 1
+        part_row, drop = part_args(session, part), drop_args(session, drop_before)
+        return await self._update_session(args, part_row, drop) == 1
 
     @abc.abstractmethod
     async def _insert_session(self, args: tuple[Any, ...]) -> None:
@@ -160,12 +161,15 @@ class SessionRules(Sessions):
 
     @abc.abstractmethod
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
+        self,
+        args: tuple[Any, ...],
+        part: tuple[Any, ...] | None = None,
+        drop: tuple[Any, ...] | None = None,
     ) -> int:
         """Run :data:`~dylive.store.sessions.SAVE`; the number of rows it changed. When it
-        changed one and ``part`` is given, run :data:`~dylive.store.sessions.ADD_PART` with it
-        in the same transaction (``whole``: :data:`~dylive.store.sessions.DROP_PARTS` with
-        ``part[:2]`` first)."""
+        changed one, run :data:`~dylive.store.sessions.DROP_PARTS` with ``drop`` and
+        :data:`~dylive.store.sessions.ADD_PART` with ``part`` (those given) in the same
+        transaction."""
 
 
 class OutboxRules(Outbox):

@@ -361,14 +361,14 @@ class Sessions(abc.ABC):
 
     @abc.abstractmethod
     async def save_session(
-        self, session: SessionRecord, expected_seq: int, part: bytes = b"", whole: bool = False
+        self, session: SessionRecord, expected_seq: int, part: bytes = b"", drop_before: int = 0
     ) -> bool:
         """Write every field of ``session`` if its stored ``last_seq`` is still
         ``expected_seq`` (compare-and-set); False when another writer moved it. A non-empty
         ``part`` (what the checkpoint added since the previous one) is appended to the session's
         parts under ``session.last_seq`` in the same transaction, only when the row was written;
-        ``whole`` (the part holds all of it: a compaction): the session's parts up to
-        ``session.last_seq`` are deleted first, in that transaction too.
+        ``drop_before`` (the end of a compaction: the parts from that seq on hold the whole
+        tally): the session's parts saved before that seq are deleted in that transaction too.
         """
 
     @abc.abstractmethod

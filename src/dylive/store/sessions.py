@@ -28,8 +28,9 @@ SAVE = (
 )
 #: a checkpoint's part, written with SAVE (when it changed a row) in the same transaction
 ADD_PART = "INSERT INTO session_parts (session_id, seq, part) VALUES (%s, %s, %s)"
-#: a whole part (a compaction) replaces the session's parts up to its seq: run before ADD_PART
-DROP_PARTS = "DELETE FROM session_parts WHERE session_id = %s AND seq <= %s"
+#: the end of a compaction: the session's parts saved before its first one go, with SAVE and
+#: ADD_PART (the last one's) in the same transaction
+DROP_PARTS = "DELETE FROM session_parts WHERE session_id = %s AND seq < %s"
 PARTS = "SELECT part FROM session_parts WHERE session_id = %s AND seq <= %s ORDER BY seq"
 BY_ID = f"SELECT {COLS} FROM sessions WHERE id = %s"
 BY_ROOM = f"SELECT {COLS} FROM sessions WHERE room_id = %s"
@@ -74,6 +75,11 @@ def save_args(s: SessionRecord, expected_seq: int) -> tuple[Any, ...]:
 def part_args(s: SessionRecord, part: bytes) -> tuple[Any, ...] | None:
     """:data:`ADD_PART`'s arguments (None: no part to add)."""
     return (s.id, s.last_seq, part) if part else None
+
+
+def drop_args(s: SessionRecord, drop_before: int) -> tuple[Any, ...] | None:
+    """:data:`DROP_PARTS`' arguments (None: nothing to delete)."""
+    return (s.id, drop_before) if drop_before > 0 else None
 
 
 def session_from_row(row: Sequence[Any]) -> SessionRecord:

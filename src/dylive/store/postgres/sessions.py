@@ -22,14 +22,18 @@ class PostgresSessions(PostgresEngine, SessionRules):
         await self._submit(insert)
 
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
+        self,
+        args: tuple[Any, ...],
+        part: tuple[Any, ...] | None = None,
+        drop: tuple[Any, ...] | None = None,
     ) -> int:
         async def save(conn: Conn) -> int:
             changed: int = (await conn.execute(ses.SAVE, args)).rowcount
-            if changed == 1 and part is not None:  # in the writer's transaction
-                if whole:  # a compaction: the whole part replaces the older ones
-                    await conn.execute(ses.DROP_PARTS, part[:2])
-                await conn.execute(ses.ADD_PART, part)
+            if changed == 1:  # in the writer's transaction
+                if drop is not None:  # a compaction's end: the parts before it go
+                    await conn.execute(ses.DROP_PARTS, drop)
+                if part is not None:
+                    await conn.execute(ses.ADD_PART, part)
             return changed
 
         changed: int = await self._submit(save)

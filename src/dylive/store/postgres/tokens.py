@@ -1,5 +1,7 @@
-"""API tokens on PostgreSQL: every change (create, update, revoke) notifies (``t``) so each process drops its token
-cache."""
+"""API tokens on PostgreSQL: every change (create, update, revoke) notifies (``t``) so each
+process drops its token cache. Taking a name (create, rename) first takes a transaction lock on
+it: two nodes checking the same free name at once would otherwise both insert, and the second
+would fail on the unique index (a database error instead of ``TokenNameTaken``)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,22 @@ from .pool import Conn
 _PLAN_SET = ", ".join(f"{column} = %s" for column in TOKEN_PLAN)
 
 
+#: the class key of token name locks (two-key advisory locks: apart from the appends' room locks,
+#: which take one bigint key, and from the migrations' class)
+_NAME_LOCK = 0x64796C74
+
+
+async def _lock_name(conn: Conn, name: str) -> None:
+    """Hold the name until the transaction ends (other nodes taking it wait, then see it)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_NAME_LOCK, name))
+
+
 class PostgresTokens(PostgresEngine, TokenRules):
     """:class:`~dylive.store.interfaces.Tokens` on PostgreSQL."""
 
     async def _insert_token(self, name: str, row: tuple[Any, ...]) -> tuple[int, bool]:
         async def insert(conn: Conn) -> tuple[int, bool]:
+            await _lock_name(conn, name)
             cur = await conn.execute(
                 "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0", (name,)
             )
@@ -80,6 +93,7 @@ class PostgresTokens(PostgresEngine, TokenRules):
             before = token_from_row(found) if found else None
             holder = None
             if self.renames(before, change):
+                await _lock_name(conn, str(change.name))
                 cur = await conn.execute(
                     "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0 AND id != %s",
                     (change.name, token_id),

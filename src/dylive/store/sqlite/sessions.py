@@ -19,14 +19,18 @@ class SQLiteSessions(SQLiteEngine, SessionRules):
         await self._submit(lambda conn: conn.execute(ses.q(ses.INSERT), args), pure=True)
 
     async def _update_session(
-        self, args: tuple[Any, ...], part: tuple[Any, ...] | None = None, whole: bool = False
+        self,
+        args: tuple[Any, ...],
+        part: tuple[Any, ...] | None = None,
+        drop: tuple[Any, ...] | None = None,
     ) -> int:
         def save(conn: sqlite3.Connection) -> int:
             changed: int = conn.execute(ses.q(ses.SAVE), args).rowcount
-            if changed == 1 and part is not None:  # atomic: a failure undoes the whole op
-                if whole:  # a compaction: the whole part replaces the older ones
-                    conn.execute(ses.q(ses.DROP_PARTS), part[:2])
-                conn.execute(ses.q(ses.ADD_PART), part)
+            if changed == 1:  # atomic: a failure undoes the whole op
+                if drop is not None:  # a compaction's end: the parts before it go
+                    conn.execute(ses.q(ses.DROP_PARTS), drop)
+                if part is not None:
+                    conn.execute(ses.q(ses.ADD_PART), part)
             return changed
 
         # pure (database effects only; a failure rolls the whole batch back and reruns it
