@@ -63,6 +63,7 @@ from pathlib import Path
 import orjson
 from profiling import STAGE_ORDER, attach, detach, stages, summary
 
+from dylive.serve import runtime
 from dylive.store import Record, RoomRecord, SQLiteStore
 
 ROOM = 6922580638159719176
@@ -325,7 +326,6 @@ async def _chat_vs_bare(
         name: [x / ((bare[r] + bare[r + 1]) / 2) for r, x in enumerate(xs)]
         for name, xs in chat.items()
     }
-    from dylive.serve import runtime
 
     print(
         f"(b) {'PostgreSQL' if db.startswith('postgresql://') else 'SQLite'},"
@@ -433,6 +433,7 @@ class Poll:
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     reconnects: int = 0  # connections the service closed, opened again
     errors: int = 0  # answers without a cursor (error envelopes)
+    requests: int = 0  # long-poll requests answered in the window
 
     async def prime(self) -> None:
         """Connect and take the cursor of the live edge (``count=1``): done for every room
@@ -498,6 +499,7 @@ async def long_poll(poll: Poll, window: Window) -> None:
                     reader, writer = await asyncio.open_connection("127.0.0.1", poll.port)
                     continue
                 now = time.time()
+                poll.requests += 1
                 data = orjson.loads(body).get("data") or {}
                 if not data.get("cursor"):
                     poll.errors += 1
@@ -515,9 +517,11 @@ async def long_poll(poll: Poll, window: Window) -> None:
 
 async def last_in_window(sim_url: str, web_rids: list[str], until: float) -> dict[str, int]:
     """web_rid → msg_id of the last message each room emitted before ``until`` (those of the
-    last 30 s; a room silent that long has no entry)."""
+    last 5 s: a live room emits its statistics every 5 s; a room silent that long has no entry).
+    Asked during the drain, so the simulator's answer is kept small: the last 30 s of 500 rooms
+    (150,000 pairs of JSON) stalled its loop while the window's last frames were due."""
     at = int(until * 1000)
-    by_room = await created_between(sim_url, web_rids, at - 30_000, at)
+    by_room = await created_between(sim_url, web_rids, at - 5_000, at)
     return {w: pairs[-1][0] for w, pairs in by_room.items() if pairs}
 
 
@@ -851,6 +855,13 @@ async def _run_e2e(
     # µs of service CPU per delivered message: CPU seconds over the window ÷ messages delivered in
     # it (the window ends when the last poller returns) — not skewed by how busy the machine is
     per_msg = 1e6 * (cpu[0] - cpu0[0]) / max(1, delivered)
+    # the rig's own CPU: the simulator's per message it emitted over the measured wall time (the
+    # window's emission rate × wall: it emits on through the drain), the pollers' (this process)
+    # per message they received
+    sim_us = 1e6 * (cpu[1] - cpu0[1]) / max(1.0, emitted / seconds * wall)
+    pollers_us = 1e6 * (cpu[2] - cpu0[2]) / max(1, delivered)
+    requests = sum(poll.requests for poll in polls)
+    pollers_req_us = 1e6 * (cpu[2] - cpu0[2]) / max(1, requests)
     harness["post-processing"] += time.time() - t
     fig = {
         "rooms": rooms,
@@ -859,6 +870,10 @@ async def _run_e2e(
         "service_cpu": share[0],
         "sim_cpu": share[1],
         "client_cpu": share[2],
+        "sim_us": sim_us,
+        "pollers_us": pollers_us,
+        "pollers_req_us": pollers_req_us,
+        "msgs_per_request": delivered / max(1, requests),
         "rss_start": rss_start,
         "rss": rss,
         "peak": peak,
@@ -888,7 +903,9 @@ async def _run_e2e(
         f" p99 {fig['p99']:.0f} ms; service CPU {per_msg:.0f} µs per delivered message"
         f" (the busiest thread besides the loop's — SQLite: the writer — {fig['writer_us']:.0f});"
         f" CPU (% of one core) service {share[0]:.0f},"
-        f" simulator {share[1]:.0f}, pollers {share[2]:.0f}; service RSS {rss_start:.0f} MB at"
+        f" simulator {share[1]:.0f}, pollers {share[2]:.0f} (simulator {sim_us:.0f} µs per emitted"
+        f" message, pollers {pollers_us:.0f} µs per received message, {pollers_req_us:.0f} per"
+        f" request, {delivered / max(1, requests):.1f} messages a request); service RSS {rss_start:.0f} MB at"
         f" start, {rss:.0f} MB at end (peak {peak:.0f} MB, {peak / rooms:.2f} MB/room),"
         f" simulator RSS {sim_rss:.0f} MB; collectors by transport {transports};"
         " service RSS samples (MB): " + ", ".join(f"{x:.0f}" for x in samples)
@@ -1184,4 +1201,18 @@ if __name__ == "__main__":
         help="(c) written when the window opens: the service's pid, the window's start and end"
         " (Unix s) and the database, for a tracer attached from outside (bench/syscalls.py)",
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="event loop of this process (the pollers of c, the clients of b): auto = uvloop when"
+        " only c runs (the pollers take less of the machine the service shares), else asyncio"
+        " (b's figures stay comparable with earlier runs)",
+    )
+    args = parser.parse_args()
+    loop = args.loop
+    if loop == "auto":
+        loop = "uvloop" if args.parts == ["c"] else "asyncio"
+    with asyncio.Runner(loop_factory=runtime.loop_factory(loop)) as runner:
+        print(f"(this process: {runtime.loop_name(loop)} loop)")
+        runner.run(main(args))

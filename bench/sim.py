@@ -180,6 +180,8 @@ async def run(args: argparse.Namespace) -> None:
             f"latency im-now→recv:   p50 {lat[len(lat) // 2]:.0f} ms, p99 {lat[int(len(lat) * 0.99)]:.0f} ms"
         )
         print(f"simulator CPU:         {100 * (cpu1 - cpu0) / elapsed:.0f} % of one core")
+        per_msg = 1e6 * (cpu1 - cpu0) / max(1, totals.messages)
+        print(f"simulator CPU/message: {per_msg:.0f} µs per message delivered")
         print(f"simulator RSS:         {rss_mb(proc.pid):.0f} MB")
     finally:
         stop.set()

@@ -104,11 +104,13 @@ SETTINGS: dict[str, Setting] = {
             "false",
             "Collect as a guest when every stored identity is busy or unhealthy (true/false).",
         ),
-        Setting("loop", "auto", "Event loop of the service: auto, uvloop or asyncio."),
+        Setting(
+            "loop", "auto", "Event loop of the service and the simulator: auto, uvloop or asyncio."
+        ),
         Setting(
             "gc",
             "tuned",
-            "Garbage collector of the service: tuned (start-up objects frozen, young collections"
+            "Garbage collector of the service and the simulator: tuned (start-up objects frozen, young collections"
             " every 20,000 allocations) or default (Python's settings).",
         ),
         Setting("http", "auto", "HTTP/1.1 parser of the service: auto, httptools or h11."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,23 @@ def test_fault_validation() -> None:
     ):
         with pytest.raises(ValueError):
             Faults().merged(bad)
+
+
+def test_cli_runs_on_the_service_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dylive sim`` runs on the service's runtime (settings loop and gc: uvloop when
+    installed, the tuned collector), not on a bare ``asyncio.run``."""
+    import argparse
+
+    from dylive.sim import cli as sim_cli
+
+    ran: list[Any] = []
+
+    def fake_run(main: Any, *, loop: str | None = None) -> None:
+        ran.append(main)
+        main.close()
+
+    monkeypatch.setattr(sim_cli.runtime, "run", fake_run)
+    parser = argparse.ArgumentParser()
+    sim_cli.register(parser.add_subparsers())
+    assert sim_cli.run(parser.parse_args(["sim", "--port", "0"])) == 0
+    assert len(ran) == 1

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from typing import Any
 
 from dylive.errors import DyliveError, one_line
 from dylive.listen import bind_listener
+from dylive.serve import runtime
 
 from .core import SimConfig
 from .defences import VERIFICATION_MODES, Defences
@@ -224,7 +224,9 @@ def run(args: argparse.Namespace) -> int:
         log.error("bad simulator setting: %s", exc)
         return 2
     try:
-        asyncio.run(serve(config))
+        # the service's runtime (settings loop and gc): uvloop when installed, and a collector
+        # that does not walk the whole emission log every few hundred allocations
+        runtime.run(serve(config))
     except KeyboardInterrupt:
         return 130
     except DyliveError as exc:

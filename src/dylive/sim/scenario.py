@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from . import builders as b
@@ -173,8 +174,9 @@ class Script:
         self.elapsed = 0.0
         self._due = dict.fromkeys(PERIODS, 0.0)
         self._kinds = [k for k, _ in KINDS]
-        self._weights = [w for _, w in KINDS]
-        self._gift_weights = [g.weight for g in GIFTS]
+        # cumulative weights, summed once: Random.choices draws exactly as with the weights
+        self._weights = list(accumulate(w for _, w in KINDS))
+        self._gift_weights = list(accumulate(g.weight for g in GIFTS))
         self._groups: set[tuple[int, int, int]] = set()
         self.warm = False  # set by the simulator (SimConfig.warm_ranking)
 
@@ -192,7 +194,7 @@ class Script:
         """Gifts given before anyone joined (the room has been live a while): the audience
         ranking and the fan-ticket total are not empty at the start; no messages are logged."""
         for user in self.rng.sample(self.pool, k=min(len(self.pool), self.rng.randint(5, 12))):
-            gift = self.rng.choices(GIFTS, self._gift_weights)[0]
+            gift = self.rng.choices(GIFTS, cum_weights=self._gift_weights)[0]
             self._score(user, gift.diamond_count * self.rng.randint(1, 20))
 
     def opening(self) -> list[b.Draft]:
@@ -236,7 +238,7 @@ class Script:
             k += 1
 
     def _slot(self, now_ms: int) -> list[b.Draft]:
-        kind = self.rng.choices(self._kinds, self._weights)[0]
+        kind = self.rng.choices(self._kinds, cum_weights=self._weights)[0]
         user = self.rng.choice(self.pool)
         if kind == "gift":
             return [self._gift_step(user, now_ms)]
@@ -321,7 +323,7 @@ class Script:
         if self.streaks and (len(self.streaks) >= 3 or self.rng.random() < 0.7):
             streak = self.rng.choice(self.streaks)
             return self.streak_step(streak, self.rng.randint(1, 3))
-        gift = self.rng.choices(GIFTS, self._gift_weights)[0]
+        gift = self.rng.choices(GIFTS, cum_weights=self._gift_weights)[0]
         if not gift.combo:
             return self.single_gift(user, gift, now_ms)
         target = self.rng.choice((1, 1, 2, 3, 5, 8, 10, 20, 66))
