@@ -111,10 +111,11 @@ class Quotas:
             used = await self._load(record.id, day, month)
         return used
 
-    async def check(self, record: TokenRecord) -> Refusal | None:
-        """The first used-up quota of the token (None: it may go on; also without a quota)."""
+    async def check(self, record: TokenRecord, *, messages_only: bool = False) -> Refusal | None:
+        """The first used-up quota of the token (None: it may go on; also without a quota).
+        ``messages_only``: only the message quotas (what an open stream or feed spends)."""
         q = record.quota
-        if not q:
+        if not q or (messages_only and not (q.messages_per_day or q.messages_per_month)):
             return None
         used = await self.used(record)
         day_reset, month_reset = used.day + DAY_MS, next_month(used.month)
@@ -124,6 +125,8 @@ class Quotas:
             ("messages_per_day", q.messages_per_day, used.messages_day, day_reset),
             ("messages_per_month", q.messages_per_month, used.messages_month, month_reset),
         ):
+            if messages_only and name.startswith("requests"):
+                continue
             if limit and spent >= limit:
                 return Refusal(name, limit, spent, reset)
         return None
