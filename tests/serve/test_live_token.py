@@ -1,7 +1,8 @@
 """Long-lived deliveries follow their token's plan, on each backend: an open SSE stream ends with
 an ``error`` event (40002) when its token is revoked and stops at a message quota (42902) after
 exactly the quota's messages; a WebSocket feed stops at a message quota the same way (error
-frame, close 4429) and is refused at connect when the quota is already used up; both poll their
+frame, close 4429; the douyinLive path too, and 4401 for a revoked token) and is refused at
+connect when the quota is already used up; both poll their
 room under the token's current room limit (a change takes effect while they are open); a
 webhook pauses at its token's message quota and resumes, losing nothing, when it is raised."""
 
@@ -197,3 +198,29 @@ async def test_a_webhook_pauses_at_its_tokens_message_quota_and_resumes_when_rai
             for got in receiver.got.values():  # in order, no repeat: it went on where it stopped
                 assert got == sorted(set(got), key=got.index)
             sim.end(DEFAULT_WEB_RID)
+
+
+async def test_the_douyinlive_path_stops_at_the_message_quota_and_refuses_a_revoked_token(
+    served: Any,
+) -> None:
+    base, svc = served
+    secret = await tokens.create(svc.store, "dl", quota=Quota(messages_per_day=15))
+    url = base.replace("http://", "ws://") + f"/ws/{DEFAULT_WEB_RID}"
+    frames: list[dict[str, Any]] = []
+    async with connect(f"{url}?token={secret}") as ws:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frames.append(orjson.loads(await ws.recv()))
+    messages = [f for f in frames if f.get("type") not in ("system", "error")]
+    assert len(messages) == 15
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == 42902
+    assert ws.close_code == 4429
+    other = await tokens.create(svc.store, "dl-revoked")
+    async with connect(f"{url}?token={other}") as ws:
+        await until(lambda: ws.recv(), 30, "a frame")
+        assert await svc.store.revoke_token("dl-revoked") == 1
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                last = orjson.loads(await asyncio.wait_for(ws.recv(), 20))
+    assert last["type"] == "error" and last["code"] == 40002
+    assert ws.close_code == 4401

@@ -30,16 +30,13 @@ if TYPE_CHECKING:
 class LiveToken:
     """The current record of one delivery's token (see the module docstring)."""
 
-    __slots__ = ("capped", "record", "svc")
+    __slots__ = ("capped", "id", "record", "svc")
 
     def __init__(self, svc: Service, record: TokenRecord) -> None:
         self.svc = svc
+        self.id = record.id  # never changes
         self.record = record
         self.capped = _capped(record)  # the plan has a message quota
-
-    @property
-    def id(self) -> int:
-        return self.record.id
 
     @property
     def room_limit(self) -> int:
@@ -66,7 +63,7 @@ class LiveToken:
         if not self.capped:
             return True
         left = self.svc.quotas.messages_left(self.record)
-        return left is None or left > 0
+        return left != 0  # None: not in the book (the next re-check loads it)
 
     async def quota_error(self) -> ApiError:
         """The 42902 error of the used-up message quota (its figures from the quota book)."""

@@ -170,11 +170,12 @@ class _Stream:
         size = self.hub.page_size
         while True:
             page = await self.svc.store.read(self.info.room_id, self.position, size, self.methods)
+            token, deliver = self.token, self.svc.meter.deliver
             for message in page.messages:
-                if not self.token.may_send():
-                    raise await self.token.quota_error()
+                if token.capped and not token.may_send():  # a message quota used up
+                    raise await token.quota_error()
                 chunk = sse_message(message)
-                self.svc.meter.deliver(self.token.id, "stream", 1, len(chunk))
+                deliver(token.id, "stream", 1, len(chunk))
                 yield chunk
             self.position = max(self.position, page.last_seq)
             if len(page.messages) < size:
@@ -191,10 +192,11 @@ class _Stream:
                     continue  # already sent by the catch-up
                 self.position = message.seq
                 if self.wanted(message):
-                    if not self.token.may_send():
-                        raise await self.token.quota_error()
+                    token = self.token
+                    if token.capped and not token.may_send():  # a message quota used up
+                        raise await token.quota_error()
                     chunk = sse_message(message)
-                    self.svc.meter.deliver(self.token.id, "stream", 1, len(chunk))
+                    self.svc.meter.deliver(token.id, "stream", 1, len(chunk))
                     yield chunk
             if (status := await self.status_due()) is not None:
                 yield status
