@@ -96,7 +96,8 @@ MESSAGE = st.tuples(
     st.sampled_from([0, 0, 0, 0, 1]),
 )
 STEP = st.one_of(
-    MESSAGE, st.sampled_from(["checkpoint", "checkpoint", "checkpoint", "fail", "restart"])
+    MESSAGE,
+    st.sampled_from(["checkpoint", "checkpoint", "checkpoint", "fail", "restart", "end"]),
 )
 
 
@@ -125,18 +126,29 @@ def test_any_stored_point_loads_the_straight_fold(
                     tally.add(*row)
             slices, most = 0, size(tally) // (budget - ROW + 1) + 1  # what it resumes: less
             continue
-        work = changed(tally)
-        cp = tally.checkpoint(floor, budget)
-        # bounded work, whatever the session's size: a slice of the budget, or of what changed
-        assert units(cp.part) <= work + max(work, budget)
-        if step == "fail":  # the write failed: nothing stored, the next checkpoint retries
-            continue
-        if cp.stage is not None and not tally.compacting:  # a stage starts
-            slices, most = 0, size(tally) // (budget - ROW + 1) + 1
-        stored.save(cp)
-        tally.checkpointed(cp)
-        slices += cp.stage is not None
-        assert slices <= most  # every slice moves the stage on by about the budget
+        if step == "end":  # the session's end (late rows may follow: a report ends it again)
+            pieces, n = tally.final_checkpoint(floor, budget), 0
+            while (cp := next(pieces)) is None:
+                n += 1  # a slice of at most the budget each
+            assert n <= size(tally) // (budget - ROW + 1) + 1
+            stored.save(cp)
+            tally.checkpointed(cp)
+            assert not tally.compacting  # no stage left open
+            assert len(stored.parts) == 1 or not cp.whole
+            slices = 0
+        else:
+            work = changed(tally)
+            cp = tally.checkpoint(floor, budget)
+            # bounded work, whatever the session's size: a slice of the budget, or what changed
+            assert units(cp.part) <= work + max(work, budget)
+            if step == "fail":  # the write failed: nothing stored, the next checkpoint retries
+                continue
+            if cp.stage is not None and not tally.compacting:  # a stage starts
+                slices, most = 0, size(tally) // (budget - ROW + 1) + 1
+            stored.save(cp)
+            tally.checkpointed(cp)
+            slices += cp.stage is not None
+            assert slices <= most  # every slice moves the stage on by about the budget
         straight = SessionTally()
         for row in rows:
             straight.add(*row)  # every row is folded and checkpointed by now
