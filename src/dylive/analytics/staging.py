@@ -181,12 +181,14 @@ def whole_part(
             if entries:
                 chunks[i].append(orjson.dumps(entries)[1:-1])
         yield None
-    body = b",".join(
-        b'"%s":[%s]' % (kind.encode(), b",".join(parts))
-        for kind, parts in zip(KINDS, chunks, strict=True)
-        if parts
-    )
-    return b"{" + body + b"}" if body else b""
+    flat: list[bytes] = []  # one join: one copy of the part (each copy of ~10 MB: ~5 ms)
+    for kind, parts in zip(KINDS, chunks, strict=True):
+        if parts:
+            flat += (b',"' if flat else b'{"', kind.encode(), b'":[')
+            for i, chunk in enumerate(parts):
+                flat += (b"," if i else b"", chunk)
+            flat.append(b"]")
+    return b"".join([*flat, b"}"]) if flat else b""
 
 
 def drained(pieces: Generator[None, None, bytes]) -> bytes:
