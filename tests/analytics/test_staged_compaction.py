@@ -7,6 +7,8 @@ points, with random slice budgets, saves that fail, and restarts from what is st
 between two checkpoints): at every checkpoint, loading what is stored gives exactly the tally
 of a straight fold of the rows up to its seq, and each part holds at most what changed since
 the previous checkpoint and one slice (a one-shot compaction writes the whole session in one).
+A session's end (``final_checkpoint``, at random points too: rows may follow it) leaves no stage
+open, and one whole part when it compacted.
 """
 
 from __future__ import annotations
@@ -202,7 +204,9 @@ TWO_MESSAGE = st.tuples(
 # checkpoints; or a node is restarted
 TWO_STEP = st.one_of(
     TWO_MESSAGE,
-    st.tuples(st.sampled_from(["cp", "cp", "cp", "restart"]), st.integers(0, 1), st.booleans()),
+    st.tuples(
+        st.sampled_from(["cp", "cp", "cp", "restart", "end"]), st.integers(0, 1), st.booleans()
+    ),
 )
 
 
@@ -234,11 +238,12 @@ def test_two_nodes_checkpointing_one_session_keep_it_exact(
     loses loads the session again from what is stored (as ``Analytics._save`` does) and folds the rows
     after it. Whoever wins, and wherever a staged compaction stands when the other takes over (its
     first slice, the middle, its last one), loading what is stored gives the straight fold of the rows
-    up to its seq, and nothing stored is ever lost (a stage one node began, the other finishes)."""
+    up to its seq, and nothing stored is ever lost (a stage one node began, the other finishes; a
+    session's end by one node, whole, beside the other's stage)."""
     stored, rows, seq, minute = Stored(), [], 0, 0
     nodes = [Node(stored), Node(stored)]
     for step in steps:
-        if isinstance(step[0], str) and step[0] in ("cp", "restart"):
+        if isinstance(step[0], str) and step[0] in ("cp", "restart", "end"):
             what, which, partial = step
             node = nodes[which]
             if what == "restart":
@@ -246,7 +251,12 @@ def test_two_nodes_checkpointing_one_session_keep_it_exact(
                 continue
             upto = rows[len(rows) // 2][0] if partial and rows else seq
             node.fold(rows, max(upto, node.tally.last_seq))
-            cp = node.tally.checkpoint(floor, budget)
+            if what == "end":  # this node ends the session (the other may not know yet)
+                pieces = node.tally.final_checkpoint(floor, budget)
+                while (cp := next(pieces)) is None:
+                    pass
+            else:
+                cp = node.tally.checkpoint(floor, budget)
             if stored.seq != node.seen:  # the compare-and-set is lost: load again
                 node.reload(rows)
                 continue
