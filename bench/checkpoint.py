@@ -25,11 +25,14 @@ one holding the rest: the parts after the whole one cost more to load than it), 
 checkpoints of the same 2 s folds: the longest single checkpoint's loop ms (what the compaction
 costs the loop where it is written: in one part, or over the slices of a staged one), the
 median, how many checkpoints carried it (compacting; ``-`` in a tree without stages), the
-parts at the end and the load. The tree measured is the one on ``sys.path``: run it in another
+parts at the end and the load. ``--end N``: the same session after N of those checkpoints (a
+stage in progress), then its end: the longest span of the loop's CPU between two of its turns
+during the final save, and the parts the ended session keeps (count, bytes, load). The tree measured is the one on ``sys.path``: run it in another
 tree with ``PYTHONPATH=<tree>/src`` to compare (docs/benchmarks.md: alternate the trees).
 
 Usage: ``python bench/checkpoint.py [--chatters 10000,100000,1000000] [--rounds 15]
-[--new 50] [--gifts 10] [--long N | --compaction N] [--postgres ADMIN_URL] [--label NAME]``; ``--postgres``
+[--new 50] [--gifts 10] [--long N | --compaction N | --end N] [--postgres ADMIN_URL]
+[--label NAME]``; ``--postgres``
 (e.g. ``postgresql://postgres@127.0.0.1:5432/test``): the store is a PostgreSQL schema of that
 database, created for each measure and dropped after it (bytes written: the client's, ~0).
 """
@@ -174,6 +177,76 @@ async def measure(
     }
 
 
+async def ended(chatters: int, rounds: int, new: int, gifts: int) -> dict[str, float]:
+    """A session whose compaction is due at once (as ``--compaction``), ``rounds`` checkpoints
+    of 2 s folds (a stage in progress at 550k), then its end (the service's final save, with
+    a report): the longest span of the loop's CPU without a yield during that save (a task
+    yielding at every turn of the loop measures the gaps), the parts the ended session keeps,
+    and their load (loop ms) in a new ``Analytics``."""
+    with tempfile.TemporaryDirectory() as tmp, store_url(tmp) as url:
+        store = open_store(url)
+        await store.open()
+        try:
+            await store.upsert_room(RoomRecord(ROOM_ID, "1", 2))
+            analytics = Analytics(store, checkpoint_every=3600)
+            live = await analytics.catch_up(ROOM_ID)
+            tally, seq = live.tally, 0
+            gifters = max(1, chatters // 20)
+            for i in range(chatters):
+                if i == 100:
+                    await analytics._save(live)
+                seq += 1
+                at = T0 + (i * 240 // chatters) * MINUTE_MS
+                tally.add(seq, seq, CHAT, at, chat(uid(i)))
+                if i < gifters:
+                    seq += 1
+                    tally.add(seq, seq, GIFT, at, gift(uid(i)))
+            await analytics._save(live)
+            at, nxt = T0 + 240 * MINUTE_MS, chatters
+            for _ in range(rounds):
+                for _ in range(new):
+                    seq += 1
+                    tally.add(seq, seq, CHAT, at, chat(uid(nxt)))
+                    nxt += 1
+                at += 2_000
+                await analytics._save(live)
+            open_stage = bool(getattr(live.tally, "compacting", False))
+            seq += 1  # the last message before the end
+            tally.add(seq, seq, CHAT, at, chat(uid(nxt)))
+            gc.collect()
+            spans: list[float] = []
+            done = asyncio.Event()
+
+            async def ticker() -> None:
+                last = time.thread_time()
+                while not done.is_set():
+                    await asyncio.sleep(0)
+                    now = time.thread_time()
+                    spans.append(now - last)
+                    last = now
+
+            task = asyncio.create_task(ticker())
+            await asyncio.sleep(0)
+            await analytics._save(live, ended_at=at, report=b"{}")
+            done.set()
+            await task
+            assert live.session.ended_at and live.session.last_seq == seq, "end not saved"
+            parts = await _parts(store, live.session)
+            await analytics.close()
+            t0 = time.thread_time()
+            await Analytics(store).catch_up(ROOM_ID)  # a report's load of the ended session
+            load_ms = (time.thread_time() - t0) * 1000
+        finally:
+            await store.close()
+    return {
+        "open": open_stage,
+        "span": max(spans) * 1000,
+        "parts": len(parts),
+        "parts_bytes": sum(len(p) for p in parts),
+        "load_ms": load_ms,
+    }
+
+
 async def _parts_bytes(store: Any, session: Any) -> int:
     """Bytes of the session's parts (0 in a tree without them)."""
     return sum(len(p) for p in await _parts(store, session))
@@ -218,6 +291,22 @@ def compaction_run(args: argparse.Namespace) -> None:
         )
 
 
+def end_run(args: argparse.Namespace) -> None:
+    print(
+        f"{'tree':<10} {'chatters':>9} {'stage open':>10} {'longest span ms':>15}"
+        f" {'parts':>6} {'parts bytes':>12} {'load ms':>8}"
+    )
+    for n in (int(x) for x in args.chatters.split(",")):
+        started = time.monotonic()
+        r = asyncio.run(ended(n, args.end, args.new, args.gifts))
+        print(
+            f"{args.label:<10} {n:>9,} {r['open']!s:>10} {r['span']:>15.2f}"
+            f" {r['parts']:>6,} {r['parts_bytes']:>12,} {r['load_ms']:>8.1f}"
+            f"   ({time.monotonic() - started:.0f} s)",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--chatters", default="10000,100000,1000000")
@@ -226,6 +315,7 @@ def main() -> None:
     ap.add_argument("--gifts", type=int, default=10, help="gifts per checkpoint")
     ap.add_argument("--long", type=int, default=0, help="one session of that many checkpoints")
     ap.add_argument("--compaction", type=int, default=0, help="checkpoints after one is due")
+    ap.add_argument("--end", type=int, default=0, help="checkpoints, then the session's end")
     ap.add_argument("--postgres", default="", help="admin URL: measure on PostgreSQL")
     ap.add_argument("--label", default="this tree")
     args = ap.parse_args()
@@ -236,6 +326,9 @@ def main() -> None:
         return
     if args.compaction:
         compaction_run(args)
+        return
+    if args.end:
+        end_run(args)
         return
     print(
         f"{'tree':<10} {'chatters':>9} {'loop ms':>8} {'proc ms':>8} {'written':>11} {'payload':>10} {'load ms':>8}"

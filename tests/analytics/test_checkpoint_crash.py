@@ -8,6 +8,7 @@ every fold (``checkpoint_every=0``), compacting the session's parts every few ch
 in stages of a few slices (``compact_slice``); it is killed right after its Nth checkpoint (and
 at least one finished compaction), or in the middle of a stage, among the appends, folds,
 checkpoints and compaction slices that follow; the next child resumes the stage it cut short.
+The last restart ends the session (a report): its final checkpoint leaves no stage open.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
     await store.close()
     start, compactions, cut = 0, 0, 0
     # kill after that many checkpoints of this run and a finished compaction, or amid a stage
-    for saves, amid in ((3, False), (4, True), (6, False), (2, True), (10, False)):
+    for saves, amid in ((3, False), (4, True), (6, False), (10, False), (2, True)):
         wholes = slices = 0
         child = await asyncio.create_subprocess_exec(
             sys.executable, str(script), store_url, str(start), stdout=asyncio.subprocess.PIPE
@@ -156,13 +157,15 @@ async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
         stored = await checked(store_url)
         assert start < stored < len(entries)
         start, compactions = stored, compactions + wholes
-        cut += amid and await stage_open(store_url)
+        last_open = amid and await stage_open(store_url)
+        cut += last_open
     assert cut >= 1  # at least one kill left a stage unfinished in the store
     assert compactions >= 3
     store = open_store(store_url)
     await store.open()
     try:
-        analytics = Analytics(store)  # the last restart: the rest of the broadcast, then its end
+        # the last restart: the rest of the broadcast, then its end (which leaves no stage open)
+        analytics = Analytics(store, compact_floor=FLOOR, compact_slice=SLICE)
         await store.append([record(e) for e in entries])
         session = await until(lambda: store.get_session(room_id=ROOM_ID), 10)
         report = await analytics.report(session.id, top=10_000)
@@ -171,3 +174,14 @@ async def test_a_sigkill_leaves_a_checkpoint_equal_to_the_fold_of_its_rows(
         assert_matches(report, totals(entries, 1))
     finally:
         await store.close()
+    assert await checked(store_url) == len(entries)  # the ended session: the fold of every row
+    assert not await stage_open(store_url)
+    if last_open:  # the end finished what the kill left: one whole part
+        store = open_store(store_url)
+        await store.open()
+        try:
+            ended = await store.get_session(room_id=ROOM_ID)
+            assert ended is not None and ended.ended_at
+            assert len(await store.session_parts(ended.id, ended.last_seq)) == 1
+        finally:
+            await store.close()

@@ -7,6 +7,8 @@ points, with random slice budgets, saves that fail, and restarts from what is st
 between two checkpoints): at every checkpoint, loading what is stored gives exactly the tally
 of a straight fold of the rows up to its seq, and each part holds at most what changed since
 the previous checkpoint and one slice (a one-shot compaction writes the whole session in one).
+A session's end (``final_checkpoint``, at random points too: rows may follow it) leaves no stage
+open, and one whole part when it compacted.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ MESSAGE = st.tuples(
     st.sampled_from([0, 0, 0, 0, 1]),
 )
 STEP = st.one_of(
-    MESSAGE, st.sampled_from(["checkpoint", "checkpoint", "checkpoint", "fail", "restart"])
+    MESSAGE,
+    st.sampled_from(["checkpoint", "checkpoint", "checkpoint", "fail", "restart", "end"]),
 )
 
 
@@ -125,18 +128,29 @@ def test_any_stored_point_loads_the_straight_fold(
                     tally.add(*row)
             slices, most = 0, size(tally) // (budget - ROW + 1) + 1  # what it resumes: less
             continue
-        work = changed(tally)
-        cp = tally.checkpoint(floor, budget)
-        # bounded work, whatever the session's size: a slice of the budget, or of what changed
-        assert units(cp.part) <= work + max(work, budget)
-        if step == "fail":  # the write failed: nothing stored, the next checkpoint retries
-            continue
-        if cp.stage is not None and not tally.compacting:  # a stage starts
-            slices, most = 0, size(tally) // (budget - ROW + 1) + 1
-        stored.save(cp)
-        tally.checkpointed(cp)
-        slices += cp.stage is not None
-        assert slices <= most  # every slice moves the stage on by about the budget
+        if step == "end":  # the session's end (late rows may follow: a report ends it again)
+            pieces, n = tally.final_checkpoint(floor, budget), 0
+            while (cp := next(pieces)) is None:
+                n += 1  # a slice of at most the budget each
+            assert n <= size(tally) // (budget - ROW + 1) + 1
+            stored.save(cp)
+            tally.checkpointed(cp)
+            assert not tally.compacting  # no stage left open
+            assert len(stored.parts) == 1 or not cp.whole
+            slices = 0
+        else:
+            work = changed(tally)
+            cp = tally.checkpoint(floor, budget)
+            # bounded work, whatever the session's size: a slice of the budget, or what changed
+            assert units(cp.part) <= work + max(work, budget)
+            if step == "fail":  # the write failed: nothing stored, the next checkpoint retries
+                continue
+            if cp.stage is not None and not tally.compacting:  # a stage starts
+                slices, most = 0, size(tally) // (budget - ROW + 1) + 1
+            stored.save(cp)
+            tally.checkpointed(cp)
+            slices += cp.stage is not None
+            assert slices <= most  # every slice moves the stage on by about the budget
         straight = SessionTally()
         for row in rows:
             straight.add(*row)  # every row is folded and checkpointed by now
@@ -190,7 +204,9 @@ TWO_MESSAGE = st.tuples(
 # checkpoints; or a node is restarted
 TWO_STEP = st.one_of(
     TWO_MESSAGE,
-    st.tuples(st.sampled_from(["cp", "cp", "cp", "restart"]), st.integers(0, 1), st.booleans()),
+    st.tuples(
+        st.sampled_from(["cp", "cp", "cp", "restart", "end"]), st.integers(0, 1), st.booleans()
+    ),
 )
 
 
@@ -222,11 +238,12 @@ def test_two_nodes_checkpointing_one_session_keep_it_exact(
     loses loads the session again from what is stored (as ``Analytics._save`` does) and folds the rows
     after it. Whoever wins, and wherever a staged compaction stands when the other takes over (its
     first slice, the middle, its last one), loading what is stored gives the straight fold of the rows
-    up to its seq, and nothing stored is ever lost (a stage one node began, the other finishes)."""
+    up to its seq, and nothing stored is ever lost (a stage one node began, the other finishes; a
+    session's end by one node, whole, beside the other's stage)."""
     stored, rows, seq, minute = Stored(), [], 0, 0
     nodes = [Node(stored), Node(stored)]
     for step in steps:
-        if isinstance(step[0], str) and step[0] in ("cp", "restart"):
+        if isinstance(step[0], str) and step[0] in ("cp", "restart", "end"):
             what, which, partial = step
             node = nodes[which]
             if what == "restart":
@@ -234,7 +251,12 @@ def test_two_nodes_checkpointing_one_session_keep_it_exact(
                 continue
             upto = rows[len(rows) // 2][0] if partial and rows else seq
             node.fold(rows, max(upto, node.tally.last_seq))
-            cp = node.tally.checkpoint(floor, budget)
+            if what == "end":  # this node ends the session (the other may not know yet)
+                pieces = node.tally.final_checkpoint(floor, budget)
+                while (cp := next(pieces)) is None:
+                    pass
+            else:
+                cp = node.tally.checkpoint(floor, budget)
             if stored.seq != node.seen:  # the compare-and-set is lost: load again
                 node.reload(rows)
                 continue

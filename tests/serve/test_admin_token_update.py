@@ -252,12 +252,13 @@ async def test_a_renamed_token_is_shown_under_its_new_name_in_the_metrics(admin:
     the name it first saw for the token's id, so a renamed token stayed under its old name (and a
     new token given that name would have two series with one label)."""
     client, _ = admin
-    secret = (await _create(client, {"name": "before"}))["token"]
+    made = await _create(client, {"name": "before"})
+    secret = made["token"]
     assert (await _rooms(client, secret))["code"] == 200
     assert (await _patch(client, "before", {"name": "after"})).status_code == 200
     assert (await _rooms(client, secret))["code"] == 200
     text = (await client.get("/metrics")).text
-    assert 'dylive_token_requests_total{token="after"} 2.0' in text
+    assert f'dylive_token_requests_total{{token="after",token_id="{made["id"]}"}} 2.0' in text
     assert 'token="before"' not in text
 
 
@@ -274,3 +275,36 @@ async def test_a_rate_too_small_to_wait_for_answers_42901_not_a_500(admin: Any) 
     resp = await client.get("/api/rooms", params={"token": secret})
     assert resp.status_code == 429 and resp.json()["code"] == 42901, resp.text
     assert resp.headers["retry-after"] == str(10 * 365 * 86400)
+
+
+def _token_series(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(f"dylive_token_{name}_total{{")]
+
+
+async def test_two_tokens_that_had_one_name_keep_their_own_series(admin: Any) -> None:
+    """A name is unique among active tokens only: "x" revoked and a new "x" created, and "y"
+    renamed to a name freed that way, each gave two token ids one label value. The exposition
+    then held two samples of one series (``{token="x"} 1.0`` and ``{token="x"} 3.0``):
+    Prometheus keeps one of them, whichever the busiest-first order puts first (a counter
+    that jumps between two tokens' counts), and drops the other as a duplicate. The id label
+    (``token_id``) keeps each token's series its own, with its own count."""
+    client, _ = admin
+    first = await _create(client, {"name": "x"})
+    assert (await _rooms(client, first["token"]))["code"] == 200
+    assert (await client.delete(f"{TOKENS}/x", headers=AUTH)).status_code == 200
+    second = await _create(client, {"name": "x"})
+    for _ in range(3):
+        assert (await _rooms(client, second["token"]))["code"] == 200
+    other = await _create(client, {"name": "y"})
+    assert (await client.delete(f"{TOKENS}/x", headers=AUTH)).status_code == 200
+    assert (await _patch(client, "y", {"name": "x"})).status_code == 200
+    for _ in range(2):
+        assert (await _rooms(client, other["token"]))["code"] == 200
+    text = (await client.get("/metrics")).text
+    series = _token_series(text, "requests")
+    labels = [line.rsplit(" ", 1)[0] for line in series]
+    assert len(series) == 3 and len(set(labels)) == 3  # one series per token, none twice
+    assert len({first["id"], second["id"], other["id"]}) == 3
+    for token, count in ((first, 1), (second, 3), (other, 2)):
+        want = f'dylive_token_requests_total{{token="x",token_id="{token["id"]}"}} {count}.0'
+        assert want in series, (want, series)

@@ -196,8 +196,9 @@ async def test_metrics_show_per_token_usage_for_the_busiest_tokens_only(offline_
         await client.get("/api/rooms", params={"token": quiet})
     await svc.meter.flush()
     text = (await client.get("/metrics")).text
-    assert 'dylive_token_requests_total{token="busy"} 4.0' in text
-    assert 'dylive_token_billable_total{token="busy"} 3.0' in text
+    busy_id = next(t.id for t in await svc.store.list_tokens() if t.name == "busy")
+    assert f'dylive_token_requests_total{{token="busy",token_id="{busy_id}"}} 4.0' in text
+    assert f'dylive_token_billable_total{{token="busy",token_id="{busy_id}"}} 3.0' in text
     series = [line for line in text.splitlines() if line.startswith("dylive_token_requests_total")]
     assert len(series) == 20
     assert "dylive_usage_flushes_total 1.0" in text

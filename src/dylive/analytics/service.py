@@ -285,7 +285,14 @@ class Analytics:
             return
         async with live.lock:
             old = live.session
-            cp = live.tally.checkpoint(self.compact_floor, self.compact_slice)
+            if ended_at:  # the session's end: a stage in progress or due is finished here
+                for piece in live.tally.final_checkpoint(self.compact_floor, self.compact_slice):
+                    if piece is not None:
+                        cp = piece
+                        break
+                    await asyncio.sleep(0)  # each piece a bounded slice of the loop's work
+            else:
+                cp = live.tally.checkpoint(self.compact_floor, self.compact_slice)
             new = dataclasses.replace(
                 self._stamped(old, live.tally),
                 ended_at=ended_at or old.ended_at,
@@ -326,7 +333,12 @@ class Analytics:
         await self._end_if_over(stored)
         live = await self.catch_up(stored.room_id)
         ended = live.tally.ended_at or live.session.ended_at
-        if ended and (live.dirty or not live.session.ended_at or not live.session.report):
+        # an ended session with a stage left open (ended by a release that left it so): the
+        # final save compacts it (``SessionTally.final_checkpoint``)
+        open_stage = live.tally.compacting or live.tally.compact_due(self.compact_floor)
+        if ended and (
+            live.dirty or not live.session.ended_at or not live.session.report or open_stage
+        ):
             report = await self._finish(live)
             if top == DEFAULT_TOP:
                 return report

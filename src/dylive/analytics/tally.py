@@ -20,22 +20,21 @@ since the start; a compaction rewrites every chatter, gifter, ranked user and mi
 store deletes the parts before it). ``compact_due`` says when: once the parts after the whole
 ones cost at least as much to load as they do (their bytes plus :data:`PART_COST` each) and at
 least ``floor`` bytes. The compaction is staged (``staging.py``): a bounded slice of it rides on
-each of the checkpoints that follow, and the last one deletes the parts before the first. It
-writes about what the parts since the previous one added, so a checkpoint still costs what
-changed (amortised) and none costs much more than that (a slice is at least what the checkpoint
-changed: at most twice that); a load reads about three times the session's size whatever its
-length (the old whole parts, the parts after them and a stage in progress), up to ~6 when every
-checkpoint rewrites much of the session (1,000 gifters all gifting between two checkpoints:
-tests/analytics/test_staged_compaction.py).
+each of the checkpoints that follow (at least what the checkpoint changed), and the last one
+deletes the parts before the first, so a checkpoint costs what changed (amortised); a load reads
+about three times the session's size whatever its length (the old whole parts, the parts after
+them and a stage in progress), up to ~6 when every checkpoint rewrites much of the session
+(tests/analytics/test_staged_compaction.py). A session's end (``final_checkpoint``) rewrites
+the whole tally in its part, in bounded pieces, when a stage is in progress or due.
 A state that holds the whole tally in one blob (what releases before parts saved, with no parts)
 still loads: ``from_state`` reads its growing collections as not checkpointed yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -49,8 +48,9 @@ from dylive.decode.events import (
 )
 
 from .staging import PART_COST as PART_COST
-from .staging import ROW, PartLog, Stage
+from .staging import ROW, PartLog, Stage, drained, whole_part
 from .staging import SLICE as SLICE
+from .staging import Checkpoint as Checkpoint
 
 #: FansclubMessage.action 2: a viewer joined the fans club.
 FANSCLUB_JOIN = 2
@@ -234,7 +234,6 @@ class SessionTally:
         its next slice (``staging.py``) to the part: at most ``budget`` units, or what changed
         when that is more (a checkpoint then writes at most twice what changed)."""
         data = self._fixed()
-        data["parts"] = 1
         part: dict[str, Any] = {}
         if self.fresh:
             part["chatters"] = self.fresh
@@ -257,6 +256,23 @@ class SessionTally:
         part["stage"] = [start, int(done)]
         drop = start if done else 0
         return Checkpoint(state, orjson.dumps(part), self.last_seq, drop, stage, at)
+
+    def final_checkpoint(
+        self, floor: int | None = None, budget: int = SLICE
+    ) -> Iterator[Checkpoint | None]:
+        """The checkpoint of a session's end, in bounded pieces: None after each slice (of at
+        most ``budget`` units) is serialized, for the caller to yield to its loop, then the
+        :class:`Checkpoint`. An ended session is never checkpointed again, so a stage in
+        progress or due (``floor``) would keep its old parts and the stage's (~3x the session
+        to load) for good: the part is then the whole tally (``whole``), saved under the
+        checkpoint's seq, and the parts up to that seq go (one saved under it already too)."""
+        if floor is None or not (self.compacting or self.compact_due(floor)):
+            yield self.checkpoint(floor, budget)
+            return
+        segments = [*self._segments, tuple(self.fresh)]
+        part = yield from whole_part(segments, [self.gifters, self.ranks, self.minutes], budget)
+        data = orjson.dumps(self._fixed())
+        yield Checkpoint(data, part, self.last_seq, self.last_seq + 1, whole=True)
 
     def _changed(self) -> int:
         """The work (slice units) of what this checkpoint's part holds before a slice."""
@@ -287,17 +303,8 @@ class SessionTally:
 
     def _whole_part(self) -> bytes:
         """Every chatter, gifter, ranked user and minute in one part (the tests' reference)."""
-        part: dict[str, Any] = {}
-        if self.chatters:
-            part["chatters"] = list(self.chatters)
-        for name, entries in (
-            ("gifters", self.gifters),
-            ("ranks", self.ranks),
-            ("minutes", self.minutes),
-        ):
-            if entries:
-                part[name] = [[k, *v] for k, v in entries.items()]
-        return orjson.dumps(part) if part else b""
+        growing: list[Mapping[Any, list[Any]]] = [self.gifters, self.ranks, self.minutes]
+        return drained(whole_part([tuple(self.chatters)], growing, SLICE))
 
     def compact_due(self, floor: int = COMPACT_FLOOR) -> bool:
         """A compaction should start (see the module doc): none is in progress, there are
@@ -320,7 +327,9 @@ class SessionTally:
         stage = saved.stage if saved is not None and saved.stage is not None else self._stage
         if part and stage is not None:  # a part of a stage in progress
             stage.cost += len(part) + PART_COST
-        if saved is not None and saved.stage is not None:
+        if saved is not None and saved.whole:  # every part before it is deleted
+            self.whole_bytes, self.debt, self._stage = len(part), 0, None
+        elif saved is not None and saved.stage is not None:
             stage = self._stage = saved.stage
             stage.start, stage.at = stage.start or saved.seq, saved.at or stage.at
             if stage.done():
@@ -340,6 +349,7 @@ class SessionTally:
 
     def _fixed(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in _PLAIN}
+        data["parts"] = 1
         data["by_gift"] = [[k, *v] for k, v in self.by_gift.items()]
         data["streaks"] = self.ledger.streaks() if self.ledger is not None else []
         return data
@@ -399,21 +409,6 @@ class SessionTally:
         staged = [orjson.loads(b) for b in blobs[log.open_at :]] if log.open_at >= 0 else []
         tally._stage = log.resume(staged, growing)
         return tally
-
-
-class Checkpoint(NamedTuple):
-    """What :meth:`SessionTally.checkpoint` gives the store and then
-    :meth:`SessionTally.checkpointed` once it is saved."""
-
-    state: bytes
-    part: bytes
-    #: the checkpoint's seq (the tally's ``last_seq``; the part is saved under it)
-    seq: int
-    #: the store deletes the session's parts saved before this seq (0: none): a compaction's end
-    drop_before: int = 0
-    #: the staged compaction this checkpoint carries a slice of, and where it stands after it
-    stage: Stage | None = None
-    at: list[int] | None = None
 
 
 _PLAIN = (

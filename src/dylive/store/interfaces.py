@@ -368,7 +368,9 @@ class Sessions(abc.ABC):
         ``part`` (what the checkpoint added since the previous one) is appended to the session's
         parts under ``session.last_seq`` in the same transaction, only when the row was written;
         ``drop_before`` (the end of a compaction: the parts from that seq on hold the whole
-        tally): the session's parts saved before that seq are deleted in that transaction too.
+        tally): the session's parts saved before that seq are deleted in that transaction too,
+        before ``part`` is added (past ``session.last_seq``, at a session's end: every part goes,
+        one saved under that seq already too, and ``part`` is the whole tally).
         """
 
     @abc.abstractmethod
