@@ -56,8 +56,8 @@ def attach(svc: Service) -> tuple[WebhookService, Feeds]:
 
     async def keep(hook: WebhookRecord, ident: str) -> int | None:
         token = await owner(hook.token_id)
-        if token is None or not token.active:
-            return None
+        if token is None or not token.active or token.expired(time.time_ns() // 1_000_000):
+            return None  # its webhooks deliver nothing: the rooms are not kept for them
         info, live = await svc.rooms.lookup(ident)
         if not info.room_id:
             return None

@@ -111,10 +111,11 @@ class Quotas:
             used = await self._load(record.id, day, month)
         return used
 
-    async def check(self, record: TokenRecord) -> Refusal | None:
-        """The first used-up quota of the token (None: it may go on; also without a quota)."""
+    async def check(self, record: TokenRecord, *, messages_only: bool = False) -> Refusal | None:
+        """The first used-up quota of the token (None: it may go on; also without a quota).
+        ``messages_only``: only the message quotas (what an open stream or feed spends)."""
         q = record.quota
-        if not q:
+        if not q or (messages_only and not (q.messages_per_day or q.messages_per_month)):
             return None
         used = await self.used(record)
         day_reset, month_reset = used.day + DAY_MS, next_month(used.month)
@@ -124,6 +125,8 @@ class Quotas:
             ("messages_per_day", q.messages_per_day, used.messages_day, day_reset),
             ("messages_per_month", q.messages_per_month, used.messages_month, month_reset),
         ):
+            if messages_only and name.startswith("requests"):
+                continue
             if limit and spent >= limit:
                 return Refusal(name, limit, spent, reset)
         return None
@@ -146,17 +149,22 @@ class Quotas:
         return best._replace(remaining=max(0, best.remaining))
 
     def messages_left(self, record: TokenRecord) -> int | None:
-        """Messages the token may still receive today and this month (None: no such quota)."""
+        """Messages the token may still receive today and this month (None: no such quota).
+        Asked before each message an SSE stream sends (no list, no min() of one)."""
         q = record.quota
-        used = self._used.get(record.id)
-        if used is None or not (q.messages_per_day or q.messages_per_month):
+        day, month = q.messages_per_day, q.messages_per_month
+        if not (day or month):
             return None
-        left = []
-        if q.messages_per_day:
-            left.append(q.messages_per_day - used.messages_day)
-        if q.messages_per_month:
-            left.append(q.messages_per_month - used.messages_month)
-        return max(0, min(left))
+        used = self._used.get(record.id)
+        if used is None:
+            return None
+        if day:
+            left = day - used.messages_day
+            if month and month - used.messages_month < left:
+                left = month - used.messages_month
+        else:
+            left = month - used.messages_month
+        return left if left > 0 else 0
 
     # -- loading ------------------------------------------------------------------------------
     async def _load(self, token_id: int, day: int, month: int) -> Used:

@@ -240,14 +240,34 @@ class Meter:
 class MeteredFormat:
     """A feed formatter (:class:`dylive.deliver.feed.Formatter`) that meters what it formats:
     the messages and frame bytes sent to ``token_id`` (channel ``feed``). Anything else is the
-    wrapped formatter's."""
+    wrapped formatter's.
 
-    def __init__(self, inner: Any, meter: Meter, token_id: int) -> None:
+    ``budget`` (the messages the token may still receive, None = no limit; asked once per
+    batch): a batch is cut to it, and ``exhausted`` is set once the budget is used up (the
+    session then ends: the next message would go past the quota)."""
+
+    def __init__(
+        self,
+        inner: Any,
+        meter: Meter,
+        token_id: int,
+        budget: Callable[[], int | None] | None = None,
+    ) -> None:
         self._inner = inner
         self._meter = meter
         self._token_id = token_id
+        self._budget = budget
+        self.exhausted = False
 
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
+        left = self._budget() if self._budget is not None else None
+        if left is not None and left <= len(messages):
+            self.exhausted = True
+            if left < len(messages):
+                messages = messages[: max(0, left)]
+                if not messages:
+                    return []
+                position = messages[-1].seq
         frames: list[str] = await self._inner.frames(messages, position)
         size = sum(len(frame) for frame in frames)
         self._meter.deliver(self._token_id, "feed", len(messages), size)

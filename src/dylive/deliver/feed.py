@@ -164,7 +164,11 @@ class FeedSession:
     send_timeout: float = 10.0
     heartbeat: float = 15.0
     page_size: int = 500
-    on_tick: Callable[[], Awaitable[None]] | None = None  # every heartbeat (re-auth, keep room)
+    #: every ``tick_every`` s (re-check the token, keep the room); raises Refused to end it
+    on_tick: Callable[[], Awaitable[None]] | None = None
+    tick_every: float = 2.0
+    #: after each delivery (e.g. a quota reached by it); raises Refused to end the session
+    after_deliver: Callable[[], Awaitable[None]] | None = None
     done: Callable[[], bool] | None = None  # checked after each delivery: True ends the session
     #: every ``status_every`` s: (live_status frames to send, a new broadcast's room_id to move
     #: to or 0) — the feed follows the anchor into its next broadcast
@@ -172,6 +176,7 @@ class FeedSession:
     status_every: float = 2.0
     _next_beat: float = 0.0
     _next_status: float = 0.0
+    _next_tick: float = 0.0
 
     async def run(self) -> None:
         """Catch up from the store, then follow the room until the client or the room goes."""
@@ -181,6 +186,7 @@ class FeedSession:
         self.stats.connections += 1
         self.stats.per_room[first_room] = self.stats.per_room.get(first_room, 0) + 1
         self._next_beat = time.monotonic() + self.heartbeat
+        self._next_tick = time.monotonic() + self.tick_every
         try:
             follow = asyncio.create_task(self._follow(), name=f"feed-{self.room_id}")
             done, _ = await asyncio.wait({reader, follow}, return_when=asyncio.FIRST_COMPLETED)
@@ -266,11 +272,14 @@ class FeedSession:
         for frame in await self.formatter.frames(messages, last_seq):
             await self._send(frame)
         self.stats.messages += len(messages)
+        if self.after_deliver is not None:
+            await self.after_deliver()
 
     async def _live(self, sub: Subscription) -> bool:
         """Deliver until the session ends (False) or moves to a new broadcast (True)."""
         while True:
-            wake = min(self._next_beat, self._next_status) if self.watch else self._next_beat
+            wake = min(self._next_beat, self._next_tick if self.on_tick else self._next_beat)
+            wake = min(wake, self._next_status) if self.watch else wake
             messages = await sub.take(max(0.0, wake - time.monotonic()))
             if sub.overflowed:
                 raise Slow(f"slow client: more than {self.queue_size} messages queued")
@@ -290,10 +299,11 @@ class FeedSession:
                     self.room_id = moved_to
                     self.formatter.room_id = moved_to
                     return True
+            if self.on_tick is not None and time.monotonic() >= self._next_tick:
+                self._next_tick = time.monotonic() + self.tick_every
+                await self.on_tick()
             if time.monotonic() >= self._next_beat:
                 self._next_beat = time.monotonic() + self.heartbeat
-                if self.on_tick is not None:
-                    await self.on_tick()
                 beat = self.formatter.heartbeat(self.position)
                 if beat is not None:
                     await self._send(beat)
@@ -305,7 +315,8 @@ class FeedSettings:
 
     queue_size: int = 1000  # messages queued per client before it counts as slow
     send_timeout: float = 10.0  # seconds a client may take to accept one frame
-    heartbeat: float = 15.0  # seconds between heartbeat frames (and token re-checks)
+    heartbeat: float = 15.0  # seconds between heartbeat frames
+    recheck: float = 2.0  # seconds between token re-checks (revoked, expired, quota, plan)
     offline_retry: float = 30.0  # douyinLive path: seconds between looks at an offline room
 
 
@@ -339,4 +350,5 @@ class Feeds:
             queue_size=s.queue_size,
             send_timeout=s.send_timeout,
             heartbeat=s.heartbeat,
+            tick_every=s.recheck,
         )

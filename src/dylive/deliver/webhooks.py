@@ -14,6 +14,12 @@
 - ``keeper(hook, ident)`` (given by the HTTP service) keeps each room collected while a webhook
   wants it and returns its current room_id (None while it cannot be resolved); it is called every
   ``keep_interval`` seconds and enforces the owner token's room limit.
+- Owner token: a webhook of a revoked or expired token delivers nothing (its outbox pauses in
+  memory, keeping its positions: a token given a later expiry resumes where it stopped).
+  ``halted(token)`` (given by the HTTP service: the token's message quota) names why a valid
+  token may receive nothing now; its webhooks pause the same way and resume at the next sync
+  after the quota resets or is raised, delivering what was stored meanwhile (nothing is
+  skipped). Both are looked at every ``sync_interval`` seconds.
 - Secrets: new ones are ``whsec_`` + the standard base64 of 32 random bytes (the Standard Webhooks
   form, see :mod:`~dylive.deliver.webhook_sink`). :meth:`WebhookService.rotate` replaces a secret
   and keeps the previous one signing for a grace period.
@@ -33,7 +39,7 @@ from typing import Any
 
 from dylive.errors import DyliveError
 from dylive.source.room import parse_ident
-from dylive.store import EventStore, WebhookRecord
+from dylive.store import EventStore, TokenRecord, WebhookRecord
 
 from .http_post import Poster
 from .outbox import Outbox, OutboxPolicy
@@ -49,6 +55,8 @@ LIVE_STATUS = "live_status"
 EVENT_ATTEMPTS, EVENT_RETRY = 4, 1.0
 
 Keeper = Callable[[WebhookRecord, str], Awaitable[int | None]]
+#: why a valid owner token may receive nothing now (a used-up message quota), or None
+Halted = Callable[[TokenRecord], Awaitable[str | None]]
 
 
 def parse_ident_web_rid(ident: str) -> str:
@@ -119,6 +127,7 @@ class WebhookService:
         self.settings = settings or WebhookSettings()
         self._keeper = keeper
         self._methods_of = methods_of
+        self.halted: Halted | None = None
         self.running: dict[int, _Running] = {}
         self._client = Poster(self.settings.timeout)
         self._task: asyncio.Task[None] | None = None
@@ -167,8 +176,9 @@ class WebhookService:
         hooks = {h.id: h for h in await self.store.webhooks()}
         now_ms = time.time_ns() // 1_000_000
         active = {
-            t.id for t in await self.store.list_tokens() if t.active and not t.expired(now_ms)
+            t.id: t for t in await self.store.list_tokens() if t.active and not t.expired(now_ms)
         }
+        halted: dict[int, str | None] = {}
         for hook_id in set(self.running) - set(hooks):
             await self.running.pop(hook_id).outbox.stop()
         for hook in hooks.values():
@@ -178,17 +188,30 @@ class WebhookService:
             if rotations == self._rotations:
                 run.hook = hook
                 run.sink.rekey(hook.secret, hook.previous_secret, hook.previous_until)
-            if hook.token_id not in active:  # revoked (or expired) owner: deliver nothing (kept)
-                if not run.outbox.paused:
+            owner = active.get(hook.token_id)
+            if owner is None:  # revoked (or expired) owner: deliver nothing (positions kept)
+                if run.outbox.pause_reason != REVOKED:
                     run.outbox.pause(REVOKED)
-            elif hook.paused_at and not run.outbox.paused:
-                run.outbox.pause(hook.pause_reason or "paused")
-            elif not hook.paused_at and run.outbox.paused:
+            elif hook.paused_at:
+                if run.outbox.pause_reason != (reason := hook.pause_reason or "paused"):
+                    run.outbox.pause(reason)
+            elif why := await self._halted(owner, halted):  # e.g. its message quota: kept too
+                if run.outbox.pause_reason != why:
+                    run.outbox.pause(why)
+            elif run.outbox.paused:
                 run.outbox.resume()
         if time.monotonic() - self._kept_at >= self.settings.keep_interval:
             self._kept_at = time.monotonic()
             for run in self.running.values():
                 await self._keep(run)
+
+    async def _halted(self, token: TokenRecord, seen: dict[int, str | None]) -> str | None:
+        """``halted(token)``, asked once per token and sync."""
+        if self.halted is None:
+            return None
+        if token.id not in seen:
+            seen[token.id] = await self.halted(token)
+        return seen[token.id]
 
     async def _launch(self, hook: WebhookRecord) -> _Running:
         sink = WebhookSink(
@@ -370,6 +393,7 @@ class WebhookService:
             stats = run.outbox.stats
             data.update(
                 state="paused" if run.outbox.paused else "active",
+                pause_reason=run.outbox.pause_reason or hook.pause_reason,
                 room_ids=sorted(set(run.rooms.values()) | set(run.outbox.positions())),
                 positions={str(k): v for k, v in run.outbox.positions().items()},
                 lag_seconds=round(stats.lag_seconds(), 3),

@@ -78,6 +78,7 @@ class HttpService(Service):
         self.quotas = Quotas(self.store, self.meter)
         self.meter.after_flush.append(self.quotas.refresh)
         self.meter.before_flush.append(self._webhook_usage)
+        self.webhooks.halted = self._webhook_halted
         self._hook_delivered: dict[int, tuple[int, int]] = {}  # hook id -> (outbox id, count)
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -104,6 +105,16 @@ class HttpService(Service):
                 before = 0
             self._hook_delivered[hook_id] = (id(run.outbox), delivered)
             self.meter.deliver(run.hook.token_id, "webhook", delivered - before)
+
+    async def _webhook_halted(self, token: TokenRecord) -> str | None:
+        """Why ``token``'s webhooks deliver nothing now: a used-up message quota (the webhooks
+        service pauses them until it resets or is raised), or None."""
+        try:
+            await self.check_quota(token, messages_only=True)
+        except ApiError as exc:
+            reset = (exc.data or {}).get("reset_at", "")
+            return f"message quota used up: {exc.detail} (resets {reset})"
+        return None
 
     def _count(self, commit: Commit) -> None:
         if commit.local:
@@ -136,22 +147,27 @@ class HttpService(Service):
         request.scope["dylive.token"] = record
         self.limiter.check(record.id, record.rate)
         if quota and record.quota:
-            refusal = await self.quotas.check(record)
-            if refusal is not None:
-                reset = refusal.reset_ms / 1000
-                raise ApiError(
-                    QUOTA_EXCEEDED,
-                    f"{refusal.quota} of {refusal.limit} used up",
-                    retry_after=max(0.0, reset - self.meter.clock()),
-                    data={
-                        "quota": refusal.quota,
-                        "limit": refusal.limit,
-                        "used": refusal.used,
-                        "reset": int(reset),
-                        "reset_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset)),
-                    },
-                )
+            await self.check_quota(record)
         return record
+
+    async def check_quota(self, record: TokenRecord, *, messages_only: bool = False) -> None:
+        """ApiError QUOTA_EXCEEDED (with the quota, its limit, the use and the reset) when a
+        quota of the token is used up (``messages_only``: a message quota)."""
+        refusal = await self.quotas.check(record, messages_only=messages_only)
+        if refusal is not None:
+            reset = refusal.reset_ms / 1000
+            raise ApiError(
+                QUOTA_EXCEEDED,
+                f"{refusal.quota} of {refusal.limit} used up",
+                retry_after=max(0.0, reset - self.meter.clock()),
+                data={
+                    "quota": refusal.quota,
+                    "limit": refusal.limit,
+                    "used": refusal.used,
+                    "reset": int(reset),
+                    "reset_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset)),
+                },
+            )
 
 
 def _kind_for_status(status: int) -> ErrorKind:

@@ -229,10 +229,14 @@ def error_response(err: ApiError, headers: dict[str, str] | None = None) -> Resp
     if err.retry_after is not None:
         wait = err.retry_after if err.retry_after < MAX_RETRY_AFTER else MAX_RETRY_AFTER  # inf, nan
         headers["Retry-After"] = str(max(1, int(wait + 0.999)))
+    return json_response(envelope(err), err.kind.status, headers)
+
+
+def envelope(err: ApiError) -> dict[str, Any]:
+    """The error envelope of ``err`` (also the SSE ``error`` event and the feeds' error frame)."""
     data: dict[str, Any] = {}
     if err.detail:
         data["detail"] = truncate(err.detail)
     if err.data:
         data.update(err.data)
-    body = {"code": err.kind.code, "msg": err.kind.msg, "data": data}
-    return json_response(body, err.kind.status, headers)
+    return {"code": err.kind.code, "msg": err.kind.msg, "data": data}

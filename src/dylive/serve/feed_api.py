@@ -10,6 +10,12 @@
 
 A token holds at most ``feed_quota.MAX_FEEDS_PER_TOKEN`` feeds open at a time (both paths): one
 more is refused with code 40302. Client frames are capped by the server (``limits.WS_MAX_BYTES``).
+
+A token over a quota is refused when it connects (42902, close 4429). An open feed re-checks its
+token every ``FeedSettings.recheck`` seconds (2 by default; :mod:`dylive.serve.live_token`):
+revoked or expired ends it with the error frame and 4401, a used-up message quota with 42902
+and 4429; the room is kept collected under the token's current room limit. A message quota also
+cuts the batch that reaches it (the quota book, asked once per batch), then the feed ends (4429).
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -34,8 +39,9 @@ from dylive.source.room import RoomInfo, parse_ident
 from dylive.store import TokenRecord
 
 from . import collection, tokens
-from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError
+from .errors import BAD_ROOM, BAD_TOKEN, ROOM_NOT_LIVE, STORE, UNKNOWN_ROOM, ApiError, envelope
 from .feed_quota import quota_of
+from .live_token import LiveToken
 from .params import int_param, methods_param, position_param
 
 if TYPE_CHECKING:
@@ -68,16 +74,17 @@ async def _authorize(svc: Service, ws: WebSocket, fallback: str = "") -> TokenRe
         for record in await svc.store.list_tokens():
             if record.name == fallback and record.active:
                 svc.limiter.check(record.id, record.rate)
+                await svc.check_quota(record)
                 return record
         raise ApiError(BAD_TOKEN, f"the --douyinlive-token {fallback!r} is not an active token")
     record = await tokens.authenticate(svc.store, text)
     svc.limiter.check(record.id, record.rate)
+    await svc.check_quota(record)
     return record
 
 
 def _refusal(exc: ApiError) -> Refused:
-    data = {"detail": exc.detail} if exc.detail else {}
-    frame = {"type": "error", "code": exc.kind.code, "msg": exc.kind.msg, "data": data}
+    frame = {"type": "error", **envelope(exc)}
     return Refused(4000 + exc.kind.status, exc.detail or exc.kind.msg, orjson.dumps(frame).decode())
 
 
@@ -90,15 +97,14 @@ async def _reject(ws: WebSocket, exc: ApiError) -> None:
 
 
 def _ticker(
-    svc: Service, token: TokenRecord, info: RoomInfo, live: bool
+    svc: Service, token: LiveToken, info: RoomInfo, live: bool
 ) -> Callable[[], Awaitable[None]]:
-    """Every heartbeat: the token must still be valid, and the room stays collected."""
+    """Every re-check: the token must still be valid and within its message quota, and the
+    room stays collected (under the token's current room limit)."""
 
     async def tick() -> None:
         try:
-            record = await svc.store.token_by_digest(token.digest)
-            if record is None or not record.active or record.expired(time.time_ns() // 10**6):
-                raise ApiError(BAD_TOKEN)
+            await token.recheck()
             collection.touch(svc, token.id, token.room_limit, info, live)
         except ApiError as exc:
             raise _refusal(exc) from None
@@ -106,6 +112,21 @@ def _ticker(
             raise _refusal(ApiError(STORE)) from None
 
     return tick
+
+
+def _metered(svc: Service, fmt: object, token: LiveToken) -> MeteredFormat:
+    """``fmt`` metered for the token (messages sent: its usage), cut at its message quota."""
+    return MeteredFormat(fmt, svc.meter, token.id, token.messages_left)
+
+
+def _quota_end(token: LiveToken, metered: MeteredFormat) -> Callable[[], Awaitable[None]]:
+    """After each delivery: end the feed (42902, 4429) once it reached the message quota."""
+
+    async def check() -> None:
+        if metered.exhausted:
+            raise _refusal(await token.quota_error())
+
+    return check
 
 
 async def feed(ws: WebSocket) -> None:
@@ -141,9 +162,11 @@ async def _feed(ws: WebSocket, held: contextlib.ExitStack) -> None:
     hello = {"type": "hello", "room_id": info.room_id, "web_rid": info.web_rid, "live": live}
     hello.update(cursor=fmt.cursor(after), last_seq=after)
     await ws.send_text(orjson.dumps(hello).decode())
-    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    live_token = LiveToken(svc, token)
+    metered = _metered(svc, fmt, live_token)
     session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.dylive)
-    session.on_tick = _ticker(svc, token, info, live)
+    session.on_tick = _ticker(svc, live_token, info, live)
+    session.after_deliver = _quota_end(live_token, metered)
     session.watch = _live_status(svc, info, moves=bool(parse_ident(ws.path_params["room"])[0]))
     await session.run()
 
@@ -181,13 +204,22 @@ async def _douyinlive(ws: WebSocket, held: contextlib.ExitStack) -> None:
         await _reject(ws, exc)
         return
     await ws.accept(subprotocol=_subprotocol(ws))
-    while await _douyinlive_round(svc, ws, token, live_id):
+    live_token = LiveToken(svc, token)
+    while await _douyinlive_round(svc, ws, live_token, live_id):
         pass
 
 
-async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, live_id: str) -> bool:
+async def _douyinlive_round(svc: Service, ws: WebSocket, token: LiveToken, live_id: str) -> bool:
     """One look at the room: follow it while live, else wait; False when the connection ends."""
     retry = svc.feeds.offline_retry
+    try:
+        await token.recheck()  # between broadcasts too (the wait offline is a retry interval)
+    except ApiError as exc:
+        await _reject_open(ws, exc)
+        return False
+    except StoreError:
+        await _reject_open(ws, ApiError(STORE))
+        return False
     try:
         info, live = await collection.lookup(svc, live_id)
         if live:
@@ -214,9 +246,10 @@ async def _douyinlive_round(svc: Service, ws: WebSocket, token: TokenRecord, liv
         svc.store, info.room_id, live_id, live_name=name, title=title, cache=cache
     )
     after = await svc.store.last_seq(info.room_id)
-    metered = MeteredFormat(fmt, svc.meter, token.id)  # messages sent: usage of the token
+    metered = _metered(svc, fmt, token)
     session = svc.feeds.session(ws, info.room_id, after, metered, svc.feeds.douyinlive)
     session.on_tick = _ticker(svc, token, info, live)
+    session.after_deliver = _quota_end(token, metered)
     session.done = fmt.is_ended
     await session.run()
     if not fmt.ended:

@@ -28,6 +28,11 @@ starts):
   browser, bounds how long a graceful server shutdown waits, and re-checks the token.
 - Opening a stream counts as a poll of the room (it starts / keeps collecting it), and so does
   every status tick while it is open.
+- The token is re-checked at every status tick (:class:`~dylive.serve.live_token.LiveToken`):
+  a revoked or expired token, or a used-up message quota, ends the stream with one
+  ``event: error`` whose data is the error envelope (``40002``, ``42902``); the room limit of
+  the tick's poll is the token's current one. A message quota also stops the stream at the
+  message that would go past it (checked per message in the in-memory quota book).
 
 The per-room hub that feeds the streams (and the WebSocket feeds) is
 :class:`dylive.app.hub.StreamHub`, a subscriber of the service's commit fan-out.
@@ -49,12 +54,14 @@ from starlette.routing import Route
 
 from dylive.app.hub import StreamHub, Subscription
 from dylive.collect.follow import StatusWatch
+from dylive.errors import StoreError
 from dylive.numbers import I64_MAX, ascii_uint
 from dylive.source.room import RoomInfo, parse_ident
 from dylive.store import StoredMessage
 
 from . import collection
-from .errors import BAD_PARAM, ApiError
+from .errors import BAD_PARAM, STORE, ApiError, envelope
+from .live_token import LiveToken
 from .params import int_param, methods_param
 
 if TYPE_CHECKING:
@@ -79,6 +86,11 @@ def sse_live_status(event: dict[str, Any]) -> bytes:
     return b"event: live_status\ndata: " + orjson.dumps(event) + b"\n\n"
 
 
+def sse_error(err: ApiError) -> bytes:
+    """The last event of a stream that ends on an error: the error envelope."""
+    return b"event: error\ndata: " + orjson.dumps(envelope(err)) + b"\n\n"
+
+
 @dataclass
 class _Stream:
     """One open stream: where it is, what it wants, how to report status."""
@@ -86,8 +98,7 @@ class _Stream:
     svc: Service
     info: RoomInfo
     live: bool
-    token_id: int
-    room_limit: int
+    token: LiveToken
     position: int
     methods: frozenset[str] | None
     watch: StatusWatch
@@ -126,13 +137,20 @@ class _Stream:
             "error": base.get("error", ""),
         }
 
-    def status_due(self) -> bytes | None:
+    async def status_due(self) -> bytes | None:
+        """The status events when the interval has passed (after re-checking the token, which
+        raises ApiError to end the stream), else None."""
         now = time.monotonic()
         if now < self.next_status:
             return None
         self.next_status = now + self.hub.status_interval
+        try:
+            await self.token.recheck()
+        except StoreError:
+            raise ApiError(STORE) from None
         with contextlib.suppress(ApiError):  # keeps the room collected (counts as a poll)
-            collection.touch(self.svc, self.token_id, self.room_limit, self.info, self.live)
+            token = self.token
+            collection.touch(self.svc, token.id, token.room_limit, self.info, self.live)
         events, moved_to = self.watch.changes()
         self.moved = self.moved or bool(moved_to)
         return sse_status(self.status()) + b"".join(sse_live_status(e) for e in events)
@@ -152,14 +170,17 @@ class _Stream:
         size = self.hub.page_size
         while True:
             page = await self.svc.store.read(self.info.room_id, self.position, size, self.methods)
+            token, deliver = self.token, self.svc.meter.deliver
             for message in page.messages:
+                if token.capped and not token.may_send():  # a message quota used up
+                    raise await token.quota_error()
                 chunk = sse_message(message)
-                self.svc.meter.deliver(self.token_id, "stream", 1, len(chunk))
+                deliver(token.id, "stream", 1, len(chunk))
                 yield chunk
             self.position = max(self.position, page.last_seq)
             if len(page.messages) < size:
                 return
-            if (status := self.status_due()) is not None:
+            if (status := await self.status_due()) is not None:
                 yield status
 
     async def live_tail(self, sub: Subscription, deadline: float) -> AsyncIterator[bytes]:
@@ -171,19 +192,29 @@ class _Stream:
                     continue  # already sent by the catch-up
                 self.position = message.seq
                 if self.wanted(message):
+                    token = self.token
+                    if token.capped and not token.may_send():  # a message quota used up
+                        raise await token.quota_error()
                     chunk = sse_message(message)
-                    self.svc.meter.deliver(self.token_id, "stream", 1, len(chunk))
+                    self.svc.meter.deliver(token.id, "stream", 1, len(chunk))
                     yield chunk
-            if (status := self.status_due()) is not None:
+            if (status := await self.status_due()) is not None:
                 yield status
 
     async def events(self) -> AsyncIterator[bytes]:
-        deadline = time.monotonic() + self.hub.max_duration
         yield b"retry: 1000\n\n"
+        try:
+            async for chunk in self._events():
+                yield chunk
+        except ApiError as exc:  # the token was revoked, expired or used up its message quota
+            yield sse_error(exc)
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        deadline = time.monotonic() + self.hub.max_duration
         first: Subscription | None = self.hub.subscribe(self.info.room_id)
         try:
             await self.hub.seeded(self.info.room_id, 2.0)  # the first status has the counters
-            if (status := self.status_due()) is not None:
+            if (status := await self.status_due()) is not None:
                 yield status
             while time.monotonic() < deadline:
                 # subscribed before the catch-up: nothing missed
@@ -234,7 +265,8 @@ async def stream(request: Request) -> Response:
         info.room_id,
         moves=moves,
     )
-    state = _Stream(svc, info, live, token.id, token.room_limit, after, methods, watch)
+    live_token = LiveToken(svc, token)
+    state = _Stream(svc, info, live, live_token, after, methods, watch)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(state.events(), media_type="text/event-stream", headers=headers)
 
@@ -243,4 +275,12 @@ def routes(guard: Callable[[str, Endpoint], Endpoint]) -> list[Route]:
     return [Route("/api/rooms/{room}/stream", guard("stream", stream), methods=["GET"])]
 
 
-__all__ = ["StreamHub", "Subscription", "resume_point", "routes", "sse_message", "sse_status"]
+__all__ = [
+    "StreamHub",
+    "Subscription",
+    "resume_point",
+    "routes",
+    "sse_error",
+    "sse_message",
+    "sse_status",
+]
