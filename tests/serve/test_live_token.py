@@ -96,12 +96,14 @@ async def test_a_stream_stops_at_the_message_quota_with_42902(served: Any) -> No
     assert resp.status_code == 429  # the next connect is refused
 
 
-async def _feed(base: str, secret: str) -> tuple[int, list[dict[str, Any]], int | None]:
+async def _feed(
+    base: str, secret: str, methods: str = "all"
+) -> tuple[int, list[dict[str, Any]], int | None]:
     """(messages received, the frames, the close code) of one feed until it is closed."""
     url = base.replace("http://", "ws://") + f"/api/rooms/{DEFAULT_WEB_RID}/ws"
     frames: list[dict[str, Any]] = []
     count = 0
-    async with connect(f"{url}?token={secret}&methods=all&count=10") as ws:
+    async with connect(f"{url}?token={secret}&methods={methods}&count=10") as ws:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 frame = orjson.loads(await ws.recv())
@@ -120,6 +122,20 @@ async def test_a_feed_stops_at_the_message_quota_with_4429(served: Any) -> None:
     assert code == 4429
     count, frames, code = await _feed(base, secret)  # used up: refused at connect
     assert count == 0 and frames[-1]["code"] == 42902 and code == 4429
+
+
+async def test_a_feed_with_methods_counts_and_stops_at_the_messages_it_sends(served: Any) -> None:
+    """Only the messages a feed sends (its ``methods``) are counted against the quota and
+    metered: a feed of chats alone gets exactly the quota's chats, whatever else the room says."""
+    base, svc = served
+    secret = await tokens.create(svc.store, "chats-only", quota=Quota(messages_per_day=12))
+    count, frames, code = await _feed(base, secret, "WebcastChatMessage")
+    sent = [m for f in frames for m in f.get("messages", ())]
+    assert count == 12 and {m["method"] for m in sent} == {"WebcastChatMessage"}
+    assert frames[-1]["code"] == 42902 and code == 4429
+    record = await svc.store.token_by_digest(tokens.digest(secret))
+    assert record is not None
+    assert (await svc.quotas.used(record)).messages_day == 12  # not the skipped ones
 
 
 async def test_stream_and_feed_poll_under_the_tokens_current_room_limit(served: Any) -> None:

@@ -260,17 +260,20 @@ class MeteredFormat:
         self.exhausted = False
 
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
+        # what the client is sent (its methods): counted, and cut to the budget; the skipped
+        # messages are neither (the position still moves past them unless the batch is cut)
+        wanted = self._inner.wanted(messages)
         left = self._budget() if self._budget is not None else None
-        if left is not None and left <= len(messages):
+        if left is not None and left <= len(wanted):
             self.exhausted = True
-            if left < len(messages):
-                messages = messages[: max(0, left)]
-                if not messages:
+            if left < len(wanted):
+                wanted = wanted[: max(0, left)]
+                if not wanted:
                     return []
-                position = messages[-1].seq
-        frames: list[str] = await self._inner.frames(messages, position)
+                position = wanted[-1].seq
+        frames: list[str] = await self._inner.frames(wanted, position)
         size = sum(len(frame) for frame in frames)
-        self._meter.deliver(self._token_id, "feed", len(messages), size)
+        self._meter.deliver(self._token_id, "feed", len(wanted), size)
         return frames
 
     def heartbeat(self, position: int) -> str | None:

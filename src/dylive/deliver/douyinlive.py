@@ -184,6 +184,9 @@ class DouyinLiveFormat:
         self.cache = cache
         self.ended = False
 
+    def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
+        return messages  # douyinLive's clients take every method
+
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
         found: dict[int, bytes | None] = {}
         missing: list[StoredMessage] = []

@@ -91,6 +91,11 @@ class Formatter(Protocol):
 
     room_id: int
 
+    def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
+        """The messages :meth:`frames` sends of ``messages`` (the client's ``methods``): what
+        a metered feed counts."""
+        ...
+
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]: ...
 
     def heartbeat(self, position: int) -> str | None: ...
@@ -128,8 +133,12 @@ class DyliveFormat:
     def cursor(self, position: int) -> str:
         return make_cursor(_now_ms(), self.last_msg_id, position)
 
+    def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
+        methods = self.methods
+        return messages if methods is None else [m for m in messages if m.method in methods]
+
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
-        wanted = [m for m in messages if self.methods is None or m.method in self.methods]
+        wanted = self.wanted(messages)
         if not wanted:
             return []
         self.last_msg_id = wanted[-1].msg_id
