@@ -141,6 +141,7 @@ async def run(
                 pass
             prefill(path, rooms, args.prefill, raw)
         store = SQLiteStore(path, wal_autocheckpoint=checkpoint)
+        waits: list[float] = []
         async with store:
             stored = 0
             started = time.monotonic()
@@ -156,7 +157,9 @@ async def run(
                     msg = ids.last
                     ext = f"internal_src:dim|first_req_ms:1|seq:{msg}"
                     position = UpstreamPosition(room_id, "push", cursor=f"c{msg}", internal_ext=ext)
+                    sent = time.perf_counter()
                     await store.append(batch, position=position)
+                    waits.append(time.perf_counter() - sent)
                     stored += 3
                     if args.positions:  # the room's long-poller moves its token's read position
                         await store.set_position(1, room_id, store._last[room_id], wait=False)
@@ -191,8 +194,11 @@ async def run(
                 tasks += [asyncio.create_task(session(r)) for r in range(rooms)]
             await asyncio.sleep(3)
             before, rows0, cpu0 = thread_ticks(), stored, time.process_time()
+            waits.clear()
             await asyncio.sleep(seconds)
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
+            named = {t.name: t.native_id for t in threading.enumerate()}
+            measured = sorted(waits)
             await asyncio.gather(*tasks)
             commits = store.batches
             sampling.set()
@@ -207,12 +213,24 @@ async def run(
     hz = os.sysconf("SC_CLK_TCK")
     loop_thread = os.getpid()
     busiest = max((after[t] - before.get(t, 0) for t in after if t != loop_thread), default=0)
+    # by name when the writer's thread is known (a checkpointer thread may be beside it)
+    wtid = next((tid for name, tid in named.items() if name.startswith("dylive-sqlite-w")), None)
+    if wtid is not None:
+        busiest = after.get(wtid, 0) - before.get(wtid, 0)
     writer = busiest / hz / rows * 1e6
+    ctid = named.get("dylive-sqlite-ckpt")
+    ckpt = (after.get(ctid, 0) - before.get(ctid, 0)) / hz / rows * 1e6 if ctid else 0.0
+    p99 = measured[int(len(measured) * 0.99)] if measured else 0.0
+    top = measured[-1] if measured else 0.0
     print(
         f"  wal_autocheckpoint={checkpoint}: {rows / seconds:,.0f} rows/s, {commits} commits;"
-        f" writer thread {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row;"
+        f" writer thread {writer:.1f} µs/row, checkpointer {ckpt:.1f}, process"
+        f" {cpu / rows * 1e6:.1f} µs/row; append p99 {p99 * 1e3:.0f} ms, max {top * 1e3:.0f} ms;"
         f" WAL at most {walmax[0] / 1e6:.1f} MB"
     )
+    checkpointer = getattr(store, "checkpointer", None)  # None on main before this branch
+    if checkpointer is not None:
+        print(f"  checkpointer: {checkpointer.stats}")
     return rows / seconds, writer, cpu / rows * 1e6
 
 

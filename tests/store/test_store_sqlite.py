@@ -280,7 +280,10 @@ async def test_page_size_applies_to_new_databases_only(tmp_path: Path) -> None:
         conn = store._wconn
         assert conn is not None
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 16384
-        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 2_500
+        # the checkpointer restarts the WAL at 2,500 pages; the writer's own checkpoint is the
+        # safety net at four times that
+        assert store.checkpointer is not None and store.checkpointer._restart == 2_500
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
     async with SQLiteStore(path, page_size=4096) as store:
         conn = store._wconn
         assert conn is not None
@@ -289,4 +292,9 @@ async def test_page_size_applies_to_new_databases_only(tmp_path: Path) -> None:
         conn = store._wconn
         assert conn is not None
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.checkpointer is not None and store.checkpointer._restart == 10_000
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 40_000
+    async with SQLiteStore(tmp_path / "e.sqlite3", background_checkpoints=False) as store:
+        conn = store._wconn
+        assert conn is not None and store.checkpointer is None
         assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000

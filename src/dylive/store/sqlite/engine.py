@@ -37,6 +37,7 @@ from ..migrations import SQLITE, to_signed, to_unsigned
 from ..records import Record, StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
+from .checkpointer import Checkpointer
 from .pages import EVENT_COLS
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,11 @@ WHERE room_id IS NOT NULL
 # WAL: 10,000 pages (a WAL of ~40 MB) cut the writer's CPU per row by a fifth to a quarter at
 # 200 rooms (docs/benchmarks.md, "The writer's checkpoints").
 WAL_AUTOCHECKPOINT = 10_000
+# With background checkpoints (the default) the checkpointer thread copies pages every quarter of
+# WAL_AUTOCHECKPOINT and restarts the WAL at WAL_AUTOCHECKPOINT; the writer's own automatic
+# checkpoint only runs past this many times that, as a safety net (docs/benchmarks.md,
+# "Checkpoints off the writer thread").
+WAL_HARD_CAP = 4
 # Page size of a NEW database (SQLite's default). A database keeps the page size it was created
 # with (a WAL database cannot change it). 16 KiB made a history page read in process 5-10 %
 # cheaper but nothing measurable at system level and the writer no cheaper (docs/benchmarks.md,
@@ -103,7 +109,10 @@ class SQLiteEngine(HealthProbe):
     """``SQLiteEngine(path)``: the engine state and plumbing every concern module builds on.
 
     ``busy_timeout``: seconds a write waits for another process's lock before it fails (as a
-    transient StoreError the caller may retry).
+    transient StoreError the caller may retry). ``background_checkpoints``: WAL checkpoints on a
+    thread of their own (``checkpointer.py``), the writer's own automatic checkpoint only past
+    ``wal_hard_cap`` times ``wal_autocheckpoint``; off, the writer checkpoints at
+    ``wal_autocheckpoint`` inside its commits.
     """
 
     def __init__(
@@ -120,6 +129,8 @@ class SQLiteEngine(HealthProbe):
         commit_interval: float | None = None,
         wal_autocheckpoint: int = WAL_AUTOCHECKPOINT,
         page_size: int = PAGE_SIZE,
+        background_checkpoints: bool = True,
+        wal_hard_cap: int = WAL_HARD_CAP,
     ) -> None:
         self.path = str(path)
         #: group commit (see ``rows.drain_batches``; default: the ``commit_interval`` setting)
@@ -131,6 +142,12 @@ class SQLiteEngine(HealthProbe):
         self._synchronous = synchronous
         self._checkpoint = int(wal_autocheckpoint)
         self._page_size = int(page_size)
+        self._background = background_checkpoints
+        self._hard_cap = wal_hard_cap
+        #: held by the writer thread around each transaction; the checkpointer takes it for the
+        #: short RESTART checkpoint that lets the WAL start again (see ``checkpointer.py``)
+        self._gate = threading.Lock()
+        self.checkpointer: Checkpointer | None = None
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._wexec = ThreadPoolExecutor(1, thread_name_prefix="dylive-sqlite-w")
@@ -141,6 +158,7 @@ class SQLiteEngine(HealthProbe):
         self._lock = threading.Lock()
         self._last: dict[int, int] = {}  # room_id -> highest seq
         self._max_seq = 0
+        self._page_in_use = PAGE_SIZE
         # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
         self._known: dict[int, list[StoredMessage]] = {}
         self._unknown: set[int] = set()
@@ -167,6 +185,12 @@ class SQLiteEngine(HealthProbe):
         self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         # the loop thread never waits for a lock: a busy database sends the read to a thread
         self._lconn = self._reader_connection(busy_ms=0)
+        if self._background:
+            frames = max(4, self._checkpoint * 4096 // self._page_in_use)
+            self.checkpointer = Checkpointer(
+                self.path, self._gate, passive=frames // 4, restart=frames
+            )
+            self.checkpointer.start()
         self._writer = asyncio.create_task(self._write_loop(), name="dylive-sqlite-writer")
 
     def _open_writer(self) -> None:
@@ -176,8 +200,9 @@ class SQLiteEngine(HealthProbe):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-        page = conn.execute("PRAGMA page_size").fetchone()[0]
-        conn.execute(f"PRAGMA wal_autocheckpoint={max(1, self._checkpoint * 4096 // page)}")
+        page = self._page_in_use = conn.execute("PRAGMA page_size").fetchone()[0]
+        cap = self._hard_cap if self._background else 1
+        conn.execute(f"PRAGMA wal_autocheckpoint={max(1, cap * self._checkpoint * 4096 // page)}")
         self._migrate(conn)
         for room_id, seq in conn.execute(_LAST_SEQS):
             self._last[to_unsigned(room_id)] = seq
@@ -206,6 +231,8 @@ class SQLiteEngine(HealthProbe):
             await self._queue.put(None)
             await self._writer
             self._writer = None
+        if self.checkpointer is not None:  # stopped, kept for its stats
+            await asyncio.to_thread(self.checkpointer.stop)
         loop = asyncio.get_running_loop()
         # reads still running (a cancelled request's query goes on in its thread) finish before
         # their connections close: closing a connection under a running query crashes SQLite
@@ -275,10 +302,11 @@ class SQLiteEngine(HealthProbe):
         start."""
         conn = self._wconn
         assert conn is not None
-        if all(op.pure for op in batch):
-            with contextlib.suppress(_Retry):
-                return self._run_ops(conn, batch, guarded=False)
-        return self._run_ops(conn, batch, guarded=True)
+        with self._gate:
+            if all(op.pure for op in batch):
+                with contextlib.suppress(_Retry):
+                    return self._run_ops(conn, batch, guarded=False)
+            return self._run_ops(conn, batch, guarded=True)
 
     def _run_ops(
         self, conn: sqlite3.Connection, batch: list[Op], *, guarded: bool

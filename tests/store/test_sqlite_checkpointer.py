@@ -1,0 +1,151 @@
+"""WAL checkpoints on their own thread (``store/sqlite/checkpointer.py``): the WAL stays
+bounded under continuous writes with readers, busy and failing checkpoints are retried, and the
+thread ends with the store."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from dylive.store import Record, SQLiteStore
+from dylive.store.sqlite.checkpointer import Checkpointer, wal_frames
+
+ROOMS = [6922580638159719176 + r for r in range(40)]
+FRAME = 4096 + 24
+
+
+def rec(msg_id: int, room: int) -> Record:
+    return Record(
+        room_id=room,
+        msg_id=msg_id,
+        method="WebcastChatMessage",
+        created_at=1_700_000_000_000 + msg_id,
+        rendered=b'{"m":"' + os.urandom(200).hex().encode() + b'"}',
+        raw=os.urandom(900),
+    )
+
+
+def start_readers(path: Path, stop: threading.Event, n: int = 2) -> list[threading.Thread]:
+    """Threads reading back to back, each on its own connection (short read transactions)."""
+
+    def read() -> None:
+        conn = sqlite3.connect(path)
+        try:
+            while not stop.is_set():
+                conn.execute(
+                    "SELECT seq, rendered FROM events ORDER BY seq DESC LIMIT 20"
+                ).fetchall()
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=read, daemon=True) for _ in range(n)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+async def write_until(store: SQLiteStore, path: Path, frames: int) -> int:
+    """Append continuously (every room at once, no pause) until ``frames`` WAL frames were
+    written in all; the largest size of the ``-wal`` file seen after any commit."""
+    shm, wal = f"{path}-shm", Path(f"{path}-wal")
+    written, last, largest, msg = 0, 0, 0, 0
+    while written < frames:
+        msg += 1
+        await asyncio.gather(*(store.append([rec(msg * 2, r), rec(msg * 2 + 1, r)]) for r in ROOMS))
+        now = wal_frames(shm)
+        assert now is not None
+        written += now[0] - last if now[0] >= last else now[0]
+        last = now[0]
+        largest = max(largest, os.stat(wal).st_size)
+    return largest
+
+
+@pytest.mark.parametrize("hard_cap", [4, 1_000])
+async def test_wal_stays_bounded_under_writes_and_reads(tmp_path: Path, hard_cap: int) -> None:
+    """The WAL is restarted while writes never pause and readers read: its file stays within
+    ``hard_cap`` checkpoints' worth of frames (4: the writer's own safety net is there too;
+    1,000: the checkpointer alone keeps it within 4)."""
+    path = tmp_path / "w.sqlite3"
+    pages = 256
+    stop = threading.Event()
+    async with SQLiteStore(path, wal_autocheckpoint=pages, wal_hard_cap=hard_cap) as store:
+        readers = start_readers(path, stop)
+        try:
+            largest = await write_until(store, path, 12 * pages)
+        finally:
+            stop.set()
+            for t in readers:
+                t.join()
+        assert store.checkpointer is not None
+        stats = store.checkpointer.stats
+    assert largest <= 4 * pages * FRAME + 32 + 200 * FRAME, (largest, stats)
+    assert stats.restarts >= 2, stats
+    assert stats.errors == 0, stats
+
+
+async def test_closes_with_the_store(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "c.sqlite3") as store:
+        await store.append([rec(1, ROOMS[0])])
+        assert any(t.name == "dylive-sqlite-ckpt" for t in threading.enumerate())
+    assert not any(t.name == "dylive-sqlite-ckpt" for t in threading.enumerate())
+    assert store.checkpointer is not None and store.checkpointer.stats.errors == 0
+
+
+async def test_failed_checkpoint_is_logged_and_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = Checkpointer._checkpoint
+    failures = [sqlite3.OperationalError("disk I/O error")]
+
+    def flaky(self: Checkpointer, mode: str) -> tuple[int, int]:
+        if failures:
+            raise failures.pop()
+        return real(self, mode)
+
+    monkeypatch.setattr(Checkpointer, "_checkpoint", flaky)
+    path = tmp_path / "f.sqlite3"
+    pages = 64
+    async with SQLiteStore(path, wal_autocheckpoint=pages, wal_hard_cap=1_000) as store:
+        assert store.checkpointer is not None
+        store.checkpointer._backoff = 0.01
+        await write_until(store, path, 8 * pages)
+        stats = store.checkpointer.stats
+        async with asyncio.timeout(10):
+            while stats.restarts == 0:
+                await store.append([rec(10**6 + stats.passive, ROOMS[0])])
+                await asyncio.sleep(0.01)
+    assert stats.errors == 1
+    assert "background checkpoint failed" in caplog.text
+
+
+async def test_a_held_snapshot_makes_the_restart_busy_not_fail(tmp_path: Path) -> None:
+    """A reader holding an old snapshot: RESTART cannot finish (SQLITE_BUSY), it is counted and
+    tried again once the WAL grew; once the reader ends the WAL restarts."""
+    path = tmp_path / "b.sqlite3"
+    pages = 64
+    async with SQLiteStore(path, wal_autocheckpoint=pages, wal_hard_cap=1_000) as store:
+        await store.append([rec(1, ROOMS[0])])
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN")
+        holder.execute("SELECT count(*) FROM events").fetchone()
+        assert store.checkpointer is not None
+        stats = store.checkpointer.stats
+        msg = 10
+        async with asyncio.timeout(20):
+            while stats.busy == 0:
+                msg += 1
+                await asyncio.gather(*(store.append([rec(msg, r)]) for r in ROOMS))
+        assert stats.restarts == 0
+        holder.execute("COMMIT")
+        holder.close()
+        restarts = stats.restarts
+        async with asyncio.timeout(20):
+            while stats.restarts == restarts:
+                msg += 1
+                await asyncio.gather(*(store.append([rec(msg, r)]) for r in ROOMS))
+    assert stats.errors == 0
