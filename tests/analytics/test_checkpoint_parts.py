@@ -312,3 +312,21 @@ async def test_a_load_beside_a_compaction_in_another_process_reads_again(
         assert same(loaded, writer._live[ROOM_ID].tally)
     finally:
         await store.close()
+
+
+async def test_a_save_that_does_not_know_the_end_does_not_overwrite_it(store_url: str) -> None:
+    """Another node ended the session at the seq this one expects: this one's plain checkpoint
+    (no ``ended_at``) loses the compare-and-set, so it loads the session again and finishes it,
+    instead of writing over the end and its whole part."""
+    async with open_store(store_url) as store:
+        s = await store.open_session(SessionRecord(0, ROOM_ID, web_rid=WEB_RID))
+        base = dataclasses.replace(s, last_seq=10, state=b"s10")
+        assert await store.save_session(base, 0, b"p10") is True
+        ended = dataclasses.replace(base, ended_at=2_000)
+        assert await store.save_session(ended, 10, b"whole", drop_before=11) is True
+        assert await store.save_session(dataclasses.replace(base, last_seq=12), 10, b"p12") is False
+        [stored] = await store.list_sessions(room_id=ROOM_ID)
+        assert (stored.ended_at, stored.last_seq) == (2_000, 10)
+        # a save that knows the end (a report of the ended session) still writes
+        again = dataclasses.replace(ended, report=b"{}")
+        assert await store.save_session(again, 10) is True

@@ -17,7 +17,7 @@ import dataclasses
 from typing import Any
 
 import orjson
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support.tally_state import within_bound
 
@@ -76,8 +76,10 @@ class Stored:
 
     def __init__(self) -> None:
         self.state, self.seq, self.parts = b"", 0, []  # parts: (seq, part)
+        self.ended = False  # the session's row has its end (``ended_at``)
 
-    def save(self, cp: Checkpoint) -> None:
+    def save(self, cp: Checkpoint, *, end: bool = False) -> None:
+        self.ended = self.ended or end
         if cp.drop_before:
             self.parts = [(s, p) for s, p in self.parts if s >= cp.drop_before]
         if cp.part:
@@ -217,6 +219,9 @@ class Node:
 
     def reload(self, rows: list[Any]) -> None:
         self.tally, self.seen = self.stored.load(), self.stored.seq
+        # a node that loads an ended session only finishes it (Analytics' worker: catch_up,
+        # then _finish), it never saves a plain checkpoint of it again
+        self.ended = self.stored.ended
 
     def fold(self, rows: list[Any], upto: int) -> None:
         for row in rows:
@@ -229,6 +234,34 @@ class Node:
     steps=st.lists(TWO_STEP, min_size=20, max_size=250),
     budget=st.integers(ROW, 40),
     floor=st.sampled_from([0, 1, 300]),
+)
+@example(
+    # found by CI: a node that loaded the session after the other ended it saved a plain
+    # checkpoint of it (the service's worker finishes an ended session instead)
+    steps=[
+        (CHAT, 0, 1, 0),
+        ("cp", 0, False),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        ("cp", 0, False),
+        ("cp", 0, False),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        ("cp", 0, False),
+        ("cp", 1, False),
+        (CHAT, 0, 1, 0),
+        ("end", 1, True),
+        (CHAT, 0, 1, 0),
+        ("cp", 0, False),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        (CHAT, 0, 1, 0),
+        ("cp", 0, False),
+    ],
+    budget=8,
+    floor=0,
 )
 def test_two_nodes_checkpointing_one_session_keep_it_exact(
     steps: list[Any], budget: int, floor: int
@@ -251,16 +284,20 @@ def test_two_nodes_checkpointing_one_session_keep_it_exact(
                 continue
             upto = rows[len(rows) // 2][0] if partial and rows else seq
             node.fold(rows, max(upto, node.tally.last_seq))
-            if what == "end":  # this node ends the session (the other may not know yet)
+            if what == "end" or node.ended:  # this node ends the session (the other may not
+                # know yet), or finishes one it loaded ended
                 pieces = node.tally.final_checkpoint(floor, budget)
                 while (cp := next(pieces)) is None:
                     pass
             else:
                 cp = node.tally.checkpoint(floor, budget)
-            if stored.seq != node.seen:  # the compare-and-set is lost: load again
+            ending = what == "end" or node.ended
+            # the compare-and-set (store/sessions.py SAVE): the seq, and an ended session is
+            # only saved by a node that knows it ended; else it is lost: load again
+            if stored.seq != node.seen or (stored.ended and not ending):
                 node.reload(rows)
                 continue
-            stored.save(cp)
+            stored.save(cp, end=ending)
             node.tally.checkpointed(cp)
             node.seen = stored.seq
             straight = SessionTally()

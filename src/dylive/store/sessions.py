@@ -25,6 +25,9 @@ INSERT = (
 SAVE = (
     "UPDATE sessions SET web_rid = %s, title = %s, anchor = %s, started_at = %s, ended_at = %s,"
     " last_seq = %s, state = %s, report = %s, updated_at = %s WHERE id = %s AND last_seq = %s"
+    # a save that does not know the session ended never overwrites its end (another node ended
+    # it at the same seq: this one loses, loads it again and finishes it)
+    " AND (ended_at = 0 OR %s <> 0)"
 )
 #: a checkpoint's part, written with SAVE (when it changed a row) in the same transaction
 ADD_PART = "INSERT INTO session_parts (session_id, seq, part) VALUES (%s, %s, %s)"
@@ -69,6 +72,7 @@ def save_args(s: SessionRecord, expected_seq: int) -> tuple[Any, ...]:
         now_ms(),
         s.id,
         expected_seq,
+        s.ended_at,
     )
 
 
