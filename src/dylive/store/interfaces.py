@@ -364,7 +364,9 @@ class Sessions(abc.ABC):
         self, session: SessionRecord, expected_seq: int, part: bytes = b"", drop_before: int = 0
     ) -> bool:
         """Write every field of ``session`` if its stored ``last_seq`` is still
-        ``expected_seq`` (compare-and-set); False when another writer moved it. A non-empty
+        ``expected_seq`` (compare-and-set) and, when the stored session has ended, ``session``
+        has its end too (a writer that does not know of the end never overwrites it); False
+        when another writer moved it. A non-empty
         ``part`` (what the checkpoint added since the previous one) is appended to the session's
         parts under ``session.last_seq`` in the same transaction, only when the row was written;
         ``drop_before`` (the end of a compaction: the parts from that seq on hold the whole
