@@ -158,7 +158,7 @@ class SQLiteEngine(HealthProbe):
         self._lock = threading.Lock()
         self._last: dict[int, int] = {}  # room_id -> highest seq
         self._max_seq = 0
-        self._page_in_use = PAGE_SIZE
+        self._wal_frames = 0  # WAL frames of ``wal_autocheckpoint`` (its 4 KiB pages) at open
         # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
         self._known: dict[int, list[StoredMessage]] = {}
         self._unknown: set[int] = set()
@@ -186,7 +186,7 @@ class SQLiteEngine(HealthProbe):
         # the loop thread never waits for a lock: a busy database sends the read to a thread
         self._lconn = self._reader_connection(busy_ms=0)
         if self._background:
-            frames = max(4, self._checkpoint * 4096 // self._page_in_use)
+            frames = max(4, self._wal_frames)
             self.checkpointer = Checkpointer(
                 self.path, self._gate, passive=frames // 4, restart=frames
             )
@@ -200,7 +200,8 @@ class SQLiteEngine(HealthProbe):
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
-        page = self._page_in_use = conn.execute("PRAGMA page_size").fetchone()[0]
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        self._wal_frames = self._checkpoint * 4096 // page
         cap = self._hard_cap if self._background else 1
         conn.execute(f"PRAGMA wal_autocheckpoint={max(1, cap * self._checkpoint * 4096 // page)}")
         self._migrate(conn)
