@@ -259,10 +259,15 @@ class MeteredFormat:
         self._budget = budget
         self.exhausted = False
 
+    def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
+        wanted: Sequence[StoredMessage] = self._inner.wanted(messages)
+        return wanted
+
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
-        # what the client is sent (its methods): counted, and cut to the budget; the skipped
-        # messages are neither (the position still moves past them unless the batch is cut)
-        wanted = self._inner.wanted(messages)
+        # ``messages``: what the client is sent (already :meth:`wanted`, its methods), counted
+        # and cut to the budget; the skipped ones are neither (the position still moves past
+        # them unless the batch is cut)
+        wanted = messages
         left = self._budget() if self._budget is not None else None
         if left is not None and left <= len(wanted):
             self.exhausted = True

@@ -92,11 +92,15 @@ class Formatter(Protocol):
     room_id: int
 
     def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
-        """The messages :meth:`frames` sends of ``messages`` (the client's ``methods``): what
-        a metered feed counts."""
+        """The messages of a batch the client takes (its ``methods``): the session filters
+        each batch here once and hands :meth:`frames` these alone (what a metered feed
+        counts)."""
         ...
 
-    async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]: ...
+    async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
+        """The frames of ``messages``, already :meth:`wanted` (none filtered again), for a
+        batch that ends at seq ``position``."""
+        ...
 
     def heartbeat(self, position: int) -> str | None: ...
 
@@ -138,10 +142,9 @@ class DyliveFormat:
         return messages if methods is None else [m for m in messages if m.method in methods]
 
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
-        wanted = self.wanted(messages)
-        if not wanted:
+        if not messages:  # already wanted (FeedSession._deliver)
             return []
-        self.last_msg_id = wanted[-1].msg_id
+        self.last_msg_id = messages[-1].msg_id
         head = orjson.dumps(
             {
                 "type": "messages",
@@ -150,7 +153,7 @@ class DyliveFormat:
                 "last_seq": position,
             }
         )
-        body = head[:-1] + b',"messages":[' + b",".join(m.rendered for m in wanted) + b"]}"
+        body = head[:-1] + b',"messages":[' + b",".join(m.rendered for m in messages) + b"]}"
         return [body.decode()]
 
     def heartbeat(self, position: int) -> str | None:
@@ -278,7 +281,8 @@ class FeedSession:
                 return
 
     async def _deliver(self, messages: Sequence[StoredMessage], last_seq: int) -> None:
-        for frame in await self.formatter.frames(messages, last_seq):
+        wanted = self.formatter.wanted(messages)  # the one filter by the client's methods
+        for frame in await self.formatter.frames(wanted, last_seq):
             await self._send(frame)
         self.stats.messages += len(messages)
         if self.after_deliver is not None:

@@ -5,15 +5,25 @@ would fail on the unique index (a database error instead of ``TokenNameTaken``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from ..domain import TOKEN_INSERT, TOKEN_PLAN, TokenRules, plan_values
-from ..records import TokenChange, TokenRecord
+from ..domain import (
+    INSERT,
+    NAME_LOCK,
+    READ_FOR_UPDATE,
+    WRITE,
+    TokenRules,
+    TokenStep,
+    TokenSteps,
+    TokenWrite,
+)
+from ..records import TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
 from .engine import PostgresEngine
 from .pool import Conn
 
-_PLAN_SET = ", ".join(f"{column} = %s" for column in TOKEN_PLAN)
+T = TypeVar("T")
 
 
 #: the class key of token name locks (two-key advisory locks: apart from the appends' room locks,
@@ -29,28 +39,37 @@ async def _lock_name(conn: Conn, name: str) -> None:
 class PostgresTokens(PostgresEngine, TokenRules):
     """:class:`~dylive.store.interfaces.Tokens` on PostgreSQL."""
 
-    async def _insert_token(self, name: str, row: tuple[Any, ...]) -> tuple[int, bool]:
-        async def insert(conn: Conn) -> tuple[int, bool]:
-            await _lock_name(conn, name)
-            cur = await conn.execute(
-                "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0", (name,)
-            )
-            taken = await cur.fetchone()
-            if taken is not None:
-                return int(taken[0]), True
-            cur = await conn.execute(
-                f"INSERT INTO tokens ({TOKEN_INSERT})"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                row,
-            )
-            new = await cur.fetchone()
-            await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
-            return (int(new[0]) if new else 0), False
+    async def _token_write(self, steps: Callable[[], TokenSteps[T]]) -> T:
+        async def run(conn: Conn) -> TokenWrite[T]:
+            write = TokenWrite(steps())
+            step = write.send(None)
+            while step is not None:
+                step = write.send(await self._execute(conn, step))
+            return write
 
-        result: tuple[int, bool] = await self._submit(insert)
-        if not result[1]:
-            self._tokens.clear()
-        return result
+        done: TokenWrite[T] = await self._submit(run)
+        if done.changed:
+            self._tokens.clear()  # here at once; other processes on the notification
+        return done.result
+
+    async def _execute(self, conn: Conn, step: TokenStep) -> Any:
+        """A token write's step on PostgreSQL (see :class:`~dylive.store.domain.TokenStep`);
+        a step that changes the tokens notifies (``t``) in its transaction."""
+        if step.kind == NAME_LOCK:
+            await _lock_name(conn, step.args[0])
+            return None
+        sql = step.sql
+        if step.kind == READ_FOR_UPDATE:
+            sql += " FOR UPDATE"
+        elif step.kind == INSERT:
+            sql += " RETURNING id"
+        cur = await conn.execute(sql, step.args)
+        answer = None if step.kind == WRITE else await cur.fetchone()
+        if step.kind in (INSERT, WRITE):
+            await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
+        if step.kind == INSERT:
+            return int(answer[0]) if answer else 0
+        return answer
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
         """Cached for a few seconds; any token change on any node clears every cache."""
@@ -81,35 +100,3 @@ class PostgresTokens(PostgresEngine, TokenRules):
         count: int = await self._submit(revoke)
         self._tokens.clear()  # here at once; other processes on the notification
         return count
-
-    async def _update_token(
-        self, token_id: int, change: TokenChange
-    ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
-        async def update(conn: Conn) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
-            cur = await conn.execute(
-                f"SELECT {TOKEN_COLS} FROM tokens WHERE id = %s FOR UPDATE", (token_id,)
-            )
-            found = await cur.fetchone()
-            before = token_from_row(found) if found else None
-            holder = None
-            if self.renames(before, change):
-                await _lock_name(conn, str(change.name))
-                cur = await conn.execute(
-                    "SELECT id FROM tokens WHERE name = %s AND revoked_at = 0 AND id != %s",
-                    (change.name, token_id),
-                )
-                taken = await cur.fetchone()
-                holder = int(taken[0]) if taken else None
-            after = self.updated(before, change, holder)
-            if after is not None:
-                await conn.execute(
-                    f"UPDATE tokens SET {_PLAN_SET} WHERE id = %s", (*plan_values(after), token_id)
-                )
-                await conn.execute("SELECT pg_notify(%s, 't')", (self._channel,))
-            return before, after, holder
-
-        result: tuple[TokenRecord | None, TokenRecord | None, int | None]
-        result = await self._submit(update)
-        if result[1] is not None:
-            self._tokens.clear()  # here at once; other processes on the notification
-        return result

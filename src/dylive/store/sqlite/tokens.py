@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dylive.errors import StoreError
 
-from ..domain import TOKEN_INSERT, TOKEN_PLAN, TokenRules, plan_values
-from ..records import TokenChange, TokenRecord
+from ..domain import INSERT, NAME_LOCK, WRITE, TokenRules, TokenStep, TokenSteps, TokenWrite
+from ..records import TokenRecord
 from ..rows import TOKEN_COLS, now_ms, token_from_row
+from ..sessions import q
 from .engine import SQLiteEngine
 from .tokenmark import RECHECK, TokenMark
 
-_PLAN_SET = ", ".join(f"{column} = ?" for column in TOKEN_PLAN)
+T = TypeVar("T")
 
 
 class SQLiteTokens(SQLiteEngine, TokenRules):
@@ -30,23 +32,18 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
     _counter = -2  # token_generation as last read (mark mode)
     _recheck_at = 0.0  # time.monotonic() when token_generation is read next (mark mode)
 
-    async def _insert_token(self, name: str, row: tuple[Any, ...]) -> tuple[int, bool]:
-        def insert(conn: sqlite3.Connection) -> tuple[int, bool]:
-            taken = conn.execute(
-                "SELECT id FROM tokens WHERE name = ? AND revoked_at = 0", (name,)
-            ).fetchone()
-            if taken is not None:
-                return int(taken[0]), True
-            cur = conn.execute(
-                f"INSERT INTO tokens ({TOKEN_INSERT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
-            return int(cur.lastrowid or 0), False
+    async def _token_write(self, steps: Callable[[], TokenSteps[T]]) -> T:
+        def run(conn: sqlite3.Connection) -> TokenWrite[T]:
+            write = TokenWrite(steps())
+            step = write.send(None)
+            while step is not None:
+                step = write.send(_execute(conn, step))
+            return write
 
-        result: tuple[int, bool] = await self._submit(insert)
-        if not result[1]:
+        done: TokenWrite[T] = await self._submit(run)
+        if done.changed:
             self._tokens_written()
-        return result
+        return done.result
 
     async def token_by_digest(self, digest: str) -> TokenRecord | None:
         """Cached while the tokens are unchanged: the change mark rewritten by every token write
@@ -147,35 +144,6 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
             self._tokens_written()
         return count
 
-    async def _update_token(
-        self, token_id: int, change: TokenChange
-    ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
-        def update(
-            conn: sqlite3.Connection,
-        ) -> tuple[TokenRecord | None, TokenRecord | None, int | None]:
-            row = conn.execute(f"SELECT {TOKEN_COLS} FROM tokens WHERE id = ?", (token_id,))
-            found = row.fetchone()
-            before = token_from_row(found) if found else None
-            holder = None
-            if self.renames(before, change):
-                taken = conn.execute(
-                    "SELECT id FROM tokens WHERE name = ? AND revoked_at = 0 AND id != ?",
-                    (change.name, token_id),
-                ).fetchone()
-                holder = int(taken[0]) if taken else None
-            after = self.updated(before, change, holder)
-            if after is not None:
-                conn.execute(
-                    f"UPDATE tokens SET {_PLAN_SET} WHERE id = ?", (*plan_values(after), token_id)
-                )
-            return before, after, holder
-
-        result: tuple[TokenRecord | None, TokenRecord | None, int | None]
-        result = await self._submit(update)
-        if result[1] is not None:
-            self._tokens_written()
-        return result
-
     def _tokens_written(self) -> None:
         """A token write of this store committed: every process's next lookup reads again."""
         (self._mark or TokenMark(self.path)).bump()
@@ -186,3 +154,14 @@ class SQLiteTokens(SQLiteEngine, TokenRules):
         if self._mark is not None:
             self._mark.close()
             self._mark = None
+
+
+def _execute(conn: sqlite3.Connection, step: TokenStep) -> Any:
+    """A token write's step on SQLite (see :class:`~dylive.store.domain.TokenStep`): the one
+    writer runs one write at a time, so names and rows need no lock of their own."""
+    if step.kind == NAME_LOCK:
+        return None
+    cur = conn.execute(q(step.sql), step.args)
+    if step.kind == INSERT:
+        return int(cur.lastrowid or 0)
+    return None if step.kind == WRITE else cur.fetchone()
