@@ -79,7 +79,7 @@ class FeedStats:
 
     clients: int = 0
     connections: int = 0
-    messages: int = 0  # messages sent
+    messages: int = 0  # messages sent (those the client's methods take)
     frames: int = 0
     slow_closed: int = 0
     resumed: int = 0
@@ -284,7 +284,8 @@ class FeedSession:
         wanted = self.formatter.wanted(messages)  # the one filter by the client's methods
         for frame in await self.formatter.frames(wanted, last_seq):
             await self._send(frame)
-        self.stats.messages += len(messages)
+        # the messages the client's methods take (a batch cut at a message quota ends the feed)
+        self.stats.messages += len(wanted)
         if self.after_deliver is not None:
             await self.after_deliver()
 
