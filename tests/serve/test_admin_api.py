@@ -186,3 +186,31 @@ async def test_wrong_keys_are_rate_limited_per_address_and_not_all_audited(
             ("tokens.list", 200),
             ("tokens.list", 40101),
         ]
+
+
+async def test_a_token_reference_is_an_id_before_a_name_and_odd_digits_are_refused(
+    admin: Any,
+) -> None:
+    """``/api/admin/tokens/3`` is the token with id 3 even when an older token is *named* "3"
+    (it matched whichever the listing gave first); a reference like ``²`` (``str.isdigit`` but
+    not a number ``int`` reads) is a plain 40404, not a 500."""
+    client, _ = admin
+    ids = {}
+    for name in ("3", "second", "third"):
+        resp = await client.post("/api/admin/tokens", headers=AUTH, json={"name": name})
+        ids[name] = resp.json()["data"]["id"]
+    assert ids["third"] == 3 and ids["3"] != 3
+    resp = await client.patch("/api/admin/tokens/3", headers=AUTH, json={"room_limit": 7})
+    assert resp.status_code == 200 and resp.json()["data"]["name"] == "third", resp.text
+    resp = await client.delete("/api/admin/tokens/3", headers=AUTH)
+    assert resp.json()["data"] == {"id": 3, "name": "third", "revoked": True}
+    resp = await client.delete("/api/admin/tokens/3", headers=AUTH)  # id 3 is revoked now
+    assert resp.status_code == 404 and "revoked" in resp.json()["data"]["detail"]
+    resp = await client.delete(f"/api/admin/tokens/{ids['3']}", headers=AUTH)  # "3" by its id
+    assert resp.json()["data"]["name"] == "3"
+    for odd in ("²", "３", "9" * 40):
+        for method in ("PATCH", "DELETE"):
+            resp = await client.request(method, f"/api/admin/tokens/{odd}", headers=AUTH, json={})
+            assert resp.status_code == 404 and resp.json()["code"] == 40404, (odd, resp.text)
+        resp = await client.get("/api/admin/usage", headers=AUTH, params={"token": odd})
+        assert resp.status_code == 404 and resp.json()["code"] == 40404, (odd, resp.text)

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from dylive.app import usage_report
 from dylive.app.quotas import month_start
 from dylive.errors import StoreError
+from dylive.numbers import ascii_uint
 from dylive.store import AuditEntry, TokenNameTaken, TokenRecord
 
 from .errors import (
@@ -187,14 +188,29 @@ async def list_tokens(request: Request, svc: Service) -> tuple[Response, str, st
     return ok({"tokens": listed}), "", f"{len(listed)} tokens"
 
 
+def _pick(records: list[TokenRecord], ident: str) -> TokenRecord | None:
+    """The token ``ident`` names: the one with that id when ``ident`` is ASCII digits and a token
+    has it (an id wins over a token *named* with the same digits, whatever the listing's order),
+    else the active token of that name, else its newest revoked one; None when none."""
+    number = ascii_uint(ident, max_digits=19)
+    if number is not None:
+        for record in records:
+            if record.id == number:
+                return record
+    named = [r for r in records if r.name == ident]
+    active = [r for r in named if r.active]
+    return (active or named or [None])[-1]
+
+
 async def _find(svc: Service, ident: str) -> TokenRecord:
-    """The active token with this id (digits) or name; ApiError(NO_TOKEN) otherwise."""
-    for record in await svc.store.list_tokens():
-        if record.active and (
-            record.name == ident or (ident.isdigit() and record.id == int(ident))
-        ):
-            return record
-    raise ApiError(NO_TOKEN, f"no active token {truncate(ident, 64)!r}")
+    """The active token ``ident`` names (:func:`_pick`); ApiError(NO_TOKEN) otherwise, saying
+    so when it names a revoked token."""
+    record = _pick(await svc.store.list_tokens(), ident)
+    if record is None:
+        raise ApiError(NO_TOKEN, f"no active token {truncate(ident, 64)!r}")
+    if not record.active:
+        raise ApiError(NO_TOKEN, f"the token {truncate(ident, 64)!r} is revoked")
+    return record
 
 
 def _bad_field(exc: PlanError) -> ApiError:
@@ -209,7 +225,7 @@ async def update_token(request: Request, svc: Service) -> tuple[Response, str, s
         change = change_of(body, now_ms())
     except PlanError as exc:
         raise _bad_field(exc) from None
-    record = await _find_to_change(svc, ident)
+    record = await _find(svc, ident)
     try:
         changed = await svc.store.update_token(record.id, change)
     except TokenNameTaken as exc:
@@ -218,17 +234,6 @@ async def update_token(request: Request, svc: Service) -> tuple[Response, str, s
         raise ApiError(NO_TOKEN, f"the token {record.id} is revoked")
     before, after = changed
     return ok(token_view(after, now_ms())), f"{after.id}:{after.name}", describe(before, after)
-
-
-async def _find_to_change(svc: Service, ident: str) -> TokenRecord:
-    """:func:`_find`, saying so when the id or name is only a revoked token's."""
-    try:
-        return await _find(svc, ident)
-    except ApiError:
-        for record in await svc.store.list_tokens():
-            if record.name == ident or (ident.isdigit() and record.id == int(ident)):
-                raise ApiError(NO_TOKEN, f"the token {truncate(ident, 64)!r} is revoked") from None
-        raise
 
 
 async def revoke_token(request: Request, svc: Service) -> tuple[Response, str, str]:
@@ -250,10 +255,10 @@ async def usage(request: Request, svc: Service) -> tuple[Response, str, str]:
     wanted = q.get("token")
     token_id = None
     if wanted:
-        found = [r for r in records if r.name == wanted or str(r.id) == wanted]
-        if not found:
+        found = _pick(records, wanted)
+        if found is None:
             raise ApiError(NO_TOKEN, f"no token {truncate(wanted, 64)!r}")
-        token_id = found[-1].id
+        token_id = found.id
     names = {r.id: r.name for r in records}
     reports = await usage_report.build(
         svc.store, names, start, end, granularity, token_id=token_id, meter=svc.meter
