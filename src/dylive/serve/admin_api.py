@@ -199,7 +199,7 @@ def _pick(records: list[TokenRecord], ident: str) -> TokenRecord | None:
                 return record
     named = [r for r in records if r.name == ident]
     active = [r for r in named if r.active]
-    return (active or named or [None])[-1]
+    return (active or named)[-1] if named else None
 
 
 async def _find(svc: Service, ident: str) -> TokenRecord:
