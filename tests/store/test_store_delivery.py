@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from collections.abc import Callable
@@ -142,6 +143,33 @@ async def test_new_messages_wake_the_outbox_and_methods_filter(make: Factory) ->
         await until(lambda: _caught_up(store, outbox), 20)
         await store.append([rec(5)])
         await until(lambda: sink.got.get(ROOM) == [1, 3, 5], 20)
+        await outbox.stop()
+
+
+async def test_a_room_notified_while_the_rooms_are_listed_is_picked_up_at_once(
+    make: Factory,
+) -> None:
+    """The listing answers from before the append's commit and returns after ``notify``: the
+    notify must not be lost (it was: cleared after the listing, the room waited a scan)."""
+    sink = FlakySink()
+    listed, release = asyncio.Event(), asyncio.Event()
+    async with make() as store:
+
+        async def rooms() -> set[int]:
+            heads = set(await store.room_heads())
+            if not listed.is_set():  # the first listing, held past the append and the notify
+                listed.set()
+                await release.wait()
+            return heads
+
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=rooms, policy=slow)
+        await outbox.start()
+        await until(listed.is_set, 20, what="the first listing")
+        await store.append([rec(1)])
+        outbox.notify(ROOM)
+        release.set()
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="the notified room delivered")
         await outbox.stop()
 
 

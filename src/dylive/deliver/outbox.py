@@ -240,6 +240,9 @@ class Outbox:
 
     async def _supervise(self) -> None:
         while True:
+            # cleared before listing, not after: a notify() while the rooms are listed (a room
+            # committed after the listing's snapshot) is kept and lists them again at once
+            self._rescan.clear()
             try:
                 wanted = set(await self._current_rooms())
             except (StoreError, OSError) as exc:
@@ -254,7 +257,6 @@ class Outbox:
                 )
             for room_id in set(self._tasks) - wanted:
                 self._tasks.pop(room_id).cancel()
-            self._rescan.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.policy.scan_interval):
                     await self._rescan.wait()
