@@ -271,13 +271,13 @@ class Outbox:
             try:
                 await self._running.wait()
                 batch = await self._collect(room_id, position)
-                if batch is None:
-                    continue
-                await self._deliver(batch)
-                position = batch.last_seq
+                if batch is not None:
+                    await self._deliver(batch)
+                    position = batch.last_seq
             except StoreError as exc:
                 log.warning("%s: room %s: store failed: %s", self.consumer, room_id, exc)
                 await asyncio.sleep(self.policy.idle_wait)
+            # also after a wait with nothing to deliver: a skip of unwanted rows moved it
             position = max(position, self._positions.get(room_id, 0))
 
     async def _collect(self, room_id: int, position: int) -> Batch | None:
