@@ -12,7 +12,7 @@ import pytest
 from support.waiting import until
 
 from dylive.deliver.outbox import Batch, Outbox, OutboxPolicy, letter_messages
-from dylive.store import DeadLetter, EventStore, Record, WebhookRecord, open_store
+from dylive.store import DeadLetter, EventStore, Page, Record, WebhookRecord, open_store
 
 ROOM = 2**63 + 77  # beyond signed 64 bits
 ROOM2 = 7001
@@ -170,6 +170,35 @@ async def test_a_room_notified_while_the_rooms_are_listed_is_picked_up_at_once(
         outbox.notify(ROOM)
         release.set()
         await until(lambda: sink.got.get(ROOM) == [1], 20, what="the notified room delivered")
+        await outbox.stop()
+
+
+async def test_an_append_between_the_read_and_the_wait_wakes_the_room(make: Factory) -> None:
+    """The room loop found nothing, an append commits (and its wake-up fires) before the loop
+    waits: the wait sees the new head instead of sleeping idle_wait (the store's ``wait_for``
+    registers its signal before it checks the head; this guards that window)."""
+    sink = FlakySink()
+    held, release = asyncio.Event(), asyncio.Event()
+    async with make() as store:
+        real_read = store.read
+
+        async def read(
+            room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None = None
+        ) -> Page:
+            page = await real_read(room_id, after_seq, limit, methods)
+            if not page.messages and not held.is_set():  # the first empty read: held
+                held.set()
+                await release.wait()
+            return page
+
+        store.read = read  # type: ignore[method-assign]
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=[ROOM], policy=slow)
+        await outbox.start()
+        await until(held.is_set, 20, what="the room loop read nothing")
+        await store.append([rec(1)])
+        release.set()
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="the append delivered")
         await outbox.stop()
 
 
