@@ -8,11 +8,14 @@ import random
 from collections.abc import Callable
 
 import orjson
+import psycopg
 import pytest
 from support.waiting import until
 
 from dylive.deliver.outbox import Batch, Outbox, OutboxPolicy, letter_messages
+from dylive.errors import StoreError
 from dylive.store import DeadLetter, EventStore, Page, Record, WebhookRecord, open_store
+from dylive.store.postgres import PostgresStore
 
 ROOM = 2**63 + 77  # beyond signed 64 bits
 ROOM2 = 7001
@@ -199,6 +202,32 @@ async def test_an_append_between_the_read_and_the_wait_wakes_the_room(make: Fact
         await store.append([rec(1)])
         release.set()
         await until(lambda: sink.got.get(ROOM) == [1], 20, what="the append delivered")
+        await outbox.stop()
+
+
+@pytest.mark.postgres
+async def test_a_room_waiting_when_the_listener_drops_polls_until_it_is_back(
+    pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    """Another node's commit while this one's LISTEN connection is down (and cannot come back):
+    the room loop, already waiting for a NOTIFY, re-checks every poll_interval instead of
+    sleeping idle_wait (it slept on: only the reconnection woke it)."""
+    sink = FlakySink()
+    async with PostgresStore(pg_url, poll_interval=0.05) as store, open_store(pg_url) as other:
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=[ROOM], policy=slow)
+        await outbox.start()
+        await until(lambda: store.waiting, 20, what="the room loop waits")
+
+        async def refused() -> None:
+            raise StoreError("refused (test)", transient=True)
+
+        store._connect = refused  # type: ignore[method-assign]  # the listener stays down
+        assert store._lconn is not None
+        pg_admin.execute("SELECT pg_terminate_backend(%s)", (store._lconn.info.backend_pid,))
+        await until(lambda: not store._listening, 20, what="the listener is down")
+        await other.append([rec(1)])  # its NOTIFY reaches nobody here
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="delivered while not listening")
         await outbox.stop()
 
 
