@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from collections.abc import Callable
 
 import orjson
+import psycopg
 import pytest
 from support.waiting import until
 
 from dylive.deliver.outbox import Batch, Outbox, OutboxPolicy, letter_messages
-from dylive.store import DeadLetter, EventStore, Record, WebhookRecord, open_store
+from dylive.errors import StoreError
+from dylive.store import DeadLetter, EventStore, Page, Record, WebhookRecord, open_store
+from dylive.store.postgres import PostgresStore
 
 ROOM = 2**63 + 77  # beyond signed 64 bits
 ROOM2 = 7001
@@ -142,6 +146,106 @@ async def test_new_messages_wake_the_outbox_and_methods_filter(make: Factory) ->
         await until(lambda: _caught_up(store, outbox), 20)
         await store.append([rec(5)])
         await until(lambda: sink.got.get(ROOM) == [1, 3, 5], 20)
+        await outbox.stop()
+
+
+async def test_a_room_notified_while_the_rooms_are_listed_is_picked_up_at_once(
+    make: Factory,
+) -> None:
+    """The listing answers from before the append's commit and returns after ``notify``: the
+    notify must not be lost (it was: cleared after the listing, the room waited a scan)."""
+    sink = FlakySink()
+    listed, release = asyncio.Event(), asyncio.Event()
+    async with make() as store:
+
+        async def rooms() -> set[int]:
+            heads = set(await store.room_heads())
+            if not listed.is_set():  # the first listing, held past the append and the notify
+                listed.set()
+                await release.wait()
+            return heads
+
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=rooms, policy=slow)
+        await outbox.start()
+        await until(listed.is_set, 20, what="the first listing")
+        await store.append([rec(1)])
+        outbox.notify(ROOM)
+        release.set()
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="the notified room delivered")
+        await outbox.stop()
+
+
+async def test_an_append_between_the_read_and_the_wait_wakes_the_room(make: Factory) -> None:
+    """The room loop found nothing, an append commits (and its wake-up fires) before the loop
+    waits: the wait sees the new head instead of sleeping idle_wait (the store's ``wait_for``
+    registers its signal before it checks the head; this guards that window)."""
+    sink = FlakySink()
+    held, release = asyncio.Event(), asyncio.Event()
+    async with make() as store:
+        real_read = store.read
+
+        async def read(
+            room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None = None
+        ) -> Page:
+            page = await real_read(room_id, after_seq, limit, methods)
+            if not page.messages and not held.is_set():  # the first empty read: held
+                held.set()
+                await release.wait()
+            return page
+
+        store.read = read  # type: ignore[method-assign]
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=[ROOM], policy=slow)
+        await outbox.start()
+        await until(held.is_set, 20, what="the room loop read nothing")
+        await store.append([rec(1)])
+        release.set()
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="the append delivered")
+        await outbox.stop()
+
+
+@pytest.mark.postgres
+async def test_a_room_waiting_when_the_listener_drops_polls_until_it_is_back(
+    pg_url: str, pg_admin: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    """Another node's commit while this one's LISTEN connection is down (and cannot come back):
+    the room loop, already waiting for a NOTIFY, re-checks every poll_interval instead of
+    sleeping idle_wait (it slept on: only the reconnection woke it)."""
+    sink = FlakySink()
+    async with PostgresStore(pg_url, poll_interval=0.05) as store, open_store(pg_url) as other:
+        slow = OutboxPolicy(batch_ms=0, idle_wait=3600, scan_interval=3600)
+        outbox = Outbox(store, "nats:t", sink, rooms=[ROOM], policy=slow)
+        await outbox.start()
+        await until(lambda: store.waiting, 20, what="the room loop waits")
+
+        async def refused() -> None:
+            raise StoreError("refused (test)", transient=True)
+
+        store._connect = refused  # type: ignore[method-assign]  # the listener stays down
+        assert store._lconn is not None
+        pg_admin.execute("SELECT pg_terminate_backend(%s)", (store._lconn.info.backend_pid,))
+        await until(lambda: not store._listening, 20, what="the listener is down")
+        await other.append([rec(1)])  # its NOTIFY reaches nobody here
+        await until(lambda: sink.got.get(ROOM) == [1], 20, what="delivered while not listening")
+        await outbox.stop()
+
+
+async def test_a_run_of_unwanted_rows_longer_than_one_read_is_skipped(make: Factory) -> None:
+    """A read scans a bounded number of rows: past a longer run of rows the consumer does not
+    want, the room goes on from where the skip moved its position (it read again from its last
+    delivery: the same rows, forever, in a busy loop that delivered nothing more)."""
+    sink = FlakySink()
+    likes = 30_000  # past both backends' bound with batch_size=1 (4,000 and ~26,000 rows)
+    async with make() as store:
+        for first in range(1, likes + 1, 5_000):
+            await store.append([rec(i, method=LIKE) for i in range(first, first + 5_000)])
+        await store.append([rec(likes + 1)])
+        policy = OutboxPolicy(batch_size=1, batch_ms=0)
+        chat = frozenset({CHAT})
+        outbox = Outbox(store, "nats:t", sink, rooms=[ROOM], methods=chat, policy=policy)
+        await outbox.start()
+        await until(lambda: sink.got.get(ROOM) == [likes + 1], 20, what="the chat row delivered")
         await outbox.stop()
 
 

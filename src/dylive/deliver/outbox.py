@@ -240,6 +240,9 @@ class Outbox:
 
     async def _supervise(self) -> None:
         while True:
+            # cleared before listing, not after: a notify() while the rooms are listed (a room
+            # committed after the listing's snapshot) is kept and lists them again at once
+            self._rescan.clear()
             try:
                 wanted = set(await self._current_rooms())
             except (StoreError, OSError) as exc:
@@ -254,7 +257,6 @@ class Outbox:
                 )
             for room_id in set(self._tasks) - wanted:
                 self._tasks.pop(room_id).cancel()
-            self._rescan.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.policy.scan_interval):
                     await self._rescan.wait()
@@ -269,13 +271,13 @@ class Outbox:
             try:
                 await self._running.wait()
                 batch = await self._collect(room_id, position)
-                if batch is None:
-                    continue
-                await self._deliver(batch)
-                position = batch.last_seq
+                if batch is not None:
+                    await self._deliver(batch)
+                    position = batch.last_seq
             except StoreError as exc:
                 log.warning("%s: room %s: store failed: %s", self.consumer, room_id, exc)
                 await asyncio.sleep(self.policy.idle_wait)
+            # also after a wait with nothing to deliver: a skip of unwanted rows moved it
             position = max(position, self._positions.get(room_id, 0))
 
     async def _collect(self, room_id: int, position: int) -> Batch | None:

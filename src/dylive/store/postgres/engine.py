@@ -19,7 +19,8 @@ sharing one database:
   Duplicates may leave holes in seq (the sequence is consumed); seq is monotonic, not dense.
 - ``wait_for`` works across processes: every committed insert sends ``NOTIFY`` on a channel
   named after the schema (``dylive_<schema>``) with ``<room_id>:<seq>``; a listener connection
-  wakes the waiters, which then check the database. If the listener is down, waiters poll.
+  wakes the waiters, which then check the database. If the listener is down, waiters poll
+  (those waiting when it drops are woken to poll).
 - Ids: ``room_id``, ``msg_id`` and ``anchor_uid`` are unsigned 64-bit on the wire and stored in
   signed ``BIGINT`` columns through :func:`~dylive.store.migrations.to_signed` (identity below
   2^63, ``value - 2^64`` above); reads map them back, so callers only ever see unsigned ids.
@@ -238,6 +239,7 @@ class PostgresEngine(HealthProbe):
                     log.warning("postgres: listener lost: %s", exc)
                 finally:
                     self._set_listening(False)
+                    self._wake_all()  # waiting for a NOTIFY that may not come: poll instead
                     self._lconn = None
                     await conn.close()
             if not ready.done():
