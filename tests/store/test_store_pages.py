@@ -190,7 +190,10 @@ async def test_upgrade_from_the_covering_index_keeps_pages(tmp_path: Path) -> No
         assert store._wconn is not None
         assert store._wconn.execute("PRAGMA secure_delete").fetchone()[0] == default
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE) >= 15
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE) >= 16
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "events_room_seq" in indexes and "events_room_page" not in indexes
+    assert {"events_room_seq", "events_msg_room"} <= indexes
+    assert not {"events_room_page", "events_room_msg"} & indexes
     conn.close()
+    async with SQLiteStore(path) as store:  # the same (room, msg_id) is still stored once
+        assert await store.append([rec(4, room=ROOM + 1), rec(4, room=ROOM)]) == 1

@@ -213,7 +213,7 @@ class SQLiteEngine(HealthProbe):
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        # a step may set secure_delete for its own work (step 15: FAST, so that dropping an
+        # a step may set secure_delete for its own work (steps 15, 16: FAST, so that dropping an
         # index does not write every freed page, zeroed, into the WAL): restored after
         secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
         try:
