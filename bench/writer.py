@@ -20,7 +20,12 @@ second, the commits, and the CPU per stored row of the writer thread and of the 
 (per-thread figures from /proc: the store's writer thread is the busiest thread that is not the
 event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_autocheckpoint``
 (pages of WAL between automatic checkpoints), alternating, ``--repeat`` times: the ratio of the
-writer's CPU per row between them does not depend on how busy the machine is.
+writer's CPU per row between them does not depend on how busy the machine is. Each round also
+prints the writer thread's read and write system calls per row (``pread``/``pwrite``: SQLite's
+page reads and WAL frame writes). ``--frames N``: no checkpoints at all during the round, and the
+WAL frames written in the measured window are mapped to the tables and indexes they belong to
+(``bench/walframes.py``): frames per row by b-tree, and distinct pages per row in runs of N
+frames (what a checkpoint every N frames copies).
 
 Usage: ``python bench/writer.py [--rooms 200 --seconds 40 --checkpoint 1000,10000 --repeat 2
 --sessions 2.5 --raw 947 --prefill 0 --positions 1 --hog]``.
@@ -45,12 +50,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import record, thread_ticks
+from walframes import report, thread_io
 
 from dylive.store import SQLiteStore
 from dylive.store.migrations import to_signed
 from dylive.store.records import SessionRecord, UpstreamPosition
+from dylive.store.sqlite.checkpointer import wal_frames
 
 ROOM0 = 7_000_000_000_000_000_000
+WRITER = "dylive-sqlite-w"  # the name of the store's writer thread
 T0 = 1_765_000_000  # unix seconds of the first msg_id
 
 
@@ -140,7 +148,10 @@ async def run(
             async with SQLiteStore(path):  # the schema
                 pass
             prefill(path, rooms, args.prefill, raw)
-        store = SQLiteStore(path, wal_autocheckpoint=checkpoint)
+        if args.frames:  # no checkpoint: every frame of the window stays in the WAL
+            store = SQLiteStore(path, wal_autocheckpoint=10**8, background_checkpoints=False)
+        else:
+            store = SQLiteStore(path, wal_autocheckpoint=checkpoint)
         waits: list[float] = []
         async with store:
             stored = 0
@@ -193,11 +204,16 @@ async def run(
             if args.sessions > 0:
                 tasks += [asyncio.create_task(session(r)) for r in range(rooms)]
             await asyncio.sleep(3)
+            wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
             before, rows0, cpu0 = thread_ticks(), stored, time.process_time()
+            io0, frame0 = thread_io(wtid), wal_frames(f"{path}-shm")
             waits.clear()
             await asyncio.sleep(seconds)
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
+            io1, frame1 = thread_io(wtid), wal_frames(f"{path}-shm")
             named = {t.name: t.native_id for t in threading.enumerate()}
+            if args.frames and frame0 and frame1:
+                report(path, frame0[0] + 1, frame1[0], rows, args.frames)
             measured = sorted(waits)
             await asyncio.gather(*tasks)
             commits = store.batches
@@ -214,9 +230,7 @@ async def run(
     loop_thread = os.getpid()
     busiest = max((after[t] - before.get(t, 0) for t in after if t != loop_thread), default=0)
     # by name when the writer's thread is known (a checkpointer thread may be beside it)
-    wtid = next((tid for name, tid in named.items() if name.startswith("dylive-sqlite-w")), None)
-    if wtid is not None:
-        busiest = after.get(wtid, 0) - before.get(wtid, 0)
+    busiest = after.get(wtid, 0) - before.get(wtid, 0)
     writer = busiest / hz / rows * 1e6
     ctid = named.get("dylive-sqlite-ckpt")
     ckpt = (after.get(ctid, 0) - before.get(ctid, 0)) / hz / rows * 1e6 if ctid else 0.0
@@ -226,7 +240,8 @@ async def run(
         f"  wal_autocheckpoint={checkpoint}: {rows / seconds:,.0f} rows/s, {commits} commits;"
         f" writer thread {writer:.1f} µs/row, checkpointer {ckpt:.1f}, process"
         f" {cpu / rows * 1e6:.1f} µs/row; append p99 {p99 * 1e3:.0f} ms, max {top * 1e3:.0f} ms;"
-        f" WAL at most {walmax[0] / 1e6:.1f} MB"
+        f" WAL at most {walmax[0] / 1e6:.1f} MB; writer read/write system calls a row"
+        f" {(io1[0] - io0[0]) / rows:.2f} / {(io1[1] - io0[1]) / rows:.2f}"
     )
     checkpointer = getattr(store, "checkpointer", None)  # None on main before this branch
     if checkpointer is not None:
@@ -274,4 +289,11 @@ if __name__ == "__main__":
     parser.add_argument("--read-every", type=float, default=0.01, help="s between a reader's reads")
     parser.add_argument("--hold", type=float, default=0.0, help="s a read transaction stays open")
     parser.add_argument("--prefill", type=int, default=0, help="rows stored before the rounds")
+    parser.add_argument(
+        "--frames",
+        type=int,
+        default=0,
+        help="N: no checkpoints; print the window's WAL frames a row by b-tree (walframes.py)"
+        " and the distinct pages in runs of N frames",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,6 @@
-"""SQLite page reads: served from the covering index, started on the event loop thread, exact
-across a resumed scan, the chat endpoint's joined pages equal to row pages, and the schema
-upgrade from a version-1 database keeps every row."""
+"""SQLite page reads: served from the (room_id, seq) index, started on the event loop thread,
+exact across a resumed scan, the chat endpoint's joined pages equal to row pages, and the schema
+upgrades from a version-1 database and from the covering page index keep every row."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ def rec(msg_id: int, room: int = ROOM, method: str = "WebcastChatMessage") -> Re
     return Record(room, msg_id, method, 7, orjson.dumps({"msg_id": msg_id}), b"raw")
 
 
-async def test_page_reads_use_the_covering_index(tmp_path: Path) -> None:
+async def test_page_reads_use_the_room_seq_index(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "p.db") as store:
         await store.append([rec(1)])
     conn = sqlite3.connect(tmp_path / "p.db")
     plan = conn.execute("EXPLAIN QUERY PLAN " + PAGE_SQL, (1, 0, 50)).fetchall()
     conn.close()
-    assert "COVERING INDEX events_room_page" in plan[0][3]
+    assert "INDEX events_room_seq (room_id=? AND seq>?)" in plan[0][3]
 
 
 async def test_small_pages_are_read_on_the_loop_thread(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ async def test_upgrade_from_version_1_keeps_rows_and_reads(tmp_path: Path) -> No
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE)
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "events_room_page" in indexes and "events_room_seq" not in indexes
+    assert "events_room_seq" in indexes and "events_room_page" not in indexes
     conn.close()
 
 
@@ -164,3 +164,36 @@ async def test_a_joined_scan_survives_rows_pruned_between_steps(tmp_path: Path) 
     assert (page.size, page.last_seq, page.last_msg_id) == (2, 3, 0)
     assert orjson.loads(b"[" + page.body + b"]") == [{"msg_id": 1}, {"msg_id": 2}]
     conn.close()
+
+
+async def test_upgrade_from_the_covering_index_keeps_pages(tmp_path: Path) -> None:
+    """Step 15 on a database of step 14 (the covering index events_room_page): the pages read
+    the same rows, the index is replaced, and the writer's secure_delete (set to FAST for the
+    step) is back to what SQLite's build sets."""
+    path = tmp_path / "v14.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in SQLITE[:14]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=14")
+    conn.executemany(
+        "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered, raw)"
+        " VALUES (?, ?, 'WebcastChatMessage', 1, 2, ?, x'00')",
+        [(to_signed(ROOM + i % 3), i, orjson.dumps({"i": i})) for i in range(1, 301)],
+    )
+    default = conn.execute("PRAGMA secure_delete").fetchone()[0]
+    conn.close()
+    async with SQLiteStore(path) as store:
+        page = await store.read(ROOM + 1, 0, 50)
+        assert [orjson.loads(m.rendered)["i"] for m in page.messages] == list(range(1, 151, 3))
+        joined = await store.read_joined(ROOM + 1, 0, 50)
+        assert joined == JoinedPage.of(page)
+        assert store._wconn is not None
+        assert store._wconn.execute("PRAGMA secure_delete").fetchone()[0] == default
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(SQLITE) >= 16
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"events_room_seq", "events_msg_room"} <= indexes
+    assert not {"events_room_page", "events_room_msg"} & indexes
+    conn.close()
+    async with SQLiteStore(path) as store:  # the same (room, msg_id) is still stored once
+        assert await store.append([rec(4, room=ROOM + 1), rec(4, room=ROOM)]) == 1

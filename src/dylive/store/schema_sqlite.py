@@ -281,4 +281,24 @@ SQLITE: tuple[str, ...] = (
         PRIMARY KEY (session_id, seq)
     );
     """,
+    # 15: page reads by a narrow (room_id, seq) index and the table's rows (by seq), instead of
+    # the covering index of step 5: its ~600-byte cells (the rendered JSON) made every append
+    # rewrite and split leaves in the middle of a room-ordered b-tree, 1.7 of the 2.9 WAL frames
+    # a stored row wrote (bench/writer.py --frames). secure_delete=FAST (restored by the engine
+    # after the migrations): with it ON, dropping the index wrote every freed page, zeroed, into
+    # the WAL (190 MB of WAL for 300,000 rows, against 6 MB)
+    """
+    PRAGMA secure_delete=FAST;
+    CREATE INDEX events_room_seq ON events (room_id, seq);
+    DROP INDEX events_room_page;
+    """,
+    # 16: the de-duplication key in time order: Douyin's msg_ids grow with time (unix seconds in
+    # the high bits), so (msg_id, room_id) takes each commit's rows at the right edge of the
+    # b-tree instead of a leaf per room in the middle of it: 0.53 -> 0.05 WAL frames a stored row
+    # with 200,000 rows of history (bench/writer.py --frames). The same constraint; no reads use it
+    """
+    PRAGMA secure_delete=FAST;
+    CREATE UNIQUE INDEX events_msg_room ON events (msg_id, room_id);
+    DROP INDEX events_room_msg;
+    """,
 )

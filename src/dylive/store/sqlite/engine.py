@@ -59,7 +59,7 @@ class _Commit:
 
 _EVENT_COLS = EVENT_COLS
 # every room's newest seq by a loose index scan (one index descent per room), not a scan of the
-# whole (fat, covering) events_room_page index as GROUP BY room_id would do
+# whole events_room_seq index as GROUP BY room_id would do
 _LAST_SEQS = """
 WITH RECURSIVE r(room_id) AS (
     SELECT min(room_id) FROM events
@@ -213,17 +213,23 @@ class SQLiteEngine(HealthProbe):
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, script in enumerate(SQLITE[version:], start=version + 1):
-            log.info("sqlite: applying migration %s", number)
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version={number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        # a step may set secure_delete for its own work (steps 15, 16: FAST, so that dropping an
+        # index does not write every freed page, zeroed, into the WAL): restored after
+        secure = conn.execute("PRAGMA secure_delete").fetchone()[0]
+        try:
+            for number, script in enumerate(SQLITE[version:], start=version + 1):
+                log.info("sqlite: applying migration %s", number)
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={number}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        finally:
+            conn.execute(f"PRAGMA secure_delete={int(secure)}")
 
     async def close(self) -> None:
         await self._stop_probe()

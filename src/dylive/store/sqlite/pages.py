@@ -20,7 +20,7 @@ from ..records import JoinedPage, Page, StoredMessage
 from ..rows import message_from_row
 
 EVENT_COLS = "seq, room_id, msg_id, method, created_at, stored_at, rendered"
-# every column is in the covering index events_room_page: no table look-up per row
+# the (room_id, seq) index events_room_seq, then each row from the table by seq
 _PAGE_SQL = (
     "SELECT seq, msg_id, method, created_at, stored_at, rendered FROM events"
     " WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?"
@@ -133,9 +133,9 @@ def read_all_joined(
 # The first ``limit`` rows of a page in one aggregate: the wanted rows' rendered JSON joined by
 # "," in seq order (the ordered subquery has a LIMIT, so SQLite never flattens it into the
 # aggregate: it runs as a co-routine feeding rows in index order), how many rows and how many
-# wanted, and the last row's seq, msg_id and wantedness (bare columns of the one max()). Every
-# column is in events_room_page. A method filter is a CASE of string comparisons: an IN list
-# would build a temporary index on every execution.
+# wanted, and the last row's seq, msg_id and wantedness (bare columns of the one max()). A method
+# filter is a CASE of string comparisons: an IN list would build a temporary index on every
+# execution.
 _JOINED_SQL = (
     "SELECT count(*), max(seq), msg_id, ok, sum(ok),"
     " CAST(group_concat(CASE WHEN ok THEN rendered END, ',') AS BLOB)"
