@@ -31,8 +31,9 @@ def usage_values(row: UsageRow) -> tuple[Any, ...]:
 #: transaction), so other writes get in between and a big delete never holds the writer long.
 PRUNE_BATCH = 5000
 #: The same for stored messages (``EventLog.prune``): a message costs several times a usage row
-#: to delete (its row, its unique key and the covering page index with its rendered JSON):
-#: ~8 ms a batch of 1,000 on SQLite (docs/benchmarks.md, "Retention of messages").
+#: to delete (its ~1.5 KB row, its unique key and its page index entry): ~8 ms a batch of
+#: 1,000 on SQLite with the covering page index of migrations 5-14 (docs/benchmarks.md,
+#: "Retention of messages").
 PRUNE_MESSAGES_BATCH = 1000
 
 
