@@ -66,24 +66,19 @@ def chat_body(
     coverage: dict[str, Any] | None = None,
 ) -> bytes:
     """The response bytes: stored rendered JSON spliced in (no re-serialization).
-    ``coverage`` (additive): gift visibility and degradations of the collected room.
-
-    The fields after the messages are what ``orjson.dumps`` writes for them, formatted
-    directly (a cursor and an internal_ext are ASCII digits and separators: nothing to escape;
-    the numbers are ints); ``ignores`` and ``coverage`` are serialized by orjson."""
+    ``coverage`` (additive): gift visibility and degradations of the collected room."""
     cursor = make_cursor(now, last_msg_id, page.last_seq)
-    ext = make_internal_ext(now, start, cursor, page.last_seq)
-    ignores = orjson.dumps(page.ignored) if page.ignored else b"[]"
-    tail = b'"cursor":"%s","fetch_interval":%d,"now":%d,"internal_ext":"%s","ignores":%s' % (
-        cursor.encode(),
-        interval,
-        now,
-        ext.encode(),
-        ignores,
-    )
+    fields: dict[str, Any] = {
+        "cursor": cursor,
+        "fetch_interval": interval,
+        "now": now,
+        "internal_ext": make_internal_ext(now, start, cursor, page.last_seq),
+        "ignores": page.ignored,
+    }
     if coverage is not None:
-        tail += b',"coverage":' + orjson.dumps(coverage)
-    return b"".join((_HEAD, page.body, b"],", tail, b"}}"))
+        fields["coverage"] = coverage
+    tail = orjson.dumps(fields)
+    return b"".join((_HEAD, page.body, b"],", tail[1:], b"}"))
 
 
 async def _read(
