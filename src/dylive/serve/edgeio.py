@@ -106,7 +106,7 @@ class Responder:
         closing = length = False
         lines = self._lines
         for header in (*cycle.default_headers, *headers):
-            known = lines.get(header)
+            known = lines.get(header) if type(header) is tuple else None  # (a list: as is)
             if known is not None:  # checked before: neither of the special names below
                 content.append(known)
                 continue
@@ -123,7 +123,7 @@ class Responder:
             elif name == b"connection":
                 if b"close" in [token.lower().strip() for token in value.split(b",")]:
                     keep_alive, closing = False, True
-            else:  # a plain header: its line is kept
+            elif type(header) is tuple:  # a plain header: its line is kept
                 if len(lines) >= self.KEPT:
                     lines.clear()
                 known = lines[header] = b"%s: %s\r\n" % (name, value)
