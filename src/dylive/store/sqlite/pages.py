@@ -11,7 +11,6 @@ snapshot only adds rows after the ones already read.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -152,24 +151,15 @@ _LAST_WANTED_SQL = (
     " ORDER BY seq DESC LIMIT 1"
 )
 _FILTERS: dict[frozenset[str] | None, tuple[str, str, str, tuple[str, ...]]] = {}
-#: a method name written into a statement as a literal (nothing in it to quote)
-_PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 def _filter(methods: frozenset[str] | None) -> tuple[str, str, str, tuple[str, ...]]:
-    """(joined-page, unwanted, last-wanted SQL, their method arguments) for a method filter.
-    Method names of letters, digits and ``_`` (every decoded method's) are written into the
-    statement as literals, no arguments (binding them cost ~1-2 us of a ~37 us history page);
-    any other name is bound."""
+    """(joined-page, unwanted, last-wanted SQL, their method arguments) for a method filter."""
     found = _FILTERS.get(methods)
     if found is None:
         wanted = tuple(sorted(methods)) if methods is not None else ()
         if methods is None:
             ok = "1"
-        elif wanted and all(map(_PLAIN_NAME.fullmatch, wanted)):
-            whens = " ".join(f"WHEN '{name}' THEN 1" for name in wanted)
-            ok = f"CASE method {whens} ELSE 0 END"
-            wanted = ()
         elif wanted:
             ok = f"CASE method {' '.join(['WHEN ? THEN 1'] * len(wanted))} ELSE 0 END"
         else:
