@@ -18,7 +18,7 @@ to the listeners subscribed for them (metrics).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
 from dylive.store import EventLog
@@ -57,9 +57,10 @@ class Commits:
         for listener in self._listeners:
             listener(commit)
 
-    async def wait(self, room_id: int, after_seq: int, within: float) -> bool:
-        """Wait until ``room_id`` has a row with seq > ``after_seq``; False after ``within`` s."""
-        return await self._store.wait_for(room_id, after_seq, within)
+    def wait(self, room_id: int, after_seq: int, within: float) -> Awaitable[bool]:
+        """Wait until ``room_id`` has a row with seq > ``after_seq``; False after ``within`` s.
+        (The store's own wait, returned to be awaited: no coroutine of its own around it.)"""
+        return self._store.wait_for(room_id, after_seq, within)
 
 
 _EVENTS = ("on_retry", "on_quarantined", "on_restart", "on_gap", "on_fenced")

@@ -88,12 +88,14 @@ async def _read(
     if page.size or wait <= 0:
         return page
     deadline = time.monotonic() + wait
-    ignored = dict.fromkeys(page.ignored)
+    ignored = dict.fromkeys(page.ignored)  # every page's skipped methods, first seen first
     while not page.size and (remaining := deadline - time.monotonic()) > 0:
         if not await svc.commits.wait(room_id, page.last_seq, remaining):
             break
         page = await svc.store.read_joined(room_id, page.last_seq, count, methods)
         ignored.update(dict.fromkeys(page.ignored))
+    if not ignored:
+        return page  # nothing skipped (the common case): no copy of the page
     return page._replace(ignored=tuple(ignored))
 
 

@@ -66,14 +66,22 @@ class OneWrite:
 
 
 class Responder:
-    """:meth:`respond` with uvicorn's status lines and header checks (its httptools module's)."""
+    """:meth:`respond` with uvicorn's status lines and header checks (its httptools module's).
 
-    __slots__ = ("_header", "_status", "_value")
+    A header (name, value) that passed the checks is kept with its line (name lower-cased) and
+    not checked again: a poller's responses repeat the same few (the content type, the server
+    and date headers, lengths); at most :attr:`KEPT` are kept."""
+
+    __slots__ = ("_header", "_lines", "_status", "_value")
+
+    #: header lines kept (a new ``date`` value a second, a ``content-length`` per body size)
+    KEPT = 512
 
     def __init__(self, uvicorn_httptools: Any) -> None:
         self._status: dict[int, bytes] = uvicorn_httptools.STATUS_LINE
         self._header: re.Pattern[bytes] = uvicorn_httptools.HEADER_RE
         self._value: re.Pattern[bytes] = uvicorn_httptools.HEADER_VALUE_RE
+        self._lines: dict[tuple[bytes, bytes], bytes] = {}  # checked header -> its line
 
     def respond(
         self, cycle: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes
@@ -96,7 +104,13 @@ class Responder:
         content = [line]
         keep_alive = cycle.keep_alive
         closing = length = False
-        for name, value in (*cycle.default_headers, *headers):
+        lines = self._lines
+        for header in (*cycle.default_headers, *headers):
+            known = lines.get(header) if type(header) is tuple else None  # (a list: as is)
+            if known is not None:  # checked before: neither of the special names below
+                content.append(known)
+                continue
+            name, value = header
             if self._header.search(name) or self._value.search(value):
                 return False
             name = name.lower()
@@ -106,10 +120,15 @@ class Responder:
                 length = True
             elif name == b"transfer-encoding":
                 return False
-            elif name == b"connection" and b"close" in [
-                token.lower().strip() for token in value.split(b",")
-            ]:
-                keep_alive, closing = False, True
+            elif name == b"connection":
+                if b"close" in [token.lower().strip() for token in value.split(b",")]:
+                    keep_alive, closing = False, True
+            elif type(header) is tuple:  # a plain header: its line is kept
+                if len(lines) >= self.KEPT:
+                    lines.clear()
+                known = lines[header] = b"%s: %s\r\n" % (name, value)
+                content.append(known)
+                continue
             content += (name, b": ", value, b"\r\n")
         if not length:
             return False
