@@ -8,7 +8,10 @@ does). ``--kind messages``: each round stores ``--messages`` messages in ``--roo
 thirds, then the cutoff, then the last third), then deletes the older two thirds with ``prune``
 while the probe appends one message at a time to a room of its own (as collection does: a batch,
 waiting for its commit). Printed: the rows deleted, the time of the whole delete, and the
-probe's commit latency during it (median, max). ``--batch 5000,0`` alternates rounds of batched
+probe's commit latency during it (median, max); with SQLite, also the writer thread's CPU and the
+bytes it wrote (its WAL frames, 4,120 bytes each) per deleted row, and the writer connection's
+``secure_delete`` (1: ON, 2: FAST; the probe's own commits during the delete are included).
+``--batch 5000,0`` alternates rounds of batched
 deletes with rounds of one delete of everything (0: a batch larger than the table; -1: the
 store's default, e.g. to run a tree whose ``prune`` takes no batch), ``--repeat`` times.
 
@@ -22,9 +25,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,6 +106,35 @@ async def prepare(store: EventStore, args: argparse.Namespace) -> int:
     return cutoff
 
 
+FRAME = 4096 + 24
+
+
+def thread_usage(prefix: str) -> tuple[float, int]:
+    """(CPU seconds, bytes written) of this process's threads named ``prefix``* (Linux /proc)."""
+    cpu, wrote = 0.0, 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for t in threading.enumerate():
+        if not t.name.startswith(prefix) or t.native_id is None:
+            continue
+        task = f"/proc/self/task/{t.native_id}"
+        with open(f"{task}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        with open(f"{task}/io") as f:
+            io = dict(line.split(": ") for line in f.read().splitlines())
+        wrote += int(io["wchar"])
+    return cpu, wrote
+
+
+async def secure_delete(store: EventStore) -> str:
+    """The writer connection's ``secure_delete`` (SQLite only)."""
+    submit = getattr(store, "_submit", None)
+    if submit is None:
+        return "-"
+    value = await submit(lambda conn: conn.execute("PRAGMA secure_delete").fetchone()[0])
+    return str(value)
+
+
 async def one_round(url: str, args: argparse.Namespace, batch: int) -> str:
     async with open_store(url) as store:
         cutoff = await prepare(store, args)
@@ -108,6 +142,8 @@ async def one_round(url: str, args: argparse.Namespace, batch: int) -> str:
         stop = asyncio.Event()
         prober = asyncio.create_task(probe(store, latencies, stop, args.kind))
         await asyncio.sleep(0.2)
+        secure = await secure_delete(store)
+        cpu0, wrote0 = thread_usage("dylive-sqlite-w")
         start = time.perf_counter()
         if batch < 0:  # the store's default (also on a tree whose prune takes no batch)
             prune = store.prune_usage if args.kind == "usage" else store.prune
@@ -117,6 +153,7 @@ async def one_round(url: str, args: argparse.Namespace, batch: int) -> str:
         else:
             deleted = await store.prune(cutoff, batch=batch or 10**12)
         end = time.perf_counter()
+        cpu1, wrote1 = thread_usage("dylive-sqlite-w")
         took = end - start
         stop.set()
         await prober
@@ -125,7 +162,11 @@ async def one_round(url: str, args: argparse.Namespace, batch: int) -> str:
     return (
         f"batch {label(batch):>7}: deleted {deleted} rows in {took:.2f} s; probe commits"
         f" during it: {len(during)}, median {statistics.median(during) * 1000:.1f} ms,"
-        f" max {max(during) * 1000:.0f} ms"
+        f" max {max(during) * 1000:.0f} ms; secure_delete {secure}, writer"
+        f" {(cpu1 - cpu0) * 1e6 / max(deleted, 1):.1f} us/row,"
+        f" {(wrote1 - wrote0) / max(deleted, 1):.0f} B/row"
+        f" ({(wrote1 - wrote0) / FRAME / max(deleted, 1):.3f} frames/row,"
+        f" {(wrote1 - wrote0) / 1e6:.0f} MB)"
     )
 
 

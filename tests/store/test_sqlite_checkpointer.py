@@ -49,42 +49,52 @@ def start_readers(path: Path, stop: threading.Event, n: int = 2) -> list[threadi
     return threads
 
 
-async def write_until(store: SQLiteStore, path: Path, frames: int) -> int:
+async def write_until(store: SQLiteStore, path: Path, frames: int) -> tuple[int, int]:
     """Append continuously (every room at once, no pause) until ``frames`` WAL frames were
-    written in all; the largest size of the ``-wal`` file seen after any commit."""
+    written in all; the largest size of the ``-wal`` file seen after any commit, and how often
+    the WAL was seen starting again from its beginning."""
     shm, wal = f"{path}-shm", Path(f"{path}-wal")
-    written, last, largest, msg = 0, 0, 0, 0
+    written, last, largest, restarted, msg = 0, 0, 0, 0, 0
     while written < frames:
         msg += 1
         await asyncio.gather(*(store.append([rec(msg * 2, r), rec(msg * 2 + 1, r)]) for r in ROOMS))
         now = wal_frames(shm)
         assert now is not None
+        restarted += now[0] < last
         written += now[0] - last if now[0] >= last else now[0]
         last = now[0]
         largest = max(largest, os.stat(wal).st_size)
-    return largest
+    return largest, restarted
 
 
 @pytest.mark.parametrize("hard_cap", [4, 1_000])
 async def test_wal_stays_bounded_under_writes_and_reads(tmp_path: Path, hard_cap: int) -> None:
-    """The WAL is restarted while writes never pause and readers read: its file stays within
-    ``hard_cap`` checkpoints' worth of frames (4: the writer's own safety net is there too;
-    1,000: the checkpointer alone keeps it within 4)."""
+    """The WAL is started again from its beginning, over and over, while writes never pause and
+    readers read (``hard_cap`` 4: the writer's own safety net is there too; 1,000: the
+    checkpointer alone): it never holds a third of what was written.
+
+    Not a bound in checkpoints' worth of frames: a RESTART waits ``busy_ms`` (10 ms) for the
+    readers' read transactions, which a loaded machine stretches past that; it is then tried
+    again every ``passive`` frames, so how far the WAL overshoots ``restart`` depends on the
+    scheduler: under load that bound failed 4 of 14 runs (up to 8x; docs/benchmarks.md,
+    "Seventh session: the checkpointer under load, secure_delete"). Without the checkpointer
+    (``hard_cap`` 1,000) the WAL is never started again and holds all of it."""
     path = tmp_path / "w.sqlite3"
     pages = 256
+    total = 24 * pages
     stop = threading.Event()
     async with SQLiteStore(path, wal_autocheckpoint=pages, wal_hard_cap=hard_cap) as store:
         readers = start_readers(path, stop)
         try:
-            largest = await write_until(store, path, 12 * pages)
+            largest, restarted = await write_until(store, path, total)
         finally:
             stop.set()
             for t in readers:
                 t.join()
         assert store.checkpointer is not None
         stats = store.checkpointer.stats
-    assert largest <= 4 * pages * FRAME + 32 + 200 * FRAME, (largest, stats)
-    assert stats.restarts >= 2, stats
+    assert restarted >= 3, (restarted, stats)
+    assert largest <= total // 3 * FRAME + 32, (largest // FRAME, stats)
     assert stats.errors == 0, stats
 
 

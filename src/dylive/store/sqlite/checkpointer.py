@@ -16,8 +16,15 @@ the wal-index (``-shm``) and
   would grow without bound.
 
 The writer keeps an automatic checkpoint at a larger size as a safety net (the engine sets it),
-so the WAL stays bounded if this thread falls behind or fails. Errors are logged and retried
-after ``backoff`` seconds; they never end the thread, :meth:`Checkpointer.stop` does.
+so the WAL's pages are still copied back if this thread falls behind or fails. Errors are logged
+and retried after ``backoff`` seconds; they never end the thread, :meth:`Checkpointer.stop` does.
+
+Neither gives a hard bound on the WAL's size while readers read: a WAL starts again only when no
+reader is still on a snapshot that uses it. The RESTART waits ``busy_ms`` of busy-handler sleeps
+for them; on a loaded machine a reader's short read transaction can outlast that (its thread
+waits for a core or the GIL), the RESTART reports busy and is tried again ``passive`` frames
+later (the next write often restarts the WAL itself, everything being copied). Under load ~12
+on 2 cores the WAL was seen reaching ~8x ``restart`` (docs/benchmarks.md, "Seventh session").
 """
 
 from __future__ import annotations
