@@ -167,3 +167,59 @@ async def test_a_writers_lease_lock_stops_takeovers_not_renewals(pg_url: str) ->
     finally:
         await writer.close()
         await other.close()
+
+
+async def test_a_duplicate_committed_while_waiting_for_the_room_lock_is_skipped(
+    pg_url: str, pg_schema: str
+) -> None:
+    """Duplicates are skipped by an anti-join read after the room's ordering lock is granted
+    (no ``ON CONFLICT``): another node's insert of the same msg_id, committed while this append
+    waited for the lock, is seen by it (READ COMMITTED: a new snapshot per statement) and
+    skipped, without a unique violation."""
+    salt = schema_salt(pg_schema)
+    async with PostgresStore(pg_url) as store:
+        await store.append([rec(1)])
+        other = await psycopg.AsyncConnection.connect(pg_url)  # another node's writer
+        try:
+            await other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(salt, A),))
+            await other.execute(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (%s, 2, 'WebcastChatMessage', 1, 1, '{}', 'raw')",
+                (to_signed(A),),
+            )
+            waiting = asyncio.create_task(store.append([rec(2), rec(3)]))
+            deadline = time.monotonic() + 20
+            assert store._wconn is not None
+            writer = store._wconn.info.backend_pid
+            while not await waiting_on_advisory_lock(pg_url, writer):
+                assert time.monotonic() < deadline, "the append never waited for the lock"
+                await asyncio.sleep(0.05)
+            await other.commit()
+            assert await asyncio.wait_for(waiting, 20) == 1
+        finally:
+            await other.close()
+        assert [m.msg_id for m in (await store.read(A, 0, 10)).messages] == [1, 2, 3]
+
+
+async def test_two_nodes_storing_the_same_messages_store_each_once(pg_url: str) -> None:
+    """Two stores (two nodes after a takeover race) append the same records of two rooms in
+    batches of different sizes at once: each message is stored once, no append fails."""
+    async with PostgresStore(pg_url) as one, PostgresStore(pg_url) as two:
+        msgs = range(1, 301)
+
+        async def node(store: PostgresStore, size: int) -> int:
+            stored = 0
+            for start in range(0, len(msgs), size):
+                chunk = msgs[start : start + size]
+                results = await asyncio.gather(
+                    store.append([rec(m) for m in chunk]),
+                    store.append([rec(m, B) for m in reversed(chunk)]),
+                )
+                stored += sum(results)
+            return stored
+
+        stored = await asyncio.gather(node(one, 7), node(two, 11))
+        assert sum(stored) == 600
+        for room in (A, B):
+            page = await one.read(room, 0, 1000)
+            assert sorted(m.msg_id for m in page.messages) == list(msgs)
