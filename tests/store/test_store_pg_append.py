@@ -169,13 +169,17 @@ async def test_a_writers_lease_lock_stops_takeovers_not_renewals(pg_url: str) ->
         await other.close()
 
 
+@pytest.mark.parametrize("server_default", ["", "repeatable read", "serializable"])
 async def test_a_duplicate_committed_while_waiting_for_the_room_lock_is_skipped(
-    pg_url: str, pg_schema: str
+    pg_url: str, pg_schema: str, server_default: str
 ) -> None:
     """Duplicates are skipped by an anti-join read after the room's ordering lock is granted
     (no ``ON CONFLICT``): another node's insert of the same msg_id, committed while this append
     waited for the lock, is seen by it (READ COMMITTED: a new snapshot per statement) and
-    skipped, without a unique violation."""
+    skipped, without a unique violation; also when the server's default isolation is stricter
+    (the writer's connection sets its own; the default given here in the URL's options)."""
+    if server_default:  # "-c name=value" in the URL's options, beside the search_path
+        pg_url += "%20-cdefault_transaction_isolation%3D" + server_default.replace(" ", "%5C%20")
     salt = schema_salt(pg_schema)
     async with PostgresStore(pg_url) as store:
         await store.append([rec(1)])

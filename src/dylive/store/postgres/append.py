@@ -19,13 +19,12 @@ with everything in it:
   (``NOT EXISTS``), not by ``ON CONFLICT DO NOTHING``: an ``ON CONFLICT`` insert is speculative
   and writes one more WAL record a row to confirm it (48 bytes, ~4 % of a row's WAL, measured
   by ``bench/pg_indexes.py``). The anti-join is exact because every insert into a room holds
-  the room's ordering lock (below) and runs in READ COMMITTED (PostgreSQL's default; each
-  statement sees what committed before it started, so after the lock): another transaction
-  inserting the same message has committed before this statement starts. Duplicates within
-  one append are dropped before the statement (a round holds one append a room). The unique
-  index still stands behind it: on a server whose default isolation is stricter, an append
-  racing another node's insert of the same message would fail with a unique violation (an
-  error), never store a duplicate.
+  the room's ordering lock (below) and runs in READ COMMITTED (the writer's connection sets
+  it, whatever the server's default; each statement sees what committed before it started, so
+  after the lock): another transaction inserting the same message has committed before this
+  statement starts. Duplicates within one append are dropped before the statement (a round
+  holds one append a room). The unique index still stands behind it (a duplicate would be a
+  unique violation, an error, never a stored duplicate).
 - **Notifications.** ``pg_notify(<channel>, '<room>:<max seq>')`` once per room.
 
 A round holds at most one append per room (a room's later append goes to a later round), so

@@ -8,7 +8,7 @@ sharing one database:
 
 - One writer task per process batches every pending write into one transaction (durable
   commits: ``synchronous_commit`` as the server sets it, ``on`` by default). The appends of a
-  batch are combined: one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` statement
+  batch are combined: one ``INSERT … SELECT FROM unnest(…) WHERE NOT EXISTS …`` statement
   checks the fences, inserts the records, stores the upstream positions and notifies
   (:mod:`~dylive.store.postgres.append`): four round trips per batch (BEGIN, ordering locks, the
   statement, COMMIT), whatever the number of rooms and messages.
@@ -148,11 +148,16 @@ class PostgresEngine(HealthProbe):
     async def _connect_writer(self) -> Conn:
         """The writer's connection: a transaction left open by a paused or partitioned process
         is ended by the server after ``writer_idle_timeout`` (it holds the ordering locks and
-        lease rows of its rooms; a SIGSTOPped node must not stall their takeover)."""
+        lease rows of its rooms; a SIGSTOPped node must not stall their takeover); its
+        transactions are READ COMMITTED whatever the server's default (the appends' duplicate
+        check, :mod:`~dylive.store.postgres.append`)."""
         conn = await self._connect()
         timeout_ms = int(self._writer_idle_timeout * 1000)
         try:
             await conn.execute(f"SET idle_in_transaction_session_timeout = {timeout_ms}")
+            # the appends skip duplicates by an anti-join read after the rooms' ordering locks,
+            # which needs a snapshot per statement (append.py), whatever the server's default
+            await conn.execute("SET default_transaction_isolation = 'read committed'")
         except psycopg.Error as exc:
             await conn.close()
             raise StoreError(f"cannot set up {redact(self.url)}: {exc}", transient=True) from exc
