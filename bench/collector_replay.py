@@ -182,10 +182,9 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int) -> None:
         await asyncio.sleep(0.2)
         cpu0, w0 = time.process_time(), time.monotonic()
         go.set()
-        while not all(e.is_set() for e in waiting):  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
+        await asyncio.gather(*(e.wait() for e in waiting))  # every frame was received
         while sum(st.pending for st in states):  # noqa: ASYNC110 - what was read is stored
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)
         cpu, wall = time.process_time() - cpu0, time.monotonic() - w0
         for t in tasks:
             t.cancel()
