@@ -34,19 +34,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import cast
+from typing import Any
 
 import httpx
 
 from dylive import settings
-from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
-from dylive.decode.direct import Rendered, render_direct
+from dylive.decode import ControlEvent, GiftEvent, GiftLedger, decode
+from dylive.decode.direct import render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
 from dylive.source.coverage import MASKED, Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
+from dylive.source.deliveries import Deliveries, Item
 from dylive.source.failover import TransportPlan, failure_flag
 from dylive.source.follow import FollowSchedule, next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
@@ -60,9 +61,6 @@ from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
 
-#: What a room yields: typed events and gaps; with ``direct`` also pre-rendered messages.
-Item = Event | GapEvent | Rendered
-
 __all__ = ["CollectorOptions", "Room", "RoomStatus"]
 
 
@@ -70,7 +68,7 @@ class _SessionEnd(Exception):
     """Internal: leave the current transport session (switch back to push)."""
 
 
-class Room(Handlers):
+class Room(Deliveries, Handlers):
     """One Douyin live room: an async iterator of events, or handlers (see the module
     docstring and :mod:`dylive.source.handlers`)."""
 
@@ -120,8 +118,7 @@ class Room(Handlers):
         self._watch = SilenceWatch(self.options)  # fake-alive and silent sockets
         self._ended_at: float | None = None  # unix s the last broadcast ended (follow)
         self._last_server_ms = 0
-        self._pending_gap: GapEvent | None = None
-        self._gen: AsyncIterator[Item] | None = None
+        self._gen: AsyncIterator[Any] | None = None
         self.coverage = Coverage()
         self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused, silent_socket
 
@@ -180,15 +177,6 @@ class Room(Handlers):
         if self._stats.state not in ("ended", "failed"):
             self._stats.state = "closed"
 
-    def __aiter__(self) -> AsyncIterator[Event | GapEvent]:
-        """Typed events and gaps, in arrival order (with ``CollectorOptions(direct=True)``,
-        the service's option, the common methods come as ``decode.direct.Rendered``)."""
-        if self.info is None:
-            raise RuntimeError("use `async with Room(...) as room:` before iterating")
-        if self._gen is None:
-            self._gen = self._events()
-        return cast(AsyncIterator[Event | GapEvent], self._gen)
-
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -214,17 +202,11 @@ class Room(Handlers):
 
     # ------------------------------------------------------------------ status
 
-    @property
-    def checkpoint(self) -> Checkpoint:
-        """The resumable point after every event yielded so far (see the module docstring)."""
-        return self._checkpoint
-
-    def _emit(self, events: list[Item], transport: str) -> Iterator[Item]:
-        """Yield a delivery's events; the checkpoint moves past the delivery just before its
-        last event is handed out (at once when there is none)."""
-        yield from events[:-1]
+    def _after(self, events: list[Item], transport: str) -> Checkpoint | None:
+        """The checkpoint past a delivery of ``events``; None: there are none, the checkpoint
+        moved at once (else the iterator moves it as it hands them out)."""
         last = next((e.msg_id for e in reversed(events) if not isinstance(e, GapEvent)), 0)
-        self._checkpoint = Checkpoint(
+        after = Checkpoint(
             cursor=self._track.position.cursor,
             internal_ext=self._track.position.internal_ext,
             push_server=self._plan.push_server,
@@ -232,7 +214,9 @@ class Room(Handlers):
             last_msg_id=last or self._checkpoint.last_msg_id,
         )
         if events:
-            yield events[-1]
+            return after
+        self._checkpoint = after
+        return None
 
     def status(self) -> RoomStatus:
         info = self.info
@@ -246,7 +230,8 @@ class Room(Handlers):
 
     # ------------------------------------------------------------------ main loop
 
-    async def _events(self) -> AsyncIterator[Item]:
+    async def _deliveries(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
+        """Each delivery's items with the checkpoint past them (see :meth:`_after`)."""
         while True:
             info = self._info()
             if not info.live:
@@ -255,8 +240,8 @@ class Room(Handlers):
                     return
                 await self._wait_for_broadcast()
             try:
-                async for event in self._session():
-                    yield event
+                async for batch in self._session():
+                    yield batch
             except _SessionEnd:
                 pass
             except Exception as exc:
@@ -275,15 +260,15 @@ class Room(Handlers):
             raise RuntimeError("room is not resolved")
         return self.info
 
-    async def _session(self) -> AsyncIterator[Item]:
+    async def _session(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
         transport = self._plan.choose(time.monotonic())
         self._stats.state = "connecting"
         self._stats.transport = transport
         self._watch.start(transport, time.monotonic())
         asked = self._track.position
         if transport == "push" and not (self._track.position and self._plan.push_server):
-            async for event in self._bootstrap():
-                yield event
+            async for batch in self._bootstrap():
+                yield batch
             asked = Position()  # bootstrap covered the resume; the socket continues from it
         stream = self._open(transport)
         first = True
@@ -301,8 +286,9 @@ class Room(Handlers):
                     if gap is not None:
                         events.append(gap)
                 events.extend(self._accept(delivery))
-                for event in self._emit(events, transport):
-                    yield event
+                after = self._after(events, transport)
+                if after is not None:
+                    yield events, after
                 if self._ended:
                     return
                 await self._after_delivery(delivery, transport)
@@ -322,7 +308,7 @@ class Room(Handlers):
             on_refusal=self._on_refusal,
         )
 
-    async def _bootstrap(self) -> AsyncIterator[Item]:
+    async def _bootstrap(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
         """One im/fetch: the first position, the push server and the recent backlog."""
         info = self._info()
         asked = self._track.position
@@ -350,8 +336,9 @@ class Room(Handlers):
             if gap is not None:
                 events.append(gap)
         events.extend(self._accept(delivery))
-        for event in self._emit(events, "poll"):
-            yield event
+        after = self._after(events, "poll")
+        if after is not None:
+            yield events, after
 
     def _accept(self, delivery: Delivery) -> list[Item]:
         """De-duplicate and decode one delivery; advance the position after it."""
