@@ -35,7 +35,6 @@ from typing import Any, Protocol, TypeVar
 from dylive.decode import ControlEvent, Event, GiftLedger
 from dylive.decode.direct import Rendered
 from dylive.errors import LeaseLost, RoomNotLive, StoreError
-from dylive.source.deliveries import Batch
 from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
@@ -230,10 +229,6 @@ class Ingest:
                 await asyncio.sleep(backoff.next_delay())
 
     async def _read(self, source: AsyncIterable[Any]) -> None:
-        batches = getattr(source, "batches", None)
-        if callable(batches):  # the collector: a delivery at a time
-            await self._read_batches(batches())
-            return
         state = self.state
         budget, queue = self._budget, self._queue
         async for item in source:
@@ -260,42 +255,6 @@ class Ingest:
                 self._queued = checkpoint
             if isinstance(item, ControlEvent) and item.ended:
                 state.ended = True
-                return
-
-    async def _read_batches(self, batches: AsyncIterable[Batch]) -> None:
-        """:meth:`_read` of a source that hands out a delivery at a time (``(items, before,
-        after)``, :meth:`dylive.source.Room.batches`): the same queue entries (each item with
-        the checkpoint the source had when it was handed out one by one: ``after`` for the
-        delivery's last item, else ``before``), the budget taken once a delivery."""
-        state = self.state
-        budget, queue = self._budget, self._queue
-        async for items, before, after in batches:
-            if state.error and state.error.startswith("source:"):
-                state.error = ""  # the reopened source works
-            last, entries = items[-1], []
-            for item in items:
-                if isinstance(item, GapEvent):
-                    state.gaps += 1
-                    state.missed += item.missed
-                    self.hooks.on_gap(state.room_id, item.missed)
-                elif isinstance(item, _QUEUED):
-                    entries.append((item, after if item is last else before))
-                    if isinstance(item, ControlEvent) and item.ended:
-                        state.ended = True
-                        break
-            if not entries:
-                continue
-            n = len(entries)
-            if not budget.try_take(n):
-                await budget.take(n, state.room_id)
-            state.pending += n
-            for entry in entries:
-                try:
-                    queue.put_nowait(entry)
-                except asyncio.QueueFull:
-                    await queue.put(entry)
-            self._queued = entries[-1][1]
-            if state.ended:
                 return
 
     # -- writer -------------------------------------------------------------------------------

@@ -37,7 +37,6 @@ import httpx
 
 from dylive.decode import GiftLedger
 from dylive.source.collector import CollectorOptions, Room
-from dylive.source.deliveries import Batch
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
 from dylive.source.tls import tls_context
@@ -124,28 +123,15 @@ class PooledRoom:
     # ------------------------------------------------------------ iteration
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        """Per item, as :class:`Room` (``checkpoint`` moves past a delivery just before its
-        last item is handed out)."""
-        return self._items()
+        return self._events()
 
-    async def _items(self) -> AsyncIterator[Any]:
-        async for items, before, after in self.batches():
-            self.checkpoint = before
-            for item in items[:-1]:
-                yield item
-            self.checkpoint = after
-            yield items[-1]
-
-    async def batches(self) -> AsyncIterator[Batch]:
-        """Per delivery, as :meth:`Room.batches` (``checkpoint`` is ``after`` once a batch is
-        handed out): the service's path."""
+    async def _events(self) -> AsyncIterator[Any]:
         while True:
             lease = await self._lease()
             self._moving = False
             try:
-                async for batch in self._run(lease):
-                    self.checkpoint = batch[2]
-                    yield batch
+                async for item in self._run(lease):
+                    yield item
             finally:
                 self.pool.release(lease)
                 self.lease = None
@@ -174,7 +160,7 @@ class PooledRoom:
             event_hooks={"request": hooks},
         )
 
-    async def _run(self, lease: Lease) -> AsyncIterator[Batch]:
+    async def _run(self, lease: Lease) -> AsyncIterator[Any]:
         async with self._client(lease) as client:
             if self.pool.paces(lease):
                 await self.pool.pacer.take(lease.name, lease.exit)  # staggered room starts
@@ -193,7 +179,7 @@ class PooledRoom:
                 # small: when ingestion stops taking events (the store is behind, the service
                 # is overloaded) the pump stops reading the collector after this many, so the
                 # socket is not read either (what is not read waits upstream)
-                queue: asyncio.Queue[Any] = _Pumped(maxsize=PUMP_QUEUE)
+                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=PUMP_QUEUE)
                 pump = asyncio.create_task(_pump(room, queue))
                 ticker = asyncio.create_task(_tick(queue, self.guard.check_every))
                 try:
@@ -212,8 +198,8 @@ class PooledRoom:
         room: Room,
         lease: Lease,
         client: httpx.AsyncClient,
-    ) -> AsyncIterator[Batch]:
-        # no timer per delivery (one per get cost ~9 % of the loop at 500 rooms): a ticker task
+    ) -> AsyncIterator[Any]:
+        # no timer per message (one per get cost ~9 % of the loop at 500 rooms): a ticker task
         # queues _CHECK every check_every seconds, and a busy room checks on its own clock
         next_check = time.monotonic() + self.guard.check_every
         while True:
@@ -227,7 +213,7 @@ class PooledRoom:
                 pump.result()  # raises the collector's error, if any
                 return
             if item is not _CHECK:
-                yield item
+                yield self._take(item)
                 if time.monotonic() < next_check:
                     continue
             next_check = time.monotonic() + self.guard.check_every
@@ -239,9 +225,13 @@ class PooledRoom:
                 while not queue.empty():  # what was received before leaving: nothing lost
                     item = queue.get_nowait()
                     if item is not _STOP and item is not _CHECK:
-                        yield item
+                        yield self._take(item)
                 await self._rotate(lease, reason)
                 return
+
+    def _take(self, item: tuple[Any, Checkpoint]) -> Any:
+        event, self.checkpoint = item
+        return event
 
     async def _verdict(self, room: Room, lease: Lease, client: httpx.AsyncClient) -> str:
         """Why the room must leave this identity ("" = it stays)."""
@@ -298,35 +288,6 @@ def room_web_rid(room: Room) -> str:
     return room.info.web_rid if room.info is not None else ""
 
 
-class _Pumped(asyncio.Queue[Any]):
-    """The pump's queue of deliveries, bounded in events: a delivery waits until its items fit
-    under ``maxsize`` (or the queue is empty: a frame bigger than the bound still goes)."""
-
-    def _init(self, maxsize: int) -> None:
-        super()._init(maxsize)
-        self.events = 0  # items of the deliveries queued
-        self._incoming = 0  # items of the delivery ``put`` waits to queue
-
-    def _put(self, item: Any) -> None:
-        super()._put(item)
-        self.events += len(item[0]) if isinstance(item, tuple) else 0
-
-    def _get(self) -> Any:
-        item = super()._get()
-        self.events -= len(item[0]) if isinstance(item, tuple) else 0
-        return item
-
-    def full(self) -> bool:
-        return bool(self.events) and self.events + self._incoming > self.maxsize
-
-    async def put(self, item: Any) -> None:
-        self._incoming = len(item[0]) if isinstance(item, tuple) else 0
-        try:
-            await super().put(item)
-        finally:
-            self._incoming = 0
-
-
 async def _tick(queue: asyncio.Queue[Any], every: float) -> None:
     while True:
         await asyncio.sleep(every)
@@ -336,8 +297,8 @@ async def _tick(queue: asyncio.Queue[Any], every: float) -> None:
 
 async def _pump(room: Room, queue: asyncio.Queue[Any]) -> None:
     try:
-        async for batch in room.batches():
-            await queue.put(batch)
+        async for item in room:
+            await queue.put((item, room.checkpoint))
     finally:
         with contextlib.suppress(asyncio.QueueFull):
             queue.put_nowait(_STOP)

@@ -34,20 +34,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import cast
 
 import httpx
 
 from dylive import settings
-from dylive.decode import ControlEvent, GiftEvent, GiftLedger, decode
-from dylive.decode.direct import render_direct
+from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
+from dylive.decode.direct import Rendered, render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
 from dylive.source.coverage import MASKED, Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
-from dylive.source.deliveries import Deliveries, Item
 from dylive.source.failover import TransportPlan, failure_flag
 from dylive.source.follow import FollowSchedule, next_broadcast
 from dylive.source.gaps import GapEvent, PositionTracker, find_gap
@@ -61,6 +60,9 @@ from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
 
+#: What a room yields: typed events and gaps; with ``direct`` also pre-rendered messages.
+Item = Event | GapEvent | Rendered
+
 __all__ = ["CollectorOptions", "Room", "RoomStatus"]
 
 
@@ -68,7 +70,7 @@ class _SessionEnd(Exception):
     """Internal: leave the current transport session (switch back to push)."""
 
 
-class Room(Deliveries, Handlers):
+class Room(Handlers):
     """One Douyin live room: an async iterator of events, or handlers (see the module
     docstring and :mod:`dylive.source.handlers`)."""
 
@@ -118,7 +120,8 @@ class Room(Deliveries, Handlers):
         self._watch = SilenceWatch(self.options)  # fake-alive and silent sockets
         self._ended_at: float | None = None  # unix s the last broadcast ended (follow)
         self._last_server_ms = 0
-        self._gen: AsyncIterator[Any] | None = None
+        self._pending_gap: GapEvent | None = None
+        self._gen: AsyncIterator[Item] | None = None
         self.coverage = Coverage()
         self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused, silent_socket
 
@@ -177,6 +180,15 @@ class Room(Deliveries, Handlers):
         if self._stats.state not in ("ended", "failed"):
             self._stats.state = "closed"
 
+    def __aiter__(self) -> AsyncIterator[Event | GapEvent]:
+        """Typed events and gaps, in arrival order (with ``CollectorOptions(direct=True)``,
+        the service's option, the common methods come as ``decode.direct.Rendered``)."""
+        if self.info is None:
+            raise RuntimeError("use `async with Room(...) as room:` before iterating")
+        if self._gen is None:
+            self._gen = self._events()
+        return cast(AsyncIterator[Event | GapEvent], self._gen)
+
     @property
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -202,11 +214,17 @@ class Room(Deliveries, Handlers):
 
     # ------------------------------------------------------------------ status
 
-    def _after(self, events: list[Item], transport: str) -> Checkpoint | None:
-        """The checkpoint past a delivery of ``events``; None: there are none, the checkpoint
-        moved at once (else the iterator moves it as it hands them out)."""
+    @property
+    def checkpoint(self) -> Checkpoint:
+        """The resumable point after every event yielded so far (see the module docstring)."""
+        return self._checkpoint
+
+    def _emit(self, events: list[Item], transport: str) -> Iterator[Item]:
+        """Yield a delivery's events; the checkpoint moves past the delivery just before its
+        last event is handed out (at once when there is none)."""
+        yield from events[:-1]
         last = next((e.msg_id for e in reversed(events) if not isinstance(e, GapEvent)), 0)
-        after = Checkpoint(
+        self._checkpoint = Checkpoint(
             cursor=self._track.position.cursor,
             internal_ext=self._track.position.internal_ext,
             push_server=self._plan.push_server,
@@ -214,9 +232,7 @@ class Room(Deliveries, Handlers):
             last_msg_id=last or self._checkpoint.last_msg_id,
         )
         if events:
-            return after
-        self._checkpoint = after
-        return None
+            yield events[-1]
 
     def status(self) -> RoomStatus:
         info = self.info
@@ -230,8 +246,7 @@ class Room(Deliveries, Handlers):
 
     # ------------------------------------------------------------------ main loop
 
-    async def _deliveries(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
-        """Each delivery's items with the checkpoint past them (see :meth:`_after`)."""
+    async def _events(self) -> AsyncIterator[Item]:
         while True:
             info = self._info()
             if not info.live:
@@ -240,8 +255,8 @@ class Room(Deliveries, Handlers):
                     return
                 await self._wait_for_broadcast()
             try:
-                async for batch in self._session():
-                    yield batch
+                async for event in self._session():
+                    yield event
             except _SessionEnd:
                 pass
             except Exception as exc:
@@ -260,15 +275,15 @@ class Room(Deliveries, Handlers):
             raise RuntimeError("room is not resolved")
         return self.info
 
-    async def _session(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
+    async def _session(self) -> AsyncIterator[Item]:
         transport = self._plan.choose(time.monotonic())
         self._stats.state = "connecting"
         self._stats.transport = transport
         self._watch.start(transport, time.monotonic())
         asked = self._track.position
         if transport == "push" and not (self._track.position and self._plan.push_server):
-            async for batch in self._bootstrap():
-                yield batch
+            async for event in self._bootstrap():
+                yield event
             asked = Position()  # bootstrap covered the resume; the socket continues from it
         stream = self._open(transport)
         first = True
@@ -286,9 +301,8 @@ class Room(Deliveries, Handlers):
                     if gap is not None:
                         events.append(gap)
                 events.extend(self._accept(delivery))
-                after = self._after(events, transport)
-                if after is not None:
-                    yield events, after
+                for event in self._emit(events, transport):
+                    yield event
                 if self._ended:
                     return
                 await self._after_delivery(delivery, transport)
@@ -308,7 +322,7 @@ class Room(Deliveries, Handlers):
             on_refusal=self._on_refusal,
         )
 
-    async def _bootstrap(self) -> AsyncIterator[tuple[list[Item], Checkpoint]]:
+    async def _bootstrap(self) -> AsyncIterator[Item]:
         """One im/fetch: the first position, the push server and the recent backlog."""
         info = self._info()
         asked = self._track.position
@@ -336,9 +350,8 @@ class Room(Deliveries, Handlers):
             if gap is not None:
                 events.append(gap)
         events.extend(self._accept(delivery))
-        after = self._after(events, "poll")
-        if after is not None:
-            yield events, after
+        for event in self._emit(events, "poll"):
+            yield event
 
     def _accept(self, delivery: Delivery) -> list[Item]:
         """De-duplicate and decode one delivery; advance the position after it."""
