@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from dylive.source.transport import Delivery, Position
 
 # ASCII digits, at most 19 (a bigger or non-ASCII number carries no position)
-_EXT_SEQ = re.compile(r"(?:^|\|)seq:([0-9]{1,19})(?![0-9])")
-_CURSOR_SEQ = re.compile(r"(?:^|_)r-([0-9]{1,19})(?![0-9])")
+_DIGITS = re.compile(r"[0-9]{1,19}(?![0-9])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +33,24 @@ class GapEvent:
 
 
 def log_position(pos: Position) -> int | None:
-    """The log sequence number a position encodes, or None."""
-    m = _EXT_SEQ.search(pos.internal_ext) or _CURSOR_SEQ.search(pos.cursor)
-    return int(m.group(1)) if m else None
+    """The log sequence number a position encodes, or None: the first ``seq:<n>`` that starts
+    internal_ext or follows a ``|`` in it, else the first such ``r-<n>`` of the cursor after
+    ``_`` (``<n>`` 1-19 ASCII digits, the whole run of them)."""
+    seq = _number(pos.internal_ext, "seq:", "|")
+    return seq if seq is not None else _number(pos.cursor, "r-", "_")
+
+
+def _number(text: str, key: str, sep: str) -> int | None:
+    """What the regular expression ``(?:^|<sep>)<key>([0-9]{1,19})(?![0-9])`` finds first, its
+    literal part found by ``str.find`` (once a frame: the expression tried every position)."""
+    start = 0
+    while (at := text.find(key, start)) >= 0:
+        if at == 0 or text[at - 1] == sep:
+            m = _DIGITS.match(text, at + len(key))
+            if m is not None:
+                return int(m.group())
+        start = at + 1
+    return None
 
 
 def find_gap(asked: Position, delivery: Delivery, *, room_id: int, last_ms: int) -> GapEvent | None:

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import orjson
+
 from dylive.decode import RoomStatsEvent, RoomUserSeqEvent, decode
+from dylive.decode.direct import Rendered
 from dylive.source.options import HOUSEKEEPING, CollectorOptions
 from dylive.source.reconnect import StaleConnection
 from dylive.wire.frames import RawMessage
@@ -90,7 +93,17 @@ class SilenceWatch:
 
 
 def _reading(raw: RawMessage, event: object) -> tuple[str, int, int] | None:
-    """The viewer figures a housekeeping message carries (decoded again when pre-rendered)."""
+    """The viewer figures a housekeeping message carries (of a pre-rendered one: read back from
+    its JSON, where the renderer wrote the event's figures, instead of decoding the payload
+    again with every ranked user)."""
+    if isinstance(event, Rendered):
+        payload = orjson.loads(event.json)["payload"]
+        if raw.method == "WebcastRoomUserSeqMessage":
+            viewers = payload["viewers"]
+            return (raw.method, viewers["total"], viewers["total_user"])
+        if raw.method == "WebcastRoomStatsMessage":
+            stats = payload["stats"]
+            return (raw.method, stats["display_value"], stats["total"])
     if not isinstance(event, RoomUserSeqEvent | RoomStatsEvent):
         event = decode(raw)
     if isinstance(event, RoomUserSeqEvent):
