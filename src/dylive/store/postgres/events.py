@@ -240,7 +240,14 @@ class PostgresEventLog(PostgresEngine, EventLog):
             timeout = remaining if self._listening else min(remaining, self._poll_interval)
             # registered before the check: a commit heard while it runs wakes this wait
             woken = self.waiters.wait(room_id, max(timeout, 0.0))
-            found = await self.last_seq(room_id) > after_seq
+            # a fresh cached room holds every row committed up to what was heard, and a commit
+            # after it is heard of and wakes this wait: no query (the page read before the wait
+            # trusted the cache the same way)
+            cached = self.tail.fresh_last(room_id) if self._listening else None
+            if cached is not None:
+                found = cached > after_seq
+            else:
+                found = await self.last_seq(room_id) > after_seq
             if found or remaining <= 0:
                 woken.cancel()  # dropped by the room's next wake or its deadline bucket
                 return found
