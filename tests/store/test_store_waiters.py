@@ -35,6 +35,14 @@ async def test_a_deadline_resolves_false_never_early() -> None:
     assert len(waiters) == 0 and waiters.rooms() == 0
 
 
+async def test_an_infinite_wait_has_no_timer() -> None:
+    waiters = Waiters()
+    future = waiters.wait(ROOM, float("inf"))
+    assert not waiters._buckets
+    waiters.wake(ROOM)
+    assert await future
+
+
 async def test_waits_of_one_bucket_share_one_timer() -> None:
     waiters = Waiters()
     loop = asyncio.get_running_loop()

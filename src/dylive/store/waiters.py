@@ -39,7 +39,7 @@ class Waiters:
 
     def wait(self, room_id: int, within: float) -> asyncio.Future[bool]:
         """A future resolved True by the room's next :meth:`wake`, False at the end of the bucket
-        of ``within`` seconds from now (at most :data:`GRANULARITY` later)."""
+        of ``within`` seconds from now (at most :data:`GRANULARITY` later; never if infinite)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         futures = self._rooms.get(room_id)
@@ -47,6 +47,8 @@ class Waiters:
             self._rooms[room_id] = {future}
         else:
             futures.add(future)
+        if not math.isfinite(within):
+            return future  # no deadline: until a wake
         bucket = math.ceil((loop.time() + within) / GRANULARITY)
         due = self._buckets.get(bucket)
         if due is None:
