@@ -3,6 +3,8 @@ right while another store instance (another node) writes the same database."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 from support.waiting import until
@@ -58,6 +60,32 @@ async def test_a_read_never_misses_rows_heard_of_but_not_yet_cached(pg_url: str)
         # whether or not the sync ran yet, the page after the first row has both new rows
         page = await a.read(ROOM, first.last_seq, 10)
         assert [m.msg_id for m in page.messages] == [2, 3]
+
+
+async def test_a_wait_on_a_fresh_cached_room_queries_nothing(pg_url: str) -> None:
+    """The long-poll's wait: a room the tail cache holds fresh (listening) is answered from
+    memory and woken by the next commit heard of, ours or another node's, without a query of
+    the room's last seq; a room not cached is still checked in the database."""
+    async with PostgresStore(pg_url) as a, PostgresStore(pg_url) as b:
+        await a.append([rec(1)])
+        first = await a.read(ROOM, 0, 10)  # installs the room in a's cache
+        fresh = lambda: a.tail.joined(ROOM, 0, 1, None) is not None  # noqa: E731
+        await until(fresh, 10, what="the room cached and fresh")
+        queries: list[int] = []
+        last_seq = a.last_seq
+
+        async def counted(room_id: int) -> int:
+            queries.append(room_id)
+            return await last_seq(room_id)
+
+        a.last_seq = counted  # type: ignore[method-assign]
+        waiter = asyncio.create_task(a.wait_for(ROOM, first.last_seq, 30))
+        await until(lambda: a.waiting, 10, what="the wait blocks")
+        await b.append([rec(2)])  # another node's commit: its notification wakes the wait
+        assert await asyncio.wait_for(waiter, 10)
+        assert queries == []
+        assert not await a.wait_for(ROOM + 1, 0, 0.01)  # not cached: asked of the database
+        assert queries and set(queries) == {ROOM + 1}
 
 
 async def _known(store: PostgresStore, count: int) -> bool:

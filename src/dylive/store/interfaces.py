@@ -125,7 +125,8 @@ class EventLog(abc.ABC):
 
     @abc.abstractmethod
     async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
-        """Wait until ``room_id`` has a message with seq > ``after_seq``; False on timeout."""
+        """Wait until ``room_id`` has a message with seq > ``after_seq``; False on timeout (kept
+        late by up to ``store.waiters.GRANULARITY``, never early)."""
 
     @abc.abstractmethod
     async def messages_of(

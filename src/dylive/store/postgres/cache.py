@@ -90,22 +90,27 @@ class SharedTail:
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
     ) -> Page | None:
         """The page from memory, or None (not cached, stale, or not listening)."""
-        return self.cache.page(room_id, after_seq, limit, methods) if self._fresh(room_id) else None
+        return self.cache.page(room_id, after_seq, limit, methods) if self.fresh(room_id) else None
 
     def joined(
         self, room_id: int, after_seq: int, limit: int, methods: frozenset[str] | None
     ) -> JoinedPage | None:
         """:meth:`page` as the chat endpoint sends it (the cache's joined bodies), or None."""
-        if not self._fresh(room_id):
+        if not self.fresh(room_id):
             return None
         return self.cache.joined(room_id, after_seq, limit, methods)
 
-    def _fresh(self, room_id: int) -> bool:
+    def fresh(self, room_id: int) -> bool:
         """The room is cached and holds everything other nodes are known to have committed."""
+        return self.fresh_last(room_id) is not None
+
+    def fresh_last(self, room_id: int) -> int | None:
+        """The last cached seq of a :meth:`fresh` room (None: not fresh). While listening, every
+        later commit of the room is heard of: a wait on it needs no query (``wait_for``)."""
         if not self.listening:
-            return False
+            return None
         last = self.cache.last_seq(room_id)
-        return last is not None and last >= self.known.get(room_id, 0)
+        return last if last is not None and last >= self.known.get(room_id, 0) else None
 
     def wants(self, room_id: int) -> bool:
         """Whether a read of ``room_id`` should also fetch its tail to cache it."""

@@ -50,6 +50,7 @@ from ..health import HealthProbe, WriterProgress
 from ..migrations import POSTGRES, to_signed, to_unsigned
 from ..records import StoredMessage
 from ..rows import WriteOp, drain_batches, message_from_row, now_ms, settle
+from ..waiters import Waiters
 from .append import Append, lock_rooms, run_appends, schema_salt
 from .cache import SharedTail, TokenCache
 from .pages import PageBatches
@@ -120,7 +121,7 @@ class PostgresEngine(HealthProbe):
         self._lconn: Conn | None = None  # the LISTEN connection (while connected)
         self._channel = ""
         self._salt = 0  # of the per-room ordering-lock keys
-        self._signals: dict[int, asyncio.Event] = {}
+        self.waiters = Waiters()  # wait_for's waits, woken by commits and notifications
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._written_pos: dict[tuple[int, int], int] = {}  # committed by this process
         self._commit_listeners: list[Callable[[int], None]] = []
@@ -278,14 +279,10 @@ class PostgresEngine(HealthProbe):
                 log.exception("postgres: commit listener failed")
 
     def _wake(self, room_id: int) -> None:
-        signal = self._signals.pop(room_id, None)
-        if signal is not None:
-            signal.set()
+        self.waiters.wake(room_id)
 
     def _wake_all(self) -> None:
-        signals, self._signals = self._signals, {}
-        for signal in signals.values():
-            signal.set()
+        self.waiters.wake_all()
 
     # -- writer -------------------------------------------------------------------------------
     async def _submit(

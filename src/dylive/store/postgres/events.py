@@ -234,22 +234,29 @@ class PostgresEventLog(PostgresEngine, EventLog):
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         while True:
-            signal = self._signals.setdefault(room_id, asyncio.Event())  # before the check
             if self._listening and self.tail.known.get(room_id, 0) > after_seq:
                 return True  # a commit we heard of (ours or a notification)
-            if await self.last_seq(room_id) > after_seq:
-                return True
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
             timeout = remaining if self._listening else min(remaining, self._poll_interval)
+            # registered before the check: a commit heard while it runs wakes this wait
+            woken = self.waiters.wait(room_id, max(timeout, 0.0))
+            # a fresh cached room holds every row committed up to what was heard, and a commit
+            # after it is heard of and wakes this wait: no query (the page read before the wait
+            # trusted the cache the same way)
+            cached = self.tail.fresh_last(room_id) if self._listening else None
+            if cached is not None:
+                found = cached > after_seq
+            else:
+                found = await self.last_seq(room_id) > after_seq
+            if found or remaining <= 0:
+                woken.cancel()  # dropped by the room's next wake or its deadline bucket
+                return found
             self.waiting += 1
-            try:  # a timeout scope, not asyncio.wait_for: no task per waiter
-                async with asyncio.timeout(timeout):
-                    await signal.wait()
-                self.woken += 1
-            except TimeoutError:
-                self.wait_timeouts += 1
+            try:  # one future, woken by a commit or notification, or by its deadline bucket
+                if await woken:
+                    self.woken += 1
+                else:
+                    self.wait_timeouts += 1
             finally:
                 self.waiting -= 1
 

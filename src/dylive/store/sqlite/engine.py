@@ -37,6 +37,7 @@ from ..migrations import SQLITE, to_signed, to_unsigned
 from ..records import Record, StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
+from ..waiters import Waiters
 from .checkpointer import Checkpointer
 from .pages import EVENT_COLS
 
@@ -162,7 +163,7 @@ class SQLiteEngine(HealthProbe):
         # writer thread, per batch: rows appends inserted (room -> ascending), rooms to SELECT
         self._known: dict[int, list[StoredMessage]] = {}
         self._unknown: set[int] = set()
-        self._signals: dict[int, asyncio.Event] = {}
+        self.waiters = Waiters()  # long-poll waits (wait_for), woken by _finish
         self._pending_pos: dict[tuple[int, int], int] = {}
         self._position_delay = position_delay
         self._busy_ms = int(busy_timeout * 1000)
@@ -404,10 +405,9 @@ class SQLiteEngine(HealthProbe):
 
     def _finish(self, batch: list[Op], results: list[Any]) -> None:
         self._generation = None  # this store committed: read token_generation again
+        wake = self.waiters.wake
         for room_id in settle(batch, results, "sqlite"):
-            signal = self._signals.pop(room_id, None)
-            if signal is not None:
-                signal.set()
+            wake(room_id)
 
     # -- coalesced token read positions (see positions.SQLitePositions.set_position) ---------
     def _flush_positions(self) -> None:

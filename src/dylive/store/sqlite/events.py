@@ -3,7 +3,6 @@ served from the tail cache, the event loop thread or a reader thread (see ``page
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import sqlite3
@@ -227,13 +226,10 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         return self._last.get(room_id, 0)
 
     async def wait_for(self, room_id: int, after_seq: int, within: float) -> bool:
-        signal = self._signals.setdefault(room_id, asyncio.Event())
         if self._last.get(room_id, 0) > after_seq:
             return True
-        # a timeout scope, not asyncio.wait_for: no task per waiter (one per long-poll request)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(within):
-                await signal.wait()
+        if within > 0:  # one future, woken by the commit's _finish or its deadline bucket
+            await self.waiters.wait(room_id, within)
         return self._last.get(room_id, 0) > after_seq
 
     async def messages_of(
