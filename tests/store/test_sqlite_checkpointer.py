@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -17,6 +19,19 @@ from dylive.store.sqlite.checkpointer import Checkpointer, wal_frames
 
 ROOMS = [6922580638159719176 + r for r in range(40)]
 FRAME = 4096 + 24
+
+# Run in another process: is a lock held on SQLite's dead-man-switch byte of a ``-shm`` file
+# (offset 128: after the 8 WAL locks at 120)? Only another process sees locks this one holds.
+DMS_PROBE = """
+import fcntl, sys
+with open(sys.argv[1], "r+b") as f:
+    try:
+        fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)
+    except OSError:
+        print("held")
+    else:
+        print("free")
+"""
 
 
 def rec(msg_id: int, room: int) -> Record:
@@ -159,3 +174,39 @@ async def test_a_held_snapshot_makes_the_restart_busy_not_fail(tmp_path: Path) -
                 msg += 1
                 await asyncio.gather(*(store.append([rec(msg, r)]) for r in ROOMS))
     assert stats.errors == 0
+
+
+async def dms_lock(shm: str) -> str:
+    """``held`` or ``free``: SQLite's dead-man-switch lock on ``shm`` seen from another process."""
+    probe = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", DMS_PROBE, shm],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return probe.stdout.strip()
+
+
+async def test_reading_the_wal_index_keeps_sqlite_s_locks(tmp_path: Path) -> None:
+    """Reading the wal-index header (the checkpointer every 50 ms, ``wal_frames``) never closes a
+    descriptor of the ``-shm`` file: closing any descriptor of a file drops every POSIX lock the
+    process holds on it, SQLite's dead-man-switch lock among them. Another process opening the
+    database then took itself for its only user and truncated the ``-shm`` under the writer:
+    ``dylive serve`` died of SIGBUS in a COMMIT while a test polled the database with sqlite3
+    (tests/collect/test_durable_restart.py under load). Fails with ``open()``/``close()``."""
+    path = tmp_path / "d.sqlite3"
+    shm = f"{path}-shm"
+    async with SQLiteStore(path, wal_autocheckpoint=64, wal_hard_cap=1_000) as store:
+        assert store.checkpointer is not None
+        stats = store.checkpointer.stats
+        msg = 0
+        async with asyncio.timeout(20):
+            while stats.passive < 2:  # the thread read the header before each
+                msg += 1
+                await asyncio.gather(*(store.append([rec(msg, r)]) for r in ROOMS))
+        assert await dms_lock(shm) == "held"
+        frames = wal_frames(shm)  # from this thread too
+        assert frames is not None and frames[0] > 0
+        assert await dms_lock(shm) == "held"
+    assert wal_frames(shm) is None  # no connection of this process has it open

@@ -4,7 +4,7 @@ SQLite's automatic checkpoint runs inside a ``COMMIT`` on the writer's connectio
 it held every append for 0.3-0.9 s every ~4 s (fsync of the WAL, the copy of every changed page
 into the database, fsync of the database; docs/benchmarks.md, "Checkpoints off the writer
 thread"). Here a :class:`Checkpointer` thread, on its own connection, watches the WAL's length in
-the wal-index (``-shm``) and
+the wal-index (``-shm``, read through SQLite's own descriptor: see :func:`wal_frames`) and
 
 - every ``passive`` frames runs a PASSIVE checkpoint: it copies the frames committed when it
   began while the writer goes on committing (sqlite3 releases the GIL while SQLite runs);
@@ -30,6 +30,7 @@ on 2 cores the WAL was seen reaching ~8x ``restart`` (docs/benchmarks.md, "Seven
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import struct
 import threading
@@ -56,16 +57,59 @@ class CheckpointStats:
 
 
 def wal_frames(shm: str) -> tuple[int, int] | None:
-    """(mxFrame, nBackfill) from the wal-index file, or None when it cannot be read."""
+    """(mxFrame, nBackfill) from the wal-index file, or None when it cannot be read.
+
+    Read through a descriptor SQLite already has open in this process (``os.pread``), never
+    through one of our own: closing any descriptor of a file drops every POSIX lock the process
+    holds on it, SQLite's lock that tells other processes the wal-index is in use among them
+    (https://www.sqlite.org/howtocorrupt.html, 2.2). With an ``open()``/``close()`` here every
+    50 ms, another process opening the database took itself for its only user and truncated the
+    ``-shm`` under the writer: the service died of SIGBUS in a COMMIT. None when no connection of
+    this process has the file open (the checkpointer's own connection keeps it open).
+    """
     try:
-        with open(shm, "rb") as f:
-            head = f.read(_HEADER.size)
+        fd = _shm_fd(shm)
+        head = os.pread(fd, _HEADER.size, 0) if fd is not None else b""
     except OSError:
         return None
     if len(head) < _HEADER.size:
         return None
     frames, backfilled = _HEADER.unpack(head)
     return frames, backfilled
+
+
+_FD_DIRS = ("/proc/self/fd", "/dev/fd")
+_shm_fds: dict[str, int] = {}  # -shm path -> a descriptor of it open in this process, last seen
+
+
+def _shm_fd(shm: str) -> int | None:
+    """A descriptor of ``shm`` this process has open (SQLite's), found by (device, inode) among
+    the open descriptors; opens and closes nothing of that file."""
+    st = os.stat(shm)
+    key = (st.st_dev, st.st_ino)
+    fd = _shm_fds.get(shm)
+    if fd is not None and _same(fd, key):
+        return fd
+    _shm_fds.pop(shm, None)
+    for fds in _FD_DIRS:
+        try:
+            listed = os.listdir(fds)
+        except OSError:
+            continue
+        for name in listed:
+            if name.isdigit() and _same(int(name), key):
+                _shm_fds[shm] = int(name)
+                return int(name)
+        return None
+    return None
+
+
+def _same(fd: int, key: tuple[int, int]) -> bool:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == key
 
 
 class Checkpointer:
@@ -104,6 +148,8 @@ class Checkpointer:
     def start(self) -> None:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        # a read opens the wal-index (-shm), kept open with the connection: wal_frames reads it
+        self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         self._thread = threading.Thread(target=self._run, name="dylive-sqlite-ckpt", daemon=True)
         self._thread.start()
 
