@@ -116,11 +116,14 @@ class Service:
             await pool.pacer.take(DEFAULT, pool.fallback.proxy or "")
 
     def _committed(self, commit: Commit) -> None:
-        """Wake the live hub (every commit); analytics and webhooks for new rows stored here."""
+        """Wake the live hub (every commit); analytics, webhooks and the NATS publisher for
+        new rows stored here."""
         self.stream.notify(commit.room_id, commit.inserted)
         if commit.local and commit.inserted:
             self.analytics.notify(commit.room_id)
             self.webhooks.notify(commit.room_id)
+            if self.publisher is not None:
+                self.publisher.notify(commit.room_id)
 
     def on_fenced(self, room_id: int) -> None:
         """A write of a room was refused (its lease is lost): counted for the fleet view."""

@@ -295,6 +295,14 @@ class NatsPublisher:
         await asyncio.gather(*(o.stop() for o in outboxes))
         await self.sink.close()
 
+    def notify(self, room_id: int) -> None:
+        """A hint that ``room_id`` has new messages stored here: the every-room outbox picks a
+        new room up at once instead of at its next scan (a fleet node's outboxes are one a held
+        room, each already waiting on its room)."""
+        outbox = self._outboxes.get(None)
+        if outbox is not None:
+            outbox.notify(room_id)
+
     def problems(self) -> list[str]:
         """Why nothing is published right now (empty when connected), for ``/healthz``."""
         sink = self.sink
