@@ -7,11 +7,11 @@ statement each; per-room ordering locks instead of one database-wide lock.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import orjson
 import psycopg
 import pytest
+from support.waiting import until
 
 from dylive.errors import LeaseLost
 from dylive.store import Fence, Record, UpstreamPosition
@@ -107,12 +107,7 @@ async def test_a_held_room_lock_stalls_that_room_only(pg_url: str, pg_schema: st
         try:
             await holder.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(salt, A),))
             stalled = asyncio.create_task(one.append([rec(2)]))
-            deadline = time.monotonic() + 20
-            assert one._wconn is not None
-            writer = one._wconn.info.backend_pid
-            while not await waiting_on_advisory_lock(pg_url, writer):
-                assert time.monotonic() < deadline, "the append to A never waited for the lock"
-                await asyncio.sleep(0.05)
+            await writer_waits_for_a_lock(one, pg_url, "the append to A waiting for the lock")
             assert await asyncio.wait_for(two.append([rec(5, B)]), 20) == 1
             assert not stalled.done()
             await holder.rollback()
@@ -120,6 +115,13 @@ async def test_a_held_room_lock_stalls_that_room_only(pg_url: str, pg_schema: st
         finally:
             await holder.close()
         assert [m.msg_id for m in (await two.read(A, 0, 10)).messages] == [1, 2]
+
+
+async def writer_waits_for_a_lock(store: PostgresStore, url: str, what: str) -> None:
+    """Until ``store``'s writer connection waits for an advisory lock (20 s at most)."""
+    assert store._wconn is not None
+    writer = store._wconn.info.backend_pid
+    await until(lambda: waiting_on_advisory_lock(url, writer), 20, what)
 
 
 async def waiting_on_advisory_lock(url: str, pid: int) -> bool:
@@ -192,12 +194,7 @@ async def test_a_duplicate_committed_while_waiting_for_the_room_lock_is_skipped(
                 (to_signed(A),),
             )
             waiting = asyncio.create_task(store.append([rec(2), rec(3)]))
-            deadline = time.monotonic() + 20
-            assert store._wconn is not None
-            writer = store._wconn.info.backend_pid
-            while not await waiting_on_advisory_lock(pg_url, writer):
-                assert time.monotonic() < deadline, "the append never waited for the lock"
-                await asyncio.sleep(0.05)
+            await writer_waits_for_a_lock(store, pg_url, "the append waiting for the lock")
             await other.commit()
             assert await asyncio.wait_for(waiting, 20) == 1
         finally:
