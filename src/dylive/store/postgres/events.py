@@ -243,7 +243,7 @@ class PostgresEventLog(PostgresEngine, EventLog):
             # a fresh cached room holds every row committed up to what was heard, and a commit
             # after it is heard of and wakes this wait: no query (the page read before the wait
             # trusted the cache the same way)
-            cached = self.tail.fresh_last(room_id) if self._listening else None
+            cached = self.tail.fresh_last(room_id)  # None unless listening (the same flag)
             if cached is not None:
                 found = cached > after_seq
             else:
