@@ -46,10 +46,11 @@ import gc
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from pgtemp import fresh_schema
 
 from dylive.analytics import Analytics
 from dylive.store import RoomRecord, open_store
@@ -69,15 +70,8 @@ def store_url(tmp: str) -> Iterator[str]:
     if not PG_ADMIN:
         yield str(Path(tmp) / "bench.db")
         return
-    import psycopg
-
-    name = "dylive_bench_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {name}")
-        try:
-            yield f"{PG_ADMIN}?options=-csearch_path%3D{name}"
-        finally:
-            admin.execute(f"DROP SCHEMA {name} CASCADE")
+    with fresh_schema(PG_ADMIN) as schema:
+        yield schema.url
 
 
 def written() -> int:

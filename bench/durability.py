@@ -29,10 +29,11 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from pgtemp import Schema, fresh_schema, schema_url
 
 from dylive.sim import DEFAULT_WEB_RID, SimConfig, SimServer
 from dylive.sim.tcpproxy import TcpProxy
@@ -175,41 +176,22 @@ async def run_sqlite(args: argparse.Namespace, rng: random.Random) -> Result:
         await sim.__aexit__(None, None, None)
 
 
-class PgSchema:
-    """A fresh schema on the shared server, dropped afterwards."""
-
-    def __init__(self, admin: str) -> None:
-        self.admin = admin
-        self.name = "dylive_bench_" + uuid.uuid4().hex[:12]
-
-    def __enter__(self) -> PgSchema:
-        import psycopg
-
-        with psycopg.connect(self.admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"CREATE SCHEMA {self.name}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import psycopg
-
-        with psycopg.connect(self.admin, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {self.name} CASCADE")
-
-    def url(self, port: int | None = None) -> str:
-        parts = urlsplit(self.admin)
-        host = parts.hostname or "127.0.0.1"
-        user = f"{parts.username}@" if parts.username else ""
-        netloc = f"{user}{host}:{port or parts.port or 5432}"
-        return f"postgresql://{netloc}{parts.path}?options=-csearch_path%3D{self.name}"
+def schema_at(schema: Schema, port: int | None = None) -> str:
+    """The schema's URL, through ``port`` (a fault proxy's) instead of the server's own."""
+    parts = urlsplit(schema.admin_url)
+    host = parts.hostname or "127.0.0.1"
+    user = f"{parts.username}@" if parts.username else ""
+    netloc = f"{user}{host}:{port or parts.port or 5432}"
+    return schema_url(f"postgresql://{netloc}{parts.path}", schema.name)
 
 
 async def run_postgres(args: argparse.Namespace, rng: random.Random) -> Result:
     sim = await sim_with_rate(args.rate, args.seed + 1)
     try:
         room_id = sim.room_id(DEFAULT_WEB_RID)
-        with PgSchema(args.pg) as schema:
-            await kill_cycles(schema.url(), sim, args.kills, rng)
-            stored = stored_pg(schema.url(), room_id)
+        with fresh_schema(args.pg) as schema:
+            await kill_cycles(schema_at(schema), sim, args.kills, rng)
+            stored = stored_pg(schema_at(schema), room_id)
             return compare("postgres", log_ids(sim, room_id), stored, args.kills)
     finally:
         await sim.__aexit__(None, None, None)
@@ -221,21 +203,21 @@ async def run_outage(args: argparse.Namespace) -> tuple[Result, float | None]:
     target = urlsplit(args.pg)
     try:
         room_id = sim.room_id(DEFAULT_WEB_RID)
-        with PgSchema(args.pg) as schema:
+        with fresh_schema(args.pg) as schema:
             async with TcpProxy(target.hostname or "127.0.0.1", target.port or 5432) as proxy:
-                proc = await start_serve(schema.url(proxy.port), sim.base_url)
+                proc = await start_serve(schema_at(schema, proxy.port), sim.base_url)
                 try:
                     await asyncio.sleep(4.0)
                     await proxy.down()
                     await asyncio.sleep(args.outage)
-                    before = await asyncio.to_thread(count_pg, schema.url(), room_id)
+                    before = await asyncio.to_thread(count_pg, schema_at(schema), room_id)
                     await proxy.up()
                     back = time.monotonic()
-                    resumed = await wait_growth(schema.url(), room_id, before, back)
+                    resumed = await wait_growth(schema_at(schema), room_id, before, back)
                     await asyncio.sleep(4.0)
                 finally:
                     await stop_serve(proc, signal.SIGTERM)
-            stored = stored_pg(schema.url(), room_id)
+            stored = stored_pg(schema_at(schema), room_id)
             return compare("pg-outage", log_ids(sim, room_id), stored, 0), resumed
     finally:
         await sim.__aexit__(None, None, None)

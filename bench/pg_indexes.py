@@ -29,13 +29,13 @@ import os
 import random
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import record
+from pgtemp import fresh_schema
 
 from dylive.store.migrations import to_signed
 from dylive.store.postgres import PostgresStore
@@ -152,13 +152,11 @@ async def run(url: str, admin: psycopg.Connection, schema: str, args: argparse.N
 
 
 def main(args: argparse.Namespace) -> None:
-    schema = "dylive_bench_" + uuid.uuid4().hex[:12]
-    url = f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         admin.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
+        with fresh_schema(ADMIN_URL, admin=admin) as fresh:
+            schema, url = fresh.name, fresh.url
 
             async def migrate() -> None:
                 async with PostgresStore(url):
@@ -191,8 +189,6 @@ def main(args: argparse.Namespace) -> None:
             admin.execute("RESET search_path")
             print(f"rooms {args.rooms}, prefill {args.prefill:,}, ddl {args.ddl!r} ({ddl:.2f} s)")
             asyncio.run(run(url, admin, schema, args))
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 if __name__ == "__main__":

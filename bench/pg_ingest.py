@@ -21,11 +21,11 @@ import asyncio
 import multiprocessing
 import os
 import time
-import uuid
 from typing import Any
 
 import orjson
 import psycopg
+from pgtemp import fresh_schema
 
 from dylive.store import Fence, Record
 from dylive.store.migrations import to_signed
@@ -104,27 +104,20 @@ def run(url: str, writers: int, rooms: int, total: int, batch: int, fenced: bool
 
 
 def main(args: argparse.Namespace) -> None:
-    schema = "dylive_bench_" + uuid.uuid4().hex[:12]
-    url = f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
+    with fresh_schema(ADMIN_URL) as schema:
+        url = schema.url
 
-            async def migrate() -> None:
-                async with PostgresStore(url):
-                    pass
+        async def migrate() -> None:
+            async with PostgresStore(url):
+                pass
 
-            asyncio.run(migrate())
-            print(
-                f"PostgreSQL durable ingest ({args.rooms} rooms per writer, {os.cpu_count()} CPUs)"
-            )
-            for writers in args.writers:
-                for batch in (200, 20, 5):
-                    total = {200: args.total, 20: args.total // 2, 5: args.total // 4}[batch]
-                    for fenced in (False, True):
-                        print(run(url, writers, args.rooms, total, batch, fenced), flush=True)
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        asyncio.run(migrate())
+        print(f"PostgreSQL durable ingest ({args.rooms} rooms per writer, {os.cpu_count()} CPUs)")
+        for writers in args.writers:
+            for batch in (200, 20, 5):
+                total = {200: args.total, 20: args.total // 2, 5: args.total // 4}[batch]
+                for fenced in (False, True):
+                    print(run(url, writers, args.rooms, total, batch, fenced), flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import orjson
-import psycopg
+from pgtemp import fresh_schema
 
 from dylive.analytics import Analytics
 from dylive.analytics.parquet import export_parquet
@@ -82,14 +82,9 @@ async def fresh_store(backend: str, tmp: Path) -> AsyncIterator[EventStore]:
         async with store:
             yield store
         return
-    schema = "dylive_bench_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            async with open_store(f"{ADMIN_URL}?options=-csearch_path%3D{schema}") as store:
-                yield store
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema(ADMIN_URL) as schema:
+        async with open_store(schema.url) as store:
+            yield store
 
 
 async def ingest(store: EventStore, records: list[Record], analytics: Analytics | None) -> float:

@@ -20,12 +20,11 @@ import functools
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-import psycopg
+from pgtemp import fresh_schema
 
 from dylive.store import EventStore, Record, SQLiteStore
 from dylive.store.postgres import PostgresStore
@@ -122,16 +121,11 @@ async def main(total: int) -> None:
                 functools.partial(SQLiteStore, path, synchronous=sync),
                 total,
             )
-    schema = "dylive_bench_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            url = f"{ADMIN_URL}?options=-csearch_path%3D{schema}"
-            results["postgres"] = await run(
-                "PostgreSQL synchronous_commit=on", lambda: PostgresStore(url), total
-            )
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_schema(ADMIN_URL) as schema:
+        url = schema.url
+        results["postgres"] = await run(
+            "PostgreSQL synchronous_commit=on", lambda: PostgresStore(url), total
+        )
     pg = results["postgres"]
     for key in ("sqlite-NORMAL", "sqlite-FULL"):
         lite = results[key]
