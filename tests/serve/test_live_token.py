@@ -117,6 +117,7 @@ async def test_a_feed_stops_at_the_message_quota_with_4429(served: Any) -> None:
     secret = await tokens.create(svc.store, "capped-feed", quota=Quota(messages_per_month=33))
     count, frames, code = await _feed(base, secret)
     assert count == 33  # the batch that reaches the quota is cut to it
+    assert svc.feeds.dylive.messages == 33  # what /metrics counts: those sent, not the batch's
     assert frames[-1]["type"] == "error" and frames[-1]["code"] == 42902
     assert frames[-1]["data"]["quota"] == "messages_per_month"
     assert code == 4429

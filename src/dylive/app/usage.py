@@ -243,8 +243,9 @@ class MeteredFormat:
     wrapped formatter's.
 
     ``budget`` (the messages the token may still receive, None = no limit; asked once per
-    batch): a batch is cut to it, and ``exhausted`` is set once the budget is used up (the
-    session then ends: the next message would go past the quota)."""
+    batch, in :meth:`wanted`): a batch is cut to it there, so that what the session counts is
+    what is sent, and ``exhausted`` is set once the budget is used up (the session then ends:
+    the next message would go past the quota)."""
 
     def __init__(
         self,
@@ -257,28 +258,29 @@ class MeteredFormat:
         self._meter = meter
         self._token_id = token_id
         self._budget = budget
+        self._cut = False  # the last batch was cut to the budget
         self.exhausted = False
 
     def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
+        """The wrapped formatter's (its methods), cut to the budget."""
         wanted: Sequence[StoredMessage] = self._inner.wanted(messages)
+        left = self._budget() if self._budget is not None else None
+        self._cut = left is not None and left < len(wanted)
+        if left is not None and left <= len(wanted):
+            self.exhausted = True
+            wanted = wanted[: max(0, left)]
         return wanted
 
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
-        # ``messages``: what the client is sent (already :meth:`wanted`, its methods), counted
-        # and cut to the budget; the skipped ones are neither (the position still moves past
-        # them unless the batch is cut)
-        wanted = messages
-        left = self._budget() if self._budget is not None else None
-        if left is not None and left <= len(wanted):
-            self.exhausted = True
-            if left < len(wanted):
-                wanted = wanted[: max(0, left)]
-                if not wanted:
-                    return []
-                position = wanted[-1].seq
-        frames: list[str] = await self._inner.frames(wanted, position)
+        # ``messages``: what :meth:`wanted` kept, all sent and counted; a batch cut to the
+        # budget ends at its last message sent (nothing at all when the budget was used up)
+        if self._cut:
+            if not messages:
+                return []
+            position = messages[-1].seq
+        frames: list[str] = await self._inner.frames(messages, position)
         size = sum(len(frame) for frame in frames)
-        self._meter.deliver(self._token_id, "feed", len(wanted), size)
+        self._meter.deliver(self._token_id, "feed", len(messages), size)
         return frames
 
     def heartbeat(self, position: int) -> str | None:

@@ -92,9 +92,9 @@ class Formatter(Protocol):
     room_id: int
 
     def wanted(self, messages: Sequence[StoredMessage]) -> Sequence[StoredMessage]:
-        """The messages of a batch the client takes (its ``methods``): the session filters
-        each batch here once and hands :meth:`frames` these alone (what a metered feed
-        counts)."""
+        """The messages of a batch the client takes (its ``methods``; a metered feed cuts them
+        to its quota here): the session filters each batch here once, hands :meth:`frames`
+        these alone and counts them as sent."""
         ...
 
     async def frames(self, messages: Sequence[StoredMessage], position: int) -> list[str]:
@@ -284,7 +284,7 @@ class FeedSession:
         wanted = self.formatter.wanted(messages)  # the one filter by the client's methods
         for frame in await self.formatter.frames(wanted, last_seq):
             await self._send(frame)
-        # the messages the client's methods take (a batch cut at a message quota ends the feed)
+        # the messages sent: the client's methods, cut at a message quota (which ends the feed)
         self.stats.messages += len(wanted)
         if self.after_deliver is not None:
             await self.after_deliver()
