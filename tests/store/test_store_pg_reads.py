@@ -124,3 +124,20 @@ async def test_closing_the_store_ends_every_waiting_page_read(pg_url: str) -> No
     done = await asyncio.wait_for(asyncio.gather(*reads, return_exceptions=True), 30)
     for result in done:  # a page, or ended by the close: never left waiting
         assert isinstance(result, (JoinedPage, asyncio.CancelledError, StoreError)), result
+
+
+async def test_page_statements_are_not_planned_again_at_each_execution(pg_url: str) -> None:
+    """The page statement's prepared plan is the generic one: under ``plan_cache_mode = auto``
+    the server chose a custom plan (planned again) at every execution, the arrays' lengths
+    making it look cheaper."""
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[i % 3]) for i in range(1, 200)])
+        for after in range(12):  # one at a time: the same page connection (the pool is LIFO)
+            assert (await store.read_joined(ROOM, after, 50, frozenset(METHODS[:2]))).size
+        rows = await store._fetch(
+            "SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)"
+            " FROM pg_prepared_statements",
+            pool=store._page_pool,
+        )
+        generic, custom = rows[0]
+        assert custom == 0 and generic >= 5, (generic, custom)
