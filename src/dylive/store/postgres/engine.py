@@ -27,7 +27,7 @@ sharing one database:
   Uniqueness and equality are preserved (the mapping is a bijection); ordering by id is not used.
 - Reads use a small pool of autocommit connections, never OFFSET except in ``backlog_start``;
   the chat pages' statements (``pages``) have ``page_statements`` connections of their own,
-  which run the generic plan (``_connect_pages``).
+  driven on libpq directly (``pagewire``), which run the generic plan (``_connect_pages``).
 - Schema versions are rows of ``dylive_schema``; migrations run under an advisory lock.
 
 Select a schema with libpq's ``options``:
@@ -56,6 +56,7 @@ from ..waiters import Waiters
 from .append import Append, lock_rooms, run_appends, schema_salt
 from .cache import SharedTail, TokenCache
 from .pages import PageBatches
+from .pagewire import PageWire
 from .pool import Conn, Pool
 
 log = logging.getLogger(__name__)
@@ -114,9 +115,9 @@ class PostgresEngine(HealthProbe):
         )
         self._pool = Pool(self._connect, readers)
         #: the chat endpoint's pages of every method, read together under load (``pages``), on
-        #: connections of their own (``_connect_pages``: generic plans)
-        self._page_pool = Pool(self._connect_pages, page_statements)
-        self.pages = PageBatches(self._fetch_pages, inflight=page_statements)
+        #: connections of their own (``pagewire``; ``_connect_pages``: generic plans)
+        self._page_wire = PageWire(self._connect_pages, page_statements)
+        self.pages = PageBatches(self._page_wire.run, inflight=page_statements)
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -235,7 +236,7 @@ class PostgresEngine(HealthProbe):
             self._listener = None
         await self.tail.stop()
         await self.pages.close()
-        await self._page_pool.close()
+        await self._page_wire.close()
         await self._pool.close()
         if self._wconn is not None:
             await self._wconn.close()
@@ -408,15 +409,13 @@ class PostgresEngine(HealthProbe):
         *,
         binary: bool = False,
         unsorted: bool = False,
-        pool: Pool | None = None,
     ) -> list[tuple[Any, ...]]:
         """Rows of a read; retried once on a fresh connection if the pooled one was dead.
         ``binary``: results in binary format (row reads with bytea: no hex on either side).
-        ``unsorted``: planned with ``enable_sort`` off (``SET LOCAL``, see ``UNSORTED``).
-        ``pool``: the connections to read on (default: the readers)."""
+        ``unsorted``: planned with ``enable_sort`` off (``SET LOCAL``, see ``UNSORTED``)."""
         for attempt in (1, 2):
             try:
-                async with (pool or self._pool).connection() as conn:
+                async with self._pool.connection() as conn:
                     if not unsorted:
                         cur = await conn.execute(query, args, binary=binary)
                         return await cur.fetchall()
@@ -431,12 +430,6 @@ class PostgresEngine(HealthProbe):
             except psycopg.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
         raise AssertionError("unreachable")
-
-    async def _fetch_pages(
-        self, query: str, args: Sequence[Any] | Mapping[str, Any]
-    ) -> list[tuple[Any, ...]]:
-        """A page statement's rows (binary), on the page connections."""
-        return await self._fetch(query, args, binary=True, pool=self._page_pool)
 
     async def _fetch_one(
         self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False
