@@ -13,8 +13,10 @@ PostgreSQL backends connected to the database (``/proc/<pid>/stat``), and pages 
 Another tree: ``PYTHONPATH=<tree>/src python bench/pgpages.py`` (same data, same reads). The
 database is created (``dylive_bench_pgpages``) on first use and kept; ``--rebuild`` drops it.
 
+The event loop is the service's (uvloop when installed; ``--loop asyncio``: the default loop).
+
 Usage: ``python bench/pgpages.py [--admin URL] [--rooms 200 --rows 200000] [--readers 32,1]
-[--seconds 3 --rounds 3] [--rebuild]``
+[--seconds 3 --rounds 3] [--loop auto|uvloop|asyncio] [--rebuild]``
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import psycopg
 from api import cpu_seconds, pg_backends_cpu, record
 
 from dylive.app.delivery import DEFAULT_METHODS
+from dylive.serve import runtime
 from dylive.store import open_store
 
 NAME = "dylive_bench_pgpages"
@@ -129,10 +132,13 @@ def main() -> None:
     parser.add_argument("--readers", type=lambda t: [int(x) for x in t.split(",")], default=[32, 1])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     url = database(args.admin, args.rooms, args.rows, args.rebuild)
-    asyncio.run(measure(url, args.readers, args.seconds, args.rounds))
+    with asyncio.Runner(loop_factory=runtime.loop_factory(args.loop)) as runner:
+        print(f"(this process: {runtime.loop_name(args.loop)} loop)")
+        runner.run(measure(url, args.readers, args.seconds, args.rounds))
 
 
 if __name__ == "__main__":
