@@ -12,6 +12,7 @@ import pytest
 from dylive.errors import StoreError
 from dylive.store import JoinedPage, Record
 from dylive.store.postgres import PostgresStore
+from dylive.store.postgres.pagewire import Statement
 
 pytestmark = pytest.mark.postgres
 
@@ -124,3 +125,47 @@ async def test_closing_the_store_ends_every_waiting_page_read(pg_url: str) -> No
     done = await asyncio.wait_for(asyncio.gather(*reads, return_exceptions=True), 30)
     for result in done:  # a page, or ended by the close: never left waiting
         assert isinstance(result, (JoinedPage, asyncio.CancelledError, StoreError)), result
+
+
+async def test_page_statements_are_not_planned_again_at_each_execution(pg_url: str) -> None:
+    """The page statement's prepared plan is the generic one: under ``plan_cache_mode = auto``
+    the server chose a custom plan (planned again) at every execution, the arrays' lengths
+    making it look cheaper."""
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[i % 3]) for i in range(1, 200)])
+        for after in range(12):  # one at a time: the same page connection (the pool is LIFO)
+            assert (await store.read_joined(ROOM, after, 50, frozenset(METHODS[:2]))).size
+        plans = Statement(
+            b"plans",
+            "SELECT coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint"
+            " FROM pg_prepared_statements WHERE name LIKE 'dylive_pages%'",
+            (),
+        )
+        rows = await store._page_wire.run(plans, [])
+        generic, custom = rows[0]
+        assert custom == 0 and generic >= 5, (generic, custom)
+
+
+async def test_a_page_connection_the_server_ended_is_replaced(pg_url: str) -> None:
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 20)])
+        assert (await store.read_joined(ROOM, 0, 5)).last_msg_id == 5
+        ended = await store._fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE '%%p.last_seq),%%'"
+            " AND pid <> pg_backend_pid()"
+        )
+        assert ended == [(True,)]
+        for after in (5, 10):  # the dead one noticed (or not yet): a fresh one reads
+            assert (await store.read_joined(ROOM, after, 5)).last_msg_id == after + 5
+
+
+async def test_a_page_statement_the_server_refused_leaves_its_connection_usable(
+    pg_url: str,
+) -> None:
+    async with PostgresStore(pg_url, tail_size=0) as store:
+        await store.append([rec(i, ROOM, METHODS[0]) for i in range(1, 20)])
+        with pytest.raises(StoreError, match="LIMIT must not be negative"):
+            await store.pages.page(ROOM, 0, -1, None)
+        assert (await store.read_joined(ROOM, 0, 5)).last_msg_id == 5
+        assert len(store._page_wire._idle) == 1  # the same connection, kept

@@ -25,7 +25,9 @@ sharing one database:
   signed ``BIGINT`` columns through :func:`~dylive.store.migrations.to_signed` (identity below
   2^63, ``value - 2^64`` above); reads map them back, so callers only ever see unsigned ids.
   Uniqueness and equality are preserved (the mapping is a bijection); ordering by id is not used.
-- Reads use a small pool of autocommit connections, never OFFSET except in ``backlog_start``.
+- Reads use a small pool of autocommit connections, never OFFSET except in ``backlog_start``;
+  the chat pages' statements (``pages``) have ``page_statements`` connections of their own,
+  driven on libpq directly (``pagewire``), which run the generic plan (``_connect_pages``).
 - Schema versions are rows of ``dylive_schema``; migrations run under an advisory lock.
 
 Select a schema with libpq's ``options``:
@@ -54,6 +56,7 @@ from ..waiters import Waiters
 from .append import Append, lock_rooms, run_appends, schema_salt
 from .cache import SharedTail, TokenCache
 from .pages import PageBatches
+from .pagewire import PageWire
 from .pool import Conn, Pool
 
 log = logging.getLogger(__name__)
@@ -111,8 +114,10 @@ class PostgresEngine(HealthProbe):
             settings.number("pg_poll_interval") if poll_interval is None else poll_interval
         )
         self._pool = Pool(self._connect, readers)
-        #: the chat endpoint's pages of every method, read together under load (``pages``)
-        self.pages = PageBatches(self._fetch_binary, inflight=page_statements)
+        #: the chat endpoint's pages of every method, read together under load (``pages``), on
+        #: connections of their own (``pagewire``; ``_connect_pages``: generic plans)
+        self._page_wire = PageWire(self._connect_pages, page_statements)
+        self.pages = PageBatches(self._page_wire.run, inflight=page_statements)
         self._queue: asyncio.Queue[Op | None] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -145,6 +150,21 @@ class PostgresEngine(HealthProbe):
             raise StoreError(
                 redact(f"cannot connect to {self.url}: {exc}"), transient=True
             ) from exc
+
+    async def _connect_pages(self) -> Conn:
+        """A page statement's connection: its prepared statement runs the generic plan. Under
+        ``plan_cache_mode = auto`` the server planned it again at every execution (a custom plan
+        sees the arrays' lengths, so it always looks cheaper than the generic plan, which
+        assumes 10 pages): ~0.5 ms of planning, measured as 140 µs more backend CPU a
+        statement (bench/pgpages.py, docs/benchmarks.md). The plan is the same either way: a
+        ``(room_id, seq)`` index scan per page. Only page statements run here."""
+        conn = await self._connect()
+        try:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+        except psycopg.Error as exc:
+            await conn.close()
+            raise StoreError(f"cannot set up {redact(self.url)}: {exc}", transient=True) from exc
+        return conn
 
     async def _connect_writer(self) -> Conn:
         """The writer's connection: a transaction left open by a paused or partitioned process
@@ -216,6 +236,7 @@ class PostgresEngine(HealthProbe):
             self._listener = None
         await self.tail.stop()
         await self.pages.close()
+        await self._page_wire.close()
         await self._pool.close()
         if self._wconn is not None:
             await self._wconn.close()
@@ -409,11 +430,6 @@ class PostgresEngine(HealthProbe):
             except psycopg.Error as exc:
                 raise StoreError(f"read failed: {exc}") from exc
         raise AssertionError("unreachable")
-
-    async def _fetch_binary(
-        self, query: str, args: Sequence[Any] | Mapping[str, Any]
-    ) -> list[tuple[Any, ...]]:
-        return await self._fetch(query, args, binary=True)
 
     async def _fetch_one(
         self, query: str, args: Sequence[Any] | Mapping[str, Any] = (), *, binary: bool = False

@@ -25,30 +25,41 @@ from typing import Any
 
 from dylive.errors import StoreError
 
+from .pagewire import BIGINTS, INTS, TEXTS, Statement
+
 #: One row per requested ``(room, after, limit)``, in the order given, for the first ``limit``
 #: rows after ``after``: their count, the count of the wanted ones (``methods``), the last
 #: seq, the last row's msg_id (one primary-key probe: an ordered array_agg would sort the rows
 #: again) and the wanted rows' rendered JSON joined by ``,``. The aggregates read the ordered
 #: subquery in its order (an ORDER BY inside string_agg would sort each page again).
-PAGES = """
+#: Parameters (typed arrays, sent as array literals): rooms, afters, limits and the wanted
+#: methods (a typed parameter: a text literal cast beside ``ANY`` was parsed again for every
+#: row, 3x the server time). Run by :mod:`~.pagewire`.
+PAGES = Statement(
+    b"dylive_pages",
+    """
 SELECT p.n, p.wanted, p.last_seq,
     (SELECT e.msg_id FROM events AS e WHERE e.seq = p.last_seq), p.body
-FROM unnest(%(rooms)s::text::bigint[], %(afters)s::text::bigint[], %(limits)s::text::int[])
+FROM unnest($1, $2, $3)
     WITH ORDINALITY AS r(room, after, lim, i)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, count(*) FILTER (WHERE w) AS wanted, max(seq) AS last_seq,
         string_agg(rendered, ','::bytea) FILTER (WHERE w) AS body
     FROM (
-        SELECT seq, rendered, method = ANY(%(methods)s::text[]) AS w
+        SELECT seq, rendered, method = ANY($4) AS w
         FROM events WHERE room_id = r.room AND seq > r.after ORDER BY seq LIMIT r.lim
     ) AS page
 ) AS p
 ORDER BY r.i
-"""
+""",
+    (BIGINTS, BIGINTS, INTS, TEXTS),
+)
 #: The same for pages of every method: nothing computed per row.
-PAGES_ALL = """
+PAGES_ALL = Statement(
+    b"dylive_pages_all",
+    """
 SELECT p.n, p.n, p.last_seq, (SELECT e.msg_id FROM events AS e WHERE e.seq = p.last_seq), p.body
-FROM unnest(%(rooms)s::text::bigint[], %(afters)s::text::bigint[], %(limits)s::text::int[])
+FROM unnest($1, $2, $3)
     WITH ORDINALITY AS r(room, after, lim, i)
 CROSS JOIN LATERAL (
     SELECT count(*) AS n, max(seq) AS last_seq, string_agg(rendered, ','::bytea) AS body
@@ -58,19 +69,21 @@ CROSS JOIN LATERAL (
     ) AS page
 ) AS p
 ORDER BY r.i
-"""
+""",
+    (BIGINTS, BIGINTS, INTS),
+)
 
 #: (signed room_id, after seq, limit, wanted methods or None for every method)
 Want = tuple[int, int, int, frozenset[str] | None]
 Row = tuple[Any, ...]
-Run = Callable[[str, dict[str, Any]], Awaitable[list[Row]]]
+Run = Callable[[Statement, list[str]], Awaitable[list[Row]]]
 Queued = tuple[Want, "asyncio.Future[Row]"]
 
 
 class PageBatches:
     """``await pages.page(room, after, limit, methods)``: the :data:`PAGES` row of one page,
     read with the pages other callers asked for meanwhile (one statement per method set among
-    them). ``run(sql, args)`` reads the rows (binary)."""
+    them). ``run(statement, params)`` reads the rows (:class:`~.pagewire.PageWire`)."""
 
     def __init__(self, run: Run, *, inflight: int = 2, max_batch: int = 64) -> None:
         self._run = run
@@ -81,6 +94,7 @@ class PageBatches:
         self._running = 0  # drain tasks still taking pages (a task leaving stops counting at once)
         self.statements = 0  # statements run
         self.pages = 0  # pages read by them
+        self._literals: dict[frozenset[str], str] = {}  # method sets as text[] literals
 
     async def page(self, room: int, after: int, limit: int, methods: frozenset[str] | None) -> Row:
         future: asyncio.Future[Row] = asyncio.get_running_loop().create_future()
@@ -111,15 +125,15 @@ class PageBatches:
                 await self._read(methods, batch)
 
     async def _read(self, methods: frozenset[str] | None, batch: list[Queued]) -> None:
-        args: dict[str, Any] = {  # array literals: psycopg dumps a list element by element
-            "rooms": _ints(want[0] for want, _ in batch),
-            "afters": _ints(want[1] for want, _ in batch),
-            "limits": _ints(want[2] for want, _ in batch),
-        }
-        if methods is not None:  # a typed array: a literal cast in the statement was parsed
-            args["methods"] = sorted(methods)  # again for every row (3x the server time)
+        params = [
+            _ints(want[0] for want, _ in batch),
+            _ints(want[1] for want, _ in batch),
+            _ints(want[2] for want, _ in batch),
+        ]
+        if methods is not None:
+            params.append(self._methods_literal(methods))
         try:
-            rows = await self._run(PAGES_ALL if methods is None else PAGES, args)
+            rows = await self._run(PAGES_ALL if methods is None else PAGES, params)
             if len(rows) != len(batch):
                 raise StoreError(f"read failed: {len(rows)} rows for {len(batch)} pages")
         except Exception as exc:  # the pages queued since may still be read
@@ -137,6 +151,14 @@ class PageBatches:
             if not future.done():  # a caller cancelled meanwhile: its row is dropped
                 future.set_result(row)
 
+    def _methods_literal(self, methods: frozenset[str]) -> str:
+        literal = self._literals.get(methods)
+        if literal is None:
+            if len(self._literals) >= 256:
+                self._literals.clear()
+            literal = self._literals[methods] = _texts(sorted(methods))
+        return literal
+
     async def close(self) -> None:
         """Fail what is queued and stop the running statements (the store is closing)."""
         for task in list(self._tasks):
@@ -149,5 +171,12 @@ class PageBatches:
 
 
 def _ints(values: Iterable[int]) -> str:
-    """A PostgreSQL array literal of integers (cast to its type in the statement)."""
+    """A PostgreSQL array literal of integers."""
     return "{" + ",".join(map(str, values)) + "}"
+
+
+def _texts(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of strings, each quoted (``NULL``, commas, braces, quotes
+    and backslashes are the string itself)."""
+    quoted = ('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
