@@ -122,10 +122,10 @@ SETTINGS: dict[str, Setting] = {
         ),
         Setting(
             "forwarded_allow_ips",
-            "",
+            "127.0.0.1,::1",
             "Addresses (or networks, or *) of trusted reverse proxies whose X-Forwarded-For /"
             " X-Forwarded-Proto the service honours (comma-separated; empty: none, the"
-            " connection's address is the client's).",
+            " connection's address is the client's, and no proxy-headers middleware runs).",
         ),
         Setting(
             "anon_rate",

@@ -87,8 +87,8 @@ def server_config(
     options.setdefault("access_log", False)
     options.setdefault("timeout_graceful_shutdown", 5)
     options.setdefault("ws_max_size", WS_MAX_BYTES)
-    # X-Forwarded-For / -Proto only from configured proxies: without one, no middleware at all
-    # (uvicorn's default trusts 127.0.0.1 and wraps every request in ProxyHeadersMiddleware)
+    # X-Forwarded-For / -Proto only from the configured proxies (by default the loopback, as
+    # uvicorn's own default); none configured: no ProxyHeadersMiddleware around every request
     given = options.pop("forwarded_allow_ips", None)
     trusted = forwarded_allow_ips(
         given if given is None or isinstance(given, str) else ",".join(given)

@@ -71,8 +71,9 @@ def loop_factory(value: str | None = None) -> Callable[[], asyncio.AbstractEvent
 def forwarded_allow_ips(value: str | None = None) -> list[str]:
     """Setting ``forwarded_allow_ips``: the reverse proxies trusted to report the client's
     address (``X-Forwarded-For``) and scheme (``X-Forwarded-Proto``), as addresses, networks
-    (``10.0.0.0/8``) or ``*``; empty (the default): none, and uvicorn's proxy-headers middleware
-    is left out of the request path (each request's client is the connection's peer)."""
+    (``10.0.0.0/8``) or ``*``; by default the loopback addresses (uvicorn's own default: a
+    reverse proxy on the same host); empty: none, and uvicorn's proxy-headers middleware is left
+    out of the request path (each request's client is the connection's peer)."""
     text = value if value is not None else settings.get("forwarded_allow_ips")
     trusted = [item.strip() for item in text.split(",") if item.strip()]
     for item in trusted:
