@@ -37,6 +37,9 @@ Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S]
 [--postgres ADMIN_URL [--nodes K[,K…]]] [--h11]
 [--metering both|on|off] [--profile DIR]`` (``--metering both``, the default: (b) with usage
 metering off, then on, and the change of the chat ratios and CPU per request) (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
+(``--server uvicorn``: (b)'s service on uvicorn's own protocols and defaults, as measured before
+the eighth session; the default ``edge`` serves it as ``dylive serve`` does: the edge
+protocols of ``server_config``, whose direct routes answer in one write)
 (default: all). ``--profile DIR`` attaches py-spy (dev extra) to the service while it is measured
 and prints where the samples were (self and inclusive shares per function).
 (c) runs the simulator and ``dylive serve`` as subprocesses (always terminated, killed after 5 s
@@ -124,7 +127,7 @@ async def ingest(path: str, total: int, synchronous: str) -> float:
 
 # -- (b) chat endpoint vs bare -------------------------------------------------------------------
 CHILD = """
-import asyncio, sys
+import asyncio, os, sys
 from starlette.responses import Response
 from starlette.routing import Route
 from dylive.serve import runtime
@@ -144,10 +147,14 @@ if hasattr(app, "direct"):  # dispatched as the chat endpoint is (a tree before 
     app.direct["/bare-direct"] = bare
 else:
     app.router.routes.insert(0, Route("/bare-direct", bare))
-config = uvicorn.Config(
-    app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-    http=runtime.http_name(),
-)
+if os.environ.get("DYLIVE_BENCH_SERVER", "edge") == "edge":  # as ``dylive serve`` serves
+    from dylive.serve.limits import server_config
+    config = server_config(app, "127.0.0.1", port, http=runtime.http_name())
+else:  # uvicorn's own protocols and defaults (the figures of sessions before the eighth)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        http=runtime.http_name(),
+    )
 runtime.run(uvicorn.Server(config).serve())
 """
 
@@ -331,7 +338,8 @@ async def _chat_vs_bare(
         f"(b) {'PostgreSQL' if db.startswith('postgresql://') else 'SQLite'},"
         f"{' metering ' + metering + ',' if metering else ''}"
         f" {pollers} keep-alive pollers, 50-message pages ({len(sample)} bytes), {rounds} rounds"
-        f" ({runtime.loop_name()} loop, {runtime.http_name()} parser)"
+        f" ({runtime.loop_name()} loop, {runtime.http_name()} parser,"
+        f" {os.environ.get('DYLIVE_BENCH_SERVER', 'edge')} server)"
         f" of {seconds:g} s: bare req/s {', '.join(f'{x:,.0f}' for x in bare)}"
     )
     for name, xs in chat.items():
@@ -990,6 +998,7 @@ async def main(args: argparse.Namespace) -> None:
             # the default stack, then (--h11) the pure-Python one: asyncio loop, h11 parser
             stacks = [{}, {"DYLIVE_LOOP": "asyncio", "DYLIVE_HTTP": "h11"}] if args.h11 else [{}]
             for n, stack in enumerate(stacks):
+                stack = {**stack, "DYLIVE_BENCH_SERVER": args.server}
                 saved = {k: os.environ.get(k) for k in stack}
                 os.environ.update(stack)  # the service child inherits it
                 try:
@@ -1172,6 +1181,15 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--pairs", type=int, default=2, help="(b) off/on runs of --metering both (2)"
+    )
+    parser.add_argument(
+        "--server",
+        choices=("edge", "uvicorn"),
+        default="edge",
+        help="(b) the service's server: edge = serve/limits.server_config, as `dylive serve`"
+        " runs it (the edge protocols, the direct routes' one-write responses; default);"
+        " uvicorn = uvicorn.Config's own protocols and defaults (the figures before the eighth"
+        " session)",
     )
     parser.add_argument(
         "--h11",

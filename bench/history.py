@@ -20,8 +20,17 @@ call (``time.thread_time``: a busy machine changes it less than it changes rates
 The phases alternate for ``--rounds``; min and median µs per call are printed, and the load.
 Another tree: ``PYTHONPATH=<tree>/src python bench/history.py`` (same data, same phases).
 
-Usage: ``python bench/history.py [--rounds 5] [--db PATH]`` (``--db``: keep the database there
-and reuse it on the next run; default: a temporary one).
+``--requests``: then whole chat requests in process, as ``bench/api.py b`` sends them (its
+cursors, 32 pollers interleaved, 100 pages each a round) to the app of ``create_app`` behind the
+httptools edge protocol of ``server_config``, fed through an in-memory transport
+(``bench/longpoll_inproc.py``'s): the thread CPU of a request from its bytes to its response,
+``request live`` (pages from the tail cache) and ``request history`` (pages from SQLite). The
+difference of the two is what a history page costs inside the service, where its statement
+runs between other requests' Python (about twice ``page SQL`` in a tight loop, eighth session
+of docs/benchmarks.md).
+
+Usage: ``python bench/history.py [--rounds 5] [--db PATH] [--requests]`` (``--db``: keep the
+database there and reuse it on the next run; default: a temporary one).
 """
 
 from __future__ import annotations
@@ -67,6 +76,8 @@ async def main(args: argparse.Namespace) -> None:
         if not path.exists():
             await build(path)
         await measure(path, args.rounds)
+        if args.requests:
+            await requests(path, Path(tmp) / "requests.sqlite3", args.rounds)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -134,8 +145,77 @@ async def measure(path: Path, rounds: int) -> None:
         )
 
 
+async def requests(source: Path, db: Path, rounds: int) -> None:
+    """Whole chat requests in process (``--requests``, see the module doc); ``db``: a copy of
+    ``source`` with a token and the room's record."""
+    import uvicorn
+    from longpoll_inproc import Transport
+
+    from dylive.app import ServiceConfig
+    from dylive.serve import tokens
+    from dylive.serve.app import create_app
+    from dylive.serve.limits import server_config
+    from dylive.store import RoomRecord, open_store
+
+    shutil.copy(source, db)
+    async with open_store(str(db)) as store:
+        token = await tokens.create(store, "bench")
+        await store.upsert_room(RoomRecord(ROOM, web_rid="615189692839", status=2))
+    app = create_app(
+        ServiceConfig(db=str(db), upstream="http://127.0.0.1:9", ranklist=False, metering=False)
+    )
+    config = server_config(app, "127.0.0.1", 0, http="httptools", lifespan="off")
+    config.load()
+    now = int(time.time() * 1000)
+
+    def target(live: bool, poller: int, k: int) -> bytes:
+        seq = 99_800 + (poller * 7 + k) % 150 if live else (poller * 3001 + k * 50) % 99_900
+        path = f"/douyin/liveroom/chat?token={token}&room_id={ROOM}&count=50&cursor={now}_0_{seq}_1"
+        return f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+    spent: dict[str, list[float]] = {}
+    async with app.router.lifespan_context(app):
+        state = uvicorn.server.ServerState()
+        protocol = config.http_protocol_class(config=config, server_state=state, app_state={})
+        transport = Transport()
+        protocol.connection_made(transport)
+
+        async def get(request: bytes) -> float:
+            transport.out.clear()
+            transport.done.clear()
+            started = time.thread_time()
+            protocol.data_received(request)
+            await transport.done.wait()
+            used = time.thread_time() - started
+            if len(transport.out) < 20_000:  # a 50-message page, not an error
+                raise SystemExit(f"unexpected answer: {bytes(transport.out[:300])!r}")
+            return used
+
+        await get(target(True, 0, 0))  # the room's tail cached
+        for _ in range(rounds):
+            for name, live in (("request live", True), ("request history", False)):
+                paths = [target(live, p, k) for k in range(100) for p in range(32)]
+                used = 0.0
+                for request in paths:
+                    used += await get(request)
+                spent.setdefault(name, []).append(used / len(paths))
+        protocol.connection_lost(None)
+    print(
+        f"chat requests in process (httptools edge, 3,200 a round, {rounds} rounds),"
+        f" load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    for name, xs in spent.items():
+        print(
+            f"    {name:17} min {min(xs) * 1e6:6.1f} us  median {statistics.median(xs) * 1e6:6.1f}"
+            " us per request"
+        )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="history chat page reads, in process")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--db", default="", help="keep (and reuse) the database at this path")
+    parser.add_argument(
+        "--requests", action="store_true", help="also whole chat requests, live and history"
+    )
     asyncio.run(main(parser.parse_args()))

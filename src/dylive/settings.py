@@ -121,6 +121,13 @@ SETTINGS: dict[str, Setting] = {
             " once for all clients), per-client (each client's own compressor) or off.",
         ),
         Setting(
+            "forwarded_allow_ips",
+            "127.0.0.1,::1",
+            "Addresses (or networks, or *) of trusted reverse proxies whose X-Forwarded-For /"
+            " X-Forwarded-Proto the service honours (comma-separated; empty: none, the"
+            " connection's address is the client's, and no proxy-headers middleware runs).",
+        ),
+        Setting(
             "anon_rate",
             "5",
             "Requests/s per client address without a valid token (0 = unlimited).",

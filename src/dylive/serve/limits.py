@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol, websocket_protocol
 from .errors import HEADERS_TOO_LARGE, NOT_FOUND, URL_TOO_LONG, ApiError, error_response
-from .runtime import ws_compression
+from .runtime import forwarded_allow_ips, ws_compression
 
 MAX_HEADER_BYTES = 16 * 1024
 PARSER_LIMIT = 256 * 1024
@@ -80,12 +80,22 @@ def server_config(
     """The uvicorn configuration dylive serves with: the edge protocols (envelope for parser
     refusals, header / body timeouts, connection cap), the parser limit above the app's own,
     WebSocket client frames capped at ``WS_MAX_BYTES``, permessage-deflate as the
-    ``ws_compression`` setting (or option) says."""
+    ``ws_compression`` setting (or option) says; ``X-Forwarded-*`` headers honoured from the
+    proxies of the ``forwarded_allow_ips`` setting (or option) only."""
     options.setdefault("log_level", "warning")
     options.setdefault("log_config", None)  # uvicorn's lines go through dylive's own logging
     options.setdefault("access_log", False)
     options.setdefault("timeout_graceful_shutdown", 5)
     options.setdefault("ws_max_size", WS_MAX_BYTES)
+    # X-Forwarded-For / -Proto only from the configured proxies (by default the loopback, as
+    # uvicorn's own default); none configured: no ProxyHeadersMiddleware around every request
+    given = options.pop("forwarded_allow_ips", None)
+    trusted = forwarded_allow_ips(
+        given if given is None or isinstance(given, str) else ",".join(given)
+    )
+    options.setdefault("proxy_headers", bool(trusted))
+    if trusted:
+        options.setdefault("forwarded_allow_ips", trusted)
     http = options.pop("http", "auto")
     if isinstance(http, str):
         http = http_protocol(http, edge)

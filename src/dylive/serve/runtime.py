@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib.util
+import ipaddress
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -65,6 +66,27 @@ def loop_factory(value: str | None = None) -> Callable[[], asyncio.AbstractEvent
 
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
+
+
+def forwarded_allow_ips(value: str | None = None) -> list[str]:
+    """Setting ``forwarded_allow_ips``: the reverse proxies trusted to report the client's
+    address (``X-Forwarded-For``) and scheme (``X-Forwarded-Proto``), as addresses, networks
+    (``10.0.0.0/8``) or ``*``; by default the loopback addresses (uvicorn's own default: a
+    reverse proxy on the same host); empty: none, and uvicorn's proxy-headers middleware is left
+    out of the request path (each request's client is the connection's peer)."""
+    text = value if value is not None else settings.get("forwarded_allow_ips")
+    trusted = [item.strip() for item in text.split(",") if item.strip()]
+    for item in trusted:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            env = settings.SETTINGS["forwarded_allow_ips"].env
+            raise SettingError(
+                f"{env} must list IP addresses or networks (or *), not {item!r}"
+            ) from None
+    return trusted
 
 
 #: (gen0, gen1, gen2) thresholds of the cyclic garbage collector while the service runs
