@@ -43,6 +43,7 @@ from dylive.store import EventLog, Record, UpstreamPosition
 
 from .budget import Budget
 from .ledger import ledger_from_store
+from .pending import Pending
 from .records import to_checkpoint, to_position, to_record
 from .roomstate import RoomState as RoomState
 
@@ -132,7 +133,7 @@ class Ingest:
         self._factory = source_factory
         self.tuning = tuning or Tuning()
         self.hooks: IngestHooks = hooks or NoHooks()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(self.tuning.max_pending)
+        self._queue = Pending(self.tuning.max_pending)
         self._queued: Checkpoint | None = None  # covers every event queued so far
         self._budget = self.tuning.budget or Budget()  # taken per queued event, given back
 
@@ -159,7 +160,7 @@ class Ingest:
             await asyncio.sleep(backoff.next_delay())
 
     async def _pipeline(self) -> None:
-        self._queue = asyncio.Queue(self.tuning.max_pending)
+        self._queue = Pending(self.tuning.max_pending)
         self.state.pending = 0
         stored = await self._retry("read the position", self._stored_position)
         self._queued = to_checkpoint(stored) or self.state.resume
@@ -204,7 +205,7 @@ class Ingest:
             log.warning(
                 "room %s: %s events not stored at stop (they are replayed on restart)",
                 self.state.room_id,
-                self._queue.qsize(),
+                len(self._queue),
             )
         finally:
             await _cancel(writer)
@@ -247,9 +248,7 @@ class Ingest:
             if not budget.try_take(1):
                 await budget.take(1, state.room_id)
             state.pending += 1
-            try:
-                queue.put_nowait((item, checkpoint))
-            except asyncio.QueueFull:
+            if not queue.put_nowait((item, checkpoint)):
                 await queue.put((item, checkpoint))
             if checkpoint is not None:
                 self._queued = checkpoint
@@ -261,8 +260,7 @@ class Ingest:
     async def _write_loop(self) -> None:
         limit, queue = self.tuning.batch_size, self._queue
         while True:
-            batch = [await queue.get()]
-            batch += [queue.get_nowait() for _ in range(min(queue.qsize(), limit - 1))]
+            batch = await queue.take(limit)
             items: list[Item] = [x for x in batch if x is not _STOP]
             if items:
                 await self._store(items)
