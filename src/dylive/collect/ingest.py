@@ -271,18 +271,24 @@ class Ingest:
 
     async def _store(self, items: list[Item]) -> None:
         state = self.state
+        room_id, ledger = state.room_id, state.ledger
         records: list[Record] = []
-        for event, _ in items:
+        checkpoint: Checkpoint | None = None  # the last one: covers the whole batch
+        newest = state.last_created_at
+        for event, cp in items:  # one pass over the batch
+            if cp is not None:
+                checkpoint = cp
+            if event.created_at > newest:
+                newest = event.created_at
             try:
-                records.append(to_record(state.room_id, event, state.ledger))
+                records.append(to_record(room_id, event, ledger))
             except Exception as exc:  # rendering is not supposed to fail: keep the bytes aside
-                raw = Record(state.room_id, event.msg_id, event.method, 0, b"", event.raw)
+                raw = Record(room_id, event.msg_id, event.method, 0, b"", event.raw)
                 await self._quarantine(raw, f"render failed: {type(exc).__name__}: {exc}")
-        checkpoint = next((cp for _, cp in reversed(items) if cp is not None), None)
-        position = to_position(state.room_id, checkpoint) if checkpoint else None
+        position = to_position(room_id, checkpoint) if checkpoint else None
         state.received += len(items)
         state.last_received_at = time.monotonic()
-        state.last_created_at = max(state.last_created_at, *(e.created_at for e, _ in items))
+        state.last_created_at = newest
         inserted = await self._append(records, position)
         state.last_write_at = time.time()
         if state.error.startswith("crashed:"):
@@ -301,8 +307,8 @@ class Ingest:
             return self.store.append(records, position=position, fence=fence)
 
         try:
-            try:  # the common case without the retry loop's coroutine in between
-                return await store()
+            try:  # the common case without the retry loop's coroutine (nor store()) in between
+                return await self.store.append(records, position=position, fence=fence)
             except StoreError as exc:
                 if not exc.transient:
                     raise
