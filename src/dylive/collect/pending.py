@@ -1,8 +1,9 @@
 """One room's queue of events read and not stored yet, between ingestion's reader and writer.
 
 What ``asyncio.Queue`` did for :class:`~dylive.collect.ingest.Ingest`, for its one reader and its
-one writer, at a fraction of the cost per event (asyncio's queue is Python: ~1 µs a ``put_nowait``
-and another a ``get_nowait``, with its unfinished-task count and event): the reader appends to a
+one writer, for less per event (asyncio's queue is Python, a ``put_nowait`` and a ``get_nowait``
+per event with its unfinished-task count and event: 4–7 % of the loop's instructions per message
+in ``bench/ingest_loop.py``, docs/benchmarks.md, "Eighth session"): the reader appends to a
 deque, the writer takes everything queued at once (up to a batch), and each side waits on a
 future only when it has to (nothing queued / the bound reached).
 """
