@@ -44,9 +44,8 @@ from dylive.store import EventStore, Fence, RoomRecord
 
 from . import status, watch
 from .follow import Followed, Follows
-from .ingest import Ingest, IngestHooks, SourceFactory, Tuning
+from .ingest import Ingest, IngestHooks, RoomState, SourceFactory, Tuning
 from .records import room_record, to_record
-from .roomstate import RoomState
 
 __all__ = ["RoomManager", "RoomState", "SourceFactory", "collector_source", "to_record"]
 
