@@ -14,10 +14,11 @@ Collection raises the domain errors of :mod:`dylive.errors` (``InvalidRoom``, ``
 """
 
 from .budget import Budget, BudgetSnapshot
-from .ingest import Ingest, IngestHooks, NoHooks, RoomState, SourceFactory, Tuning
+from .ingest import Ingest, IngestHooks, NoHooks, SourceFactory, Tuning
 from .ledger import ledger_from_store
 from .records import room_record, to_record
 from .rooms import Resolver, RoomManager, collector_source, default_resolver
+from .roomstate import RoomState
 
 __all__ = [
     "Budget",

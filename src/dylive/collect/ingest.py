@@ -27,10 +27,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from dylive.decode import ControlEvent, Event, GiftLedger
@@ -40,11 +39,13 @@ from dylive.source.gaps import GapEvent
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
 from dylive.source.transport import Checkpoint
-from dylive.store import EventLog, Fence, Record, UpstreamPosition
+from dylive.store import EventLog, Record, UpstreamPosition
 
 from .budget import Budget
 from .ledger import ledger_from_store
+from .pending import Pending
 from .records import to_checkpoint, to_position, to_record
+from .roomstate import RoomState as RoomState
 
 log = logging.getLogger(__name__)
 
@@ -115,109 +116,6 @@ class Tuning:
     budget: Budget | None = None
 
 
-@dataclass
-class RoomState:
-    """One collected room and its counters."""
-
-    info: RoomInfo
-    pinned: bool = False
-    task: asyncio.Task[None] | None = None
-    source: Any = None
-    started_at: float = field(default_factory=time.time)
-    last_polled: float = field(default_factory=time.monotonic)
-    received: int = 0
-    stored: int = 0
-    gaps: int = 0
-    missed: int = 0  # messages the gaps are known to have lost
-    retries: int = 0  # store attempts that failed transiently and were retried
-    quarantined: int = 0  # poison messages kept aside
-    restarts: int = 0  # pipeline restarts after an unexpected exception
-    pending: int = 0  # events queued, not stored yet
-    last_write_at: float = 0.0  # unix s of the last successful store write
-    last_created_at: int = 0
-    last_received_at: float = 0.0
-    error: str = ""
-    error_at: float = 0.0  # unix s when ``error`` was set
-    ended: bool = False
-    window: deque[tuple[float, int]] = field(default_factory=deque)
-    window_seconds: float = 10.0  # messages/s is averaged over this span
-    ledger: GiftLedger | None = None  # rebuilt from the store at each pipeline start
-    fence: Fence | None = None  # fleet mode: the lease every write of this room carries
-    fenced_out: bool = False  # a write was refused (lease lost): this room ends here
-    #: nothing stored yet: start from a followed anchor's previous broadcast's last position
-    resume: Checkpoint | None = None
-
-    @property
-    def room_id(self) -> int:
-        return self.info.room_id
-
-    def count(self, n: int) -> None:
-        """Record a stored batch; the window keeps the last ``window_seconds`` only."""
-        self.window.append((time.monotonic(), n))
-        self._trim()
-
-    def _trim(self) -> None:
-        now = time.monotonic()
-        while self.window and now - self.window[0][0] > self.window_seconds:
-            self.window.popleft()
-
-    def rate(self) -> float:
-        self._trim()
-        return sum(n for _, n in self.window) / self.window_seconds
-
-    def fail(self, error: str) -> None:
-        self.error = error[:300]
-        self.error_at = time.time()
-
-    @property
-    def collecting(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def problems(self) -> list[str]:
-        """Why this room is not healthy (empty when it is): for ``/healthz``."""
-        out = []
-        if self.error:
-            out.append(f"room {self.room_id}: {self.error}")
-        if not self.collecting and not self.ended:
-            out.append(f"room {self.room_id}: not collecting")
-        return out
-
-    def status(self) -> dict[str, Any]:
-        transport: Any = None
-        status_fn = getattr(self.source, "status", None)
-        if callable(status_fn):
-            with contextlib.suppress(Exception):
-                transport = _as_dict(status_fn())
-        lag = (time.time() * 1000 - self.last_created_at) / 1000 if self.last_created_at else None
-        snap = transport if isinstance(transport, dict) else {}
-        return {
-            "room_id": self.room_id,
-            "degraded": list(snap.get("degraded", [])),
-            "identity": snap.get("identity"),
-            "web_rid": self.info.web_rid,
-            "title": self.info.title,
-            "anchor": self.info.anchor_nickname,
-            "collecting": self.collecting,
-            "pinned": self.pinned,
-            "ended": self.ended,
-            "state": "ended" if self.ended else "live",
-            "transport": transport,
-            "lag_seconds": lag,
-            "gaps": self.gaps,
-            "missed": self.missed,
-            "messages_per_second": self.rate(),
-            "received": self.received,
-            "stored": self.stored,
-            "pending": self.pending,
-            "retries": self.retries,
-            "quarantined": self.quarantined,
-            "restarts": self.restarts,
-            "last_write_at": self.last_write_at or None,
-            "idle_seconds": time.monotonic() - self.last_polled,
-            "error": self.error,
-        }
-
-
 class Ingest:
     """The pipeline of one room (see the module docstring)."""
 
@@ -235,7 +133,7 @@ class Ingest:
         self._factory = source_factory
         self.tuning = tuning or Tuning()
         self.hooks: IngestHooks = hooks or NoHooks()
-        self._queue: asyncio.Queue[Any] = asyncio.Queue(self.tuning.max_pending)
+        self._queue = Pending(self.tuning.max_pending)
         self._queued: Checkpoint | None = None  # covers every event queued so far
         self._budget = self.tuning.budget or Budget()  # taken per queued event, given back
 
@@ -262,7 +160,7 @@ class Ingest:
             await asyncio.sleep(backoff.next_delay())
 
     async def _pipeline(self) -> None:
-        self._queue = asyncio.Queue(self.tuning.max_pending)
+        self._queue = Pending(self.tuning.max_pending)
         self.state.pending = 0
         stored = await self._retry("read the position", self._stored_position)
         self._queued = to_checkpoint(stored) or self.state.resume
@@ -307,7 +205,7 @@ class Ingest:
             log.warning(
                 "room %s: %s events not stored at stop (they are replayed on restart)",
                 self.state.room_id,
-                self._queue.qsize(),
+                len(self._queue),
             )
         finally:
             await _cancel(writer)
@@ -350,9 +248,7 @@ class Ingest:
             if not budget.try_take(1):
                 await budget.take(1, state.room_id)
             state.pending += 1
-            try:
-                queue.put_nowait((item, checkpoint))
-            except asyncio.QueueFull:
+            if not queue.put_nowait((item, checkpoint)):
                 await queue.put((item, checkpoint))
             if checkpoint is not None:
                 self._queued = checkpoint
@@ -364,8 +260,7 @@ class Ingest:
     async def _write_loop(self) -> None:
         limit, queue = self.tuning.batch_size, self._queue
         while True:
-            batch = [await queue.get()]
-            batch += [queue.get_nowait() for _ in range(min(queue.qsize(), limit - 1))]
+            batch = await queue.take(limit)
             items: list[Item] = [x for x in batch if x is not _STOP]
             if items:
                 await self._store(items)
@@ -376,18 +271,24 @@ class Ingest:
 
     async def _store(self, items: list[Item]) -> None:
         state = self.state
+        room_id, ledger = state.room_id, state.ledger
         records: list[Record] = []
-        for event, _ in items:
+        checkpoint: Checkpoint | None = None  # the last one: covers the whole batch
+        newest = state.last_created_at
+        for event, cp in items:  # one pass over the batch
+            if cp is not None:
+                checkpoint = cp
+            if event.created_at > newest:
+                newest = event.created_at
             try:
-                records.append(to_record(state.room_id, event, state.ledger))
+                records.append(to_record(room_id, event, ledger))
             except Exception as exc:  # rendering is not supposed to fail: keep the bytes aside
-                raw = Record(state.room_id, event.msg_id, event.method, 0, b"", event.raw)
+                raw = Record(room_id, event.msg_id, event.method, 0, b"", event.raw)
                 await self._quarantine(raw, f"render failed: {type(exc).__name__}: {exc}")
-        checkpoint = next((cp for _, cp in reversed(items) if cp is not None), None)
-        position = to_position(state.room_id, checkpoint) if checkpoint else None
+        position = to_position(room_id, checkpoint) if checkpoint else None
         state.received += len(items)
         state.last_received_at = time.monotonic()
-        state.last_created_at = max(state.last_created_at, *(e.created_at for e, _ in items))
+        state.last_created_at = newest
         inserted = await self._append(records, position)
         state.last_write_at = time.time()
         if state.error.startswith("crashed:"):
@@ -406,8 +307,8 @@ class Ingest:
             return self.store.append(records, position=position, fence=fence)
 
         try:
-            try:  # the common case without the retry loop's coroutine in between
-                return await store()
+            try:  # the common case without the retry loop's coroutine (nor store()) in between
+                return await self.store.append(records, position=position, fence=fence)
             except StoreError as exc:
                 if not exc.transient:
                     raise
@@ -474,21 +375,6 @@ class Ingest:
             log.warning("room %s: cannot %s (%s); retrying in %.2f s", room, what, failed, delay)
             failed = None
             await asyncio.sleep(delay)
-
-
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _as_dict(snap: Any) -> Any:
-    """A dataclass snapshot as a dict, as ``dataclasses.asdict`` gives it but without its deep
-    copy of every value (the same JSON; asdict cost ~0.25 ms a room, 70 ms per ``/api/rooms`` at
-    460 rooms); anything else as it is."""
-    if not is_dataclass(snap) or isinstance(snap, type):
-        return snap
-    names = _NAMES.get(type(snap))
-    if names is None:
-        names = _NAMES[type(snap)] = tuple(f.name for f in fields(snap))
-    return {name: getattr(snap, name) for name in names}
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

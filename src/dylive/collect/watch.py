@@ -25,8 +25,8 @@ from dylive.source.room import STATUS_ENDED, RoomInfo, parse_ident
 from dylive.source.transport import Checkpoint
 from dylive.store import Fence
 
-from .ingest import RoomState
 from .records import room_record, to_checkpoint, to_position
+from .roomstate import RoomState
 
 if TYPE_CHECKING:
     from .follow import Followed

@@ -43,6 +43,8 @@ from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
 _RAW_ROW = itemgetter(0, 2, 3, 4, 6)
 #: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
 LOOP_READ_LIMIT = 200
+#: ``to_signed``'s bounds, for the msg_ids of an append's rows (inlined: two calls a row)
+_I64_MAX, _U64 = (1 << 63) - 1, 1 << 64
 
 
 class SQLiteEventLog(SQLiteEngine, EventLog):
@@ -59,10 +61,12 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
             return 0
         fenced = _fenced_room(records, position) if fence is not None else 0
         stored_at = now_ms()
+        rooms = tuple({r.room_id for r in records})
+        signed = {room_id: to_signed(room_id) for room_id in rooms}
         rows = [
             (
-                to_signed(r.room_id),
-                to_signed(r.msg_id),
+                signed[r.room_id],
+                r.msg_id - _U64 if r.msg_id > _I64_MAX else r.msg_id,
                 r.method,
                 r.created_at,
                 stored_at,
@@ -103,7 +107,6 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
                 self._unknown.update(r.room_id for r in records)
             return inserted
 
-        rooms = tuple({r.room_id for r in records})
         if self.tail.size > 0:
             for room_id in rooms:
                 if room_id not in self.tail.cached:
