@@ -53,8 +53,8 @@ async def test_a_stalled_consumer_pauses_reading_at_the_bound(
     sockets: list[ClientConnection] = []
     real_open = push.open_socket
 
-    async def recorded(*args: Any) -> ClientConnection:
-        ws = await real_open(*args)
+    async def recorded(*args: Any, **kwargs: Any) -> ClientConnection:
+        ws = await real_open(*args, **kwargs)
         sockets.append(ws)
         return ws
 
@@ -67,7 +67,8 @@ async def test_a_stalled_consumer_pauses_reading_at_the_bound(
         )
         cursors = [(await anext(stream)).position.cursor]  # then the consumer stops taking
         (ws,) = sockets
-        queue = ws.recv_messages.frames
+        assert isinstance(ws, push.PushConnection)
+        queue = ws.deliveries
         await until(lambda: not ws.transport.is_reading(), 10.0, "reading paused")
         assert PUSH_QUEUE[0] < len(queue) <= PUSH_QUEUE[0] + PER_READ
         assert len(queue) + 1 < COUNT  # the rest was not read

@@ -8,9 +8,13 @@ them (one socket write for several frames instead of one each; 0: at once) — a
 heartbeat every ``options.heartbeat_interval`` (default: the session's max(10 s,
 heartbeat_duration)); websockets answers the server's pings itself.
 
-websockets does the handshake, the framing, pings, the closing handshake and the receive queue
-that ``recv()`` takes from, bounded by ``connect(max_queue=PUSH_QUEUE)``: reading pauses at 4
-frames waiting (ingestion behind: what is not read waits upstream) and resumes at 1.
+websockets does the handshake, the framing (its sans-I/O protocol's parser), pings and the
+closing handshake. The socket's binary messages do not go through websockets' receive queue and
+``recv()``: :class:`PushConnection` hands each one to the push session in the read callback
+(``data_received``), which queues its acks and the :class:`Delivery`, and the generator takes the
+deliveries from that queue, woken only when it found the queue empty. The queue is bounded by
+``PUSH_QUEUE``: reading pauses at 4 deliveries waiting (ingestion behind: what is not read waits
+upstream) and resumes at 1.
 
 A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
 :class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
@@ -25,11 +29,14 @@ import contextlib
 import logging
 import os
 import struct
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
 from websockets.protocol import Side, State
 
 from dylive.errors import HandshakeRefused, UpstreamError
@@ -49,10 +56,10 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: websockets' receive queue of a push socket, (high, low) water marks in frames: reading pauses
-#: when more than ``high`` frames wait for ``recv()`` (what is not read waits in the kernel and
-#: upstream) and resumes once ``low`` are left. Its default (16, 4) held ~140 KB a room of
-#: catch-up frames while ingestion was paused.
+#: The receive queue of a push socket, (high, low) water marks in frames: reading pauses when
+#: more than ``high`` deliveries wait for the generator (what is not read waits in the kernel and
+#: upstream) and resumes once ``low`` are left. websockets' default for its own queue, (16, 4),
+#: held ~140 KB a room of catch-up frames while ingestion was paused.
 PUSH_QUEUE = (3, 1)
 
 
@@ -86,8 +93,12 @@ async def open_socket(
     info: RoomInfo,
     identity: Identity,
     opts: PushOptions,
+    *,
+    create_connection: type[ClientConnection] = ClientConnection,
 ) -> ClientConnection:
-    """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
+    """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused;
+    ``create_connection``: the class of the connection (``push_stream``'s is a
+    :class:`PushConnection`, others read with ``recv()``)."""
     headers = urls.push_headers(opts.upstream, info.web_rid)
     if info.cookie:
         headers["Cookie"] = info.cookie
@@ -103,6 +114,7 @@ async def open_socket(
             max_queue=opts.max_queue,
             compression=None,
             ssl=tls_context() if url.startswith("wss:") else None,
+            create_connection=create_connection,
         )
     except InvalidStatus as exc:
         resp = exc.response
@@ -255,6 +267,125 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
         log.debug("push: socket closed while acking")
 
 
+class PushConnection(ClientConnection):
+    """A push socket's connection: binary messages go to the push session in the read callback.
+
+    websockets' protocol still parses the frames, answers pings, runs the closing handshake and
+    enforces ``max_size``; what it would put in its receive queue for ``recv()`` (an Assembler,
+    a future per message, three coroutines per ``recv()``) is handled here instead: a binary
+    message (its fragments joined) is fed to the :class:`PushSession` at once, its acks are
+    queued and its :class:`Delivery` is appended to :attr:`deliveries`, which ``push_stream``
+    takes from. Text messages are skipped. After a frame the session refuses (the error is
+    queued in its place) or the server's "close" frame, what else arrives is dropped. Frames
+    that come before :meth:`attach` (with the handshake's response) wait for it, raw."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        high, low = self.max_queue_high, self.max_queue_low
+        self.high = PUSH_QUEUE[0] if high is None else high
+        self.low = self.high // 4 if low is None else low
+        #: what the generator takes: deliveries, and the error that ends them
+        self.deliveries: deque[Delivery | Exception] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.reading_paused = False
+        self._partial: bytearray | None = None  # a fragmented binary message so far
+        self._early: list[bytes] | None = []  # binary messages before attach()
+        self._ended = False  # an error or the server's "close" frame was queued
+        self._session: PushSession | None = None
+        self._acks: _Acks | None = None
+        self._silence: _Silence | None = None
+        self._pos = Position()
+
+    def attach(self, session: PushSession, acks: _Acks, silence: _Silence) -> None:
+        """Start feeding ``session``; the messages received so far first."""
+        self._session, self._acks, self._silence = session, acks, silence
+        early, self._early = self._early, None
+        for data in early or ():
+            self._message(data)
+
+    def process_event(self, event: Any) -> None:
+        if self.response is None or type(event) is not Frame:  # the handshake's response
+            super().process_event(event)
+            return
+        opcode = event.opcode
+        if opcode is Opcode.BINARY:
+            if event.fin:
+                self._message(event.data)
+            else:
+                self._partial = bytearray(event.data)
+        elif opcode is Opcode.CONT:
+            partial = self._partial
+            if partial is not None:  # else: the rest of a text message
+                partial += event.data
+                if event.fin:
+                    self._partial = None
+                    self._message(bytes(partial))
+        elif opcode is Opcode.TEXT:
+            if self._silence is not None:  # skipped, but the socket is not silent
+                self._silence.last = self.loop.time()
+        else:  # ping, pong, close: websockets' own handling
+            super().process_event(event)
+
+    def _message(self, data: bytes | bytearray | memoryview) -> None:
+        session = self._session
+        if session is None or self._silence is None or self._acks is None:
+            if self._early is not None:
+                self._early.append(bytes(data))
+            return
+        self._silence.last = self.loop.time()
+        if self._ended:
+            return
+        try:
+            messages = session.receive_frame(data if type(data) is bytes else bytes(data))
+            self._acks.add(session.data_to_send())
+        except Exception as exc:  # ProtocolError: raised where the generator reaches it
+            self._ended = True
+            self._put(exc)
+            return
+        pos = self._pos
+        if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
+            self._pos = pos = Position(session.cursor, session.internal_ext)
+        closed = session.closed_by_server
+        self._ended = closed
+        self._put(Delivery(tuple(messages), pos, "push", session.now, closed))
+
+    def _put(self, item: Delivery | Exception) -> None:
+        deliveries = self.deliveries
+        deliveries.append(item)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if len(deliveries) > self.high and not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def take(self) -> Delivery | Exception:
+        """The next delivery (or error); reading resumes at the low water mark."""
+        deliveries = self.deliveries
+        item = deliveries.popleft()
+        if self.reading_paused and len(deliveries) <= self.low:
+            self.reading_paused = False
+            self.transport.resume_reading()
+        return item
+
+    async def wait(self) -> None:
+        """Until a delivery is queued; ConnectionClosed when the connection closed first."""
+        while not self.deliveries:
+            if self.connection_lost_waiter.done():
+                raise self.close_exc
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
 async def push_stream(
     push_server: str,
     info: RoomInfo,
@@ -265,33 +396,32 @@ async def push_stream(
     """Deliveries from one push connection until it closes or fails (see module docstring)."""
     opts = options or PushOptions()
     url = build_push_url(push_server, info, identity, position)
-    ws = await open_socket(url, info, identity, opts)
+    ws = await open_socket(url, info, identity, opts, create_connection=PushConnection)
+    if not isinstance(ws, PushConnection):  # pragma: no cover - open_socket replaced
+        raise TypeError(f"push socket is a {type(ws).__name__}, not a PushConnection")
     session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
-    pos = Position()
+    ws.attach(session, acks, silence)
+    deliveries = ws.deliveries
     try:
         while True:
-            try:
-                data = await ws.recv()  # frames read before a loss come first, then the loss
-            except ConnectionClosed:
-                if silence.fired:
-                    raise StaleConnection(
-                        f"push socket silent for {opts.silence_timeout:.1f} s",
-                        room_id=info.room_id,
-                    ) from None
-                raise
-            silence.last = silence.loop.time()
-            if isinstance(data, str):
-                continue
-            messages = session.receive_frame(data)
-            acks.add(session.data_to_send())
-            if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
-                pos = Position(session.cursor, session.internal_ext)
-            closed = session.closed_by_server
-            yield Delivery(tuple(messages), pos, "push", session.now, closed)
-            if closed:
+            if not deliveries:
+                try:
+                    await ws.wait()  # frames read before a loss come first, then the loss
+                except ConnectionClosed:
+                    if silence.fired:
+                        raise StaleConnection(
+                            f"push socket silent for {opts.silence_timeout:.1f} s",
+                            room_id=info.room_id,
+                        ) from None
+                    raise
+            item = ws.take()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+            if item.closed:
                 return
     finally:
         acks.stop()
