@@ -70,7 +70,7 @@ class PushOptions:
     open_timeout: float = 10.0
     ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
     max_size: int = MAX_PAYLOAD
-    max_queue: tuple[int, int] = PUSH_QUEUE  # websockets' receive queue: (high, low) frames
+    max_queue: tuple[int, int] = PUSH_QUEUE  # the receive queue: (high, low) deliveries
     upstream: str = ""  # the HTTP upstream: Origin/Referer of the handshake ("" = Douyin's)
     ack_delay: float = 0.5  # s an ack may wait to share a socket write with the next ones
 
