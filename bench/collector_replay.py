@@ -200,9 +200,11 @@ async def feed_wire(sockets: list[tuple[Any, WireTransport, list[bytes], asyncio
 
 
 def buffered(socket: tuple[Any, WireTransport, list[bytes], asyncio.Event]) -> int:
-    """Frames (or deliveries) a ``--wire`` connection holds that the consumer did not take."""
+    """Frames a ``--wire`` connection holds that the consumer did not take (in websockets'
+    receive queue, or in the tree's own: a ``frames`` deque)."""
     conn = socket[0]
-    return len(getattr(conn, "deliveries", None) or conn.recv_messages.frames)
+    own = getattr(conn, "frames", None)
+    return len(own if own is not None else conn.recv_messages.frames)
 
 
 class ReplaySocket:

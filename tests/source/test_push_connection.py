@@ -1,8 +1,7 @@
-"""``PushConnection`` feeds the push session in the read callback: deliveries in order (frames
-that came with the handshake's response included), a fragmented message whole, text skipped,
-acks queued when the frame is read, a corrupt frame's error after the deliveries before it and
-nothing after it, the server's "close" frame last; reading pauses above the high water mark and
-resumes at the low one; a lost connection is raised once the deliveries before it are taken.
+"""``PushConnection`` queues the socket's binary messages in the read callback: in order (the
+ones that came with the handshake's response too), a fragmented message whole (a ping between
+its fragments answered), text dropped; reading pauses above the high water mark and resumes at
+the low one; a lost connection is raised once the messages before it are taken.
 
 The connection is driven without a socket: websockets' client protocol in the OPEN state on a
 transport that records what is written, the server's frames fed to ``data_received``."""
@@ -21,11 +20,7 @@ from websockets.http11 import Response
 from websockets.protocol import Protocol, State
 from websockets.uri import parse_uri
 
-from dylive.errors import ProtocolError
-from dylive.source.push import PushConnection, _Acks, _Silence
-from dylive.source.transport import Delivery
-from dylive.wire.frames import RawMessage, encode_frame, encode_response
-from dylive.wire.session import PushSession
+from dylive.source.push import PushConnection
 
 
 class Transport:
@@ -80,107 +75,64 @@ def opened(max_queue: tuple[int, int] = (3, 1)) -> tuple[PushConnection, Transpo
     return conn, transport
 
 
-def attach(conn: PushConnection) -> tuple[PushSession, _Acks]:
-    session = PushSession()
-    acks = _Acks(conn, 0.0)
-    conn.attach(session, acks, _Silence(conn, 3600.0))
-    return session, acks
-
-
-def push_frame(i: int, *, kind: str = "msg") -> bytes:
-    msg = RawMessage("WebcastChatMessage", 1_000 + i, b"x%d" % i)
-    payload = encode_response([msg], cursor=f"c-{i}", now=1_700_000_000_000, need_ack=True)
-    return encode_frame(payload if kind == "msg" else b"", log_id=i, payload_type=kind)
-
-
 def wire(data: bytes, opcode: Opcode = Opcode.BINARY, fin: bool = True) -> bytes:
     return Frame(opcode, data, fin=fin).serialize(mask=False)
 
 
-def cursors(conn: PushConnection) -> list[str]:
+def taken(conn: PushConnection) -> list[bytes]:
     out = []
-    while conn.deliveries:
-        item = conn.take()
-        assert isinstance(item, Delivery), item
-        out.append(item.position.cursor)
+    while conn.frames:
+        out.append(conn.take())
     return out
 
 
-async def test_frames_before_attach_come_first_in_order() -> None:
-    conn, _ = opened()
-    conn.data_received(wire(push_frame(0)) + wire(push_frame(1)))
-    assert not conn.deliveries  # no session yet: kept raw
-    attach(conn)
-    conn.data_received(wire(push_frame(2)))
-    assert cursors(conn) == ["c-0", "c-1", "c-2"]
+async def test_binary_messages_in_order_text_dropped() -> None:
+    conn, _ = opened(max_queue=(16, 4))
+    conn.data_received(wire(b"m0") + wire(b"a text", Opcode.TEXT) + wire(b"m1"))
+    conn.data_received(wire(b"m2"))
+    assert taken(conn) == [b"m0", b"m1", b"m2"]
 
 
-async def test_fragments_joined_text_skipped_acks_queued_on_read() -> None:
+async def test_fragments_joined_around_a_ping() -> None:
     conn, transport = opened()
-    attach(conn)
-    data = push_frame(0)
-    conn.data_received(wire(data[:7], fin=False) + wire(b"p", Opcode.PING))
-    assert not conn.deliveries
+    conn.data_received(wire(b"ab", fin=False) + wire(b"p", Opcode.PING))
+    assert not conn.frames
     assert len(transport.written) == 1  # websockets answered the ping between the fragments
-    conn.data_received(wire(data[7:20], Opcode.CONT, fin=False) + wire(data[20:], Opcode.CONT))
-    conn.data_received(wire(b"a text message", Opcode.TEXT))
-    assert len(transport.written) == 2  # the ack, written when the frame was read
-    assert cursors(conn) == ["c-0"]
-
-
-async def test_a_corrupt_frame_ends_the_deliveries() -> None:
-    conn, transport = opened(max_queue=(16, 4))
-    attach(conn)
-    conn.data_received(wire(push_frame(0)) + wire(b"\xff\xff not a frame") + wire(push_frame(2)))
-    first = conn.take()
-    assert isinstance(first, Delivery) and first.position.cursor == "c-0"
-    assert isinstance(conn.take(), ProtocolError)
-    assert not conn.deliveries  # what came after it was dropped
-    assert len(transport.written) == 1  # and not acked
-
-
-async def test_the_server_close_frame_is_the_last_delivery() -> None:
-    conn, _ = opened()
-    attach(conn)
-    conn.data_received(wire(push_frame(0, kind="close")) + wire(push_frame(1)))
-    last = conn.take()
-    assert isinstance(last, Delivery) and last.closed
-    assert not conn.deliveries
+    conn.data_received(wire(b"cd", Opcode.CONT, fin=False) + wire(b"ef", Opcode.CONT))
+    conn.data_received(wire(b"t1", Opcode.TEXT, fin=False) + wire(b"t2", Opcode.CONT))
+    assert taken(conn) == [b"abcdef"]
 
 
 async def test_reading_pauses_above_high_and_resumes_at_low() -> None:
     conn, transport = opened(max_queue=(3, 1))
-    attach(conn)
     for i in range(3):
-        conn.data_received(wire(push_frame(i)))
+        conn.data_received(wire(b"m%d" % i))
     assert transport.reading
-    conn.data_received(wire(push_frame(3)))
+    conn.data_received(wire(b"m3"))
     assert not transport.reading  # 4 waiting
     conn.take()
     conn.take()
     assert not transport.reading  # 2 waiting
     conn.take()
     assert transport.reading  # 1 waiting
-    assert cursors(conn) == ["c-3"]
+    assert taken(conn) == [b"m3"]
 
 
-async def test_a_lost_connection_after_the_deliveries_before_it() -> None:
+async def test_a_lost_connection_after_the_messages_before_it() -> None:
     conn, transport = opened()
-    attach(conn)
-    conn.data_received(wire(push_frame(0)))
+    conn.data_received(wire(b"m0"))
     transport.abort()
-    await conn.wait()  # a delivery is there: no error yet
-    assert cursors(conn) == ["c-0"]
+    await conn.wait()  # a message is there: no error yet
+    assert taken(conn) == [b"m0"]
     with pytest.raises(ConnectionClosed):
         await conn.wait()
 
 
-async def test_wait_wakes_on_a_delivery() -> None:
+async def test_wait_wakes_on_a_message() -> None:
     conn, _ = opened()
-    attach(conn)
     waiting = asyncio.create_task(conn.wait())
     await asyncio.sleep(0)
     assert not waiting.done()
-    conn.data_received(wire(push_frame(0)))
+    conn.data_received(wire(b"m0"))
     await asyncio.wait_for(waiting, 10.0)
-    assert cursors(conn) == ["c-0"]
+    assert taken(conn) == [b"m0"]

@@ -68,7 +68,7 @@ async def test_a_stalled_consumer_pauses_reading_at_the_bound(
         cursors = [(await anext(stream)).position.cursor]  # then the consumer stops taking
         (ws,) = sockets
         assert isinstance(ws, push.PushConnection)
-        queue = ws.deliveries
+        queue = ws.frames
         await until(lambda: not ws.transport.is_reading(), 10.0, "reading paused")
         assert PUSH_QUEUE[0] < len(queue) <= PUSH_QUEUE[0] + PER_READ
         assert len(queue) + 1 < COUNT  # the rest was not read

@@ -10,11 +10,10 @@ heartbeat_duration)); websockets answers the server's pings itself.
 
 websockets does the handshake, the framing (its sans-I/O protocol's parser), pings and the
 closing handshake. The socket's binary messages do not go through websockets' receive queue and
-``recv()``: :class:`PushConnection` hands each one to the push session in the read callback
-(``data_received``), which queues its acks and the :class:`Delivery`, and the generator takes the
-deliveries from that queue, woken only when it found the queue empty. The queue is bounded by
-``PUSH_QUEUE``: reading pauses at 4 deliveries waiting (ingestion behind: what is not read waits
-upstream) and resumes at 1.
+``recv()``: :class:`PushConnection` queues each one in the read callback (``data_received``),
+and the generator takes them from that queue, woken only when it found the queue empty. The
+queue is bounded by ``PUSH_QUEUE``: reading pauses at 4 frames waiting (ingestion behind: what
+is not read waits upstream) and resumes at 1.
 
 A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
 :class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
@@ -57,7 +56,7 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 #: The receive queue of a push socket, (high, low) water marks in frames: reading pauses when
-#: more than ``high`` deliveries wait for the generator (what is not read waits in the kernel and
+#: more than ``high`` frames wait for the generator (what is not read waits in the kernel and
 #: upstream) and resumes once ``low`` are left. websockets' default for its own queue, (16, 4),
 #: held ~140 KB a room of catch-up frames while ingestion was paused.
 PUSH_QUEUE = (3, 1)
@@ -70,7 +69,7 @@ class PushOptions:
     open_timeout: float = 10.0
     ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
     max_size: int = MAX_PAYLOAD
-    max_queue: tuple[int, int] = PUSH_QUEUE  # the receive queue: (high, low) deliveries
+    max_queue: tuple[int, int] = PUSH_QUEUE  # the receive queue: (high, low) frames
     upstream: str = ""  # the HTTP upstream: Origin/Referer of the handshake ("" = Douyin's)
     ack_delay: float = 0.5  # s an ack may wait to share a socket write with the next ones
 
@@ -268,40 +267,25 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
 
 
 class PushConnection(ClientConnection):
-    """A push socket's connection: binary messages go to the push session in the read callback.
+    """A push socket's connection: binary messages queued in the read callback, raw.
 
     websockets' protocol still parses the frames, answers pings, runs the closing handshake and
     enforces ``max_size``; what it would put in its receive queue for ``recv()`` (an Assembler,
     a future per message, three coroutines per ``recv()``) is handled here instead: a binary
-    message (its fragments joined) is fed to the :class:`PushSession` at once, its acks are
-    queued and its :class:`Delivery` is appended to :attr:`deliveries`, which ``push_stream``
-    takes from. Text messages are skipped. After a frame the session refuses (the error is
-    queued in its place) or the server's "close" frame, what else arrives is dropped. Frames
-    that come before :meth:`attach` (with the handshake's response) wait for it, raw."""
+    message (its fragments joined) is appended to :attr:`frames`, which ``push_stream`` takes
+    from with :meth:`take`, waiting (:meth:`wait`: one future) only when it is empty. Text
+    messages are dropped. The queue keeps the frames as they came (gzipped), not decoded: a
+    paused room holds a few KB, not its decompressed messages."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         high, low = self.max_queue_high, self.max_queue_low
         self.high = PUSH_QUEUE[0] if high is None else high
         self.low = self.high // 4 if low is None else low
-        #: what the generator takes: deliveries, and the error that ends them
-        self.deliveries: deque[Delivery | Exception] = deque()
+        self.frames: deque[bytes] = deque()
         self.waiter: asyncio.Future[None] | None = None
         self.reading_paused = False
         self._partial: bytearray | None = None  # a fragmented binary message so far
-        self._early: list[bytes] | None = []  # binary messages before attach()
-        self._ended = False  # an error or the server's "close" frame was queued
-        self._session: PushSession | None = None
-        self._acks: _Acks | None = None
-        self._silence: _Silence | None = None
-        self._pos = Position()
-
-    def attach(self, session: PushSession, acks: _Acks, silence: _Silence) -> None:
-        """Start feeding ``session``; the messages received so far first."""
-        self._session, self._acks, self._silence = session, acks, silence
-        early, self._early = self._early, None
-        for data in early or ():
-            self._message(data)
 
     def process_event(self, event: Any) -> None:
         if self.response is None or type(event) is not Frame:  # the handshake's response
@@ -310,7 +294,8 @@ class PushConnection(ClientConnection):
         opcode = event.opcode
         if opcode is Opcode.BINARY:
             if event.fin:
-                self._message(event.data)
+                data = event.data
+                self._put(data if type(data) is bytes else bytes(data))
             else:
                 self._partial = bytearray(event.data)
         elif opcode is Opcode.CONT:
@@ -319,58 +304,32 @@ class PushConnection(ClientConnection):
                 partial += event.data
                 if event.fin:
                     self._partial = None
-                    self._message(bytes(partial))
-        elif opcode is Opcode.TEXT:
-            if self._silence is not None:  # skipped, but the socket is not silent
-                self._silence.last = self.loop.time()
-        else:  # ping, pong, close: websockets' own handling
+                    self._put(bytes(partial))
+        elif opcode is not Opcode.TEXT:  # ping, pong, close: websockets' own handling
             super().process_event(event)
 
-    def _message(self, data: bytes | bytearray | memoryview) -> None:
-        session = self._session
-        if session is None or self._silence is None or self._acks is None:
-            if self._early is not None:
-                self._early.append(bytes(data))
-            return
-        self._silence.last = self.loop.time()
-        if self._ended:
-            return
-        try:
-            messages = session.receive_frame(data if type(data) is bytes else bytes(data))
-            self._acks.add(session.data_to_send())
-        except Exception as exc:  # ProtocolError: raised where the generator reaches it
-            self._ended = True
-            self._put(exc)
-            return
-        pos = self._pos
-        if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
-            self._pos = pos = Position(session.cursor, session.internal_ext)
-        closed = session.closed_by_server
-        self._ended = closed
-        self._put(Delivery(tuple(messages), pos, "push", session.now, closed))
-
-    def _put(self, item: Delivery | Exception) -> None:
-        deliveries = self.deliveries
-        deliveries.append(item)
+    def _put(self, data: bytes) -> None:
+        frames = self.frames
+        frames.append(data)
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        if len(deliveries) > self.high and not self.reading_paused:
+        if len(frames) > self.high and not self.reading_paused:
             self.reading_paused = True
             self.transport.pause_reading()
 
-    def take(self) -> Delivery | Exception:
-        """The next delivery (or error); reading resumes at the low water mark."""
-        deliveries = self.deliveries
-        item = deliveries.popleft()
-        if self.reading_paused and len(deliveries) <= self.low:
+    def take(self) -> bytes:
+        """The next binary message; reading resumes at the low water mark."""
+        frames = self.frames
+        data = frames.popleft()
+        if self.reading_paused and len(frames) <= self.low:
             self.reading_paused = False
             self.transport.resume_reading()
-        return item
+        return data
 
     async def wait(self) -> None:
-        """Until a delivery is queued; ConnectionClosed when the connection closed first."""
-        while not self.deliveries:
+        """Until a message is queued; ConnectionClosed when the connection closed first."""
+        while not self.frames:
             if self.connection_lost_waiter.done():
                 raise self.close_exc
             self.waiter = self.loop.create_future()
@@ -403,11 +362,11 @@ async def push_stream(
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
-    ws.attach(session, acks, silence)
-    deliveries = ws.deliveries
+    frames = ws.frames
+    pos = Position()
     try:
         while True:
-            if not deliveries:
+            if not frames:
                 try:
                     await ws.wait()  # frames read before a loss come first, then the loss
                 except ConnectionClosed:
@@ -417,11 +376,15 @@ async def push_stream(
                             room_id=info.room_id,
                         ) from None
                     raise
-            item = ws.take()
-            if isinstance(item, Exception):
-                raise item
-            yield item
-            if item.closed:
+            data = ws.take()
+            silence.last = silence.loop.time()
+            messages = session.receive_frame(data)
+            acks.add(session.data_to_send())
+            if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
+                pos = Position(session.cursor, session.internal_ext)
+            closed = session.closed_by_server
+            yield Delivery(tuple(messages), pos, "push", session.now, closed)
+            if closed:
                 return
     finally:
         acks.stop()
