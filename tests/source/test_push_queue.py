@@ -53,8 +53,8 @@ async def test_a_stalled_consumer_pauses_reading_at_the_bound(
     sockets: list[ClientConnection] = []
     real_open = push.open_socket
 
-    async def recorded(*args: Any, **kwargs: Any) -> ClientConnection:
-        ws = await real_open(*args, **kwargs)
+    async def recorded(*args: Any) -> ClientConnection:
+        ws = await real_open(*args)
         sockets.append(ws)
         return ws
 
@@ -67,8 +67,7 @@ async def test_a_stalled_consumer_pauses_reading_at_the_bound(
         )
         cursors = [(await anext(stream)).position.cursor]  # then the consumer stops taking
         (ws,) = sockets
-        assert isinstance(ws, push.PushConnection)
-        queue = ws.frames
+        queue = ws.recv_messages.frames
         await until(lambda: not ws.transport.is_reading(), 10.0, "reading paused")
         assert PUSH_QUEUE[0] < len(queue) <= PUSH_QUEUE[0] + PER_READ
         assert len(queue) + 1 < COUNT  # the rest was not read

@@ -8,12 +8,9 @@ them (one socket write for several frames instead of one each; 0: at once) — a
 heartbeat every ``options.heartbeat_interval`` (default: the session's max(10 s,
 heartbeat_duration)); websockets answers the server's pings itself.
 
-websockets does the handshake, the framing (its sans-I/O protocol's parser), pings and the
-closing handshake. The socket's binary messages do not go through websockets' receive queue and
-``recv()``: :class:`PushConnection` queues each one in the read callback (``data_received``),
-and the generator takes them from that queue, woken only when it found the queue empty. The
-queue is bounded by ``PUSH_QUEUE``: reading pauses at 4 frames waiting (ingestion behind: what
-is not read waits upstream) and resumes at 1.
+websockets does the handshake, the framing, pings, the closing handshake and the receive queue
+that ``recv()`` takes from, bounded by ``connect(max_queue=PUSH_QUEUE)``: reading pauses at 4
+frames waiting (ingestion behind: what is not read waits upstream) and resumes at 1.
 
 A handshake answered ``200`` with ``handshake-status``/``handshake-msg`` headers raises
 :class:`~dylive.errors.HandshakeRefused`; no frame for ``options.silence_timeout`` seconds raises
@@ -28,14 +25,11 @@ import contextlib
 import logging
 import os
 import struct
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.frames import Frame, Opcode
 from websockets.protocol import Side, State
 
 from dylive.errors import HandshakeRefused, UpstreamError
@@ -55,10 +49,10 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-#: The receive queue of a push socket, (high, low) water marks in frames: reading pauses when
-#: more than ``high`` frames wait for the generator (what is not read waits in the kernel and
-#: upstream) and resumes once ``low`` are left. websockets' default for its own queue, (16, 4),
-#: held ~140 KB a room of catch-up frames while ingestion was paused.
+#: websockets' receive queue of a push socket, (high, low) water marks in frames: reading pauses
+#: when more than ``high`` frames wait for ``recv()`` (what is not read waits in the kernel and
+#: upstream) and resumes once ``low`` are left. Its default (16, 4) held ~140 KB a room of
+#: catch-up frames while ingestion was paused.
 PUSH_QUEUE = (3, 1)
 
 
@@ -69,7 +63,7 @@ class PushOptions:
     open_timeout: float = 10.0
     ping_interval: float | None = 20.0  # our own WebSocket pings (None = off)
     max_size: int = MAX_PAYLOAD
-    max_queue: tuple[int, int] = PUSH_QUEUE  # the receive queue: (high, low) frames
+    max_queue: tuple[int, int] = PUSH_QUEUE  # websockets' receive queue: (high, low) frames
     upstream: str = ""  # the HTTP upstream: Origin/Referer of the handshake ("" = Douyin's)
     ack_delay: float = 0.5  # s an ack may wait to share a socket write with the next ones
 
@@ -92,12 +86,8 @@ async def open_socket(
     info: RoomInfo,
     identity: Identity,
     opts: PushOptions,
-    *,
-    create_connection: type[ClientConnection] = ClientConnection,
 ) -> ClientConnection:
-    """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused;
-    ``create_connection``: the class of the connection (``push_stream``'s is a
-    :class:`PushConnection`, others read with ``recv()``)."""
+    """Connect, turning Douyin's refusal (200 + handshake-status) into HandshakeRefused."""
     headers = urls.push_headers(opts.upstream, info.web_rid)
     if info.cookie:
         headers["Cookie"] = info.cookie
@@ -113,7 +103,6 @@ async def open_socket(
             max_queue=opts.max_queue,
             compression=None,
             ssl=tls_context() if url.startswith("wss:") else None,
-            create_connection=create_connection,
         )
     except InvalidStatus as exc:
         resp = exc.response
@@ -266,85 +255,6 @@ async def _send_each(ws: ClientConnection, frames: list[bytes]) -> None:
         log.debug("push: socket closed while acking")
 
 
-class PushConnection(ClientConnection):
-    """A push socket's connection: binary messages queued in the read callback, raw.
-
-    websockets' protocol still parses the frames, answers pings, runs the closing handshake and
-    enforces ``max_size``; what it would put in its receive queue for ``recv()`` (an Assembler,
-    a future per message, three coroutines per ``recv()``) is handled here instead: a binary
-    message (its fragments joined) is appended to :attr:`frames`, which ``push_stream`` takes
-    from with :meth:`take`, waiting (:meth:`wait`: one future) only when it is empty. Text
-    messages are dropped. The queue keeps the frames as they came (gzipped), not decoded: a
-    paused room holds a few KB, not its decompressed messages."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        high, low = self.max_queue_high, self.max_queue_low
-        self.high = PUSH_QUEUE[0] if high is None else high
-        self.low = self.high // 4 if low is None else low
-        self.frames: deque[bytes] = deque()
-        self.waiter: asyncio.Future[None] | None = None
-        self.reading_paused = False
-        self._partial: bytearray | None = None  # a fragmented binary message so far
-
-    def process_event(self, event: Any) -> None:
-        if self.response is None or type(event) is not Frame:  # the handshake's response
-            super().process_event(event)
-            return
-        opcode = event.opcode
-        if opcode is Opcode.BINARY:
-            if event.fin:
-                data = event.data
-                self._put(data if type(data) is bytes else bytes(data))
-            else:
-                self._partial = bytearray(event.data)
-        elif opcode is Opcode.CONT:
-            partial = self._partial
-            if partial is not None:  # else: the rest of a text message
-                partial += event.data
-                if event.fin:
-                    self._partial = None
-                    self._put(bytes(partial))
-        elif opcode is not Opcode.TEXT:  # ping, pong, close: websockets' own handling
-            super().process_event(event)
-
-    def _put(self, data: bytes) -> None:
-        frames = self.frames
-        frames.append(data)
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        if len(frames) > self.high and not self.reading_paused:
-            self.reading_paused = True
-            self.transport.pause_reading()
-
-    def take(self) -> bytes:
-        """The next binary message; reading resumes at the low water mark."""
-        frames = self.frames
-        data = frames.popleft()
-        if self.reading_paused and len(frames) <= self.low:
-            self.reading_paused = False
-            self.transport.resume_reading()
-        return data
-
-    async def wait(self) -> None:
-        """Until a message is queued; ConnectionClosed when the connection closed first."""
-        while not self.frames:
-            if self.connection_lost_waiter.done():
-                raise self.close_exc
-            self.waiter = self.loop.create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-
 async def push_stream(
     push_server: str,
     info: RoomInfo,
@@ -355,29 +265,26 @@ async def push_stream(
     """Deliveries from one push connection until it closes or fails (see module docstring)."""
     opts = options or PushOptions()
     url = build_push_url(push_server, info, identity, position)
-    ws = await open_socket(url, info, identity, opts, create_connection=PushConnection)
-    if not isinstance(ws, PushConnection):  # pragma: no cover - open_socket replaced
-        raise TypeError(f"push socket is a {type(ws).__name__}, not a PushConnection")
+    ws = await open_socket(url, info, identity, opts)
     session = PushSession(cursor=position.cursor, internal_ext=position.internal_ext)
     hb = asyncio.create_task(_heartbeat(ws, session, opts.heartbeat_interval))
     silence = _Silence(ws, opts.silence_timeout)
     acks = _Acks(ws, opts.ack_delay)
-    frames = ws.frames
     pos = Position()
     try:
         while True:
-            if not frames:
-                try:
-                    await ws.wait()  # frames read before a loss come first, then the loss
-                except ConnectionClosed:
-                    if silence.fired:
-                        raise StaleConnection(
-                            f"push socket silent for {opts.silence_timeout:.1f} s",
-                            room_id=info.room_id,
-                        ) from None
-                    raise
-            data = ws.take()
+            try:
+                data = await ws.recv()  # frames read before a loss come first, then the loss
+            except ConnectionClosed:
+                if silence.fired:
+                    raise StaleConnection(
+                        f"push socket silent for {opts.silence_timeout:.1f} s",
+                        room_id=info.room_id,
+                    ) from None
+                raise
             silence.last = silence.loop.time()
+            if isinstance(data, str):
+                continue
             messages = session.receive_frame(data)
             acks.add(session.data_to_send())
             if session.cursor != pos.cursor or session.internal_ext != pos.internal_ext:
