@@ -11,7 +11,11 @@ simulator's own: the first run records ``--rooms`` rooms for ``--seconds`` secon
 Each recorded room is replayed ``--copies`` times as rooms of their own; the socket is a stub
 whose ``recv()`` hands out the next recorded frame after one pass of the event loop (a socket
 with a frame waiting), and whose acks go to a transport that drops them (masked and framed as
-usual). Rounds alternate nothing: compare trees with ``PYTHONPATH=<tree>/src``, A B A B.
+usual). ``--wire``: websockets' own connection instead of the stub (the class the tree's
+``push_stream`` asks ``open_socket`` for), opened without a handshake on a transport that drops
+what is written: one task hands each socket its next frame, as a server's WebSocket frame, to
+``data_received`` once per pass of the loop (while the socket reads), so websockets' parser,
+its receive queue and ``recv()`` are in the figure too. Rounds alternate nothing: compare trees with ``PYTHONPATH=<tree>/src``, A B A B.
 
 No network and no clock in the measured part: the figure (CPU of this process per stored
 message) repeats within a few per cent on a quiet machine, and ``valgrind --tool=callgrind``
@@ -106,6 +110,103 @@ class _Transport:
         pass
 
 
+class WireTransport:
+    """The transport of a ``--wire`` connection: writes dropped, reading paused and resumed by
+    the connection's flow control, closing tells the connection at the next pass of the loop."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.reading = True
+        self.closing = False
+        self.conn: Any = None
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def set_write_buffer_limits(self, high: Any = None, low: Any = None) -> None:
+        pass
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def abort(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().call_soon(self.conn.connection_lost, None)
+
+
+def wire_connection(url: str, frames: list[bytes], factory: Any, max_queue: Any) -> Any:
+    """An open client connection of class ``factory`` on a :class:`WireTransport`, and the
+    server's WebSocket frames of ``frames`` to feed it."""
+    from websockets.client import ClientProtocol
+    from websockets.datastructures import Headers
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Response
+    from websockets.protocol import Protocol, State
+    from websockets.uri import parse_uri
+
+    from dylive.wire.frames import MAX_PAYLOAD
+
+    protocol = ClientProtocol(parse_uri(url), max_size=MAX_PAYLOAD)
+    protocol.state = State.OPEN
+    protocol.parser = Protocol.parse(protocol)  # frames from the first byte: no HTTP response
+    next(protocol.parser)
+    conn = factory(protocol, ping_interval=None, max_queue=max_queue)
+    conn.response = Response(101, "Switching Protocols", Headers())  # the handshake is done
+    transport = WireTransport()
+    transport.conn = conn
+    conn.connection_made(transport)
+    wire = [Frame(Opcode.BINARY, data).serialize(mask=False) for data in frames]
+    return conn, transport, wire
+
+
+async def feed_wire(sockets: list[tuple[Any, WireTransport, list[bytes], asyncio.Event]]) -> None:
+    """Each pass of the loop: the next frame of every socket that reads, to ``data_received``."""
+    active = [(conn, tr, iter(wire), done) for conn, tr, wire, done in sockets]
+    while active:
+        await asyncio.sleep(0)
+        left = []
+        for item in active:
+            conn, tr, frames, done = item
+            if tr.reading:
+                data = next(frames, None)
+                if data is None:
+                    done.set()
+                    continue
+                conn.data_received(data)
+            left.append(item)
+        active = left
+
+
+def buffered(socket: tuple[Any, WireTransport, list[bytes], asyncio.Event]) -> int:
+    """Frames a ``--wire`` connection holds that the consumer did not take (in websockets'
+    receive queue, or in the tree's own: a ``frames`` deque)."""
+    conn = socket[0]
+    own = getattr(conn, "frames", None)
+    return len(own if own is not None else conn.recv_messages.frames)
+
+
 class ReplaySocket:
     """A connected push socket that receives ``frames`` (one per pass of the loop), then
     nothing (until closed)."""
@@ -136,7 +237,7 @@ class ReplaySocket:
         pass
 
 
-async def replay(recorded: list[list[bytes]], copies: int, rounds: int) -> None:
+async def replay(recorded: list[list[bytes]], copies: int, rounds: int, wire: bool) -> None:
     from dylive.collect.ingest import Ingest, RoomState
     from dylive.identity.pool import IdentityPool
     from dylive.identity.source import pool_source
@@ -152,10 +253,23 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int) -> None:
     async def first_resolve(self: Any) -> RoomInfo:
         return RoomInfo(web_rid=str(self.ident), room_id=int(self.ident), status=2)
 
-    async def open_socket(url: str, info: RoomInfo, *_: Any) -> ReplaySocket:
+    wired: list[tuple[Any, WireTransport, list[bytes], asyncio.Event]] = []
+
+    async def open_socket(url: str, info: RoomInfo, *_: Any, **kw: Any) -> Any:
         done = asyncio.Event()
         waiting.append(done)
-        return ReplaySocket(sockets.pop(info.web_rid), go, done)
+        if not wire:
+            if kw.get("create_connection"):
+                raise SystemExit("this tree's push_stream reads in the read callback: use --wire")
+            return ReplaySocket(sockets.pop(info.web_rid), go, done)
+        from websockets.asyncio.client import ClientConnection
+
+        factory = kw.get("create_connection") or ClientConnection
+        conn, tr, frames = wire_connection(
+            url, sockets.pop(info.web_rid), factory, push.PushOptions().max_queue
+        )
+        wired.append((conn, tr, frames, done))
+        return conn
 
     collector.Room._first_resolve = first_resolve  # type: ignore[method-assign]
     push.open_socket = open_socket  # type: ignore[assignment]
@@ -175,6 +289,7 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int) -> None:
             info = RoomInfo(web_rid=str(room_id), room_id=room_id, status=2)
             states.append(RoomState(info, resume=resume))
         waiting.clear()
+        wired.clear()
         go.clear()
         tasks = [asyncio.create_task(Ingest(st, store, factory).run()) for st in states]  # type: ignore[arg-type]
         while len(waiting) < len(states):  # noqa: ASYNC110 - rooms opening (clients, tasks): not measured
@@ -182,18 +297,23 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int) -> None:
         await asyncio.sleep(0.2)
         cpu0, w0 = time.process_time(), time.monotonic()
         go.set()
+        feeder = asyncio.create_task(feed_wire(list(wired))) if wire else None
         await asyncio.gather(*(e.wait() for e in waiting))  # every frame was received
+        while any(map(buffered, wired)):  # noqa: ASYNC110 - and taken from the connection
+            await asyncio.sleep(0.01)
         while sum(st.pending for st in states):  # noqa: ASYNC110 - what was read is stored
             await asyncio.sleep(0.05)
         cpu, wall = time.process_time() - cpu0, time.monotonic() - w0
         for t in tasks:
             t.cancel()
+        if feeder is not None:
+            await feeder
         await asyncio.gather(*tasks, return_exceptions=True)
-        n = store.appended
+        n, nframes = store.appended, sum(map(len, recorded)) * copies
         figures.append(1e6 * cpu / n)
         print(
             f"round {r + 1}: {len(states)} rooms, {n} messages stored in {wall:.2f} s,"
-            f" µs CPU per message {1e6 * cpu / n:.2f}"
+            f" µs CPU per message {1e6 * cpu / n:.2f}, per frame {1e6 * cpu / nframes:.2f}"
         )
     figures.sort()
     print(
@@ -210,6 +330,7 @@ def main() -> None:
     p.add_argument("--copies", type=int, default=10, help="rooms replayed per recorded room")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--uvloop", action="store_true")
+    p.add_argument("--wire", action="store_true", help="websockets' connection (see above)")
     args = p.parse_args()
     os.environ.setdefault("DYLIVE_LOG_LEVEL", "warning")
     path = Path(args.frames)
@@ -221,7 +342,7 @@ def main() -> None:
     if not path.exists():
         run(record(path, args.rooms, args.seconds, args.rate))
     recorded = pickle.loads(path.read_bytes())
-    run(replay(recorded, args.copies, args.rounds))
+    run(replay(recorded, args.copies, args.rounds, args.wire))
 
 
 if __name__ == "__main__":
