@@ -35,7 +35,8 @@
 
 Usage: ``python bench/api.py [a] [b] [c] [--rooms N[,N…] --rate R --seconds S]
 [--postgres ADMIN_URL [--nodes K[,K…]]] [--h11]
-[--metering both|on|off] [--profile DIR]`` (``--metering both``, the default: (b) with usage
+[--metering both|on|off] [--profile DIR] [--sim-arg=--refuse-handshake]``
+(``--metering both``, the default: (b) with usage
 metering off, then on, and the change of the chat ratios and CPU per request) (``--h11``: (b) again on asyncio + h11 after the default uvloop + httptools)
 (``--server uvicorn``: (b)'s service on uvicorn's own protocols and defaults, as measured before
 the eighth session; the default ``edge`` serves it as ``dylive serve`` does: the edge
@@ -385,6 +386,10 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: (c) more options of the simulator (``--sim-arg``), e.g. ``--refuse-handshake``
+SIM_ARGS: list[str] = []
 
 
 def spawn(*args: str) -> subprocess.Popen[bytes]:
@@ -743,7 +748,7 @@ async def _run_e2e(
         capture_output=True,
     )
     token = out.stdout.decode().split()[-1]
-    sim = spawn("sim", "--port", str(sim_port), "--rate", str(rate), "--seed", "2")
+    sim = spawn("sim", "--port", str(sim_port), "--rate", str(rate), "--seed", "2", *SIM_ARGS)
     served: list[subprocess.Popen[bytes]] = []
     spy = None
     harness: dict[str, float] = {}  # this process's own phases (s of wall time)
@@ -1227,7 +1232,15 @@ if __name__ == "__main__":
         " only c runs (the pollers take less of the machine the service shares), else asyncio"
         " (b's figures stay comparable with earlier runs)",
     )
+    parser.add_argument(
+        "--sim-arg",
+        action="append",
+        default=[],
+        help="(c) an option of the simulator, repeatable: --sim-arg=--refuse-handshake refuses"
+        " every push handshake, so the collectors poll im/fetch (the polling transport)",
+    )
     args = parser.parse_args()
+    SIM_ARGS.extend(args.sim_arg)
     loop = args.loop
     if loop == "auto":
         loop = "uvloop" if args.parts == ["c"] else "asyncio"

@@ -20,6 +20,7 @@ from dylive.errors import UpstreamError
 from dylive.source import urls
 from dylive.source.credentials import Identity, cookie_pairs
 from dylive.source.refusal import RefusalHook, send_signed
+from dylive.source.responses import unbind
 from dylive.source.room import RoomInfo
 from dylive.source.transport import Delivery, Position
 from dylive.wire.frames import Batch, parse_response
@@ -61,7 +62,7 @@ async def fetch_batch(
 
     async def send(url: str) -> httpx.Response:
         try:
-            resp = await client.get(url, headers=headers)
+            resp = unbind(await client.get(url, headers=headers))
         except httpx.HTTPError as exc:
             raise UpstreamError(f"im/fetch failed: {exc!r}", room_id=info.room_id) from exc
         if resp.status_code != 200:

@@ -105,6 +105,10 @@ async def open_socket(
             ssl=tls_context() if url.startswith("wss:") else None,
         )
     except InvalidStatus as exc:
+        # websockets keeps the exception on the connection's protocol (handshake_exc), whose
+        # frames its traceback holds: a cycle of ~60 objects per refused handshake (the socket,
+        # the connection) for the garbage collector. Its frames are websockets' own, not needed.
+        exc.with_traceback(None)
         resp = exc.response
         status = resp.headers.get("handshake-status")
         if status:

@@ -19,6 +19,7 @@ from dylive.errors import UpstreamError
 from dylive.source import urls
 from dylive.source.credentials import cookie_pairs
 from dylive.source.refusal import send_signed
+from dylive.source.responses import unbind
 from dylive.wire.signing import generate_mstoken, sign_query
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ async def fetch_audience_ranklist(
 
     async def send(url: str) -> httpx.Response:
         try:
-            resp = await client.get(url, headers=headers)
+            resp = unbind(await client.get(url, headers=headers))
         except httpx.HTTPError as exc:
             raise UpstreamError(f"ranklist unreachable: {exc}", room_id=room_id) from exc
         if resp.status_code != 200:

@@ -46,6 +46,7 @@ from dylive.numbers import I64_MAX, ascii_uint, is_ascii_digits
 from dylive.source import urls
 from dylive.source.credentials import Identity, cookie_pairs, merge_cookies, set_cookies
 from dylive.source.refusal import RefusalHook, send_signed
+from dylive.source.responses import unbind
 from dylive.source.tls import tls_context
 from dylive.wire.signing import ac_signature, generate_mstoken, sign_query
 
@@ -134,7 +135,7 @@ class _Resolver:
 
     async def get(self, url: str, referer: str | None = None) -> httpx.Response:
         try:
-            resp = await self.client.get(url, headers=self._headers(referer))
+            resp = unbind(await self.client.get(url, headers=self._headers(referer)))
         except httpx.HTTPError as exc:
             raise UpstreamError(f"upstream unreachable: {url.split('?')[0]}: {exc!r}") from exc
         self.cookie = merge_cookies(self.cookie, set_cookies(resp.headers.multi_items()))
