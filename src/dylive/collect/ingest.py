@@ -302,16 +302,16 @@ class Ingest:
 
         Every write carries the room's lease (fleet mode); a refused lease ends the pipeline."""
         fence = self.state.fence
-
-        def store() -> Awaitable[int]:
-            return self.store.append(records, position=position, fence=fence)
-
         try:
-            try:  # the common case without the retry loop's coroutine (nor store()) in between
+            try:  # the common case without the retry loop's coroutine (nor a closure) in between
                 return await self.store.append(records, position=position, fence=fence)
             except StoreError as exc:
                 if not exc.transient:
                     raise
+
+                def store() -> Awaitable[int]:
+                    return self.store.append(records, position=position, fence=fence)
+
                 return await self._retry("store", store, failed=exc)
         except LeaseLost:
             raise
