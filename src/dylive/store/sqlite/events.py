@@ -43,8 +43,6 @@ from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
 _RAW_ROW = itemgetter(0, 2, 3, 4, 6)
 #: Pages up to this size start on the event loop thread (one chunk of SQL, no thread hop).
 LOOP_READ_LIMIT = 200
-#: ``to_signed``'s bounds, for the msg_ids of an append's rows (inlined: two calls a row)
-_I64_MAX, _U64 = (1 << 63) - 1, 1 << 64
 
 
 class SQLiteEventLog(SQLiteEngine, EventLog):
@@ -66,7 +64,7 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         rows = [
             (
                 signed[r.room_id],
-                r.msg_id - _U64 if r.msg_id > _I64_MAX else r.msg_id,
+                to_signed(r.msg_id),
                 r.method,
                 r.created_at,
                 stored_at,
