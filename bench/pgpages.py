@@ -11,7 +11,8 @@ PostgreSQL backends connected to the database (``/proc/<pid>/stat``), and pages 
 ``--readers 1`` gives the cost of a page read alone (one statement each).
 
 Another tree: ``PYTHONPATH=<tree>/src python bench/pgpages.py`` (same data, same reads). The
-database is created (``dylive_bench_pgpages``) on first use and kept; ``--rebuild`` drops it.
+database is created (``dylive_bench_pgpages_<rooms>_<rows>``) on first use and kept;
+``--rebuild`` makes it again.
 
 The event loop is the service's (uvloop when installed; ``--loop asyncio``: the default loop).
 
@@ -47,13 +48,14 @@ FROM generate_series(0, %(turns)s - 1) AS t, generate_series(0, 2) AS k ORDER BY
 
 
 def database(admin: str, rooms: int, rows: int, rebuild: bool) -> str:
-    url = admin.rsplit("/", 1)[0] + "/" + NAME
+    name = f"{NAME}_{rooms}_{rows}"  # a kept database is always of the sizes asked for
+    url = admin.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (NAME,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not rebuild:
             return url
-        conn.execute(f"DROP DATABASE IF EXISTS {NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {NAME}")
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
 
     async def migrate() -> None:
         async with open_store(url):
