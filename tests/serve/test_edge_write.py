@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.alive import alive
 from support.edgekit import STACKS, envelope, exchange, offline, served
 
 from dylive.serve.edge import OneWrite
@@ -164,15 +165,12 @@ async def test_a_direct_request_is_freed_without_the_garbage_collector(tmp_path:
     for the garbage collector to find (it was two thirds of what its collections freed)."""
     from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-    def cycles() -> int:
-        return sum(type(o) is RequestResponseCycle for o in gc.get_objects())
-
     get = b"GET /douyin/liveroom/chat?room_id=1&token=%d HTTP/1.1\r\nHost: x\r\n\r\n"
     async with served(offline(tmp_path), "httptools") as (port, _app):
         gc.collect()
         gc.disable()
         try:
-            before = cycles()
+            before = alive(RequestResponseCycle)
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             try:
                 for i in range(20):
@@ -181,7 +179,7 @@ async def test_a_direct_request_is_freed_without_the_garbage_collector(tmp_path:
                     length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
                     _, body = envelope(head + await reader.readexactly(length))
                     assert body["code"] == 40002
-                left = cycles() - before
+                left = alive(RequestResponseCycle) - before
             finally:
                 writer.close()
         finally:

@@ -10,6 +10,7 @@ import gc
 
 import httpx
 import pytest
+from support.alive import alive
 from websockets.asyncio.client import ClientConnection
 
 from dylive.errors import HandshakeRefused
@@ -22,14 +23,6 @@ from dylive.source.room import resolve_room
 from dylive.source.transport import Position
 
 
-def responses() -> int:
-    return sum(type(o) is httpx.Response for o in gc.get_objects())
-
-
-def connections() -> int:
-    return sum(type(o) is ClientConnection for o in gc.get_objects())
-
-
 async def test_upstream_responses_are_freed_without_the_garbage_collector() -> None:
     identity = Identity()
     async with (
@@ -39,18 +32,18 @@ async def test_upstream_responses_are_freed_without_the_garbage_collector() -> N
         gc.collect()
         gc.disable()
         try:
-            before = responses()
+            before = alive(httpx.Response)
             info = await resolve_room(
                 DEFAULT_WEB_RID, upstream=sim.base_url, client=client, signing="off"
             )
-            after_resolve = responses() - before
+            after_resolve = alive(httpx.Response) - before
             position = Position()
             for _ in range(20):
                 batch = await fetch_batch(
                     client, sim.base_url, info, identity, position, signing="off"
                 )
                 position = Position(batch.cursor, batch.internal_ext)
-            after_polls = responses() - before
+            after_polls = alive(httpx.Response) - before
             for _ in range(5):
                 await fetch_audience_ranklist(
                     client,
@@ -60,7 +53,7 @@ async def test_upstream_responses_are_freed_without_the_garbage_collector() -> N
                     user_agent=identity.user_agent,
                     signing="off",
                 )
-            after_ranklist = responses() - before
+            after_ranklist = alive(httpx.Response) - before
         finally:
             gc.enable()
     assert after_resolve == 0, f"{after_resolve} responses of the room's resolution alive"
@@ -86,11 +79,11 @@ async def test_a_refused_push_handshake_is_freed_without_the_garbage_collector()
         gc.collect()
         gc.disable()
         try:
-            before = connections()
+            before = alive(ClientConnection)
             for _ in range(5):
                 with pytest.raises(HandshakeRefused):
                     await open_socket(url, info, identity, PushOptions(upstream=sim.base_url))
-            left = connections() - before
+            left = alive(ClientConnection) - before
         finally:
             gc.enable()
     assert left <= 1, f"{left} connections of 5 refused handshakes alive"  # the last one's
