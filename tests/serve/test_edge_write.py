@@ -6,12 +6,11 @@ order; an interim ``100 Continue`` is not held; closing writes what is held firs
 from __future__ import annotations
 
 import asyncio
-import gc
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.alive import alive
+from support.alive import alive, collector_off
 from support.edgekit import STACKS, envelope, exchange, offline, served
 
 from dylive.serve.edge import OneWrite
@@ -167,9 +166,7 @@ async def test_a_direct_request_is_freed_without_the_garbage_collector(tmp_path:
 
     get = b"GET /douyin/liveroom/chat?room_id=1&token=%d HTTP/1.1\r\nHost: x\r\n\r\n"
     async with served(offline(tmp_path), "httptools") as (port, _app):
-        gc.collect()
-        gc.disable()
-        try:
+        with collector_off():
             before = alive(RequestResponseCycle)
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             try:
@@ -182,6 +179,4 @@ async def test_a_direct_request_is_freed_without_the_garbage_collector(tmp_path:
                 left = alive(RequestResponseCycle) - before
             finally:
                 writer.close()
-        finally:
-            gc.enable()
     assert left <= 2, f"{left} response cycles of 20 requests still alive"  # the last one's

@@ -6,11 +6,9 @@ is the connection of a refused push handshake."""
 
 from __future__ import annotations
 
-import gc
-
 import httpx
 import pytest
-from support.alive import alive
+from support.alive import alive, collector_off
 from websockets.asyncio.client import ClientConnection
 
 from dylive.errors import HandshakeRefused
@@ -29,9 +27,7 @@ async def test_upstream_responses_are_freed_without_the_garbage_collector() -> N
         SimServer(SimConfig(seed=3, rate=5.0)) as sim,
         httpx.AsyncClient(trust_env=False) as client,
     ):
-        gc.collect()
-        gc.disable()
-        try:
+        with collector_off():
             before = alive(httpx.Response)
             info = await resolve_room(
                 DEFAULT_WEB_RID, upstream=sim.base_url, client=client, signing="off"
@@ -54,8 +50,6 @@ async def test_upstream_responses_are_freed_without_the_garbage_collector() -> N
                     signing="off",
                 )
             after_ranklist = alive(httpx.Response) - before
-        finally:
-            gc.enable()
     assert after_resolve == 0, f"{after_resolve} responses of the room's resolution alive"
     assert after_polls == 0, f"{after_polls} im/fetch responses of 20 alive"
     assert after_ranklist == 0, f"{after_ranklist} ranklist responses of 5 alive"
@@ -76,14 +70,10 @@ async def test_a_refused_push_handshake_is_freed_without_the_garbage_collector()
         batch = await fetch_batch(client, sim.base_url, info, identity, Position(), signing="off")
         sim.set_faults_all(refuse_handshake=True)
         url = build_push_url(batch.push_server, info, identity, Position())
-        gc.collect()
-        gc.disable()
-        try:
+        with collector_off():
             before = alive(ClientConnection)
             for _ in range(5):
                 with pytest.raises(HandshakeRefused):
                     await open_socket(url, info, identity, PushOptions(upstream=sim.base_url))
             left = alive(ClientConnection) - before
-        finally:
-            gc.enable()
     assert left <= 1, f"{left} connections of 5 refused handshakes alive"  # the last one's

@@ -4,9 +4,22 @@ freeing by reference counting."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
+from collections.abc import Iterator
 
 
 def alive(kind: type) -> int:
     """How many objects of exactly ``kind`` the garbage collector tracks now."""
     return sum(type(o) is kind for o in gc.get_objects())
+
+
+@contextlib.contextmanager
+def collector_off() -> Iterator[None]:
+    """The garbage collector collected once, then off for the block (on again after it)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
