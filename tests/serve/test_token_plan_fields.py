@@ -57,3 +57,22 @@ def test_a_rate_change_below_six_digits_is_described_not_unchanged() -> None:
     assert describe(before, after) == "rate 1 -> 1.0000001"
     assert describe(before, dataclasses.replace(before, rate=2.5)) == "rate 1 -> 2.5"
     assert describe(before, before) == "unchanged"
+
+
+@pytest.mark.parametrize("rate", [1e-300, 5e-324, 0.0009])
+def test_a_rate_too_low_to_allow_a_second_request_is_refused(rate: float) -> None:
+    """A rate of 1e-300 requests/s was taken: a token that can never make its second request
+    (Retry-After capped at a year), not a plan. 0 stays "no limit"."""
+    for check in (plan_of, change_of):
+        with pytest.raises(PlanError, match="0 \\(no limit\\) or between") as caught:
+            check({"name": "n", "rate": rate}, NOW)
+        assert caught.value.field == "rate"
+        with pytest.raises(PlanError) as caught:
+            check({"name": "n", "quota": {"requests_per_second": rate}}, NOW)
+        assert caught.value.field == "quota.requests_per_second"
+
+
+@pytest.mark.parametrize("rate", [0, 0.001, 2.5, 1e6])
+def test_rates_from_the_lowest_up_stay_allowed(rate: float) -> None:
+    assert plan_of({"name": "n", "rate": rate}, NOW).rate == rate
+    assert change_of({"rate": rate}, NOW).rate == rate

@@ -4,7 +4,7 @@ setting it: the admin API's JSON bodies (``POST /api/admin/tokens`` creates a to
 which are turned into the same fields.
 
 Fields: ``name`` (1–64 characters, no control characters), ``room_limit`` (an integer
-0–1,000,000; absent or null = the ``room_limit`` setting), ``rate`` (requests/s, 0–1e6),
+0–1,000,000; absent or null = the ``room_limit`` setting), ``rate`` (requests/s: 0, or 0.001–1e6),
 ``quota`` (``requests_per_day``, ``requests_per_month``, ``messages_per_day``,
 ``messages_per_month``: integers 0–1e12; ``requests_per_second``: the rate, overriding ``rate``),
 ``expires_at`` (an ISO time or epoch seconds, in the next 10 years; null = never) or
@@ -36,6 +36,9 @@ MAX_NAME = 64
 MAX_ROOM_LIMIT = 1_000_000
 MAX_QUOTA = 10**12
 MAX_RATE = 1e6
+#: the lowest rate other than 0 (one request every 1,000 s): a lower one (1e-300 was taken) is a
+#: token that can never make a second request, not a plan
+MIN_RATE = 1e-3
 MAX_EXPIRES_IN = 10 * 365 * 86400  # seconds
 #: Unicode categories a name may not hold: control characters (C0, DEL and C1: U+0085 is a line
 #: break), surrogates, and the line and paragraph separators (U+2028, U+2029)
@@ -79,7 +82,7 @@ def plan_of(body: dict[str, Any], now_ms: int) -> TokenPlan:
     name = _name(body.get("name"))
     room_limit = _room_limit(body.get("room_limit"))
     quota, quota_rate = _quota(body.get("quota", {}))
-    rate = _count("rate", body.get("rate", 0), MAX_RATE) if quota_rate is None else quota_rate
+    rate = _rate("rate", body.get("rate", 0)) if quota_rate is None else quota_rate
     return TokenPlan(name, room_limit, rate, Quota(**quota), _expiry(body, now_ms))
 
 
@@ -96,7 +99,7 @@ def change_of(body: dict[str, Any], now_ms: int) -> TokenChange:
             room_limit = int(settings.number("room_limit"))
     quota, rate = _quota(body["quota"]) if "quota" in body else ({}, None)
     if rate is None and "rate" in body:
-        rate = _count("rate", body["rate"], MAX_RATE)
+        rate = _rate("rate", body["rate"])
     expires_at = None
     if "expires_at" in body or "expires_in" in body:
         expires_at = _expiry(body, now_ms)
@@ -149,6 +152,16 @@ def _count(name: str, value: Any, high: float) -> float:
     return value
 
 
+def _rate(name: str, value: Any) -> float:
+    """Requests a second: 0 (no limit) or :data:`MIN_RATE`..:data:`MAX_RATE`."""
+    rate = _count(name, value, MAX_RATE)
+    if 0 < rate < MIN_RATE:
+        raise PlanError(
+            name, f"{name} must be 0 (no limit) or between {MIN_RATE:g} and {MAX_RATE:g}"
+        )
+    return rate
+
+
 def _quota(raw: Any) -> tuple[dict[str, int], float | None]:
     """The quota fields ``raw`` gives (checked), and its ``requests_per_second`` if any."""
     if not isinstance(raw, dict):
@@ -165,7 +178,7 @@ def _quota(raw: Any) -> tuple[dict[str, int], float | None]:
             quota[name] = int(_count(f"quota.{name}", value, MAX_QUOTA))
     rate = None
     if "requests_per_second" in raw:
-        rate = _count("quota.requests_per_second", raw["requests_per_second"], MAX_RATE)
+        rate = _rate("quota.requests_per_second", raw["requests_per_second"])
     return quota, rate
 
 
