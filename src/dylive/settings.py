@@ -151,12 +151,6 @@ SETTINGS: dict[str, Setting] = {
             " survives the writer's commits; 0 = every page reads the latest state).",
         ),
         Setting(
-            "history_mmap",
-            "0",
-            "SQLite: MB of the database file the history snapshot's connection reads"
-            " memory-mapped (0 = read with pread).",
-        ),
-        Setting(
             "pending_limit",
             "100000",
             "Messages read upstream and not stored yet, across all rooms, before reading pauses"

@@ -222,18 +222,3 @@ async def test_the_wal_restarts_under_writes_and_history_reads(tmp_path: Path) -
     assert restarted >= 3, (restarted, stats)
     assert largest <= total // 3 * frame + 32, (largest // frame, stats)
     assert stats.errors == 0, stats
-
-
-async def test_history_mmap_maps_the_snapshot_s_reads_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DYLIVE_HISTORY_MMAP", "2")
-    path = tmp_path / "m.db"
-    store = await history_store(path)
-    try:
-        assert store.snapshot is not None and store._lconn is not None
-        assert store.snapshot._conn.execute("PRAGMA mmap_size").fetchone()[0] == 2_000_000
-        assert store._lconn.execute("PRAGMA mmap_size").fetchone()[0] == 0
-        assert await store.read_joined(ROOM, 10, 50) == fresh(path, ROOM, 10, 50, None)
-    finally:
-        await store.close()

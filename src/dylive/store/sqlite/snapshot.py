@@ -66,11 +66,7 @@ class HistorySnapshot:
         age = settings.number("history_snapshot") if age is None else age
         if age <= 0 or checkpointer is None:
             return None
-        conn = connect()
-        mmap = int(settings.number("history_mmap") * 1_000_000)
-        if mmap > 0:  # memory-mapped reads of the database file (see ``history_mmap``)
-            conn.execute(f"PRAGMA mmap_size={mmap}")
-        return cls(conn, age, checkpointer.restart_due.is_set)
+        return cls(connect(), age, checkpointer.restart_due.is_set)
 
     def connection(self) -> sqlite3.Connection | None:
         conn = self._conn
