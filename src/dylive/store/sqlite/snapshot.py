@@ -1,11 +1,12 @@
 """History chat pages read in a read snapshot kept open for a short while.
 
 SQLite drops a connection's whole page cache at its next read transaction after any commit (the
-WAL changed), and each read transaction takes and releases a WAL read lock; behind a writer that
-commits many times a second, every history page would start from a cold cache
-(``bench/readcache.py``). :class:`HistorySnapshot` keeps one read transaction open on a
-connection of its own (the event loop thread's, like the store's small page reads) for at most
-``age`` seconds, across pages, then renews it.
+WAL changed), and each read transaction takes and releases the WAL's read locks; behind a writer
+that commits many times a second, a history page would read its B-tree's interior pages again
+(``bench/readcache.py``; docs/benchmarks.md, "Ninth session"). :class:`HistorySnapshot` keeps
+one read transaction open on a connection of its own (the event loop thread's, like the store's
+small page reads) across pages, renewed once ``age`` seconds old: no page is read from an older
+one, and a timer ends it at that age even when no page comes.
 
 Why a page read there is the page a fresh read gives: a room's rows are appended with increasing
 ``seq`` (one writer, ``AUTOINCREMENT``: commit order), so every row committed after the snapshot
@@ -15,11 +16,12 @@ state too: no row between C and L can appear later. A SHORT page (the snapshot r
 may lack rows committed since, so the caller reads it again fresh (:meth:`SQLiteEventLog
 .read_joined`). Retention deletes only rows older than its cutoff: a page from a snapshot up to
 ``age`` seconds old may still show messages retention deleted within that time (as a read begun
-just before the delete does); it never misses a row, and the cursor after it continues exactly.
+just before the delete does); it never misses a row, and the cursor after it continues exactly
+(``tests/store/test_sqlite_snapshot.py``).
 
 A kept snapshot holds back WAL checkpoints (a PASSIVE one stops at its frame; the RESTART that
-lets the WAL start again waits for it). So its age is bounded (a timer ends it even when no page
-comes), and no snapshot is kept while the checkpointer has a RESTART due
+lets the WAL start again waits for it). So its age is bounded, and no snapshot is kept while
+the checkpointer has a RESTART due
 (:attr:`Checkpointer.restart_due <dylive.store.sqlite.checkpointer.Checkpointer.restart_due>`):
 pages are then read fresh, as without snapshots, and the WAL restarts as before.
 """
