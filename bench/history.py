@@ -29,19 +29,26 @@ difference of the two is what a history page costs inside the service, where its
 runs between other requests' Python (about twice ``page SQL`` in a tight loop, eighth session
 of docs/benchmarks.md).
 
-Usage: ``python bench/history.py [--rounds 5] [--db PATH] [--requests]`` (``--db``: keep the
-database there and reuse it on the next run; default: a temporary one).
+``--commits HZ`` (with ``--requests``): meanwhile a thread of this process commits ``HZ`` times a
+second (20 rows of another room each, on a connection of its own, as the service's writer thread
+commits the live rooms' rows): SQLite then starts most history reads after a commit. The largest
+``-wal`` file seen after those commits is printed (a kept read snapshot holds checkpoints back).
+
+Usage: ``python bench/history.py [--rounds 5] [--db PATH] [--requests [--commits HZ]]``
+(``--db``: keep the database there and reuse it on the next run; default: a temporary one).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -77,7 +84,7 @@ async def main(args: argparse.Namespace) -> None:
             await build(path)
         await measure(path, args.rounds)
         if args.requests:
-            await requests(path, Path(tmp) / "requests.sqlite3", args.rounds)
+            await requests(path, Path(tmp) / "requests.sqlite3", args.rounds, args.commits)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -145,9 +152,53 @@ async def measure(path: Path, rounds: int) -> None:
         )
 
 
-async def requests(source: Path, db: Path, rounds: int) -> None:
+class Committer:
+    """A thread committing ``hz`` times a second on its own connection (``--commits``): 20 rows
+    of another room each; ``largest``: the largest ``-wal`` file seen after a commit."""
+
+    def __init__(self, db: Path, hz: float) -> None:
+        self.db, self.hz = db, hz
+        self.commits = self.largest = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Committer:
+        if self.hz > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.db, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout=5000")
+        wal = Path(f"{self.db}-wal")
+        other, msg = to_signed(ROOM + 1), 1 << 40
+        while not self._stop.wait(1 / self.hz):
+            rows = []
+            for _ in range(20):
+                msg += 1
+                r = record(ROOM + 1, msg)
+                rows.append((other, msg, r.method, r.created_at, 0, r.rendered, r.raw))
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("COMMIT")
+            self.commits += 1
+            with contextlib.suppress(OSError):
+                self.largest = max(self.largest, wal.stat().st_size)
+        conn.close()
+
+
+async def requests(source: Path, db: Path, rounds: int, commits: float = 0.0) -> None:
     """Whole chat requests in process (``--requests``, see the module doc); ``db``: a copy of
-    ``source`` with a token and the room's record."""
+    ``source`` with a token and the room's record; ``commits``: see ``--commits``."""
     import uvicorn
     from longpoll_inproc import Transport
 
@@ -192,6 +243,7 @@ async def requests(source: Path, db: Path, rounds: int) -> None:
             return used
 
         await get(target(True, 0, 0))  # the room's tail cached
+        committer = Committer(db, commits).__enter__()
         for _ in range(rounds):
             for name, live in (("request live", True), ("request history", False)):
                 paths = [target(live, p, k) for k in range(100) for p in range(32)]
@@ -199,10 +251,17 @@ async def requests(source: Path, db: Path, rounds: int) -> None:
                 for request in paths:
                     used += await get(request)
                 spent.setdefault(name, []).append(used / len(paths))
+        committer.__exit__()
         protocol.connection_lost(None)
     print(
         f"chat requests in process (httptools edge, 3,200 a round, {rounds} rounds),"
         f" load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+        + (
+            f"; {committer.commits:,} commits of another thread, largest WAL"
+            f" {committer.largest / 1e6:.1f} MB"
+            if commits
+            else ""
+        )
     )
     for name, xs in spent.items():
         print(
@@ -217,5 +276,8 @@ if __name__ == "__main__":
     parser.add_argument("--db", default="", help="keep (and reuse) the database at this path")
     parser.add_argument(
         "--requests", action="store_true", help="also whole chat requests, live and history"
+    )
+    parser.add_argument(
+        "--commits", type=float, default=0.0, help="with --requests: commits a second beside"
     )
     asyncio.run(main(parser.parse_args()))

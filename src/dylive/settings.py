@@ -145,6 +145,12 @@ SETTINGS: dict[str, Setting] = {
             " 0 = commit as soon as the previous one is done).",
         ),
         Setting(
+            "history_snapshot",
+            "0.5",
+            "SQLite: seconds a read snapshot is kept for history chat pages (their page cache"
+            " survives the writer's commits; 0 = every page reads the latest state).",
+        ),
+        Setting(
             "pending_limit",
             "100000",
             "Messages read upstream and not stored yet, across all rooms, before reading pauses"

@@ -144,6 +144,8 @@ class Checkpointer:
         self._conn: sqlite3.Connection | None = None
         self._copied = 0  # frames copied back as of the last checkpoint (nBackfill)
         self._retry_at = 0  # after a busy RESTART: the WAL length at which to try again
+        #: set from when a RESTART is due until one succeeds: kept read snapshots end meanwhile
+        self.restart_due = threading.Event()
 
     def start(self) -> None:
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -180,7 +182,9 @@ class Checkpointer:
         if last < self._copied:  # the WAL restarted (or another connection checkpointed)
             self._copied = backfilled
             self._retry_at = 0
+            self.restart_due.clear()
         if last >= max(self._restart, self._retry_at) and backfilled < last:
+            self.restart_due.set()
             self._checkpoint("PASSIVE")  # the bulk, beside the writer
             self._checkpoint("PASSIVE")  # what was committed during the first: fewer held
             self._restart_wal()
@@ -215,5 +219,6 @@ class Checkpointer:
             log.debug("sqlite: WAL restart busy after %.3f s", time.perf_counter() - started)
         else:
             self.stats.restarts += 1
+            self.restart_due.clear()
             self._copied = 0
             self._retry_at = 0

@@ -8,6 +8,7 @@ import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
+from typing import Any
 
 from dylive.errors import LeaseLost
 
@@ -37,6 +38,7 @@ from ..rows import (
 from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
 from .engine import SQLiteEngine
 from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
+from .snapshot import HistorySnapshot
 
 #: A cached StoredMessage as the analytics fold's RawRow (seq, msg_id, method, created_at,
 #: rendered): one C call per row instead of five attribute reads in a comprehension.
@@ -46,7 +48,25 @@ LOOP_READ_LIMIT = 200
 
 
 class SQLiteEventLog(SQLiteEngine, EventLog):
-    """:class:`~dylive.store.interfaces.EventLog` on SQLite."""
+    """:class:`~dylive.store.interfaces.EventLog` on SQLite. ``snapshot_age``: seconds a read
+    snapshot is kept for history pages (default: the ``history_snapshot`` setting; 0: off)."""
+
+    def __init__(self, *args: Any, snapshot_age: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._snapshot_age = snapshot_age
+        #: history pages in a kept read snapshot (``snapshot.py``), loop thread only
+        self.snapshot: HistorySnapshot | None = None
+
+    async def open(self) -> None:
+        await super().open()
+        connect = functools.partial(self._reader_connection, busy_ms=0)
+        self.snapshot = HistorySnapshot.beside(self.checkpointer, connect, self._snapshot_age)
+
+    async def close(self) -> None:
+        if self.snapshot is not None:  # first: a close of the engine waits on the loop
+            self.snapshot.close()
+            self.snapshot = None
+        await super().close()
 
     async def append(
         self,
@@ -195,6 +215,11 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         signed = to_signed(room_id)
         conn = self._lconn
         if limit <= LOOP_READ_LIMIT and conn is not None:
+            # below the tail (a history page): from the kept snapshot when it fills the page
+            if self.snapshot is not None and self.tail.size > 0:
+                kept = await self._from_snapshot(self.snapshot, signed, after_seq, limit, methods)
+                if kept is not None:
+                    return kept
             try:  # the common case: one statement on this thread, the page as it returned
                 found = joined_head(conn, signed, after_seq, limit, methods)
             except sqlite3.OperationalError:  # busy: all on a thread
@@ -208,6 +233,33 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
             scan = JoinedScan(signed, after_seq, limit, methods)
         done: JoinedScan = await self._query(scan.run)  # the rest on a reader thread
         return done.page()
+
+    async def _from_snapshot(
+        self,
+        snapshot: HistorySnapshot,
+        signed: int,
+        after_seq: int,
+        limit: int,
+        methods: frozenset[str] | None,
+    ) -> JoinedPage | None:
+        """The page read in the kept snapshot when that is the page a fresh read gives (see
+        ``snapshot``); None when it is to be read fresh (no snapshot kept, busy, or short)."""
+        conn = snapshot.connection()
+        if conn is None:
+            return None
+        try:
+            found = joined_head(conn, signed, after_seq, limit, methods)
+        except sqlite3.OperationalError:  # busy: ended, read fresh
+            snapshot.end()
+            return None
+        if isinstance(found, JoinedPage):
+            if found.size >= limit:  # a full page
+                return found
+        elif not found.done:  # the rest from a fresh snapshot on a reader thread: exact
+            done: JoinedScan = await self._query(found.run)
+            return done.page()
+        snapshot.short += 1  # the snapshot ran out of rows: newer ones may follow
+        return None
 
     async def backlog_start(
         self, room_id: int, count: int, methods: frozenset[str] | None = None
