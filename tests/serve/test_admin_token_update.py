@@ -18,6 +18,7 @@ from support.waiting import until
 
 from dylive.serve.admin_api import key_digest
 from dylive.serve.app import ServiceConfig
+from dylive.store import TokenChange
 
 KEY = "admin-key-for-the-tests-0123456789"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -263,14 +264,17 @@ async def test_a_renamed_token_is_shown_under_its_new_name_in_the_metrics(admin:
 
 
 async def test_a_rate_too_small_to_wait_for_answers_42901_not_a_500(admin: Any) -> None:
-    """A rate of 5e-324 requests/s (a valid number 0-1e6) makes the wait for the token's next
-    request infinite: its Retry-After was int(inf), an OverflowError, and every request of the
-    token after its first answered 50000 (HTTP 500)."""
-    client, _ = admin
+    """A rate of 5e-324 requests/s makes the wait for the token's next request infinite: its
+    Retry-After was int(inf), an OverflowError, and every request of the token after its first
+    answered 50000 (HTTP 500). Such a rate is refused now (40005, at least 0.001 requests/s);
+    a token stored with one by an earlier release still answers 42901 with a capped Retry-After."""
+    client, svc = admin
     secret = (await _create(client, {"name": "slow"}))["token"]
-    body = b'{"rate": 5e-324}'
-    resp = await client.patch(f"{TOKENS}/slow", headers=AUTH, content=body)
-    assert resp.status_code == 200, resp.text
+    resp = await client.patch(f"{TOKENS}/slow", headers=AUTH, content=b'{"rate": 5e-324}')
+    assert resp.status_code == 400 and resp.json()["code"] == 40005, resp.text
+    assert resp.json()["data"]["field"] == "rate"
+    token_id = next(t.id for t in await svc.store.list_tokens() if t.name == "slow")
+    assert await svc.store.update_token(token_id, TokenChange(rate=5e-324)) is not None
     assert (await _rooms(client, secret))["code"] == 200  # the burst of one
     resp = await client.get("/api/rooms", params={"token": secret})
     assert resp.status_code == 429 and resp.json()["code"] == 42901, resp.text
