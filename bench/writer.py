@@ -249,7 +249,68 @@ async def run(
     return rows / seconds, writer, cpu / rows * 1e6
 
 
+async def steady(args: argparse.Namespace) -> None:
+    """``--ops N``: no pacing, the same work every run (for callgrind, or the writer's CPU per
+    row without the machine's noise in the pacing): ``N`` commits, each of ``--per`` appends of
+    3 rows with an upstream position (rooms in turn), their read positions (set, coalesced,
+    written every 7th commit: ~0.4 upserts a row as in the service) and one session save."""
+    raw = random.Random(1).randbytes(args.raw)
+    rooms = args.rooms
+    ids = [Ids(r) for r in range(rooms)]
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = Path(tmp) / "w.sqlite3"
+        store = SQLiteStore(path, wal_autocheckpoint=int(args.checkpoint.split(",")[0]))
+        store.commit_interval = 0.0
+        store._position_delay = 1e9  # flushed every 7th commit below, not on a timer
+        async with store:
+            sessions = [
+                await store.open_session(SessionRecord(0, ROOM0 + r * 7919, web_rid=str(r)))
+                for r in range(rooms)
+            ]
+            rng = random.Random(2)
+            turn = 0
+            wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
+            before, cpu0, rows = thread_ticks(), time.process_time(), 0
+            for n in range(args.ops):
+                calls = []
+                for _ in range(args.per):
+                    r = turn % rooms
+                    turn += 1
+                    room_id = ROOM0 + r * 7919
+                    second = turn // (rooms * 4)
+                    batch = [replace(record(room_id, 1), msg_id=ids[r].next(second), raw=raw)
+                             for _ in range(3)]  # fmt: skip
+                    msg = ids[r].last
+                    ext = f"internal_src:dim|first_req_ms:1|seq:{msg}"
+                    position = UpstreamPosition(room_id, "push", cursor=f"c{msg}", internal_ext=ext)
+                    calls.append(store.append(batch, position=position))
+                s = sessions[n % rooms]
+                new = replace(
+                    s, last_seq=s.last_seq + 1, state=rng.randbytes(700), report=rng.randbytes(1300)
+                )
+                calls.append(store.save_session(new, s.last_seq))
+                await asyncio.gather(*calls)
+                sessions[n % rooms] = new
+                rows += 3 * args.per
+                for k in range(args.per):
+                    room_id = ROOM0 + ((turn - 1 - k) % rooms) * 7919
+                    await store.set_position(1, room_id, store._last[room_id], wait=False)
+                if n % 7 == 6:
+                    store._flush_positions()
+            after, cpu = thread_ticks(), time.process_time() - cpu0
+            commits = store.batches
+    hz = os.sysconf("SC_CLK_TCK")
+    writer = (after.get(wtid, 0) - before.get(wtid, 0)) / hz / rows * 1e6
+    print(
+        f"steady: {args.ops} commits of {args.per} appends ({rows:,} rows): writer thread"
+        f" {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row; {commits} commits in all"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.ops:
+        await steady(args)
+        return
     values = [int(v) for v in args.checkpoint.split(",")]
     load = os.getloadavg()[0]
     print(
@@ -296,4 +357,7 @@ if __name__ == "__main__":
         help="N: no checkpoints; print the window's WAL frames a row by b-tree (walframes.py)"
         " and the distinct pages in runs of N frames",
     )
+    parser.add_argument("--ops", type=int, default=0, help="N: unpaced, N commits (see steady)")
+    parser.add_argument("--per", type=int, default=11, help="--ops: appends a commit")
+    parser.add_argument("--tmp", default=None, help="--ops: directory of the database")
     asyncio.run(main(parser.parse_args()))

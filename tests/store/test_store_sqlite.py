@@ -298,3 +298,28 @@ async def test_page_size_applies_to_new_databases_only(tmp_path: Path) -> None:
         conn = store._wconn
         assert conn is not None and store.checkpointer is None
         assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+
+
+async def test_bytes_are_stored_as_the_same_blobs(tmp_path: Path) -> None:
+    """The bytes adapter (``sqlite.events``) binds the value itself: NUL bytes, an empty raw, a
+    bytes subclass and a bytearray all come back as the same BLOB, read by another connection."""
+
+    class Sub(bytes):
+        pass
+
+    raws = [b"a\x00b\xff", b"", Sub(b"sub"), bytes(range(256)) * 4]
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        records = [replace(rec(i + 1), raw=raw) for i, raw in enumerate(raws)]
+        assert await store.append(records) == len(raws)
+        got = await store.messages_of(ROOM, ["WebcastChatMessage"], 0)
+    assert [raw for *_, raw in got] == [bytes(r) for r in raws]
+    conn = sqlite3.connect(tmp_path / "s.db")
+    try:
+        kinds = conn.execute("SELECT typeof(raw), typeof(rendered) FROM events").fetchall()
+        assert conn.execute("SELECT quote(raw) FROM events WHERE length(raw) = 0").fetchall() == [
+            ("X''",)
+        ]
+        blob = conn.execute("SELECT typeof(?)", (bytearray(b"x"),)).fetchone()[0]
+    finally:
+        conn.close()
+    assert kinds == [("blob", "blob")] * len(raws) and blob == "blob"

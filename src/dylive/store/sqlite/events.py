@@ -38,6 +38,17 @@ from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
 from .engine import SQLiteEngine
 from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
 
+# sqlite3 binds int, float, str and bytearray parameters as they are; any other type, bytes
+# included, first goes through its adapter protocol, which with no adapter registered for the
+# type looks up ``__adapt__`` on the protocol class (raising and clearing an AttributeError) and
+# ``__conform__`` on the value: ~3,900 instructions a bytes parameter, two a stored row (rendered,
+# raw), 7 % of the writer thread's instructions a row. A registered adapter is one dict lookup
+# and, ``bytes.__bytes__`` of an exact bytes object, returns the value itself: the same bytes are
+# bound (docs/benchmarks.md, "Ninth session: the writer thread"). Process-wide as every sqlite3
+# adapter; ints and strings stay unadapted (only an adapter for a base type such as int turns the
+# protocol on for every parameter).
+sqlite3.register_adapter(bytes, bytes.__bytes__)
+
 #: A cached StoredMessage as the analytics fold's RawRow (seq, msg_id, method, created_at,
 #: rendered): one C call per row instead of five attribute reads in a comprehension.
 _RAW_ROW = itemgetter(0, 2, 3, 4, 6)
