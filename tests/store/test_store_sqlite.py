@@ -323,3 +323,49 @@ async def test_bytes_are_stored_as_the_same_blobs(tmp_path: Path) -> None:
     finally:
         conn.close()
     assert kinds == [("blob", "blob")] * len(raws) and blob == "blob"
+
+
+async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_count(
+    tmp_path: Path,
+) -> None:
+    """The appends of an unguarded batch run together (``sqlite.appends.run_appends``): one
+    insert of every row, one of every position, one ``last_insert_rowid()``. Each append still
+    gets what it would get alone: its count, the last position of a room wins, the tail cache
+    its rows; a duplicate across two appends of a batch (the first stores it) runs the batch
+    again with each append alone."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1)])
+        statements: list[str] = []
+        assert store._wconn is not None
+        store._wconn.set_trace_callback(statements.append)  # called on the writer thread
+        batches = store.batches
+        results = await asyncio.gather(
+            store.append([rec(2), rec(3)], position=UpstreamPosition(ROOM, "p", "c3")),
+            store.append([rec(2, room=other)], position=UpstreamPosition(other, "p", "o2")),
+            store.append([rec(4)], position=UpstreamPosition(ROOM, "p", "c4")),
+        )
+        assert results == [2, 1, 1] and store.batches == batches + 1
+        events = [s for s in statements if "INTO events" in s]
+        positions = [s for s in statements if "INTO upstream_positions" in s]
+        assert len(events) == 4 and len(positions) == 3  # traced once a row: one statement
+        assert sum("last_insert_rowid" in s for s in statements) == 1
+        statements.clear()
+        results = await asyncio.gather(
+            store.append([rec(5), rec(6)], position=UpstreamPosition(ROOM, "p", "c6")),
+            store.append([rec(6), rec(7)], position=UpstreamPosition(ROOM, "p", "c7")),
+            store.append([rec(3, room=other)]),
+        )
+        assert results == [2, 1, 1]
+        assert [s for s in statements if s.startswith("SAVEPOINT")]  # run again, each alone
+        store._wconn.set_trace_callback(None)
+        cached = {room: (await store.read(room, 0, 10)).messages for room in (ROOM, other)}
+        assert [m.msg_id for m in cached[ROOM]] == [1, 2, 3, 4, 5, 6, 7]
+        assert [m.msg_id for m in cached[other]] == [2, 3]
+        position = await store.upstream_position(ROOM)
+        assert position is not None and position.cursor == "c7"
+        other_position = await store.upstream_position(other)
+        assert other_position is not None and other_position.cursor == "o2"
+    async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:  # the rows on disk
+        for room, messages in cached.items():
+            assert (await again.read(room, 0, 10)).messages == messages

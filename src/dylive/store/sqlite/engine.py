@@ -23,7 +23,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +34,11 @@ from dylive.errors import StoreError
 
 from ..health import HealthProbe, WriterProgress
 from ..migrations import SQLITE, to_signed, to_unsigned
-from ..records import Record, StoredMessage, TokenRecord
+from ..records import StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
 from ..waiters import Waiters
+from .appends import Append, run_appends
 from .checkpointer import Checkpointer
 from .pages import EVENT_COLS
 
@@ -313,7 +314,7 @@ class SQLiteEngine(HealthProbe):
         statement journal: 10–15 % of the writer's CPU per row (docs/benchmarks.md, "Fourth
         session"). If one of those ops fails, the transaction is rolled back and the batch run
         again with a savepoint per op: the same results as if it had been guarded from the
-        start."""
+        start. Run unguarded, the batch's appends go in together (``appends.run_appends``)."""
         conn = self._wconn
         assert conn is not None
         with self._gate:
@@ -327,9 +328,14 @@ class SQLiteEngine(HealthProbe):
     ) -> tuple[list[Any], _Commit]:
         results: list[Any] = []
         self._known, self._unknown = {}, set()
+        group: list[Append] = []  # unguarded: the unfenced appends, all in run_appends
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
+                if not guarded and type(op.fn) is Append and op.fn.fence is None:
+                    group.append(op.fn)
+                    results.append(group)  # a slot, filled below
+                    continue
                 if guarded:
                     conn.execute("SAVEPOINT op")
                 try:
@@ -344,6 +350,17 @@ class SQLiteEngine(HealthProbe):
                     results.append(error)
                 if guarded:
                     conn.execute("RELEASE op")
+            if group:
+                try:
+                    counts = run_appends(conn, group)
+                except Exception as exc:
+                    if _error(exc).transient:
+                        raise
+                    counts = None
+                if counts is None:  # a duplicate or a bad row: each append alone, guarded
+                    raise _Retry
+                done = iter(counts)
+                results = [next(done) if r is group else r for r in results]
             # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
             # group by room_id, on every commit; the rowid range reads the new rows only
             rows = conn.execute(
@@ -361,21 +378,6 @@ class SQLiteEngine(HealthProbe):
             self._max_seq = max(self._max_seq, seq)
         self.batches += 1
         return results, commit
-
-    def _remember(self, records: Sequence[Record], newest: int, stored_at: int) -> None:
-        """Writer thread: the StoredMessages an append just inserted (``newest``: the seq of its
-        last row), for :meth:`_new_rows` (called last in the op: a failed op never gets here)."""
-        first = newest - len(records) + 1
-        known = self._known
-        for i, r in enumerate(records):
-            row = StoredMessage(
-                first + i, r.room_id, r.msg_id, r.method, r.created_at, stored_at, r.rendered
-            )
-            rows = known.get(r.room_id)
-            if rows is None:
-                known[r.room_id] = [row]
-            else:
-                rows.append(row)
 
     def _new_rows(self, conn: sqlite3.Connection, rows: list[tuple[int, int]]) -> _Commit:
         """The batch's new rows of the rooms the tail cache holds (read before COMMIT,
