@@ -369,3 +369,34 @@ async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_coun
     async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:  # the rows on disk
         for room, messages in cached.items():
             assert (await again.read(room, 0, 10)).messages == messages
+
+
+async def test_a_row_another_process_stored_is_published_by_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    """A commit of appends alone publishes the rooms' new seqs from the rows it built (no SELECT)
+    only when its rows follow the last seq it knew without a gap: a row stored in between by
+    another connection (another process) is still found and published (last seq, reads)."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1)])
+        statements: list[str] = []
+        assert store._wconn is not None
+        store._wconn.set_trace_callback(statements.append)  # called on the writer thread
+        await store.append([rec(2)])
+        assert not [s for s in statements if "GROUP BY" in s]  # followed: no SELECT
+        foreign = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            foreign.execute(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (?, 7, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
+                (other,),
+            )
+        finally:
+            foreign.close()
+        await store.append([rec(3)])
+        assert [s for s in statements if "GROUP BY" in s]
+        store._wconn.set_trace_callback(None)
+        seq = await store.last_seq(other)
+        assert seq and [m.msg_id for m in (await store.read(other, 0, 10)).messages] == [7]
+        assert await store.last_seq(ROOM) > seq

@@ -105,12 +105,16 @@ class Append:
                 rows.append(row)
 
 
-def run_appends(conn: sqlite3.Connection, group: list[Append]) -> list[int] | None:
-    """Every append of ``group`` (unfenced, in batch order) in three statements; the rows each
-    inserted, or None when a row was a duplicate (the batch is then rolled back and run again
-    with each append alone: an ignored row leaves a gap in the AUTOINCREMENT seqs, so the rows
-    are no longer consecutive). Raises what a statement raised (the batch then also runs again,
-    each append alone, if the error is the data's)."""
+def run_appends(
+    conn: sqlite3.Connection, group: list[Append], after: int
+) -> tuple[list[int], bool] | None:
+    """Every append of ``group`` (unfenced, in batch order) in three statements: the rows each
+    inserted, and whether they follow seq ``after`` without a gap (then no other row can have
+    been stored since the seq ``after``: the engine needs no SELECT of the new rows' rooms). None
+    when a row was a duplicate (the batch is then rolled back and run again with each append
+    alone: an ignored row leaves a gap in the AUTOINCREMENT seqs, so the rows are no longer
+    consecutive). Raises what a statement raised (the batch then also runs again, each append
+    alone, if the error is the data's)."""
     rows = [row for op in group for row in op.rows]
     if conn.executemany(INSERT_EVENTS, rows).rowcount != len(rows):
         return None  # rare: the collectors de-duplicate msg_ids before they store them
@@ -119,7 +123,8 @@ def run_appends(conn: sqlite3.Connection, group: list[Append]) -> list[int] | No
     if positions:
         conn.executemany(INSERT_POSITION, positions)
     end = newest - len(rows)
+    follows = end == after
     for op in group:  # consecutive seqs up to newest, in batch order
         end += len(op.rows)
         op.settle(len(op.rows), end)
-    return [len(op.rows) for op in group]
+    return [len(op.rows) for op in group], follows

@@ -350,23 +350,28 @@ class SQLiteEngine(HealthProbe):
                     results.append(error)
                 if guarded:
                     conn.execute("RELEASE op")
+            follows = False  # every new row is one of the group's, _known has them all
             if group:
                 try:
-                    counts = run_appends(conn, group)
+                    done = run_appends(conn, group, self._max_seq)
                 except Exception as exc:
                     if _error(exc).transient:
                         raise
-                    counts = None
-                if counts is None:  # a duplicate or a bad row: each append alone, guarded
+                    done = None
+                if done is None:  # a duplicate or a bad row: each append alone, guarded
                     raise _Retry
-                done = iter(counts)
-                results = [next(done) if r is group else r for r in results]
-            # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
-            # group by room_id, on every commit; the rowid range reads the new rows only
-            rows = conn.execute(
-                "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ? GROUP BY room_id",
-                (self._max_seq,),
-            ).fetchall()
+                counts = iter(done[0])
+                results = [next(counts) if r is group else r for r in results]
+                follows = done[1] and len(group) == sum(type(op.fn) is Append for op in batch)
+            if follows:
+                rows = [(to_signed(room), new[-1].seq) for room, new in self._known.items()]
+            else:  # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq)
+                # index to group by room_id; the rowid range reads the new rows only
+                rows = conn.execute(
+                    "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ?"
+                    " GROUP BY room_id",
+                    (self._max_seq,),
+                ).fetchall()
             commit = self._new_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
