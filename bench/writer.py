@@ -22,7 +22,7 @@ event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_aut
 (pages of WAL between automatic checkpoints), alternating, ``--repeat`` times: the ratio of the
 writer's CPU per row between them does not depend on how busy the machine is. Each round also
 prints the writer thread's read and write system calls per row (``pread``/``pwrite``: SQLite's
-page reads and WAL frame writes). ``--frames N``: no checkpoints at all during the round, and the
+page reads and WAL frame writes), and the checkpointer thread's (its page copies). ``--frames N``: no checkpoints at all during the round, and the
 WAL frames written in the measured window are mapped to the tables and indexes they belong to
 (``bench/walframes.py``): frames per row by b-tree, and distinct pages per row in runs of N
 frames (what a checkpoint every N frames copies).
@@ -59,6 +59,7 @@ from dylive.store.sqlite.checkpointer import wal_frames
 
 ROOM0 = 7_000_000_000_000_000_000
 WRITER = "dylive-sqlite-w"  # the name of the store's writer thread
+CKPT = "dylive-sqlite-ckpt"  # the checkpointer's
 T0 = 1_765_000_000  # unix seconds of the first msg_id
 
 
@@ -207,10 +208,13 @@ async def run(
             wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
             before, rows0, cpu0 = thread_ticks(), stored, time.process_time()
             io0, frame0 = thread_io(wtid), wal_frames(f"{path}-shm")
+            ck = next((t.native_id for t in threading.enumerate() if t.name == CKPT), None)
+            cio0 = thread_io(ck) if ck else (0, 0)
             waits.clear()
             await asyncio.sleep(seconds)
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
             io1, frame1 = thread_io(wtid), wal_frames(f"{path}-shm")
+            cio1 = thread_io(ck) if ck else (0, 0)
             named = {t.name: t.native_id for t in threading.enumerate()}
             if args.frames and frame0 and frame1:
                 report(path, frame0[0] + 1, frame1[0], rows, args.frames)
@@ -232,7 +236,7 @@ async def run(
     # by name when the writer's thread is known (a checkpointer thread may be beside it)
     busiest = after.get(wtid, 0) - before.get(wtid, 0)
     writer = busiest / hz / rows * 1e6
-    ctid = named.get("dylive-sqlite-ckpt")
+    ctid = named.get(CKPT)
     ckpt = (after.get(ctid, 0) - before.get(ctid, 0)) / hz / rows * 1e6 if ctid else 0.0
     p99 = measured[int(len(measured) * 0.99)] if measured else 0.0
     top = measured[-1] if measured else 0.0
@@ -241,7 +245,8 @@ async def run(
         f" writer thread {writer:.1f} µs/row, checkpointer {ckpt:.1f}, process"
         f" {cpu / rows * 1e6:.1f} µs/row; append p99 {p99 * 1e3:.0f} ms, max {top * 1e3:.0f} ms;"
         f" WAL at most {walmax[0] / 1e6:.1f} MB; writer read/write system calls a row"
-        f" {(io1[0] - io0[0]) / rows:.2f} / {(io1[1] - io0[1]) / rows:.2f}"
+        f" {(io1[0] - io0[0]) / rows:.2f} / {(io1[1] - io0[1]) / rows:.2f}, checkpointer's"
+        f" {(cio1[0] - cio0[0]) / rows:.2f} / {(cio1[1] - cio0[1]) / rows:.2f}"
     )
     checkpointer = getattr(store, "checkpointer", None)  # None on main before this branch
     if checkpointer is not None:
@@ -270,7 +275,7 @@ async def steady(args: argparse.Namespace) -> None:
             rng = random.Random(2)
             turn = 0
             wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
-            before, cpu0, rows = thread_ticks(), time.process_time(), 0
+            before, cpu0, rows, io0 = thread_ticks(), time.process_time(), 0, thread_io(wtid)
             for n in range(args.ops):
                 calls = []
                 for _ in range(args.per):
@@ -298,12 +303,14 @@ async def steady(args: argparse.Namespace) -> None:
                 if n % 7 == 6:
                     store._flush_positions()
             after, cpu = thread_ticks(), time.process_time() - cpu0
-            commits = store.batches
+            io1, commits = thread_io(wtid), store.batches
     hz = os.sysconf("SC_CLK_TCK")
     writer = (after.get(wtid, 0) - before.get(wtid, 0)) / hz / rows * 1e6
     print(
         f"steady: {args.ops} commits of {args.per} appends ({rows:,} rows): writer thread"
-        f" {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row; {commits} commits in all"
+        f" {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row; {commits} commits in all;"
+        f" writer read/write system calls a row {(io1[0] - io0[0]) / rows:.2f}"
+        f" / {(io1[1] - io0[1]) / rows:.2f}"
     )
 
 
