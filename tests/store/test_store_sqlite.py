@@ -329,7 +329,8 @@ async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_coun
     tmp_path: Path,
 ) -> None:
     """The appends of an unguarded batch run together (``sqlite.appends.run_appends``): one
-    insert of every row, one of every position, one ``last_insert_rowid()``. Each append still
+    insert of every row, one of every position (statements of 1, 2, 4, ... rows), one
+    ``last_insert_rowid()``. Each append still
     gets what it would get alone: its count, the last position of a room wins, the tail cache
     its rows; a duplicate across two appends of a batch (the first stores it) runs the batch
     again with each append alone."""
@@ -348,7 +349,7 @@ async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_coun
         assert results == [2, 1, 1] and store.batches == batches + 1
         events = [s for s in statements if "INTO events" in s]
         positions = [s for s in statements if "INTO upstream_positions" in s]
-        assert len(events) == 4 and len(positions) == 3  # traced once a row: one statement
+        assert len(events) == 1 and len(positions) == 2  # 4 rows; 3 positions: 2 + 1
         assert sum("last_insert_rowid" in s for s in statements) == 1
         statements.clear()
         results = await asyncio.gather(
@@ -400,3 +401,26 @@ async def test_a_row_another_process_stored_is_published_by_the_next_commit(
         seq = await store.last_seq(other)
         assert seq and [m.msg_id for m in (await store.read(other, 0, 10)).messages] == [7]
         assert await store.last_seq(ROOM) > seq
+
+
+async def test_rows_go_in_in_order_whatever_the_statement_sizes(tmp_path: Path) -> None:
+    """``sqlite.appends.insert`` splits rows into statements of 64, 32, ... 1 rows: 127 rows
+    (every size once) and a batch of appends of 1 to 9 rows keep their order, their counts and
+    the tail cache's seqs (compared with the rows on disk)."""
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        assert await store.append([rec(i) for i in range(1, 128)]) == 127
+        sizes = list(range(1, 10))
+        first = 1000
+        batches = store.batches
+        results = await asyncio.gather(
+            *(
+                store.append([rec(first + 100 * n + i) for i in range(n)], position=None)
+                for n in sizes
+            )
+        )
+        assert results == sizes and store.batches == batches + 1
+        cached = (await store.read(ROOM, 0, 1000)).messages
+    want = list(range(1, 128)) + [first + 100 * n + i for n in sizes for i in range(n)]
+    assert [m.msg_id for m in cached] == want
+    async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:
+        assert (await again.read(ROOM, 0, 1000)).messages == cached

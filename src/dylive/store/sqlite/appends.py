@@ -4,9 +4,10 @@
 table's, built on the loop thread), its upstream position and its fence. Called alone (a
 batch run guarded, a savepoint per op; a fenced append) it inserts its rows, reads the newest seq
 and writes its position: three statements. A batch run unguarded (see ``engine._run_batch``)
-instead hands all its unfenced appends to :func:`run_appends`: one ``executemany`` of every
-row, one of every position and one ``last_insert_rowid()`` for the batch, instead of three
-statements an append (docs/benchmarks.md, "Ninth session: the writer thread").
+instead hands all its unfenced appends to :func:`run_appends`: one insert of every row, one of
+every position (each in statements of several rows: :func:`insert`) and one
+``last_insert_rowid()`` for the batch, instead of three statements an append
+(docs/benchmarks.md, "Ninth session: the writer thread").
 
 Both give each op what it would get alone, in batch order: the rows it inserted (``INSERT OR
 IGNORE``: an msg_id already stored, or earlier in the batch, is not; a batch with one runs again
@@ -17,8 +18,10 @@ marked to be read back (``_unknown``).
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from dylive.errors import LeaseLost
@@ -32,11 +35,33 @@ if TYPE_CHECKING:
 
 INSERT_EVENTS = (
     "INSERT OR IGNORE INTO events (room_id, msg_id, method, created_at, stored_at, rendered, raw)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " VALUES "
 )
-INSERT_POSITION = (
-    f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+INSERT_POSITIONS = f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS}) VALUES "
+#: rows a statement of :func:`insert` holds: a batch's rows go in as few statements of these
+#: sizes as add up to them (33 rows: 32 + 1), each prepared once (the connection's statement
+#: cache): SQLite starts each execution of an insert afresh (its cursors on the table and each
+#: index; AUTOINCREMENT's read and write of ``sqlite_sequence``), 10,000 instructions a row of
+#: the events table as one execution a row (``executemany``) against one a batch
+#: (docs/benchmarks.md, "Ninth session: the writer thread")
+SIZES = (64, 32, 16, 8, 4, 2, 1)
+
+
+@functools.cache
+def _statement(head: str, size: int) -> str:
+    return head + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
+
+
+def insert(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> int:
+    """``rows`` (of 7 columns) in order by ``head`` (an ``INSERT ... VALUES``), in statements
+    of :data:`SIZES` rows; the rows SQLite changed (``INSERT OR IGNORE``: those inserted)."""
+    changed, done, left = 0, 0, len(rows)
+    for size in SIZES:
+        while left >= size:
+            values = list(chain.from_iterable(rows[done : done + size]))
+            changed += conn.execute(_statement(head, size), values).rowcount
+            done, left = done + size, left - size
+    return changed
 
 
 _new = tuple.__new__
@@ -74,11 +99,11 @@ class Append:
             ).fetchone()
             if row is None or (row[0], row[1]) != (fence.node, fence.epoch):
                 return LeaseLost(to_unsigned(self.fenced), fence.node, fence.epoch)
-        inserted: int = conn.executemany(INSERT_EVENTS, self.rows).rowcount
+        inserted = insert(conn, INSERT_EVENTS, self.rows)
         # read now: the position's INSERT below moves last_insert_rowid() to its own row
         newest = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         if self.pos is not None:
-            conn.execute(INSERT_POSITION, self.pos)
+            insert(conn, INSERT_POSITIONS, (self.pos,))
         self.settle(inserted, newest)
         return inserted
 
@@ -116,12 +141,12 @@ def run_appends(
     consecutive). Raises what a statement raised (the batch then also runs again, each append
     alone, if the error is the data's)."""
     rows = [row for op in group for row in op.rows]
-    if conn.executemany(INSERT_EVENTS, rows).rowcount != len(rows):
+    if insert(conn, INSERT_EVENTS, rows) != len(rows):
         return None  # rare: the collectors de-duplicate msg_ids before they store them
     newest = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     positions = [op.pos for op in group if op.pos is not None]
     if positions:
-        conn.executemany(INSERT_POSITION, positions)
+        insert(conn, INSERT_POSITIONS, positions)
     end = newest - len(rows)
     follows = end == after
     for op in group:  # consecutive seqs up to newest, in batch order
