@@ -325,7 +325,7 @@ async def test_bytes_are_stored_as_the_same_blobs(tmp_path: Path) -> None:
     assert kinds == [("blob", "blob")] * len(raws) and blob == "blob"
 
 
-async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_count(
+async def test_a_batch_of_appends_goes_in_together_and_each_gets_its_own_count(
     tmp_path: Path,
 ) -> None:
     """The appends of an unguarded batch run together (``sqlite.appends.run_appends``): one
@@ -351,6 +351,8 @@ async def test_a_batch_of_appends_is_three_statements_and_each_gets_its_own_coun
         positions = [s for s in statements if "INTO upstream_positions" in s]
         assert len(events) == 1 and len(positions) == 2  # 4 rows; 3 positions: 2 + 1
         assert sum("last_insert_rowid" in s for s in statements) == 1
+        position = await store.upstream_position(ROOM)
+        assert position is not None and position.cursor == "c4"  # the batch's last of the room
         statements.clear()
         results = await asyncio.gather(
             store.append([rec(5), rec(6)], position=UpstreamPosition(ROOM, "p", "c6")),
