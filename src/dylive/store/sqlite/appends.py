@@ -48,18 +48,23 @@ SIZES = (64, 32, 16, 8, 4, 2, 1)
 
 
 @functools.cache
-def _statement(head: str, size: int) -> str:
-    return head + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * size)
+def _statement(head: str, size: int, width: int, tail: str) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([row] * size) + tail
 
 
-def insert(conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]]) -> int:
-    """``rows`` (of 7 columns) in order by ``head`` (an ``INSERT ... VALUES``), in statements
-    of :data:`SIZES` rows; the rows SQLite changed (``INSERT OR IGNORE``: those inserted)."""
+def insert(
+    conn: sqlite3.Connection, head: str, rows: Sequence[tuple[Any, ...]], tail: str = ""
+) -> int:
+    """``rows`` (tuples of one width) in order by ``head`` (an ``INSERT ... VALUES``) and
+    ``tail`` (an upsert's clause), in statements of :data:`SIZES` rows; the rows SQLite changed
+    (``INSERT OR IGNORE``: those inserted)."""
     changed, done, left = 0, 0, len(rows)
+    width = len(rows[0]) if rows else 0
     for size in SIZES:
         while left >= size:
             values = list(chain.from_iterable(rows[done : done + size]))
-            changed += conn.execute(_statement(head, size), values).rowcount
+            changed += conn.execute(_statement(head, size, width, tail), values).rowcount
             done, left = done + size, left - size
     return changed
 

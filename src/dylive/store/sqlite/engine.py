@@ -38,15 +38,14 @@ from ..records import StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
 from ..waiters import Waiters
-from .appends import Append, run_appends
+from .appends import Append, insert, run_appends
 from .checkpointer import Checkpointer
 from .pages import EVENT_COLS
 
 log = logging.getLogger(__name__)
 
 Fn = Callable[[sqlite3.Connection], Any]
-#: a writer op (annotations only: calling the subscripted alias costs ~0.7 µs more per op than
-#: ``WriteOp(...)``, which is what the writers build)
+#: a writer op (annotations only: calling the subscripted alias costs ~0.7 µs more than WriteOp)
 Op = WriteOp[Fn]
 
 
@@ -431,10 +430,11 @@ class SQLiteEngine(HealthProbe):
             if taken is None:
                 with self._lock:
                     taken, self._pending_pos = self._pending_pos, {}
-            conn.executemany(
-                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+            insert(  # statements of several rows (see appends.insert)
+                conn,
+                "INSERT INTO positions (token_id, room_id, seq) VALUES ",
                 [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
             )
             return len(taken)
 
