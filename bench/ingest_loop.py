@@ -9,7 +9,7 @@ store is a :class:`~dylive.store.SQLiteStore` (its append, the writer task's bat
 commit's settling and tail cache, the commit fan-out of ``dylive.app.commits``) whose batches run
 on the event loop thread and write nothing (``_run_batch`` answers every op as if it inserted its
 rows, their own Python only): what is left is the Python of the loop thread (and the writer's
-Python: ``_remember``, ``_new_rows``), deterministic (no other thread, no
+Python: ``Append.settle``, ``_new_rows``), deterministic (no other thread, no
 sleeping) — ``valgrind --tool=callgrind`` counts it, and rounds repeat within a few per cent.
 The garbage collector is tuned as ``dylive serve`` tunes it (``serve.runtime.tune_gc``: with
 Python's thresholds a young collection ran every 700 allocations, whichever line allocated paid

@@ -22,7 +22,7 @@ event loop's). ``--checkpoint 1000,10000`` runs one round per value of ``wal_aut
 (pages of WAL between automatic checkpoints), alternating, ``--repeat`` times: the ratio of the
 writer's CPU per row between them does not depend on how busy the machine is. Each round also
 prints the writer thread's read and write system calls per row (``pread``/``pwrite``: SQLite's
-page reads and WAL frame writes). ``--frames N``: no checkpoints at all during the round, and the
+page reads and WAL frame writes), and the checkpointer thread's (its page copies). ``--frames N``: no checkpoints at all during the round, and the
 WAL frames written in the measured window are mapped to the tables and indexes they belong to
 (``bench/walframes.py``): frames per row by b-tree, and distinct pages per row in runs of N
 frames (what a checkpoint every N frames copies).
@@ -59,6 +59,7 @@ from dylive.store.sqlite.checkpointer import wal_frames
 
 ROOM0 = 7_000_000_000_000_000_000
 WRITER = "dylive-sqlite-w"  # the name of the store's writer thread
+CKPT = "dylive-sqlite-ckpt"  # the checkpointer's
 T0 = 1_765_000_000  # unix seconds of the first msg_id
 
 
@@ -207,10 +208,13 @@ async def run(
             wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
             before, rows0, cpu0 = thread_ticks(), stored, time.process_time()
             io0, frame0 = thread_io(wtid), wal_frames(f"{path}-shm")
+            ck = next((t.native_id for t in threading.enumerate() if t.name == CKPT), None)
+            cio0 = thread_io(ck) if ck else (0, 0)
             waits.clear()
             await asyncio.sleep(seconds)
             after, rows, cpu = thread_ticks(), stored - rows0, time.process_time() - cpu0
             io1, frame1 = thread_io(wtid), wal_frames(f"{path}-shm")
+            cio1 = thread_io(ck) if ck else (0, 0)
             named = {t.name: t.native_id for t in threading.enumerate()}
             if args.frames and frame0 and frame1:
                 report(path, frame0[0] + 1, frame1[0], rows, args.frames)
@@ -232,7 +236,7 @@ async def run(
     # by name when the writer's thread is known (a checkpointer thread may be beside it)
     busiest = after.get(wtid, 0) - before.get(wtid, 0)
     writer = busiest / hz / rows * 1e6
-    ctid = named.get("dylive-sqlite-ckpt")
+    ctid = named.get(CKPT)
     ckpt = (after.get(ctid, 0) - before.get(ctid, 0)) / hz / rows * 1e6 if ctid else 0.0
     p99 = measured[int(len(measured) * 0.99)] if measured else 0.0
     top = measured[-1] if measured else 0.0
@@ -241,7 +245,8 @@ async def run(
         f" writer thread {writer:.1f} µs/row, checkpointer {ckpt:.1f}, process"
         f" {cpu / rows * 1e6:.1f} µs/row; append p99 {p99 * 1e3:.0f} ms, max {top * 1e3:.0f} ms;"
         f" WAL at most {walmax[0] / 1e6:.1f} MB; writer read/write system calls a row"
-        f" {(io1[0] - io0[0]) / rows:.2f} / {(io1[1] - io0[1]) / rows:.2f}"
+        f" {(io1[0] - io0[0]) / rows:.2f} / {(io1[1] - io0[1]) / rows:.2f}, checkpointer's"
+        f" {(cio1[0] - cio0[0]) / rows:.2f} / {(cio1[1] - cio0[1]) / rows:.2f}"
     )
     checkpointer = getattr(store, "checkpointer", None)  # None on main before this branch
     if checkpointer is not None:
@@ -249,7 +254,70 @@ async def run(
     return rows / seconds, writer, cpu / rows * 1e6
 
 
+async def steady(args: argparse.Namespace) -> None:
+    """``--ops N``: no pacing, the same work every run (for callgrind, or the writer's CPU per
+    row without the machine's noise in the pacing): ``N`` commits, each of ``--per`` appends of
+    3 rows with an upstream position (rooms in turn), their read positions (set, coalesced,
+    written every 7th commit: ~0.4 upserts a row as in the service) and one session save."""
+    raw = random.Random(1).randbytes(args.raw)
+    rooms = args.rooms
+    ids = [Ids(r) for r in range(rooms)]
+    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+        path = Path(tmp) / "w.sqlite3"
+        store = SQLiteStore(path, wal_autocheckpoint=int(args.checkpoint.split(",")[0]))
+        store.commit_interval = 0.0
+        store._position_delay = 1e9  # flushed every 7th commit below, not on a timer
+        async with store:
+            sessions = [
+                await store.open_session(SessionRecord(0, ROOM0 + r * 7919, web_rid=str(r)))
+                for r in range(rooms)
+            ]
+            rng = random.Random(2)
+            turn = 0
+            wtid = next(t.native_id for t in threading.enumerate() if t.name.startswith(WRITER))
+            before, cpu0, rows, io0 = thread_ticks(), time.process_time(), 0, thread_io(wtid)
+            for n in range(args.ops):
+                calls = []
+                for _ in range(args.per):
+                    r = turn % rooms
+                    turn += 1
+                    room_id = ROOM0 + r * 7919
+                    second = turn // (rooms * 4)
+                    batch = [replace(record(room_id, 1), msg_id=ids[r].next(second), raw=raw)
+                             for _ in range(3)]  # fmt: skip
+                    msg = ids[r].last
+                    ext = f"internal_src:dim|first_req_ms:1|seq:{msg}"
+                    position = UpstreamPosition(room_id, "push", cursor=f"c{msg}", internal_ext=ext)
+                    calls.append(store.append(batch, position=position))
+                s = sessions[n % rooms]
+                new = replace(
+                    s, last_seq=s.last_seq + 1, state=rng.randbytes(700), report=rng.randbytes(1300)
+                )
+                calls.append(store.save_session(new, s.last_seq))
+                await asyncio.gather(*calls)
+                sessions[n % rooms] = new
+                rows += 3 * args.per
+                for k in range(args.per):
+                    room_id = ROOM0 + ((turn - 1 - k) % rooms) * 7919
+                    await store.set_position(1, room_id, store._last[room_id], wait=False)
+                if n % 7 == 6:
+                    store._flush_positions()
+            after, cpu = thread_ticks(), time.process_time() - cpu0
+            io1, commits = thread_io(wtid), store.batches
+    hz = os.sysconf("SC_CLK_TCK")
+    writer = (after.get(wtid, 0) - before.get(wtid, 0)) / hz / rows * 1e6
+    print(
+        f"steady: {args.ops} commits of {args.per} appends ({rows:,} rows): writer thread"
+        f" {writer:.1f} µs/row, process {cpu / rows * 1e6:.1f} µs/row; {commits} commits in all;"
+        f" writer read/write system calls a row {(io1[0] - io0[0]) / rows:.2f}"
+        f" / {(io1[1] - io0[1]) / rows:.2f}"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
+    if args.ops:
+        await steady(args)
+        return
     values = [int(v) for v in args.checkpoint.split(",")]
     load = os.getloadavg()[0]
     print(
@@ -296,4 +364,7 @@ if __name__ == "__main__":
         help="N: no checkpoints; print the window's WAL frames a row by b-tree (walframes.py)"
         " and the distinct pages in runs of N frames",
     )
+    parser.add_argument("--ops", type=int, default=0, help="N: unpaced, N commits (see steady)")
+    parser.add_argument("--per", type=int, default=11, help="--ops: appends a commit")
+    parser.add_argument("--tmp", default=None, help="--ops: directory of the database")
     asyncio.run(main(parser.parse_args()))

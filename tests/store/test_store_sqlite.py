@@ -298,3 +298,131 @@ async def test_page_size_applies_to_new_databases_only(tmp_path: Path) -> None:
         conn = store._wconn
         assert conn is not None and store.checkpointer is None
         assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 10_000
+
+
+async def test_bytes_are_stored_as_the_same_blobs(tmp_path: Path) -> None:
+    """The bytes adapter (``sqlite.events``) binds the value itself: NUL bytes, an empty raw, a
+    bytes subclass and a bytearray all come back as the same BLOB, read by another connection."""
+
+    class Sub(bytes):
+        pass
+
+    raws = [b"a\x00b\xff", b"", Sub(b"sub"), bytes(range(256)) * 4]
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        records = [replace(rec(i + 1), raw=raw) for i, raw in enumerate(raws)]
+        assert await store.append(records) == len(raws)
+        got = await store.messages_of(ROOM, ["WebcastChatMessage"], 0)
+    assert [raw for *_, raw in got] == [bytes(r) for r in raws]
+    conn = sqlite3.connect(tmp_path / "s.db")
+    try:
+        kinds = conn.execute("SELECT typeof(raw), typeof(rendered) FROM events").fetchall()
+        assert conn.execute("SELECT quote(raw) FROM events WHERE length(raw) = 0").fetchall() == [
+            ("X''",)
+        ]
+        blob = conn.execute("SELECT typeof(?)", (bytearray(b"x"),)).fetchone()[0]
+    finally:
+        conn.close()
+    assert kinds == [("blob", "blob")] * len(raws) and blob == "blob"
+
+
+async def test_a_batch_of_appends_goes_in_together_and_each_gets_its_own_count(
+    tmp_path: Path,
+) -> None:
+    """The appends of an unguarded batch run together (``sqlite.appends.run_appends``): one
+    insert of every row, one of every position (statements of 1, 2, 4, ... rows), one
+    ``last_insert_rowid()``. Each append still
+    gets what it would get alone: its count, the last position of a room wins, the tail cache
+    its rows; a duplicate across two appends of a batch (the first stores it) runs the batch
+    again with each append alone."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1)])
+        statements: list[str] = []
+        assert store._wconn is not None
+        store._wconn.set_trace_callback(statements.append)  # called on the writer thread
+        batches = store.batches
+        results = await asyncio.gather(
+            store.append([rec(2), rec(3)], position=UpstreamPosition(ROOM, "p", "c3")),
+            store.append([rec(2, room=other)], position=UpstreamPosition(other, "p", "o2")),
+            store.append([rec(4)], position=UpstreamPosition(ROOM, "p", "c4")),
+        )
+        assert results == [2, 1, 1] and store.batches == batches + 1
+        events = [s for s in statements if "INTO events" in s]
+        positions = [s for s in statements if "INTO upstream_positions" in s]
+        assert len(events) == 1 and len(positions) == 2  # 4 rows; 3 positions: 2 + 1
+        assert sum("last_insert_rowid" in s for s in statements) == 1
+        position = await store.upstream_position(ROOM)
+        assert position is not None and position.cursor == "c4"  # the batch's last of the room
+        statements.clear()
+        results = await asyncio.gather(
+            store.append([rec(5), rec(6)], position=UpstreamPosition(ROOM, "p", "c6")),
+            store.append([rec(6), rec(7)], position=UpstreamPosition(ROOM, "p", "c7")),
+            store.append([rec(3, room=other)]),
+        )
+        assert results == [2, 1, 1]
+        assert [s for s in statements if s.startswith("SAVEPOINT")]  # run again, each alone
+        store._wconn.set_trace_callback(None)
+        cached = {room: (await store.read(room, 0, 10)).messages for room in (ROOM, other)}
+        assert [m.msg_id for m in cached[ROOM]] == [1, 2, 3, 4, 5, 6, 7]
+        assert [m.msg_id for m in cached[other]] == [2, 3]
+        position = await store.upstream_position(ROOM)
+        assert position is not None and position.cursor == "c7"
+        other_position = await store.upstream_position(other)
+        assert other_position is not None and other_position.cursor == "o2"
+    async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:  # the rows on disk
+        for room, messages in cached.items():
+            assert (await again.read(room, 0, 10)).messages == messages
+
+
+async def test_a_row_another_process_stored_is_published_by_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    """A commit of appends alone publishes the rooms' new seqs from the rows it built (no SELECT)
+    only when its rows follow the last seq it knew without a gap: a row stored in between by
+    another connection (another process) is still found and published (last seq, reads)."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1)])
+        statements: list[str] = []
+        assert store._wconn is not None
+        store._wconn.set_trace_callback(statements.append)  # called on the writer thread
+        await store.append([rec(2)])
+        assert not [s for s in statements if "GROUP BY" in s]  # followed: no SELECT
+        foreign = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            foreign.execute(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (?, 7, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
+                (other,),
+            )
+        finally:
+            foreign.close()
+        await store.append([rec(3)])
+        assert [s for s in statements if "GROUP BY" in s]
+        store._wconn.set_trace_callback(None)
+        seq = await store.last_seq(other)
+        assert seq and [m.msg_id for m in (await store.read(other, 0, 10)).messages] == [7]
+        assert await store.last_seq(ROOM) > seq
+
+
+async def test_rows_go_in_in_order_whatever_the_statement_sizes(tmp_path: Path) -> None:
+    """``sqlite.appends.insert`` splits rows into statements of 64, 32, ... 1 rows: 127 rows
+    (every size once) and a batch of appends of 1 to 9 rows keep their order, their counts and
+    the tail cache's seqs (compared with the rows on disk)."""
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        assert await store.append([rec(i) for i in range(1, 128)]) == 127
+        sizes = list(range(1, 10))
+        first = 1000
+        batches = store.batches
+        results = await asyncio.gather(
+            *(
+                store.append([rec(first + 100 * n + i) for i in range(n)], position=None)
+                for n in sizes
+            )
+        )
+        assert results == sizes and store.batches == batches + 1
+        cached = (await store.read(ROOM, 0, 1000)).messages
+    want = list(range(1, 128)) + [first + 100 * n + i for n in sizes for i in range(n)]
+    assert [m.msg_id for m in cached] == want
+    async with SQLiteStore(tmp_path / "s.db", tail_size=0) as again:
+        assert (await again.read(ROOM, 0, 1000)).messages == cached

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,18 +34,18 @@ from dylive.errors import StoreError
 
 from ..health import HealthProbe, WriterProgress
 from ..migrations import SQLITE, to_signed, to_unsigned
-from ..records import Record, StoredMessage, TokenRecord
+from ..records import StoredMessage, TokenRecord
 from ..rows import WriteOp, drain_batches, message_from_row, settle
 from ..tail import TailCache
 from ..waiters import Waiters
+from .appends import Append, insert, run_appends
 from .checkpointer import Checkpointer
 from .pages import EVENT_COLS
 
 log = logging.getLogger(__name__)
 
 Fn = Callable[[sqlite3.Connection], Any]
-#: a writer op (annotations only: calling the subscripted alias costs ~0.7 µs more per op than
-#: ``WriteOp(...)``, which is what the writers build)
+#: a writer op (annotations only: calling the subscripted alias costs ~0.7 µs more than WriteOp)
 Op = WriteOp[Fn]
 
 
@@ -313,7 +313,7 @@ class SQLiteEngine(HealthProbe):
         statement journal: 10–15 % of the writer's CPU per row (docs/benchmarks.md, "Fourth
         session"). If one of those ops fails, the transaction is rolled back and the batch run
         again with a savepoint per op: the same results as if it had been guarded from the
-        start."""
+        start. Run unguarded, the batch's appends go in together (``appends.run_appends``)."""
         conn = self._wconn
         assert conn is not None
         with self._gate:
@@ -327,9 +327,14 @@ class SQLiteEngine(HealthProbe):
     ) -> tuple[list[Any], _Commit]:
         results: list[Any] = []
         self._known, self._unknown = {}, set()
+        group: list[Append] = []  # unguarded: the unfenced appends, all in run_appends
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
+                if not guarded and type(op.fn) is Append and op.fn.fence is None:
+                    group.append(op.fn)
+                    results.append(group)  # a slot, filled below
+                    continue
                 if guarded:
                     conn.execute("SAVEPOINT op")
                 try:
@@ -344,12 +349,28 @@ class SQLiteEngine(HealthProbe):
                     results.append(error)
                 if guarded:
                     conn.execute("RELEASE op")
-            # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq) index to
-            # group by room_id, on every commit; the rowid range reads the new rows only
-            rows = conn.execute(
-                "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ? GROUP BY room_id",
-                (self._max_seq,),
-            ).fetchall()
+            follows = False  # every new row is one of the group's, _known has them all
+            if group:
+                try:
+                    done = run_appends(conn, group, self._max_seq)
+                except Exception as exc:
+                    if _error(exc).transient:
+                        raise
+                    done = None
+                if done is None:  # a duplicate or a bad row: each append alone, guarded
+                    raise _Retry
+                counts = iter(done[0])
+                results = [next(counts) if r is group else r for r in results]
+                follows = done[1] and len(group) == sum(type(op.fn) is Append for op in batch)
+            if follows:
+                rows = [(to_signed(room), new[-1].seq) for room, new in self._known.items()]
+            else:  # NOT INDEXED: the planner would otherwise scan the whole (room_id, seq)
+                # index to group by room_id; the rowid range reads the new rows only
+                rows = conn.execute(
+                    "SELECT room_id, max(seq) FROM events NOT INDEXED WHERE seq > ?"
+                    " GROUP BY room_id",
+                    (self._max_seq,),
+                ).fetchall()
             commit = self._new_rows(conn, rows)
             conn.execute("COMMIT")
         except BaseException:
@@ -361,21 +382,6 @@ class SQLiteEngine(HealthProbe):
             self._max_seq = max(self._max_seq, seq)
         self.batches += 1
         return results, commit
-
-    def _remember(self, records: Sequence[Record], newest: int, stored_at: int) -> None:
-        """Writer thread: the StoredMessages an append just inserted (``newest``: the seq of its
-        last row), for :meth:`_new_rows` (called last in the op: a failed op never gets here)."""
-        first = newest - len(records) + 1
-        known = self._known
-        for i, r in enumerate(records):
-            row = StoredMessage(
-                first + i, r.room_id, r.msg_id, r.method, r.created_at, stored_at, r.rendered
-            )
-            rows = known.get(r.room_id)
-            if rows is None:
-                known[r.room_id] = [row]
-            else:
-                rows.append(row)
 
     def _new_rows(self, conn: sqlite3.Connection, rows: list[tuple[int, int]]) -> _Commit:
         """The batch's new rows of the rooms the tail cache holds (read before COMMIT,
@@ -424,10 +430,11 @@ class SQLiteEngine(HealthProbe):
             if taken is None:
                 with self._lock:
                     taken, self._pending_pos = self._pending_pos, {}
-            conn.executemany(
-                "INSERT INTO positions (token_id, room_id, seq) VALUES (?, ?, ?)"
-                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+            insert(  # statements of several rows (see appends.insert)
+                conn,
+                "INSERT INTO positions (token_id, room_id, seq) VALUES ",
                 [(t, to_signed(r), seq) for (t, r), seq in taken.items()],
+                " ON CONFLICT (token_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
             )
             return len(taken)
 

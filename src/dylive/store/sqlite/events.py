@@ -10,8 +10,6 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from dylive.errors import LeaseLost
-
 from .. import sessions as ses
 from ..interfaces import EventLog
 from ..migrations import to_signed, to_unsigned
@@ -36,9 +34,21 @@ from ..rows import (
     quarantined_from_row,
 )
 from ..usage import PRUNE_MESSAGES_BATCH, delete_in_batches
+from .appends import Append
 from .engine import SQLiteEngine
 from .pages import JoinedScan, PageScan, joined_head, read_page, tail_rows
 from .snapshot import HistorySnapshot
+
+# sqlite3 binds int, float, str and bytearray parameters as they are; any other type, bytes
+# included, first goes through its adapter protocol, which with no adapter registered for the
+# type looks up ``__adapt__`` on the protocol class (raising and clearing an AttributeError) and
+# ``__conform__`` on the value: ~3,900 instructions a bytes parameter, two a stored row (rendered,
+# raw), 7 % of the writer thread's instructions a row. A registered adapter is one dict lookup
+# and, ``bytes.__bytes__`` of an exact bytes object, returns the value itself: the same bytes are
+# bound (docs/benchmarks.md, "Ninth session: the writer thread"). Process-wide as every sqlite3
+# adapter; ints and strings stay unadapted (only an adapter for a base type such as int turns the
+# protocol on for every parameter).
+sqlite3.register_adapter(bytes, bytes.__bytes__)
 
 #: A cached StoredMessage as the analytics fold's RawRow (seq, msg_id, method, created_at,
 #: rendered): one C call per row instead of five attribute reads in a comprehension.
@@ -95,43 +105,14 @@ class SQLiteEventLog(SQLiteEngine, EventLog):
         ]
 
         pos = position_values(position) if position is not None else None
-
-        def insert(conn: sqlite3.Connection) -> int | LeaseLost:
-            if fence is not None:
-                row = conn.execute(
-                    "SELECT owner, epoch FROM fleet_rooms WHERE room_id = ?", (fenced,)
-                ).fetchone()
-                if row is None or (row[0], row[1]) != (fence.node, fence.epoch):
-                    return LeaseLost(to_unsigned(fenced), fence.node, fence.epoch)
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO events (room_id, msg_id, method, created_at, stored_at,"
-                " rendered, raw) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            inserted = conn.total_changes - before
-            # read now: the position's INSERT below moves last_insert_rowid() to its own row
-            newest = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            if pos is not None:
-                conn.execute(
-                    f"INSERT OR REPLACE INTO upstream_positions ({POSITION_COLS})"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    pos,
-                )
-            if inserted == len(records):  # no duplicate: consecutive seqs (AUTOINCREMENT,
-                if records:  # one writer), so the tail cache needs no SELECT of them
-                    self._remember(records, newest, stored_at)
-            else:
-                self._unknown.update(r.room_id for r in records)
-            return inserted
-
+        op = Append(self, records, rows, pos, fence, fenced, stored_at)
         if self.tail.size > 0:
             for room_id in rooms:
                 if room_id not in self.tail.cached:
                     self.tail.track(room_id, self._last.get(room_id, 0))
-        # pure: what insert changes outside the database is the batch's own state (_remember,
+        # pure: what the op changes outside the database is the batch's own state (_known,
         # _unknown), which a retried batch starts afresh
-        inserted: int = await self._submit(insert, rooms, pure=True)
+        inserted: int = await self._submit(op, rooms, pure=True)
         self.appended += inserted
         return inserted
 
