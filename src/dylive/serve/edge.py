@@ -48,6 +48,7 @@ import orjson
 
 from .edgecheck import fast_paths
 from .edgeio import Deadline, OneWrite, Responder
+from .edgestart import headers_complete, start_eager
 from .errors import (
     BAD_REQUEST,
     HEADERS_TOO_LARGE,
@@ -225,6 +226,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
         #: the fast paths (``dylive.respond``, the keep-alive Deadline) repeat uvicorn's code:
         #: only where it is a version they were checked against (edgecheck.py)
         fast = fast_paths()
+        #: paths whose ``GET`` starts at once (``edgestart.start_eager``): the direct routes
+        eager: frozenset[str] = frozenset()
+        _feeding = False  # in the parser's callbacks (``data_received``)
+        _starting: tuple[Any, Any] | None = None  # a request to start once they are done
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -237,8 +242,31 @@ def _httptools_class() -> type[asyncio.Protocol]:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            super().data_received(data)
+            self._feeding = True
+            try:
+                super().data_received(data)
+            finally:
+                self._feeding = False
             self._await_body()
+            starting = self._starting
+            if starting is not None:
+                self._starting = None
+                start_eager(self, *starting)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            """A ``GET`` of an :attr:`eager` path, parsed in this ``data_received``: its first
+            step once the parser's callbacks are done (``edgestart.start_eager``); else
+            uvicorn's task."""
+            if (
+                self._feeding
+                and self.fast
+                and cycle.scope["method"] == "GET"
+                and cycle.scope["path"] in self.eager
+                and not getattr(self.config, "reset_contextvars", False)
+            ):
+                self._starting = (cycle, app)
+            else:
+                super()._start_asgi_task(cycle, app)
 
         def on_url(self, url: bytes) -> None:
             super().on_url(url)
@@ -247,7 +275,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
 
         def on_headers_complete(self) -> None:
             self._headers_done()
-            super().on_headers_complete()
+            if self.fast:  # uvicorn's, a plain target split without httptools' URL parser
+                headers_complete(self, httptools_impl)
+            else:
+                super().on_headers_complete()
             cycle = self.cycle
             if cycle is not None and cycle.scope is self.scope:  # a new request's cycle
                 self._one_write(cycle)
@@ -341,8 +372,11 @@ def _h11_class() -> type[asyncio.Protocol]:
     return EdgeH11
 
 
-def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.Protocol]:
-    """The edge protocol class for uvicorn's ``http`` option ``name`` (httptools or h11)."""
+def http_protocol(
+    name: str, limits: EdgeLimits | None = None, eager: frozenset[str] = frozenset()
+) -> type[asyncio.Protocol]:
+    """The edge protocol class for uvicorn's ``http`` option ``name`` (httptools or h11);
+    ``eager``: paths whose ``GET`` starts at once, without a task first (httptools)."""
     if name in ("auto", "httptools"):
         try:
             import httptools  # noqa: F401
@@ -353,7 +387,9 @@ def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.P
         else:
             name = "httptools"
     base = _httptools_class() if name == "httptools" else _h11_class()
-    attrs = {"limits": limits or EdgeLimits()}
+    attrs: dict[str, Any] = {"limits": limits or EdgeLimits()}
+    if name == "httptools":
+        attrs["eager"] = eager
     return type(base.__name__, (base,), attrs)
 
 

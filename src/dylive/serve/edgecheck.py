@@ -1,9 +1,10 @@
 """The uvicorn internals the edge's fast paths copy or build on, checked once at start.
 
-Two fast paths of :mod:`dylive.serve.edge` repeat uvicorn's code instead of calling it: the
-httptools protocol's ``on_response_complete`` (with the keep-alive timeout a ``Deadline``) and
+The fast paths of :mod:`dylive.serve.edge` repeat uvicorn's code instead of calling it: the
+httptools protocol's ``on_response_complete`` (with the keep-alive timeout a ``Deadline``),
 :class:`~dylive.serve.edgeio.Responder` (the bytes ``RequestResponseCycle.send`` writes, and the
-cycle's state it sets). They are right for the uvicorn code they were written against, which
+cycle's state it sets), its ``on_headers_complete`` and ``_start_asgi_task``
+(:mod:`.edgestart`: the target split, the first step run at once). They are right for the uvicorn code they were written against, which
 pyproject allows but cannot pin. :func:`drift` fingerprints that code in the installed uvicorn
 (its source, comments and layout left out) and names what differs from :data:`KNOWN`; the edge
 uses the fast paths only when nothing does, else uvicorn's own methods, with one log line
@@ -26,9 +27,10 @@ log = logging.getLogger(__name__)
 FUNCTIONS = (
     "httptools_impl:HttpToolsProtocol.on_response_complete",  # edge.py copies it
     "httptools_impl:HttpToolsProtocol._unset_keepalive_if_required",  # ... and the timer it drops
-    "httptools_impl:HttpToolsProtocol.on_headers_complete",  # the cycle Responder answers
+    "httptools_impl:HttpToolsProtocol.on_headers_complete",  # edgestart copies it
     "httptools_impl:RequestResponseCycle.__init__",  # the cycle's state Responder sets
     "httptools_impl:RequestResponseCycle.send",  # the bytes Responder writes
+    "httptools_impl:HttpToolsProtocol._start_asgi_task",  # edgestart.start_eager's task
 )
 
 #: the fingerprints (:func:`fingerprint`) of :data:`FUNCTIONS`, in order, in the uvicorn versions
@@ -37,9 +39,12 @@ FUNCTIONS = (
 #: itself, and up to 0.40 ``on_response_complete`` had no ``_start_asgi_task``)
 KNOWN: frozenset[tuple[str, ...]] = frozenset(
     {
-        # uvicorn 0.53.0, 0.54.0, 0.55.0
+        # uvicorn 0.53.0, 0.54.0 (their _start_asgi_task: reset_contextvars by Python version)
         ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
-         "ebc880dd1843cb2f"),
+         "ebc880dd1843cb2f", "7989a34d3b95e494"),
+        # uvicorn 0.55.0
+        ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
+         "ebc880dd1843cb2f", "20c65def1349a652"),
     }
 )  # fmt: skip
 

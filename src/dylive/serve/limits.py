@@ -98,7 +98,7 @@ def server_config(
         options.setdefault("forwarded_allow_ips", trusted)
     http = options.pop("http", "auto")
     if isinstance(http, str):
-        http = http_protocol(http, edge)
+        http = http_protocol(http, edge, frozenset(getattr(app, "direct", ())))
     compression = ws_compression(options.pop("ws_compression", None))
     options.setdefault("ws_per_message_deflate", compression != "off")
     options.setdefault("ws", websocket_protocol(shared_deflate=compression == "shared"))
