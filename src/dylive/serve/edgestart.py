@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import re
+import string
 import types
 import urllib.parse
 from collections.abc import Coroutine, Generator
@@ -25,15 +25,15 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: a request target in origin form of the characters RFC 3986 leaves unescaped in a path and a
-#: query, ``%`` for escapes (no ``#``, no space, no non-ASCII): split at the first ``?``
-_PLAIN_TARGET = re.compile(rb"/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+#: the characters RFC 3986 leaves unescaped in a path and a query, and ``%`` for escapes (no
+#: ``#``, no space, no non-ASCII): a target in origin form made of them is split at its first ``?``
+_PLAIN = (string.ascii_letters + string.digits + "-._~!$&'()*+,;=:@/?%").encode()
 
 
 def split_target(url: bytes, parse_url: Any) -> tuple[bytes, bytes]:
     """(path, query) of a request target: as httptools' ``parse_url`` reads it, which other
     targets (absolute form, fragments, other characters) go through."""
-    if _PLAIN_TARGET.fullmatch(url):
+    if url[:1] == b"/" and not url.translate(None, _PLAIN):  # nothing left: all plain
         path, _, query = url.partition(b"?")
         return path, query
     parsed = parse_url(url)
