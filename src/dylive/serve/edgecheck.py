@@ -4,7 +4,8 @@ The fast paths of :mod:`dylive.serve.edge` repeat uvicorn's code instead of call
 httptools protocol's ``on_response_complete`` (with the keep-alive timeout a ``Deadline``),
 :class:`~dylive.serve.edgeio.Responder` (the bytes ``RequestResponseCycle.send`` writes, and the
 cycle's state it sets), its ``on_headers_complete`` and ``_start_asgi_task``
-(:mod:`.edgestart`: the target split, the first step run at once). They are right for the uvicorn code they were written against, which
+(:mod:`.edgestart`: the target split, the first step run at once), and its ``data_received``,
+``on_url`` and ``on_message_complete`` (merged with the edge's own steps there). They are right for the uvicorn code they were written against, which
 pyproject allows but cannot pin. :func:`drift` fingerprints that code in the installed uvicorn
 (its source, comments and layout left out) and names what differs from :data:`KNOWN`; the edge
 uses the fast paths only when nothing does, else uvicorn's own methods, with one log line
@@ -31,6 +32,9 @@ FUNCTIONS = (
     "httptools_impl:RequestResponseCycle.__init__",  # the cycle's state Responder sets
     "httptools_impl:RequestResponseCycle.send",  # the bytes Responder writes
     "httptools_impl:HttpToolsProtocol._start_asgi_task",  # edgestart.start_eager's task
+    "httptools_impl:HttpToolsProtocol.data_received",  # edge.py copies these three
+    "httptools_impl:HttpToolsProtocol.on_url",
+    "httptools_impl:HttpToolsProtocol.on_message_complete",
 )
 
 #: the fingerprints (:func:`fingerprint`) of :data:`FUNCTIONS`, in order, in the uvicorn versions
@@ -41,10 +45,12 @@ KNOWN: frozenset[tuple[str, ...]] = frozenset(
     {
         # uvicorn 0.53.0, 0.54.0 (their _start_asgi_task: reset_contextvars by Python version)
         ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
-         "ebc880dd1843cb2f", "7989a34d3b95e494"),
+         "ebc880dd1843cb2f", "7989a34d3b95e494", "f83481cc3c26cebf", "b2b2c562c062e1ab",
+         "13556ee85b3b8cc4"),
         # uvicorn 0.55.0
         ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
-         "ebc880dd1843cb2f", "20c65def1349a652"),
+         "ebc880dd1843cb2f", "20c65def1349a652", "f83481cc3c26cebf", "b2b2c562c062e1ab",
+         "13556ee85b3b8cc4"),
     }
 )  # fmt: skip
 

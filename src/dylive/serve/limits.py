@@ -22,7 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol, websocket_protocol
+from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol
+from .edgews import websocket_protocol
 from .errors import HEADERS_TOO_LARGE, NOT_FOUND, URL_TOO_LONG, ApiError, error_response
 from .runtime import forwarded_allow_ips, ws_compression
 
