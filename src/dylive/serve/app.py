@@ -14,6 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -291,7 +292,7 @@ def create_app(config: ServiceConfig) -> Starlette:
     def guard(name: str, endpoint: Endpoint) -> Endpoint:
         return guarded(name, endpoint, svc)
 
-    chat = guard("chat", compat.chat)
+    chat = guard("chat", partial(compat.chat, svc=svc))
     routes = [
         Route("/douyin/liveroom/chat", chat, methods=["GET"]),
         Route("/douyin/liveroom/audience", guard("audience", compat.audience), methods=["GET"]),

@@ -156,8 +156,10 @@ def _names_web_rid(ident: str) -> bool:
     return named
 
 
-async def chat(request: Request) -> Response:
-    svc: Service = request.app.state.svc
+async def chat(request: Request, svc: Service | None = None) -> Response:
+    """``svc``: the service (given by the app factory; else the app state's, per request)."""
+    if svc is None:
+        svc = request.app.state.svc
     q = query_of(request)
     token = await svc.authorize(request)
     ident = room_param(q)

@@ -15,6 +15,7 @@ WebSocket clients send at most a ``ping`` on dylive's feeds: a client frame (mes
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import uvicorn
@@ -51,7 +52,11 @@ class HeaderLimit:
 def oversized(scope: Scope, limit: int = MAX_HEADER_BYTES) -> Response | None:
     """The 431 envelope when the request's headers exceed ``limit`` bytes, the 414 envelope when
     its target exceeds MAX_URL_BYTES, else None."""
-    size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+    headers = scope.get("headers", ())
+    if not isinstance(headers, list | tuple):
+        headers = list(headers)
+    # each header's name and value and 4 bytes (": ", CRLF), summed without a Python step each
+    size = sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
     if size > limit:
         detail = f"request headers of {size} bytes; at most {limit}"
         return error_response(ApiError(HEADERS_TOO_LARGE, detail))
