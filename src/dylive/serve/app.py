@@ -81,6 +81,9 @@ class HttpService(Service):
         self.meter.before_flush.append(self._webhook_usage)
         self.webhooks.halted = self._webhook_halted
         self._hook_delivered: dict[int, tuple[int, int]] = {}  # hook id -> (outbox id, count)
+        #: chat queries but for their cursor -> (their other parameters, the parsed room,
+        #: count, wait, methods): serve/compat.py's ``_query``
+        self.chat_queries: dict[bytes, tuple[dict[str, str], Any]] = {}
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
