@@ -14,6 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -80,6 +81,9 @@ class HttpService(Service):
         self.meter.before_flush.append(self._webhook_usage)
         self.webhooks.halted = self._webhook_halted
         self._hook_delivered: dict[int, tuple[int, int]] = {}  # hook id -> (outbox id, count)
+        #: chat queries but for their cursor -> (their other parameters, the parsed room,
+        #: count, wait, methods): serve/compat.py's ``_query``
+        self.chat_queries: dict[bytes, tuple[dict[str, str], Any]] = {}
         self._position_locks: weakref.WeakValueDictionary[tuple[int, int], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -291,7 +295,7 @@ def create_app(config: ServiceConfig) -> Starlette:
     def guard(name: str, endpoint: Endpoint) -> Endpoint:
         return guarded(name, endpoint, svc)
 
-    chat = guard("chat", compat.chat)
+    chat = guard("chat", partial(compat.chat, svc=svc))
     routes = [
         Route("/douyin/liveroom/chat", chat, methods=["GET"]),
         Route("/douyin/liveroom/audience", guard("audience", compat.audience), methods=["GET"]),

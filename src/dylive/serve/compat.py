@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,7 +40,7 @@ from .params import (
     position,
     room_param,
 )
-from .query import query_of
+from .query import QUERY_KEY, query_of, query_of_scope
 
 if TYPE_CHECKING:
     from .app import HttpService as Service
@@ -156,17 +156,62 @@ def _names_web_rid(ident: str) -> bool:
     return named
 
 
-async def chat(request: Request) -> Response:
-    svc: Service = request.app.state.svc
-    q = query_of(request)
+#: queries kept by :func:`_query` (per service: its limits are in the parsed values)
+CHAT_QUERIES_KEPT = 4096
+ChatParams = tuple[str, int, float, frozenset[str] | None]  # room, count, wait, methods
+
+
+def _query(
+    svc: Service, scope: MutableMapping[str, Any]
+) -> tuple[dict[str, str], ChatParams | None, bytes | None]:
+    """The request's query parameters, and its chat parameters when this query but for its
+    cursor was parsed before (a poller sends the same query with the last cursor each time):
+    ``(q, parsed, None)``; else ``(q, None, key)`` with the key to keep them under (None when
+    the query is not one to keep: no single plain ``cursor``, or escapes)."""
+    raw: bytes = scope.get("query_string", b"")
+    at = raw.find(b"cursor=")
+    if (
+        at < 0
+        or raw.count(b"cursor") != 1
+        or b"%" in raw
+        or b"+" in raw
+        or (at and raw[at - 1] != 38)
+    ):
+        return query_of_scope(scope), None, None
+    end = raw.find(b"&", at)
+    key = raw[:at] + raw[end:] if end >= 0 else raw[:at]
+    hit = svc.chat_queries.get(key)
+    if hit is None:
+        return query_of_scope(scope), None, key
+    rest, parsed = hit
+    q = rest.copy()
+    q["cursor"] = (raw[at + 7 : end] if end >= 0 else raw[at + 7 :]).decode("latin-1")
+    scope[QUERY_KEY] = q  # what query_of() returns for this request (authorize)
+    return q, parsed, None
+
+
+async def chat(request: Request, svc: Service | None = None) -> Response:
+    """``svc``: the service (given by the app factory; else the app state's, per request)."""
+    if svc is None:
+        svc = request.app.state.svc
+    q, parsed, key = _query(svc, request.scope)
     token = await svc.authorize(request)
-    ident = room_param(q)
-    count = int_param(q, "count", svc.config.page_size, 1, svc.config.max_page)
+    if parsed is None:
+        config = svc.config
+        ident = room_param(q)
+        count = int_param(q, "count", config.page_size, 1, config.max_page)
+        wait = float_param(q, "wait", 0.0, config.max_wait)
+        methods = methods_param(q)
+        if key is not None:  # parsed once for the next requests of this query
+            if len(svc.chat_queries) >= CHAT_QUERIES_KEPT:
+                svc.chat_queries.clear()
+            rest = {name: value for name, value in q.items() if name != "cursor"}
+            svc.chat_queries[key] = (rest, (ident, count, wait, methods))
+    else:
+        ident, count, wait, methods = parsed
     if token.quota:  # a page never goes past the token's message quota
         left = svc.quotas.messages_left(token)
         count = count if left is None else max(1, min(count, left))
-    wait = float_param(q, "wait", 0.0, svc.config.max_wait)
-    methods = methods_param(q)
     given = position(q)
     info, live = await collection.lookup(svc, ident)
     collection.touch(svc, token.id, token.room_limit, info, live)

@@ -28,7 +28,7 @@ write, without the two ASGI messages. These fast paths repeat uvicorn's code, so
 only with a uvicorn whose code is a version they were checked against (:mod:`.edgecheck`,
 checked once at start; else uvicorn's own methods and a log line).
 
-The WebSocket protocol (:func:`websocket_protocol`) answers a refused upgrade (a bad
+The WebSocket protocol (:func:`.edgews.websocket_protocol`) answers a refused upgrade (a bad
 ``Sec-WebSocket-Version``, a header line over 8 KiB, over 128 headers) in the envelope too, and
 closes a WebSocket whose client sent a text frame that is not UTF-8 with 1007 and one log line
 (uvicorn logs a traceback there).
@@ -48,6 +48,7 @@ import orjson
 
 from .edgecheck import fast_paths
 from .edgeio import Deadline, OneWrite, Responder
+from .edgestart import headers_complete, start_eager
 from .errors import (
     BAD_REQUEST,
     HEADERS_TOO_LARGE,
@@ -57,7 +58,6 @@ from .errors import (
     ErrorKind,
     truncate,
 )
-from .wsdeflate import shared_extensions
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,7 @@ class _Edge:
 
 
 def _httptools_class() -> type[asyncio.Protocol]:
+    import httptools
     from uvicorn.protocols.http import httptools_impl
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -225,6 +226,10 @@ def _httptools_class() -> type[asyncio.Protocol]:
         #: the fast paths (``dylive.respond``, the keep-alive Deadline) repeat uvicorn's code:
         #: only where it is a version they were checked against (edgecheck.py)
         fast = fast_paths()
+        #: paths whose ``GET`` starts at once (``edgestart.start_eager``): the direct routes
+        eager: frozenset[str] = frozenset()
+        _feeding = False  # in the parser's callbacks (``data_received``)
+        _starting: tuple[Any, Any] | None = None  # a request to start once they are done
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -237,26 +242,92 @@ def _httptools_class() -> type[asyncio.Protocol]:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            self._await_body()
+            """uvicorn's (its ``_unset_keepalive_if_required`` inline: the keep-alive is a
+            :class:`Deadline`), then the request parsed to start at once (``_starting``)."""
+            if not self.fast:
+                super().data_received(data)
+                self._await_body()
+                return
+            keep = self._keep_alive
+            if keep is not None:
+                keep.when = None
+            if self.timeout_keep_alive_task is not None:  # a timer uvicorn armed (none here)
+                HttpToolsProtocol._unset_keepalive_if_required(self)
+            self._feeding = True
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError:
+                msg = "Invalid HTTP request received."
+                self.logger.warning(msg)
+                self.send_400_response(msg)
+            except httptools.HttpParserUpgrade:
+                if self._should_upgrade():
+                    self.handle_websocket_upgrade()
+                else:
+                    self._unsupported_upgrade_warning()
+            finally:
+                self._feeding = False
+            if self._body_pending:
+                self._await_body()
+            starting = self._starting
+            if starting is not None:
+                self._starting = None
+                start_eager(self, *starting)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            """A ``GET`` of an :attr:`eager` path, parsed in this ``data_received``: its first
+            step once the parser's callbacks are done (``edgestart.start_eager``); else
+            uvicorn's task."""
+            if (
+                self._feeding
+                and self.fast
+                and cycle.scope["method"] == "GET"
+                and cycle.scope["path"] in self.eager
+                and not getattr(self.config, "reset_contextvars", False)
+            ):
+                self._starting = (cycle, app)
+            else:
+                super()._start_asgi_task(cycle, app)
 
         def on_url(self, url: bytes) -> None:
-            super().on_url(url)
+            if self.fast:
+                self.url += url  # uvicorn's
+            else:
+                super().on_url(url)
             if len(self.url) > MAX_URL_BYTES:
                 raise UrlTooLong
 
         def on_headers_complete(self) -> None:
-            self._headers_done()
-            super().on_headers_complete()
+            deadline = self._header_deadline  # the headers are in (``_headers_done``)
+            if deadline is not None:
+                deadline.when = None
+            self._body_pending = True
+            if not self.fast:
+                super().on_headers_complete()
+                cycle = self.cycle
+                if cycle is not None and cycle.scope is self.scope:
+                    self._one_write(cycle)
+                return
+            headers_complete(self, httptools_impl)  # uvicorn's, the target split plainly
             cycle = self.cycle
             if cycle is not None and cycle.scope is self.scope:  # a new request's cycle
-                self._one_write(cycle)
-                if self.fast:
-                    self.scope["dylive.respond"] = partial(respond, cycle)
+                if type(cycle.transport) is not OneWrite:
+                    cycle.transport = OneWrite(cycle.transport, self.loop)
+                self.scope["dylive.respond"] = partial(respond, cycle)
 
         def on_message_complete(self) -> None:
-            self._body_done()
-            super().on_message_complete()
+            self._body_pending = False  # ``_body_done``
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+            if not self.fast:
+                super().on_message_complete()
+                return
+            cycle = self.cycle  # uvicorn's
+            if (self.parser.should_upgrade() and self._should_upgrade()) or cycle.response_complete:
+                return
+            cycle.more_body = False
+            cycle.message_event.set()
 
         def on_response_complete(self) -> None:
             """uvicorn's, with the keep-alive timeout a :class:`Deadline` (no timer handle
@@ -269,18 +340,24 @@ def _httptools_class() -> type[asyncio.Protocol]:
                 return
             self.server_state.total_requests += 1
             if not self.transport.is_closing():
-                self._unset_keepalive_if_required()
-                self.flow.resume_reading()
+                keep = self._keep_alive  # ``_unset_keepalive_if_required``, inline
+                if keep is not None:
+                    keep.when = None
+                if self.timeout_keep_alive_task is not None:
+                    HttpToolsProtocol._unset_keepalive_if_required(self)
+                flow = self.flow
+                if flow.read_paused:
+                    flow.resume_reading()
                 if self.pipeline:  # pipelined requests: the next one starts
                     cycle, app = self.pipeline.pop()
                     self._start_asgi_task(cycle, app)
                 else:
-                    keep = self._keep_alive
                     if keep is None:
                         keep = Deadline(self.loop, self.timeout_keep_alive_handler)
                         self._keep_alive = keep
                     keep.set(self.timeout_keep_alive)
-            if self._idle():
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:  # idle: the next request's headers
                 self._arm_header_timer()
 
         def _unset_keepalive_if_required(self) -> None:
@@ -341,8 +418,11 @@ def _h11_class() -> type[asyncio.Protocol]:
     return EdgeH11
 
 
-def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.Protocol]:
-    """The edge protocol class for uvicorn's ``http`` option ``name`` (httptools or h11)."""
+def http_protocol(
+    name: str, limits: EdgeLimits | None = None, eager: frozenset[str] = frozenset()
+) -> type[asyncio.Protocol]:
+    """The edge protocol class for uvicorn's ``http`` option ``name`` (httptools or h11);
+    ``eager``: paths whose ``GET`` starts at once, without a task first (httptools)."""
     if name in ("auto", "httptools"):
         try:
             import httptools  # noqa: F401
@@ -353,91 +433,10 @@ def http_protocol(name: str, limits: EdgeLimits | None = None) -> type[asyncio.P
         else:
             name = "httptools"
     base = _httptools_class() if name == "httptools" else _h11_class()
-    attrs = {"limits": limits or EdgeLimits()}
+    attrs: dict[str, Any] = {"limits": limits or EdgeLimits()}
+    if name == "httptools":
+        attrs["eager"] = eager
     return type(base.__name__, (base,), attrs)
-
-
-class _WebSocketEdge:
-    """The WebSocket side: refused handshakes in the envelope, a text frame that is not UTF-8
-    closed with 1007 and one log line (no traceback), permessage-deflate compressed once."""
-
-    curr_msg_data_type: str
-    frames: list[bytes]
-    conn: Any
-    client: tuple[str, int] | None
-    transport: asyncio.Transport
-    handshake_complete: bool
-    close_sent: bool
-    shared_deflate = True
-
-    def handle_connect(self, event: Any) -> None:
-        if self.shared_deflate:  # permessage-deflate compressed once per message (wsdeflate.py)
-            self.conn.available_extensions = shared_extensions(self.conn.available_extensions or [])
-        accept = self.conn.accept
-
-        def enveloped(request: Any) -> Any:  # a refusal (bad version, key …) in the envelope
-            response = accept(request)
-            if response.status_code == 101:
-                return response
-            return _ws_refusal(response.status_code, response.body.decode(errors="replace"))
-
-        self.conn.accept = enveloped  # for this call only
-        try:
-            super().handle_connect(event)  # type: ignore[misc]
-        finally:
-            del self.conn.accept
-
-    def handle_handshake_exception(self) -> None:
-        """websockets could not read the upgrade request (a line over 8 KiB, too many headers)."""
-        queued = b"".join(self.conn.data_to_send())
-        status = int(queued.split(b" ", 2)[1]) if queued.startswith(b"HTTP/1.1 ") else 400
-        detail = f"Failed to open a WebSocket connection: {self.conn.handshake_exc}"
-        self.handshake_complete = self.close_sent = True  # as uvicorn's own handler does
-        self.transport.write(refusal(_WS_KINDS.get(status, BAD_REQUEST), detail))
-        self.transport.close()
-
-    def send_receive_event_to_app(self) -> None:
-        if self.curr_msg_data_type == "text":
-            data = b"".join(self.frames)
-            try:
-                data.decode()
-            except UnicodeDecodeError:
-                self.frames = []
-                peer = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-                log.info("websocket from %s: a text frame is not UTF-8; closed (1007)", peer)
-                self.conn.send_close(1007, "invalid UTF-8")
-                self.handle_parser_exception()  # type: ignore[attr-defined]
-                return
-        super().send_receive_event_to_app()  # type: ignore[misc]
-
-
-_WS_KINDS = {431: HEADERS_TOO_LARGE, 414: URL_TOO_LONG}
-
-
-def _ws_refusal(status: int, detail: str) -> Any:
-    """websockets' Response for a refused handshake, with the envelope as its body."""
-    from websockets.datastructures import Headers
-    from websockets.http11 import Response
-
-    kind = _WS_KINDS.get(status, BAD_REQUEST)
-    _, _, raw = refusal(kind, detail.strip()).partition(b"\r\n\r\n")
-    length = str(len(raw))
-    headers = Headers(
-        [("Content-Type", "application/json"), ("Content-Length", length), ("Connection", "close")]
-    )
-    reason = _REASONS.get(kind.status, b"").decode()
-    return Response(kind.status, reason, headers, raw)
-
-
-def websocket_protocol(*, shared_deflate: bool = True) -> type[asyncio.Protocol] | str:
-    """The WebSocket protocol class (websockets' sans-I/O implementation), else ``auto``;
-    ``shared_deflate``: permessage-deflate compressed once per message (serve/wsdeflate.py)."""
-    try:
-        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-    except ImportError:
-        return "auto"
-    attrs = {"shared_deflate": shared_deflate}
-    return type("EdgeWebSocket", (_WebSocketEdge, WebSocketsSansIOProtocol), attrs)
 
 
 __all__ = ["MAX_URL_BYTES", "EdgeLimits", "OneWrite", "classify", "http_protocol", "refusal"]

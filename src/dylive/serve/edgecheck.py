@@ -1,9 +1,11 @@
 """The uvicorn internals the edge's fast paths copy or build on, checked once at start.
 
-Two fast paths of :mod:`dylive.serve.edge` repeat uvicorn's code instead of calling it: the
-httptools protocol's ``on_response_complete`` (with the keep-alive timeout a ``Deadline``) and
+The fast paths of :mod:`dylive.serve.edge` repeat uvicorn's code instead of calling it: the
+httptools protocol's ``on_response_complete`` (with the keep-alive timeout a ``Deadline``),
 :class:`~dylive.serve.edgeio.Responder` (the bytes ``RequestResponseCycle.send`` writes, and the
-cycle's state it sets). They are right for the uvicorn code they were written against, which
+cycle's state it sets), its ``on_headers_complete`` and ``_start_asgi_task``
+(:mod:`.edgestart`: the target split, the first step run at once), and its ``data_received``,
+``on_url`` and ``on_message_complete`` (merged with the edge's own steps there). They are right for the uvicorn code they were written against, which
 pyproject allows but cannot pin. :func:`drift` fingerprints that code in the installed uvicorn
 (its source, comments and layout left out) and names what differs from :data:`KNOWN`; the edge
 uses the fast paths only when nothing does, else uvicorn's own methods, with one log line
@@ -26,9 +28,13 @@ log = logging.getLogger(__name__)
 FUNCTIONS = (
     "httptools_impl:HttpToolsProtocol.on_response_complete",  # edge.py copies it
     "httptools_impl:HttpToolsProtocol._unset_keepalive_if_required",  # ... and the timer it drops
-    "httptools_impl:HttpToolsProtocol.on_headers_complete",  # the cycle Responder answers
+    "httptools_impl:HttpToolsProtocol.on_headers_complete",  # edgestart copies it
     "httptools_impl:RequestResponseCycle.__init__",  # the cycle's state Responder sets
     "httptools_impl:RequestResponseCycle.send",  # the bytes Responder writes
+    "httptools_impl:HttpToolsProtocol._start_asgi_task",  # edgestart.start_eager's task
+    "httptools_impl:HttpToolsProtocol.data_received",  # edge.py copies these three
+    "httptools_impl:HttpToolsProtocol.on_url",
+    "httptools_impl:HttpToolsProtocol.on_message_complete",
 )
 
 #: the fingerprints (:func:`fingerprint`) of :data:`FUNCTIONS`, in order, in the uvicorn versions
@@ -37,9 +43,14 @@ FUNCTIONS = (
 #: itself, and up to 0.40 ``on_response_complete`` had no ``_start_asgi_task``)
 KNOWN: frozenset[tuple[str, ...]] = frozenset(
     {
-        # uvicorn 0.53.0, 0.54.0, 0.55.0
+        # uvicorn 0.53.0, 0.54.0 (their _start_asgi_task: reset_contextvars by Python version)
         ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
-         "ebc880dd1843cb2f"),
+         "ebc880dd1843cb2f", "7989a34d3b95e494", "f83481cc3c26cebf", "b2b2c562c062e1ab",
+         "13556ee85b3b8cc4"),
+        # uvicorn 0.55.0
+        ("60a8f260fd610869", "7fd68509ad97a05a", "cdd1ed6fad1e8689", "a470e7b6937d196f",
+         "ebc880dd1843cb2f", "20c65def1349a652", "f83481cc3c26cebf", "b2b2c562c062e1ab",
+         "13556ee85b3b8cc4"),
     }
 )  # fmt: skip
 

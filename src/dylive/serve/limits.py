@@ -15,6 +15,7 @@ WebSocket clients send at most a ``ping`` on dylive's feeds: a client frame (mes
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import uvicorn
@@ -22,7 +23,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol, websocket_protocol
+from .edge import MAX_URL_BYTES, EdgeLimits, http_protocol
+from .edgews import websocket_protocol
 from .errors import HEADERS_TOO_LARGE, NOT_FOUND, URL_TOO_LONG, ApiError, error_response
 from .runtime import forwarded_allow_ips, ws_compression
 
@@ -50,7 +52,11 @@ class HeaderLimit:
 def oversized(scope: Scope, limit: int = MAX_HEADER_BYTES) -> Response | None:
     """The 431 envelope when the request's headers exceed ``limit`` bytes, the 414 envelope when
     its target exceeds MAX_URL_BYTES, else None."""
-    size = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+    headers = scope.get("headers", ())
+    if not isinstance(headers, list | tuple):
+        headers = list(headers)
+    # each header's name and value and 4 bytes (": ", CRLF), summed without a Python step each
+    size = sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
     if size > limit:
         detail = f"request headers of {size} bytes; at most {limit}"
         return error_response(ApiError(HEADERS_TOO_LARGE, detail))
@@ -98,7 +104,7 @@ def server_config(
         options.setdefault("forwarded_allow_ips", trusted)
     http = options.pop("http", "auto")
     if isinstance(http, str):
-        http = http_protocol(http, edge)
+        http = http_protocol(http, edge, frozenset(getattr(app, "direct", ())))
     compression = ws_compression(options.pop("ws_compression", None))
     options.setdefault("ws_per_message_deflate", compression != "off")
     options.setdefault("ws", websocket_protocol(shared_deflate=compression == "shared"))

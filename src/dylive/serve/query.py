@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-_KEY = "dylive.query"
+QUERY_KEY = "dylive.query"
 
 
 def parse_query(raw: bytes) -> dict[str, str]:
@@ -29,8 +29,12 @@ def parse_query(raw: bytes) -> dict[str, str]:
 
 def query_of(request: Any) -> dict[str, str]:
     """The request's query parameters, parsed on first use and kept in its ASGI scope."""
-    scope = request.scope
-    query: dict[str, str] | None = scope.get(_KEY)
+    return query_of_scope(request.scope)
+
+
+def query_of_scope(scope: Any) -> dict[str, str]:
+    """:func:`query_of` of an ASGI scope."""
+    query: dict[str, str] | None = scope.get(QUERY_KEY)
     if query is None:
-        query = scope[_KEY] = parse_query(scope.get("query_string", b""))
+        query = scope[QUERY_KEY] = parse_query(scope.get("query_string", b""))
     return query
