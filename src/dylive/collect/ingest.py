@@ -268,13 +268,15 @@ class Ingest:
     async def _write_loop(self) -> None:
         limit, queue = self.tuning.batch_size, self._queue
         while True:
-            taken = await queue.take(limit)
-            entries: list[Entry] = [x for x in taken if x is not _STOP]
+            entries: list[Entry] = await queue.take(limit)
+            stop = entries[-1] is _STOP  # queued last, once the reader has stopped
+            if stop:
+                del entries[-1]
             if entries:
                 n = await self._store(entries)
                 self.state.pending = max(0, self.state.pending - n)
                 self._budget.give(n)
-            if len(entries) < len(taken):
+            if stop:
                 return
 
     async def _store(self, entries: list[Entry]) -> int:

@@ -305,7 +305,7 @@ class Room(Handlers):
                 if delivery.asked is not None:
                     asked = delivery.asked  # every im/fetch response is a resume
                 events = self._accept(delivery, asked)
-                if delivery.messages:
+                if asked and delivery.messages:
                     asked = Position()
                 if (batch := self._batch(events, transport, batched)) is not None:
                     yield batch
