@@ -11,11 +11,12 @@
   the reader blocks, so nothing more is read upstream, whose replay fills the hole once reading
   resumes. A source failure reopens the source from the last queued checkpoint (capped backoff).
 - The *writer* stores the queued entries, up to ``batch_size`` events (or one delivery bigger
-  than that), at a time together with the position of the last one, in one transaction (the stored position never runs ahead of the stored
-  messages). A transient store error (connection lost, database locked, disk full) is retried
-  with capped exponential backoff, the batch kept. A batch the store refuses for its data is
-  split in halves until each poison message is alone; poison messages go to the quarantine
-  table (raw bytes and error) and the rest is stored.
+  than that) at a time, together with the position of the last one, in one transaction (the
+  stored position never runs ahead of the stored messages). A transient store error
+  (connection lost, database locked, disk full) is retried with capped exponential backoff, the
+  batch kept. A batch the store refuses for its data is split in halves until each poison
+  message is alone; poison messages go to the quarantine table (raw bytes and error) and the
+  rest is stored.
 - Any unexpected exception restarts the pipeline with capped backoff, resuming from the stored
   position (``RoomState.restarts``); the error stays visible in the room's status. Each start
   rebuilds the room's gift ledger from the store (:mod:`dylive.collect.ledger`).
@@ -65,6 +66,7 @@ _STOP = object()
 #: queued entry: a delivery's events, the checkpoint after them (None: the source has none).
 Entry = tuple[list[Any], Checkpoint | None]
 _QUEUED = (Rendered, Event)  # what the reader queues (anything else a source yields is skipped)
+_READ = (GapEvent, *_QUEUED)  # what it takes from a source without batches()
 
 
 class IngestHooks(Protocol):
@@ -396,7 +398,7 @@ async def _one_each(source: AsyncIterable[Any]) -> AsyncIterator[Entry]:
     """A source without ``batches()`` (a plain iterable of events) as batches of one event,
     each with the checkpoint the source shows after it (its ``checkpoint``, if any)."""
     async for item in source:
-        if isinstance(item, (GapEvent, *_QUEUED)):
+        if isinstance(item, _READ):
             yield [item], getattr(source, "checkpoint", None)
 
 
