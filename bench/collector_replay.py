@@ -19,15 +19,18 @@ its receive queue and ``recv()`` are in the figure too. Rounds alternate nothing
 
 No network and no clock in the measured part: the figure (CPU of this process per stored
 message) repeats within a few per cent on a quiet machine, and ``valgrind --tool=callgrind``
-counts its instructions.
+counts its instructions. ``--calls``: cProfile on in the measured part of each round, and the
+Python-level calls a frame it counted (the CPU figure is then cProfile's, not the path's).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import pickle
+import pstats
 import sys
 import time
 from pathlib import Path
@@ -237,7 +240,9 @@ class ReplaySocket:
         pass
 
 
-async def replay(recorded: list[list[bytes]], copies: int, rounds: int, wire: bool) -> None:
+async def replay(
+    recorded: list[list[bytes]], copies: int, rounds: int, wire: bool, calls: bool = False
+) -> None:
     from dylive.collect.ingest import Ingest, RoomState
     from dylive.identity.pool import IdentityPool
     from dylive.identity.source import pool_source
@@ -295,6 +300,9 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int, wire: bo
         while len(waiting) < len(states):  # noqa: ASYNC110 - rooms opening (clients, tasks): not measured
             await asyncio.sleep(0.005)
         await asyncio.sleep(0.2)
+        profile = cProfile.Profile() if calls else None
+        if profile is not None:
+            profile.enable()
         cpu0, w0 = time.process_time(), time.monotonic()
         go.set()
         feeder = asyncio.create_task(feed_wire(list(wired))) if wire else None
@@ -304,6 +312,9 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int, wire: bo
         while sum(st.pending for st in states):  # noqa: ASYNC110 - what was read is stored
             await asyncio.sleep(0.05)
         cpu, wall = time.process_time() - cpu0, time.monotonic() - w0
+        if profile is not None:
+            profile.disable()
+            print_calls(pstats.Stats(profile), sum(map(len, recorded)) * copies)
         for t in tasks:
             t.cancel()
         if feeder is not None:
@@ -321,6 +332,23 @@ async def replay(recorded: list[list[bytes]], copies: int, rounds: int, wire: bo
     )
 
 
+def print_calls(stats: pstats.Stats, frames: int) -> None:
+    """``--calls``: Python-level calls (functions and builtins) a frame in the measured part of
+    the round (cProfile's counts: its timings are not the figure), and the most called."""
+    counted = stats.stats.items()  # type: ignore[attr-defined]
+    rows = sorted(
+        (
+            (n / frames, f"{Path(file).name}:{line}({name})")
+            for (file, line, name), (_, n, *_) in counted
+        ),
+        reverse=True,
+    )
+    total = sum(n for n, _ in rows)
+    print(f"  calls a frame: {total:.1f}; the most called (a frame):")
+    for n, name in rows[:25]:
+        print(f"    {n:7.2f}  {name}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", default="/tmp/dylive-collector-frames.pickle")
@@ -331,6 +359,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--uvloop", action="store_true")
     p.add_argument("--wire", action="store_true", help="websockets' connection (see above)")
+    p.add_argument(
+        "--calls", action="store_true", help="cProfile's call counts a frame (measured part)"
+    )
     args = p.parse_args()
     os.environ.setdefault("DYLIVE_LOG_LEVEL", "warning")
     path = Path(args.frames)
@@ -342,7 +373,7 @@ def main() -> None:
     if not path.exists():
         run(record(path, args.rooms, args.seconds, args.rate))
     recorded = pickle.loads(path.read_bytes())
-    run(replay(recorded, args.copies, args.rounds, args.wire))
+    run(replay(recorded, args.copies, args.rounds, args.wire, args.calls))
 
 
 if __name__ == "__main__":

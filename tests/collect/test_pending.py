@@ -66,3 +66,20 @@ async def test_no_limit_when_zero_as_asyncio_queue() -> None:
     queue = Pending(0)
     assert all(queue.put_nowait(i) for i in range(1000))
     assert len(await queue.take(5000)) == 1000
+
+
+async def test_entries_weigh_their_events_in_the_bound_and_the_take() -> None:
+    queue = Pending(10)
+    assert queue.put_nowait("a", 4) and queue.put_nowait("b", 4)
+    assert len(queue) == 8
+    assert not queue.put_nowait("c", 3)  # 11 would pass the bound
+    assert queue.put_nowait("c", 2)
+    assert await queue.take(7) == ["a"]  # "b" would make 8: left for the next take
+    assert await queue.take(7) == ["b", "c"] and len(queue) == 0
+
+
+async def test_an_entry_heavier_than_the_bound_goes_in_alone_and_is_taken_whole() -> None:
+    queue = Pending(5)
+    assert queue.put_nowait("big", 12)  # an empty queue takes it: no deadlock on a big frame
+    assert not queue.put_nowait("x", 1)
+    assert await queue.take(3) == ["big"] and len(queue) == 0

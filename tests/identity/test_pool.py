@@ -242,3 +242,22 @@ async def test_a_room_not_consumed_stops_reading_and_ends_cleanly(
     run = Run(events=[e for e in taken if not isinstance(e, GapEvent)])
     missing, dups = compare(log, run)
     assert missing == [] and dups == [] and len(run.events) > 300
+
+
+async def test_the_handoff_is_bounded_by_the_events_of_its_batches() -> None:
+    from dylive.identity.source import CHECK, STOP, Handoff
+
+    queue = Handoff(4)
+    one, two, big = (["a", "b"], None), (["c", "d", "e"], None), (list("0123456789"), None)
+    assert queue.put_nowait(one) and not queue.put_nowait(two)  # 5 events would pass 4
+    assert queue.put_nowait(CHECK) and len(queue) == 2  # the marks always go in
+    put = asyncio.create_task(queue.put(two))
+    await asyncio.sleep(0)
+    assert not put.done()
+    assert queue.get_nowait() is one  # 0 events held: the waiting batch fits now
+    assert await wait_for(put.done, 5.0)
+    assert queue.get_nowait() is CHECK and await queue.get() is two
+    assert queue.get_nowait() is None
+    assert queue.put_nowait(big)  # alone, whatever its size
+    assert queue.put_nowait(STOP) and not queue.put_nowait(one)
+    assert [queue.get_nowait(), queue.get_nowait()] == [big, STOP]

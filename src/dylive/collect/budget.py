@@ -105,7 +105,7 @@ class Budget:
     def try_take(self, n: int) -> bool:
         """Take ``n`` units if that needs no wait (no reader waits, the budget is not squeezed
         and they fit); False, nothing taken, otherwise: then :meth:`take` waits its turn. The
-        reader's path per event without a coroutine when the budget is not spent."""
+        reader's path per batch without a coroutine when the budget is not spent."""
         if not self._waiters and not self.squeezed and self._fits(n, self.limit):
             self._grant(n)
             return True

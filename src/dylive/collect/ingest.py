@@ -3,17 +3,20 @@
 :func:`Ingest.run` is the task :class:`~dylive.collect.rooms.RoomManager` runs per room:
 
 - The *reader* opens the source (the collector) resumed from the room's stored
-  :class:`~dylive.store.UpstreamPosition` and queues every event with the checkpoint covering
-  it. The queue is bounded (``Tuning.max_pending``), and so is the total across rooms
+  :class:`~dylive.store.UpstreamPosition` and queues each delivery's events as one entry with
+  the checkpoint covering them (the source's ``batches()``, :mod:`dylive.source.batches`; a
+  source without it, one event at a time with its ``checkpoint``). The queue is bounded in
+  events (``Tuning.max_pending``), and so is the total across rooms
   (``Tuning.budget``, :mod:`dylive.collect.budget`): while the store cannot keep up or is down,
   the reader blocks, so nothing more is read upstream, whose replay fills the hole once reading
   resumes. A source failure reopens the source from the last queued checkpoint (capped backoff).
-- The *writer* stores up to ``batch_size`` queued events at a time together with the position
-  of the last one, in one transaction (the stored position never runs ahead of the stored
-  messages). A transient store error (connection lost, database locked, disk full) is retried
-  with capped exponential backoff, the batch kept. A batch the store refuses for its data is
-  split in halves until each poison message is alone; poison messages go to the quarantine
-  table (raw bytes and error) and the rest is stored.
+- The *writer* stores the queued entries, up to ``batch_size`` events (or one delivery bigger
+  than that) at a time, together with the position of the last one, in one transaction (the
+  stored position never runs ahead of the stored messages). A transient store error
+  (connection lost, database locked, disk full) is retried with capped exponential backoff, the
+  batch kept. A batch the store refuses for its data is split in halves until each poison
+  message is alone; poison messages go to the quarantine table (raw bytes and error) and the
+  rest is stored.
 - Any unexpected exception restarts the pipeline with capped backoff, resuming from the stored
   position (``RoomState.restarts``); the error stays visible in the room's status. Each start
   rebuilds the room's gift ledger from the store (:mod:`dylive.collect.ledger`).
@@ -27,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -59,8 +62,11 @@ SourceFactory = Callable[
 ]
 T = TypeVar("T")
 _STOP = object()
-Item = tuple[Event | Rendered, Checkpoint | None]
+#: A batch from the source (``batches()``: a ``GapEvent`` only first) and, without the gap, one
+#: queued entry: a delivery's events, the checkpoint after them (None: the source has none).
+Entry = tuple[list[Any], Checkpoint | None]
 _QUEUED = (Rendered, Event)  # what the reader queues (anything else a source yields is skipped)
+_READ = (GapEvent, *_QUEUED)  # what it takes from a source without batches()
 
 
 class IngestHooks(Protocol):
@@ -135,7 +141,7 @@ class Ingest:
         self.hooks: IngestHooks = hooks or NoHooks()
         self._queue = Pending(self.tuning.max_pending)
         self._queued: Checkpoint | None = None  # covers every event queued so far
-        self._budget = self.tuning.budget or Budget()  # taken per queued event, given back
+        self._budget = self.tuning.budget or Budget()  # taken per queued batch, given back
 
     # -- supervision --------------------------------------------------------------------------
     async def run(self) -> None:
@@ -232,27 +238,31 @@ class Ingest:
     async def _read(self, source: AsyncIterable[Any]) -> None:
         state = self.state
         budget, queue = self._budget, self._queue
-        async for item in source:
+        batches = getattr(source, "batches", None)
+        async for batch in batches() if batches is not None else _one_each(source):
+            events, checkpoint = batch
             if state.error and state.error.startswith("source:"):
                 state.error = ""  # the reopened source works
-            if isinstance(item, GapEvent):
+            if isinstance(gap := events[0], GapEvent):
                 state.gaps += 1
-                state.missed += item.missed
-                self.hooks.on_gap(state.room_id, item.missed)
-                continue
-            if not isinstance(item, _QUEUED):
-                continue
-            checkpoint = getattr(source, "checkpoint", None)
-            # no coroutine per event while neither bound is reached (the common case); else
-            # wait while every room's bound is spent, then while this room's queue is full
-            if not budget.try_take(1):
-                await budget.take(1, state.room_id)
-            state.pending += 1
-            if not queue.put_nowait((item, checkpoint)):
-                await queue.put((item, checkpoint))
+                state.missed += gap.missed
+                self.hooks.on_gap(state.room_id, gap.missed)
+                if len(events) == 1:
+                    continue
+                events = events[1:]
+                batch = events, checkpoint
+            # a delivery's events at once; no coroutine while neither bound is reached (the
+            # common case), else wait while every room's bound is spent, then while this
+            # room's queue is full
+            n = len(events)
+            if not budget.try_take(n):
+                await budget.take(n, state.room_id)
+            state.pending += n
+            if not queue.put_nowait(batch, n):
+                await queue.put(batch, n)
             if checkpoint is not None:
                 self._queued = checkpoint
-            if isinstance(item, ControlEvent) and item.ended:
+            if isinstance(last := events[-1], ControlEvent) and last.ended:
                 state.ended = True
                 return
 
@@ -260,42 +270,49 @@ class Ingest:
     async def _write_loop(self) -> None:
         limit, queue = self.tuning.batch_size, self._queue
         while True:
-            batch = await queue.take(limit)
-            items: list[Item] = [x for x in batch if x is not _STOP]
-            if items:
-                await self._store(items)
-                self.state.pending = max(0, self.state.pending - len(items))
-                self._budget.give(len(items))
-            if len(items) < len(batch):
+            entries: list[Entry] = await queue.take(limit)
+            stop = entries[-1] is _STOP  # queued last, once the reader has stopped
+            if stop:
+                del entries[-1]
+            if entries:
+                n = await self._store(entries)
+                self.state.pending = max(0, self.state.pending - n)
+                self._budget.give(n)
+            if stop:
                 return
 
-    async def _store(self, items: list[Item]) -> None:
+    async def _store(self, entries: list[Entry]) -> int:
+        """Store the entries' events with the last checkpoint; their number."""
         state = self.state
         room_id, ledger = state.room_id, state.ledger
         records: list[Record] = []
         checkpoint: Checkpoint | None = None  # the last one: covers the whole batch
         newest = state.last_created_at
-        for event, cp in items:  # one pass over the batch
+        n = 0
+        for events, cp in entries:  # one pass over the batch
             if cp is not None:
                 checkpoint = cp
-            if event.created_at > newest:
-                newest = event.created_at
-            try:
-                records.append(to_record(room_id, event, ledger))
-            except Exception as exc:  # rendering is not supposed to fail: keep the bytes aside
-                raw = Record(room_id, event.msg_id, event.method, 0, b"", event.raw)
-                await self._quarantine(raw, f"render failed: {type(exc).__name__}: {exc}")
+            n += len(events)
+            for event in events:
+                if event.created_at > newest:
+                    newest = event.created_at
+                try:
+                    records.append(to_record(room_id, event, ledger))
+                except Exception as exc:  # rendering is not supposed to fail: keep the bytes
+                    raw = Record(room_id, event.msg_id, event.method, 0, b"", event.raw)
+                    await self._quarantine(raw, f"render failed: {type(exc).__name__}: {exc}")
         position = to_position(room_id, checkpoint) if checkpoint else None
-        state.received += len(items)
+        state.received += n
         state.last_received_at = time.monotonic()
         state.last_created_at = newest
         inserted = await self._append(records, position)
         state.last_write_at = time.time()
         if state.error.startswith("crashed:"):
             state.error = ""  # the restarted pipeline stores again
-        state.count(len(items))
+        state.count(n)
         state.stored += inserted
         self.hooks.on_stored(state.room_id, inserted)
+        return n
 
     async def _append(self, records: list[Record], position: UpstreamPosition | None) -> int:
         """Store with retries; a refused batch is split until its poison messages are alone.
@@ -375,6 +392,14 @@ class Ingest:
             log.warning("room %s: cannot %s (%s); retrying in %.2f s", room, what, failed, delay)
             failed = None
             await asyncio.sleep(delay)
+
+
+async def _one_each(source: AsyncIterable[Any]) -> AsyncIterator[Entry]:
+    """A source without ``batches()`` (a plain iterable of events) as batches of one event,
+    each with the checkpoint the source shows after it (its ``checkpoint``, if any)."""
+    async for item in source:
+        if isinstance(item, _READ):
+            yield [item], getattr(source, "checkpoint", None)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

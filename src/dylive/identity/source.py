@@ -1,10 +1,12 @@
 """One room collected through the identity pool, moved to another identity on risk signals.
 
-:class:`PooledRoom` is an async iterator of events like :class:`dylive.source.collector.Room`
-(the API service's source). It takes an identity from the pool, opens a collector with that
-identity's cookie, User-Agent and proxy (an httpx client paced per identity and per exit; the
-room start waits for a token too, which staggers starts), and checks the collector's
-``degraded()`` every ``check_every`` seconds:
+:class:`PooledRoom` is an async iterator of events like :class:`dylive.source.collector.Room`,
+with the same batch path (``batches()``: what the API service's ingestion reads; a pump task
+hands the collector's batches to the consumer through a :class:`Handoff` bounded in events).
+It takes an identity from the pool, opens a collector with that identity's cookie, User-Agent
+and proxy (an httpx client paced per identity and per exit; the room start waits for a token
+too, which staggers starts), and checks the collector's ``degraded()`` every ``check_every``
+seconds:
 
 - ``refused``, ``heartbeat_only``, ``polling_refused`` with a pooled identity: the identity is
   cooled down and the room moves to another one, resuming from the last position (nothing lost
@@ -28,7 +30,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -36,6 +39,7 @@ from typing import Any
 import httpx
 
 from dylive.decode import GiftLedger
+from dylive.source.batches import Batch, one_by_one
 from dylive.source.collector import CollectorOptions, Room
 from dylive.source.reconnect import Backoff
 from dylive.source.room import RoomInfo
@@ -54,14 +58,81 @@ REASONS = (
     "gifts_hidden", "heartbeat_only", "refused", "identity_expired", "polling",
     "polling_refused", "no_identity", "silent_socket", "users_masked",
 )  # fmt: skip
-_STOP = object()
-_CHECK = object()  # time for a look at the collector's degraded()
 
 
 #: events a room's pump may hold ahead of its consumer: a few push frames' worth (a frame carries
-#: ~2.5 messages). Outside the global ingestion bound (``collect/budget.py``), so it is per room
-#: times the rooms: 256 held ~1.2 MB a room when ingestion waited (1,000 rooms: 1.2 GB).
+#: ~2.5 messages; a batch bigger than this alone is taken when nothing else waits). Outside the
+#: global ingestion bound (``collect/budget.py``), so it is per room times the rooms: 256 held
+#: ~1.2 MB a room when ingestion waited (1,000 rooms: 1.2 GB).
 PUMP_QUEUE = 32
+
+
+STOP = object()  # the pump ended
+CHECK = object()  # time for a look at the collector's degraded()
+
+
+class Handoff:
+    """A room's batches from its pump task to its consumer, bounded by the events they hold: a
+    batch is let in while it fits under ``limit`` or nothing is held (``put`` waits otherwise);
+    the ``STOP`` and ``CHECK`` marks always. One putter, one getter."""
+
+    __slots__ = ("_getter", "_held", "_items", "_limit", "_putter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Any] = deque()
+        self._held = 0  # events in the queued batches
+        self._limit = limit
+        self._getter: asyncio.Future[None] | None = None
+        self._putter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Any) -> bool:
+        """Queue a batch (or a mark) unless the batch does not fit (False: nothing queued)."""
+        if item is not STOP and item is not CHECK:
+            n = len(item[0])
+            if self._held and self._held + n > self._limit:
+                return False
+            self._held += n
+        self._items.append(item)
+        if (getter := self._getter) is not None:
+            self._getter = None
+            if not getter.done():
+                getter.set_result(None)
+        return True
+
+    async def put(self, batch: Batch) -> None:
+        while not self.put_nowait(batch):
+            self._putter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._putter is waiter:
+                    self._putter = None
+
+    def get_nowait(self) -> Any:
+        """The oldest batch or mark; None when nothing is queued."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if item is not STOP and item is not CHECK:
+            self._held -= len(item[0])
+            if (putter := self._putter) is not None:
+                self._putter = None
+                if not putter.done():
+                    putter.set_result(None)
+        return item
+
+    async def get(self) -> Any:
+        while (item := self.get_nowait()) is None:
+            self._getter = waiter = asyncio.get_running_loop().create_future()
+            try:
+                await waiter
+            finally:
+                if self._getter is waiter:
+                    self._getter = None
+        return item
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +194,24 @@ class PooledRoom:
     # ------------------------------------------------------------ iteration
 
     def __aiter__(self) -> AsyncIterator[Any]:
-        return self._events()
+        """Events one at a time (on the batch path: :func:`dylive.source.batches.one_by_one`)."""
+        return one_by_one(self._batches(batched=False), self._moved)
 
-    async def _events(self) -> AsyncIterator[Any]:
+    def batches(self) -> AsyncIterator[Batch]:
+        """The service's path: each delivery's events at once with the checkpoint after them,
+        which ``checkpoint`` becomes as the batch is handed out (``Room.batches``)."""
+        return self._batches(batched=True)
+
+    def _moved(self, checkpoint: Checkpoint) -> None:
+        self.checkpoint = checkpoint
+
+    async def _batches(self, *, batched: bool) -> AsyncGenerator[Batch, None]:
         while True:
             lease = await self._lease()
             self._moving = False
             try:
-                async for item in self._run(lease):
-                    yield item
+                async for batch in self._run(lease, batched):
+                    yield batch
             finally:
                 self.pool.release(lease)
                 self.lease = None
@@ -160,7 +240,7 @@ class PooledRoom:
             event_hooks={"request": hooks},
         )
 
-    async def _run(self, lease: Lease) -> AsyncIterator[Any]:
+    async def _run(self, lease: Lease, batched: bool) -> AsyncIterator[Batch]:
         async with self._client(lease) as client:
             if self.pool.paces(lease):
                 await self.pool.pacer.take(lease.name, lease.exit)  # staggered room starts
@@ -179,12 +259,12 @@ class PooledRoom:
                 # small: when ingestion stops taking events (the store is behind, the service
                 # is overloaded) the pump stops reading the collector after this many, so the
                 # socket is not read either (what is not read waits upstream)
-                queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=PUMP_QUEUE)
+                queue = Handoff(PUMP_QUEUE)
                 pump = asyncio.create_task(_pump(room, queue))
                 ticker = asyncio.create_task(_tick(queue, self.guard.check_every))
                 try:
-                    async for item in self._drain(queue, pump, room, lease, client):
-                        yield item
+                    async for batch in self._drain(queue, pump, room, lease, client, batched):
+                        yield batch
                 finally:
                     for task in (pump, ticker):
                         task.cancel()
@@ -193,27 +273,28 @@ class PooledRoom:
 
     async def _drain(
         self,
-        queue: asyncio.Queue[Any],
+        queue: Handoff,
         pump: asyncio.Task[None],
         room: Room,
         lease: Lease,
         client: httpx.AsyncClient,
-    ) -> AsyncIterator[Any]:
-        # no timer per message (one per get cost ~9 % of the loop at 500 rooms): a ticker task
-        # queues _CHECK every check_every seconds, and a busy room checks on its own clock
+        batched: bool,
+    ) -> AsyncIterator[Batch]:
+        # no timer per batch (one per get cost ~9 % of the loop at 500 rooms): a ticker task
+        # queues CHECK every check_every seconds, and a busy room checks on its own clock
         next_check = time.monotonic() + self.guard.check_every
         while True:
-            item: Any
-            if queue.empty() and pump.done():
-                item = _STOP  # the pump's own _STOP did not fit in a full queue
-            else:
-                item = queue.get_nowait() if not queue.empty() else await queue.get()
-            if item is _STOP:
+            item = queue.get_nowait()
+            if item is None:  # a pump cancelled before it ran queued no STOP
+                item = STOP if pump.done() else await queue.get()
+            if item is STOP:
                 await asyncio.wait({pump})
                 pump.result()  # raises the collector's error, if any
                 return
-            if item is not _CHECK:
-                yield self._take(item)
+            if item is not CHECK:
+                if batched:
+                    self.checkpoint = item[1]
+                yield item
                 if time.monotonic() < next_check:
                     continue
             next_check = time.monotonic() + self.guard.check_every
@@ -222,16 +303,14 @@ class PooledRoom:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await pump
-                while not queue.empty():  # what was received before leaving: nothing lost
-                    item = queue.get_nowait()
-                    if item is not _STOP and item is not _CHECK:
-                        yield self._take(item)
+                # what was received before leaving: nothing lost
+                while (item := queue.get_nowait()) is not None:
+                    if item is not STOP and item is not CHECK:
+                        if batched:
+                            self.checkpoint = item[1]
+                        yield item
                 await self._rotate(lease, reason)
                 return
-
-    def _take(self, item: tuple[Any, Checkpoint]) -> Any:
-        event, self.checkpoint = item
-        return event
 
     async def _verdict(self, room: Room, lease: Lease, client: httpx.AsyncClient) -> str:
         """Why the room must leave this identity ("" = it stays)."""
@@ -288,20 +367,20 @@ def room_web_rid(room: Room) -> str:
     return room.info.web_rid if room.info is not None else ""
 
 
-async def _tick(queue: asyncio.Queue[Any], every: float) -> None:
+async def _tick(queue: Handoff, every: float) -> None:
     while True:
         await asyncio.sleep(every)
-        if queue.empty():  # a busy room checks on its own clock (see PooledRoom._drain)
-            queue.put_nowait(_CHECK)
+        if not queue:  # a busy room checks on its own clock (see PooledRoom._drain)
+            queue.put_nowait(CHECK)
 
 
-async def _pump(room: Room, queue: asyncio.Queue[Any]) -> None:
+async def _pump(room: Room, queue: Handoff) -> None:
     try:
-        async for item in room:
-            await queue.put((item, room.checkpoint))
+        async for batch in room.batches():
+            if not queue.put_nowait(batch):
+                await queue.put(batch)
     finally:
-        with contextlib.suppress(asyncio.QueueFull):
-            queue.put_nowait(_STOP)
+        queue.put_nowait(STOP)
 
 
 def pool_source(

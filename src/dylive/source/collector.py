@@ -34,7 +34,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from typing import cast
 
@@ -42,8 +42,9 @@ import httpx
 
 from dylive import settings
 from dylive.decode import ControlEvent, Event, GiftEvent, GiftLedger, decode
-from dylive.decode.direct import Rendered, render_direct
+from dylive.decode.direct import render_direct
 from dylive.errors import HandshakeRefused, SignatureRefused, UpstreamError
+from dylive.source.batches import Batch, Item, one_by_one
 from dylive.source.coverage import MASKED, Coverage
 from dylive.source.credentials import Identity
 from dylive.source.dedupe import Deduper
@@ -59,9 +60,6 @@ from dylive.source.silence import SilenceWatch, SilentSocket
 from dylive.source.transport import Checkpoint, Delivery, Position
 
 log = logging.getLogger(__name__)
-
-#: What a room yields: typed events and gaps; with ``direct`` also pre-rendered messages.
-Item = Event | GapEvent | Rendered
 
 __all__ = ["CollectorOptions", "Room", "RoomStatus"]
 
@@ -120,8 +118,8 @@ class Room(Handlers):
         self._watch = SilenceWatch(self.options)  # fake-alive and silent sockets
         self._ended_at: float | None = None  # unix s the last broadcast ended (follow)
         self._last_server_ms = 0
-        self._pending_gap: GapEvent | None = None
-        self._gen: AsyncIterator[Item] | None = None
+        self._gen: AsyncGenerator[Item, None] | AsyncGenerator[Batch, None] | None = None
+        self._batched = False  # self._gen hands out batches (``batches()``)
         self.coverage = Coverage()
         self._flags: set[str] = set()  # heartbeat_only, refused, polling_refused, silent_socket
 
@@ -170,10 +168,8 @@ class Room(Handlers):
     async def aclose(self) -> None:
         if self._gen is not None:
             gen, self._gen = self._gen, None
-            aclose = getattr(gen, "aclose", None)
-            if aclose is not None:
-                with contextlib.suppress(Exception):
-                    await aclose()
+            with contextlib.suppress(Exception):
+                await gen.aclose()
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -183,11 +179,26 @@ class Room(Handlers):
     def __aiter__(self) -> AsyncIterator[Event | GapEvent]:
         """Typed events and gaps, in arrival order (with ``CollectorOptions(direct=True)``,
         the service's option, the common methods come as ``decode.direct.Rendered``)."""
+        return cast(AsyncIterator[Event | GapEvent], self._iteration(batched=False))
+
+    def batches(self) -> AsyncIterator[Batch]:
+        """The service's path (:mod:`dylive.source.batches`; iterate this or the Room, once):
+        a delivery's events at once, ``room.checkpoint`` moved past them as they are handed
+        out; a delivery without events is not handed out (its checkpoint is taken)."""
+        return cast(AsyncIterator[Batch], self._iteration(batched=True))
+
+    def _iteration(self, *, batched: bool) -> AsyncIterator[Item] | AsyncIterator[Batch]:
         if self.info is None:
             raise RuntimeError("use `async with Room(...) as room:` before iterating")
         if self._gen is None:
-            self._gen = self._events()
-        return cast(AsyncIterator[Event | GapEvent], self._gen)
+            self._batched, deliveries = batched, self._deliveries(batched=batched)
+            self._gen = deliveries if batched else one_by_one(deliveries, self._moved)
+        elif self._batched != batched:
+            raise RuntimeError("a Room is iterated either by event or by batch, not both")
+        return self._gen
+
+    def _moved(self, checkpoint: Checkpoint) -> None:
+        self._checkpoint = checkpoint
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -219,20 +230,19 @@ class Room(Handlers):
         """The resumable point after every event yielded so far (see the module docstring)."""
         return self._checkpoint
 
-    def _emit(self, events: list[Item], transport: str) -> Iterator[Item]:
-        """Yield a delivery's events; the checkpoint moves past the delivery just before its
-        last event is handed out (at once when there is none)."""
-        yield from events[:-1]
-        last = next((e.msg_id for e in reversed(events) if not isinstance(e, GapEvent)), 0)
-        self._checkpoint = Checkpoint(
-            cursor=self._track.position.cursor,
-            internal_ext=self._track.position.internal_ext,
-            push_server=self._plan.push_server,
-            transport=transport,
-            last_msg_id=last or self._checkpoint.last_msg_id,
-        )
-        if events:
-            yield events[-1]
+    def _batch(self, events: list[Item], transport: str, batched: bool) -> Batch | None:
+        """A delivery's events with the checkpoint after them; on the batch path the checkpoint
+        moves now and an empty delivery is not handed out (None)."""
+        pos, last = self._track.position, events[-1].msg_id if events else 0  # a gap's: 0
+        checkpoint = Checkpoint(
+            pos.cursor, pos.internal_ext, self._plan.push_server, transport,
+            last or self._checkpoint.last_msg_id,
+        )  # fmt: skip
+        if batched:
+            self._checkpoint = checkpoint
+            if not events:
+                return None
+        return events, checkpoint
 
     def status(self) -> RoomStatus:
         info = self.info
@@ -246,7 +256,7 @@ class Room(Handlers):
 
     # ------------------------------------------------------------------ main loop
 
-    async def _events(self) -> AsyncIterator[Item]:
+    async def _deliveries(self, *, batched: bool) -> AsyncGenerator[Batch, None]:
         while True:
             info = self._info()
             if not info.live:
@@ -255,8 +265,8 @@ class Room(Handlers):
                     return
                 await self._wait_for_broadcast()
             try:
-                async for event in self._session():
-                    yield event
+                async for batch in self._session(batched):
+                    yield batch
             except _SessionEnd:
                 pass
             except Exception as exc:
@@ -275,15 +285,15 @@ class Room(Handlers):
             raise RuntimeError("room is not resolved")
         return self.info
 
-    async def _session(self) -> AsyncIterator[Item]:
+    async def _session(self, batched: bool) -> AsyncIterator[Batch]:
         transport = self._plan.choose(time.monotonic())
         self._stats.state = "connecting"
         self._stats.transport = transport
         self._watch.start(transport, time.monotonic())
         asked = self._track.position
         if transport == "push" and not (self._track.position and self._plan.push_server):
-            async for event in self._bootstrap():
-                yield event
+            if (batch := await self._bootstrap(batched)) is not None:
+                yield batch
             asked = Position()  # bootstrap covered the resume; the socket continues from it
         stream = self._open(transport)
         first = True
@@ -294,15 +304,11 @@ class Room(Handlers):
                     self._on_connected(transport)
                 if delivery.asked is not None:
                     asked = delivery.asked  # every im/fetch response is a resume
-                events: list[Item] = []
+                events = self._accept(delivery, asked)
                 if asked and delivery.messages:
-                    gap = self._gap(asked, delivery)
                     asked = Position()
-                    if gap is not None:
-                        events.append(gap)
-                events.extend(self._accept(delivery))
-                for event in self._emit(events, transport):
-                    yield event
+                if (batch := self._batch(events, transport, batched)) is not None:
+                    yield batch
                 if self._ended:
                     return
                 await self._after_delivery(delivery, transport)
@@ -322,7 +328,7 @@ class Room(Handlers):
             on_refusal=self._on_refusal,
         )
 
-    async def _bootstrap(self) -> AsyncIterator[Item]:
+    async def _bootstrap(self, batched: bool) -> Batch | None:
         """One im/fetch: the first position, the push server and the recent backlog."""
         info = self._info()
         asked = self._track.position
@@ -338,25 +344,29 @@ class Room(Handlers):
             )
         except SignatureRefused:
             log.info("room %s: im/fetch refused; connecting push without it", info.room_id)
-            return
+            return None
         self._plan.learn(batch.push_server, batch.push_servers)
         self._watch.fetched(batch.messages)
         self._lifecycle(ConnectEvent(info.room_id, "push"))  # the push session's first answer
         pos = Position(batch.cursor or asked.cursor, batch.internal_ext or asked.internal_ext)
         delivery = Delivery(batch.messages, pos, "poll", now=batch.now)
-        events: list[Item] = []
-        if asked and delivery.messages:
-            gap = self._gap(asked, delivery)
-            if gap is not None:
-                events.append(gap)
-        events.extend(self._accept(delivery))
-        for event in self._emit(events, "poll"):
-            yield event
+        return self._batch(self._accept(delivery, asked), "poll", batched)
 
-    def _accept(self, delivery: Delivery) -> list[Item]:
-        """De-duplicate and decode one delivery; advance the position after it."""
+    def _accept(self, delivery: Delivery, asked: Position) -> list[Item]:
+        """De-duplicate and decode one delivery, after a ``GapEvent`` when it starts later than
+        ``asked`` (the position a resume asked for); advance the position after it."""
         room_id = self._info().room_id
         out: list[Item] = []
+        if asked and delivery.messages:
+            gap = find_gap(asked, delivery, room_id=room_id, last_ms=self._last_server_ms)
+            if gap is not None:
+                self._track.reset(delivery.position)  # the hole is reported; continue after it
+                self._stats.gaps += 1
+                log.warning(
+                    "room %s: gap %s..%s (%s)", room_id, gap.start_ms, gap.end_ms, gap.reason
+                )
+                out.append(gap)
+        gaps = len(out)
         now, business = time.monotonic(), False  # business: a message other than housekeeping
         seen, watch, direct = self._dedupe.seen, self._watch.observe, self.options.direct
         for raw in delivery.messages:
@@ -377,14 +387,14 @@ class Room(Handlers):
             self._flags.discard("heartbeat_only")
             if delivery.transport == "push":
                 self._flags.discard("silent_socket")
-        if out:
-            self._stats.messages += len(out)
+        if accepted := len(out) - gaps:
+            self._stats.messages += accepted
             self._stats.last_message = now
-            self._stats.rate.add(now, len(out))
+            self._stats.rate.add(now, accepted)
             self.backoff.reset()
         if delivery.messages:
             self._plan.delivered()
-        self._track.advance(delivery.position, len(out))
+        self._track.advance(delivery.position, accepted)
         if delivery.now:
             self._last_server_ms = delivery.now
         return out
@@ -398,16 +408,6 @@ class Room(Handlers):
         self._stats.connected_since = time.time()
         log.info("room %s: connected (%s)", self._info().room_id, transport)
         self._lifecycle(ConnectEvent(self._info().room_id, transport))
-
-    def _gap(self, asked: Position, delivery: Delivery) -> GapEvent | None:
-        gap = find_gap(asked, delivery, room_id=self._info().room_id, last_ms=self._last_server_ms)
-        if gap is not None:
-            self._track.reset(delivery.position)  # the hole is reported; continue after it
-            self._stats.gaps += 1
-            log.warning(
-                "room %s: gap %s..%s (%s)", gap.room_id, gap.start_ms, gap.end_ms, gap.reason
-            )
-        return gap
 
     async def _after_delivery(self, delivery: Delivery, transport: str) -> None:
         if delivery.closed:
