@@ -405,6 +405,32 @@ async def test_a_row_another_process_stored_is_published_by_the_next_commit(
         assert await store.last_seq(ROOM) > seq
 
 
+async def test_a_commit_without_rows_still_finds_a_row_another_process_stored(
+    tmp_path: Path,
+) -> None:
+    """A batch of appends with no rows (a position alone) inserted nothing, so
+    ``last_insert_rowid()`` was the connection's last insert of an earlier commit: it equalled
+    the last seq known, the rows "followed", and the commit skipped the SELECT of new rows; a row
+    another process stored meanwhile was not published (``last_seq`` 0, reads empty) until a
+    commit with rows came (found in review)."""
+    other = ROOM + 1
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await store.append([rec(1)])
+        assert (await store.read(other, 0, 10)).messages == []  # the tail knows the room
+        foreign = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+        try:
+            foreign.execute(
+                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+                " raw) VALUES (?, 7, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
+                (other,),
+            )
+        finally:
+            foreign.close()
+        await store.append([], position=UpstreamPosition(ROOM, "p", "c"))
+        assert await store.last_seq(other) == 2
+        assert [m.msg_id for m in (await store.read(other, 0, 10)).messages] == [7]
+
+
 async def test_rows_go_in_in_order_whatever_the_statement_sizes(tmp_path: Path) -> None:
     """``sqlite.appends.insert`` splits rows into statements of 64, 32, ... 1 rows: 127 rows
     (every size once) and a batch of appends of 1 to 9 rows keep their order, their counts and

@@ -153,7 +153,8 @@ def run_appends(
     if positions:
         insert(conn, INSERT_POSITIONS, positions)
     end = newest - len(rows)
-    follows = end == after
+    # with no row inserted, last_insert_rowid() is an earlier commit's: it proves nothing
+    follows = bool(rows) and end == after
     for op in group:  # consecutive seqs up to newest, in batch order
         end += len(op.rows)
         op.settle(len(op.rows), end)

@@ -327,7 +327,7 @@ class SQLiteEngine(HealthProbe):
     ) -> tuple[list[Any], _Commit]:
         results: list[Any] = []
         self._known, self._unknown = {}, set()
-        group: list[Append] = []  # unguarded: the unfenced appends, all in run_appends
+        group: list[Append] = []  # unfenced appends, run last (a room is all fenced or none)
         conn.execute("BEGIN IMMEDIATE")
         try:
             for op in batch:
