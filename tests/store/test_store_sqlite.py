@@ -33,6 +33,19 @@ def rec(msg_id: int, method: str = "WebcastChatMessage", room: int = ROOM) -> Re
     return Record(room, msg_id, method, 1, body, b"raw%d" % msg_id)
 
 
+def store_elsewhere(path: Path, room: int, *, msg_id: int) -> None:
+    """A row stored by another connection (as another process would), outside the store."""
+    foreign = sqlite3.connect(path, isolation_level=None)
+    try:
+        foreign.execute(
+            "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
+            " raw) VALUES (?, ?, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
+            (room, msg_id),
+        )
+    finally:
+        foreign.close()
+
+
 async def test_append_dedupes_and_reads_in_order(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         assert await store.append([rec(5), rec(3), rec(BIG)]) == 3
@@ -388,15 +401,7 @@ async def test_a_row_another_process_stored_is_published_by_the_next_commit(
         store._wconn.set_trace_callback(statements.append)  # called on the writer thread
         await store.append([rec(2)])
         assert not [s for s in statements if "GROUP BY" in s]  # followed: no SELECT
-        foreign = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-        try:
-            foreign.execute(
-                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
-                " raw) VALUES (?, 7, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
-                (other,),
-            )
-        finally:
-            foreign.close()
+        store_elsewhere(tmp_path / "s.db", other, msg_id=7)
         await store.append([rec(3)])
         assert [s for s in statements if "GROUP BY" in s]
         store._wconn.set_trace_callback(None)
@@ -417,15 +422,7 @@ async def test_a_commit_without_rows_still_finds_a_row_another_process_stored(
     async with SQLiteStore(tmp_path / "s.db") as store:
         await store.append([rec(1)])
         assert (await store.read(other, 0, 10)).messages == []  # the tail knows the room
-        foreign = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
-        try:
-            foreign.execute(
-                "INSERT INTO events (room_id, msg_id, method, created_at, stored_at, rendered,"
-                " raw) VALUES (?, 7, 'WebcastChatMessage', 1, 1, x'7b7d', x'')",
-                (other,),
-            )
-        finally:
-            foreign.close()
+        store_elsewhere(tmp_path / "s.db", other, msg_id=7)
         await store.append([], position=UpstreamPosition(ROOM, "p", "c"))
         assert await store.last_seq(other) == 2
         assert [m.msg_id for m in (await store.read(other, 0, 10)).messages] == [7]
