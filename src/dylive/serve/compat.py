@@ -190,10 +190,8 @@ def _query(
     return q, parsed, None
 
 
-async def chat(request: Request, svc: Service | None = None) -> Response:
-    """``svc``: the service (given by the app factory; else the app state's, per request)."""
-    if svc is None:
-        svc = request.app.state.svc
+async def chat(request: Request, *, svc: Service) -> Response:
+    """``svc``: the service, bound by the app factory (no app-state lookup per request)."""
     q, parsed, key = _query(svc, request.scope)
     token = await svc.authorize(request)
     if parsed is None:
